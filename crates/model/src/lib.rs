@@ -1,0 +1,43 @@
+//! berth-model: the ECS wire types (camelCase JSON, as the ECS API model names them),
+//! ARNs, status enums, the ECS error kinds and request validation. Nothing here does IO:
+//! every other crate speaks these types.
+
+pub mod arn;
+pub mod cluster;
+pub mod error;
+pub mod json;
+pub mod setting;
+pub mod tag;
+pub mod task_definition;
+pub mod time;
+
+pub use arn::Arn;
+pub use error::EcsError;
+
+/// A per-item problem in a batch call (`failures` in Describe*, DeleteTaskDefinitions, …).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Failure {
+    pub fn new(arn: impl Into<String>, reason: impl Into<String>) -> Self {
+        Failure { arn: Some(arn.into()), reason: Some(reason.into()), detail: None }
+    }
+}
+
+/// A `name`/`value` pair (environment variables, statistics).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyValuePair {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}

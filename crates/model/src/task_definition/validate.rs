@@ -1,0 +1,524 @@
+//! RegisterTaskDefinition's rules, checked as ECS checks them, plus what ECS derives
+//! from a valid definition (`compatibilities`, `requiresAttributes`, normalized cpu/memory).
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Deserialize;
+
+use super::{
+    fargate_pair_is_valid, parse_task_cpu, parse_task_memory, ContainerDefinition,
+    PlacementConstraint, RequiredAttribute, PASS_THROUGH_CONTAINER_FIELDS,
+};
+use crate::{tag::Tag, EcsError};
+
+/// The body of a RegisterTaskDefinition request.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Registration {
+    pub family: Option<String>,
+    pub task_role_arn: Option<String>,
+    pub execution_role_arn: Option<String>,
+    pub network_mode: Option<String>,
+    pub container_definitions: Option<Vec<ContainerDefinition>>,
+    #[serde(default)]
+    pub volumes: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub placement_constraints: Vec<PlacementConstraint>,
+    pub requires_compatibilities: Option<Vec<String>>,
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    pub pid_mode: Option<String>,
+    pub ipc_mode: Option<String>,
+    pub proxy_configuration: Option<serde_json::Value>,
+    pub inference_accelerators: Option<Vec<serde_json::Value>>,
+    pub ephemeral_storage: Option<serde_json::Value>,
+    pub runtime_platform: Option<serde_json::Value>,
+    pub enable_fault_injection: Option<bool>,
+}
+
+/// What ECS derives from a definition that passed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Derived {
+    pub compatibilities: Vec<String>,
+    pub requires_attributes: Vec<RequiredAttribute>,
+    /// Task cpu in units, as ECS stores it (`"1 vCPU"` becomes `"1024"`).
+    pub cpu: Option<String>,
+    /// Task memory in MiB (`"2 GB"` becomes `"2048"`).
+    pub memory: Option<String>,
+}
+
+const MAX_CONTAINERS: usize = 10;
+const NETWORK_MODES: &[&str] = &["bridge", "host", "awsvpc", "none"];
+const COMPATIBILITIES: &[&str] = &["EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"];
+const CONDITIONS: &[&str] = &["START", "COMPLETE", "SUCCESS", "HEALTHY"];
+const LOG_DRIVERS: &[&str] =
+    &["json-file", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "awsfirelens"];
+const ULIMITS: &[&str] = &[
+    "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc",
+    "rss", "rtprio", "rttime", "sigpending", "stack",
+];
+/// Docker (20.10 and later) refuses a container memory limit below 6 MiB.
+const MIN_CONTAINER_MEMORY_MIB: i64 = 6;
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Family names: up to 255 letters, numbers, hyphens and underscores.
+pub fn validate_family(family: &str) -> Result<(), EcsError> {
+    if is_name(family) {
+        Ok(())
+    } else {
+        Err(EcsError::client(format!(
+            "Invalid family '{family}': up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores are allowed."
+        )))
+    }
+}
+
+fn one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), EcsError> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(EcsError::client(format!("Invalid {what} '{value}': use one of {}.", allowed.join(", "))))
+    }
+}
+
+/// Validates a registration and derives the computed fields, or says what is wrong.
+pub fn validate_registration(reg: &Registration) -> Result<Derived, EcsError> {
+    let family = reg
+        .family
+        .as_deref()
+        .ok_or_else(|| EcsError::client("Family is required and was not provided."))?;
+    validate_family(family)?;
+    let containers = reg.container_definitions.as_deref().unwrap_or_default();
+    if containers.is_empty() {
+        return Err(EcsError::client("Task definition must have at least one container definition."));
+    }
+    if containers.len() > MAX_CONTAINERS {
+        return Err(EcsError::client(format!(
+            "Too many containers: a task definition can have at most {MAX_CONTAINERS}, this one has {}.",
+            containers.len()
+        )));
+    }
+    if let Some(mode) = &reg.network_mode {
+        one_of("networkMode", mode, NETWORK_MODES)?;
+    }
+    let network_mode = reg.network_mode.as_deref().unwrap_or("bridge");
+    let requires = reg.requires_compatibilities.clone().unwrap_or_default();
+    for c in &requires {
+        one_of("requiresCompatibilities value", c, COMPATIBILITIES)?;
+    }
+    if let Some(p) = &reg.pid_mode {
+        one_of("pidMode", p, &["host", "task"])?;
+    }
+    if let Some(i) = &reg.ipc_mode {
+        one_of("ipcMode", i, &["host", "task", "none"])?;
+    }
+    let task_cpu = reg.cpu.as_deref().map(parse_task_cpu).transpose()?;
+    let task_memory = reg.memory.as_deref().map(parse_task_memory).transpose()?;
+    if let Some(cpu) = task_cpu {
+        if cpu < 128 {
+            return Err(EcsError::client(format!(
+                "Invalid 'cpu' setting for task: {cpu} CPU units is below the minimum of 128."
+            )));
+        }
+    }
+    crate::tag::validate(&reg.tags)?;
+    if reg.tags.len() > crate::tag::MAX_TAGS {
+        return Err(EcsError::invalid("A task definition can have at most 50 tags."));
+    }
+    let volume_names = validate_volumes(&reg.volumes)?;
+    validate_placement_constraints(&reg.placement_constraints)?;
+
+    let names = container_names(containers)?;
+    if !containers.iter().any(ContainerDefinition::is_essential) {
+        return Err(EcsError::client(
+            "At least one container in the task definition must be essential (essential defaults to true).",
+        ));
+    }
+    let mut host_ports: HashSet<(u32, String)> = HashSet::new();
+    for c in containers {
+        validate_container(c, &names, &volume_names, network_mode, task_memory, &mut host_ports)?;
+    }
+    check_dependency_cycles(containers)?;
+    check_task_totals(containers, task_cpu, task_memory)?;
+
+    let fargate = fargate_problem(reg, containers, network_mode, task_cpu, task_memory);
+    if requires.iter().any(|c| c == "FARGATE") {
+        if let Some(problem) = &fargate {
+            return Err(EcsError::client(problem.clone()));
+        }
+    }
+    let mut compatibilities = vec!["EC2".to_string()];
+    if requires.iter().any(|c| c == "EXTERNAL") {
+        compatibilities.push("EXTERNAL".into());
+    }
+    if fargate.is_none() {
+        compatibilities.push("FARGATE".into());
+    }
+    if requires.iter().any(|c| c == "MANAGED_INSTANCES") {
+        compatibilities.push("MANAGED_INSTANCES".into());
+    }
+    Ok(Derived {
+        compatibilities,
+        requires_attributes: required_attributes(reg, containers, network_mode),
+        cpu: task_cpu.map(|c| c.to_string()),
+        memory: task_memory.map(|m| m.to_string()),
+    })
+}
+
+fn container_names(containers: &[ContainerDefinition]) -> Result<HashSet<&str>, EcsError> {
+    let mut names = HashSet::new();
+    for c in containers {
+        let name = c.name.as_deref().unwrap_or("");
+        if name.is_empty() {
+            return Err(EcsError::client("Container.name should not be null or empty."));
+        }
+        if !is_name(name) {
+            return Err(EcsError::client(format!(
+                "Invalid container name '{name}': up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores are allowed."
+            )));
+        }
+        if !names.insert(name) {
+            return Err(EcsError::client(format!(
+                "Container names must be unique within a task definition: '{name}' is used more than once."
+            )));
+        }
+    }
+    Ok(names)
+}
+
+fn validate_volumes(volumes: &[serde_json::Value]) -> Result<HashSet<String>, EcsError> {
+    let mut names = HashSet::new();
+    for v in volumes {
+        let name = v.get("name").and_then(|n| n.as_str()).unwrap_or("");
+        if !is_name(name) {
+            return Err(EcsError::client(format!(
+                "Invalid volume name '{name}': up to 255 letters, numbers, hyphens, and underscores are allowed."
+            )));
+        }
+        if !names.insert(name.to_string()) {
+            return Err(EcsError::client(format!("Volume name '{name}' is used more than once.")));
+        }
+    }
+    Ok(names)
+}
+
+fn validate_placement_constraints(constraints: &[PlacementConstraint]) -> Result<(), EcsError> {
+    if constraints.len() > 10 {
+        return Err(EcsError::client("A task definition can have at most 10 placement constraints."));
+    }
+    for pc in constraints {
+        if pc.kind.as_deref() != Some("memberOf") {
+            return Err(EcsError::client(format!(
+                "Invalid placement constraint type '{}': task definitions accept only memberOf.",
+                pc.kind.as_deref().unwrap_or("")
+            )));
+        }
+        if pc.expression.as_deref().unwrap_or("").trim().is_empty() {
+            return Err(EcsError::client("A memberOf placement constraint needs an expression."));
+        }
+    }
+    Ok(())
+}
+
+fn validate_container(
+    c: &ContainerDefinition,
+    names: &HashSet<&str>,
+    volumes: &HashSet<String>,
+    network_mode: &str,
+    task_memory: Option<u32>,
+    host_ports: &mut HashSet<(u32, String)>,
+) -> Result<(), EcsError> {
+    let name = c.name.as_deref().unwrap_or("");
+    let bad = |what: &str| EcsError::client(format!("Invalid setting for container '{name}'. {what}"));
+    if let Some(key) = c.other.keys().find(|k| !PASS_THROUGH_CONTAINER_FIELDS.contains(&k.as_str())) {
+        return Err(bad(&format!("'{key}' is not a container definition field.")));
+    }
+    validate_image(c.image.as_deref().unwrap_or(""))?;
+    if c.cpu < 0 {
+        return Err(bad("'cpu' must not be negative."));
+    }
+    if task_memory.is_none() && c.memory.is_none() && c.memory_reservation.is_none() {
+        return Err(bad("At least one of 'memory' or 'memoryReservation' must be specified."));
+    }
+    for (field, value) in [("memory", c.memory), ("memoryReservation", c.memory_reservation)] {
+        if let Some(m) = value {
+            if m < MIN_CONTAINER_MEMORY_MIB {
+                return Err(bad(&format!(
+                    "'{field}' is {m} MiB; the minimum is {MIN_CONTAINER_MEMORY_MIB} MiB."
+                )));
+            }
+            if let Some(task) = task_memory {
+                if m > task as i64 {
+                    return Err(bad(&format!(
+                        "'{field}' ({m} MiB) is more than the task's memory ({task} MiB)."
+                    )));
+                }
+            }
+        }
+    }
+    if let (Some(hard), Some(soft)) = (c.memory, c.memory_reservation) {
+        if hard <= soft {
+            return Err(bad(&format!(
+                "Memory (hard limit, {hard} MiB) must be greater than memoryReservation (soft limit, {soft} MiB)."
+            )));
+        }
+    }
+    validate_ports(c, network_mode, host_ports).map_err(|m| bad(&m))?;
+    if let Some(links) = &c.links {
+        if !links.is_empty() && network_mode != "bridge" {
+            return Err(bad("'links' are only supported in the bridge network mode."));
+        }
+        for link in links {
+            let target = link.split(':').next().unwrap_or("");
+            if target == name || !names.contains(target) {
+                return Err(bad(&format!("link '{link}' does not name another container in this task definition.")));
+            }
+        }
+    }
+    for dep in c.depends_on.as_deref().unwrap_or_default() {
+        one_of("dependsOn condition", &dep.condition, CONDITIONS)?;
+        if dep.container_name == name || !names.contains(dep.container_name.as_str()) {
+            return Err(bad(&format!(
+                "dependsOn names '{}', which is not another container in this task definition.",
+                dep.container_name
+            )));
+        }
+    }
+    for mp in &c.mount_points {
+        let source = mp.source_volume.as_deref().unwrap_or("");
+        if !volumes.contains(source) {
+            return Err(bad(&format!("mountPoints sourceVolume '{source}' is not a volume of this task definition.")));
+        }
+        if mp.container_path.as_deref().unwrap_or("").is_empty() {
+            return Err(bad("every mount point needs a containerPath."));
+        }
+    }
+    for vf in &c.volumes_from {
+        let source = vf.source_container.as_deref().unwrap_or("");
+        if source == name || !names.contains(source) {
+            return Err(bad(&format!("volumesFrom sourceContainer '{source}' is not another container in this task definition.")));
+        }
+    }
+    if let Some(hc) = &c.health_check {
+        validate_health_check(hc).map_err(|m| bad(&m))?;
+    }
+    if let Some(log) = &c.log_configuration {
+        one_of("logDriver", &log.log_driver, LOG_DRIVERS)?;
+    }
+    for u in c.ulimits.as_deref().unwrap_or_default() {
+        one_of("ulimit name", &u.name, ULIMITS)?;
+        if u.soft_limit > u.hard_limit {
+            return Err(bad(&format!("ulimit '{}' has a softLimit above its hardLimit.", u.name)));
+        }
+    }
+    if c.environment_files.len() > 10 {
+        return Err(bad("at most 10 environmentFiles are allowed."));
+    }
+    for ef in &c.environment_files {
+        one_of("environmentFiles type", &ef.kind, &["s3"])?;
+    }
+    for (field, value) in [("startTimeout", c.start_timeout), ("stopTimeout", c.stop_timeout)] {
+        if value.is_some_and(|v| v < 0) {
+            return Err(bad(&format!("'{field}' must not be negative.")));
+        }
+    }
+    if network_mode == "awsvpc" && c.hostname.is_some() {
+        return Err(bad("'hostname' is not supported in the awsvpc network mode."));
+    }
+    Ok(())
+}
+
+/// Image references: required; `repository:tag` at most 255 characters; an `@sha256:`
+/// digest must be 64 hex characters.
+fn validate_image(image: &str) -> Result<(), EcsError> {
+    if image.trim().is_empty() {
+        return Err(EcsError::client("Container.image should not be null or empty."));
+    }
+    let (name, digest) = match image.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (image, None),
+    };
+    if name.len() > 255 || image.chars().any(char::is_whitespace) {
+        return Err(EcsError::client(format!("Invalid image '{image}': at most 255 characters before any digest, no spaces.")));
+    }
+    if let Some(d) = digest {
+        let hex = d.strip_prefix("sha256:").unwrap_or("");
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(EcsError::client(format!("Invalid image digest in '{image}': expected sha256: and 64 hex characters.")));
+        }
+    }
+    Ok(())
+}
+
+fn validate_ports(
+    c: &ContainerDefinition,
+    network_mode: &str,
+    host_ports: &mut HashSet<(u32, String)>,
+) -> Result<(), String> {
+    if network_mode == "none" && !c.port_mappings.is_empty() {
+        return Err("port mappings are not allowed in the none network mode.".into());
+    }
+    for pm in &c.port_mappings {
+        let protocol = pm.protocol.clone().unwrap_or_else(|| "tcp".into());
+        if protocol != "tcp" && protocol != "udp" {
+            return Err(format!("port mapping protocol '{protocol}' is not tcp or udp."));
+        }
+        if pm.container_port_range.is_some() {
+            continue;
+        }
+        let container_port = pm.container_port.ok_or("every port mapping needs a containerPort.")?;
+        if !(1..=65535).contains(&container_port) {
+            return Err(format!("containerPort {container_port} is outside 1-65535."));
+        }
+        let host_port = pm.host_port.unwrap_or(0);
+        if host_port > 65535 {
+            return Err(format!("hostPort {host_port} is outside 0-65535."));
+        }
+        if (network_mode == "awsvpc" || network_mode == "host") && host_port != 0 && host_port != container_port {
+            return Err(format!(
+                "in the {network_mode} network mode hostPort must be omitted or equal containerPort ({container_port}), not {host_port}."
+            ));
+        }
+        let effective = if network_mode == "bridge" { host_port } else { container_port };
+        if effective != 0 && !host_ports.insert((effective, protocol.clone())) {
+            return Err(format!("host port {effective}/{protocol} is mapped more than once in this task definition."));
+        }
+    }
+    Ok(())
+}
+
+fn validate_health_check(hc: &super::HealthCheck) -> Result<(), String> {
+    match hc.command.first().map(String::as_str) {
+        Some("CMD" | "CMD-SHELL") if hc.command.len() > 1 => {}
+        Some("NONE") => {}
+        _ => return Err("healthCheck command must start with CMD or CMD-SHELL followed by the command.".into()),
+    }
+    for (field, value, lo, hi) in [
+        ("interval", hc.interval, 5, 300),
+        ("timeout", hc.timeout, 2, 60),
+        ("retries", hc.retries, 1, 10),
+        ("startPeriod", hc.start_period, 0, 300),
+    ] {
+        if let Some(v) = value {
+            if !(lo..=hi).contains(&v) {
+                return Err(format!("healthCheck {field} {v} is outside {lo}-{hi}."));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_dependency_cycles(containers: &[ContainerDefinition]) -> Result<(), EcsError> {
+    let edges: HashMap<&str, Vec<&str>> = containers
+        .iter()
+        .map(|c| {
+            let deps = c.depends_on.as_deref().unwrap_or_default();
+            (c.name.as_deref().unwrap_or(""), deps.iter().map(|d| d.container_name.as_str()).collect())
+        })
+        .collect();
+    // 0 = unvisited, 1 = on the current path, 2 = done.
+    fn visit<'a>(n: &'a str, edges: &HashMap<&'a str, Vec<&'a str>>, mark: &mut HashMap<&'a str, u8>) -> Option<&'a str> {
+        match mark.get(n) {
+            Some(1) => return Some(n),
+            Some(2) => return None,
+            _ => {}
+        }
+        mark.insert(n, 1);
+        for next in edges.get(n).into_iter().flatten() {
+            if let Some(c) = visit(next, edges, mark) {
+                return Some(c);
+            }
+        }
+        mark.insert(n, 2);
+        None
+    }
+    let mut mark = HashMap::new();
+    for name in edges.keys() {
+        if let Some(c) = visit(name, &edges, &mut mark) {
+            return Err(EcsError::client(format!("Container dependencies form a cycle through '{c}'.")));
+        }
+    }
+    Ok(())
+}
+
+fn check_task_totals(containers: &[ContainerDefinition], task_cpu: Option<u32>, task_memory: Option<u32>) -> Result<(), EcsError> {
+    if let Some(cpu) = task_cpu {
+        let sum: i64 = containers.iter().map(|c| c.cpu).sum();
+        if sum > cpu as i64 {
+            return Err(EcsError::client(format!(
+                "The containers' cpu adds up to {sum} units, more than the task's {cpu}."
+            )));
+        }
+    }
+    if let Some(mem) = task_memory {
+        let sum: i64 = containers.iter().map(|c| c.memory_reservation.or(c.memory).unwrap_or(0)).sum();
+        if sum > mem as i64 {
+            return Err(EcsError::client(format!(
+                "The containers' memory reservations add up to {sum} MiB, more than the task's {mem} MiB."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Why this definition cannot run on Fargate, or `None` when it can.
+fn fargate_problem(
+    reg: &Registration,
+    containers: &[ContainerDefinition],
+    network_mode: &str,
+    cpu: Option<u32>,
+    memory: Option<u32>,
+) -> Option<String> {
+    if network_mode != "awsvpc" {
+        return Some("Fargate only supports network mode 'awsvpc'.".into());
+    }
+    let (Some(cpu), Some(memory)) = (cpu, memory) else {
+        return Some("Fargate requires task-level 'cpu' and 'memory'.".into());
+    };
+    if !fargate_pair_is_valid(cpu, memory) {
+        return Some("No Fargate configuration exists for given values.".into());
+    }
+    if reg.pid_mode.as_deref() == Some("host") || reg.ipc_mode.is_some() {
+        return Some("Fargate does not support pidMode 'host' or ipcMode.".into());
+    }
+    if containers.iter().any(|c| c.privileged == Some(true)) {
+        return Some("Fargate does not support privileged containers.".into());
+    }
+    if reg.volumes.iter().any(|v| v.get("host").and_then(|h| h.get("sourcePath")).is_some()) {
+        return Some("Fargate does not support host volumes with a sourcePath.".into());
+    }
+    None
+}
+
+fn required_attributes(reg: &Registration, containers: &[ContainerDefinition], network_mode: &str) -> Vec<RequiredAttribute> {
+    let mut names: Vec<&str> = Vec::new();
+    if containers.iter().any(|c| c.health_check.is_some()) {
+        names.push("ecs.capability.container-health-check");
+    }
+    if containers.iter().any(|c| c.depends_on.as_ref().is_some_and(|d| !d.is_empty())) {
+        names.push("ecs.capability.container-ordering");
+    }
+    if containers.iter().any(|c| c.log_configuration.as_ref().is_some_and(|l| l.log_driver == "awslogs")) {
+        names.push("com.amazonaws.ecs.capability.logging-driver.awslogs");
+    }
+    if containers.iter().any(|c| !c.environment_files.is_empty()) {
+        names.push("ecs.capability.env-files.s3");
+    }
+    if network_mode == "awsvpc" {
+        names.push("ecs.capability.task-eni");
+    }
+    if reg.task_role_arn.is_some() {
+        names.push("com.amazonaws.ecs.capability.task-iam-role");
+    }
+    names.into_iter().map(|n| RequiredAttribute { name: n.into() }).collect()
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;
