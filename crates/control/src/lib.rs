@@ -1,1 +1,101 @@
-//! placeholder
+//! berth-control: the control plane's in-memory state and its single writer.
+//!
+//! Reads go straight to an indexed in-memory [`State`] behind a read lock and never wait
+//! for the disk. Every change goes through one writer thread ([`writer`]): it runs the
+//! operation against its own copy of the state, gathers the changes of every operation
+//! queued meanwhile into one batch, commits that batch to the store (one fsync for many
+//! requests: group commit), then publishes the batch to the readers and answers. So an
+//! answer always means "durable", and readers never see a change that could be lost.
+
+mod clusters;
+mod paginate;
+mod settings;
+mod state;
+mod tags;
+mod task_definitions;
+mod writer;
+
+use std::sync::{Arc, RwLock};
+
+use berth_model::EcsError;
+use berth_store::Store;
+
+pub use clusters::{ClusterInclude, CreateCluster, UpdateCluster};
+pub use paginate::{Page, PageRequest};
+pub use settings::SettingsQuery;
+pub use state::{Change, RegionState, State};
+pub use task_definitions::{DescribedTaskDefinition, ListTaskDefinitions, TaskDefinitionRef};
+
+/// Who is calling and where: the region comes from the request's SigV4 scope.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub region: String,
+    pub account: String,
+}
+
+impl Caller {
+    /// The IAM principal berth attributes requests to (its one credential is the account root).
+    pub fn principal_arn(&self) -> String {
+        format!("arn:aws:iam::{}:root", self.account)
+    }
+}
+
+/// The control plane: shared by every request handler.
+#[derive(Clone)]
+pub struct Control {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    read: Arc<RwLock<State>>,
+    writer: writer::WriterHandle,
+}
+
+impl Control {
+    /// Loads the state from `store` and starts the writer thread.
+    pub fn open(store: Arc<dyn Store>) -> Result<Control, EcsError> {
+        let (records, revision) = store.load().map_err(|e| EcsError::Server(e.to_string()))?;
+        let state = State::from_records(&records).map_err(EcsError::Server)?;
+        tracing::info!(records = records.len(), revision, "loaded state");
+        let read = Arc::new(RwLock::new(state.clone()));
+        let writer = writer::spawn(store, state, read.clone());
+        Ok(Control { inner: Arc::new(Inner { read, writer }) })
+    }
+
+    /// Runs `f` against the committed state. Keep `f` short: it holds the read lock.
+    pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        let guard = self.inner.read.read().unwrap_or_else(|p| p.into_inner());
+        f(&guard)
+    }
+
+    /// Runs `op` on the writer against the latest state (including changes not yet
+    /// durable); the changes it pushes are committed, then published, then `R` is returned.
+    pub async fn write<R: Send + 'static>(
+        &self,
+        op: impl FnOnce(&State, &mut Vec<Change>) -> Result<R, EcsError> + Send + 'static,
+    ) -> Result<R, EcsError> {
+        self.inner.writer.submit(op).await
+    }
+}
+
+/// Milliseconds since the Unix epoch, for the timestamps ECS reports.
+pub(crate) fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    pub fn caller() -> Caller {
+        Caller { region: "us-east-1".into(), account: "000000000000".into() }
+    }
+
+    pub fn open(dir: &std::path::Path) -> Control {
+        let store = berth_store::SqliteStore::open(dir).unwrap();
+        Control::open(Arc::new(store)).unwrap()
+    }
+}

@@ -1,0 +1,277 @@
+//! Cluster operations: create, describe, list, update, delete.
+
+use std::sync::Arc;
+
+use berth_model::{
+    cluster::{self, Cluster, ClusterSetting, DEFAULT_CLUSTER},
+    tag::{self, Tag},
+    Arn, EcsError, Failure, KeyValuePair,
+};
+
+use crate::{settings, state::Change, Caller, Control, Page, PageRequest, State};
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateCluster {
+    pub cluster_name: Option<String>,
+    pub tags: Vec<Tag>,
+    pub settings: Vec<ClusterSetting>,
+    pub configuration: Option<serde_json::Value>,
+    pub capacity_providers: Vec<String>,
+    pub default_capacity_provider_strategy: Vec<serde_json::Value>,
+    pub service_connect_defaults: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UpdateCluster {
+    pub cluster: String,
+    pub settings: Option<Vec<ClusterSetting>>,
+    pub configuration: Option<serde_json::Value>,
+    pub service_connect_defaults: Option<serde_json::Value>,
+}
+
+/// The optional parts of a cluster DescribeClusters adds on request (`include`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClusterInclude {
+    pub settings: bool,
+    pub statistics: bool,
+    pub tags: bool,
+    pub configurations: bool,
+}
+
+impl ClusterInclude {
+    /// Everything: what Create/Update/Delete return.
+    pub const ALL: ClusterInclude = ClusterInclude { settings: true, statistics: false, tags: true, configurations: true };
+}
+
+pub fn cluster_arn(caller: &Caller, name: &str) -> String {
+    Arn::ecs(&caller.region, &caller.account, "cluster", name).to_string()
+}
+
+/// The ACTIVE cluster a request names (by name or ARN; `None` means `default`).
+pub fn active_cluster<'s>(state: &'s State, caller: &Caller, reference: Option<&str>) -> Result<&'s Arc<Cluster>, EcsError> {
+    let name = berth_model::arn::cluster_name_from(reference.unwrap_or(DEFAULT_CLUSTER));
+    match state.region(&caller.region).clusters.get(name) {
+        None => Err(EcsError::ClusterNotFound),
+        Some(c) if c.status != "ACTIVE" => Err(EcsError::invalid(
+            "The specified cluster is inactive. Specify an active cluster and try again.",
+        )),
+        Some(c) => Ok(c),
+    }
+}
+
+/// A copy of `c` carrying the parts `include` asks for.
+fn view(state: &State, caller: &Caller, c: &Cluster, include: ClusterInclude) -> Cluster {
+    let mut out = c.clone();
+    if include.tags {
+        out.tags = crate::tags::tags_of(state, caller, &c.cluster_arn);
+    }
+    if !include.settings {
+        out.settings.clear();
+    }
+    if !include.configurations {
+        out.configuration = None;
+    }
+    if include.statistics {
+        out.statistics = [
+            "runningEC2TasksCount",
+            "runningFargateTasksCount",
+            "pendingEC2TasksCount",
+            "pendingFargateTasksCount",
+            "activeEC2ServiceCount",
+            "activeFargateServiceCount",
+            "drainingEC2ServiceCount",
+            "drainingFargateServiceCount",
+        ]
+        .iter()
+        .map(|n| KeyValuePair { name: Some((*n).into()), value: Some("0".into()) })
+        .collect();
+    }
+    out
+}
+
+impl Control {
+    /// CreateCluster. Creating a cluster that already exists returns it unchanged, as ECS does.
+    pub async fn create_cluster(&self, caller: &Caller, req: CreateCluster) -> Result<Cluster, EcsError> {
+        let name = req.cluster_name.clone().unwrap_or_else(|| DEFAULT_CLUSTER.into());
+        cluster::validate_name(&name)?;
+        cluster::validate_settings(&req.settings)?;
+        tag::validate(&req.tags)?;
+        if req.tags.len() > tag::MAX_TAGS {
+            return Err(EcsError::invalid("A cluster can have at most 50 tags."));
+        }
+        let caller = caller.clone();
+        self.write(move |state, changes| {
+            let region = state.region(&caller.region);
+            if let Some(existing) = region.clusters.get(&name).filter(|c| c.status == "ACTIVE") {
+                return Ok(view(state, &caller, existing, ClusterInclude::ALL));
+            }
+            let insights = settings::effective(state, &caller, "containerInsights");
+            let settings = cluster::merge_settings(
+                &[ClusterSetting { name: Some("containerInsights".into()), value: Some(insights) }],
+                &req.settings,
+            );
+            let cluster = Cluster {
+                cluster_arn: cluster_arn(&caller, &name),
+                cluster_name: name,
+                configuration: req.configuration,
+                status: "ACTIVE".into(),
+                settings,
+                capacity_providers: req.capacity_providers,
+                default_capacity_provider_strategy: req.default_capacity_provider_strategy,
+                service_connect_defaults: req.service_connect_defaults,
+                ..Default::default()
+            };
+            let mut out = cluster.clone();
+            out.tags = req.tags.clone();
+            changes.push(Change::Tags {
+                region: caller.region.clone(),
+                arn: cluster.cluster_arn.clone(),
+                tags: Arc::new(req.tags),
+            });
+            changes.push(Change::Cluster { region: caller.region.clone(), cluster: Arc::new(cluster) });
+            Ok(out)
+        })
+        .await
+    }
+
+    /// DescribeClusters: known clusters (ACTIVE or INACTIVE) and a MISSING failure for the rest.
+    pub fn describe_clusters(
+        &self,
+        caller: &Caller,
+        references: &[String],
+        include: ClusterInclude,
+    ) -> Result<(Vec<Cluster>, Vec<Failure>), EcsError> {
+        if references.len() > 100 {
+            return Err(EcsError::invalid("DescribeClusters accepts at most 100 clusters."));
+        }
+        let default = [DEFAULT_CLUSTER.to_string()];
+        let references = if references.is_empty() { &default[..] } else { references };
+        Ok(self.read(|state| {
+            let region = state.region(&caller.region);
+            let mut found = Vec::new();
+            let mut failures = Vec::new();
+            for reference in references {
+                let name = berth_model::arn::cluster_name_from(reference);
+                match region.clusters.get(name) {
+                    Some(c) => found.push(view(state, caller, c, include)),
+                    None => failures.push(Failure::new(cluster_arn(caller, name), "MISSING")),
+                }
+            }
+            (found, failures)
+        }))
+    }
+
+    /// ListClusters: ARNs of the ACTIVE clusters, by name.
+    pub fn list_clusters(&self, caller: &Caller, page: &PageRequest) -> Result<Page<String>, EcsError> {
+        self.read(|state| {
+            let clusters = state.region(&caller.region).clusters.values();
+            let active = clusters.filter(|c| c.status == "ACTIVE");
+            page.page(100, true, active.map(|c| (c.cluster_name.clone(), c.cluster_arn.clone())))
+        })
+    }
+
+    /// UpdateCluster and UpdateClusterSettings.
+    pub async fn update_cluster(&self, caller: &Caller, req: UpdateCluster) -> Result<Cluster, EcsError> {
+        if let Some(s) = &req.settings {
+            cluster::validate_settings(s)?;
+        }
+        let caller = caller.clone();
+        self.write(move |state, changes| {
+            let mut cluster = (**active_cluster(state, &caller, Some(&req.cluster))?).clone();
+            if let Some(s) = &req.settings {
+                cluster.settings = cluster::merge_settings(&cluster.settings, s);
+            }
+            if let Some(c) = req.configuration {
+                cluster.configuration = Some(c);
+            }
+            if let Some(s) = req.service_connect_defaults {
+                cluster.service_connect_defaults = Some(s);
+            }
+            let out = view(state, &caller, &cluster, ClusterInclude::ALL);
+            changes.push(Change::Cluster { region: caller.region.clone(), cluster: Arc::new(cluster) });
+            Ok(out)
+        })
+        .await
+    }
+
+    /// DeleteCluster: refused while the cluster holds instances, services or tasks; the
+    /// cluster then stays describable as INACTIVE.
+    pub async fn delete_cluster(&self, caller: &Caller, reference: String) -> Result<Cluster, EcsError> {
+        let caller = caller.clone();
+        self.write(move |state, changes| {
+            let name = berth_model::arn::cluster_name_from(&reference);
+            let cluster = match state.region(&caller.region).clusters.get(name) {
+                Some(c) if c.status == "ACTIVE" => c,
+                _ => return Err(EcsError::ClusterNotFound),
+            };
+            if cluster.registered_container_instances_count > 0 {
+                return Err(EcsError::ClusterContainsContainerInstances(
+                    "The Cluster cannot be deleted while Container Instances are active or draining.".into(),
+                ));
+            }
+            if cluster.active_services_count > 0 {
+                return Err(EcsError::ClusterContainsServices(
+                    "The Cluster cannot be deleted while Services are active.".into(),
+                ));
+            }
+            if cluster.running_tasks_count + cluster.pending_tasks_count > 0 {
+                return Err(EcsError::ClusterContainsTasks(
+                    "The Cluster cannot be deleted while Tasks are active.".into(),
+                ));
+            }
+            let mut deleted = view(state, &caller, cluster, ClusterInclude::ALL);
+            deleted.status = "INACTIVE".into();
+            let mut stored = (**cluster).clone();
+            stored.status = "INACTIVE".into();
+            changes.push(Change::Cluster { region: caller.region.clone(), cluster: Arc::new(stored) });
+            Ok(deleted)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::*;
+    use super::*;
+
+    #[tokio::test]
+    async fn lifecycle() {
+        let dir = tempfile::tempdir().unwrap();
+        let control = open(dir.path());
+        let c = caller();
+        let created = control
+            .create_cluster(&c, CreateCluster { cluster_name: Some("web".into()), tags: vec![Tag::new("team", "a")], ..Default::default() })
+            .await
+            .unwrap();
+        assert_eq!(created.cluster_arn, "arn:aws:ecs:us-east-1:000000000000:cluster/web");
+        assert_eq!(created.settings[0].value.as_deref(), Some("disabled"));
+        // Creating again returns the same cluster.
+        let again = control.create_cluster(&c, CreateCluster { cluster_name: Some("web".into()), ..Default::default() }).await.unwrap();
+        assert_eq!(again.tags, vec![Tag::new("team", "a")]);
+
+        let (found, missing) = control.describe_clusters(&c, &["web".into(), "nope".into()], ClusterInclude::default()).unwrap();
+        assert_eq!(found.len(), 1);
+        assert!(found[0].tags.is_empty() && found[0].settings.is_empty());
+        assert_eq!(missing[0].reason.as_deref(), Some("MISSING"));
+
+        let deleted = control.delete_cluster(&c, "web".into()).await.unwrap();
+        assert_eq!(deleted.status, "INACTIVE");
+        assert!(control.list_clusters(&c, &PageRequest::default()).unwrap().items.is_empty());
+        let err = control.update_cluster(&c, UpdateCluster { cluster: "web".into(), ..Default::default() }).await.unwrap_err();
+        assert_eq!(err.code(), "InvalidParameterException");
+        assert_eq!(control.delete_cluster(&c, "web".into()).await.unwrap_err(), EcsError::ClusterNotFound);
+    }
+
+    #[tokio::test]
+    async fn state_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = caller();
+        {
+            let control = open(dir.path());
+            control.create_cluster(&c, CreateCluster { cluster_name: Some("a".into()), ..Default::default() }).await.unwrap();
+        }
+        let control = open(dir.path());
+        assert_eq!(control.list_clusters(&c, &PageRequest::default()).unwrap().items.len(), 1);
+    }
+}

@@ -1,0 +1,198 @@
+//! The in-memory state, what a change is, and how changes map to store records.
+//!
+//! A [`Change`] is the unit the writer commits and the readers apply; applying the same
+//! changes in the same order to two copies of the state gives the same state, which is
+//! what lets the writer run ahead of the readers.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
+
+use berth_model::{cluster::Cluster, tag::Tag, task_definition::TaskDefinition};
+use berth_store::{Mutation, Record};
+
+/// Every region's resources. A region is created on first write.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    regions: HashMap<String, RegionState>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RegionState {
+    pub clusters: BTreeMap<String, Arc<Cluster>>,
+    pub families: BTreeMap<String, Family>,
+    /// Tags by resource ARN.
+    pub tags: HashMap<String, Arc<Vec<Tag>>>,
+    /// Account settings by (principal ARN, name); the account default has principal "".
+    pub settings: BTreeMap<(String, String), String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Family {
+    /// The highest revision ever registered: revisions are never reused.
+    pub last_revision: u32,
+    pub revisions: BTreeMap<u32, Arc<TaskDefinition>>,
+}
+
+static EMPTY_REGION: std::sync::LazyLock<RegionState> = std::sync::LazyLock::new(RegionState::default);
+
+impl State {
+    pub fn region(&self, region: &str) -> &RegionState {
+        self.regions.get(region).unwrap_or(&EMPTY_REGION)
+    }
+
+    fn region_mut(&mut self, region: &str) -> &mut RegionState {
+        self.regions.entry(region.to_string()).or_default()
+    }
+
+    pub fn apply(&mut self, change: &Change) {
+        match change {
+            Change::Cluster { region, cluster } => {
+                self.region_mut(region).clusters.insert(cluster.cluster_name.clone(), cluster.clone());
+            }
+            Change::TaskDefinition { region, task_definition: td } => {
+                let family = self.region_mut(region).families.entry(td.family.clone()).or_default();
+                family.last_revision = family.last_revision.max(td.revision);
+                family.revisions.insert(td.revision, td.clone());
+            }
+            Change::Tags { region, arn, tags } => {
+                let r = self.region_mut(region);
+                if tags.is_empty() {
+                    r.tags.remove(arn);
+                } else {
+                    r.tags.insert(arn.clone(), tags.clone());
+                }
+            }
+            Change::Setting { region, principal, name, value } => {
+                let key = (principal.clone(), name.clone());
+                let r = self.region_mut(region);
+                match value {
+                    Some(v) => r.settings.insert(key, v.clone()),
+                    None => r.settings.remove(&key),
+                };
+            }
+        }
+    }
+
+    /// Rebuilds the state from stored records.
+    pub fn from_records(records: &[Record]) -> Result<State, String> {
+        let mut state = State::default();
+        for r in records {
+            let change = Change::decode(r).map_err(|e| format!("record {}/{}: {e}", r.kind, r.key))?;
+            state.apply(&change);
+        }
+        Ok(state)
+    }
+}
+
+/// One committed change to the state.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Cluster { region: String, cluster: Arc<Cluster> },
+    TaskDefinition { region: String, task_definition: Arc<TaskDefinition> },
+    /// The full tag set of a resource; empty removes it.
+    Tags { region: String, arn: String, tags: Arc<Vec<Tag>> },
+    /// An account setting; `None` deletes it.
+    Setting { region: String, principal: String, name: String, value: Option<String> },
+}
+
+const CLUSTER: &str = "cluster";
+const TASK_DEFINITION: &str = "task-definition";
+const TAGS: &str = "tags";
+const SETTING: &str = "setting";
+
+fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("state values always serialize")
+}
+
+impl Change {
+    /// The store mutation that makes this change durable. Keys start with the region.
+    pub fn to_mutation(&self) -> Mutation {
+        match self {
+            Change::Cluster { region, cluster } => Mutation::Put {
+                kind: CLUSTER,
+                key: format!("{region}/{}", cluster.cluster_name),
+                value: json(cluster.as_ref()),
+            },
+            Change::TaskDefinition { region, task_definition: td } => Mutation::Put {
+                kind: TASK_DEFINITION,
+                key: format!("{region}/{}:{:010}", td.family, td.revision),
+                value: json(td.as_ref()),
+            },
+            Change::Tags { region, arn, tags } if tags.is_empty() => {
+                Mutation::Delete { kind: TAGS, key: format!("{region}/{arn}") }
+            }
+            Change::Tags { region, arn, tags } => {
+                Mutation::Put { kind: TAGS, key: format!("{region}/{arn}"), value: json(tags.as_ref()) }
+            }
+            Change::Setting { region, principal, name, value } => {
+                let key = format!("{region}/{principal}/{name}");
+                match value {
+                    Some(v) => Mutation::Put { kind: SETTING, key, value: json(v) },
+                    None => Mutation::Delete { kind: SETTING, key },
+                }
+            }
+        }
+    }
+
+    fn decode(r: &Record) -> Result<Change, String> {
+        let (region, rest) = r.key.split_once('/').ok_or("key has no region")?;
+        let region = region.to_string();
+        let err = |e: serde_json::Error| e.to_string();
+        Ok(match r.kind.as_str() {
+            CLUSTER => Change::Cluster { region, cluster: Arc::new(serde_json::from_slice(&r.value).map_err(err)?) },
+            TASK_DEFINITION => Change::TaskDefinition {
+                region,
+                task_definition: Arc::new(serde_json::from_slice(&r.value).map_err(err)?),
+            },
+            TAGS => Change::Tags {
+                region,
+                arn: rest.to_string(),
+                tags: Arc::new(serde_json::from_slice(&r.value).map_err(err)?),
+            },
+            SETTING => {
+                let (principal, name) = rest.rsplit_once('/').ok_or("setting key has no name")?;
+                Change::Setting {
+                    region,
+                    principal: principal.to_string(),
+                    name: name.to_string(),
+                    value: Some(serde_json::from_slice(&r.value).map_err(err)?),
+                }
+            }
+            other => return Err(format!("unknown record kind '{other}'")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(m: Mutation) -> Record {
+        match m {
+            Mutation::Put { kind, key, value } => Record { kind: kind.into(), key, value },
+            Mutation::Delete { .. } => panic!("not a put"),
+        }
+    }
+
+    #[test]
+    fn changes_round_trip_through_records() {
+        let cluster = Arc::new(Cluster { cluster_name: "web".into(), status: "ACTIVE".into(), ..Default::default() });
+        let td = Arc::new(TaskDefinition { family: "web".into(), revision: 7, ..Default::default() });
+        let changes = vec![
+            Change::Cluster { region: "eu-west-1".into(), cluster: cluster.clone() },
+            Change::TaskDefinition { region: "eu-west-1".into(), task_definition: td.clone() },
+            Change::Tags { region: "eu-west-1".into(), arn: "arn:aws:ecs:eu-west-1:1:cluster/web".into(), tags: Arc::new(vec![Tag::new("a", "b")]) },
+            Change::Setting { region: "eu-west-1".into(), principal: "".into(), name: "containerInsights".into(), value: Some("enabled".into()) },
+        ];
+        let records: Vec<Record> = changes.iter().map(|c| record(c.to_mutation())).collect();
+        let state = State::from_records(&records).unwrap();
+        let r = state.region("eu-west-1");
+        assert_eq!(r.clusters["web"], cluster);
+        assert_eq!(r.families["web"].last_revision, 7);
+        assert_eq!(r.tags["arn:aws:ecs:eu-west-1:1:cluster/web"][0], Tag::new("a", "b"));
+        assert_eq!(r.settings[&("".to_string(), "containerInsights".to_string())], "enabled");
+        assert!(state.region("us-east-1").clusters.is_empty());
+    }
+}
