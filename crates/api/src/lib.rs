@@ -1,1 +1,11 @@
-//! placeholder
+//! berth-api: the HTTP face of berth. One listener; `POST /` carries AWS JSON 1.1
+//! requests routed on `X-Amz-Target`, each verified with SigV4 before it reaches an
+//! operation. Each operation lives in its own file: decode → typed request → control →
+//! response. Errors map to AWS error types in [`error`].
+
+pub mod ecs;
+pub mod error;
+pub mod server;
+pub mod sigv4;
+
+pub use server::{serve, Api, ApiConfig};

@@ -1,1 +1,66 @@
-fn main() {}
+//! The `berth` binary: `berth server` (the control plane), `berth up` (everything on one
+//! machine with embedded defaults). Later issues add `berth agent` and user commands.
+
+mod credentials;
+mod server;
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+
+/// Where `berth server` and `berth up` listen when `--listen` is not given.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7480";
+/// The account id in ARNs when `--account-id` is not given.
+pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+
+#[derive(Parser)]
+#[command(name = "berth", version, about = "A self-hosted container orchestrator that speaks the Amazon ECS API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the control plane: the ECS API on one HTTP listener, state in DATA_DIR.
+    Server(ServerArgs),
+    /// Run everything on this machine with embedded defaults (today: the control plane).
+    Up(ServerArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct ServerArgs {
+    /// Address to listen on (port 0 picks a free port and prints it).
+    #[arg(long, default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// Directory for the database and the generated credentials.
+    #[arg(long, default_value = "berth-data")]
+    data_dir: PathBuf,
+    /// The AWS account id in ARNs.
+    #[arg(long, default_value = DEFAULT_ACCOUNT_ID)]
+    account_id: String,
+    /// The region printed for clients to use. Every region a request is signed for is
+    /// its own namespace of resources.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// Accept any well-formed SigV4 signature without checking the secret. Only for
+    /// local tools that sign with dummy keys.
+    #[arg(long)]
+    insecure_accept_any_credentials: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Server(args) => runtime.block_on(server::run(args, "server")),
+        Command::Up(args) => runtime.block_on(server::run(args, "up")),
+    }
+}

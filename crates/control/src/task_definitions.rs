@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use berth_model::{
     tag::Tag,
-    task_definition::{validate_registration, Registration, TaskDefinition},
+    task_definition::{apply_defaults, validate_registration, Registration, TaskDefinition},
     time, Arn, EcsError, Failure,
 };
 
@@ -77,9 +77,11 @@ impl Control {
                 EcsError::LimitExceeded(format!("Family '{family}' has reached 1,000,000 revisions."))
             })?;
             let arn = Arn::ecs(&caller.region, &caller.account, "task-definition", &format!("{family}:{revision}")).to_string();
+            let mut containers = reg.container_definitions.unwrap_or_default();
+            apply_defaults(&mut containers, reg.network_mode.as_deref());
             let td = Arc::new(TaskDefinition {
                 task_definition_arn: arn.clone(),
-                container_definitions: reg.container_definitions.unwrap_or_default(),
+                container_definitions: containers,
                 family,
                 task_role_arn: reg.task_role_arn,
                 execution_role_arn: reg.execution_role_arn,

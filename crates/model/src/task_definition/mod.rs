@@ -9,7 +9,7 @@ mod sizes;
 mod validate;
 
 pub use sizes::{fargate_pair_is_valid, parse_task_cpu, parse_task_memory};
-pub use validate::{validate_family, validate_registration, Registration};
+pub use validate::{apply_defaults, validate_family, validate_registration, Registration};
 
 use serde::{Deserialize, Serialize};
 

@@ -126,3 +126,19 @@ fn family_charset() {
     assert!(validate_family("web-1_x").is_ok());
     assert!(validate_family("web:1").is_err());
 }
+
+#[test]
+fn defaults_are_filled_in() {
+    let mut v = web();
+    v["containerDefinitions"][0]["portMappings"] = json!([{"containerPort": 80}]);
+    v["containerDefinitions"][0]["healthCheck"] = json!({"command": ["CMD-SHELL", "true"]});
+    let mut containers = reg(v).container_definitions.unwrap();
+    apply_defaults(&mut containers, None);
+    let c = &containers[0];
+    assert_eq!(c.essential, Some(true));
+    assert_eq!((c.port_mappings[0].protocol.as_deref(), c.port_mappings[0].host_port), (Some("tcp"), Some(0)));
+    let hc = c.health_check.as_ref().unwrap();
+    assert_eq!((hc.interval, hc.timeout, hc.retries), (Some(30), Some(5), Some(3)));
+    apply_defaults(&mut containers, Some("awsvpc"));
+    assert_eq!(containers[0].port_mappings[0].host_port, Some(0), "an explicit value is kept");
+}

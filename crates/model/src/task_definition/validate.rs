@@ -68,6 +68,28 @@ fn is_name(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Fills in the defaults ECS shows on a registered definition: `essential`, port
+/// `protocol` and `hostPort` (0 for a dynamic bridge port, the container port in
+/// `awsvpc` and `host` modes), and the health check's interval, timeout and retries.
+pub fn apply_defaults(containers: &mut [ContainerDefinition], network_mode: Option<&str>) {
+    let mode = network_mode.unwrap_or("bridge");
+    for c in containers {
+        c.essential.get_or_insert(true);
+        for pm in &mut c.port_mappings {
+            pm.protocol.get_or_insert_with(|| "tcp".into());
+            if pm.container_port_range.is_none() {
+                let default_host = if mode == "bridge" { 0 } else { pm.container_port.unwrap_or(0) };
+                pm.host_port.get_or_insert(default_host);
+            }
+        }
+        if let Some(hc) = &mut c.health_check {
+            hc.interval.get_or_insert(30);
+            hc.timeout.get_or_insert(5);
+            hc.retries.get_or_insert(3);
+        }
+    }
+}
+
 /// Family names: up to 255 letters, numbers, hyphens and underscores.
 pub fn validate_family(family: &str) -> Result<(), EcsError> {
     if is_name(family) {

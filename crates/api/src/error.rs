@@ -1,0 +1,44 @@
+//! Everything that can go wrong with a request, and its AWS wire form
+//! (`{"__type": ..., "message": ...}` with the status AWS uses).
+
+use berth_model::EcsError;
+
+use crate::sigv4::AuthError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Ecs(#[from] EcsError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("Operation '{0}' is not supported.")]
+    UnknownOperation(String),
+    #[error("The request body is larger than {0} bytes.")]
+    TooLarge(usize),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Ecs(e) => e.code(),
+            ApiError::Auth(e) => e.code(),
+            ApiError::UnknownOperation(_) => "UnknownOperationException",
+            ApiError::TooLarge(_) => "SerializationException",
+        }
+    }
+
+    pub fn http_status(&self) -> u16 {
+        match self {
+            ApiError::Ecs(e) => e.http_status(),
+            ApiError::Auth(e) => e.http_status(),
+            ApiError::UnknownOperation(_) => 400,
+            ApiError::TooLarge(_) => 413,
+        }
+    }
+
+    /// The JSON error document.
+    pub fn body(&self) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({ "__type": self.code(), "message": self.to_string() }))
+            .expect("error bodies serialize")
+    }
+}

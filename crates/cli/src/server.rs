@@ -1,0 +1,59 @@
+//! `berth server` / `berth up`: open the store, load the state, serve the API.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use berth_api::{Api, ApiConfig};
+use berth_control::Control;
+use berth_store::SqliteStore;
+
+use crate::{credentials, ServerArgs};
+
+pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let data_dir = args.data_dir.canonicalize()?;
+    let credentials_path = data_dir.join("credentials");
+    let credential = credentials::load_or_create(&credentials_path)?;
+    let store = SqliteStore::open(&data_dir).context("opening the state store")?;
+    let control = Control::open(Arc::new(store)).map_err(|e| anyhow::anyhow!("loading state: {e}"))?;
+    if args.insecure_accept_any_credentials {
+        tracing::warn!("--insecure-accept-any-credentials is ON: any well-formed signature is accepted, whatever its secret. Do not expose this server.");
+    }
+    let api = Api::new(
+        control,
+        ApiConfig {
+            account_id: args.account_id.clone(),
+            credentials: vec![credential],
+            accept_any_credentials: args.insecure_accept_any_credentials,
+        },
+    );
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let endpoint = format!("http://{}", listener.local_addr()?);
+    println!("berth {mode} listening on {endpoint}");
+    println!("data directory: {}", data_dir.display());
+    println!("Use it with the aws CLI:");
+    println!(
+        "  export AWS_SHARED_CREDENTIALS_FILE={} AWS_PROFILE={} AWS_DEFAULT_REGION={}",
+        credentials_path.display(),
+        credentials::PROFILE,
+        args.region
+    );
+    println!("  aws --endpoint-url {endpoint} ecs list-clusters");
+    berth_api::serve(listener, api, shutdown_signal()).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
