@@ -1,0 +1,92 @@
+//! Checks berth against the published ECS API model in shared/aws-models: every operation
+//! berth answers exists there, and every field berth puts in a response is a member the
+//! model defines for that shape.
+
+use std::path::PathBuf;
+
+use berth_testkit::{RawClient, Signing, TestServer};
+use serde_json::Value;
+
+fn model() -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/aws-models/ecs/service-2.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Asserts every key of `value` is a member of `shape` (recursively through structures,
+/// lists and maps).
+fn check(model: &Value, shape: &str, value: &Value, path: &str) {
+    let s = &model["shapes"][shape];
+    match (s["type"].as_str(), value) {
+        (Some("structure"), Value::Object(fields)) => {
+            for (k, v) in fields {
+                let member = &s["members"][k];
+                assert!(member.is_object(), "{path}.{k} is not a member of {shape}");
+                check(model, member["shape"].as_str().unwrap(), v, &format!("{path}.{k}"));
+            }
+        }
+        (Some("list"), Value::Array(items)) => {
+            for (i, v) in items.iter().enumerate() {
+                check(model, s["member"]["shape"].as_str().unwrap(), v, &format!("{path}[{i}]"));
+            }
+        }
+        (Some("map"), Value::Object(fields)) => {
+            for (k, v) in fields {
+                check(model, s["value"]["shape"].as_str().unwrap(), v, &format!("{path}.{k}"));
+            }
+        }
+        (Some("structure" | "list" | "map"), other) => panic!("{path}: {shape} is a {}, got {other}", s["type"]),
+        (Some("string"), v) => {
+            assert!(v.is_string(), "{path}: expected a string, got {v}");
+            if let Some(allowed) = s["enum"].as_array() {
+                assert!(allowed.contains(v), "{path}: {v} is not a value of {shape}");
+            }
+        }
+        (Some("integer" | "long" | "double" | "float" | "timestamp"), v) => assert!(v.is_number(), "{path}: expected a number, got {v}"),
+        (Some("boolean"), v) => assert!(v.is_boolean(), "{path}: expected a boolean, got {v}"),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_operation_is_in_the_model() {
+    let model = model();
+    for op in berth_api::ecs::OPERATIONS {
+        assert!(model["operations"][op].is_object(), "{op} is not an ECS operation");
+    }
+}
+
+#[tokio::test]
+async fn responses_use_only_model_fields() {
+    let model = model();
+    let server = TestServer::start().await;
+    let mut raw = RawClient::connect(server.addr).await.unwrap();
+    let signing = Signing::With { credential: server.credential.clone(), region: "us-east-1".into(), service: "ecs".into(), skew_secs: 0 };
+    let calls: &[(&str, &str)] = &[
+        ("CreateCluster", r#"{"clusterName":"web","tags":[{"key":"a","value":"b"}]}"#),
+        ("DescribeClusters", r#"{"clusters":["web","ghost"],"include":["TAGS","SETTINGS","STATISTICS","CONFIGURATIONS"]}"#),
+        ("ListClusters", r#"{"maxResults":1}"#),
+        ("UpdateClusterSettings", r#"{"cluster":"web","settings":[{"name":"containerInsights","value":"enabled"}]}"#),
+        (
+            "RegisterTaskDefinition",
+            r#"{"family":"web","tags":[{"key":"a","value":"b"}],"containerDefinitions":[{"name":"a","image":"x","memory":64,
+               "portMappings":[{"containerPort":80}],"healthCheck":{"command":["CMD","true"]},"linuxParameters":{"initProcessEnabled":true}}]}"#,
+        ),
+        ("DescribeTaskDefinition", r#"{"taskDefinition":"web","include":["TAGS"]}"#),
+        ("ListTaskDefinitions", "{}"),
+        ("ListTaskDefinitionFamilies", "{}"),
+        ("ListTagsForResource", r#"{"resourceArn":"arn:aws:ecs:us-east-1:123456789012:cluster/web"}"#),
+        ("PutAccountSetting", r#"{"name":"containerInsights","value":"enabled"}"#),
+        ("ListAccountSettings", r#"{"effectiveSettings":true}"#),
+        ("DeregisterTaskDefinition", r#"{"taskDefinition":"web:1"}"#),
+        ("DeleteTaskDefinitions", r#"{"taskDefinitions":["web:1","web:2"]}"#),
+        ("DeleteCluster", r#"{"cluster":"web"}"#),
+    ];
+    for (op, body) in calls {
+        let target = format!("AmazonEC2ContainerServiceV20141113.{op}");
+        let r = raw.call(&target, body.as_bytes(), &signing).await.unwrap();
+        assert_eq!(r.status, 200, "{op}: {:?}", r.body);
+        let output = model["operations"][op]["output"]["shape"].as_str().unwrap();
+        check(&model, output, &r.body, op);
+    }
+}

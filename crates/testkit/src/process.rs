@@ -1,0 +1,82 @@
+//! A `berth server` child process, for tests that kill it or drive it with the aws CLI.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use berth_api::sigv4::Credential;
+
+pub struct BerthProcess {
+    child: Child,
+    pub endpoint: String,
+    pub data_dir: PathBuf,
+}
+
+impl BerthProcess {
+    /// Starts `binary server --listen 127.0.0.1:PORT --data-dir DIR` and waits until it
+    /// prints its endpoint. Port 0 picks a free one.
+    pub fn start(binary: &Path, data_dir: &Path, port: u16) -> BerthProcess {
+        let mut child = Command::new(binary)
+            .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(data_dir)
+            .env("BERTH_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn berth");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(endpoint) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(endpoint.trim().to_string());
+                }
+            }
+        });
+        let endpoint = rx.recv_timeout(Duration::from_secs(30)).expect("berth printed its endpoint");
+        BerthProcess { child, endpoint, data_dir: data_dir.to_path_buf() }
+    }
+
+    /// The `[berth]` credential the server generated.
+    pub fn credential(&self) -> Credential {
+        let text = std::fs::read_to_string(self.data_dir.join("credentials")).expect("credentials file");
+        let value = |key: &str| {
+            text.lines()
+                .find_map(|l| l.split_once('=').filter(|(k, _)| k.trim() == key).map(|(_, v)| v.trim().to_string()))
+                .expect("credential field")
+        };
+        Credential { access_key_id: value("aws_access_key_id"), secret_access_key: value("aws_secret_access_key") }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.endpoint.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in endpoint")
+    }
+
+    /// SIGKILL, no chance to flush anything.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let until = Instant::now() + timeout;
+        while Instant::now() < until {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for BerthProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

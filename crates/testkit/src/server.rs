@@ -1,0 +1,87 @@
+//! An in-process berth server on 127.0.0.1:0.
+
+use std::{net::SocketAddr, path::Path, sync::Arc};
+
+use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region};
+use berth_api::{sigv4::Credential, Api, ApiConfig};
+use berth_control::Control;
+use berth_store::SqliteStore;
+use tokio::sync::oneshot;
+
+pub const ACCOUNT: &str = "123456789012";
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub credential: Credential,
+    pub data_dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    /// Starts a server that checks signatures against a fresh credential.
+    pub async fn start() -> TestServer {
+        Self::start_with(false).await
+    }
+
+    pub async fn start_with(accept_any_credentials: bool) -> TestServer {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let credential = Credential {
+            access_key_id: "AKIATESTKEY000000000".into(),
+            secret_access_key: "test-secret-key-that-is-long-enough-0000".into(),
+        };
+        let store = SqliteStore::open(data_dir.path()).expect("open store");
+        let control = Control::open(Arc::new(store)).expect("load state");
+        let api = Api::new(
+            control,
+            ApiConfig { account_id: ACCOUNT.into(), credentials: vec![credential.clone()], accept_any_credentials },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(berth_api::serve(listener, api, async move {
+            let _ = stopped.await;
+        }));
+        TestServer { addr, credential, data_dir, stop: Some(stop) }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// An ECS client for `region` signing with the server's credential.
+    pub fn sdk(&self, region: &str) -> aws_sdk_ecs::Client {
+        sdk_client(&self.endpoint(), &self.credential, region)
+    }
+
+    pub fn data_path(&self) -> &Path {
+        self.data_dir.path()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// An ECS SDK client for any berth endpoint (plain HTTP, no retries so errors surface).
+pub fn sdk_client(endpoint: &str, credential: &Credential, region: &str) -> aws_sdk_ecs::Client {
+    let http = aws_smithy_http_client::Builder::new().build_http();
+    let config = aws_sdk_ecs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(region.to_string()))
+        .credentials_provider(Credentials::new(
+            credential.access_key_id.clone(),
+            credential.secret_access_key.clone(),
+            None,
+            None,
+            "berth-test",
+        ))
+        .http_client(http)
+        .retry_config(aws_sdk_ecs::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_ecs::Client::from_conf(config)
+}
