@@ -1,0 +1,114 @@
+//! End to end with the real aws CLI: every installed CLI (v1 from pip on PATH, v2 from
+//! Debian's `awscli` package at /usr/bin/aws) creates a cluster, registers a task
+//! definition from a JSON file, describes it and lists families.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use berth_testkit::BerthProcess;
+use serde_json::Value;
+
+/// The aws CLIs on this machine, by their real path (one entry per distinct binary).
+fn installed_clis() -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = Vec::new();
+    let on_path = Command::new("sh").args(["-c", "command -v aws"]).output().ok();
+    let on_path = on_path.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).filter(|p| !p.is_empty());
+    for candidate in on_path.into_iter().map(PathBuf::from).chain([PathBuf::from("/usr/bin/aws")]) {
+        if candidate.exists() && !found.contains(&candidate) {
+            found.push(candidate);
+        }
+    }
+    found
+}
+
+struct Aws<'a> {
+    cli: &'a Path,
+    server: &'a BerthProcess,
+    region: &'a str,
+}
+
+impl Aws<'_> {
+    fn run(&self, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(self.cli)
+            .args(["--endpoint-url", &self.server.endpoint, "--output", "json"])
+            .args(args)
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.server.data_dir.join("credentials"))
+            .env("AWS_PROFILE", "berth")
+            .env("AWS_DEFAULT_REGION", self.region)
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_PAGER", "")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .output()
+            .expect("run aws");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let (ok, stdout, stderr) = self.run(args);
+        assert!(ok, "{} {args:?} failed: {stderr}", self.cli.display());
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+    }
+}
+
+const TASK_DEFINITION: &str = r#"{
+  "family": "web",
+  "networkMode": "bridge",
+  "containerDefinitions": [
+    {
+      "name": "httpd",
+      "image": "busybox:latest",
+      "memory": 64,
+      "essential": true,
+      "command": ["httpd", "-f", "-p", "8080"],
+      "portMappings": [{"containerPort": 8080, "hostPort": 0, "protocol": "tcp"}],
+      "environment": [{"name": "GREETING", "value": "hello"}],
+      "healthCheck": {"command": ["CMD-SHELL", "wget -q -O- localhost:8080 || exit 1"], "interval": 10}
+    }
+  ],
+  "tags": [{"key": "team", "value": "web"}]
+}"#;
+
+#[test]
+fn the_aws_cli_walkthrough_works() {
+    let clis = installed_clis();
+    assert!(!clis.is_empty(), "no aws CLI found: install one (pip install awscli, or apt-get install awscli)");
+    let dir = tempfile::tempdir().unwrap();
+    let server = BerthProcess::start(Path::new(env!("CARGO_BIN_EXE_berth")), &dir.path().join("data"), 0);
+    let td_file = dir.path().join("td.json");
+    std::fs::write(&td_file, TASK_DEFINITION).unwrap();
+    let td_arg = format!("file://{}", td_file.display());
+
+    // Each CLI gets its own region, so each run starts from nothing.
+    for (cli, region) in clis.iter().zip(["us-east-1", "eu-west-1"]) {
+        let aws = Aws { cli, server: &server, region };
+        let version = aws.run(&["--version"]);
+        eprintln!("testing with {}: {}{}", cli.display(), version.1.trim(), version.2.trim());
+
+        let cluster = aws.json(&["ecs", "create-cluster", "--cluster-name", "web"]);
+        assert_eq!(cluster["cluster"]["clusterArn"], format!("arn:aws:ecs:{region}:000000000000:cluster/web"));
+
+        let registered = aws.json(&["ecs", "register-task-definition", "--cli-input-json", &td_arg]);
+        assert_eq!(registered["taskDefinition"]["revision"], 1);
+
+        let described = aws.json(&["ecs", "describe-task-definition", "--task-definition", "web:1", "--include", "TAGS"]);
+        let td = &described["taskDefinition"];
+        assert_eq!(td["taskDefinitionArn"], format!("arn:aws:ecs:{region}:000000000000:task-definition/web:1"));
+        assert_eq!(td["containerDefinitions"][0]["command"], serde_json::json!(["httpd", "-f", "-p", "8080"]));
+        assert_eq!(td["containerDefinitions"][0]["healthCheck"]["retries"], 3);
+        assert_eq!(described["tags"][0]["value"], "web");
+
+        let families = aws.json(&["ecs", "list-task-definition-families"]);
+        assert_eq!(families["families"], serde_json::json!(["web"]));
+
+        let clusters = aws.json(&["ecs", "list-clusters"]);
+        assert_eq!(clusters["clusterArns"].as_array().unwrap().len(), 1);
+
+        // An error reaches the user as the ECS error, with a non-zero exit.
+        let (ok, _, stderr) = aws.run(&["ecs", "describe-task-definition", "--task-definition", "web:7"]);
+        assert!(!ok && stderr.contains("ClientException") && stderr.contains("Unable to describe task definition"), "{stderr}");
+    }
+}
