@@ -13,7 +13,10 @@ use std::{
 use berth_control::{Caller, Control};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::{body::Incoming, header, server::conn::http1, service::service_fn, Method, Request, Response, StatusCode};
+use hyper::{
+    body::Incoming, header, server::conn::http1, service::service_fn, Method, Request, Response,
+    StatusCode,
+};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
@@ -71,33 +74,49 @@ pub async fn serve(listener: TcpListener, api: Arc<Api>, shutdown: impl Future<O
         let api = api.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| handle(api.clone(), req));
-            if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });
     }
 }
 
-async fn handle(api: Arc<Api>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    api: Arc<Api>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let request_id = api.request_ids.next();
     let result = match (req.method(), req.uri().path()) {
         (&Method::GET, "/healthz") => {
             return Ok(Response::new(Full::new(Bytes::from_static(b"ok\n"))));
         }
         (&Method::POST, "/") => aws_json(&api, req).await,
-        _ => Err(ApiError::UnknownOperation(format!("{} {}", req.method(), req.uri().path()))),
+        _ => Err(ApiError::UnknownOperation(format!(
+            "{} {}",
+            req.method(),
+            req.uri().path()
+        ))),
     };
     let (status, body) = match result {
         Ok(body) => (StatusCode::OK, body),
         Err(e) => {
             tracing::debug!(code = e.code(), message = %e, "request refused");
-            (StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST), e.body())
+            (
+                StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+                e.body(),
+            )
         }
     };
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(JSON_CONTENT_TYPE));
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(JSON_CONTENT_TYPE),
+    );
     if let Ok(v) = header::HeaderValue::from_str(&request_id) {
         headers.insert("x-amzn-requestid", v);
     }
@@ -107,9 +126,16 @@ async fn handle(api: Arc<Api>, req: Request<Incoming>) -> Result<Response<Full<B
 /// An AWS JSON 1.1 request: verify, route on the target, run the operation.
 async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Vec<u8>, ApiError> {
     let (parts, body) = req.into_parts();
-    let body = Limited::new(body, MAX_BODY).collect().await.map_err(|_| ApiError::TooLarge(MAX_BODY))?.to_bytes();
-    let headers: Vec<(&str, &str)> =
-        parts.headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))).collect();
+    let body = Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map_err(|_| ApiError::TooLarge(MAX_BODY))?
+        .to_bytes();
+    let headers: Vec<(&str, &str)> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+        .collect();
     let signed = SignedRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),
@@ -118,12 +144,19 @@ async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Vec<u8>, ApiError
         body: &body,
     };
     let scope = api.verifier.verify(&signed, sigv4::now_secs())?;
-    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if let Some(operation) = target.strip_prefix(ECS_PREFIX) {
         if scope.service != "ecs" {
             return Err(sigv4::AuthError::WrongService("ecs".into()).into());
         }
-        let caller = Caller { region: scope.region, account: api.account.clone() };
+        let caller = Caller {
+            region: scope.region,
+            account: api.account.clone(),
+        };
         return crate::ecs::dispatch(&api.control, &caller, operation, &body).await;
     }
     Err(ApiError::UnknownOperation(target.to_string()))
@@ -137,13 +170,26 @@ struct RequestIds {
 
 impl RequestIds {
     fn new() -> Self {
-        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
-        RequestIds { prefix: seed ^ (std::process::id() as u64).rotate_left(32), counter: AtomicU64::new(0) }
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        RequestIds {
+            prefix: seed ^ (std::process::id() as u64).rotate_left(32),
+            counter: AtomicU64::new(0),
+        }
     }
 
     fn next(&self) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let p = self.prefix;
-        format!("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", p >> 32, (p >> 16) & 0xffff, p & 0xffff, (n >> 48) & 0xffff, n & 0xffff_ffff_ffff)
+        format!(
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            p >> 32,
+            (p >> 16) & 0xffff,
+            p & 0xffff,
+            (n >> 48) & 0xffff,
+            n & 0xffff_ffff_ffff
+        )
     }
 }

@@ -8,8 +8,10 @@ use berth_testkit::{RawClient, Signing, TestServer};
 use serde_json::Value;
 
 fn model() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/aws-models/ecs/service-2.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/aws-models/ecs/service-2.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 
@@ -22,27 +24,46 @@ fn check(model: &Value, shape: &str, value: &Value, path: &str) {
             for (k, v) in fields {
                 let member = &s["members"][k];
                 assert!(member.is_object(), "{path}.{k} is not a member of {shape}");
-                check(model, member["shape"].as_str().unwrap(), v, &format!("{path}.{k}"));
+                check(
+                    model,
+                    member["shape"].as_str().unwrap(),
+                    v,
+                    &format!("{path}.{k}"),
+                );
             }
         }
         (Some("list"), Value::Array(items)) => {
             for (i, v) in items.iter().enumerate() {
-                check(model, s["member"]["shape"].as_str().unwrap(), v, &format!("{path}[{i}]"));
+                check(
+                    model,
+                    s["member"]["shape"].as_str().unwrap(),
+                    v,
+                    &format!("{path}[{i}]"),
+                );
             }
         }
         (Some("map"), Value::Object(fields)) => {
             for (k, v) in fields {
-                check(model, s["value"]["shape"].as_str().unwrap(), v, &format!("{path}.{k}"));
+                check(
+                    model,
+                    s["value"]["shape"].as_str().unwrap(),
+                    v,
+                    &format!("{path}.{k}"),
+                );
             }
         }
-        (Some("structure" | "list" | "map"), other) => panic!("{path}: {shape} is a {}, got {other}", s["type"]),
+        (Some("structure" | "list" | "map"), other) => {
+            panic!("{path}: {shape} is a {}, got {other}", s["type"])
+        }
         (Some("string"), v) => {
             assert!(v.is_string(), "{path}: expected a string, got {v}");
             if let Some(allowed) = s["enum"].as_array() {
                 assert!(allowed.contains(v), "{path}: {v} is not a value of {shape}");
             }
         }
-        (Some("integer" | "long" | "double" | "float" | "timestamp"), v) => assert!(v.is_number(), "{path}: expected a number, got {v}"),
+        (Some("integer" | "long" | "double" | "float" | "timestamp"), v) => {
+            assert!(v.is_number(), "{path}: expected a number, got {v}")
+        }
         (Some("boolean"), v) => assert!(v.is_boolean(), "{path}: expected a boolean, got {v}"),
         _ => {}
     }
@@ -52,7 +73,10 @@ fn check(model: &Value, shape: &str, value: &Value, path: &str) {
 fn every_operation_is_in_the_model() {
     let model = model();
     for op in berth_api::ecs::OPERATIONS {
-        assert!(model["operations"][op].is_object(), "{op} is not an ECS operation");
+        assert!(
+            model["operations"][op].is_object(),
+            "{op} is not an ECS operation"
+        );
     }
 }
 
@@ -61,25 +85,51 @@ async fn responses_use_only_model_fields() {
     let model = model();
     let server = TestServer::start().await;
     let mut raw = RawClient::connect(server.addr).await.unwrap();
-    let signing = Signing::With { credential: server.credential.clone(), region: "us-east-1".into(), service: "ecs".into(), skew_secs: 0 };
+    let signing = Signing::With {
+        credential: server.credential.clone(),
+        region: "us-east-1".into(),
+        service: "ecs".into(),
+        skew_secs: 0,
+    };
     let calls: &[(&str, &str)] = &[
-        ("CreateCluster", r#"{"clusterName":"web","tags":[{"key":"a","value":"b"}]}"#),
-        ("DescribeClusters", r#"{"clusters":["web","ghost"],"include":["TAGS","SETTINGS","STATISTICS","CONFIGURATIONS"]}"#),
+        (
+            "CreateCluster",
+            r#"{"clusterName":"web","tags":[{"key":"a","value":"b"}]}"#,
+        ),
+        (
+            "DescribeClusters",
+            r#"{"clusters":["web","ghost"],"include":["TAGS","SETTINGS","STATISTICS","CONFIGURATIONS"]}"#,
+        ),
         ("ListClusters", r#"{"maxResults":1}"#),
-        ("UpdateClusterSettings", r#"{"cluster":"web","settings":[{"name":"containerInsights","value":"enabled"}]}"#),
+        (
+            "UpdateClusterSettings",
+            r#"{"cluster":"web","settings":[{"name":"containerInsights","value":"enabled"}]}"#,
+        ),
         (
             "RegisterTaskDefinition",
             r#"{"family":"web","tags":[{"key":"a","value":"b"}],"containerDefinitions":[{"name":"a","image":"x","memory":64,
                "portMappings":[{"containerPort":80}],"healthCheck":{"command":["CMD","true"]},"linuxParameters":{"initProcessEnabled":true}}]}"#,
         ),
-        ("DescribeTaskDefinition", r#"{"taskDefinition":"web","include":["TAGS"]}"#),
+        (
+            "DescribeTaskDefinition",
+            r#"{"taskDefinition":"web","include":["TAGS"]}"#,
+        ),
         ("ListTaskDefinitions", "{}"),
         ("ListTaskDefinitionFamilies", "{}"),
-        ("ListTagsForResource", r#"{"resourceArn":"arn:aws:ecs:us-east-1:123456789012:cluster/web"}"#),
-        ("PutAccountSetting", r#"{"name":"containerInsights","value":"enabled"}"#),
+        (
+            "ListTagsForResource",
+            r#"{"resourceArn":"arn:aws:ecs:us-east-1:123456789012:cluster/web"}"#,
+        ),
+        (
+            "PutAccountSetting",
+            r#"{"name":"containerInsights","value":"enabled"}"#,
+        ),
         ("ListAccountSettings", r#"{"effectiveSettings":true}"#),
         ("DeregisterTaskDefinition", r#"{"taskDefinition":"web:1"}"#),
-        ("DeleteTaskDefinitions", r#"{"taskDefinitions":["web:1","web:2"]}"#),
+        (
+            "DeleteTaskDefinitions",
+            r#"{"taskDefinitions":["web:1","web:2"]}"#,
+        ),
         ("DeleteCluster", r#"{"cluster":"web"}"#),
     ];
     for (op, body) in calls {

@@ -1,18 +1,28 @@
 //! Task definition operations through the AWS SDK for Rust against a real server.
 
 use aws_sdk_ecs::types::{
-    Compatibility, ContainerCondition, ContainerDefinition, ContainerDependency, HealthCheck, KeyValuePair,
-    LogConfiguration, LogDriver, NetworkMode, PortMapping, SortOrder, Tag, TaskDefinitionFamilyStatus,
-    TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
+    Compatibility, ContainerCondition, ContainerDefinition, ContainerDependency, HealthCheck,
+    KeyValuePair, LogConfiguration, LogDriver, NetworkMode, PortMapping, SortOrder, Tag,
+    TaskDefinitionFamilyStatus, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
 };
 use berth_testkit::TestServer;
 
 fn container(name: &str) -> ContainerDefinition {
-    ContainerDefinition::builder().name(name).image("busybox:latest").memory(64).build()
+    ContainerDefinition::builder()
+        .name(name)
+        .image("busybox:latest")
+        .memory(64)
+        .build()
 }
 
 async fn register(ecs: &aws_sdk_ecs::Client, family: &str) -> i32 {
-    let out = ecs.register_task_definition().family(family).container_definitions(container("app")).send().await.unwrap();
+    let out = ecs
+        .register_task_definition()
+        .family(family)
+        .container_definitions(container("app"))
+        .send()
+        .await
+        .unwrap();
     out.task_definition.unwrap().revision
 }
 
@@ -26,7 +36,13 @@ async fn full_container_definition_round_trips() {
         .cpu(256)
         .memory(512)
         .memory_reservation(256)
-        .port_mappings(PortMapping::builder().container_port(80).host_port(8080).protocol(TransportProtocol::Tcp).build())
+        .port_mappings(
+            PortMapping::builder()
+                .container_port(80)
+                .host_port(8080)
+                .protocol(TransportProtocol::Tcp)
+                .build(),
+        )
         .essential(true)
         .entry_point("/bin/sh")
         .command("-c")
@@ -35,11 +51,30 @@ async fn full_container_definition_round_trips() {
         .working_directory("/srv")
         .user("1000")
         .links("db:database")
-        .depends_on(ContainerDependency::builder().container_name("db").condition(ContainerCondition::Healthy).build().unwrap())
-        .health_check(HealthCheck::builder().command("CMD-SHELL").command("wget -q localhost").interval(10).build().unwrap())
+        .depends_on(
+            ContainerDependency::builder()
+                .container_name("db")
+                .condition(ContainerCondition::Healthy)
+                .build()
+                .unwrap(),
+        )
+        .health_check(
+            HealthCheck::builder()
+                .command("CMD-SHELL")
+                .command("wget -q localhost")
+                .interval(10)
+                .build()
+                .unwrap(),
+        )
         .stop_timeout(10)
         .start_timeout(60)
-        .log_configuration(LogConfiguration::builder().log_driver(LogDriver::Awslogs).options("awslogs-group", "web").build().unwrap())
+        .log_configuration(
+            LogConfiguration::builder()
+                .log_driver(LogDriver::Awslogs)
+                .options("awslogs-group", "web")
+                .build()
+                .unwrap(),
+        )
         .docker_labels("tier", "front")
         .readonly_root_filesystem(true)
         .build();
@@ -48,7 +83,13 @@ async fn full_container_definition_round_trips() {
         .image("busybox")
         .memory(128)
         .essential(false)
-        .health_check(HealthCheck::builder().command("CMD").command("true").build().unwrap())
+        .health_check(
+            HealthCheck::builder()
+                .command("CMD")
+                .command("true")
+                .build()
+                .unwrap(),
+        )
         .build();
     let out = ecs
         .register_task_definition()
@@ -63,7 +104,10 @@ async fn full_container_definition_round_trips() {
         .await
         .unwrap();
     let td = out.task_definition.clone().unwrap();
-    assert_eq!(td.task_definition_arn(), Some("arn:aws:ecs:us-east-1:123456789012:task-definition/shop:1"));
+    assert_eq!(
+        td.task_definition_arn(),
+        Some("arn:aws:ecs:us-east-1:123456789012:task-definition/shop:1")
+    );
     assert_eq!(td.revision(), 1);
     assert_eq!(td.status(), Some(&TaskDefinitionStatus::Active));
     assert_eq!((td.cpu(), td.memory()), (Some("1024"), Some("1024")));
@@ -71,9 +115,18 @@ async fn full_container_definition_round_trips() {
     assert!(td.registered_at().is_some());
     assert_eq!(out.tags().len(), 1);
     let attrs: Vec<&str> = td.requires_attributes().iter().map(|a| a.name()).collect();
-    assert!(attrs.contains(&"ecs.capability.container-health-check") && attrs.contains(&"ecs.capability.container-ordering"));
+    assert!(
+        attrs.contains(&"ecs.capability.container-health-check")
+            && attrs.contains(&"ecs.capability.container-ordering")
+    );
 
-    let described = ecs.describe_task_definition().task_definition("shop:1").include(TaskDefinitionField::Tags).send().await.unwrap();
+    let described = ecs
+        .describe_task_definition()
+        .task_definition("shop:1")
+        .include(TaskDefinitionField::Tags)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(described.tags()[0].value(), Some("shop"));
     let td = described.task_definition.clone().unwrap();
     let c = &td.container_definitions()[0];
@@ -81,9 +134,20 @@ async fn full_container_definition_round_trips() {
     assert_eq!(c.port_mappings()[0].host_port(), Some(8080));
     assert_eq!(c.depends_on()[0].condition(), &ContainerCondition::Healthy);
     assert_eq!(c.health_check().unwrap().interval(), Some(10));
-    assert_eq!(c.health_check().unwrap().retries(), Some(3), "ECS fills in the default retries");
-    assert_eq!(c.log_configuration().unwrap().options().unwrap()["awslogs-group"], "web");
-    assert_eq!(c.readonly_root_filesystem(), Some(true), "pass-through fields come back");
+    assert_eq!(
+        c.health_check().unwrap().retries(),
+        Some(3),
+        "ECS fills in the default retries"
+    );
+    assert_eq!(
+        c.log_configuration().unwrap().options().unwrap()["awslogs-group"],
+        "web"
+    );
+    assert_eq!(
+        c.readonly_root_filesystem(),
+        Some(true),
+        "pass-through fields come back"
+    );
     assert_eq!(c.docker_labels().unwrap()["tier"], "front");
 }
 
@@ -94,7 +158,12 @@ async fn revisions_describe_and_lifecycle() {
     for expected in 1..=3 {
         assert_eq!(register(&ecs, "web").await, expected);
     }
-    let latest = ecs.describe_task_definition().task_definition("web").send().await.unwrap();
+    let latest = ecs
+        .describe_task_definition()
+        .task_definition("web")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(latest.task_definition.unwrap().revision(), 3);
     let by_arn = ecs
         .describe_task_definition()
@@ -104,25 +173,64 @@ async fn revisions_describe_and_lifecycle() {
         .unwrap();
     assert_eq!(by_arn.task_definition.unwrap().revision(), 2);
 
-    let gone = ecs.deregister_task_definition().task_definition("web:3").send().await.unwrap();
+    let gone = ecs
+        .deregister_task_definition()
+        .task_definition("web:3")
+        .send()
+        .await
+        .unwrap();
     let gone = gone.task_definition.unwrap();
     assert_eq!(gone.status(), Some(&TaskDefinitionStatus::Inactive));
     assert!(gone.deregistered_at().is_some());
     // The bare family now means revision 2; revision 3 can still be described by number.
-    let latest = ecs.describe_task_definition().task_definition("web").send().await.unwrap();
+    let latest = ecs
+        .describe_task_definition()
+        .task_definition("web")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(latest.task_definition.unwrap().revision(), 2);
-    assert!(ecs.describe_task_definition().task_definition("web:3").send().await.is_ok());
+    assert!(ecs
+        .describe_task_definition()
+        .task_definition("web:3")
+        .send()
+        .await
+        .is_ok());
 
-    let deleted = ecs.delete_task_definitions().task_definitions("web:3").task_definitions("web:1").send().await.unwrap();
-    assert_eq!(deleted.task_definitions()[0].status(), Some(&TaskDefinitionStatus::DeleteInProgress));
+    let deleted = ecs
+        .delete_task_definitions()
+        .task_definitions("web:3")
+        .task_definitions("web:1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        deleted.task_definitions()[0].status(),
+        Some(&TaskDefinitionStatus::DeleteInProgress)
+    );
     assert_eq!(deleted.failures().len(), 1, "web:1 is still ACTIVE");
     // A new registration never reuses a revision.
     assert_eq!(register(&ecs, "web").await, 4);
 
-    let err = ecs.describe_task_definition().task_definition("web:99").send().await.unwrap_err().into_service_error();
+    let err = ecs
+        .describe_task_definition()
+        .task_definition("web:99")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_client_exception(), "{err:?}");
-    assert_eq!(err.meta().message(), Some("Unable to describe task definition."));
-    let err = ecs.deregister_task_definition().task_definition("web").send().await.unwrap_err().into_service_error();
+    assert_eq!(
+        err.meta().message(),
+        Some("Unable to describe task definition.")
+    );
+    let err = ecs
+        .deregister_task_definition()
+        .task_definition("web")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_client_exception(), "a revision is required: {err:?}");
 }
 
@@ -133,32 +241,80 @@ async fn listing_filters_sorts_and_paginates() {
     for family in ["api", "web", "web", "worker", "web"] {
         register(&ecs, family).await;
     }
-    ecs.deregister_task_definition().task_definition("api:1").send().await.unwrap();
+    ecs.deregister_task_definition()
+        .task_definition("api:1")
+        .send()
+        .await
+        .unwrap();
 
     let arns = |out: &aws_sdk_ecs::operation::list_task_definitions::ListTaskDefinitionsOutput| -> Vec<String> {
         out.task_definition_arns().iter().map(|a| a.rsplit('/').next().unwrap().to_string()).collect()
     };
     let active = ecs.list_task_definitions().send().await.unwrap();
     assert_eq!(arns(&active), ["web:1", "web:2", "web:3", "worker:1"]);
-    let web_desc = ecs.list_task_definitions().family_prefix("web").sort(SortOrder::Desc).send().await.unwrap();
+    let web_desc = ecs
+        .list_task_definitions()
+        .family_prefix("web")
+        .sort(SortOrder::Desc)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(arns(&web_desc), ["web:3", "web:2", "web:1"]);
-    let inactive = ecs.list_task_definitions().status(TaskDefinitionStatus::Inactive).send().await.unwrap();
+    let inactive = ecs
+        .list_task_definitions()
+        .status(TaskDefinitionStatus::Inactive)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(arns(&inactive), ["api:1"]);
 
-    let page1 = ecs.list_task_definitions().max_results(3).sort(SortOrder::Desc).send().await.unwrap();
+    let page1 = ecs
+        .list_task_definitions()
+        .max_results(3)
+        .sort(SortOrder::Desc)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(arns(&page1), ["worker:1", "web:3", "web:2"]);
-    let page2 = ecs.list_task_definitions().max_results(3).sort(SortOrder::Desc).next_token(page1.next_token().unwrap()).send().await.unwrap();
+    let page2 = ecs
+        .list_task_definitions()
+        .max_results(3)
+        .sort(SortOrder::Desc)
+        .next_token(page1.next_token().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(arns(&page2), ["web:1"]);
     assert!(page2.next_token().is_none());
 
     let families = ecs.list_task_definition_families().send().await.unwrap();
     assert_eq!(families.families(), ["web", "worker"]);
-    let all = ecs.list_task_definition_families().status(TaskDefinitionFamilyStatus::All).family_prefix("w").send().await.unwrap();
+    let all = ecs
+        .list_task_definition_families()
+        .status(TaskDefinitionFamilyStatus::All)
+        .family_prefix("w")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(all.families(), ["web", "worker"]);
-    let inactive = ecs.list_task_definition_families().status(TaskDefinitionFamilyStatus::Inactive).send().await.unwrap();
+    let inactive = ecs
+        .list_task_definition_families()
+        .status(TaskDefinitionFamilyStatus::Inactive)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(inactive.families(), ["api"]);
-    let paged = ecs.list_task_definition_families().status(TaskDefinitionFamilyStatus::All).max_results(1).send().await.unwrap();
-    assert_eq!((paged.families(), paged.next_token().is_some()), (&["api".to_string()][..], true));
+    let paged = ecs
+        .list_task_definition_families()
+        .status(TaskDefinitionFamilyStatus::All)
+        .max_results(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (paged.families(), paged.next_token().is_some()),
+        (&["api".to_string()][..], true)
+    );
 }
 
 #[tokio::test]
@@ -208,9 +364,17 @@ async fn invalid_definitions_are_refused_and_store_nothing() {
         let err = call.send().await.unwrap_err().into_service_error();
         assert!(err.is_client_exception(), "{what}: {err:?}");
         let message = err.meta().message().unwrap_or_default();
-        assert!(message.contains(needle), "{what}: '{message}' should mention '{needle}'");
+        assert!(
+            message.contains(needle),
+            "{what}: '{message}' should mention '{needle}'"
+        );
     }
-    let families = ecs.list_task_definition_families().status(TaskDefinitionFamilyStatus::All).send().await.unwrap();
+    let families = ecs
+        .list_task_definition_families()
+        .status(TaskDefinitionFamilyStatus::All)
+        .send()
+        .await
+        .unwrap();
     assert!(families.families().is_empty());
     // A valid Fargate definition is accepted and marked compatible with both launch types.
     let ok = ecs
@@ -224,5 +388,8 @@ async fn invalid_definitions_are_refused_and_store_nothing() {
         .send()
         .await
         .unwrap();
-    assert_eq!(ok.task_definition.unwrap().compatibilities(), &[Compatibility::Ec2, Compatibility::Fargate]);
+    assert_eq!(
+        ok.task_definition.unwrap().compatibilities(),
+        &[Compatibility::Ec2, Compatibility::Fargate]
+    );
 }

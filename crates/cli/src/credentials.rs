@@ -13,13 +13,20 @@ pub const PROFILE: &str = "berth";
 /// Reads the `[berth]` profile of `path`, creating the file first if it does not exist.
 pub fn load_or_create(path: &Path) -> anyhow::Result<Credential> {
     if path.exists() {
-        let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        return parse(&text).with_context(|| format!("{} has no usable [{PROFILE}] profile", path.display()));
+        let text =
+            fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        return parse(&text)
+            .with_context(|| format!("{} has no usable [{PROFILE}] profile", path.display()));
     }
     let mut rng = rand::thread_rng();
-    let key_id: String = (0..16).map(|_| rng.sample(Alphanumeric).to_ascii_uppercase() as char).collect();
+    let key_id: String = (0..16)
+        .map(|_| rng.sample(Alphanumeric).to_ascii_uppercase() as char)
+        .collect();
     let secret: String = (0..40).map(|_| rng.sample(Alphanumeric) as char).collect();
-    let credential = Credential { access_key_id: format!("AKIA{key_id}"), secret_access_key: secret };
+    let credential = Credential {
+        access_key_id: format!("AKIA{key_id}"),
+        secret_access_key: secret,
+    };
     let text = format!(
         "[{PROFILE}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
         credential.access_key_id, credential.secret_access_key
@@ -36,7 +43,9 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
     Ok(())
@@ -59,8 +68,13 @@ fn parse(text: &str) -> anyhow::Result<Credential> {
         }
     }
     match (id, secret) {
-        (Some(access_key_id), Some(secret_access_key)) if !access_key_id.is_empty() && !secret_access_key.is_empty() => {
-            Ok(Credential { access_key_id, secret_access_key })
+        (Some(access_key_id), Some(secret_access_key))
+            if !access_key_id.is_empty() && !secret_access_key.is_empty() =>
+        {
+            Ok(Credential {
+                access_key_id,
+                secret_access_key,
+            })
         }
         _ => bail!("aws_access_key_id and aws_secret_access_key are required"),
     }
@@ -83,7 +97,13 @@ mod tests {
     #[test]
     fn reads_only_the_berth_profile() {
         let text = "[other]\naws_access_key_id = X\n[berth]\naws_access_key_id = A\naws_secret_access_key = S\n";
-        assert_eq!(parse(text).unwrap(), Credential { access_key_id: "A".into(), secret_access_key: "S".into() });
+        assert_eq!(
+            parse(text).unwrap(),
+            Credential {
+                access_key_id: "A".into(),
+                secret_access_key: "S".into()
+            }
+        );
         assert!(parse("[other]\naws_access_key_id = X\n").is_err());
     }
 }

@@ -40,7 +40,12 @@ pub struct ClusterInclude {
 
 impl ClusterInclude {
     /// Everything: what Create/Update/Delete return.
-    pub const ALL: ClusterInclude = ClusterInclude { settings: true, statistics: false, tags: true, configurations: true };
+    pub const ALL: ClusterInclude = ClusterInclude {
+        settings: true,
+        statistics: false,
+        tags: true,
+        configurations: true,
+    };
 }
 
 pub fn cluster_arn(caller: &Caller, name: &str) -> String {
@@ -48,7 +53,11 @@ pub fn cluster_arn(caller: &Caller, name: &str) -> String {
 }
 
 /// The ACTIVE cluster a request names (by name or ARN; `None` means `default`).
-pub fn active_cluster<'s>(state: &'s State, caller: &Caller, reference: Option<&str>) -> Result<&'s Arc<Cluster>, EcsError> {
+pub fn active_cluster<'s>(
+    state: &'s State,
+    caller: &Caller,
+    reference: Option<&str>,
+) -> Result<&'s Arc<Cluster>, EcsError> {
     let name = berth_model::arn::cluster_name_from(reference.unwrap_or(DEFAULT_CLUSTER));
     match state.region(&caller.region).clusters.get(name) {
         None => Err(EcsError::ClusterNotFound),
@@ -83,7 +92,10 @@ fn view(state: &State, caller: &Caller, c: &Cluster, include: ClusterInclude) ->
             "drainingFargateServiceCount",
         ]
         .iter()
-        .map(|n| KeyValuePair { name: Some((*n).into()), value: Some("0".into()) })
+        .map(|n| KeyValuePair {
+            name: Some((*n).into()),
+            value: Some("0".into()),
+        })
         .collect();
     }
     out
@@ -91,8 +103,15 @@ fn view(state: &State, caller: &Caller, c: &Cluster, include: ClusterInclude) ->
 
 impl Control {
     /// CreateCluster. Creating a cluster that already exists returns it unchanged, as ECS does.
-    pub async fn create_cluster(&self, caller: &Caller, req: CreateCluster) -> Result<Cluster, EcsError> {
-        let name = req.cluster_name.clone().unwrap_or_else(|| DEFAULT_CLUSTER.into());
+    pub async fn create_cluster(
+        &self,
+        caller: &Caller,
+        req: CreateCluster,
+    ) -> Result<Cluster, EcsError> {
+        let name = req
+            .cluster_name
+            .clone()
+            .unwrap_or_else(|| DEFAULT_CLUSTER.into());
         cluster::validate_name(&name)?;
         cluster::validate_settings(&req.settings)?;
         tag::validate(&req.tags)?;
@@ -107,7 +126,10 @@ impl Control {
             }
             let insights = settings::effective(state, &caller, "containerInsights");
             let settings = cluster::merge_settings(
-                &[ClusterSetting { name: Some("containerInsights".into()), value: Some(insights) }],
+                &[ClusterSetting {
+                    name: Some("containerInsights".into()),
+                    value: Some(insights),
+                }],
                 &req.settings,
             );
             let cluster = Cluster {
@@ -128,7 +150,10 @@ impl Control {
                 arn: cluster.cluster_arn.clone(),
                 tags: Arc::new(req.tags),
             });
-            changes.push(Change::Cluster { region: caller.region.clone(), cluster: Arc::new(cluster) });
+            changes.push(Change::Cluster {
+                region: caller.region.clone(),
+                cluster: Arc::new(cluster),
+            });
             Ok(out)
         })
         .await
@@ -142,10 +167,16 @@ impl Control {
         include: ClusterInclude,
     ) -> Result<(Vec<Cluster>, Vec<Failure>), EcsError> {
         if references.len() > 100 {
-            return Err(EcsError::invalid("DescribeClusters accepts at most 100 clusters."));
+            return Err(EcsError::invalid(
+                "DescribeClusters accepts at most 100 clusters.",
+            ));
         }
         let default = [DEFAULT_CLUSTER.to_string()];
-        let references = if references.is_empty() { &default[..] } else { references };
+        let references = if references.is_empty() {
+            &default[..]
+        } else {
+            references
+        };
         Ok(self.read(|state| {
             let region = state.region(&caller.region);
             let mut found = Vec::new();
@@ -162,16 +193,28 @@ impl Control {
     }
 
     /// ListClusters: ARNs of the ACTIVE clusters, by name.
-    pub fn list_clusters(&self, caller: &Caller, page: &PageRequest) -> Result<Page<String>, EcsError> {
+    pub fn list_clusters(
+        &self,
+        caller: &Caller,
+        page: &PageRequest,
+    ) -> Result<Page<String>, EcsError> {
         self.read(|state| {
             let clusters = state.region(&caller.region).clusters.values();
             let active = clusters.filter(|c| c.status == "ACTIVE");
-            page.page(100, true, active.map(|c| (c.cluster_name.clone(), c.cluster_arn.clone())))
+            page.page(
+                100,
+                true,
+                active.map(|c| (c.cluster_name.clone(), c.cluster_arn.clone())),
+            )
         })
     }
 
     /// UpdateCluster and UpdateClusterSettings.
-    pub async fn update_cluster(&self, caller: &Caller, req: UpdateCluster) -> Result<Cluster, EcsError> {
+    pub async fn update_cluster(
+        &self,
+        caller: &Caller,
+        req: UpdateCluster,
+    ) -> Result<Cluster, EcsError> {
         if let Some(s) = &req.settings {
             cluster::validate_settings(s)?;
         }
@@ -188,7 +231,10 @@ impl Control {
                 cluster.service_connect_defaults = Some(s);
             }
             let out = view(state, &caller, &cluster, ClusterInclude::ALL);
-            changes.push(Change::Cluster { region: caller.region.clone(), cluster: Arc::new(cluster) });
+            changes.push(Change::Cluster {
+                region: caller.region.clone(),
+                cluster: Arc::new(cluster),
+            });
             Ok(out)
         })
         .await
@@ -196,7 +242,11 @@ impl Control {
 
     /// DeleteCluster: refused while the cluster holds instances, services or tasks; the
     /// cluster then stays describable as INACTIVE.
-    pub async fn delete_cluster(&self, caller: &Caller, reference: String) -> Result<Cluster, EcsError> {
+    pub async fn delete_cluster(
+        &self,
+        caller: &Caller,
+        reference: String,
+    ) -> Result<Cluster, EcsError> {
         let caller = caller.clone();
         self.write(move |state, changes| {
             let name = berth_model::arn::cluster_name_from(&reference);
@@ -232,8 +282,8 @@ impl Control {
 
 #[cfg(test)]
 mod tests {
-    use crate::test_support::*;
     use super::*;
+    use crate::test_support::*;
 
     #[tokio::test]
     async fn lifecycle() {
@@ -241,26 +291,67 @@ mod tests {
         let control = open(dir.path());
         let c = caller();
         let created = control
-            .create_cluster(&c, CreateCluster { cluster_name: Some("web".into()), tags: vec![Tag::new("team", "a")], ..Default::default() })
+            .create_cluster(
+                &c,
+                CreateCluster {
+                    cluster_name: Some("web".into()),
+                    tags: vec![Tag::new("team", "a")],
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
-        assert_eq!(created.cluster_arn, "arn:aws:ecs:us-east-1:000000000000:cluster/web");
+        assert_eq!(
+            created.cluster_arn,
+            "arn:aws:ecs:us-east-1:000000000000:cluster/web"
+        );
         assert_eq!(created.settings[0].value.as_deref(), Some("disabled"));
         // Creating again returns the same cluster.
-        let again = control.create_cluster(&c, CreateCluster { cluster_name: Some("web".into()), ..Default::default() }).await.unwrap();
+        let again = control
+            .create_cluster(
+                &c,
+                CreateCluster {
+                    cluster_name: Some("web".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
         assert_eq!(again.tags, vec![Tag::new("team", "a")]);
 
-        let (found, missing) = control.describe_clusters(&c, &["web".into(), "nope".into()], ClusterInclude::default()).unwrap();
+        let (found, missing) = control
+            .describe_clusters(
+                &c,
+                &["web".into(), "nope".into()],
+                ClusterInclude::default(),
+            )
+            .unwrap();
         assert_eq!(found.len(), 1);
         assert!(found[0].tags.is_empty() && found[0].settings.is_empty());
         assert_eq!(missing[0].reason.as_deref(), Some("MISSING"));
 
         let deleted = control.delete_cluster(&c, "web".into()).await.unwrap();
         assert_eq!(deleted.status, "INACTIVE");
-        assert!(control.list_clusters(&c, &PageRequest::default()).unwrap().items.is_empty());
-        let err = control.update_cluster(&c, UpdateCluster { cluster: "web".into(), ..Default::default() }).await.unwrap_err();
+        assert!(control
+            .list_clusters(&c, &PageRequest::default())
+            .unwrap()
+            .items
+            .is_empty());
+        let err = control
+            .update_cluster(
+                &c,
+                UpdateCluster {
+                    cluster: "web".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), "InvalidParameterException");
-        assert_eq!(control.delete_cluster(&c, "web".into()).await.unwrap_err(), EcsError::ClusterNotFound);
+        assert_eq!(
+            control.delete_cluster(&c, "web".into()).await.unwrap_err(),
+            EcsError::ClusterNotFound
+        );
     }
 
     #[tokio::test]
@@ -269,9 +360,25 @@ mod tests {
         let c = caller();
         {
             let control = open(dir.path());
-            control.create_cluster(&c, CreateCluster { cluster_name: Some("a".into()), ..Default::default() }).await.unwrap();
+            control
+                .create_cluster(
+                    &c,
+                    CreateCluster {
+                        cluster_name: Some("a".into()),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
         }
         let control = open(dir.path());
-        assert_eq!(control.list_clusters(&c, &PageRequest::default()).unwrap().items.len(), 1);
+        assert_eq!(
+            control
+                .list_clusters(&c, &PageRequest::default())
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
     }
 }

@@ -59,7 +59,9 @@ impl Control {
         tracing::info!(records = records.len(), revision, "loaded state");
         let read = Arc::new(RwLock::new(state.clone()));
         let writer = writer::spawn(store, state, read.clone());
-        Ok(Control { inner: Arc::new(Inner { read, writer }) })
+        Ok(Control {
+            inner: Arc::new(Inner { read, writer }),
+        })
     }
 
     /// Runs `f` against the committed state. Keep `f` short: it holds the read lock.
@@ -91,7 +93,10 @@ pub(crate) mod test_support {
     use super::*;
 
     pub fn caller() -> Caller {
-        Caller { region: "us-east-1".into(), account: "000000000000".into() }
+        Caller {
+            region: "us-east-1".into(),
+            account: "000000000000".into(),
+        }
     }
 
     pub fn open(dir: &std::path::Path) -> Control {

@@ -35,7 +35,8 @@ pub struct Family {
     pub revisions: BTreeMap<u32, Arc<TaskDefinition>>,
 }
 
-static EMPTY_REGION: std::sync::LazyLock<RegionState> = std::sync::LazyLock::new(RegionState::default);
+static EMPTY_REGION: std::sync::LazyLock<RegionState> =
+    std::sync::LazyLock::new(RegionState::default);
 
 impl State {
     pub fn region(&self, region: &str) -> &RegionState {
@@ -49,10 +50,19 @@ impl State {
     pub fn apply(&mut self, change: &Change) {
         match change {
             Change::Cluster { region, cluster } => {
-                self.region_mut(region).clusters.insert(cluster.cluster_name.clone(), cluster.clone());
+                self.region_mut(region)
+                    .clusters
+                    .insert(cluster.cluster_name.clone(), cluster.clone());
             }
-            Change::TaskDefinition { region, task_definition: td } => {
-                let family = self.region_mut(region).families.entry(td.family.clone()).or_default();
+            Change::TaskDefinition {
+                region,
+                task_definition: td,
+            } => {
+                let family = self
+                    .region_mut(region)
+                    .families
+                    .entry(td.family.clone())
+                    .or_default();
                 family.last_revision = family.last_revision.max(td.revision);
                 family.revisions.insert(td.revision, td.clone());
             }
@@ -64,7 +74,12 @@ impl State {
                     r.tags.insert(arn.clone(), tags.clone());
                 }
             }
-            Change::Setting { region, principal, name, value } => {
+            Change::Setting {
+                region,
+                principal,
+                name,
+                value,
+            } => {
                 let key = (principal.clone(), name.clone());
                 let r = self.region_mut(region);
                 match value {
@@ -79,7 +94,8 @@ impl State {
     pub fn from_records(records: &[Record]) -> Result<State, String> {
         let mut state = State::default();
         for r in records {
-            let change = Change::decode(r).map_err(|e| format!("record {}/{}: {e}", r.kind, r.key))?;
+            let change =
+                Change::decode(r).map_err(|e| format!("record {}/{}: {e}", r.kind, r.key))?;
             state.apply(&change);
         }
         Ok(state)
@@ -89,12 +105,27 @@ impl State {
 /// One committed change to the state.
 #[derive(Debug, Clone)]
 pub enum Change {
-    Cluster { region: String, cluster: Arc<Cluster> },
-    TaskDefinition { region: String, task_definition: Arc<TaskDefinition> },
+    Cluster {
+        region: String,
+        cluster: Arc<Cluster>,
+    },
+    TaskDefinition {
+        region: String,
+        task_definition: Arc<TaskDefinition>,
+    },
     /// The full tag set of a resource; empty removes it.
-    Tags { region: String, arn: String, tags: Arc<Vec<Tag>> },
+    Tags {
+        region: String,
+        arn: String,
+        tags: Arc<Vec<Tag>>,
+    },
     /// An account setting; `None` deletes it.
-    Setting { region: String, principal: String, name: String, value: Option<String> },
+    Setting {
+        region: String,
+        principal: String,
+        name: String,
+        value: Option<String>,
+    },
 }
 
 const CLUSTER: &str = "cluster";
@@ -115,21 +146,36 @@ impl Change {
                 key: format!("{region}/{}", cluster.cluster_name),
                 value: json(cluster.as_ref()),
             },
-            Change::TaskDefinition { region, task_definition: td } => Mutation::Put {
+            Change::TaskDefinition {
+                region,
+                task_definition: td,
+            } => Mutation::Put {
                 kind: TASK_DEFINITION,
                 key: format!("{region}/{}:{:010}", td.family, td.revision),
                 value: json(td.as_ref()),
             },
-            Change::Tags { region, arn, tags } if tags.is_empty() => {
-                Mutation::Delete { kind: TAGS, key: format!("{region}/{arn}") }
-            }
-            Change::Tags { region, arn, tags } => {
-                Mutation::Put { kind: TAGS, key: format!("{region}/{arn}"), value: json(tags.as_ref()) }
-            }
-            Change::Setting { region, principal, name, value } => {
+            Change::Tags { region, arn, tags } if tags.is_empty() => Mutation::Delete {
+                kind: TAGS,
+                key: format!("{region}/{arn}"),
+            },
+            Change::Tags { region, arn, tags } => Mutation::Put {
+                kind: TAGS,
+                key: format!("{region}/{arn}"),
+                value: json(tags.as_ref()),
+            },
+            Change::Setting {
+                region,
+                principal,
+                name,
+                value,
+            } => {
                 let key = format!("{region}/{principal}/{name}");
                 match value {
-                    Some(v) => Mutation::Put { kind: SETTING, key, value: json(v) },
+                    Some(v) => Mutation::Put {
+                        kind: SETTING,
+                        key,
+                        value: json(v),
+                    },
                     None => Mutation::Delete { kind: SETTING, key },
                 }
             }
@@ -141,7 +187,10 @@ impl Change {
         let region = region.to_string();
         let err = |e: serde_json::Error| e.to_string();
         Ok(match r.kind.as_str() {
-            CLUSTER => Change::Cluster { region, cluster: Arc::new(serde_json::from_slice(&r.value).map_err(err)?) },
+            CLUSTER => Change::Cluster {
+                region,
+                cluster: Arc::new(serde_json::from_slice(&r.value).map_err(err)?),
+            },
             TASK_DEFINITION => Change::TaskDefinition {
                 region,
                 task_definition: Arc::new(serde_json::from_slice(&r.value).map_err(err)?),
@@ -171,28 +220,61 @@ mod tests {
 
     fn record(m: Mutation) -> Record {
         match m {
-            Mutation::Put { kind, key, value } => Record { kind: kind.into(), key, value },
+            Mutation::Put { kind, key, value } => Record {
+                kind: kind.into(),
+                key,
+                value,
+            },
             Mutation::Delete { .. } => panic!("not a put"),
         }
     }
 
     #[test]
     fn changes_round_trip_through_records() {
-        let cluster = Arc::new(Cluster { cluster_name: "web".into(), status: "ACTIVE".into(), ..Default::default() });
-        let td = Arc::new(TaskDefinition { family: "web".into(), revision: 7, ..Default::default() });
+        let cluster = Arc::new(Cluster {
+            cluster_name: "web".into(),
+            status: "ACTIVE".into(),
+            ..Default::default()
+        });
+        let td = Arc::new(TaskDefinition {
+            family: "web".into(),
+            revision: 7,
+            ..Default::default()
+        });
         let changes = vec![
-            Change::Cluster { region: "eu-west-1".into(), cluster: cluster.clone() },
-            Change::TaskDefinition { region: "eu-west-1".into(), task_definition: td.clone() },
-            Change::Tags { region: "eu-west-1".into(), arn: "arn:aws:ecs:eu-west-1:1:cluster/web".into(), tags: Arc::new(vec![Tag::new("a", "b")]) },
-            Change::Setting { region: "eu-west-1".into(), principal: "".into(), name: "containerInsights".into(), value: Some("enabled".into()) },
+            Change::Cluster {
+                region: "eu-west-1".into(),
+                cluster: cluster.clone(),
+            },
+            Change::TaskDefinition {
+                region: "eu-west-1".into(),
+                task_definition: td.clone(),
+            },
+            Change::Tags {
+                region: "eu-west-1".into(),
+                arn: "arn:aws:ecs:eu-west-1:1:cluster/web".into(),
+                tags: Arc::new(vec![Tag::new("a", "b")]),
+            },
+            Change::Setting {
+                region: "eu-west-1".into(),
+                principal: "".into(),
+                name: "containerInsights".into(),
+                value: Some("enabled".into()),
+            },
         ];
         let records: Vec<Record> = changes.iter().map(|c| record(c.to_mutation())).collect();
         let state = State::from_records(&records).unwrap();
         let r = state.region("eu-west-1");
         assert_eq!(r.clusters["web"], cluster);
         assert_eq!(r.families["web"].last_revision, 7);
-        assert_eq!(r.tags["arn:aws:ecs:eu-west-1:1:cluster/web"][0], Tag::new("a", "b"));
-        assert_eq!(r.settings[&("".to_string(), "containerInsights".to_string())], "enabled");
+        assert_eq!(
+            r.tags["arn:aws:ecs:eu-west-1:1:cluster/web"][0],
+            Tag::new("a", "b")
+        );
+        assert_eq!(
+            r.settings[&("".to_string(), "containerInsights".to_string())],
+            "enabled"
+        );
         assert!(state.region("us-east-1").clusters.is_empty());
     }
 }

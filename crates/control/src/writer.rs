@@ -45,11 +45,17 @@ impl WriterHandle {
                     }),
                 },
                 // A refused operation changes nothing, whatever it pushed before failing.
-                Err(e) => Staged { changes: Vec::new(), reply: Box::new(move |_| drop(tx.send(Err(e)))) },
+                Err(e) => Staged {
+                    changes: Vec::new(),
+                    reply: Box::new(move |_| drop(tx.send(Err(e)))),
+                },
             }
         });
-        self.tx.send(cmd).map_err(|_| EcsError::Server("the state writer has stopped".into()))?;
-        rx.await.map_err(|_| EcsError::Server("the state writer dropped the request".into()))?
+        self.tx
+            .send(cmd)
+            .map_err(|_| EcsError::Server("the state writer has stopped".into()))?;
+        rx.await
+            .map_err(|_| EcsError::Server("the state writer dropped the request".into()))?
     }
 }
 
@@ -62,7 +68,12 @@ pub(crate) fn spawn(store: Arc<dyn Store>, state: State, read: Arc<RwLock<State>
     WriterHandle { tx }
 }
 
-fn run(store: Arc<dyn Store>, mut state: State, read: Arc<RwLock<State>>, rx: mpsc::Receiver<Command>) {
+fn run(
+    store: Arc<dyn Store>,
+    mut state: State,
+    read: Arc<RwLock<State>>,
+    rx: mpsc::Receiver<Command>,
+) {
     while let Ok(first) = rx.recv() {
         let mut changes: Vec<Change> = Vec::new();
         let mut replies = Vec::new();
@@ -74,7 +85,11 @@ fn run(store: Arc<dyn Store>, mut state: State, read: Arc<RwLock<State>>, rx: mp
             }
             changes.extend(staged.changes);
             replies.push(staged.reply);
-            next = if replies.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
+            next = if replies.len() < MAX_BATCH {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
         }
         let failed = if changes.is_empty() {
             None
@@ -92,7 +107,9 @@ fn run(store: Arc<dyn Store>, mut state: State, read: Arc<RwLock<State>>, rx: mp
                     tracing::error!(error = %e, "commit failed; the batch is refused");
                     // Throw away the uncommitted changes: start again from what readers see.
                     state = read.read().unwrap_or_else(|p| p.into_inner()).clone();
-                    Some(EcsError::Server(format!("the change could not be stored: {e}")))
+                    Some(EcsError::Server(format!(
+                        "the change could not be stored: {e}"
+                    )))
                 }
             }
         };

@@ -28,7 +28,11 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(arn: impl Into<String>, reason: impl Into<String>) -> Self {
-        Failure { arn: Some(arn.into()), reason: Some(reason.into()), detail: None }
+        Failure {
+            arn: Some(arn.into()),
+            reason: Some(reason.into()),
+            detail: None,
+        }
     }
 }
 

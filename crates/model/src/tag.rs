@@ -18,7 +18,10 @@ pub struct Tag {
 
 impl Tag {
     pub fn new(key: &str, value: &str) -> Self {
-        Tag { key: Some(key.into()), value: Some(value.into()) }
+        Tag {
+            key: Some(key.into()),
+            value: Some(value.into()),
+        }
     }
 }
 
@@ -44,7 +47,9 @@ pub fn validate(tags: &[Tag]) -> Result<(), EcsError> {
             )));
         }
         if !seen.insert(key) {
-            return Err(EcsError::invalid(format!("Tag key '{key}' is given more than once.")));
+            return Err(EcsError::invalid(format!(
+                "Tag key '{key}' is given more than once."
+            )));
         }
     }
     Ok(())
@@ -76,7 +81,11 @@ mod tests {
 
     #[test]
     fn merge_overwrites_and_limits() {
-        let merged = merge(&[Tag::new("a", "1")], &[Tag::new("a", "2"), Tag::new("b", "3")]).unwrap();
+        let merged = merge(
+            &[Tag::new("a", "1")],
+            &[Tag::new("a", "2"), Tag::new("b", "3")],
+        )
+        .unwrap();
         assert_eq!(merged, vec![Tag::new("a", "2"), Tag::new("b", "3")]);
         let many: Vec<Tag> = (0..51).map(|i| Tag::new(&format!("k{i}"), "")).collect();
         assert!(merge(&[], &many).is_err());
@@ -86,6 +95,10 @@ mod tests {
     fn rejects_reserved_and_duplicate_keys() {
         assert!(validate(&[Tag::new("aws:x", "1")]).is_err());
         assert!(validate(&[Tag::new("a", "1"), Tag::new("a", "2")]).is_err());
-        assert!(validate(&[Tag { key: None, value: None }]).is_err());
+        assert!(validate(&[Tag {
+            key: None,
+            value: None
+        }])
+        .is_err());
     }
 }

@@ -12,7 +12,10 @@ pub use process::BerthProcess;
 pub use server::{sdk_client, TestServer};
 
 /// Polls `check` every 20 ms until it returns `Some` or `deadline` passes.
-pub async fn eventually<T>(deadline: std::time::Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+pub async fn eventually<T>(
+    deadline: std::time::Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> Option<T> {
     let until = tokio::time::Instant::now() + deadline;
     loop {
         if let Some(v) = check() {

@@ -20,7 +20,12 @@ impl BerthProcess {
     /// prints its endpoint. Port 0 picks a free one.
     pub fn start(binary: &Path, data_dir: &Path, port: u16) -> BerthProcess {
         let mut child = Command::new(binary)
-            .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .args([
+                "server",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
             .arg(data_dir)
             .env("BERTH_LOG", "warn")
             .stdout(Stdio::piped())
@@ -36,23 +41,41 @@ impl BerthProcess {
                 }
             }
         });
-        let endpoint = rx.recv_timeout(Duration::from_secs(30)).expect("berth printed its endpoint");
-        BerthProcess { child, endpoint, data_dir: data_dir.to_path_buf() }
+        let endpoint = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("berth printed its endpoint");
+        BerthProcess {
+            child,
+            endpoint,
+            data_dir: data_dir.to_path_buf(),
+        }
     }
 
     /// The `[berth]` credential the server generated.
     pub fn credential(&self) -> Credential {
-        let text = std::fs::read_to_string(self.data_dir.join("credentials")).expect("credentials file");
+        let text =
+            std::fs::read_to_string(self.data_dir.join("credentials")).expect("credentials file");
         let value = |key: &str| {
             text.lines()
-                .find_map(|l| l.split_once('=').filter(|(k, _)| k.trim() == key).map(|(_, v)| v.trim().to_string()))
+                .find_map(|l| {
+                    l.split_once('=')
+                        .filter(|(k, _)| k.trim() == key)
+                        .map(|(_, v)| v.trim().to_string())
+                })
                 .expect("credential field")
         };
-        Credential { access_key_id: value("aws_access_key_id"), secret_access_key: value("aws_secret_access_key") }
+        Credential {
+            access_key_id: value("aws_access_key_id"),
+            secret_access_key: value("aws_secret_access_key"),
+        }
     }
 
     pub fn port(&self) -> u16 {
-        self.endpoint.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in endpoint")
+        self.endpoint
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port in endpoint")
     }
 
     /// SIGKILL, no chance to flush anything.

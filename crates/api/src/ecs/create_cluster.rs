@@ -1,7 +1,10 @@
 //! CreateCluster.
 
 use berth_control::{Caller, Control, CreateCluster};
-use berth_model::{cluster::{Cluster, ClusterSetting}, tag::Tag};
+use berth_model::{
+    cluster::{Cluster, ClusterSetting},
+    tag::Tag,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{decode, reply};

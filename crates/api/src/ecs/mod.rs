@@ -46,7 +46,12 @@ pub const OPERATIONS: &[&str] = &[
     "DeleteAccountSetting",
 ];
 
-pub async fn dispatch(control: &Control, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+pub async fn dispatch(
+    control: &Control,
+    caller: &Caller,
+    operation: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, ApiError> {
     match operation {
         "CreateCluster" => create_cluster::handle(control, caller, body).await,
         "DescribeClusters" => describe_clusters::handle(control, caller, body),
@@ -57,14 +62,20 @@ pub async fn dispatch(control: &Control, caller: &Caller, operation: &str, body:
         "RegisterTaskDefinition" => register_task_definition::handle(control, caller, body).await,
         "DescribeTaskDefinition" => describe_task_definition::handle(control, caller, body),
         "ListTaskDefinitions" => list_task_definitions::handle(control, caller, body),
-        "ListTaskDefinitionFamilies" => list_task_definition_families::handle(control, caller, body),
-        "DeregisterTaskDefinition" => deregister_task_definition::handle(control, caller, body).await,
+        "ListTaskDefinitionFamilies" => {
+            list_task_definition_families::handle(control, caller, body)
+        }
+        "DeregisterTaskDefinition" => {
+            deregister_task_definition::handle(control, caller, body).await
+        }
         "DeleteTaskDefinitions" => delete_task_definitions::handle(control, caller, body).await,
         "TagResource" => tag_resource::handle(control, caller, body).await,
         "UntagResource" => untag_resource::handle(control, caller, body).await,
         "ListTagsForResource" => list_tags_for_resource::handle(control, caller, body),
         "PutAccountSetting" => put_account_setting::handle(control, caller, body, false).await,
-        "PutAccountSettingDefault" => put_account_setting::handle(control, caller, body, true).await,
+        "PutAccountSettingDefault" => {
+            put_account_setting::handle(control, caller, body, true).await
+        }
         "ListAccountSettings" => list_account_settings::handle(control, caller, body),
         "DeleteAccountSetting" => delete_account_setting::handle(control, caller, body).await,
         other => Err(ApiError::UnknownOperation(other.to_string())),
@@ -73,7 +84,8 @@ pub async fn dispatch(control: &Control, caller: &Caller, operation: &str, body:
 
 /// Encodes a response body.
 fn reply<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(value).map_err(|e| ApiError::Ecs(berth_model::EcsError::Server(e.to_string())))
+    serde_json::to_vec(value)
+        .map_err(|e| ApiError::Ecs(berth_model::EcsError::Server(e.to_string())))
 }
 
 /// Decodes a request body (errors name the offending field).

@@ -1,7 +1,10 @@
 //! RegisterTaskDefinition.
 
 use berth_control::{Caller, Control};
-use berth_model::{tag::Tag, task_definition::{Registration, TaskDefinition}};
+use berth_model::{
+    tag::Tag,
+    task_definition::{Registration, TaskDefinition},
+};
 use serde::Serialize;
 
 use super::{decode, reply};
@@ -17,6 +20,11 @@ pub(super) struct Response<'a> {
 
 pub async fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let registration: Registration = decode(body)?;
-    let d = control.register_task_definition(caller, registration).await?;
-    reply(&Response { task_definition: &d.task_definition, tags: d.tags })
+    let d = control
+        .register_task_definition(caller, registration)
+        .await?;
+    reply(&Response {
+        task_definition: &d.task_definition,
+        tags: d.tags,
+    })
 }
