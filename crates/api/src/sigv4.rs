@@ -15,6 +15,8 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 type HmacSha256 = Hmac<Sha256>;
+/// Derived signing keys by (secret, date, region, service).
+type KeyCache = HashMap<(String, String, String, String), [u8; 32]>;
 
 /// Requests whose date is further than this from the server's clock are refused.
 pub const MAX_SKEW_SECS: i64 = 15 * 60;
@@ -144,7 +146,7 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, AuthError> {
 pub struct Verifier {
     credentials: Vec<Credential>,
     accept_any: bool,
-    keys: RwLock<HashMap<(String, String, String, String), [u8; 32]>>,
+    keys: RwLock<KeyCache>,
 }
 
 impl Verifier {

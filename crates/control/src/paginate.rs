@@ -76,7 +76,7 @@ fn encode(key: &str) -> String {
 }
 
 fn decode(token: &str) -> Option<String> {
-    if token.len() % 2 != 0 {
+    if !token.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..token.len())

@@ -241,7 +241,7 @@ mod tests {
             revision: 7,
             ..Default::default()
         });
-        let changes = vec![
+        let changes = [
             Change::Cluster {
                 region: "eu-west-1".into(),
                 cluster: cluster.clone(),

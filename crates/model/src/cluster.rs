@@ -110,7 +110,7 @@ mod tests {
             name: Some("containerInsights".into()),
             value: Some("enabled".into()),
         };
-        assert!(validate_settings(&[good.clone()]).is_ok());
+        assert!(validate_settings(std::slice::from_ref(&good)).is_ok());
         let bad = ClusterSetting {
             name: Some("containerInsights".into()),
             value: Some("on".into()),
@@ -120,6 +120,9 @@ mod tests {
             name: Some("containerInsights".into()),
             value: Some("disabled".into()),
         };
-        assert_eq!(merge_settings(&[good], &[off.clone()]), vec![off]);
+        assert_eq!(
+            merge_settings(&[good], std::slice::from_ref(&off)),
+            vec![off]
+        );
     }
 }

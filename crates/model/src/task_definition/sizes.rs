@@ -43,8 +43,9 @@ pub fn parse_task_memory(s: &str) -> Result<u32, EcsError> {
 
 /// Whether `cpu` units with `memory` MiB is one of Fargate's task sizes.
 pub fn fargate_pair_is_valid(cpu: u32, memory: u32) -> bool {
-    let in_steps =
-        |lo: u32, hi: u32, step: u32| memory >= lo && memory <= hi && (memory - lo) % step == 0;
+    let in_steps = |lo: u32, hi: u32, step: u32| {
+        memory >= lo && memory <= hi && (memory - lo).is_multiple_of(step)
+    };
     match cpu {
         256 => matches!(memory, 512 | 1024 | 2048),
         512 => in_steps(1024, 4096, 1024),
