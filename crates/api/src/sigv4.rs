@@ -43,6 +43,8 @@ pub enum AuthError {
     Expired { request: String, server: String },
     #[error("Credential should be scoped to correct service: '{0}'.")]
     WrongService(String),
+    #[error("The provided 'x-amz-content-sha256' header does not match the SHA-256 of the body.")]
+    PayloadHashMismatch,
 }
 
 impl AuthError {
@@ -51,9 +53,10 @@ impl AuthError {
             AuthError::Missing => "MissingAuthenticationTokenException",
             AuthError::Incomplete(_) => "IncompleteSignatureException",
             AuthError::UnknownAccessKey => "UnrecognizedClientException",
-            AuthError::Mismatch | AuthError::Expired { .. } | AuthError::WrongService(_) => {
-                "InvalidSignatureException"
-            }
+            AuthError::Mismatch
+            | AuthError::Expired { .. }
+            | AuthError::WrongService(_)
+            | AuthError::PayloadHashMismatch => "InvalidSignatureException",
         }
     }
 
@@ -199,7 +202,14 @@ impl Verifier {
                 )));
             }
         }
-        let canonical = canonical_request(req, &auth.signed_headers);
+        let body_hash = hex::encode(Sha256::digest(req.body));
+        if let Some(claimed) = req.header("x-amz-content-sha256") {
+            // The signature covers the claimed hash, so the claim must be the body's.
+            if !claimed.eq_ignore_ascii_case(&body_hash) {
+                return Err(AuthError::PayloadHashMismatch);
+            }
+        }
+        let canonical = canonical_request(req, &auth.signed_headers, &body_hash);
         let string_to_sign = string_to_sign(amz_date, &auth.scope, &canonical);
         let key = self.signing_key(secret, &auth.scope);
         let expected = hex::encode(hmac(&key, string_to_sign.as_bytes()));
@@ -256,7 +266,7 @@ pub fn sign(
         region: region.into(),
         service: service.into(),
     };
-    let canonical = canonical_request(&with_date, &names);
+    let canonical = canonical_request(&with_date, &names, &hex::encode(Sha256::digest(req.body)));
     let sts = string_to_sign(&amz_date, &scope, &canonical);
     let key = derive_key(&credential.secret_access_key, &scope.date, region, service);
     let signature = hex::encode(hmac(&key, sts.as_bytes()));
@@ -274,7 +284,12 @@ pub fn sign(
     ]
 }
 
-fn canonical_request(req: &SignedRequest<'_>, signed_headers: &[&str]) -> String {
+/// The canonical request; `payload_hash` is the hex SHA-256 of the body.
+fn canonical_request(
+    req: &SignedRequest<'_>,
+    signed_headers: &[&str],
+    payload_hash: &str,
+) -> String {
     let mut out = String::with_capacity(256 + req.path.len());
     out.push_str(req.method);
     out.push('\n');
@@ -314,11 +329,7 @@ fn canonical_request(req: &SignedRequest<'_>, signed_headers: &[&str]) -> String
     out.push('\n');
     out.push_str(&signed_headers.join(";"));
     out.push('\n');
-    let payload = req
-        .header("x-amz-content-sha256")
-        .map(str::to_string)
-        .unwrap_or_else(|| hex::encode(Sha256::digest(req.body)));
-    out.push_str(&payload);
+    out.push_str(payload_hash);
     out
 }
 
@@ -585,6 +596,12 @@ mod tests {
             Err(AuthError::UnknownAccessKey)
         );
         assert!(check(&Verifier::new(vec![], true), &h, b"{\"x\":1}", now).is_ok());
+        let mut claimed = h.clone();
+        claimed.push(("x-amz-content-sha256".into(), "00".repeat(32)));
+        assert_eq!(
+            check(&v, &claimed, b"{}", now),
+            Err(AuthError::PayloadHashMismatch)
+        );
         assert_eq!(check(&v, &[], b"", now), Err(AuthError::Missing));
     }
 

@@ -40,14 +40,25 @@ fn main() {
         return echo_server();
     }
     // `cargo bench` passes `--bench`; ignore arguments.
-    let secs: u64 = std::env::var("BERTH_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let secs: u64 = std::env::var("BERTH_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let duration = Duration::from_secs(secs);
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let server = BerthProcess::start(Path::new(env!("CARGO_BIN_EXE_berth")), dir.path(), 0);
     let credential = server.credential();
-    let addr: SocketAddr = server.endpoint.trim_start_matches("http://").parse().unwrap();
+    let addr: SocketAddr = server
+        .endpoint
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
     let describe_body = br#"{"taskDefinition":"bench:1"}"#.to_vec();
 
     let mut echo = Command::new(std::env::current_exe().unwrap())
@@ -56,23 +67,64 @@ fn main() {
         .spawn()
         .expect("start the baseline server");
     let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(echo.stdout.take().unwrap()), &mut line).unwrap();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(echo.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
     let echo_addr: SocketAddr = line.trim().parse().expect("baseline server address");
 
-    println!("berth API load: {CONNECTIONS} connections, {secs} s per measurement, signatures verified");
+    println!(
+        "berth API load: {CONNECTIONS} connections, {secs} s per measurement, signatures verified"
+    );
     let results = runtime.block_on(async {
         // One revision to read, and a warm-up of both paths.
-        let warm = load(addr, &credential, REGISTER, TASK_DEFINITION.as_bytes().to_vec(), Duration::from_millis(300)).await;
+        let warm = load(
+            addr,
+            &credential,
+            REGISTER,
+            TASK_DEFINITION.as_bytes().to_vec(),
+            Duration::from_millis(300),
+        )
+        .await;
         assert!(warm.errors == 0 && warm.ok > 0, "warm-up failed: {warm:?}");
-        let baseline = load(echo_addr, &credential, DESCRIBE, describe_body.clone(), duration).await;
+        let baseline = load(
+            echo_addr,
+            &credential,
+            DESCRIBE,
+            describe_body.clone(),
+            duration,
+        )
+        .await;
         let read = load(addr, &credential, DESCRIBE, describe_body.clone(), duration).await;
-        let write = load(addr, &credential, REGISTER, TASK_DEFINITION.as_bytes().to_vec(), duration).await;
-        [("baseline (trivial HTTP server)", baseline), ("read: DescribeTaskDefinition", read), ("write: RegisterTaskDefinition", write)]
+        let write = load(
+            addr,
+            &credential,
+            REGISTER,
+            TASK_DEFINITION.as_bytes().to_vec(),
+            duration,
+        )
+        .await;
+        [
+            ("baseline (trivial HTTP server)", baseline),
+            ("read: DescribeTaskDefinition", read),
+            ("write: RegisterTaskDefinition", write),
+        ]
     });
     let _ = echo.kill();
-    println!("{:<34} {:>10} {:>9} {:>9} {:>7}", "measurement", "req/s", "p50 ms", "p99 ms", "errors");
+    let _ = echo.wait();
+    println!(
+        "{:<34} {:>10} {:>9} {:>9} {:>7}",
+        "measurement", "req/s", "p50 ms", "p99 ms", "errors"
+    );
     for (name, r) in &results {
-        println!("{name:<34} {:>10.0} {:>9.3} {:>9.3} {:>7}", r.rate(), r.percentile(50.0), r.percentile(99.0), r.errors);
+        println!(
+            "{name:<34} {:>10.0} {:>9.3} {:>9.3} {:>7}",
+            r.rate(),
+            r.percentile(50.0),
+            r.percentile(99.0),
+            r.errors
+        );
     }
     let (baseline, read, write) = (&results[0].1, &results[1].1, &results[2].1);
     println!(
@@ -80,7 +132,10 @@ fn main() {
         100.0 * read.rate() / baseline.rate(),
         verdict(read.rate() >= 40_000.0 && read.percentile(99.0) <= 2.0)
     );
-    println!("write: target >= 5000/s durable: {}", verdict(write.rate() >= 5_000.0));
+    println!(
+        "write: target >= 5000/s durable: {}",
+        verdict(write.rate() >= 5_000.0)
+    );
 }
 
 fn verdict(met: bool) -> &'static str {
@@ -116,13 +171,21 @@ impl Outcome {
 
 /// Runs CONNECTIONS clients against `addr` for `duration`, each sending `target` requests
 /// back to back.
-async fn load(addr: SocketAddr, credential: &Credential, target: &'static str, body: Vec<u8>, duration: Duration) -> Outcome {
+async fn load(
+    addr: SocketAddr,
+    credential: &Credential,
+    target: &'static str,
+    body: Vec<u8>,
+    duration: Duration,
+) -> Outcome {
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
     for _ in 0..CONNECTIONS {
         let (credential, body) = (credential.clone(), body.clone());
-        tasks.push(tokio::spawn(async move { client(addr, credential, target, body, deadline).await }));
+        tasks.push(tokio::spawn(async move {
+            client(addr, credential, target, body, deadline).await
+        }));
     }
     let mut total = Outcome::default();
     for t in tasks {
@@ -136,7 +199,13 @@ async fn load(addr: SocketAddr, credential: &Credential, target: &'static str, b
     total
 }
 
-async fn client(addr: SocketAddr, credential: Credential, target: &'static str, body: Vec<u8>, deadline: Instant) -> Outcome {
+async fn client(
+    addr: SocketAddr,
+    credential: Credential,
+    target: &'static str,
+    body: Vec<u8>,
+    deadline: Instant,
+) -> Outcome {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream.set_nodelay(true).unwrap();
     let (mut sender, conn) = http1::handshake(TokioIo::new(stream)).await.unwrap();
@@ -148,8 +217,18 @@ async fn client(addr: SocketAddr, credential: Credential, target: &'static str, 
     while Instant::now() < deadline {
         let now = sigv4::now_secs();
         if signed.0 != now {
-            let headers = [("host", host.as_str()), ("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target)];
-            let req = SignedRequest { method: "POST", path: "/", query: "", headers: &headers, body: &body };
+            let headers = [
+                ("host", host.as_str()),
+                ("content-type", "application/x-amz-json-1.1"),
+                ("x-amz-target", target),
+            ];
+            let req = SignedRequest {
+                method: "POST",
+                path: "/",
+                query: "",
+                headers: &headers,
+                body: &body,
+            };
             signed = (now, sigv4::sign(&req, &credential, "us-east-1", "ecs", now));
         }
         let mut builder = Request::post("/")
@@ -177,7 +256,11 @@ async fn client(addr: SocketAddr, credential: Credential, target: &'static str, 
 /// The baseline: answers every request with a fixed JSON body, on two worker threads
 /// like berth.
 fn echo_server() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         println!("{}", listener.local_addr().unwrap());
@@ -185,11 +268,16 @@ fn echo_server() {
             let (stream, _) = listener.accept().await.unwrap();
             stream.set_nodelay(true).unwrap();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
-                    let _ = req.into_body().collect().await;
-                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"{\"taskDefinition\":{}}"))))
-                });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let service =
+                    hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
+                        let _ = req.into_body().collect().await;
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
+                            b"{\"taskDefinition\":{}}",
+                        ))))
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     });

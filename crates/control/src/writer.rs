@@ -79,7 +79,14 @@ fn run(
         let mut replies = Vec::new();
         let mut next = Some(first);
         while let Some(cmd) = next {
-            let staged = cmd(&state);
+            // An operation only reads the state, so a panicking one leaves it intact; its
+            // caller gets an error when its reply channel is dropped.
+            let Ok(staged) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd(&state)))
+            else {
+                tracing::error!("a write operation panicked; it was refused");
+                next = rx.try_recv().ok();
+                continue;
+            };
             for c in &staged.changes {
                 state.apply(c);
             }
@@ -116,5 +123,28 @@ fn run(
         for reply in replies {
             reply(failed.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::*;
+    use berth_model::EcsError;
+
+    #[tokio::test]
+    async fn a_panicking_operation_is_refused_and_the_writer_carries_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let control = open(dir.path());
+        let err = control
+            .write(|_, _| -> Result<(), EcsError> { panic!("boom") })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "ServerException");
+        let c = caller();
+        let cluster = crate::CreateCluster {
+            cluster_name: Some("after".into()),
+            ..Default::default()
+        };
+        assert!(control.create_cluster(&c, cluster).await.is_ok());
     }
 }
