@@ -6,6 +6,6 @@
 pub mod ecs;
 pub mod error;
 pub mod server;
-pub mod sigv4;
 
+pub use berth_sigv4 as sigv4;
 pub use server::{serve, Api, ApiConfig};

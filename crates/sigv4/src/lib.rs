@@ -1,4 +1,4 @@
-//! AWS Signature Version 4: verifying signed requests, and signing them (for berth's own
+//! berth-sigv4 — AWS Signature Version 4: verifying signed requests, and signing them (for berth's own
 //! clients and benchmarks). Both sides build the same canonical request, so a signature
 //! berth makes is one berth accepts, and one the AWS SDKs make is one berth checks.
 //!
