@@ -5,6 +5,7 @@ use std::sync::Arc;
 use berth_model::{
     cluster::{self, Cluster, ClusterSetting, DEFAULT_CLUSTER},
     tag::{self, Tag},
+    task::TaskStatus,
     Arn, EcsError, Failure, KeyValuePair,
 };
 
@@ -71,6 +72,23 @@ pub fn active_cluster<'s>(
 /// A copy of `c` carrying the parts `include` asks for.
 fn view(state: &State, caller: &Caller, c: &Cluster, include: ClusterInclude) -> Cluster {
     let mut out = c.clone();
+    let region = state.region(&caller.region);
+    out.registered_container_instances_count = region
+        .instances
+        .values()
+        .filter(|i| i.cluster == c.cluster_name && i.instance.status != "INACTIVE")
+        .count() as i64;
+    let tasks = region.tasks.values().filter(|t| t.cluster == c.cluster_name);
+    let (mut running, mut pending) = (0, 0);
+    for t in tasks {
+        match t.task.last() {
+            TaskStatus::Running => running += 1,
+            s if s < TaskStatus::Running => pending += 1,
+            _ => {}
+        }
+    }
+    out.running_tasks_count = running;
+    out.pending_tasks_count = pending;
     if include.tags {
         out.tags = crate::tags::tags_of(state, caller, &c.cluster_arn);
     }
@@ -254,17 +272,18 @@ impl Control {
                 Some(c) if c.status == "ACTIVE" => c,
                 _ => return Err(EcsError::ClusterNotFound),
             };
-            if cluster.registered_container_instances_count > 0 {
+            let counted = view(state, &caller, cluster, ClusterInclude::default());
+            if counted.registered_container_instances_count > 0 {
                 return Err(EcsError::ClusterContainsContainerInstances(
                     "The Cluster cannot be deleted while Container Instances are active or draining.".into(),
                 ));
             }
-            if cluster.active_services_count > 0 {
+            if counted.active_services_count > 0 {
                 return Err(EcsError::ClusterContainsServices(
                     "The Cluster cannot be deleted while Services are active.".into(),
                 ));
             }
-            if cluster.running_tasks_count + cluster.pending_tasks_count > 0 {
+            if counted.running_tasks_count + counted.pending_tasks_count > 0 {
                 return Err(EcsError::ClusterContainsTasks(
                     "The Cluster cannot be deleted while Tasks are active.".into(),
                 ));

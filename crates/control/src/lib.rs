@@ -7,7 +7,13 @@
 //! requests: group commit), then publishes the batch to the readers and answers. So an
 //! answer always means "durable", and readers never see a change that could be lost.
 
+mod agent_channel;
+mod attributes;
 mod clusters;
+mod health;
+mod instances;
+mod task_state;
+mod tasks;
 mod paginate;
 mod settings;
 mod state;
@@ -23,7 +29,11 @@ use berth_store::Store;
 pub use clusters::{ClusterInclude, CreateCluster, UpdateCluster};
 pub use paginate::{Page, PageRequest};
 pub use settings::SettingsQuery;
-pub use state::{Change, RegionState, State};
+pub use agent_channel::{AgentIdentity, DesiredTask, DesiredTasks};
+pub use health::HealthConfig;
+pub use instances::{RegisterInstance, RegisteredInstance};
+pub use state::{Change, InstanceRecord, RegionState, State, TaskRecord};
+pub use tasks::{ListTasks, RunTask};
 pub use task_definitions::{DescribedTaskDefinition, ListTaskDefinitions, TaskDefinitionRef};
 
 /// Who is calling and where: the region comes from the request's SigV4 scope.
@@ -49,6 +59,8 @@ pub struct Control {
 struct Inner {
     read: Arc<RwLock<State>>,
     writer: writer::WriterHandle,
+    commits: tokio::sync::watch::Receiver<u64>,
+    heartbeats: agent_channel::Heartbeats,
 }
 
 impl Control {
@@ -57,11 +69,11 @@ impl Control {
         let (records, revision) = store.load().map_err(|e| EcsError::Server(e.to_string()))?;
         let state = State::from_records(&records).map_err(EcsError::Server)?;
         tracing::info!(records = records.len(), revision, "loaded state");
+        let heartbeats = agent_channel::Heartbeats::starting_now(&state);
         let read = Arc::new(RwLock::new(state.clone()));
-        let writer = writer::spawn(store, state, read.clone());
-        Ok(Control {
-            inner: Arc::new(Inner { read, writer }),
-        })
+        let (commits_tx, commits) = tokio::sync::watch::channel(0);
+        let writer = writer::spawn(store, state, read.clone(), commits_tx);
+        Ok(Control { inner: Arc::new(Inner { read, writer, commits, heartbeats }) })
     }
 
     /// Runs `f` against the committed state. Keep `f` short: it holds the read lock.

@@ -5,17 +5,44 @@
 //! what lets the writer run ahead of the readers.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::Arc,
 };
 
-use berth_model::{cluster::Cluster, tag::Tag, task_definition::TaskDefinition};
+use berth_model::{cluster::Cluster, container_instance::ContainerInstance, tag::Tag, task::Task, task_definition::TaskDefinition};
 use berth_store::{Mutation, Record};
+use serde::{Deserialize, Serialize};
 
 /// Every region's resources. A region is created on first write.
 #[derive(Debug, Clone, Default)]
 pub struct State {
     regions: HashMap<String, RegionState>,
+    /// Agent token digests → (region, container instance ARN).
+    agent_tokens: HashMap<String, (String, String)>,
+}
+
+/// A container instance as stored: the ECS view plus what only berth needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceRecord {
+    pub instance: ContainerInstance,
+    pub cluster: String,
+    /// SHA-256 (hex) of the token the agent authenticates with.
+    pub token_sha256: String,
+    /// Bumped whenever the set of tasks this instance should run changes.
+    pub desired_version: u64,
+}
+
+/// A task as stored, with the resources it holds on its instance until it stops.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRecord {
+    pub task: Task,
+    pub cluster: String,
+    pub cpu: i64,
+    pub memory: i64,
+    /// Static host ports as (port, protocol).
+    pub host_ports: Vec<(u32, String)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -26,6 +53,23 @@ pub struct RegionState {
     pub tags: HashMap<String, Arc<Vec<Tag>>>,
     /// Account settings by (principal ARN, name); the account default has principal "".
     pub settings: BTreeMap<(String, String), String>,
+    /// Container instances by ARN.
+    pub instances: BTreeMap<String, Arc<InstanceRecord>>,
+    /// Tasks by ARN.
+    pub tasks: BTreeMap<String, Arc<TaskRecord>>,
+    /// Task ARNs by container instance ARN (derived from `tasks`).
+    pub tasks_by_instance: HashMap<String, BTreeSet<String>>,
+}
+
+impl RegionState {
+    /// The tasks placed on `instance_arn`.
+    pub fn tasks_on<'a>(&'a self, instance_arn: &str) -> impl Iterator<Item = &'a Arc<TaskRecord>> + 'a {
+        self.tasks_by_instance
+            .get(instance_arn)
+            .into_iter()
+            .flatten()
+            .filter_map(|arn| self.tasks.get(arn))
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -47,8 +91,35 @@ impl State {
         self.regions.entry(region.to_string()).or_default()
     }
 
+    /// Every region with its name.
+    pub fn regions(&self) -> impl Iterator<Item = (&String, &RegionState)> {
+        self.regions.iter()
+    }
+
+    /// The instance an agent token belongs to, as (region, ARN).
+    pub fn instance_for_token(&self, token_sha256: &str) -> Option<&(String, String)> {
+        self.agent_tokens.get(token_sha256)
+    }
+
     pub fn apply(&mut self, change: &Change) {
         match change {
+            Change::Instance { region, record } => {
+                let arn = record.instance.container_instance_arn.clone();
+                if let Some(old) = self.region(region).instances.get(&arn) {
+                    let old_hash = old.token_sha256.clone();
+                    self.agent_tokens.remove(&old_hash);
+                }
+                self.agent_tokens.insert(record.token_sha256.clone(), (region.clone(), arn.clone()));
+                self.region_mut(region).instances.insert(arn, record.clone());
+            }
+            Change::Task { region, record } => {
+                let r = self.region_mut(region);
+                let arn = record.task.task_arn.clone();
+                if let Some(instance) = &record.task.container_instance_arn {
+                    r.tasks_by_instance.entry(instance.clone()).or_default().insert(arn.clone());
+                }
+                r.tasks.insert(arn, record.clone());
+            }
             Change::Cluster { region, cluster } => {
                 self.region_mut(region)
                     .clusters
@@ -105,6 +176,8 @@ impl State {
 /// One committed change to the state.
 #[derive(Debug, Clone)]
 pub enum Change {
+    Instance { region: String, record: Arc<InstanceRecord> },
+    Task { region: String, record: Arc<TaskRecord> },
     Cluster {
         region: String,
         cluster: Arc<Cluster>,
@@ -132,6 +205,8 @@ const CLUSTER: &str = "cluster";
 const TASK_DEFINITION: &str = "task-definition";
 const TAGS: &str = "tags";
 const SETTING: &str = "setting";
+const INSTANCE: &str = "container-instance";
+const TASK: &str = "task";
 
 fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("state values always serialize")
@@ -141,6 +216,14 @@ impl Change {
     /// The store mutation that makes this change durable. Keys start with the region.
     pub fn to_mutation(&self) -> Mutation {
         match self {
+            Change::Instance { region, record } => Mutation::Put {
+                kind: INSTANCE,
+                key: format!("{region}/{}", record.instance.container_instance_arn),
+                value: json(record.as_ref()),
+            },
+            Change::Task { region, record } => {
+                Mutation::Put { kind: TASK, key: format!("{region}/{}", record.task.task_arn), value: json(record.as_ref()) }
+            }
             Change::Cluster { region, cluster } => Mutation::Put {
                 kind: CLUSTER,
                 key: format!("{region}/{}", cluster.cluster_name),
@@ -209,6 +292,8 @@ impl Change {
                     value: Some(serde_json::from_slice(&r.value).map_err(err)?),
                 }
             }
+            INSTANCE => Change::Instance { region, record: Arc::new(serde_json::from_slice(&r.value).map_err(err)?) },
+            TASK => Change::Task { region, record: Arc::new(serde_json::from_slice(&r.value).map_err(err)?) },
             other => return Err(format!("unknown record kind '{other}'")),
         })
     }

@@ -59,11 +59,17 @@ impl WriterHandle {
     }
 }
 
-pub(crate) fn spawn(store: Arc<dyn Store>, state: State, read: Arc<RwLock<State>>) -> WriterHandle {
+/// `commits` counts published batches, so long-polls can wait for the next one.
+pub(crate) fn spawn(
+    store: Arc<dyn Store>,
+    state: State,
+    read: Arc<RwLock<State>>,
+    commits: tokio::sync::watch::Sender<u64>,
+) -> WriterHandle {
     let (tx, rx) = mpsc::channel::<Command>();
     std::thread::Builder::new()
         .name("berth-writer".into())
-        .spawn(move || run(store, state, read, rx))
+        .spawn(move || run(store, state, read, rx, commits))
         .expect("spawn the writer thread");
     WriterHandle { tx }
 }
@@ -73,6 +79,7 @@ fn run(
     mut state: State,
     read: Arc<RwLock<State>>,
     rx: mpsc::Receiver<Command>,
+    commits: tokio::sync::watch::Sender<u64>,
 ) {
     while let Ok(first) = rx.recv() {
         let mut changes: Vec<Change> = Vec::new();
@@ -104,10 +111,13 @@ fn run(
             let mutations: Vec<_> = changes.iter().map(Change::to_mutation).collect();
             match store.commit(&mutations) {
                 Ok(_) => {
-                    let mut r = read.write().unwrap_or_else(|p| p.into_inner());
-                    for c in &changes {
-                        r.apply(c);
+                    {
+                        let mut r = read.write().unwrap_or_else(|p| p.into_inner());
+                        for c in &changes {
+                            r.apply(c);
+                        }
                     }
+                    commits.send_modify(|n| *n += 1);
                     None
                 }
                 Err(e) => {

@@ -22,6 +22,8 @@ pub enum EcsError {
     #[error("{0}")]
     ResourceNotFound(String),
     #[error("{0}")]
+    AttributeLimitExceeded(String),
+    #[error("{0}")]
     Server(String),
 }
 
@@ -39,6 +41,7 @@ impl EcsError {
             EcsError::ClusterContainsTasks(_) => "ClusterContainsTasksException",
             EcsError::LimitExceeded(_) => "LimitExceededException",
             EcsError::ResourceNotFound(_) => "ResourceNotFoundException",
+            EcsError::AttributeLimitExceeded(_) => "AttributeLimitExceededException",
             EcsError::Server(_) => "ServerException",
         }
     }

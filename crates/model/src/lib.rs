@@ -4,10 +4,12 @@
 
 pub mod arn;
 pub mod cluster;
+pub mod container_instance;
 pub mod error;
 pub mod json;
 pub mod setting;
 pub mod tag;
+pub mod task;
 pub mod task_definition;
 pub mod time;
 

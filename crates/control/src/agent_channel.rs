@@ -1,0 +1,160 @@
+//! The agent's side of the control plane: token authentication, heartbeats, and the
+//! long-poll for the versioned set of tasks an instance should run. Agents are told
+//! desired state, never commands; a lost answer heals on the next poll.
+
+use std::{collections::HashMap, sync::Arc, sync::Mutex, time::Duration};
+
+use berth_model::{task::TaskOverride, task_definition::TaskDefinition, EcsError};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::{instances::sha256_hex, state::Change, task_definitions::TaskDefinitionRef, Control, State};
+
+/// An authenticated agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentIdentity {
+    pub region: String,
+    pub instance_arn: String,
+}
+
+/// Everything an instance should be running, as of `version`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DesiredTasks {
+    pub version: u64,
+    pub cluster_arn: String,
+    /// ACTIVE, DRAINING or INACTIVE (deregistered: the agent should stop).
+    pub instance_status: String,
+    pub tasks: Vec<DesiredTask>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DesiredTask {
+    pub task_arn: String,
+    pub desired_status: String,
+    pub task_definition: Arc<TaskDefinition>,
+    pub overrides: TaskOverride,
+}
+
+/// When each instance's agent was last heard from, and since when it is disconnected.
+/// Kept in memory: after a server restart every instance starts with a fresh heartbeat.
+pub(crate) struct Heartbeats {
+    inner: Mutex<HeartbeatTimes>,
+}
+
+#[derive(Default)]
+struct HeartbeatTimes {
+    last_seen: HashMap<String, Instant>,
+    disconnected_at: HashMap<String, Instant>,
+}
+
+impl Heartbeats {
+    pub(crate) fn starting_now(_state: &State) -> Heartbeats {
+        Heartbeats { inner: Mutex::new(HeartbeatTimes::default()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HeartbeatTimes> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn seen(&self, arn: &str) {
+        let mut t = self.lock();
+        t.last_seen.insert(arn.to_string(), Instant::now());
+        t.disconnected_at.remove(arn);
+    }
+
+    /// When `arn` was last heard from; an instance not heard from since start counts
+    /// from `default` (the server's start).
+    pub(crate) fn last_seen(&self, arn: &str, default: Instant) -> Instant {
+        *self.lock().last_seen.entry(arn.to_string()).or_insert(default)
+    }
+
+    pub(crate) fn disconnected_since(&self, arn: &str, now: Instant) -> Instant {
+        *self.lock().disconnected_at.entry(arn.to_string()).or_insert(now)
+    }
+}
+
+fn desired_tasks(state: &State, id: &AgentIdentity) -> Result<DesiredTasks, EcsError> {
+    let region = state.region(&id.region);
+    let rec = region.instances.get(&id.instance_arn).ok_or_else(|| EcsError::client("Unknown container instance."))?;
+    let mut tasks = Vec::new();
+    for t in region.tasks_on(&id.instance_arn) {
+        if t.task.last() == berth_model::task::TaskStatus::Stopped {
+            continue;
+        }
+        let td = TaskDefinitionRef::parse(&t.task.task_definition_arn)?
+            .resolve(region)
+            .cloned()
+            .ok_or_else(|| EcsError::Server(format!("task definition of {} is missing", t.task.task_arn)))?;
+        tasks.push(DesiredTask {
+            task_arn: t.task.task_arn.clone(),
+            desired_status: t.task.desired_status.clone(),
+            task_definition: td,
+            overrides: t.task.overrides.clone(),
+        });
+    }
+    let cluster_arn = berth_model::Arn::parse(&id.instance_arn)
+        .map(|a| berth_model::Arn::ecs(&a.region, &a.account, "cluster", &rec.cluster).to_string())
+        .unwrap_or_default();
+    Ok(DesiredTasks { version: rec.desired_version, cluster_arn, instance_status: rec.instance.status.clone(), tasks })
+}
+
+impl Control {
+    /// The instance a bearer token belongs to.
+    pub fn authenticate_agent(&self, token: &str) -> Option<AgentIdentity> {
+        let digest = sha256_hex(token);
+        self.read(|state| {
+            state
+                .instance_for_token(&digest)
+                .map(|(region, arn)| AgentIdentity { region: region.clone(), instance_arn: arn.clone() })
+        })
+    }
+
+    pub(crate) fn heartbeat_seen(&self, arn: &str) {
+        self.inner.heartbeats.seen(arn);
+    }
+
+    /// A heartbeat: the instance is connected (again).
+    pub async fn agent_heartbeat(&self, id: &AgentIdentity) -> Result<(), EcsError> {
+        self.heartbeat_seen(&id.instance_arn);
+        let connected = self.read(|s| s.region(&id.region).instances.get(&id.instance_arn).map(|r| r.instance.agent_connected));
+        if connected == Some(false) {
+            let who = id.clone();
+            self.write(move |state, changes| {
+                let id = who;
+                if let Some(rec) = state.region(&id.region).instances.get(&id.instance_arn) {
+                    if !rec.instance.agent_connected && rec.instance.status != "INACTIVE" {
+                        let mut next = (**rec).clone();
+                        next.instance.agent_connected = true;
+                        next.instance.version += 1;
+                        changes.push(Change::Instance { region: id.region.clone(), record: Arc::new(next) });
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+            tracing::info!(instance = %id.instance_arn, "agent reconnected");
+        }
+        Ok(())
+    }
+
+    /// Long-polls for the instance's desired tasks: answers as soon as their version is
+    /// above `known_version`, or after `wait` with the current set. Counts as a heartbeat.
+    pub async fn poll_desired_tasks(&self, id: &AgentIdentity, known_version: u64, wait: Duration) -> Result<DesiredTasks, EcsError> {
+        self.agent_heartbeat(id).await?;
+        let deadline = Instant::now() + wait;
+        let mut commits = self.inner.commits.clone();
+        loop {
+            commits.borrow_and_update();
+            let desired = self.read(|s| desired_tasks(s, id))?;
+            if desired.version > known_version {
+                return Ok(desired);
+            }
+            match tokio::time::timeout_at(deadline, commits.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => return Ok(desired),
+            }
+        }
+    }
+}

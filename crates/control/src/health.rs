@@ -1,0 +1,125 @@
+//! The instance-health controller: an instance whose agent has not been heard from for
+//! `heartbeat_timeout` is marked `agentConnected=false`; once it has been disconnected
+//! for `disconnected_grace`, its tasks are given up (STOPPED, with a reason that says so).
+//! Level-triggered: each tick looks at every instance afresh, so running it twice is safe.
+
+use std::{sync::Arc, time::Duration};
+
+use berth_model::{task::TaskStatus, time};
+use tokio::time::Instant;
+
+use crate::{now_millis, state::Change, tasks::bump_instance, Control};
+
+#[derive(Debug, Clone, Copy)]
+pub struct HealthConfig {
+    pub heartbeat_timeout: Duration,
+    pub disconnected_grace: Duration,
+    pub check_interval: Duration,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            heartbeat_timeout: Duration::from_secs(30),
+            disconnected_grace: Duration::from_secs(120),
+            check_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl Control {
+    /// Runs the controller until the returned handle is aborted.
+    pub fn spawn_instance_health(&self, config: HealthConfig) -> tokio::task::JoinHandle<()> {
+        let control = self.clone();
+        let started = Instant::now();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(config.check_interval);
+            loop {
+                tick.tick().await;
+                if let Err(e) = control.check_instances(&config, started).await {
+                    tracing::warn!(error = %e, "instance health check failed");
+                }
+            }
+        })
+    }
+
+    async fn check_instances(&self, config: &HealthConfig, started: Instant) -> Result<(), berth_model::EcsError> {
+        let now = Instant::now();
+        let instances: Vec<(String, String, bool, bool)> = self.read(|s| {
+            s.regions()
+                .flat_map(|(region, r)| {
+                    r.instances.values().filter(|i| i.instance.status != "INACTIVE").map(move |i| {
+                        let has_tasks = r.tasks_on(&i.instance.container_instance_arn).any(|t| t.task.last() != TaskStatus::Stopped);
+                        (region.clone(), i.instance.container_instance_arn.clone(), i.instance.agent_connected, has_tasks)
+                    })
+                })
+                .collect()
+        });
+        for (region, arn, connected, has_tasks) in instances {
+            let heartbeats = &self.inner.heartbeats;
+            if connected {
+                if now.duration_since(heartbeats.last_seen(&arn, started)) > config.heartbeat_timeout {
+                    tracing::warn!(instance = %arn, "agent stopped heartbeating: marking it disconnected");
+                    heartbeats.disconnected_since(&arn, now);
+                    self.set_disconnected(region, arn).await?;
+                }
+            } else if has_tasks && now.duration_since(heartbeats.disconnected_since(&arn, now)) > config.disconnected_grace {
+                tracing::warn!(instance = %arn, "agent disconnected past the grace period: stopping its tasks");
+                self.give_up_tasks(region, arn, config.disconnected_grace).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_disconnected(&self, region: String, arn: String) -> Result<(), berth_model::EcsError> {
+        self.write(move |state, changes| {
+            if let Some(rec) = state.region(&region).instances.get(&arn).filter(|r| r.instance.agent_connected) {
+                let mut next = (**rec).clone();
+                next.instance.agent_connected = false;
+                next.instance.version += 1;
+                changes.push(Change::Instance { region, record: Arc::new(next) });
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn give_up_tasks(&self, region: String, arn: String, grace: Duration) -> Result<(), berth_model::EcsError> {
+        self.write(move |state, changes| {
+            let r = state.region(&region);
+            let now = time::from_millis(now_millis());
+            let id = arn.rsplit('/').next().unwrap_or_default().to_string();
+            let reason = format!(
+                "The agent on container instance {id} stopped responding and did not come back within {}s; the task was given up.",
+                grace.as_secs()
+            );
+            let mut any = false;
+            for t in r.tasks_on(&arn).filter(|t| t.task.last() != TaskStatus::Stopped) {
+                let mut next = (**t).clone();
+                let task = &mut next.task;
+                task.last_status = "STOPPED".into();
+                task.desired_status = "STOPPED".into();
+                task.connectivity = Some("DISCONNECTED".into());
+                task.stopped_at = Some(now);
+                task.stopping_at.get_or_insert(now);
+                task.stopped_reason.get_or_insert_with(|| reason.clone());
+                for c in &mut task.containers {
+                    if c.last_status != "STOPPED" {
+                        c.last_status = "STOPPED".into();
+                        c.reason.get_or_insert_with(|| "The container instance's agent stopped responding.".into());
+                    }
+                }
+                task.version += 1;
+                changes.push(Change::Task { region: region.clone(), record: Arc::new(next) });
+                any = true;
+            }
+            if any {
+                if let Some(t) = r.tasks_on(&arn).next() {
+                    bump_instance(r, &region, &t.task, changes);
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,315 @@
+//! Container instances: registration by agents, deregistration, describe/list, state.
+
+use std::{collections::HashSet, sync::Arc};
+
+use berth_model::{
+    container_instance::{self, Attribute, ContainerInstance, Resource, VersionInfo},
+    tag::Tag,
+    time, Arn, EcsError, Failure,
+};
+use berth_scheduler::Candidate;
+
+use crate::{
+    clusters::active_cluster, now_millis, state::Change, Caller, Control, InstanceRecord, Page, PageRequest,
+    RegionState,
+};
+
+#[derive(Debug, Clone, Default)]
+pub struct RegisterInstance {
+    pub cluster: Option<String>,
+    pub total_resources: Vec<Resource>,
+    pub version_info: Option<VersionInfo>,
+    pub container_instance_arn: Option<String>,
+    pub attributes: Vec<Attribute>,
+    pub tags: Vec<Tag>,
+}
+
+/// A registered instance and the token its agent authenticates with from now on.
+#[derive(Debug, Clone)]
+pub struct RegisteredInstance {
+    pub instance: ContainerInstance,
+    pub token: String,
+}
+
+/// What an instance's tasks hold: resources until they stop, counts by status.
+#[derive(Debug, Default)]
+pub(crate) struct Usage {
+    pub cpu: i64,
+    pub memory: i64,
+    pub ports: HashSet<(u32, String)>,
+    pub running: i64,
+    pub pending: i64,
+    pub tasks: usize,
+}
+
+pub(crate) fn usage(region: &RegionState, arn: &str) -> Usage {
+    let mut u = Usage::default();
+    for t in region.tasks_on(arn) {
+        let last = t.task.last();
+        if last != berth_model::task::TaskStatus::Stopped {
+            u.cpu += t.cpu;
+            u.memory += t.memory;
+            u.ports.extend(t.host_ports.iter().cloned());
+            u.tasks += 1;
+        }
+        if t.task.desired_status == "RUNNING" {
+            u.running += 1;
+        }
+        if last < berth_model::task::TaskStatus::Running {
+            u.pending += 1;
+        }
+    }
+    u
+}
+
+fn registered(instance: &ContainerInstance, name: &str) -> Option<Resource> {
+    instance.registered_resources.iter().find(|r| r.name == name).cloned()
+}
+
+/// The instance as DescribeContainerInstances shows it: remaining resources and task
+/// counts derived from the tasks placed on it.
+pub(crate) fn instance_view(region: &RegionState, rec: &InstanceRecord, with_tags: bool) -> ContainerInstance {
+    let mut ci = rec.instance.clone();
+    let u = usage(region, &ci.container_instance_arn);
+    let int = |name: &str| registered(&ci, name).map_or(0, |r| r.integer_value);
+    let mut tcp: Vec<String> = registered(&ci, "PORTS").and_then(|r| r.string_set_value).unwrap_or_default();
+    let mut udp: Vec<String> = registered(&ci, "PORTS_UDP").and_then(|r| r.string_set_value).unwrap_or_default();
+    for (port, protocol) in &u.ports {
+        let list = if protocol == "udp" { &mut udp } else { &mut tcp };
+        list.push(port.to_string());
+    }
+    ci.remaining_resources = vec![
+        Resource::integer("CPU", int("CPU") - u.cpu),
+        Resource::integer("MEMORY", int("MEMORY") - u.memory),
+        Resource::string_set("PORTS", tcp),
+        Resource::string_set("PORTS_UDP", udp),
+    ];
+    ci.running_tasks_count = u.running;
+    ci.pending_tasks_count = u.pending;
+    if !with_tags {
+        ci.tags.clear();
+    }
+    ci
+}
+
+/// The scheduler's view of an instance.
+pub(crate) fn candidate(region: &RegionState, rec: &InstanceRecord) -> Candidate {
+    let ci = &rec.instance;
+    let u = usage(region, &ci.container_instance_arn);
+    let int = |name: &str| registered(ci, name).map_or(0, |r| r.integer_value);
+    let mut ports = u.ports;
+    for (name, protocol) in [("PORTS", "tcp"), ("PORTS_UDP", "udp")] {
+        for p in registered(ci, name).and_then(|r| r.string_set_value).unwrap_or_default() {
+            if let Ok(p) = p.parse() {
+                ports.insert((p, protocol.to_string()));
+            }
+        }
+    }
+    Candidate {
+        arn: ci.container_instance_arn.clone(),
+        active: ci.status == "ACTIVE",
+        agent_connected: ci.agent_connected,
+        cpu_free: int("CPU") - u.cpu,
+        memory_free: int("MEMORY") - u.memory,
+        ports_used: ports,
+        attributes: ci.attributes.iter().map(|a| a.name.clone()).collect(),
+        task_count: u.tasks,
+    }
+}
+
+/// Finds an instance of `cluster` by ARN or id.
+pub(crate) fn find_instance<'s>(region: &'s RegionState, cluster: &str, reference: &str) -> Option<&'s Arc<InstanceRecord>> {
+    let id = reference.rsplit('/').next().unwrap_or(reference);
+    region
+        .instances
+        .values()
+        .find(|r| r.cluster == cluster && r.instance.container_instance_arn.rsplit('/').next() == Some(id))
+}
+
+pub(crate) fn random_id() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..32).map(|_| format!("{:x}", rng.gen_range(0..16u8))).collect()
+}
+
+pub(crate) fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
+
+fn check_custom_attributes(attributes: &[Attribute]) -> Result<(), EcsError> {
+    for a in attributes {
+        container_instance::validate_attribute(a)?;
+    }
+    let custom = attributes.iter().filter(|a| !a.name.starts_with("ecs.")).count();
+    if custom > container_instance::MAX_CUSTOM_ATTRIBUTES {
+        return Err(EcsError::AttributeLimitExceeded(format!(
+            "A container instance can have at most {} custom attributes; this one would have {custom}.",
+            container_instance::MAX_CUSTOM_ATTRIBUTES
+        )));
+    }
+    Ok(())
+}
+
+impl Control {
+    /// RegisterContainerInstance: a new instance, or the re-registration of a known one
+    /// (`containerInstanceArn`), which keeps its tasks and gets a fresh token.
+    pub async fn register_container_instance(&self, caller: &Caller, req: RegisterInstance) -> Result<RegisteredInstance, EcsError> {
+        let cpu = req.total_resources.iter().find(|r| r.name == "CPU").map(|r| r.integer_value);
+        let memory = req.total_resources.iter().find(|r| r.name == "MEMORY").map(|r| r.integer_value);
+        if !matches!((cpu, memory), (Some(c), Some(m)) if c >= 0 && m >= 0) {
+            return Err(EcsError::invalid("totalResources must include CPU and MEMORY with integerValue."));
+        }
+        check_custom_attributes(&req.attributes)?;
+        berth_model::tag::validate(&req.tags)?;
+        let token = format!("{}{}", random_id(), random_id());
+        let token_sha256 = sha256_hex(&token);
+        let caller = caller.clone();
+        let instance = self
+            .write(move |state, changes| {
+                let cluster = active_cluster(state, &caller, req.cluster.as_deref())?.cluster_name.clone();
+                let region = state.region(&caller.region);
+                let existing = req.container_instance_arn.as_deref().and_then(|a| find_instance(region, &cluster, a));
+                let (arn, registered_at, desired_version, version) = match existing {
+                    Some(r) => (
+                        r.instance.container_instance_arn.clone(),
+                        r.instance.registered_at,
+                        r.desired_version + 1,
+                        r.instance.version + 1,
+                    ),
+                    None => {
+                        let id = random_id();
+                        let arn = Arn::ecs(&caller.region, &caller.account, "container-instance", &format!("{cluster}/{id}"));
+                        (arn.to_string(), time::from_millis(now_millis()), 1, 1)
+                    }
+                };
+                let id = arn.rsplit('/').next().unwrap_or_default().to_string();
+                let instance = ContainerInstance {
+                    container_instance_arn: arn,
+                    ec2_instance_id: Some(format!("i-{}", &id[..17])),
+                    version,
+                    version_info: req.version_info,
+                    remaining_resources: Vec::new(),
+                    registered_resources: req.total_resources,
+                    status: "ACTIVE".into(),
+                    status_reason: None,
+                    agent_connected: true,
+                    running_tasks_count: 0,
+                    pending_tasks_count: 0,
+                    attributes: req.attributes,
+                    registered_at,
+                    attachments: Vec::new(),
+                    tags: req.tags,
+                };
+                let record = Arc::new(InstanceRecord { instance, cluster, token_sha256, desired_version });
+                changes.push(Change::Instance { region: caller.region.clone(), record: record.clone() });
+                Ok(instance_view(region, &record, true))
+            })
+            .await?;
+        self.heartbeat_seen(&instance.container_instance_arn);
+        Ok(RegisteredInstance { instance, token })
+    }
+
+    /// DeregisterContainerInstance. Refused while tasks still run there, unless `force`.
+    pub async fn deregister_container_instance(&self, caller: &Caller, cluster: Option<String>, reference: String, force: bool) -> Result<ContainerInstance, EcsError> {
+        let caller = caller.clone();
+        self.write(move |state, changes| {
+            let cluster = active_cluster(state, &caller, cluster.as_deref())?.cluster_name.clone();
+            let region = state.region(&caller.region);
+            let rec = find_instance(region, &cluster, &reference)
+                .filter(|r| r.instance.status != "INACTIVE")
+                .ok_or_else(|| EcsError::invalid(format!("Container instance '{reference}' is not registered in cluster '{cluster}'.")))?;
+            let active = usage(region, &rec.instance.container_instance_arn).tasks;
+            if active > 0 && !force {
+                return Err(EcsError::invalid(format!(
+                    "The container instance has {active} task(s) that are not stopped. Stop them first, or deregister with force."
+                )));
+            }
+            let mut next = (**rec).clone();
+            next.instance.status = "INACTIVE".into();
+            next.instance.agent_connected = false;
+            next.instance.version += 1;
+            next.token_sha256 = format!("revoked:{}", next.instance.container_instance_arn);
+            next.desired_version += 1;
+            let view = instance_view(region, &next, true);
+            changes.push(Change::Instance { region: caller.region.clone(), record: Arc::new(next) });
+            Ok(view)
+        })
+        .await
+    }
+
+    /// DescribeContainerInstances: by ARN or id; unknown ones are MISSING failures.
+    pub fn describe_container_instances(&self, caller: &Caller, cluster: Option<&str>, references: &[String], with_tags: bool) -> Result<(Vec<ContainerInstance>, Vec<Failure>), EcsError> {
+        if references.is_empty() || references.len() > 100 {
+            return Err(EcsError::invalid("containerInstances must list 1 to 100 instances."));
+        }
+        self.read(|state| {
+            let cluster = active_cluster(state, caller, cluster)?.cluster_name.clone();
+            let region = state.region(&caller.region);
+            let mut found = Vec::new();
+            let mut failures = Vec::new();
+            for reference in references {
+                match find_instance(region, &cluster, reference) {
+                    Some(rec) => found.push(instance_view(region, rec, with_tags)),
+                    None => failures.push(Failure::new(reference.clone(), "MISSING")),
+                }
+            }
+            Ok((found, failures))
+        })
+    }
+
+    /// ListContainerInstances: ACTIVE and DRAINING instances, or those of `status`.
+    pub fn list_container_instances(&self, caller: &Caller, cluster: Option<&str>, status: Option<&str>, filter: Option<&str>, page: &PageRequest) -> Result<Page<String>, EcsError> {
+        if let Some(s) = status {
+            if !["ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED"].contains(&s) {
+                return Err(EcsError::invalid(format!("Invalid status '{s}': use ACTIVE, DRAINING, REGISTERING, DEREGISTERING or REGISTRATION_FAILED.")));
+            }
+        }
+        if filter.is_some_and(|f| !f.trim().is_empty()) {
+            return Err(EcsError::invalid("ListContainerInstances filter expressions are not supported yet in berth."));
+        }
+        self.read(|state| {
+            let cluster = active_cluster(state, caller, cluster)?.cluster_name.clone();
+            let items = state.region(&caller.region).instances.values().filter(|r| {
+                r.cluster == cluster
+                    && match status {
+                        Some(s) => r.instance.status == s,
+                        None => r.instance.status == "ACTIVE" || r.instance.status == "DRAINING",
+                    }
+            });
+            page.page(100, true, items.map(|r| (r.instance.container_instance_arn.clone(), r.instance.container_instance_arn.clone())))
+        })
+    }
+
+    /// UpdateContainerInstancesState: ACTIVE or DRAINING, at most 10 instances.
+    pub async fn update_container_instances_state(&self, caller: &Caller, cluster: Option<String>, references: Vec<String>, status: String) -> Result<(Vec<ContainerInstance>, Vec<Failure>), EcsError> {
+        if status != "ACTIVE" && status != "DRAINING" {
+            return Err(EcsError::invalid(format!("Invalid status '{status}': container instances can be set ACTIVE or DRAINING.")));
+        }
+        if references.is_empty() || references.len() > 10 {
+            return Err(EcsError::invalid("containerInstances must list 1 to 10 instances."));
+        }
+        let caller = caller.clone();
+        self.write(move |state, changes| {
+            let cluster = active_cluster(state, &caller, cluster.as_deref())?.cluster_name.clone();
+            let region = state.region(&caller.region);
+            let (mut updated, mut failures) = (Vec::new(), Vec::new());
+            for reference in &references {
+                let Some(rec) = find_instance(region, &cluster, reference).filter(|r| r.instance.status != "INACTIVE") else {
+                    failures.push(Failure::new(reference.clone(), "MISSING"));
+                    continue;
+                };
+                let mut next = (**rec).clone();
+                if next.instance.status != status {
+                    next.instance.status = status.clone();
+                    next.instance.version += 1;
+                    changes.push(Change::Instance { region: caller.region.clone(), record: Arc::new(next.clone()) });
+                }
+                updated.push(instance_view(region, &next, false));
+            }
+            Ok((updated, failures))
+        })
+        .await
+    }
+}
+

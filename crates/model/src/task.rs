@@ -1,0 +1,286 @@
+//! Tasks: a running instance of a task definition on a container instance, and the
+//! lifecycle statuses ECS reports for tasks and containers.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{tag::Tag, time::Timestamp, KeyValuePair};
+
+/// The task lifecycle in ECS's order. A task only moves forward; a task's status is the
+/// lowest of what is left to do, and one that fails before RUNNING skips to STOPPED.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskStatus {
+    Provisioning,
+    Pending,
+    Activating,
+    Running,
+    Deactivating,
+    Stopping,
+    Deprovisioning,
+    Stopped,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Provisioning => "PROVISIONING",
+            TaskStatus::Pending => "PENDING",
+            TaskStatus::Activating => "ACTIVATING",
+            TaskStatus::Running => "RUNNING",
+            TaskStatus::Deactivating => "DEACTIVATING",
+            TaskStatus::Stopping => "STOPPING",
+            TaskStatus::Deprovisioning => "DEPROVISIONING",
+            TaskStatus::Stopped => "STOPPED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TaskStatus> {
+        Some(match s {
+            "PROVISIONING" => TaskStatus::Provisioning,
+            "PENDING" => TaskStatus::Pending,
+            "ACTIVATING" => TaskStatus::Activating,
+            "RUNNING" => TaskStatus::Running,
+            "DEACTIVATING" => TaskStatus::Deactivating,
+            "STOPPING" => TaskStatus::Stopping,
+            "DEPROVISIONING" => TaskStatus::Deprovisioning,
+            "STOPPED" => TaskStatus::Stopped,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    #[serde(default)]
+    pub attachments: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub attributes: Vec<crate::container_instance::Attribute>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+    pub cluster_arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connectivity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connectivity_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_instance_arn: Option<String>,
+    pub containers: Vec<Container>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    pub created_at: Timestamp,
+    pub desired_status: String,
+    pub enable_execute_command: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_stopped_at: Option<Timestamp>,
+    pub group: String,
+    pub health_status: String,
+    pub last_status: String,
+    pub launch_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    pub overrides: TaskOverride,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_started_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_stopped_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopping_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+    pub task_arn: String,
+    pub task_definition_arn: String,
+    pub version: i64,
+}
+
+impl Task {
+    pub fn last(&self) -> TaskStatus {
+        TaskStatus::parse(&self.last_status).unwrap_or(TaskStatus::Provisioning)
+    }
+
+    pub fn wants_to_run(&self) -> bool {
+        self.desired_status == "RUNNING"
+    }
+
+    /// The short id at the end of the ARN.
+    pub fn id(&self) -> &str {
+        self.task_arn.rsplit('/').next().unwrap_or(&self.task_arn)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Container {
+    pub container_arn: String,
+    pub task_arn: String,
+    pub name: String,
+    pub image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime_id: Option<String>,
+    pub last_status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub network_bindings: Vec<NetworkBinding>,
+    #[serde(default)]
+    pub network_interfaces: Vec<serde_json::Value>,
+    pub health_status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkBinding {
+    #[serde(rename = "bindIP", skip_serializing_if = "Option::is_none")]
+    pub bind_ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_port: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_port: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskOverride {
+    #[serde(default)]
+    pub container_overrides: Vec<ContainerOverride>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_role_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_role_arn: Option<String>,
+    #[serde(default)]
+    pub inference_accelerator_overrides: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerOverride {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Vec<KeyValuePair>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment_files: Option<Vec<crate::task_definition::EnvironmentFile>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<i64>,
+}
+
+/// What the agent reports about one container (ECS's ContainerStateChange, plus the
+/// container's health, which berth's agent also sends).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerStateChange {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    #[serde(default)]
+    pub network_bindings: Vec<NetworkBinding>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// berth extension: HEALTHY, UNHEALTHY or UNKNOWN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_status: Option<String>,
+}
+
+/// The body of SubmitTaskStateChange, plus berth's `stopCode` extension so the agent can
+/// say why a task stopped in ECS's words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskStateChange {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub containers: Vec<ContainerStateChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_started_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_stopped_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_stopped_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_code: Option<String>,
+}
+
+/// Task health over its essential containers: UNHEALTHY beats UNKNOWN beats HEALTHY.
+pub fn task_health<'a>(essential_health: impl Iterator<Item = &'a str>) -> &'static str {
+    let mut worst = "HEALTHY";
+    let mut any = false;
+    for h in essential_health {
+        any = true;
+        match h {
+            "UNHEALTHY" => return "UNHEALTHY",
+            "HEALTHY" => {}
+            _ => worst = "UNKNOWN",
+        }
+    }
+    if any {
+        worst
+    } else {
+        "UNKNOWN"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_ordered() {
+        assert!(TaskStatus::Provisioning < TaskStatus::Running);
+        assert!(TaskStatus::Running < TaskStatus::Stopped);
+        assert_eq!(TaskStatus::parse("DEACTIVATING").map(TaskStatus::as_str), Some("DEACTIVATING"));
+        assert_eq!(serde_json::to_string(&TaskStatus::Stopped).unwrap(), "\"STOPPED\"");
+    }
+
+    #[test]
+    fn health_over_essential_containers() {
+        assert_eq!(task_health(["HEALTHY", "HEALTHY"].into_iter()), "HEALTHY");
+        assert_eq!(task_health(["HEALTHY", "UNKNOWN"].into_iter()), "UNKNOWN");
+        assert_eq!(task_health(["UNKNOWN", "UNHEALTHY"].into_iter()), "UNHEALTHY");
+        assert_eq!(task_health(std::iter::empty()), "UNKNOWN");
+    }
+}
