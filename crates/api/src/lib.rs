@@ -3,6 +3,7 @@
 //! operation. Each operation lives in its own file: decode → typed request → control →
 //! response. Errors map to AWS error types in [`error`].
 
+pub mod agent;
 pub mod ecs;
 pub mod error;
 pub mod server;

@@ -21,6 +21,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::{
+    ecs::Reply,
     error::ApiError,
     sigv4::{self, Credential, SignedRequest, Verifier},
 };
@@ -100,19 +101,22 @@ async fn handle(
             req.uri().path()
         ))),
     };
-    let (status, body) = match result {
-        Ok(body) => (StatusCode::OK, body),
+    let (status, reply) = match result {
+        Ok(reply) => (StatusCode::OK, reply),
         Err(e) => {
             tracing::debug!(code = e.code(), message = %e, "request refused");
-            (
-                StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
-                e.body(),
-            )
+            let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            (status, Reply::from(e.body()))
         }
     };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
     *response.status_mut() = status;
     let headers = response.headers_mut();
+    for (name, value) in reply.headers {
+        if let Ok(v) = header::HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
     headers.insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static(JSON_CONTENT_TYPE),
@@ -124,13 +128,26 @@ async fn handle(
 }
 
 /// An AWS JSON 1.1 request: verify, route on the target, run the operation.
-async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Vec<u8>, ApiError> {
+async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError> {
     let (parts, body) = req.into_parts();
     let body = Limited::new(body, MAX_BODY)
         .collect()
         .await
         .map_err(|_| ApiError::TooLarge(MAX_BODY))?
         .to_bytes();
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if let Some(token) = bearer {
+        return agent_request(api, token, target, &body).await;
+    }
     let headers: Vec<(&str, &str)> = parts
         .headers
         .iter()
@@ -144,11 +161,6 @@ async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Vec<u8>, ApiError
         body: &body,
     };
     let scope = api.verifier.verify(&signed, sigv4::now_secs())?;
-    let target = parts
-        .headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
     if let Some(operation) = target.strip_prefix(ECS_PREFIX) {
         if scope.service != "ecs" {
             return Err(sigv4::AuthError::WrongService("ecs".into()).into());
@@ -157,9 +169,38 @@ async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Vec<u8>, ApiError
             region: scope.region,
             account: api.account.clone(),
         };
-        return crate::ecs::dispatch(&api.control, &caller, operation, &body).await;
+        return crate::ecs::dispatch(&api.control, &caller, None, operation, &body).await;
     }
     Err(ApiError::UnknownOperation(target.to_string()))
+}
+
+/// A request authenticated with an agent token: berth's agent operations and the ECS
+/// state-change reports.
+async fn agent_request(
+    api: &Api,
+    token: &str,
+    target: &str,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    let agent = api
+        .control
+        .authenticate_agent(token)
+        .ok_or(sigv4::AuthError::UnknownAccessKey)?;
+    if let Some(operation) = target.strip_prefix(crate::agent::TARGET_PREFIX) {
+        return Ok(Reply::from(
+            crate::agent::dispatch(&api.control, &agent, operation, body).await?,
+        ));
+    }
+    match target.strip_prefix(ECS_PREFIX) {
+        Some(operation) if crate::ecs::AGENT_OPERATIONS.contains(&operation) => {
+            let caller = Caller {
+                region: agent.region.clone(),
+                account: api.account.clone(),
+            };
+            crate::ecs::dispatch(&api.control, &caller, Some(&agent), operation, body).await
+        }
+        _ => Err(sigv4::AuthError::Missing.into()),
+    }
 }
 
 /// Request ids shaped like UUIDs: a random per-process prefix and a counter.

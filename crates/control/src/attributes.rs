@@ -5,27 +5,37 @@ use std::sync::Arc;
 use berth_model::{container_instance::Attribute, EcsError};
 
 use crate::{
-    clusters::active_cluster,
-    instances::find_instance,
-    state::Change,
-    Caller, Control, Page, PageRequest,
+    clusters::active_cluster, instances::find_instance, state::Change, Caller, Control, Page,
+    PageRequest,
 };
 
 fn check_target(a: &Attribute) -> Result<&str, EcsError> {
-    if a.target_type.as_deref().is_some_and(|t| t != "container-instance") {
+    if a.target_type
+        .as_deref()
+        .is_some_and(|t| t != "container-instance")
+    {
         return Err(EcsError::invalid(format!(
             "Invalid targetType '{}': only container-instance is supported.",
             a.target_type.as_deref().unwrap_or_default()
         )));
     }
-    a.target_id
-        .as_deref()
-        .ok_or_else(|| EcsError::invalid(format!("Attribute '{}' needs a targetId (the container instance).", a.name)))
+    a.target_id.as_deref().ok_or_else(|| {
+        EcsError::invalid(format!(
+            "Attribute '{}' needs a targetId (the container instance).",
+            a.name
+        ))
+    })
 }
 
 impl Control {
     /// PutAttributes (`put`) or DeleteAttributes: every attribute names its instance.
-    pub async fn change_attributes(&self, caller: &Caller, cluster: Option<String>, attributes: Vec<Attribute>, put: bool) -> Result<Vec<Attribute>, EcsError> {
+    pub async fn change_attributes(
+        &self,
+        caller: &Caller,
+        cluster: Option<String>,
+        attributes: Vec<Attribute>,
+        put: bool,
+    ) -> Result<Vec<Attribute>, EcsError> {
         if attributes.is_empty() {
             return Err(EcsError::invalid("attributes must not be empty."));
         }
@@ -72,21 +82,39 @@ impl Control {
     }
 
     /// ListAttributes: the attributes of the cluster's instances, optionally by name/value.
-    pub fn list_attributes(&self, caller: &Caller, cluster: Option<&str>, target_type: &str, name: Option<&str>, value: Option<&str>, page: &PageRequest) -> Result<Page<Attribute>, EcsError> {
+    pub fn list_attributes(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        target_type: &str,
+        name: Option<&str>,
+        value: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Attribute>, EcsError> {
         if target_type != "container-instance" {
-            return Err(EcsError::invalid(format!("Invalid targetType '{target_type}': only container-instance is supported.")));
+            return Err(EcsError::invalid(format!(
+                "Invalid targetType '{target_type}': only container-instance is supported."
+            )));
         }
         if value.is_some() && name.is_none() {
-            return Err(EcsError::invalid("attributeValue can only be given with attributeName."));
+            return Err(EcsError::invalid(
+                "attributeValue can only be given with attributeName.",
+            ));
         }
         self.read(|state| {
             let cluster = active_cluster(state, caller, cluster)?.cluster_name.clone();
             let region = state.region(&caller.region);
             let mut items = Vec::new();
-            for rec in region.instances.values().filter(|r| r.cluster == cluster && r.instance.status != "INACTIVE") {
+            for rec in region
+                .instances
+                .values()
+                .filter(|r| r.cluster == cluster && r.instance.status != "INACTIVE")
+            {
                 let arn = &rec.instance.container_instance_arn;
                 for a in &rec.instance.attributes {
-                    if name.is_some_and(|n| n != a.name) || value.is_some_and(|v| Some(v) != a.value.as_deref()) {
+                    if name.is_some_and(|n| n != a.name)
+                        || value.is_some_and(|v| Some(v) != a.value.as_deref())
+                    {
                         continue;
                     }
                     let attr = Attribute {

@@ -78,7 +78,10 @@ fn view(state: &State, caller: &Caller, c: &Cluster, include: ClusterInclude) ->
         .values()
         .filter(|i| i.cluster == c.cluster_name && i.instance.status != "INACTIVE")
         .count() as i64;
-    let tasks = region.tasks.values().filter(|t| t.cluster == c.cluster_name);
+    let tasks = region
+        .tasks
+        .values()
+        .filter(|t| t.cluster == c.cluster_name);
     let (mut running, mut pending) = (0, 0);
     for t in tasks {
         match t.task.last() {

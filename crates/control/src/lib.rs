@@ -12,13 +12,13 @@ mod attributes;
 mod clusters;
 mod health;
 mod instances;
-mod task_state;
-mod tasks;
 mod paginate;
 mod settings;
 mod state;
 mod tags;
 mod task_definitions;
+mod task_state;
+mod tasks;
 mod writer;
 
 use std::sync::{Arc, RwLock};
@@ -26,15 +26,15 @@ use std::sync::{Arc, RwLock};
 use berth_model::EcsError;
 use berth_store::Store;
 
-pub use clusters::{ClusterInclude, CreateCluster, UpdateCluster};
-pub use paginate::{Page, PageRequest};
-pub use settings::SettingsQuery;
 pub use agent_channel::{AgentIdentity, DesiredTask, DesiredTasks};
+pub use clusters::{ClusterInclude, CreateCluster, UpdateCluster};
 pub use health::HealthConfig;
 pub use instances::{RegisterInstance, RegisteredInstance};
+pub use paginate::{Page, PageRequest};
+pub use settings::SettingsQuery;
 pub use state::{Change, InstanceRecord, RegionState, State, TaskRecord};
-pub use tasks::{ListTasks, RunTask};
 pub use task_definitions::{DescribedTaskDefinition, ListTaskDefinitions, TaskDefinitionRef};
+pub use tasks::{ListTasks, RunTask};
 
 /// Who is calling and where: the region comes from the request's SigV4 scope.
 #[derive(Debug, Clone)]
@@ -73,7 +73,14 @@ impl Control {
         let read = Arc::new(RwLock::new(state.clone()));
         let (commits_tx, commits) = tokio::sync::watch::channel(0);
         let writer = writer::spawn(store, state, read.clone(), commits_tx);
-        Ok(Control { inner: Arc::new(Inner { read, writer, commits, heartbeats }) })
+        Ok(Control {
+            inner: Arc::new(Inner {
+                read,
+                writer,
+                commits,
+                heartbeats,
+            }),
+        })
     }
 
     /// Runs `f` against the committed state. Keep `f` short: it holds the read lock.

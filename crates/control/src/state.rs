@@ -9,7 +9,10 @@ use std::{
     sync::Arc,
 };
 
-use berth_model::{cluster::Cluster, container_instance::ContainerInstance, tag::Tag, task::Task, task_definition::TaskDefinition};
+use berth_model::{
+    cluster::Cluster, container_instance::ContainerInstance, tag::Tag, task::Task,
+    task_definition::TaskDefinition,
+};
 use berth_store::{Mutation, Record};
 use serde::{Deserialize, Serialize};
 
@@ -63,7 +66,10 @@ pub struct RegionState {
 
 impl RegionState {
     /// The tasks placed on `instance_arn`.
-    pub fn tasks_on<'a>(&'a self, instance_arn: &str) -> impl Iterator<Item = &'a Arc<TaskRecord>> + 'a {
+    pub fn tasks_on<'a>(
+        &'a self,
+        instance_arn: &str,
+    ) -> impl Iterator<Item = &'a Arc<TaskRecord>> + 'a {
         self.tasks_by_instance
             .get(instance_arn)
             .into_iter()
@@ -109,14 +115,20 @@ impl State {
                     let old_hash = old.token_sha256.clone();
                     self.agent_tokens.remove(&old_hash);
                 }
-                self.agent_tokens.insert(record.token_sha256.clone(), (region.clone(), arn.clone()));
-                self.region_mut(region).instances.insert(arn, record.clone());
+                self.agent_tokens
+                    .insert(record.token_sha256.clone(), (region.clone(), arn.clone()));
+                self.region_mut(region)
+                    .instances
+                    .insert(arn, record.clone());
             }
             Change::Task { region, record } => {
                 let r = self.region_mut(region);
                 let arn = record.task.task_arn.clone();
                 if let Some(instance) = &record.task.container_instance_arn {
-                    r.tasks_by_instance.entry(instance.clone()).or_default().insert(arn.clone());
+                    r.tasks_by_instance
+                        .entry(instance.clone())
+                        .or_default()
+                        .insert(arn.clone());
                 }
                 r.tasks.insert(arn, record.clone());
             }
@@ -176,8 +188,14 @@ impl State {
 /// One committed change to the state.
 #[derive(Debug, Clone)]
 pub enum Change {
-    Instance { region: String, record: Arc<InstanceRecord> },
-    Task { region: String, record: Arc<TaskRecord> },
+    Instance {
+        region: String,
+        record: Arc<InstanceRecord>,
+    },
+    Task {
+        region: String,
+        record: Arc<TaskRecord>,
+    },
     Cluster {
         region: String,
         cluster: Arc<Cluster>,
@@ -221,9 +239,11 @@ impl Change {
                 key: format!("{region}/{}", record.instance.container_instance_arn),
                 value: json(record.as_ref()),
             },
-            Change::Task { region, record } => {
-                Mutation::Put { kind: TASK, key: format!("{region}/{}", record.task.task_arn), value: json(record.as_ref()) }
-            }
+            Change::Task { region, record } => Mutation::Put {
+                kind: TASK,
+                key: format!("{region}/{}", record.task.task_arn),
+                value: json(record.as_ref()),
+            },
             Change::Cluster { region, cluster } => Mutation::Put {
                 kind: CLUSTER,
                 key: format!("{region}/{}", cluster.cluster_name),
@@ -292,8 +312,14 @@ impl Change {
                     value: Some(serde_json::from_slice(&r.value).map_err(err)?),
                 }
             }
-            INSTANCE => Change::Instance { region, record: Arc::new(serde_json::from_slice(&r.value).map_err(err)?) },
-            TASK => Change::Task { region, record: Arc::new(serde_json::from_slice(&r.value).map_err(err)?) },
+            INSTANCE => Change::Instance {
+                region,
+                record: Arc::new(serde_json::from_slice(&r.value).map_err(err)?),
+            },
+            TASK => Change::Task {
+                region,
+                record: Arc::new(serde_json::from_slice(&r.value).map_err(err)?),
+            },
             other => return Err(format!("unknown record kind '{other}'")),
         })
     }

@@ -55,14 +55,21 @@ pub struct ListTasks {
 /// What one task of `td` (with `overrides`) needs from an instance.
 pub(crate) fn demand(td: &TaskDefinition, overrides: &TaskOverride) -> Result<Demand, EcsError> {
     let container_override = |name: &str| {
-        overrides.container_overrides.iter().find(|o| o.name.as_deref() == Some(name))
+        overrides
+            .container_overrides
+            .iter()
+            .find(|o| o.name.as_deref() == Some(name))
     };
     let cpu = match overrides.cpu.as_deref().or(td.cpu.as_deref()) {
         Some(c) => parse_task_cpu(c)? as i64,
         None => td
             .container_definitions
             .iter()
-            .map(|c| container_override(c.name.as_deref().unwrap_or_default()).and_then(|o| o.cpu).unwrap_or(c.cpu))
+            .map(|c| {
+                container_override(c.name.as_deref().unwrap_or_default())
+                    .and_then(|o| o.cpu)
+                    .unwrap_or(c.cpu)
+            })
             .sum(),
     };
     let memory = match overrides.memory.as_deref().or(td.memory.as_deref()) {
@@ -72,7 +79,9 @@ pub(crate) fn demand(td: &TaskDefinition, overrides: &TaskOverride) -> Result<De
             .iter()
             .map(|c| {
                 let o = container_override(c.name.as_deref().unwrap_or_default());
-                let reservation = o.and_then(|o| o.memory_reservation).or(c.memory_reservation);
+                let reservation = o
+                    .and_then(|o| o.memory_reservation)
+                    .or(c.memory_reservation);
                 let hard = o.and_then(|o| o.memory).or(c.memory);
                 reservation.or(hard).unwrap_or(0)
             })
@@ -83,25 +92,44 @@ pub(crate) fn demand(td: &TaskDefinition, overrides: &TaskOverride) -> Result<De
     for c in &td.container_definitions {
         for pm in &c.port_mappings {
             let protocol = pm.protocol.clone().unwrap_or_else(|| "tcp".into());
-            let port = if mode == "host" { pm.container_port.unwrap_or(0) } else { pm.host_port.unwrap_or(0) };
+            let port = if mode == "host" {
+                pm.container_port.unwrap_or(0)
+            } else {
+                pm.host_port.unwrap_or(0)
+            };
             if port != 0 {
                 host_ports.push((port, protocol));
             }
         }
     }
-    let required_attributes = td.requires_attributes.iter().map(|a| a.name.clone()).collect();
-    Ok(Demand { cpu, memory, host_ports, required_attributes })
+    let required_attributes = td
+        .requires_attributes
+        .iter()
+        .map(|a| a.name.clone())
+        .collect();
+    Ok(Demand {
+        cpu,
+        memory,
+        host_ports,
+        required_attributes,
+    })
 }
 
 fn check_request(req: &RunTask, td: &TaskDefinition) -> Result<(), EcsError> {
     if let Some(lt) = req.launch_type.as_deref().filter(|lt| *lt != "EC2") {
-        return Err(EcsError::invalid(format!("launchType {lt} is not supported yet in berth; use EC2.")));
+        return Err(EcsError::invalid(format!(
+            "launchType {lt} is not supported yet in berth; use EC2."
+        )));
     }
     if !td.compatibilities.iter().any(|c| c == "EC2") {
-        return Err(EcsError::invalid("Task definition does not support launch_type EC2"));
+        return Err(EcsError::invalid(
+            "Task definition does not support launch_type EC2",
+        ));
     }
     if td.network_mode.as_deref() == Some("awsvpc") {
-        return Err(EcsError::invalid("The awsvpc network mode is not supported yet for EC2 tasks in berth."));
+        return Err(EcsError::invalid(
+            "The awsvpc network mode is not supported yet for EC2 tasks in berth.",
+        ));
     }
     if !req.placement_constraints.is_empty() || !req.placement_strategy.is_empty() {
         return Err(EcsError::invalid(
@@ -114,7 +142,9 @@ fn check_request(req: &RunTask, td: &TaskDefinition) -> Result<(), EcsError> {
         }
     }
     if req.started_by.as_deref().is_some_and(|s| s.len() > 128) {
-        return Err(EcsError::invalid("startedBy can be at most 128 characters."));
+        return Err(EcsError::invalid(
+            "startedBy can be at most 128 characters.",
+        ));
     }
     tag::validate(&req.tags)?;
     if req.tags.len() > tag::MAX_TAGS {
@@ -123,7 +153,11 @@ fn check_request(req: &RunTask, td: &TaskDefinition) -> Result<(), EcsError> {
     if let Some(o) = &req.overrides {
         for co in &o.container_overrides {
             let name = co.name.as_deref().unwrap_or_default();
-            if !td.container_definitions.iter().any(|c| c.name.as_deref() == Some(name)) {
+            if !td
+                .container_definitions
+                .iter()
+                .any(|c| c.name.as_deref() == Some(name))
+            {
                 return Err(EcsError::invalid(format!(
                     "Container override names '{name}', which is not a container of {}.",
                     td.task_definition_arn
@@ -135,24 +169,48 @@ fn check_request(req: &RunTask, td: &TaskDefinition) -> Result<(), EcsError> {
 }
 
 /// The ACTIVE task definition a RunTask names.
-fn runnable_definition(region: &RegionState, reference: &str) -> Result<Arc<TaskDefinition>, EcsError> {
+fn runnable_definition(
+    region: &RegionState,
+    reference: &str,
+) -> Result<Arc<TaskDefinition>, EcsError> {
     let r = TaskDefinitionRef::parse(reference)?;
-    let td = r.resolve(region).ok_or_else(|| EcsError::client("Unable to describe task definition."))?;
+    let td = r
+        .resolve(region)
+        .ok_or_else(|| EcsError::client("Unable to describe task definition."))?;
     if td.status != "ACTIVE" {
         return Err(EcsError::client("TaskDefinition is inactive"));
     }
     Ok(td.clone())
 }
 
-fn new_task(caller: &Caller, cluster: &str, td: &TaskDefinition, req: &RunTask, instance: &InstanceRecord, demand: &Demand) -> TaskRecord {
+fn new_task(
+    caller: &Caller,
+    cluster: &str,
+    td: &TaskDefinition,
+    req: &RunTask,
+    instance: &InstanceRecord,
+    demand: &Demand,
+) -> TaskRecord {
     let id = random_id();
-    let task_arn = Arn::ecs(&caller.region, &caller.account, "task", &format!("{cluster}/{id}")).to_string();
+    let task_arn = Arn::ecs(
+        &caller.region,
+        &caller.account,
+        "task",
+        &format!("{cluster}/{id}"),
+    )
+    .to_string();
     let cluster_arn = Arn::ecs(&caller.region, &caller.account, "cluster", cluster).to_string();
     let containers = td
         .container_definitions
         .iter()
         .map(|c| Container {
-            container_arn: Arn::ecs(&caller.region, &caller.account, "container", &format!("{cluster}/{id}/{}", random_id())).to_string(),
+            container_arn: Arn::ecs(
+                &caller.region,
+                &caller.account,
+                "container",
+                &format!("{cluster}/{id}/{}", random_id()),
+            )
+            .to_string(),
             task_arn: task_arn.clone(),
             name: c.name.clone().unwrap_or_default(),
             image: c.image.clone().unwrap_or_default(),
@@ -164,7 +222,12 @@ fn new_task(caller: &Caller, cluster: &str, td: &TaskDefinition, req: &RunTask, 
             ..Default::default()
         })
         .collect();
-    let az = instance.instance.attributes.iter().find(|a| a.name == "ecs.availability-zone").and_then(|a| a.value.clone());
+    let az = instance
+        .instance
+        .attributes
+        .iter()
+        .find(|a| a.name == "ecs.availability-zone")
+        .and_then(|a| a.value.clone());
     let task = Task {
         availability_zone: az,
         cluster_arn,
@@ -175,7 +238,10 @@ fn new_task(caller: &Caller, cluster: &str, td: &TaskDefinition, req: &RunTask, 
         cpu: Some(demand.cpu.to_string()),
         created_at: time::from_millis(now_millis()),
         desired_status: "RUNNING".into(),
-        group: req.group.clone().unwrap_or_else(|| format!("family:{}", td.family)),
+        group: req
+            .group
+            .clone()
+            .unwrap_or_else(|| format!("family:{}", td.family)),
         health_status: "UNKNOWN".into(),
         last_status: "PROVISIONING".into(),
         launch_type: "EC2".into(),
@@ -187,11 +253,23 @@ fn new_task(caller: &Caller, cluster: &str, td: &TaskDefinition, req: &RunTask, 
         version: 1,
         ..Default::default()
     };
-    TaskRecord { task, cluster: cluster.to_string(), cpu: demand.cpu, memory: demand.memory, host_ports: demand.host_ports.clone() }
+    TaskRecord {
+        task,
+        cluster: cluster.to_string(),
+        cpu: demand.cpu,
+        memory: demand.memory,
+        host_ports: demand.host_ports.clone(),
+    }
 }
 
 /// Records `tasks` as placed on their instances, bumping each instance's desired version.
-fn commit_placed(state: &State, caller: &Caller, tasks: &[TaskRecord], tags: &[Tag], changes: &mut Vec<Change>) {
+fn commit_placed(
+    state: &State,
+    caller: &Caller,
+    tasks: &[TaskRecord],
+    tags: &[Tag],
+    changes: &mut Vec<Change>,
+) {
     let region = state.region(&caller.region);
     let mut bumped: Vec<String> = Vec::new();
     for t in tasks {
@@ -200,29 +278,51 @@ fn commit_placed(state: &State, caller: &Caller, tasks: &[TaskRecord], tags: &[T
             if let Some(rec) = region.instances.get(&instance_arn) {
                 let mut next = (**rec).clone();
                 next.desired_version += 1;
-                changes.push(Change::Instance { region: caller.region.clone(), record: Arc::new(next) });
+                changes.push(Change::Instance {
+                    region: caller.region.clone(),
+                    record: Arc::new(next),
+                });
             }
             bumped.push(instance_arn);
         }
         if !tags.is_empty() {
-            changes.push(Change::Tags { region: caller.region.clone(), arn: t.task.task_arn.clone(), tags: Arc::new(tags.to_vec()) });
+            changes.push(Change::Tags {
+                region: caller.region.clone(),
+                arn: t.task.task_arn.clone(),
+                tags: Arc::new(tags.to_vec()),
+            });
         }
-        changes.push(Change::Task { region: caller.region.clone(), record: Arc::new(t.clone()) });
+        changes.push(Change::Task {
+            region: caller.region.clone(),
+            record: Arc::new(t.clone()),
+        });
     }
 }
 
 /// Bumps the desired version of the instance `task` runs on.
-pub(crate) fn bump_instance(region: &RegionState, caller_region: &str, task: &Task, changes: &mut Vec<Change>) {
-    let Some(arn) = &task.container_instance_arn else { return };
+pub(crate) fn bump_instance(
+    region: &RegionState,
+    caller_region: &str,
+    task: &Task,
+    changes: &mut Vec<Change>,
+) {
+    let Some(arn) = &task.container_instance_arn else {
+        return;
+    };
     // A later change in the same batch may already carry a newer copy of this instance.
     let latest = changes.iter().rev().find_map(|c| match c {
-        Change::Instance { record, .. } if &record.instance.container_instance_arn == arn => Some(record.clone()),
+        Change::Instance { record, .. } if &record.instance.container_instance_arn == arn => {
+            Some(record.clone())
+        }
         _ => None,
     });
     if let Some(rec) = latest.or_else(|| region.instances.get(arn).cloned()) {
         let mut next = (*rec).clone();
         next.desired_version += 1;
-        changes.push(Change::Instance { region: caller_region.to_string(), record: Arc::new(next) });
+        changes.push(Change::Instance {
+            region: caller_region.to_string(),
+            record: Arc::new(next),
+        });
     }
 }
 
@@ -241,19 +341,29 @@ fn dedup(failures: &mut Vec<Failure>) {
 
 impl Control {
     /// RunTask (or, with `container_instances`, StartTask).
-    pub async fn run_task(&self, caller: &Caller, req: RunTask) -> Result<(Vec<Task>, Vec<Failure>), EcsError> {
+    pub async fn run_task(
+        &self,
+        caller: &Caller,
+        req: RunTask,
+    ) -> Result<(Vec<Task>, Vec<Failure>), EcsError> {
         let count = req.count.unwrap_or(1);
         if req.container_instances.is_none() && !(1..=10).contains(&count) {
-            return Err(EcsError::invalid(format!("count must be between 1 and 10, not {count}.")));
+            return Err(EcsError::invalid(format!(
+                "count must be between 1 and 10, not {count}."
+            )));
         }
         if let Some(list) = &req.container_instances {
             if list.is_empty() || list.len() > 10 {
-                return Err(EcsError::invalid("containerInstances must list 1 to 10 instances."));
+                return Err(EcsError::invalid(
+                    "containerInstances must list 1 to 10 instances.",
+                ));
             }
         }
         let caller = caller.clone();
         self.write(move |state, changes| {
-            let cluster = active_cluster(state, &caller, req.cluster.as_deref())?.cluster_name.clone();
+            let cluster = active_cluster(state, &caller, req.cluster.as_deref())?
+                .cluster_name
+                .clone();
             let region = state.region(&caller.region);
             let td = runnable_definition(region, &req.task_definition)?;
             check_request(&req, &td)?;
@@ -267,15 +377,24 @@ impl Control {
                         match find_instance(region, &cluster, reference) {
                             None => failures.push(Failure::new(reference.clone(), "MISSING")),
                             Some(rec) if rec.instance.status == "INACTIVE" => {
-                                failures.push(Failure::new(rec.instance.container_instance_arn.clone(), "INACTIVE"))
+                                failures.push(Failure::new(
+                                    rec.instance.container_instance_arn.clone(),
+                                    "INACTIVE",
+                                ))
                             }
-                            Some(rec) => match berth_scheduler::check(&demand, &candidate(region, rec)) {
-                                Ok(()) => placed.push(new_task(&caller, &cluster, &td, &req, rec, &demand)),
-                                Err(r) => failures.push(Failure {
-                                    detail: Some(r.detail()),
-                                    ..Failure::new(rec.instance.container_instance_arn.clone(), r.reason())
-                                }),
-                            },
+                            Some(rec) => {
+                                match berth_scheduler::check(&demand, &candidate(region, rec)) {
+                                    Ok(()) => placed
+                                        .push(new_task(&caller, &cluster, &td, &req, rec, &demand)),
+                                    Err(r) => failures.push(Failure {
+                                        detail: Some(r.detail()),
+                                        ..Failure::new(
+                                            rec.instance.container_instance_arn.clone(),
+                                            r.reason(),
+                                        )
+                                    }),
+                                }
+                            }
                         }
                     }
                 }
@@ -286,16 +405,27 @@ impl Control {
                         .filter(|r| r.cluster == cluster && r.instance.status != "INACTIVE")
                         .collect();
                     if instances.is_empty() {
-                        return Err(EcsError::invalid("No Container Instances were found in your cluster."));
+                        return Err(EcsError::invalid(
+                            "No Container Instances were found in your cluster.",
+                        ));
                     }
                     let candidates = instances.iter().map(|r| candidate(region, r)).collect();
                     for p in berth_scheduler::place(&demand, count as usize, candidates) {
                         match p {
-                            Placement::Placed(i) => placed.push(new_task(&caller, &cluster, &td, &req, instances[i], &demand)),
-                            Placement::Unplaced(rejections) => failures.extend(rejections.into_iter().map(|(arn, r)| Failure {
-                                detail: Some(r.detail()),
-                                ..Failure::new(arn, r.reason())
-                            })),
+                            Placement::Placed(i) => placed.push(new_task(
+                                &caller,
+                                &cluster,
+                                &td,
+                                &req,
+                                instances[i],
+                                &demand,
+                            )),
+                            Placement::Unplaced(rejections) => {
+                                failures.extend(rejections.into_iter().map(|(arn, r)| Failure {
+                                    detail: Some(r.detail()),
+                                    ..Failure::new(arn, r.reason())
+                                }))
+                            }
                         }
                     }
                 }
@@ -304,7 +434,10 @@ impl Control {
             commit_placed(state, &caller, &placed, &req.tags, changes);
             let tasks = placed
                 .into_iter()
-                .map(|t| Task { tags: req.tags.clone(), ..t.task })
+                .map(|t| Task {
+                    tags: req.tags.clone(),
+                    ..t.task
+                })
                 .collect();
             Ok((tasks, failures))
         })
@@ -313,15 +446,24 @@ impl Control {
 
     /// StopTask: desiredStatus STOPPED now; the agent stops the containers (SIGTERM, then
     /// SIGKILL after each container's stopTimeout) and reports STOPPED.
-    pub async fn stop_task(&self, caller: &Caller, cluster: Option<String>, reference: String, reason: Option<String>) -> Result<Task, EcsError> {
+    pub async fn stop_task(
+        &self,
+        caller: &Caller,
+        cluster: Option<String>,
+        reference: String,
+        reason: Option<String>,
+    ) -> Result<Task, EcsError> {
         if reason.as_deref().is_some_and(|r| r.len() > 255) {
             return Err(EcsError::invalid("reason can be at most 255 characters."));
         }
         let caller = caller.clone();
         self.write(move |state, changes| {
-            let cluster = active_cluster(state, &caller, cluster.as_deref())?.cluster_name.clone();
+            let cluster = active_cluster(state, &caller, cluster.as_deref())?
+                .cluster_name
+                .clone();
             let region = state.region(&caller.region);
-            let rec = find_task(region, &cluster, &reference).ok_or_else(|| EcsError::invalid("The referenced task was not found."))?;
+            let rec = find_task(region, &cluster, &reference)
+                .ok_or_else(|| EcsError::invalid("The referenced task was not found."))?;
             if rec.task.desired_status == "STOPPED" {
                 return Ok(view(state, &caller, rec, false));
             }
@@ -334,14 +476,23 @@ impl Control {
             t.version += 1;
             bump_instance(region, &caller.region, &next.task, changes);
             let out = view(state, &caller, &next, false);
-            changes.push(Change::Task { region: caller.region.clone(), record: Arc::new(next) });
+            changes.push(Change::Task {
+                region: caller.region.clone(),
+                record: Arc::new(next),
+            });
             Ok(out)
         })
         .await
     }
 
     /// DescribeTasks: by ARN or id; unknown ones are MISSING failures.
-    pub fn describe_tasks(&self, caller: &Caller, cluster: Option<&str>, references: &[String], with_tags: bool) -> Result<(Vec<Task>, Vec<Failure>), EcsError> {
+    pub fn describe_tasks(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        references: &[String],
+        with_tags: bool,
+    ) -> Result<(Vec<Task>, Vec<Failure>), EcsError> {
         if references.is_empty() || references.len() > 100 {
             return Err(EcsError::invalid("tasks must list 1 to 100 tasks."));
         }
@@ -363,45 +514,77 @@ impl Control {
     pub fn list_tasks(&self, caller: &Caller, q: &ListTasks) -> Result<Page<String>, EcsError> {
         let desired = q.desired_status.as_deref().unwrap_or("RUNNING");
         if !["RUNNING", "PENDING", "STOPPED"].contains(&desired) {
-            return Err(EcsError::invalid(format!("Invalid desiredStatus '{desired}': use RUNNING, PENDING or STOPPED.")));
+            return Err(EcsError::invalid(format!(
+                "Invalid desiredStatus '{desired}': use RUNNING, PENDING or STOPPED."
+            )));
         }
         if q.family.is_some() && q.service_name.is_some() {
-            return Err(EcsError::invalid("family and serviceName cannot be given together."));
+            return Err(EcsError::invalid(
+                "family and serviceName cannot be given together.",
+            ));
         }
         self.read(|state| {
-            let cluster = active_cluster(state, caller, q.cluster.as_deref())?.cluster_name.clone();
+            let cluster = active_cluster(state, caller, q.cluster.as_deref())?
+                .cluster_name
+                .clone();
             let region = state.region(&caller.region);
             let instance = match &q.container_instance {
                 Some(r) => Some(
                     find_instance(region, &cluster, r)
-                        .ok_or_else(|| EcsError::invalid(format!("Container instance '{r}' is not in cluster '{cluster}'.")))?
+                        .ok_or_else(|| {
+                            EcsError::invalid(format!(
+                                "Container instance '{r}' is not in cluster '{cluster}'."
+                            ))
+                        })?
                         .instance
                         .container_instance_arn
                         .clone(),
                 ),
                 None => None,
             };
-            let service_group = q.service_name.as_ref().map(|s| format!("service:{}", berth_model::arn::cluster_name_from(s)));
+            let service_group = q
+                .service_name
+                .as_ref()
+                .map(|s| format!("service:{}", berth_model::arn::cluster_name_from(s)));
             let family_prefix = q.family.as_ref().map(|f| format!("/{f}:"));
             let items = region.tasks.values().filter(|t| {
                 let task = &t.task;
                 t.cluster == cluster
                     && task.desired_status == desired
-                    && instance.as_ref().is_none_or(|i| task.container_instance_arn.as_ref() == Some(i))
-                    && family_prefix.as_ref().is_none_or(|f| task.task_definition_arn.contains(f.as_str()))
-                    && q.started_by.as_ref().is_none_or(|s| task.started_by.as_ref() == Some(s))
+                    && instance
+                        .as_ref()
+                        .is_none_or(|i| task.container_instance_arn.as_ref() == Some(i))
+                    && family_prefix
+                        .as_ref()
+                        .is_none_or(|f| task.task_definition_arn.contains(f.as_str()))
+                    && q.started_by
+                        .as_ref()
+                        .is_none_or(|s| task.started_by.as_ref() == Some(s))
                     && service_group.as_ref().is_none_or(|g| &task.group == g)
-                    && q.launch_type.as_ref().is_none_or(|l| &task.launch_type == l)
+                    && q.launch_type
+                        .as_ref()
+                        .is_none_or(|l| &task.launch_type == l)
             });
-            q.page.page(100, true, items.map(|t| (t.task.task_arn.clone(), t.task.task_arn.clone())))
+            q.page.page(
+                100,
+                true,
+                items.map(|t| (t.task.task_arn.clone(), t.task.task_arn.clone())),
+            )
         })
     }
 }
 
 /// Finds a task of `cluster` by ARN or id.
-pub(crate) fn find_task<'s>(region: &'s RegionState, cluster: &str, reference: &str) -> Option<&'s Arc<TaskRecord>> {
+pub(crate) fn find_task<'s>(
+    region: &'s RegionState,
+    cluster: &str,
+    reference: &str,
+) -> Option<&'s Arc<TaskRecord>> {
     if reference.starts_with("arn:") {
         return region.tasks.get(reference).filter(|t| t.cluster == cluster);
     }
-    region.tasks.values().find(|t| t.cluster == cluster && t.task.id() == reference)
+    region
+        .tasks
+        .values()
+        .find(|t| t.cluster == cluster && t.task.id() == reference)
 }

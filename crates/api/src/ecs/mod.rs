@@ -4,21 +4,33 @@ mod create_cluster;
 mod delete_account_setting;
 mod delete_cluster;
 mod delete_task_definitions;
+mod deregister_container_instance;
 mod deregister_task_definition;
 mod describe_clusters;
+mod describe_container_instances;
 mod describe_task_definition;
+mod describe_tasks;
 mod list_account_settings;
+mod list_attributes;
 mod list_clusters;
+mod list_container_instances;
 mod list_tags_for_resource;
 mod list_task_definition_families;
 mod list_task_definitions;
+mod list_tasks;
 mod put_account_setting;
+mod put_attributes;
+pub mod register_container_instance;
 mod register_task_definition;
+mod run_task;
+mod stop_task;
+mod submit_state_change;
 mod tag_resource;
 mod untag_resource;
 mod update_cluster;
+mod update_container_instances_state;
 
-use berth_control::{Caller, Control};
+use berth_control::{AgentIdentity, Caller, Control};
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -44,15 +56,53 @@ pub const OPERATIONS: &[&str] = &[
     "PutAccountSettingDefault",
     "ListAccountSettings",
     "DeleteAccountSetting",
+    "RegisterContainerInstance",
+    "DeregisterContainerInstance",
+    "DescribeContainerInstances",
+    "ListContainerInstances",
+    "UpdateContainerInstancesState",
+    "PutAttributes",
+    "DeleteAttributes",
+    "ListAttributes",
+    "RunTask",
+    "StartTask",
+    "StopTask",
+    "DescribeTasks",
+    "ListTasks",
+    "SubmitTaskStateChange",
+    "SubmitContainerStateChange",
 ];
 
+/// Operations an agent may call with its token instead of SigV4 credentials.
+pub const AGENT_OPERATIONS: &[&str] = &["SubmitTaskStateChange", "SubmitContainerStateChange"];
+
+/// A response body and any extra headers.
+pub struct Reply {
+    pub body: Vec<u8>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl From<Vec<u8>> for Reply {
+    fn from(body: Vec<u8>) -> Self {
+        Reply {
+            body,
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// Runs one ECS operation. `agent` is set when the caller authenticated with an agent token.
 pub async fn dispatch(
     control: &Control,
     caller: &Caller,
+    agent: Option<&AgentIdentity>,
     operation: &str,
     body: &[u8],
-) -> Result<Vec<u8>, ApiError> {
-    match operation {
+) -> Result<Reply, ApiError> {
+    if operation == "RegisterContainerInstance" {
+        return register_container_instance::handle(control, caller, body).await;
+    }
+    let body = match operation {
         "CreateCluster" => create_cluster::handle(control, caller, body).await,
         "DescribeClusters" => describe_clusters::handle(control, caller, body),
         "ListClusters" => list_clusters::handle(control, caller, body),
@@ -78,8 +128,29 @@ pub async fn dispatch(
         }
         "ListAccountSettings" => list_account_settings::handle(control, caller, body),
         "DeleteAccountSetting" => delete_account_setting::handle(control, caller, body).await,
+        "DeregisterContainerInstance" => {
+            deregister_container_instance::handle(control, caller, body).await
+        }
+        "DescribeContainerInstances" => describe_container_instances::handle(control, caller, body),
+        "ListContainerInstances" => list_container_instances::handle(control, caller, body),
+        "UpdateContainerInstancesState" => {
+            update_container_instances_state::handle(control, caller, body).await
+        }
+        "PutAttributes" => put_attributes::handle(control, caller, body, true).await,
+        "DeleteAttributes" => put_attributes::handle(control, caller, body, false).await,
+        "ListAttributes" => list_attributes::handle(control, caller, body),
+        "RunTask" => run_task::handle(control, caller, body, false).await,
+        "StartTask" => run_task::handle(control, caller, body, true).await,
+        "StopTask" => stop_task::handle(control, caller, body).await,
+        "DescribeTasks" => describe_tasks::handle(control, caller, body),
+        "ListTasks" => list_tasks::handle(control, caller, body),
+        "SubmitTaskStateChange" => submit_state_change::task(control, caller, agent, body).await,
+        "SubmitContainerStateChange" => {
+            submit_state_change::container(control, caller, agent, body).await
+        }
         other => Err(ApiError::UnknownOperation(other.to_string())),
-    }
+    }?;
+    Ok(Reply::from(body))
 }
 
 /// Encodes a response body.

@@ -1,0 +1,47 @@
+//! berth's own agent operations (`BerthAgentV1.<Operation>`), authenticated with the
+//! per-instance token: the long-poll for desired tasks and the heartbeat.
+
+use std::time::Duration;
+
+use berth_control::{AgentIdentity, Control};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+
+pub const TARGET_PREFIX: &str = "BerthAgentV1.";
+/// Longest a poll may wait before answering with an unchanged set.
+const MAX_WAIT_SECS: u64 = 30;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PollRequest {
+    #[serde(default)]
+    known_version: u64,
+    wait_seconds: Option<u64>,
+}
+
+pub async fn dispatch(
+    control: &Control,
+    agent: &AgentIdentity,
+    operation: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, ApiError> {
+    match operation {
+        "PollDesiredTasks" => {
+            let r: PollRequest = berth_model::json::decode(body)?;
+            let wait = Duration::from_secs(r.wait_seconds.unwrap_or(20).min(MAX_WAIT_SECS));
+            let desired = control
+                .poll_desired_tasks(agent, r.known_version, wait)
+                .await?;
+            Ok(serde_json::to_vec(&desired)
+                .map_err(|e| berth_model::EcsError::Server(e.to_string()))?)
+        }
+        "Heartbeat" => {
+            control.agent_heartbeat(agent).await?;
+            Ok(b"{}".to_vec())
+        }
+        other => Err(ApiError::UnknownOperation(format!(
+            "{TARGET_PREFIX}{other}"
+        ))),
+    }
+}

@@ -1,0 +1,51 @@
+//! ListTasks.
+
+use berth_control::{Caller, Control, ListTasks, PageRequest};
+use serde::{Deserialize, Serialize};
+
+use super::{decode, reply};
+use crate::error::ApiError;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Request {
+    cluster: Option<String>,
+    container_instance: Option<String>,
+    family: Option<String>,
+    started_by: Option<String>,
+    service_name: Option<String>,
+    desired_status: Option<String>,
+    launch_type: Option<String>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Response {
+    task_arns: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let r: Request = decode(body)?;
+    let q = ListTasks {
+        cluster: r.cluster,
+        container_instance: r.container_instance,
+        family: r.family,
+        started_by: r.started_by,
+        service_name: r.service_name,
+        desired_status: r.desired_status,
+        launch_type: r.launch_type,
+        page: PageRequest {
+            next_token: r.next_token,
+            max_results: r.max_results,
+        },
+    };
+    let page = control.list_tasks(caller, &q)?;
+    reply(&Response {
+        task_arns: page.items,
+        next_token: page.next_token,
+    })
+}
