@@ -1,0 +1,151 @@
+//! berth-runtime: the container runtime behind the agent. [`ContainerRuntime`] is what
+//! the agent needs from an engine; [`docker::DockerRuntime`] talks to the Docker Engine
+//! API (every call with a timeout) and [`sim::SimRuntime`] keeps containers in memory,
+//! for tests and scale runs that need no Docker.
+
+pub mod docker;
+pub mod sim;
+
+use std::{collections::BTreeMap, future::Future, time::Duration};
+
+/// Everything needed to create one container.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContainerSpec {
+    /// The engine-level container name.
+    pub name: String,
+    pub image: String,
+    pub entry_point: Option<Vec<String>>,
+    pub command: Option<Vec<String>>,
+    pub env: Vec<(String, String)>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    /// CPU shares (relative weight).
+    pub cpu_shares: Option<i64>,
+    /// Hard memory limit, MiB.
+    pub memory_mib: Option<i64>,
+    /// Soft memory limit, MiB.
+    pub memory_reservation_mib: Option<i64>,
+    /// `bridge`, `host` or `none`.
+    pub network_mode: String,
+    pub ports: Vec<PortSpec>,
+    pub labels: BTreeMap<String, String>,
+    /// (name, soft, hard).
+    pub ulimits: Vec<(String, i64, i64)>,
+    /// `container-name:alias`.
+    pub links: Vec<String>,
+    /// `source:target[:ro]` (host paths or volume names).
+    pub binds: Vec<String>,
+    pub health_check: Option<HealthCheckSpec>,
+    /// Log driver and its options.
+    pub log: Option<(String, BTreeMap<String, String>)>,
+    pub privileged: bool,
+    pub readonly_rootfs: bool,
+    pub init: bool,
+    pub extra_hosts: Vec<String>,
+    pub dns: Vec<String>,
+    pub stop_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortSpec {
+    pub container_port: u32,
+    /// `None` lets the engine pick a free host port.
+    pub host_port: Option<u32>,
+    pub protocol: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheckSpec {
+    /// Docker's form: `["CMD", ...]` or `["CMD-SHELL", "..."]`.
+    pub test: Vec<String>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub start_period: Duration,
+}
+
+/// What the engine says about a container.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContainerStatus {
+    pub id: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub state: RunState,
+    pub health: Health,
+    /// Bound host ports.
+    pub ports: Vec<BoundPort>,
+    pub image_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RunState {
+    #[default]
+    Created,
+    Running,
+    Exited(i64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Health {
+    /// No health check configured.
+    #[default]
+    None,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundPort {
+    pub container_port: u32,
+    pub host_port: u32,
+    pub protocol: String,
+    pub host_ip: String,
+}
+
+/// Facts about the engine and the host it runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeInfo {
+    pub version: String,
+    pub cpus: i64,
+    pub memory_mib: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("no such container or image: {0}")]
+    NotFound(String),
+    #[error("{op} timed out after {secs}s")]
+    Timeout { op: &'static str, secs: u64 },
+    #[error("{0}")]
+    Engine(String),
+}
+
+type Result<T> = std::result::Result<T, RuntimeError>;
+
+/// What the agent needs from a container engine. Every method is bounded in time.
+pub trait ContainerRuntime: Send + Sync + 'static {
+    fn info(&self) -> impl Future<Output = Result<RuntimeInfo>> + Send;
+    /// Whether `image` is present locally.
+    fn has_image(&self, image: &str) -> impl Future<Output = Result<bool>> + Send;
+    fn pull_image(&self, image: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Creates a container; returns its id.
+    fn create(&self, spec: &ContainerSpec) -> impl Future<Output = Result<String>> + Send;
+    fn start(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// SIGTERM, then SIGKILL after `grace`.
+    fn stop(&self, id: &str, grace: Duration) -> impl Future<Output = Result<()>> + Send;
+    fn remove(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// `None` when the container no longer exists.
+    fn inspect(&self, id: &str) -> impl Future<Output = Result<Option<ContainerStatus>>> + Send;
+    /// All containers (running or not) carrying label `key=value`.
+    fn list(&self, key: &str, value: &str) -> impl Future<Output = Result<Vec<ContainerStatus>>> + Send;
+}
+
+/// Runs `f` with a deadline, turning an expiry into [`RuntimeError::Timeout`].
+pub(crate) async fn bounded<T>(op: &'static str, limit: Duration, f: impl Future<Output = Result<T>>) -> Result<T> {
+    match tokio::time::timeout(limit, f).await {
+        Ok(r) => r,
+        Err(_) => Err(RuntimeError::Timeout { op, secs: limit.as_secs() }),
+    }
+}

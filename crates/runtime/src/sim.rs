@@ -1,0 +1,156 @@
+//! A simulated engine: containers "run" in memory until told to exit. For tests of the
+//! agent and control plane that need no Docker, and for running many agents in one process.
+//!
+//! Conventions: pulling an image whose name contains `does-not-exist` fails; starting a
+//! container whose command is `["fail"]` fails; a container with a health check starts
+//! `Starting` until [`SimRuntime::set_health`] says otherwise.
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use crate::{
+    BoundPort, ContainerRuntime, ContainerSpec, ContainerStatus, Health, Result, RunState, RuntimeError, RuntimeInfo,
+};
+
+#[derive(Clone, Default)]
+pub struct SimRuntime {
+    inner: Arc<Mutex<SimState>>,
+}
+
+#[derive(Default)]
+struct SimState {
+    images: HashSet<String>,
+    containers: BTreeMap<String, SimContainer>,
+    next_id: u64,
+    next_port: u32,
+}
+
+struct SimContainer {
+    spec: ContainerSpec,
+    status: ContainerStatus,
+}
+
+impl SimRuntime {
+    pub fn new() -> SimRuntime {
+        SimRuntime::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SimState> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes a running container exit with `code`, as if its process ended.
+    pub fn exit(&self, id: &str, code: i64) {
+        if let Some(c) = self.lock().containers.get_mut(id) {
+            c.status.state = RunState::Exited(code);
+        }
+    }
+
+    pub fn set_health(&self, id: &str, health: Health) {
+        if let Some(c) = self.lock().containers.get_mut(id) {
+            c.status.health = health;
+        }
+    }
+
+    /// Every container, by name.
+    pub fn containers(&self) -> Vec<(String, ContainerSpec, ContainerStatus)> {
+        self.lock().containers.values().map(|c| (c.status.name.clone(), c.spec.clone(), c.status.clone())).collect()
+    }
+}
+
+impl ContainerRuntime for SimRuntime {
+    async fn info(&self) -> Result<RuntimeInfo> {
+        Ok(RuntimeInfo { version: "sim".into(), cpus: 2, memory_mib: 4096 })
+    }
+
+    async fn has_image(&self, image: &str) -> Result<bool> {
+        Ok(self.lock().images.contains(image))
+    }
+
+    async fn pull_image(&self, image: &str) -> Result<()> {
+        if image.contains("does-not-exist") {
+            return Err(RuntimeError::NotFound(format!("pull access denied for {image}, repository does not exist")));
+        }
+        self.lock().images.insert(image.to_string());
+        Ok(())
+    }
+
+    async fn create(&self, spec: &ContainerSpec) -> Result<String> {
+        let mut s = self.lock();
+        if s.containers.values().any(|c| c.status.name == spec.name) {
+            return Err(RuntimeError::Engine(format!("Conflict. The container name \"/{}\" is already in use", spec.name)));
+        }
+        s.next_id += 1;
+        let id = format!("{:064x}", s.next_id);
+        let status = ContainerStatus {
+            id: id.clone(),
+            name: spec.name.clone(),
+            labels: spec.labels.clone(),
+            ..Default::default()
+        };
+        s.containers.insert(id.clone(), SimContainer { spec: spec.clone(), status });
+        Ok(id)
+    }
+
+    async fn start(&self, id: &str) -> Result<()> {
+        let mut s = self.lock();
+        let base = 49153 + s.next_port;
+        let c = s.containers.get_mut(id).ok_or_else(|| RuntimeError::NotFound(id.into()))?;
+        if c.spec.command.as_deref() == Some(&["fail".to_string()][..]) {
+            c.status.state = RunState::Exited(127);
+            return Err(RuntimeError::Engine("exec: \"fail\": executable file not found in $PATH".into()));
+        }
+        c.status.state = RunState::Running;
+        if c.spec.health_check.is_some() {
+            c.status.health = Health::Starting;
+        }
+        let mut used = 0;
+        if c.spec.network_mode == "bridge" {
+            c.status.ports = c
+                .spec
+                .ports
+                .iter()
+                .map(|p| {
+                    let host_port = p.host_port.unwrap_or_else(|| {
+                        used += 1;
+                        base + used - 1
+                    });
+                    BoundPort { container_port: p.container_port, host_port, protocol: p.protocol.clone(), host_ip: "0.0.0.0".into() }
+                })
+                .collect();
+        }
+        s.next_port += used;
+        Ok(())
+    }
+
+    async fn stop(&self, id: &str, _grace: Duration) -> Result<()> {
+        if let Some(c) = self.lock().containers.get_mut(id) {
+            if c.status.state == RunState::Running {
+                c.status.state = RunState::Exited(143);
+            }
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, id: &str) -> Result<()> {
+        self.lock().containers.remove(id);
+        Ok(())
+    }
+
+    async fn inspect(&self, id: &str) -> Result<Option<ContainerStatus>> {
+        Ok(self.lock().containers.get(id).map(|c| c.status.clone()))
+    }
+
+    async fn list(&self, key: &str, value: &str) -> Result<Vec<ContainerStatus>> {
+        Ok(self
+            .lock()
+            .containers
+            .values()
+            .filter(|c| c.status.labels.get(key).map(String::as_str) == Some(value))
+            .map(|c| c.status.clone())
+            .collect())
+    }
+}
