@@ -52,11 +52,16 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 fn parse(text: &str) -> anyhow::Result<Credential> {
+    parse_profile(text, PROFILE)
+}
+
+/// The credential of `profile` in an AWS shared-credentials file.
+fn parse_profile(text: &str, profile: &str) -> anyhow::Result<Credential> {
     let mut in_profile = false;
     let (mut id, mut secret) = (None, None);
     for line in text.lines().map(str::trim) {
         if line.starts_with('[') {
-            in_profile = line == format!("[{PROFILE}]");
+            in_profile = line == format!("[{profile}]");
         } else if in_profile {
             if let Some((k, v)) = line.split_once('=') {
                 match k.trim() {
@@ -78,6 +83,35 @@ fn parse(text: &str) -> anyhow::Result<Credential> {
         }
         _ => bail!("aws_access_key_id and aws_secret_access_key are required"),
     }
+}
+
+/// Credentials as the AWS tools find them: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`,
+/// else the profile `AWS_PROFILE` (default `default`) of `AWS_SHARED_CREDENTIALS_FILE`
+/// (default `~/.aws/credentials`).
+pub fn from_environment() -> anyhow::Result<Credential> {
+    if let (Ok(access_key_id), Ok(secret_access_key)) = (
+        std::env::var("AWS_ACCESS_KEY_ID"),
+        std::env::var("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        return Ok(Credential {
+            access_key_id,
+            secret_access_key,
+        });
+    }
+    let profile = std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into());
+    let path = match std::env::var_os("AWS_SHARED_CREDENTIALS_FILE") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+            .join(".aws/credentials"),
+    };
+    let text = fs::read_to_string(&path).with_context(|| {
+        format!(
+            "no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, and cannot read {}",
+            path.display()
+        )
+    })?;
+    parse_profile(&text, &profile)
+        .with_context(|| format!("profile [{profile}] of {}", path.display()))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The `berth` binary: `berth server` (the control plane), `berth up` (everything on one
 //! machine with embedded defaults). Later issues add `berth agent` and user commands.
 
+mod agent;
 mod credentials;
 mod server;
 
@@ -28,8 +29,11 @@ struct Cli {
 enum Command {
     /// Run the control plane: the ECS API on one HTTP listener, state in DATA_DIR.
     Server(ServerArgs),
-    /// Run everything on this machine with embedded defaults (today: the control plane).
+    /// Run everything on this machine with embedded defaults: the control plane and one
+    /// agent (in the `default` cluster) driving the local Docker engine.
     Up(ServerArgs),
+    /// Run the node agent: register this host with a berth server and run its tasks.
+    Agent(agent::AgentArgs),
 }
 
 #[derive(Args, Clone)]
@@ -51,6 +55,12 @@ pub struct ServerArgs {
     /// local tools that sign with dummy keys.
     #[arg(long)]
     insecure_accept_any_credentials: bool,
+    /// Seconds without a heartbeat before an instance is marked agentConnected=false.
+    #[arg(long, default_value_t = 30)]
+    heartbeat_timeout: u64,
+    /// Seconds an instance may stay disconnected before its tasks are marked STOPPED.
+    #[arg(long, default_value_t = 120)]
+    disconnected_grace: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -68,5 +78,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args, "server")),
         Command::Up(args) => runtime.block_on(server::run(args, "up")),
+        Command::Agent(args) => runtime.block_on(agent::run(args)),
     }
 }

@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use berth_api::{Api, ApiConfig};
-use berth_control::Control;
+use berth_control::{Control, HealthConfig};
+use berth_runtime::docker::DockerRuntime;
 use berth_store::SqliteStore;
+use std::time::Duration;
 
 use crate::{credentials, ServerArgs};
 
@@ -18,6 +20,11 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
     let store = SqliteStore::open(&data_dir).context("opening the state store")?;
     let control =
         Control::open(Arc::new(store)).map_err(|e| anyhow::anyhow!("loading state: {e}"))?;
+    control.spawn_instance_health(HealthConfig {
+        heartbeat_timeout: Duration::from_secs(args.heartbeat_timeout),
+        disconnected_grace: Duration::from_secs(args.disconnected_grace),
+        ..HealthConfig::default()
+    });
     if args.insecure_accept_any_credentials {
         tracing::warn!("--insecure-accept-any-credentials is ON: any well-formed signature is accepted, whatever its secret. Do not expose this server.");
     }
@@ -25,7 +32,7 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
         control,
         ApiConfig {
             account_id: args.account_id.clone(),
-            credentials: vec![credential],
+            credentials: vec![credential.clone()],
             accept_any_credentials: args.insecure_accept_any_credentials,
         },
     );
@@ -43,9 +50,35 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
         args.region
     );
     println!("  aws --endpoint-url {endpoint} ecs list-clusters");
+    if mode == "up" {
+        start_local_agent(&endpoint, &data_dir, credential, &args.region).await;
+    }
     berth_api::serve(listener, api, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `berth up`'s agent: the local Docker engine joins the `default` cluster. Without a
+/// reachable engine the server runs alone and says why.
+async fn start_local_agent(
+    endpoint: &str,
+    data_dir: &std::path::Path,
+    credential: berth_sigv4::Credential,
+    region: &str,
+) {
+    let docker = match DockerRuntime::connect().await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "no Docker engine: berth up runs without a local agent");
+            return;
+        }
+    };
+    let config = crate::agent::local_config(endpoint, data_dir, credential, region);
+    tokio::spawn(async move {
+        if let Err(e) = berth_agent::run(config, Arc::new(docker)).await {
+            tracing::error!(error = %e, "the local agent stopped");
+        }
+    });
 }
 
 async fn shutdown_signal() {

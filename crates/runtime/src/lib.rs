@@ -139,13 +139,24 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// `None` when the container no longer exists.
     fn inspect(&self, id: &str) -> impl Future<Output = Result<Option<ContainerStatus>>> + Send;
     /// All containers (running or not) carrying label `key=value`.
-    fn list(&self, key: &str, value: &str) -> impl Future<Output = Result<Vec<ContainerStatus>>> + Send;
+    fn list(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<Vec<ContainerStatus>>> + Send;
 }
 
 /// Runs `f` with a deadline, turning an expiry into [`RuntimeError::Timeout`].
-pub(crate) async fn bounded<T>(op: &'static str, limit: Duration, f: impl Future<Output = Result<T>>) -> Result<T> {
+pub(crate) async fn bounded<T>(
+    op: &'static str,
+    limit: Duration,
+    f: impl Future<Output = Result<T>>,
+) -> Result<T> {
     match tokio::time::timeout(limit, f).await {
         Ok(r) => r,
-        Err(_) => Err(RuntimeError::Timeout { op, secs: limit.as_secs() }),
+        Err(_) => Err(RuntimeError::Timeout {
+            op,
+            secs: limit.as_secs(),
+        }),
     }
 }

@@ -12,7 +12,8 @@ use std::{
 };
 
 use crate::{
-    BoundPort, ContainerRuntime, ContainerSpec, ContainerStatus, Health, Result, RunState, RuntimeError, RuntimeInfo,
+    BoundPort, ContainerRuntime, ContainerSpec, ContainerStatus, Health, Result, RunState,
+    RuntimeError, RuntimeInfo,
 };
 
 #[derive(Clone, Default)]
@@ -57,13 +58,21 @@ impl SimRuntime {
 
     /// Every container, by name.
     pub fn containers(&self) -> Vec<(String, ContainerSpec, ContainerStatus)> {
-        self.lock().containers.values().map(|c| (c.status.name.clone(), c.spec.clone(), c.status.clone())).collect()
+        self.lock()
+            .containers
+            .values()
+            .map(|c| (c.status.name.clone(), c.spec.clone(), c.status.clone()))
+            .collect()
     }
 }
 
 impl ContainerRuntime for SimRuntime {
     async fn info(&self) -> Result<RuntimeInfo> {
-        Ok(RuntimeInfo { version: "sim".into(), cpus: 2, memory_mib: 4096 })
+        Ok(RuntimeInfo {
+            version: "sim".into(),
+            cpus: 2,
+            memory_mib: 4096,
+        })
     }
 
     async fn has_image(&self, image: &str) -> Result<bool> {
@@ -72,7 +81,9 @@ impl ContainerRuntime for SimRuntime {
 
     async fn pull_image(&self, image: &str) -> Result<()> {
         if image.contains("does-not-exist") {
-            return Err(RuntimeError::NotFound(format!("pull access denied for {image}, repository does not exist")));
+            return Err(RuntimeError::NotFound(format!(
+                "pull access denied for {image}, repository does not exist"
+            )));
         }
         self.lock().images.insert(image.to_string());
         Ok(())
@@ -81,7 +92,10 @@ impl ContainerRuntime for SimRuntime {
     async fn create(&self, spec: &ContainerSpec) -> Result<String> {
         let mut s = self.lock();
         if s.containers.values().any(|c| c.status.name == spec.name) {
-            return Err(RuntimeError::Engine(format!("Conflict. The container name \"/{}\" is already in use", spec.name)));
+            return Err(RuntimeError::Engine(format!(
+                "Conflict. The container name \"/{}\" is already in use",
+                spec.name
+            )));
         }
         s.next_id += 1;
         let id = format!("{:064x}", s.next_id);
@@ -91,17 +105,28 @@ impl ContainerRuntime for SimRuntime {
             labels: spec.labels.clone(),
             ..Default::default()
         };
-        s.containers.insert(id.clone(), SimContainer { spec: spec.clone(), status });
+        s.containers.insert(
+            id.clone(),
+            SimContainer {
+                spec: spec.clone(),
+                status,
+            },
+        );
         Ok(id)
     }
 
     async fn start(&self, id: &str) -> Result<()> {
         let mut s = self.lock();
         let base = 49153 + s.next_port;
-        let c = s.containers.get_mut(id).ok_or_else(|| RuntimeError::NotFound(id.into()))?;
+        let c = s
+            .containers
+            .get_mut(id)
+            .ok_or_else(|| RuntimeError::NotFound(id.into()))?;
         if c.spec.command.as_deref() == Some(&["fail".to_string()][..]) {
             c.status.state = RunState::Exited(127);
-            return Err(RuntimeError::Engine("exec: \"fail\": executable file not found in $PATH".into()));
+            return Err(RuntimeError::Engine(
+                "exec: \"fail\": executable file not found in $PATH".into(),
+            ));
         }
         c.status.state = RunState::Running;
         if c.spec.health_check.is_some() {
@@ -118,7 +143,12 @@ impl ContainerRuntime for SimRuntime {
                         used += 1;
                         base + used - 1
                     });
-                    BoundPort { container_port: p.container_port, host_port, protocol: p.protocol.clone(), host_ip: "0.0.0.0".into() }
+                    BoundPort {
+                        container_port: p.container_port,
+                        host_port,
+                        protocol: p.protocol.clone(),
+                        host_ip: "0.0.0.0".into(),
+                    }
                 })
                 .collect();
         }

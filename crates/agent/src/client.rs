@@ -1,0 +1,206 @@
+//! The agent's HTTP client for the server: SigV4-signed ECS calls for registration,
+//! token-authenticated calls after that.
+
+use std::time::Duration;
+
+use berth_model::task::TaskStateChange;
+use berth_sigv4::{Credential, SignedRequest};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Uri};
+use hyper_util::{
+    client::legacy::{connect::HttpConnector, Client},
+    rt::TokioExecutor,
+};
+use serde::{de::DeserializeOwned, Serialize};
+
+const ECS: &str = "AmazonEC2ContainerServiceV20141113.";
+const AGENT: &str = "BerthAgentV1.";
+const TOKEN_HEADER: &str = "x-berth-agent-token";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the server: {0}")]
+    Transport(String),
+    #[error("{code}: {message}")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("unexpected response: {0}")]
+    Decode(String),
+}
+
+impl ClientError {
+    /// The server no longer accepts this agent's token.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, ClientError::Api { code, .. } if code == "UnrecognizedClientException" || code == "MissingAuthenticationTokenException")
+    }
+}
+
+#[derive(Clone)]
+pub struct ServerClient {
+    http: Client<HttpConnector, Full<Bytes>>,
+    base: Uri,
+    host: String,
+    credential: Credential,
+    region: String,
+}
+
+impl ServerClient {
+    pub fn new(
+        server: &str,
+        credential: Credential,
+        region: &str,
+    ) -> Result<ServerClient, ClientError> {
+        let base: Uri = server
+            .parse()
+            .map_err(|e| ClientError::Transport(format!("bad server URL '{server}': {e}")))?;
+        let host = base
+            .authority()
+            .map(|a| a.to_string())
+            .ok_or_else(|| ClientError::Transport(format!("server URL '{server}' has no host")))?;
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        let http = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        Ok(ServerClient {
+            http,
+            base,
+            host,
+            credential,
+            region: region.to_string(),
+        })
+    }
+
+    async fn send(
+        &self,
+        target: &str,
+        body: Vec<u8>,
+        auth: Auth<'_>,
+        timeout: Duration,
+    ) -> Result<(Vec<u8>, Option<String>), ClientError> {
+        let headers = [
+            ("host", self.host.as_str()),
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", target),
+        ];
+        let mut builder = Request::post(self.base.clone());
+        for (k, v) in headers {
+            builder = builder.header(k, v);
+        }
+        match auth {
+            Auth::SigV4 => {
+                let req = SignedRequest {
+                    method: "POST",
+                    path: "/",
+                    query: "",
+                    headers: &headers,
+                    body: &body,
+                };
+                for (k, v) in berth_sigv4::sign(
+                    &req,
+                    &self.credential,
+                    &self.region,
+                    "ecs",
+                    berth_sigv4::now_secs(),
+                ) {
+                    builder = builder.header(k, v);
+                }
+            }
+            Auth::Token(token) => {
+                builder = builder.header("authorization", format!("Bearer {token}"))
+            }
+        }
+        let request = builder
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        let response = tokio::time::timeout(timeout, self.http.request(request))
+            .await
+            .map_err(|_| ClientError::Transport(format!("{target} timed out")))?
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        let status = response.status().as_u16();
+        let token = response
+            .headers()
+            .get(TOKEN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let bytes = tokio::time::timeout(timeout, response.into_body().collect())
+            .await
+            .map_err(|_| ClientError::Transport(format!("{target} timed out")))?
+            .map_err(|e| ClientError::Transport(e.to_string()))?
+            .to_bytes();
+        if status != 200 {
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            return Err(ClientError::Api {
+                status,
+                code: v["__type"].as_str().unwrap_or("Unknown").to_string(),
+                message: v["message"].as_str().unwrap_or_default().to_string(),
+            });
+        }
+        Ok((bytes.to_vec(), token))
+    }
+
+    /// A SigV4-signed ECS call.
+    pub async fn ecs<T: DeserializeOwned>(
+        &self,
+        operation: &str,
+        body: &impl Serialize,
+    ) -> Result<(T, Option<String>), ClientError> {
+        let body = serde_json::to_vec(body).map_err(|e| ClientError::Decode(e.to_string()))?;
+        let (bytes, token) = self
+            .send(
+                &format!("{ECS}{operation}"),
+                body,
+                Auth::SigV4,
+                Duration::from_secs(30),
+            )
+            .await?;
+        Ok((
+            serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))?,
+            token,
+        ))
+    }
+
+    /// A token-authenticated berth agent call.
+    pub async fn agent<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        operation: &str,
+        body: &impl Serialize,
+        timeout: Duration,
+    ) -> Result<T, ClientError> {
+        let body = serde_json::to_vec(body).map_err(|e| ClientError::Decode(e.to_string()))?;
+        let (bytes, _) = self
+            .send(
+                &format!("{AGENT}{operation}"),
+                body,
+                Auth::Token(token),
+                timeout,
+            )
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    /// SubmitTaskStateChange with the agent's token.
+    pub async fn submit(&self, token: &str, change: &TaskStateChange) -> Result<(), ClientError> {
+        let body = serde_json::to_vec(change).map_err(|e| ClientError::Decode(e.to_string()))?;
+        self.send(
+            &format!("{ECS}SubmitTaskStateChange"),
+            body,
+            Auth::Token(token),
+            Duration::from_secs(30),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Auth<'a> {
+    SigV4,
+    Token(&'a str),
+}

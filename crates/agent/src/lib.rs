@@ -1,0 +1,270 @@
+//! berth-agent: the node agent. It registers its host as a container instance, then
+//! long-polls the server for the versioned set of tasks the instance should run and
+//! converges the container engine to it: one [`task_manager::TaskManager`] per task.
+//! What it observes goes back through SubmitTaskStateChange; heartbeats keep the instance
+//! connected. Restarting the agent re-adopts its containers by their labels.
+//!
+//! ```text
+//! register ─▶ token ─┬─▶ heartbeat loop
+//!                    ├─▶ poll loop ─▶ supervisor ─▶ task manager per task ─▶ engine
+//!                    └─▶ reporter ◀─────────────────────────┘ (state changes)
+//! ```
+
+pub mod client;
+mod registration;
+pub mod reporter;
+pub mod spec;
+pub mod task_manager;
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use berth_runtime::ContainerRuntime;
+use berth_sigv4::Credential;
+use serde::Deserialize;
+use tokio::sync::watch;
+
+use crate::{
+    client::{ClientError, ServerClient},
+    reporter::Reporter,
+    task_manager::{Desired, TaskManager},
+};
+
+/// How the agent joins a cluster.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub server: String,
+    pub cluster: String,
+    pub data_dir: PathBuf,
+    pub credential: Credential,
+    pub region: String,
+    /// Custom attributes (KEY=VALUE).
+    pub attributes: Vec<(String, String)>,
+    pub availability_zone: Option<String>,
+    pub instance_type: Option<String>,
+    /// CPU units to offer (default: 1024 per core).
+    pub cpu: Option<i64>,
+    /// MiB to offer (default: host memory minus [`RESERVED_MEMORY_MIB`]).
+    pub memory: Option<i64>,
+    pub heartbeat_interval: Duration,
+    pub poll_wait: Duration,
+}
+
+/// Memory kept back for the host and the agent when `--memory` is not given.
+pub const RESERVED_MEMORY_MIB: i64 = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("registration failed: {0}")]
+    Registration(ClientError),
+    #[error("the container engine: {0}")]
+    Runtime(#[from] berth_runtime::RuntimeError),
+    #[error("the data directory: {0}")]
+    DataDir(#[from] std::io::Error),
+    #[error("this container instance was deregistered; the agent stops")]
+    Deregistered,
+}
+
+/// The agent's identity and current token, shared by its loops.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<RwLock<Identity>>,
+}
+
+#[derive(Debug, Clone)]
+struct Identity {
+    instance_arn: String,
+    token: String,
+}
+
+impl Session {
+    pub fn token(&self) -> String {
+        self.inner
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .token
+            .clone()
+    }
+
+    pub fn instance_arn(&self) -> String {
+        self.inner
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .instance_arn
+            .clone()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DesiredTasks {
+    version: u64,
+    instance_status: String,
+    tasks: Vec<DesiredTask>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DesiredTask {
+    task_arn: String,
+    desired_status: String,
+    task_definition: Arc<berth_model::task_definition::TaskDefinition>,
+    overrides: berth_model::task::TaskOverride,
+}
+
+struct Running {
+    desired: watch::Sender<Desired>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+/// Registers and runs the agent until it is deregistered or fails to register.
+pub async fn run<R: ContainerRuntime>(
+    config: AgentConfig,
+    runtime: Arc<R>,
+) -> Result<(), AgentError> {
+    let client = ServerClient::new(&config.server, config.credential.clone(), &config.region)
+        .map_err(AgentError::Registration)?;
+    let session = registration::register(&client, &config, runtime.as_ref()).await?;
+    tracing::info!(instance = %session.instance_arn(), cluster = %config.cluster, "agent registered");
+
+    let reporter = Reporter::new();
+    tokio::spawn(reporter.clone().run(client.clone(), session.clone()));
+    tokio::spawn(heartbeats(
+        client.clone(),
+        session.clone(),
+        config.heartbeat_interval,
+    ));
+
+    let mut tasks: HashMap<String, Running> = HashMap::new();
+    let mut version = 0;
+    let mut first = true;
+    loop {
+        let body = serde_json::json!({ "knownVersion": version, "waitSeconds": config.poll_wait.as_secs() });
+        let timeout = config.poll_wait + Duration::from_secs(10);
+        let desired: DesiredTasks = match client
+            .agent(&session.token(), "PollDesiredTasks", &body, timeout)
+            .await
+        {
+            Ok(d) => d,
+            Err(e) if e.is_unauthorized() => {
+                tracing::warn!(error = %e, "the server no longer accepts this agent's token: registering again");
+                registration::reregister(&client, &config, runtime.as_ref(), &session).await?;
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "polling for desired tasks failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if desired.instance_status == "INACTIVE" {
+            return Err(AgentError::Deregistered);
+        }
+        version = desired.version;
+        converge(
+            &config,
+            &runtime,
+            &reporter,
+            &session,
+            &mut tasks,
+            desired.tasks,
+            first,
+        )
+        .await;
+        first = false;
+    }
+}
+
+/// Points every task manager at its desired status, starting managers for new tasks and
+/// telling those of vanished tasks to clean up. On the first pass, removes containers of
+/// this instance that belong to no desired task (orphans from before a restart).
+async fn converge<R: ContainerRuntime>(
+    config: &AgentConfig,
+    runtime: &Arc<R>,
+    reporter: &Reporter,
+    session: &Session,
+    tasks: &mut HashMap<String, Running>,
+    desired: Vec<DesiredTask>,
+    first: bool,
+) {
+    tasks.retain(|_, r| !r.done.is_finished());
+    let wanted: Vec<String> = desired.iter().map(|t| t.task_arn.clone()).collect();
+    for (arn, running) in tasks.iter() {
+        if !wanted.contains(arn) {
+            let _ = running.desired.send(Desired::Forget);
+        }
+    }
+    if first {
+        remove_orphans(runtime.as_ref(), &session.instance_arn(), &wanted).await;
+    }
+    for t in desired {
+        let want = if t.desired_status == "RUNNING" {
+            Desired::Running
+        } else {
+            Desired::Stopped
+        };
+        match tasks.get(&t.task_arn) {
+            Some(running) => {
+                running.desired.send_if_modified(|d| {
+                    let changed = *d != want;
+                    *d = want;
+                    changed
+                });
+            }
+            None => {
+                let (tx, rx) = watch::channel(want);
+                let manager = TaskManager::new(
+                    runtime.clone(),
+                    reporter.clone(),
+                    config.cluster.clone(),
+                    session.instance_arn(),
+                    t.task_arn.clone(),
+                    t.task_definition,
+                    t.overrides,
+                );
+                let done = tokio::spawn(manager.run(rx));
+                tasks.insert(t.task_arn, Running { desired: tx, done });
+            }
+        }
+    }
+}
+
+async fn remove_orphans<R: ContainerRuntime>(runtime: &R, instance_arn: &str, wanted: &[String]) {
+    let Ok(existing) = runtime.list(spec::LABEL_INSTANCE, instance_arn).await else {
+        return;
+    };
+    for c in existing {
+        let task = c
+            .labels
+            .get(spec::LABEL_TASK_ARN)
+            .cloned()
+            .unwrap_or_default();
+        if !wanted.contains(&task) {
+            tracing::info!(container = %c.name, %task, "removing a container of a task this instance no longer runs");
+            let _ = runtime.stop(&c.id, Duration::from_secs(10)).await;
+            let _ = runtime.remove(&c.id).await;
+        }
+    }
+}
+
+async fn heartbeats(client: ServerClient, session: Session, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let result: Result<serde_json::Value, _> = client
+            .agent(
+                &session.token(),
+                "Heartbeat",
+                &serde_json::json!({}),
+                Duration::from_secs(10),
+            )
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "heartbeat failed");
+        }
+    }
+}

@@ -1,0 +1,547 @@
+//! One task manager per task: a tokio task that owns the task's containers, converges
+//! them to the desired status (pull, create and start in dependsOn order; stop with each
+//! container's stopTimeout), watches them, and reports every change it observes.
+
+use std::{sync::Arc, time::Duration};
+
+use berth_model::{
+    task::{ContainerStateChange, NetworkBinding, TaskOverride, TaskStateChange},
+    task_definition::{ContainerDefinition, TaskDefinition},
+};
+use berth_runtime::{ContainerRuntime, Health, RunState};
+use tokio::{sync::watch, time::Instant};
+
+use crate::{
+    reporter::Reporter,
+    spec::{self, TaskContext, LABEL_CONTAINER_NAME, LABEL_INSTANCE, LABEL_TASK_ARN},
+};
+
+/// What the server wants of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Desired {
+    Running,
+    Stopped,
+    /// The task has left the instance's desired set: clean up and finish.
+    Forget,
+}
+
+/// How often containers are inspected.
+const WATCH_INTERVAL: Duration = Duration::from_millis(250);
+/// How long a container may wait for its dependencies when it sets no startTimeout.
+const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(180);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    Pending,
+    Running,
+    Stopping,
+    Stopped,
+}
+
+impl Phase {
+    fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "PENDING",
+            Phase::Running => "RUNNING",
+            Phase::Stopping => "STOPPING",
+            Phase::Stopped => "STOPPED",
+        }
+    }
+}
+
+struct Managed {
+    def: ContainerDefinition,
+    id: Option<String>,
+    status: &'static str,
+    exit_code: Option<i64>,
+    reason: Option<String>,
+    health: Health,
+    bindings: Vec<NetworkBinding>,
+}
+
+impl Managed {
+    fn name(&self) -> &str {
+        self.def.name.as_deref().unwrap_or_default()
+    }
+
+    fn exited(&self) -> bool {
+        self.status == "STOPPED"
+    }
+}
+
+pub struct TaskManager<R: ContainerRuntime> {
+    runtime: Arc<R>,
+    reporter: Reporter,
+    cluster: String,
+    instance_arn: String,
+    task_arn: String,
+    td: Arc<TaskDefinition>,
+    overrides: TaskOverride,
+    containers: Vec<Managed>,
+    phase: Phase,
+    stop_code: Option<&'static str>,
+    stopped_reason: Option<String>,
+    pulled: bool,
+    pull_started_at: Option<f64>,
+    pull_stopped_at: Option<f64>,
+    started_waiting: Instant,
+    last_report: Option<TaskStateChange>,
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as f64 / 1000.0)
+        .unwrap_or(0.0)
+}
+
+fn health_str(h: Health) -> &'static str {
+    match h {
+        Health::Healthy => "HEALTHY",
+        Health::Unhealthy => "UNHEALTHY",
+        Health::None | Health::Starting => "UNKNOWN",
+    }
+}
+
+impl<R: ContainerRuntime> TaskManager<R> {
+    pub fn new(
+        runtime: Arc<R>,
+        reporter: Reporter,
+        cluster: String,
+        instance_arn: String,
+        task_arn: String,
+        td: Arc<TaskDefinition>,
+        overrides: TaskOverride,
+    ) -> Self {
+        let containers = td
+            .container_definitions
+            .iter()
+            .map(|def| Managed {
+                def: def.clone(),
+                id: None,
+                status: "PENDING",
+                exit_code: None,
+                reason: None,
+                health: Health::None,
+                bindings: Vec::new(),
+            })
+            .collect();
+        TaskManager {
+            runtime,
+            reporter,
+            cluster,
+            instance_arn,
+            task_arn,
+            td,
+            overrides,
+            containers,
+            phase: Phase::Pending,
+            stop_code: None,
+            stopped_reason: None,
+            pulled: false,
+            pull_started_at: None,
+            pull_stopped_at: None,
+            started_waiting: Instant::now(),
+            last_report: None,
+        }
+    }
+
+    fn ctx(&self) -> TaskContext<'_> {
+        TaskContext {
+            cluster: &self.cluster,
+            instance_arn: &self.instance_arn,
+            task_arn: &self.task_arn,
+        }
+    }
+
+    /// Runs until the task has stopped and left the desired set.
+    pub async fn run(mut self, mut desired: watch::Receiver<Desired>) {
+        self.adopt().await;
+        let mut tick = tokio::time::interval(WATCH_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let want = *desired.borrow_and_update();
+            match want {
+                Desired::Forget => {
+                    if self.phase != Phase::Stopped {
+                        self.stop_all().await;
+                        self.finish(
+                            None,
+                            Some("The task is no longer wanted on this instance.".into()),
+                        );
+                        self.report();
+                    }
+                    self.remove_all().await;
+                    return;
+                }
+                Desired::Stopped if self.phase < Phase::Stopping => {
+                    self.phase = Phase::Stopping;
+                    self.report();
+                    self.stop_all().await;
+                    self.refresh().await;
+                    self.finish(None, None);
+                }
+                Desired::Running if self.phase == Phase::Pending => self.advance_start().await,
+                _ => {}
+            }
+            if self.phase < Phase::Stopping {
+                self.refresh().await;
+                self.check_essential().await;
+            }
+            self.report();
+            tokio::select! {
+                _ = tick.tick() => {}
+                changed = desired.changed() => {
+                    if changed.is_err() {
+                        // The supervisor is gone (agent shutting down): leave containers running.
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Finds containers of this task that already exist (after an agent restart).
+    async fn adopt(&mut self) {
+        let existing = match self.runtime.list(LABEL_TASK_ARN, &self.task_arn).await {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::warn!(task = %self.task_arn, error = %e, "listing existing containers failed");
+                return;
+            }
+        };
+        for status in existing
+            .into_iter()
+            .filter(|s| s.labels.get(LABEL_INSTANCE) == Some(&self.instance_arn))
+        {
+            let name = status
+                .labels
+                .get(LABEL_CONTAINER_NAME)
+                .cloned()
+                .unwrap_or_default();
+            if let Some(c) = self.containers.iter_mut().find(|c| c.name() == name) {
+                tracing::info!(task = %self.task_arn, container = %name, "adopted running container");
+                c.id = Some(status.id.clone());
+                self.pulled = true;
+            }
+        }
+        if self.containers.iter().any(|c| c.id.is_some()) {
+            self.refresh().await;
+            if self.containers.iter().all(|c| c.id.is_some()) {
+                self.phase = Phase::Running;
+            }
+        }
+    }
+
+    /// Pulls images, then creates and starts every container whose dependencies are met.
+    async fn advance_start(&mut self) {
+        if !self.pulled {
+            self.pull_started_at = Some(now());
+            self.report();
+            let images: Vec<String> = self
+                .containers
+                .iter()
+                .filter_map(|c| c.def.image.clone())
+                .collect();
+            for image in images {
+                let present = self.runtime.has_image(&image).await.unwrap_or(false);
+                if !present {
+                    if let Err(e) = self.runtime.pull_image(&image).await {
+                        self.fail_start(format!(
+                            "CannotPullContainerError: pull image {image}: {e}"
+                        ))
+                        .await;
+                        return;
+                    }
+                }
+            }
+            self.pulled = true;
+            self.pull_stopped_at = Some(now());
+            self.started_waiting = Instant::now();
+        }
+        for i in 0..self.containers.len() {
+            if self.containers[i].id.is_some() {
+                continue;
+            }
+            match self.dependencies_met(i) {
+                Err(problem) => {
+                    self.fail_start(problem).await;
+                    return;
+                }
+                Ok(false) => continue,
+                Ok(true) => {}
+            }
+            if let Err(problem) = self.create_and_start(i).await {
+                self.fail_start(problem).await;
+                return;
+            }
+        }
+        if self.containers.iter().all(|c| c.id.is_some()) {
+            self.refresh().await;
+            if self.phase == Phase::Pending {
+                self.phase = Phase::Running;
+            }
+        }
+    }
+
+    /// Whether container `i` may start now; an error when it never can.
+    fn dependencies_met(&self, i: usize) -> Result<bool, String> {
+        let c = &self.containers[i];
+        for dep in c.def.depends_on.iter().flatten() {
+            let Some(d) = self
+                .containers
+                .iter()
+                .find(|x| x.name() == dep.container_name)
+            else {
+                return Err(format!(
+                    "dependsOn names an unknown container '{}'",
+                    dep.container_name
+                ));
+            };
+            let met = match dep.condition.as_str() {
+                "START" => d.id.is_some() && d.status != "PENDING",
+                "COMPLETE" => d.exited(),
+                "SUCCESS" => {
+                    if d.exited() && d.exit_code != Some(0) {
+                        return Err(format!(
+                            "DependencyError: container {} exited with code {} but {} needs it to succeed",
+                            d.name(),
+                            d.exit_code.map_or("unknown".into(), |c| c.to_string()),
+                            c.name()
+                        ));
+                    }
+                    d.exited()
+                }
+                "HEALTHY" => {
+                    if d.health == Health::Unhealthy || d.exited() {
+                        return Err(format!(
+                            "DependencyError: container {} is not healthy, which {} needs",
+                            d.name(),
+                            c.name()
+                        ));
+                    }
+                    d.health == Health::Healthy
+                }
+                other => return Err(format!("unknown dependsOn condition {other}")),
+            };
+            if !met {
+                let limit = c
+                    .def
+                    .start_timeout
+                    .map(|s| Duration::from_secs(s.max(0) as u64))
+                    .unwrap_or(DEFAULT_START_TIMEOUT);
+                if self.started_waiting.elapsed() > limit {
+                    return Err(format!(
+                        "DependencyError: {} waited more than {}s for {} to reach {}",
+                        c.name(),
+                        limit.as_secs(),
+                        d.name(),
+                        dep.condition
+                    ));
+                }
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn create_and_start(&mut self, i: usize) -> Result<(), String> {
+        let def = self.containers[i].def.clone();
+        let over = self
+            .overrides
+            .container_overrides
+            .iter()
+            .find(|o| o.name == def.name);
+        let env = spec::environment(&def, over, &|p| {
+            std::fs::read_to_string(p).map_err(|e| e.to_string())
+        })
+        .map_err(|e| format!("ResourceInitializationError: {e}"))?;
+        let spec = spec::container_spec(&self.ctx(), &self.td, &self.overrides, &def, env);
+        // A container of this name left over from an earlier attempt would block the create.
+        let _ = self.runtime.remove(&spec.name).await;
+        let id = self
+            .runtime
+            .create(&spec)
+            .await
+            .map_err(|e| format!("CannotCreateContainerError: {e}"))?;
+        self.containers[i].id = Some(id.clone());
+        self.runtime
+            .start(&id)
+            .await
+            .map_err(|e| format!("CannotStartContainerError: {e}"))?;
+        self.containers[i].status = "RUNNING";
+        Ok(())
+    }
+
+    /// Reads every container's state from the engine.
+    async fn refresh(&mut self) {
+        for c in &mut self.containers {
+            let Some(id) = c.id.clone() else { continue };
+            match self.runtime.inspect(&id).await {
+                Ok(Some(s)) => {
+                    match s.state {
+                        RunState::Running => {
+                            if c.status != "STOPPED" {
+                                c.status = "RUNNING";
+                            }
+                        }
+                        RunState::Exited(code) => {
+                            if c.status != "STOPPED" {
+                                c.status = "STOPPED";
+                                c.exit_code = Some(code);
+                            }
+                        }
+                        _ => {}
+                    }
+                    c.health = s.health;
+                    c.bindings = s
+                        .ports
+                        .iter()
+                        .map(|p| NetworkBinding {
+                            bind_ip: Some(p.host_ip.clone()),
+                            container_port: Some(p.container_port),
+                            host_port: Some(p.host_port),
+                            protocol: Some(p.protocol.clone()),
+                        })
+                        .collect();
+                }
+                Ok(None) => {
+                    if c.status != "STOPPED" {
+                        c.status = "STOPPED";
+                        c.reason.get_or_insert_with(|| {
+                            "The container was removed outside berth.".into()
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(task = %self.task_arn, container = %c.name(), error = %e, "inspect failed")
+                }
+            }
+        }
+    }
+
+    /// An essential container that exited stops the whole task.
+    async fn check_essential(&mut self) {
+        let exited = self
+            .containers
+            .iter()
+            .find(|c| c.def.is_essential() && c.exited())
+            .map(|c| c.name().to_string());
+        if let Some(name) = exited {
+            tracing::info!(task = %self.task_arn, container = %name, "essential container exited: stopping the task");
+            self.phase = Phase::Stopping;
+            self.stop_all().await;
+            self.refresh().await;
+            self.finish(
+                Some("EssentialContainerExited"),
+                Some("Essential container in task exited".into()),
+            );
+        }
+    }
+
+    async fn fail_start(&mut self, reason: String) {
+        tracing::warn!(task = %self.task_arn, %reason, "task failed to start");
+        self.stop_all().await;
+        self.refresh().await;
+        for c in &mut self.containers {
+            if c.id.is_none() {
+                c.status = "STOPPED";
+            }
+        }
+        if let Some(c) = self
+            .containers
+            .iter_mut()
+            .find(|c| c.exit_code.is_none() && c.reason.is_none())
+        {
+            c.reason = Some(reason.clone());
+        }
+        self.finish(Some("TaskFailedToStart"), Some(reason));
+    }
+
+    /// SIGTERM every running container, SIGKILL after its stopTimeout (all in parallel).
+    async fn stop_all(&mut self) {
+        let stops = self
+            .containers
+            .iter()
+            .filter(|c| !c.exited())
+            .filter_map(|c| {
+                let id = c.id.clone()?;
+                let grace = spec::stop_timeout(&c.def);
+                let runtime = self.runtime.clone();
+                Some(async move { runtime.stop(&id, grace).await })
+            });
+        for result in futures_util::future::join_all(stops).await {
+            if let Err(e) = result {
+                tracing::warn!(task = %self.task_arn, error = %e, "stopping a container failed");
+            }
+        }
+    }
+
+    fn finish(&mut self, code: Option<&'static str>, reason: Option<String>) {
+        self.phase = Phase::Stopped;
+        for c in &mut self.containers {
+            c.status = "STOPPED";
+        }
+        if self.stop_code.is_none() {
+            self.stop_code = code;
+        }
+        if self.stopped_reason.is_none() {
+            self.stopped_reason = reason;
+        }
+    }
+
+    async fn remove_all(&mut self) {
+        for c in &self.containers {
+            if let Some(id) = &c.id {
+                if let Err(e) = self.runtime.remove(id).await {
+                    tracing::warn!(task = %self.task_arn, error = %e, "removing a container failed");
+                }
+            }
+        }
+    }
+
+    /// Sends the task's state if it changed since the last report.
+    fn report(&mut self) {
+        let stopped = self.phase == Phase::Stopped;
+        let change = TaskStateChange {
+            cluster: Some(self.cluster.clone()),
+            task: Some(self.task_arn.clone()),
+            status: Some(self.phase.as_str().to_string()),
+            reason: if stopped {
+                self.stopped_reason.clone()
+            } else {
+                None
+            },
+            containers: self
+                .containers
+                .iter()
+                .map(|c| ContainerStateChange {
+                    container_name: Some(c.name().to_string()),
+                    runtime_id: c.id.clone(),
+                    exit_code: c.exit_code,
+                    network_bindings: c.bindings.clone(),
+                    reason: c.reason.clone(),
+                    status: Some(c.status.to_string()),
+                    health_status: Some(health_str(c.health).to_string()),
+                    image_digest: None,
+                })
+                .collect(),
+            pull_started_at: self.pull_started_at,
+            pull_stopped_at: self.pull_stopped_at,
+            execution_stopped_at: None,
+            stop_code: if stopped {
+                self.stop_code.map(String::from)
+            } else {
+                None
+            },
+        };
+        if self.last_report.as_ref() != Some(&change) {
+            let mut sent = change.clone();
+            if stopped {
+                sent.execution_stopped_at = Some(now());
+            }
+            self.reporter.send(sent);
+            self.last_report = Some(change);
+        }
+    }
+}

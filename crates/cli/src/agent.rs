@@ -1,0 +1,112 @@
+//! `berth agent`: join a cluster and run its tasks on the local Docker engine.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use anyhow::{bail, Context};
+use berth_agent::AgentConfig;
+use berth_runtime::docker::DockerRuntime;
+use clap::Args;
+
+use crate::credentials;
+
+#[derive(Args, Clone)]
+pub struct AgentArgs {
+    /// The berth server's endpoint, e.g. http://10.0.0.1:7480.
+    #[arg(long)]
+    server: String,
+    /// The cluster to join (`default` is created if missing).
+    #[arg(long, default_value = "default")]
+    cluster: String,
+    /// Where the agent keeps its identity (so a restart stays the same instance).
+    #[arg(long, default_value = "berth-agent-data")]
+    data_dir: PathBuf,
+    /// A custom attribute, KEY=VALUE; repeatable.
+    #[arg(long = "attribute", value_name = "KEY=VALUE")]
+    attributes: Vec<String>,
+    /// Reported as ecs.availability-zone (default `local`).
+    #[arg(long)]
+    availability_zone: Option<String>,
+    /// Reported as ecs.instance-type (default `berth.host`).
+    #[arg(long)]
+    instance_type: Option<String>,
+    /// CPU units to offer (default 1024 per core).
+    #[arg(long)]
+    cpu: Option<i64>,
+    /// Memory to offer in MiB (default: the host's memory minus 256 MiB).
+    #[arg(long)]
+    memory: Option<i64>,
+    /// The region to register in (default AWS_DEFAULT_REGION, else us-east-1).
+    #[arg(long, env = "AWS_DEFAULT_REGION", default_value = "us-east-1")]
+    region: String,
+    /// Seconds between heartbeats.
+    #[arg(long, default_value_t = 5)]
+    heartbeat_interval: u64,
+}
+
+fn parse_attributes(raw: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    raw.iter()
+        .map(|a| match a.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => bail!("--attribute takes KEY=VALUE, not '{a}'"),
+        })
+        .collect()
+}
+
+pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
+    let config = AgentConfig {
+        server: args.server.clone(),
+        cluster: args.cluster.clone(),
+        data_dir: args.data_dir.clone(),
+        credential: credentials::from_environment()?,
+        region: args.region.clone(),
+        attributes: parse_attributes(&args.attributes)?,
+        availability_zone: args.availability_zone.clone(),
+        instance_type: args.instance_type.clone(),
+        cpu: args.cpu,
+        memory: args.memory,
+        heartbeat_interval: Duration::from_secs(args.heartbeat_interval.max(1)),
+        poll_wait: Duration::from_secs(20),
+    };
+    let docker = DockerRuntime::connect()
+        .await
+        .context("connecting to the Docker engine")?;
+    berth_agent::run(config, Arc::new(docker)).await?;
+    Ok(())
+}
+
+/// The agent `berth up` runs beside the server.
+pub fn local_config(
+    endpoint: &str,
+    data_dir: &std::path::Path,
+    credential: berth_sigv4::Credential,
+    region: &str,
+) -> AgentConfig {
+    AgentConfig {
+        server: endpoint.to_string(),
+        cluster: berth_model::cluster::DEFAULT_CLUSTER.to_string(),
+        data_dir: data_dir.join("agent"),
+        credential,
+        region: region.to_string(),
+        attributes: Vec::new(),
+        availability_zone: None,
+        instance_type: None,
+        cpu: None,
+        memory: None,
+        heartbeat_interval: Duration::from_secs(5),
+        poll_wait: Duration::from_secs(20),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes() {
+        assert_eq!(
+            parse_attributes(&["a=b".into(), "c=".into()]).unwrap(),
+            vec![("a".into(), "b".into()), ("c".into(), "".into())]
+        );
+        assert!(parse_attributes(&["nope".into()]).is_err());
+    }
+}
