@@ -23,11 +23,7 @@ pub enum ClientError {
     #[error("cannot reach the server: {0}")]
     Transport(String),
     #[error("{code}: {message}")]
-    Api {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Api { status: u16, code: String, message: String },
     #[error("unexpected response: {0}")]
     Decode(String),
 }
@@ -49,14 +45,9 @@ pub struct ServerClient {
 }
 
 impl ServerClient {
-    pub fn new(
-        server: &str,
-        credential: Credential,
-        region: &str,
-    ) -> Result<ServerClient, ClientError> {
-        let base: Uri = server
-            .parse()
-            .map_err(|e| ClientError::Transport(format!("bad server URL '{server}': {e}")))?;
+    pub fn new(server: &str, credential: Credential, region: &str) -> Result<ServerClient, ClientError> {
+        let base: Uri =
+            server.parse().map_err(|e| ClientError::Transport(format!("bad server URL '{server}': {e}")))?;
         let host = base
             .authority()
             .map(|a| a.to_string())
@@ -64,16 +55,8 @@ impl ServerClient {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        let http = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
-        Ok(ServerClient {
-            http,
-            base,
-            host,
-            credential,
-            region: region.to_string(),
-        })
+        let http = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(60)).build(connector);
+        Ok(ServerClient { http, base, host, credential, region: region.to_string() })
     }
 
     async fn send(
@@ -83,51 +66,28 @@ impl ServerClient {
         auth: Auth<'_>,
         timeout: Duration,
     ) -> Result<(Vec<u8>, Option<String>), ClientError> {
-        let headers = [
-            ("host", self.host.as_str()),
-            ("content-type", "application/x-amz-json-1.1"),
-            ("x-amz-target", target),
-        ];
+        let headers =
+            [("host", self.host.as_str()), ("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target)];
         let mut builder = Request::post(self.base.clone());
         for (k, v) in headers {
             builder = builder.header(k, v);
         }
         match auth {
             Auth::SigV4 => {
-                let req = SignedRequest {
-                    method: "POST",
-                    path: "/",
-                    query: "",
-                    headers: &headers,
-                    body: &body,
-                };
-                for (k, v) in berth_sigv4::sign(
-                    &req,
-                    &self.credential,
-                    &self.region,
-                    "ecs",
-                    berth_sigv4::now_secs(),
-                ) {
+                let req = SignedRequest { method: "POST", path: "/", query: "", headers: &headers, body: &body };
+                for (k, v) in berth_sigv4::sign(&req, &self.credential, &self.region, "ecs", berth_sigv4::now_secs()) {
                     builder = builder.header(k, v);
                 }
             }
-            Auth::Token(token) => {
-                builder = builder.header("authorization", format!("Bearer {token}"))
-            }
+            Auth::Token(token) => builder = builder.header("authorization", format!("Bearer {token}")),
         }
-        let request = builder
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        let request = builder.body(Full::new(Bytes::from(body))).map_err(|e| ClientError::Transport(e.to_string()))?;
         let response = tokio::time::timeout(timeout, self.http.request(request))
             .await
             .map_err(|_| ClientError::Transport(format!("{target} timed out")))?
             .map_err(|e| ClientError::Transport(e.to_string()))?;
         let status = response.status().as_u16();
-        let token = response
-            .headers()
-            .get(TOKEN_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(String::from);
+        let token = response.headers().get(TOKEN_HEADER).and_then(|v| v.to_str().ok()).map(String::from);
         let bytes = tokio::time::timeout(timeout, response.into_body().collect())
             .await
             .map_err(|_| ClientError::Transport(format!("{target} timed out")))?
@@ -151,18 +111,9 @@ impl ServerClient {
         body: &impl Serialize,
     ) -> Result<(T, Option<String>), ClientError> {
         let body = serde_json::to_vec(body).map_err(|e| ClientError::Decode(e.to_string()))?;
-        let (bytes, token) = self
-            .send(
-                &format!("{ECS}{operation}"),
-                body,
-                Auth::SigV4,
-                Duration::from_secs(30),
-            )
-            .await?;
-        Ok((
-            serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))?,
-            token,
-        ))
+        let (bytes, token) =
+            self.send(&format!("{ECS}{operation}"), body, Auth::SigV4, Duration::from_secs(30)).await?;
+        Ok((serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))?, token))
     }
 
     /// A token-authenticated berth agent call.
@@ -174,27 +125,14 @@ impl ServerClient {
         timeout: Duration,
     ) -> Result<T, ClientError> {
         let body = serde_json::to_vec(body).map_err(|e| ClientError::Decode(e.to_string()))?;
-        let (bytes, _) = self
-            .send(
-                &format!("{AGENT}{operation}"),
-                body,
-                Auth::Token(token),
-                timeout,
-            )
-            .await?;
+        let (bytes, _) = self.send(&format!("{AGENT}{operation}"), body, Auth::Token(token), timeout).await?;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
     }
 
     /// SubmitTaskStateChange with the agent's token.
     pub async fn submit(&self, token: &str, change: &TaskStateChange) -> Result<(), ClientError> {
         let body = serde_json::to_vec(change).map_err(|e| ClientError::Decode(e.to_string()))?;
-        self.send(
-            &format!("{ECS}SubmitTaskStateChange"),
-            body,
-            Auth::Token(token),
-            Duration::from_secs(30),
-        )
-        .await?;
+        self.send(&format!("{ECS}SubmitTaskStateChange"), body, Auth::Token(token), Duration::from_secs(30)).await?;
         Ok(())
     }
 }

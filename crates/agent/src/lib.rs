@@ -83,19 +83,11 @@ struct Identity {
 
 impl Session {
     pub fn token(&self) -> String {
-        self.inner
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .token
-            .clone()
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).token.clone()
     }
 
     pub fn instance_arn(&self) -> String {
-        self.inner
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .instance_arn
-            .clone()
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).instance_arn.clone()
     }
 }
 
@@ -122,10 +114,7 @@ struct Running {
 }
 
 /// Registers and runs the agent until it is deregistered or fails to register.
-pub async fn run<R: ContainerRuntime>(
-    config: AgentConfig,
-    runtime: Arc<R>,
-) -> Result<(), AgentError> {
+pub async fn run<R: ContainerRuntime>(config: AgentConfig, runtime: Arc<R>) -> Result<(), AgentError> {
     let client = ServerClient::new(&config.server, config.credential.clone(), &config.region)
         .map_err(AgentError::Registration)?;
     let session = registration::register(&client, &config, runtime.as_ref()).await?;
@@ -133,11 +122,7 @@ pub async fn run<R: ContainerRuntime>(
 
     let reporter = Reporter::new();
     tokio::spawn(reporter.clone().run(client.clone(), session.clone()));
-    tokio::spawn(heartbeats(
-        client.clone(),
-        session.clone(),
-        config.heartbeat_interval,
-    ));
+    tokio::spawn(heartbeats(client.clone(), session.clone(), config.heartbeat_interval));
 
     let mut tasks: HashMap<String, Running> = HashMap::new();
     let mut version = 0;
@@ -145,10 +130,7 @@ pub async fn run<R: ContainerRuntime>(
     loop {
         let body = serde_json::json!({ "knownVersion": version, "waitSeconds": config.poll_wait.as_secs() });
         let timeout = config.poll_wait + Duration::from_secs(10);
-        let desired: DesiredTasks = match client
-            .agent(&session.token(), "PollDesiredTasks", &body, timeout)
-            .await
-        {
+        let desired: DesiredTasks = match client.agent(&session.token(), "PollDesiredTasks", &body, timeout).await {
             Ok(d) => d,
             Err(e) if e.is_unauthorized() => {
                 tracing::warn!(error = %e, "the server no longer accepts this agent's token: registering again");
@@ -165,16 +147,7 @@ pub async fn run<R: ContainerRuntime>(
             return Err(AgentError::Deregistered);
         }
         version = desired.version;
-        converge(
-            &config,
-            &runtime,
-            &reporter,
-            &session,
-            &mut tasks,
-            desired.tasks,
-            first,
-        )
-        .await;
+        converge(&config, &runtime, &reporter, &session, &mut tasks, desired.tasks, first).await;
         first = false;
     }
 }
@@ -202,11 +175,7 @@ async fn converge<R: ContainerRuntime>(
         remove_orphans(runtime.as_ref(), &session.instance_arn(), &wanted).await;
     }
     for t in desired {
-        let want = if t.desired_status == "RUNNING" {
-            Desired::Running
-        } else {
-            Desired::Stopped
-        };
+        let want = if t.desired_status == "RUNNING" { Desired::Running } else { Desired::Stopped };
         match tasks.get(&t.task_arn) {
             Some(running) => {
                 running.desired.send_if_modified(|d| {
@@ -238,11 +207,7 @@ async fn remove_orphans<R: ContainerRuntime>(runtime: &R, instance_arn: &str, wa
         return;
     };
     for c in existing {
-        let task = c
-            .labels
-            .get(spec::LABEL_TASK_ARN)
-            .cloned()
-            .unwrap_or_default();
+        let task = c.labels.get(spec::LABEL_TASK_ARN).cloned().unwrap_or_default();
         if !wanted.contains(&task) {
             tracing::info!(container = %c.name, %task, "removing a container of a task this instance no longer runs");
             let _ = runtime.stop(&c.id, Duration::from_secs(10)).await;
@@ -255,14 +220,8 @@ async fn heartbeats(client: ServerClient, session: Session, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        let result: Result<serde_json::Value, _> = client
-            .agent(
-                &session.token(),
-                "Heartbeat",
-                &serde_json::json!({}),
-                Duration::from_secs(10),
-            )
-            .await;
+        let result: Result<serde_json::Value, _> =
+            client.agent(&session.token(), "Heartbeat", &serde_json::json!({}), Duration::from_secs(10)).await;
         if let Err(e) = result {
             tracing::warn!(error = %e, "heartbeat failed");
         }

@@ -7,9 +7,7 @@ use berth_model::container_instance::{Attribute, ContainerInstance, Resource, Ve
 use berth_runtime::ContainerRuntime;
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    client::ServerClient, AgentConfig, AgentError, Identity, Session, RESERVED_MEMORY_MIB,
-};
+use crate::{client::ServerClient, AgentConfig, AgentError, Identity, Session, RESERVED_MEMORY_MIB};
 
 /// Ports the ECS agent reserves on every Linux instance.
 const RESERVED_PORTS: &[&str] = &["22", "2375", "2376", "51678", "51679"];
@@ -42,18 +40,13 @@ fn saved_path(dir: &Path) -> std::path::PathBuf {
 
 fn load_saved(config: &AgentConfig) -> Option<Saved> {
     let text = std::fs::read_to_string(saved_path(&config.data_dir)).ok()?;
-    serde_json::from_str::<Saved>(&text)
-        .ok()
-        .filter(|s| s.cluster == config.cluster)
+    serde_json::from_str::<Saved>(&text).ok().filter(|s| s.cluster == config.cluster)
 }
 
 fn save(config: &AgentConfig, arn: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(&config.data_dir)?;
     let tmp = config.data_dir.join("agent.json.tmp");
-    let saved = Saved {
-        cluster: config.cluster.clone(),
-        container_instance_arn: arn.to_string(),
-    };
+    let saved = Saved { cluster: config.cluster.clone(), container_instance_arn: arn.to_string() };
     std::fs::write(&tmp, serde_json::to_vec_pretty(&saved).expect("serializes"))?;
     std::fs::rename(tmp, saved_path(&config.data_dir))
 }
@@ -72,21 +65,13 @@ async fn request_body<R: ContainerRuntime>(
 ) -> Result<serde_json::Value, AgentError> {
     let info = runtime.info().await?;
     let cpu = config.cpu.unwrap_or(info.cpus * 1024);
-    let memory = config
-        .memory
-        .unwrap_or((info.memory_mib - RESERVED_MEMORY_MIB).max(0));
+    let memory = config.memory.unwrap_or((info.memory_mib - RESERVED_MEMORY_MIB).max(0));
     let mut attributes = vec![
         Attribute::new("ecs.os-type", "linux"),
         Attribute::new("ecs.os-family", "LINUX"),
         Attribute::new("ecs.cpu-architecture", cpu_architecture()),
-        Attribute::new(
-            "ecs.availability-zone",
-            config.availability_zone.as_deref().unwrap_or("local"),
-        ),
-        Attribute::new(
-            "ecs.instance-type",
-            config.instance_type.as_deref().unwrap_or("berth.host"),
-        ),
+        Attribute::new("ecs.availability-zone", config.availability_zone.as_deref().unwrap_or("local")),
+        Attribute::new("ecs.instance-type", config.instance_type.as_deref().unwrap_or("berth.host")),
     ];
     attributes.extend(CAPABILITIES.iter().map(|c| Attribute {
         name: (*c).into(),
@@ -98,10 +83,7 @@ async fn request_body<R: ContainerRuntime>(
     let resources = vec![
         Resource::integer("CPU", cpu),
         Resource::integer("MEMORY", memory),
-        Resource::string_set(
-            "PORTS",
-            RESERVED_PORTS.iter().map(|p| p.to_string()).collect(),
-        ),
+        Resource::string_set("PORTS", RESERVED_PORTS.iter().map(|p| p.to_string()).collect()),
         Resource::string_set("PORTS_UDP", Vec::new()),
     ];
     let version = VersionInfo {
@@ -133,29 +115,19 @@ async fn call_register<R: ContainerRuntime>(
     if config.cluster == berth_model::cluster::DEFAULT_CLUSTER {
         // Like the ECS agent: the default cluster is created on first use.
         let _: (serde_json::Value, _) = client
-            .ecs(
-                "CreateCluster",
-                &serde_json::json!({ "clusterName": config.cluster }),
-            )
+            .ecs("CreateCluster", &serde_json::json!({ "clusterName": config.cluster }))
             .await
             .map_err(AgentError::Registration)?;
     }
     let body = request_body(config, runtime, arn).await?;
-    let (registered, token): (Registered, _) = client
-        .ecs("RegisterContainerInstance", &body)
-        .await
-        .map_err(AgentError::Registration)?;
+    let (registered, token): (Registered, _) =
+        client.ecs("RegisterContainerInstance", &body).await.map_err(AgentError::Registration)?;
     let token = token.ok_or_else(|| {
-        AgentError::Registration(crate::client::ClientError::Decode(
-            "the server sent no agent token".into(),
-        ))
+        AgentError::Registration(crate::client::ClientError::Decode("the server sent no agent token".into()))
     })?;
     let instance_arn = registered.container_instance.container_instance_arn;
     save(config, &instance_arn)?;
-    Ok(Identity {
-        instance_arn,
-        token,
-    })
+    Ok(Identity { instance_arn, token })
 }
 
 /// Registers (again, if this data directory has an identity for the cluster).
@@ -165,16 +137,9 @@ pub(crate) async fn register<R: ContainerRuntime>(
     runtime: &R,
 ) -> Result<Session, AgentError> {
     let saved = load_saved(config);
-    let identity = call_register(
-        client,
-        config,
-        runtime,
-        saved.as_ref().map(|s| s.container_instance_arn.as_str()),
-    )
-    .await?;
-    Ok(Session {
-        inner: Arc::new(RwLock::new(identity)),
-    })
+    let identity =
+        call_register(client, config, runtime, saved.as_ref().map(|s| s.container_instance_arn.as_str())).await?;
+    Ok(Session { inner: Arc::new(RwLock::new(identity)) })
 }
 
 /// Registers again under the same identity, for a fresh token.

@@ -22,30 +22,20 @@ pub struct Reporter {
 
 impl Reporter {
     pub fn new() -> Reporter {
-        Reporter {
-            pending: Arc::default(),
-            wake: Arc::new(Notify::new()),
-        }
+        Reporter { pending: Arc::default(), wake: Arc::new(Notify::new()) }
     }
 
     pub fn send(&self, change: TaskStateChange) {
         let key = change.task.clone().unwrap_or_default();
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, change);
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(key, change);
         self.wake.notify_one();
     }
 
     /// Delivers reports until the process ends.
     pub async fn run(self, client: ServerClient, session: Session) {
         loop {
-            let batch: Vec<(String, TaskStateChange)> = self
-                .pending
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .drain()
-                .collect();
+            let batch: Vec<(String, TaskStateChange)> =
+                self.pending.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
             if batch.is_empty() {
                 self.wake.notified().await;
                 continue;

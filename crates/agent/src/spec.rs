@@ -40,10 +40,7 @@ impl TaskContext<'_> {
 }
 
 fn override_for<'a>(overrides: &'a TaskOverride, name: &str) -> Option<&'a ContainerOverride> {
-    overrides
-        .container_overrides
-        .iter()
-        .find(|o| o.name.as_deref() == Some(name))
+    overrides.container_overrides.iter().find(|o| o.name.as_deref() == Some(name))
 }
 
 /// Reads an env file: `KEY=VALUE` lines; blank lines and `#` comments skipped.
@@ -51,10 +48,7 @@ pub fn parse_env_file(text: &str) -> Vec<(String, String)> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| {
-            l.split_once('=')
-                .map(|(k, v)| (k.trim().to_string(), v.to_string()))
-        })
+        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.trim().to_string(), v.to_string())))
         .collect()
 }
 
@@ -70,10 +64,7 @@ pub fn environment(
         Some(slot) => slot.1 = v,
         None => env.push((k, v)),
     };
-    let files = over
-        .and_then(|o| o.environment_files.clone())
-        .into_iter()
-        .flatten();
+    let files = over.and_then(|o| o.environment_files.clone()).into_iter().flatten();
     for f in def.environment_files.iter().cloned().chain(files) {
         let path = f.value.strip_prefix("file://").unwrap_or(&f.value);
         let text = read_file(path).map_err(|e| format!("reading environment file {path}: {e}"))?;
@@ -138,32 +129,20 @@ pub fn container_spec(
             let volume = mp.source_volume.as_deref()?;
             let target = mp.container_path.as_deref()?;
             let source = volume_source(ctx, td, volume);
-            let ro = if mp.read_only == Some(true) {
-                ":ro"
-            } else {
-                ""
-            };
+            let ro = if mp.read_only == Some(true) { ":ro" } else { "" };
             Some(format!("{source}:{target}{ro}"))
         })
         .collect();
     let other = |key: &str| def.other.get(key);
     let strings = |key: &str| -> Vec<String> {
-        other(key)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default()
+        other(key).and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default()
     };
     let extra_hosts = other("extraHosts")
         .and_then(|v| v.as_array())
         .map(|hosts| {
             hosts
                 .iter()
-                .filter_map(|h| {
-                    Some(format!(
-                        "{}:{}",
-                        h.get("hostname")?.as_str()?,
-                        h.get("ipAddress")?.as_str()?
-                    ))
-                })
+                .filter_map(|h| Some(format!("{}:{}", h.get("hostname")?.as_str()?, h.get("ipAddress")?.as_str()?)))
                 .collect()
         })
         .unwrap_or_default();
@@ -172,27 +151,18 @@ pub fn container_spec(
         name: ctx.container_name(&name),
         image: def.image.clone().unwrap_or_default(),
         entry_point: def.entry_point.clone(),
-        command: over
-            .and_then(|o| o.command.clone())
-            .or_else(|| def.command.clone()),
+        command: over.and_then(|o| o.command.clone()).or_else(|| def.command.clone()),
         env,
         working_dir: def.working_directory.clone(),
         user: def.user.clone(),
         hostname: def.hostname.clone(),
         cpu_shares: Some(cpu.max(2)),
         memory_mib: over.and_then(|o| o.memory).or(def.memory),
-        memory_reservation_mib: over
-            .and_then(|o| o.memory_reservation)
-            .or(def.memory_reservation),
+        memory_reservation_mib: over.and_then(|o| o.memory_reservation).or(def.memory_reservation),
         network_mode,
         ports,
         labels,
-        ulimits: def
-            .ulimits
-            .iter()
-            .flatten()
-            .map(|u| (u.name.clone(), u.soft_limit, u.hard_limit))
-            .collect(),
+        ulimits: def.ulimits.iter().flatten().map(|u| (u.name.clone(), u.soft_limit, u.hard_limit)).collect(),
         links,
         binds,
         health_check: def.health_check.as_ref().map(|h| HealthCheckSpec {
@@ -209,9 +179,7 @@ pub fn container_spec(
             .map(|l| (l.log_driver.clone(), l.options.clone().unwrap_or_default())),
         privileged: def.privileged == Some(true),
         readonly_rootfs: other("readonlyRootFilesystem").and_then(|v| v.as_bool()) == Some(true),
-        init: other("linuxParameters")
-            .and_then(|l| l.get("initProcessEnabled"))
-            .and_then(|v| v.as_bool())
+        init: other("linuxParameters").and_then(|l| l.get("initProcessEnabled")).and_then(|v| v.as_bool())
             == Some(true),
         extra_hosts,
         dns: strings("dnsServers"),
@@ -221,30 +189,29 @@ pub fn container_spec(
 
 /// How long to wait between SIGTERM and SIGKILL for this container.
 pub fn stop_timeout(def: &ContainerDefinition) -> Duration {
-    def.stop_timeout
-        .map(|s| Duration::from_secs(s.max(0) as u64))
-        .unwrap_or(DEFAULT_STOP_TIMEOUT)
+    def.stop_timeout.map(|s| Duration::from_secs(s.max(0) as u64)).unwrap_or(DEFAULT_STOP_TIMEOUT)
+}
+
+/// The Docker volumes private to this task (removed with it).
+pub fn task_volumes(ctx: &TaskContext<'_>, td: &TaskDefinition) -> Vec<String> {
+    td.volumes
+        .iter()
+        .filter_map(|v| v.get("name").and_then(|n| n.as_str()))
+        .map(|name| volume_source(ctx, td, name))
+        .filter(|source| source.starts_with(&format!("berth-{}-", ctx.task_id())))
+        .collect()
 }
 
 /// A task volume as a bind source: a host path, a shared Docker volume, or a volume
 /// private to this task.
 fn volume_source(ctx: &TaskContext<'_>, td: &TaskDefinition, volume: &str) -> String {
-    let def = td
-        .volumes
-        .iter()
-        .find(|v| v.get("name").and_then(|n| n.as_str()) == Some(volume));
-    if let Some(path) = def
-        .and_then(|v| v.get("host"))
-        .and_then(|h| h.get("sourcePath"))
-        .and_then(|p| p.as_str())
-    {
+    let def = td.volumes.iter().find(|v| v.get("name").and_then(|n| n.as_str()) == Some(volume));
+    if let Some(path) = def.and_then(|v| v.get("host")).and_then(|h| h.get("sourcePath")).and_then(|p| p.as_str()) {
         return path.to_string();
     }
-    let shared = def
-        .and_then(|v| v.get("dockerVolumeConfiguration"))
-        .and_then(|c| c.get("scope"))
-        .and_then(|s| s.as_str())
-        == Some("shared");
+    let shared =
+        def.and_then(|v| v.get("dockerVolumeConfiguration")).and_then(|c| c.get("scope")).and_then(|s| s.as_str())
+            == Some("shared");
     if shared {
         volume.to_string()
     } else {
@@ -262,11 +229,7 @@ mod tests {
     }
 
     fn ctx() -> TaskContext<'static> {
-        TaskContext {
-            cluster: "default",
-            instance_arn: "arn:i",
-            task_arn: "arn:aws:ecs:r:1:task/default/abc",
-        }
+        TaskContext { cluster: "default", instance_arn: "arn:i", task_arn: "arn:aws:ecs:r:1:task/default/abc" }
     }
 
     #[test]
@@ -285,35 +248,22 @@ mod tests {
                 "extraHosts": [{"hostname": "db.local", "ipAddress": "10.0.0.1"}]
             }]
         }));
-        let overrides: TaskOverride = serde_json::from_value(json!({"containerOverrides": [{"name": "app", "command": ["sleep", "1"], "memory": 256}]})).unwrap();
+        let overrides: TaskOverride = serde_json::from_value(
+            json!({"containerOverrides": [{"name": "app", "command": ["sleep", "1"], "memory": 256}]}),
+        )
+        .unwrap();
         let s = container_spec(&ctx(), &t, &overrides, &t.container_definitions[0], vec![]);
         assert_eq!(s.name, "berth-abc-app");
         assert_eq!(s.command, Some(vec!["sleep".to_string(), "1".to_string()]));
-        assert_eq!(
-            (s.memory_mib, s.memory_reservation_mib, s.cpu_shares),
-            (Some(256), Some(64), Some(2))
-        );
-        assert_eq!(
-            s.ports[0],
-            PortSpec {
-                container_port: 80,
-                host_port: None,
-                protocol: "tcp".into()
-            }
-        );
+        assert_eq!((s.memory_mib, s.memory_reservation_mib, s.cpu_shares), (Some(256), Some(64), Some(2)));
+        assert_eq!(s.ports[0], PortSpec { container_port: 80, host_port: None, protocol: "tcp".into() });
         assert_eq!(s.ports[1].host_port, Some(8081));
         assert_eq!(s.links, vec!["berth-abc-db:database"]);
-        assert_eq!(
-            s.binds,
-            vec!["/srv/data:/data:ro", "berth-abc-scratch:/tmp/s"]
-        );
+        assert_eq!(s.binds, vec!["/srv/data:/data:ro", "berth-abc-scratch:/tmp/s"]);
         assert_eq!(s.labels[LABEL_TASK_ARN], "arn:aws:ecs:r:1:task/default/abc");
         assert_eq!(s.labels["tier"], "web");
         assert_eq!(s.ulimits, vec![("nofile".to_string(), 1024, 2048)]);
-        assert_eq!(
-            s.health_check.as_ref().unwrap().interval,
-            Duration::from_secs(5)
-        );
+        assert_eq!(s.health_check.as_ref().unwrap().interval, Duration::from_secs(5));
         assert_eq!(s.stop_timeout, Some(Duration::from_secs(7)));
         assert!(s.init);
         assert_eq!(s.extra_hosts, vec!["db.local:10.0.0.1"]);
@@ -326,24 +276,10 @@ mod tests {
             "environmentFiles": [{"value": "/env", "type": "s3"}]
         }))
         .unwrap();
-        let over: ContainerOverride = serde_json::from_value(
-            json!({"name": "a", "environment": [{"name": "B", "value": "override"}]}),
-        )
-        .unwrap();
-        let env = environment(&def, Some(&over), &|_| {
-            Ok("# comment\nA=file\nC=file\n".into())
-        })
-        .unwrap();
-        assert_eq!(
-            env,
-            vec![
-                ("A".into(), "def".into()),
-                ("C".into(), "file".into()),
-                ("B".into(), "override".into())
-            ]
-        );
-        assert!(environment(&def, None, &|_| Err("gone".into()))
-            .unwrap_err()
-            .contains("/env"));
+        let over: ContainerOverride =
+            serde_json::from_value(json!({"name": "a", "environment": [{"name": "B", "value": "override"}]})).unwrap();
+        let env = environment(&def, Some(&over), &|_| Ok("# comment\nA=file\nC=file\n".into())).unwrap();
+        assert_eq!(env, vec![("A".into(), "def".into()), ("C".into(), "file".into()), ("B".into(), "override".into())]);
+        assert!(environment(&def, None, &|_| Err("gone".into())).unwrap_err().contains("/env"));
     }
 }

@@ -147,11 +147,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
     }
 
     fn ctx(&self) -> TaskContext<'_> {
-        TaskContext {
-            cluster: &self.cluster,
-            instance_arn: &self.instance_arn,
-            task_arn: &self.task_arn,
-        }
+        TaskContext { cluster: &self.cluster, instance_arn: &self.instance_arn, task_arn: &self.task_arn }
     }
 
     /// Runs until the task has stopped and left the desired set.
@@ -165,10 +161,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
                 Desired::Forget => {
                     if self.phase != Phase::Stopped {
                         self.stop_all().await;
-                        self.finish(
-                            None,
-                            Some("The task is no longer wanted on this instance.".into()),
-                        );
+                        self.finish(None, Some("The task is no longer wanted on this instance.".into()));
                         self.report();
                     }
                     self.remove_all().await;
@@ -210,15 +203,8 @@ impl<R: ContainerRuntime> TaskManager<R> {
                 return;
             }
         };
-        for status in existing
-            .into_iter()
-            .filter(|s| s.labels.get(LABEL_INSTANCE) == Some(&self.instance_arn))
-        {
-            let name = status
-                .labels
-                .get(LABEL_CONTAINER_NAME)
-                .cloned()
-                .unwrap_or_default();
+        for status in existing.into_iter().filter(|s| s.labels.get(LABEL_INSTANCE) == Some(&self.instance_arn)) {
+            let name = status.labels.get(LABEL_CONTAINER_NAME).cloned().unwrap_or_default();
             if let Some(c) = self.containers.iter_mut().find(|c| c.name() == name) {
                 tracing::info!(task = %self.task_arn, container = %name, "adopted running container");
                 c.id = Some(status.id.clone());
@@ -238,19 +224,12 @@ impl<R: ContainerRuntime> TaskManager<R> {
         if !self.pulled {
             self.pull_started_at = Some(now());
             self.report();
-            let images: Vec<String> = self
-                .containers
-                .iter()
-                .filter_map(|c| c.def.image.clone())
-                .collect();
+            let images: Vec<String> = self.containers.iter().filter_map(|c| c.def.image.clone()).collect();
             for image in images {
                 let present = self.runtime.has_image(&image).await.unwrap_or(false);
                 if !present {
                     if let Err(e) = self.runtime.pull_image(&image).await {
-                        self.fail_start(format!(
-                            "CannotPullContainerError: pull image {image}: {e}"
-                        ))
-                        .await;
+                        self.fail_start(format!("CannotPullContainerError: pull image {image}: {e}")).await;
                         return;
                     }
                 }
@@ -288,15 +267,8 @@ impl<R: ContainerRuntime> TaskManager<R> {
     fn dependencies_met(&self, i: usize) -> Result<bool, String> {
         let c = &self.containers[i];
         for dep in c.def.depends_on.iter().flatten() {
-            let Some(d) = self
-                .containers
-                .iter()
-                .find(|x| x.name() == dep.container_name)
-            else {
-                return Err(format!(
-                    "dependsOn names an unknown container '{}'",
-                    dep.container_name
-                ));
+            let Some(d) = self.containers.iter().find(|x| x.name() == dep.container_name) else {
+                return Err(format!("dependsOn names an unknown container '{}'", dep.container_name));
             };
             let met = match dep.condition.as_str() {
                 "START" => d.id.is_some() && d.status != "PENDING",
@@ -325,11 +297,8 @@ impl<R: ContainerRuntime> TaskManager<R> {
                 other => return Err(format!("unknown dependsOn condition {other}")),
             };
             if !met {
-                let limit = c
-                    .def
-                    .start_timeout
-                    .map(|s| Duration::from_secs(s.max(0) as u64))
-                    .unwrap_or(DEFAULT_START_TIMEOUT);
+                let limit =
+                    c.def.start_timeout.map(|s| Duration::from_secs(s.max(0) as u64)).unwrap_or(DEFAULT_START_TIMEOUT);
                 if self.started_waiting.elapsed() > limit {
                     return Err(format!(
                         "DependencyError: {} waited more than {}s for {} to reach {}",
@@ -347,28 +316,15 @@ impl<R: ContainerRuntime> TaskManager<R> {
 
     async fn create_and_start(&mut self, i: usize) -> Result<(), String> {
         let def = self.containers[i].def.clone();
-        let over = self
-            .overrides
-            .container_overrides
-            .iter()
-            .find(|o| o.name == def.name);
-        let env = spec::environment(&def, over, &|p| {
-            std::fs::read_to_string(p).map_err(|e| e.to_string())
-        })
-        .map_err(|e| format!("ResourceInitializationError: {e}"))?;
+        let over = self.overrides.container_overrides.iter().find(|o| o.name == def.name);
+        let env = spec::environment(&def, over, &|p| std::fs::read_to_string(p).map_err(|e| e.to_string()))
+            .map_err(|e| format!("ResourceInitializationError: {e}"))?;
         let spec = spec::container_spec(&self.ctx(), &self.td, &self.overrides, &def, env);
         // A container of this name left over from an earlier attempt would block the create.
         let _ = self.runtime.remove(&spec.name).await;
-        let id = self
-            .runtime
-            .create(&spec)
-            .await
-            .map_err(|e| format!("CannotCreateContainerError: {e}"))?;
+        let id = self.runtime.create(&spec).await.map_err(|e| format!("CannotCreateContainerError: {e}"))?;
         self.containers[i].id = Some(id.clone());
-        self.runtime
-            .start(&id)
-            .await
-            .map_err(|e| format!("CannotStartContainerError: {e}"))?;
+        self.runtime.start(&id).await.map_err(|e| format!("CannotStartContainerError: {e}"))?;
         self.containers[i].status = "RUNNING";
         Ok(())
     }
@@ -408,9 +364,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
                 Ok(None) => {
                     if c.status != "STOPPED" {
                         c.status = "STOPPED";
-                        c.reason.get_or_insert_with(|| {
-                            "The container was removed outside berth.".into()
-                        });
+                        c.reason.get_or_insert_with(|| "The container was removed outside berth.".into());
                     }
                 }
                 Err(e) => {
@@ -422,20 +376,13 @@ impl<R: ContainerRuntime> TaskManager<R> {
 
     /// An essential container that exited stops the whole task.
     async fn check_essential(&mut self) {
-        let exited = self
-            .containers
-            .iter()
-            .find(|c| c.def.is_essential() && c.exited())
-            .map(|c| c.name().to_string());
+        let exited = self.containers.iter().find(|c| c.def.is_essential() && c.exited()).map(|c| c.name().to_string());
         if let Some(name) = exited {
             tracing::info!(task = %self.task_arn, container = %name, "essential container exited: stopping the task");
             self.phase = Phase::Stopping;
             self.stop_all().await;
             self.refresh().await;
-            self.finish(
-                Some("EssentialContainerExited"),
-                Some("Essential container in task exited".into()),
-            );
+            self.finish(Some("EssentialContainerExited"), Some("Essential container in task exited".into()));
         }
     }
 
@@ -448,11 +395,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
                 c.status = "STOPPED";
             }
         }
-        if let Some(c) = self
-            .containers
-            .iter_mut()
-            .find(|c| c.exit_code.is_none() && c.reason.is_none())
-        {
+        if let Some(c) = self.containers.iter_mut().find(|c| c.exit_code.is_none() && c.reason.is_none()) {
             c.reason = Some(reason.clone());
         }
         self.finish(Some("TaskFailedToStart"), Some(reason));
@@ -460,16 +403,12 @@ impl<R: ContainerRuntime> TaskManager<R> {
 
     /// SIGTERM every running container, SIGKILL after its stopTimeout (all in parallel).
     async fn stop_all(&mut self) {
-        let stops = self
-            .containers
-            .iter()
-            .filter(|c| !c.exited())
-            .filter_map(|c| {
-                let id = c.id.clone()?;
-                let grace = spec::stop_timeout(&c.def);
-                let runtime = self.runtime.clone();
-                Some(async move { runtime.stop(&id, grace).await })
-            });
+        let stops = self.containers.iter().filter(|c| !c.exited()).filter_map(|c| {
+            let id = c.id.clone()?;
+            let grace = spec::stop_timeout(&c.def);
+            let runtime = self.runtime.clone();
+            Some(async move { runtime.stop(&id, grace).await })
+        });
         for result in futures_util::future::join_all(stops).await {
             if let Err(e) = result {
                 tracing::warn!(task = %self.task_arn, error = %e, "stopping a container failed");
@@ -498,6 +437,11 @@ impl<R: ContainerRuntime> TaskManager<R> {
                 }
             }
         }
+        for volume in spec::task_volumes(&self.ctx(), &self.td) {
+            if let Err(e) = self.runtime.remove_volume(&volume).await {
+                tracing::warn!(task = %self.task_arn, %volume, error = %e, "removing a task volume failed");
+            }
+        }
     }
 
     /// Sends the task's state if it changed since the last report.
@@ -507,11 +451,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
             cluster: Some(self.cluster.clone()),
             task: Some(self.task_arn.clone()),
             status: Some(self.phase.as_str().to_string()),
-            reason: if stopped {
-                self.stopped_reason.clone()
-            } else {
-                None
-            },
+            reason: if stopped { self.stopped_reason.clone() } else { None },
             containers: self
                 .containers
                 .iter()
@@ -529,11 +469,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
             pull_started_at: self.pull_started_at,
             pull_stopped_at: self.pull_stopped_at,
             execution_stopped_at: None,
-            stop_code: if stopped {
-                self.stop_code.map(String::from)
-            } else {
-                None
-            },
+            stop_code: if stopped { self.stop_code.map(String::from) } else { None },
         };
         if self.last_report.as_ref() != Some(&change) {
             let mut sent = change.clone();

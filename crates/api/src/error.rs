@@ -38,9 +38,7 @@ impl ApiError {
 
     /// The JSON error document.
     pub fn body(&self) -> Vec<u8> {
-        serde_json::to_vec(
-            &serde_json::json!({ "__type": self.code(), "message": self.to_string() }),
-        )
-        .expect("error bodies serialize")
+        serde_json::to_vec(&serde_json::json!({ "__type": self.code(), "message": self.to_string() }))
+            .expect("error bodies serialize")
     }
 }

@@ -13,10 +13,7 @@ use std::{
 use berth_control::{Caller, Control};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::{
-    body::Incoming, header, server::conn::http1, service::service_fn, Method, Request, Response,
-    StatusCode,
-};
+use hyper::{body::Incoming, header, server::conn::http1, service::service_fn, Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
@@ -75,31 +72,21 @@ pub async fn serve(listener: TcpListener, api: Arc<Api>, shutdown: impl Future<O
         let api = api.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| handle(api.clone(), req));
-            if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
+            if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });
     }
 }
 
-async fn handle(
-    api: Arc<Api>,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(api: Arc<Api>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let request_id = api.request_ids.next();
     let result = match (req.method(), req.uri().path()) {
         (&Method::GET, "/healthz") => {
             return Ok(Response::new(Full::new(Bytes::from_static(b"ok\n"))));
         }
         (&Method::POST, "/") => aws_json(&api, req).await,
-        _ => Err(ApiError::UnknownOperation(format!(
-            "{} {}",
-            req.method(),
-            req.uri().path()
-        ))),
+        _ => Err(ApiError::UnknownOperation(format!("{} {}", req.method(), req.uri().path()))),
     };
     let (status, reply) = match result {
         Ok(reply) => (StatusCode::OK, reply),
@@ -117,10 +104,7 @@ async fn handle(
             headers.insert(name, v);
         }
     }
-    headers.insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static(JSON_CONTENT_TYPE),
-    );
+    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(JSON_CONTENT_TYPE));
     if let Ok(v) = header::HeaderValue::from_str(&request_id) {
         headers.insert("x-amzn-requestid", v);
     }
@@ -130,29 +114,15 @@ async fn handle(
 /// An AWS JSON 1.1 request: verify, route on the target, run the operation.
 async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError> {
     let (parts, body) = req.into_parts();
-    let body = Limited::new(body, MAX_BODY)
-        .collect()
-        .await
-        .map_err(|_| ApiError::TooLarge(MAX_BODY))?
-        .to_bytes();
-    let target = parts
-        .headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let bearer = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let body = Limited::new(body, MAX_BODY).collect().await.map_err(|_| ApiError::TooLarge(MAX_BODY))?.to_bytes();
+    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let bearer =
+        parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     if let Some(token) = bearer {
         return agent_request(api, token, target, &body).await;
     }
-    let headers: Vec<(&str, &str)> = parts
-        .headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
-        .collect();
+    let headers: Vec<(&str, &str)> =
+        parts.headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))).collect();
     let signed = SignedRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),
@@ -165,10 +135,7 @@ async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError> 
         if scope.service != "ecs" {
             return Err(sigv4::AuthError::WrongService("ecs".into()).into());
         }
-        let caller = Caller {
-            region: scope.region,
-            account: api.account.clone(),
-        };
+        let caller = Caller { region: scope.region, account: api.account.clone() };
         return crate::ecs::dispatch(&api.control, &caller, None, operation, &body).await;
     }
     Err(ApiError::UnknownOperation(target.to_string()))
@@ -176,27 +143,14 @@ async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError> 
 
 /// A request authenticated with an agent token: berth's agent operations and the ECS
 /// state-change reports.
-async fn agent_request(
-    api: &Api,
-    token: &str,
-    target: &str,
-    body: &[u8],
-) -> Result<Reply, ApiError> {
-    let agent = api
-        .control
-        .authenticate_agent(token)
-        .ok_or(sigv4::AuthError::UnknownAccessKey)?;
+async fn agent_request(api: &Api, token: &str, target: &str, body: &[u8]) -> Result<Reply, ApiError> {
+    let agent = api.control.authenticate_agent(token).ok_or(sigv4::AuthError::UnknownAccessKey)?;
     if let Some(operation) = target.strip_prefix(crate::agent::TARGET_PREFIX) {
-        return Ok(Reply::from(
-            crate::agent::dispatch(&api.control, &agent, operation, body).await?,
-        ));
+        return Ok(Reply::from(crate::agent::dispatch(&api.control, &agent, operation, body).await?));
     }
     match target.strip_prefix(ECS_PREFIX) {
         Some(operation) if crate::ecs::AGENT_OPERATIONS.contains(&operation) => {
-            let caller = Caller {
-                region: agent.region.clone(),
-                account: api.account.clone(),
-            };
+            let caller = Caller { region: agent.region.clone(), account: api.account.clone() };
             crate::ecs::dispatch(&api.control, &caller, Some(&agent), operation, body).await
         }
         _ => Err(sigv4::AuthError::Missing.into()),
@@ -215,10 +169,7 @@ impl RequestIds {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
-        RequestIds {
-            prefix: seed ^ (std::process::id() as u64).rotate_left(32),
-            counter: AtomicU64::new(0),
-        }
+        RequestIds { prefix: seed ^ (std::process::id() as u64).rotate_left(32), counter: AtomicU64::new(0) }
     }
 
     fn next(&self) -> String {

@@ -16,30 +16,17 @@ async fn create_describe_update_delete() {
         .create_cluster()
         .cluster_name("web")
         .tags(tag("team", "platform"))
-        .settings(
-            ClusterSetting::builder()
-                .name(ClusterSettingName::ContainerInsights)
-                .value("enabled")
-                .build(),
-        )
+        .settings(ClusterSetting::builder().name(ClusterSettingName::ContainerInsights).value("enabled").build())
         .send()
         .await
         .unwrap();
     let cluster = created.cluster.unwrap();
-    assert_eq!(
-        cluster.cluster_arn(),
-        Some("arn:aws:ecs:us-east-1:123456789012:cluster/web")
-    );
+    assert_eq!(cluster.cluster_arn(), Some("arn:aws:ecs:us-east-1:123456789012:cluster/web"));
     assert_eq!(cluster.status(), Some("ACTIVE"));
     assert_eq!(cluster.tags().len(), 1);
 
     // Plain describe leaves out the optional parts; include brings them back.
-    let plain = ecs
-        .describe_clusters()
-        .clusters("web")
-        .send()
-        .await
-        .unwrap();
+    let plain = ecs.describe_clusters().clusters("web").send().await.unwrap();
     assert!(plain.clusters()[0].tags().is_empty() && plain.clusters()[0].settings().is_empty());
     let full = ecs
         .describe_clusters()
@@ -54,50 +41,25 @@ async fn create_describe_update_delete() {
     let c = &full.clusters()[0];
     assert_eq!(c.tags()[0].key(), Some("team"));
     assert_eq!(c.settings()[0].value(), Some("enabled"));
-    assert!(c
-        .statistics()
-        .iter()
-        .any(|s| s.name() == Some("runningEC2TasksCount")));
+    assert!(c.statistics().iter().any(|s| s.name() == Some("runningEC2TasksCount")));
     assert_eq!(full.failures()[0].reason(), Some("MISSING"));
-    assert_eq!(
-        full.failures()[0].arn(),
-        Some("arn:aws:ecs:us-east-1:123456789012:cluster/ghost")
-    );
+    assert_eq!(full.failures()[0].arn(), Some("arn:aws:ecs:us-east-1:123456789012:cluster/ghost"));
 
     let updated = ecs
         .update_cluster_settings()
         .cluster("web")
-        .settings(
-            ClusterSetting::builder()
-                .name(ClusterSettingName::ContainerInsights)
-                .value("disabled")
-                .build(),
-        )
+        .settings(ClusterSetting::builder().name(ClusterSettingName::ContainerInsights).value("disabled").build())
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        updated.cluster.unwrap().settings()[0].value(),
-        Some("disabled")
-    );
+    assert_eq!(updated.cluster.unwrap().settings()[0].value(), Some("disabled"));
 
     let deleted = ecs.delete_cluster().cluster("web").send().await.unwrap();
     assert_eq!(deleted.cluster.unwrap().status(), Some("INACTIVE"));
     // Still describable as INACTIVE, no longer listed.
-    let after = ecs
-        .describe_clusters()
-        .clusters("web")
-        .send()
-        .await
-        .unwrap();
+    let after = ecs.describe_clusters().clusters("web").send().await.unwrap();
     assert_eq!(after.clusters()[0].status(), Some("INACTIVE"));
-    assert!(ecs
-        .list_clusters()
-        .send()
-        .await
-        .unwrap()
-        .cluster_arns()
-        .is_empty());
+    assert!(ecs.list_clusters().send().await.unwrap().cluster_arns().is_empty());
 }
 
 #[tokio::test]
@@ -105,67 +67,28 @@ async fn errors_are_ecs_errors_and_change_nothing() {
     let server = TestServer::start().await;
     let ecs = server.sdk("us-east-1");
 
-    let err = ecs
-        .delete_cluster()
-        .cluster("nope")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = ecs.delete_cluster().cluster("nope").send().await.unwrap_err().into_service_error();
     assert!(err.is_cluster_not_found_exception(), "{err:?}");
     assert_eq!(err.meta().message(), Some("Cluster not found."));
 
-    let err = ecs
-        .create_cluster()
-        .cluster_name("bad name!")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = ecs.create_cluster().cluster_name("bad name!").send().await.unwrap_err().into_service_error();
     assert!(err.is_invalid_parameter_exception(), "{err:?}");
-    assert!(ecs
-        .list_clusters()
-        .send()
-        .await
-        .unwrap()
-        .cluster_arns()
-        .is_empty());
+    assert!(ecs.list_clusters().send().await.unwrap().cluster_arns().is_empty());
 
     let err = ecs
         .create_cluster()
         .cluster_name("web")
-        .settings(
-            ClusterSetting::builder()
-                .name(ClusterSettingName::ContainerInsights)
-                .value("sometimes")
-                .build(),
-        )
+        .settings(ClusterSetting::builder().name(ClusterSettingName::ContainerInsights).value("sometimes").build())
         .send()
         .await
         .unwrap_err()
         .into_service_error();
     assert!(err.is_invalid_parameter_exception(), "{err:?}");
-    assert!(ecs
-        .list_clusters()
-        .send()
-        .await
-        .unwrap()
-        .cluster_arns()
-        .is_empty());
+    assert!(ecs.list_clusters().send().await.unwrap().cluster_arns().is_empty());
 
-    ecs.create_cluster()
-        .cluster_name("gone")
-        .send()
-        .await
-        .unwrap();
+    ecs.create_cluster().cluster_name("gone").send().await.unwrap();
     ecs.delete_cluster().cluster("gone").send().await.unwrap();
-    let err = ecs
-        .update_cluster()
-        .cluster("gone")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = ecs.update_cluster().cluster("gone").send().await.unwrap_err().into_service_error();
     assert!(err.is_invalid_parameter_exception(), "{err:?}");
     assert!(err.meta().message().unwrap().contains("inactive"));
 }
@@ -181,24 +104,8 @@ async fn default_cluster_and_idempotent_create() {
     assert_eq!(created.cluster_name(), Some("default"));
     let again = ecs.create_cluster().send().await.unwrap().cluster.unwrap();
     assert_eq!(again.cluster_arn(), created.cluster_arn());
-    assert_eq!(
-        ecs.describe_clusters()
-            .send()
-            .await
-            .unwrap()
-            .clusters()
-            .len(),
-        1
-    );
-    assert_eq!(
-        ecs.list_clusters()
-            .send()
-            .await
-            .unwrap()
-            .cluster_arns()
-            .len(),
-        1
-    );
+    assert_eq!(ecs.describe_clusters().send().await.unwrap().clusters().len(), 1);
+    assert_eq!(ecs.list_clusters().send().await.unwrap().cluster_arns().len(), 1);
 }
 
 #[tokio::test]
@@ -206,22 +113,12 @@ async fn list_clusters_paginates() {
     let server = TestServer::start().await;
     let ecs = server.sdk("us-east-1");
     for i in 0..7 {
-        ecs.create_cluster()
-            .cluster_name(format!("c{i}"))
-            .send()
-            .await
-            .unwrap();
+        ecs.create_cluster().cluster_name(format!("c{i}")).send().await.unwrap();
     }
     let mut seen = Vec::new();
     let mut token = None;
     loop {
-        let page = ecs
-            .list_clusters()
-            .max_results(3)
-            .set_next_token(token)
-            .send()
-            .await
-            .unwrap();
+        let page = ecs.list_clusters().max_results(3).set_next_token(token).send().await.unwrap();
         assert!(page.cluster_arns().len() <= 3);
         seen.extend(page.cluster_arns().iter().cloned());
         token = page.next_token().map(String::from);
@@ -229,9 +126,7 @@ async fn list_clusters_paginates() {
             break;
         }
     }
-    let expected: Vec<String> = (0..7)
-        .map(|i| format!("arn:aws:ecs:us-east-1:123456789012:cluster/c{i}"))
-        .collect();
+    let expected: Vec<String> = (0..7).map(|i| format!("arn:aws:ecs:us-east-1:123456789012:cluster/c{i}")).collect();
     assert_eq!(seen, expected);
     // The SDK's own paginator walks the same pages.
     let all: Vec<String> = ecs
@@ -246,13 +141,7 @@ async fn list_clusters_paginates() {
         .map(Result::unwrap)
         .collect();
     assert_eq!(all, expected);
-    let err = ecs
-        .list_clusters()
-        .max_results(500)
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = ecs.list_clusters().max_results(500).send().await.unwrap_err().into_service_error();
     assert!(err.is_invalid_parameter_exception(), "{err:?}");
 }
 
@@ -261,42 +150,9 @@ async fn regions_are_separate_namespaces() {
     let server = TestServer::start().await;
     let west = server.sdk("us-west-2");
     let east = server.sdk("us-east-1");
-    let c = west
-        .create_cluster()
-        .cluster_name("web")
-        .send()
-        .await
-        .unwrap()
-        .cluster
-        .unwrap();
-    assert_eq!(
-        c.cluster_arn(),
-        Some("arn:aws:ecs:us-west-2:123456789012:cluster/web")
-    );
-    assert!(east
-        .list_clusters()
-        .send()
-        .await
-        .unwrap()
-        .cluster_arns()
-        .is_empty());
-    assert_eq!(
-        east.describe_clusters()
-            .clusters("web")
-            .send()
-            .await
-            .unwrap()
-            .failures()
-            .len(),
-        1
-    );
-    assert_eq!(
-        west.list_clusters()
-            .send()
-            .await
-            .unwrap()
-            .cluster_arns()
-            .len(),
-        1
-    );
+    let c = west.create_cluster().cluster_name("web").send().await.unwrap().cluster.unwrap();
+    assert_eq!(c.cluster_arn(), Some("arn:aws:ecs:us-west-2:123456789012:cluster/web"));
+    assert!(east.list_clusters().send().await.unwrap().cluster_arns().is_empty());
+    assert_eq!(east.describe_clusters().clusters("web").send().await.unwrap().failures().len(), 1);
+    assert_eq!(west.list_clusters().send().await.unwrap().cluster_arns().len(), 1);
 }

@@ -8,10 +8,8 @@ use berth_testkit::{RawClient, Signing, TestServer};
 use serde_json::Value;
 
 fn model() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/aws-models/ecs/service-2.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/aws-models/ecs/service-2.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 
@@ -24,32 +22,17 @@ fn check(model: &Value, shape: &str, value: &Value, path: &str) {
             for (k, v) in fields {
                 let member = &s["members"][k];
                 assert!(member.is_object(), "{path}.{k} is not a member of {shape}");
-                check(
-                    model,
-                    member["shape"].as_str().unwrap(),
-                    v,
-                    &format!("{path}.{k}"),
-                );
+                check(model, member["shape"].as_str().unwrap(), v, &format!("{path}.{k}"));
             }
         }
         (Some("list"), Value::Array(items)) => {
             for (i, v) in items.iter().enumerate() {
-                check(
-                    model,
-                    s["member"]["shape"].as_str().unwrap(),
-                    v,
-                    &format!("{path}[{i}]"),
-                );
+                check(model, s["member"]["shape"].as_str().unwrap(), v, &format!("{path}[{i}]"));
             }
         }
         (Some("map"), Value::Object(fields)) => {
             for (k, v) in fields {
-                check(
-                    model,
-                    s["value"]["shape"].as_str().unwrap(),
-                    v,
-                    &format!("{path}.{k}"),
-                );
+                check(model, s["value"]["shape"].as_str().unwrap(), v, &format!("{path}.{k}"));
             }
         }
         (Some("structure" | "list" | "map"), other) => {
@@ -73,10 +56,7 @@ fn check(model: &Value, shape: &str, value: &Value, path: &str) {
 fn every_operation_is_in_the_model() {
     let model = model();
     for op in berth_api::ecs::OPERATIONS {
-        assert!(
-            model["operations"][op].is_object(),
-            "{op} is not an ECS operation"
-        );
+        assert!(model["operations"][op].is_object(), "{op} is not an ECS operation");
     }
 }
 
@@ -92,44 +72,26 @@ async fn responses_use_only_model_fields() {
         skew_secs: 0,
     };
     let calls: &[(&str, &str)] = &[
-        (
-            "CreateCluster",
-            r#"{"clusterName":"web","tags":[{"key":"a","value":"b"}]}"#,
-        ),
+        ("CreateCluster", r#"{"clusterName":"web","tags":[{"key":"a","value":"b"}]}"#),
         (
             "DescribeClusters",
             r#"{"clusters":["web","ghost"],"include":["TAGS","SETTINGS","STATISTICS","CONFIGURATIONS"]}"#,
         ),
         ("ListClusters", r#"{"maxResults":1}"#),
-        (
-            "UpdateClusterSettings",
-            r#"{"cluster":"web","settings":[{"name":"containerInsights","value":"enabled"}]}"#,
-        ),
+        ("UpdateClusterSettings", r#"{"cluster":"web","settings":[{"name":"containerInsights","value":"enabled"}]}"#),
         (
             "RegisterTaskDefinition",
             r#"{"family":"web","tags":[{"key":"a","value":"b"}],"containerDefinitions":[{"name":"a","image":"x","memory":64,
                "portMappings":[{"containerPort":80}],"healthCheck":{"command":["CMD","true"]},"linuxParameters":{"initProcessEnabled":true}}]}"#,
         ),
-        (
-            "DescribeTaskDefinition",
-            r#"{"taskDefinition":"web","include":["TAGS"]}"#,
-        ),
+        ("DescribeTaskDefinition", r#"{"taskDefinition":"web","include":["TAGS"]}"#),
         ("ListTaskDefinitions", "{}"),
         ("ListTaskDefinitionFamilies", "{}"),
-        (
-            "ListTagsForResource",
-            r#"{"resourceArn":"arn:aws:ecs:us-east-1:123456789012:cluster/web"}"#,
-        ),
-        (
-            "PutAccountSetting",
-            r#"{"name":"containerInsights","value":"enabled"}"#,
-        ),
+        ("ListTagsForResource", r#"{"resourceArn":"arn:aws:ecs:us-east-1:123456789012:cluster/web"}"#),
+        ("PutAccountSetting", r#"{"name":"containerInsights","value":"enabled"}"#),
         ("ListAccountSettings", r#"{"effectiveSettings":true}"#),
         ("DeregisterTaskDefinition", r#"{"taskDefinition":"web:1"}"#),
-        (
-            "DeleteTaskDefinitions",
-            r#"{"taskDefinitions":["web:1","web:2"]}"#,
-        ),
+        ("DeleteTaskDefinitions", r#"{"taskDefinitions":["web:1","web:2"]}"#),
         ("DeleteCluster", r#"{"cluster":"web"}"#),
     ];
     for (op, body) in calls {

@@ -16,14 +16,7 @@ fn signing(server: &TestServer, skew_secs: i64) -> Signing {
 }
 
 async fn cluster_count(server: &TestServer) -> usize {
-    server
-        .sdk("us-east-1")
-        .list_clusters()
-        .send()
-        .await
-        .unwrap()
-        .cluster_arns()
-        .len()
+    server.sdk("us-east-1").list_clusters().send().await.unwrap().cluster_arns().len()
 }
 
 #[tokio::test]
@@ -33,24 +26,14 @@ async fn bad_signatures_are_refused_and_change_nothing() {
     let body = br#"{"clusterName":"web"}"#;
 
     let unsigned = raw.call(CREATE, body, &Signing::None).await.unwrap();
-    assert_eq!(
-        (unsigned.status, unsigned.error_type()),
-        (403, Some("MissingAuthenticationTokenException"))
-    );
+    assert_eq!((unsigned.status, unsigned.error_type()), (403, Some("MissingAuthenticationTokenException")));
 
     let mut wrong = server.credential.clone();
     wrong.secret_access_key = "not-the-secret".into();
-    let wrong_secret = Signing::With {
-        credential: wrong,
-        region: "us-east-1".into(),
-        service: "ecs".into(),
-        skew_secs: 0,
-    };
+    let wrong_secret =
+        Signing::With { credential: wrong, region: "us-east-1".into(), service: "ecs".into(), skew_secs: 0 };
     let r = raw.call(CREATE, body, &wrong_secret).await.unwrap();
-    assert_eq!(
-        (r.status, r.error_type()),
-        (400, Some("InvalidSignatureException"))
-    );
+    assert_eq!((r.status, r.error_type()), (400, Some("InvalidSignatureException")));
 
     let mut unknown = server.credential.clone();
     unknown.access_key_id = "AKIAUNKNOWN000000000".into();
@@ -58,30 +41,15 @@ async fn bad_signatures_are_refused_and_change_nothing() {
         .call(
             CREATE,
             body,
-            &Signing::With {
-                credential: unknown,
-                region: "us-east-1".into(),
-                service: "ecs".into(),
-                skew_secs: 0,
-            },
+            &Signing::With { credential: unknown, region: "us-east-1".into(), service: "ecs".into(), skew_secs: 0 },
         )
         .await
         .unwrap();
     assert_eq!(r.error_type(), Some("UnrecognizedClientException"));
 
-    let stale = raw
-        .call(CREATE, body, &signing(&server, -20 * 60))
-        .await
-        .unwrap();
+    let stale = raw.call(CREATE, body, &signing(&server, -20 * 60)).await.unwrap();
     assert_eq!(stale.error_type(), Some("InvalidSignatureException"));
-    assert!(
-        stale.body["message"]
-            .as_str()
-            .unwrap()
-            .contains("Signature expired"),
-        "{:?}",
-        stale.body
-    );
+    assert!(stale.body["message"].as_str().unwrap().contains("Signature expired"), "{:?}", stale.body);
 
     let wrong_service = Signing::With {
         credential: server.credential.clone(),
@@ -98,16 +66,9 @@ async fn bad_signatures_are_refused_and_change_nothing() {
     let r = raw.send(req).await.unwrap();
     assert_eq!(r.error_type(), Some("InvalidSignatureException"));
 
-    assert_eq!(
-        cluster_count(&server).await,
-        0,
-        "no refused request created anything"
-    );
+    assert_eq!(cluster_count(&server).await, 0, "no refused request created anything");
     // Within the allowed skew the same request is accepted.
-    let ok = raw
-        .call(CREATE, body, &signing(&server, -10 * 60))
-        .await
-        .unwrap();
+    let ok = raw.call(CREATE, body, &signing(&server, -10 * 60)).await.unwrap();
     assert_eq!(ok.status, 200, "{:?}", ok.body);
     assert_eq!(cluster_count(&server).await, 1);
 }
@@ -127,21 +88,13 @@ async fn insecure_mode_accepts_any_secret_but_still_needs_a_signature() {
         .call(
             LIST,
             b"{}",
-            &Signing::With {
-                credential: dummy,
-                region: "eu-west-1".into(),
-                service: "ecs".into(),
-                skew_secs: 0,
-            },
+            &Signing::With { credential: dummy, region: "eu-west-1".into(), service: "ecs".into(), skew_secs: 0 },
         )
         .await
         .unwrap();
     assert_eq!(r.status, 200, "{:?}", r.body);
     let unsigned = raw.call(LIST, b"{}", &Signing::None).await.unwrap();
-    assert_eq!(
-        unsigned.error_type(),
-        Some("MissingAuthenticationTokenException")
-    );
+    assert_eq!(unsigned.error_type(), Some("MissingAuthenticationTokenException"));
 }
 
 #[tokio::test]
@@ -150,66 +103,31 @@ async fn unknown_operations_and_malformed_bodies() {
     let mut raw = RawClient::connect(server.addr).await.unwrap();
     let s = signing(&server, 0);
 
-    let r = raw
-        .call(
-            "AmazonEC2ContainerServiceV20141113.LaunchRockets",
-            b"{}",
-            &s,
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.error_type()),
-        (400, Some("UnknownOperationException"))
-    );
-    let r = raw
-        .call("SomeOtherService.DoThing", b"{}", &s)
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.error_type()),
-        (400, Some("UnknownOperationException"))
-    );
+    let r = raw.call("AmazonEC2ContainerServiceV20141113.LaunchRockets", b"{}", &s).await.unwrap();
+    assert_eq!((r.status, r.error_type()), (400, Some("UnknownOperationException")));
+    let r = raw.call("SomeOtherService.DoThing", b"{}", &s).await.unwrap();
+    assert_eq!((r.status, r.error_type()), (400, Some("UnknownOperationException")));
 
     let r = raw.call(CREATE, b"{\"clusterName\": ", &s).await.unwrap();
     assert_eq!((r.status, r.error_type()), (400, Some("ClientException")));
-    let r = raw
-        .call(CREATE, br#"{"clusterName": 42}"#, &s)
-        .await
-        .unwrap();
+    let r = raw.call(CREATE, br#"{"clusterName": 42}"#, &s).await.unwrap();
     assert_eq!(r.error_type(), Some("ClientException"));
-    assert!(
-        r.body["message"].as_str().unwrap().contains("clusterName"),
-        "{:?}",
-        r.body
-    );
+    assert!(r.body["message"].as_str().unwrap().contains("clusterName"), "{:?}", r.body);
 
     let register = "AmazonEC2ContainerServiceV20141113.RegisterTaskDefinition";
+    let r = raw.call(register, br#"{"containerDefinitions":[]}"#, &s).await.unwrap();
+    assert_eq!(r.error_type(), Some("ClientException"));
     let r = raw
-        .call(register, br#"{"containerDefinitions":[]}"#, &s)
+        .call(register, br#"{"family":"web","containerDefinitions":[{"name":"a","image":"x","memory":"lots"}]}"#, &s)
         .await
         .unwrap();
     assert_eq!(r.error_type(), Some("ClientException"));
-    let r = raw.call(register, br#"{"family":"web","containerDefinitions":[{"name":"a","image":"x","memory":"lots"}]}"#, &s).await.unwrap();
-    assert_eq!(r.error_type(), Some("ClientException"));
-    assert!(
-        r.body["message"]
-            .as_str()
-            .unwrap()
-            .contains("containerDefinitions[0].memory"),
-        "{:?}",
-        r.body
-    );
+    assert!(r.body["message"].as_str().unwrap().contains("containerDefinitions[0].memory"), "{:?}", r.body);
     let describe = "AmazonEC2ContainerServiceV20141113.DescribeTaskDefinition";
     let r = raw.call(describe, b"{}", &s).await.unwrap();
     assert_eq!(r.error_type(), Some("InvalidParameterException"));
 
     assert_eq!(cluster_count(&server).await, 0);
-    let families = server
-        .sdk("us-east-1")
-        .list_task_definition_families()
-        .send()
-        .await
-        .unwrap();
+    let families = server.sdk("us-east-1").list_task_definition_families().send().await.unwrap();
     assert!(families.families().is_empty());
 }

@@ -11,25 +11,13 @@ fn tag(k: &str, v: &str) -> Tag {
 async fn tags_round_trip_on_clusters_and_task_definitions() {
     let server = TestServer::start().await;
     let ecs = server.sdk("eu-central-1");
-    let cluster_arn = ecs
-        .create_cluster()
-        .cluster_name("web")
-        .send()
-        .await
-        .unwrap()
-        .cluster
-        .unwrap()
-        .cluster_arn
-        .unwrap();
+    let cluster_arn =
+        ecs.create_cluster().cluster_name("web").send().await.unwrap().cluster.unwrap().cluster_arn.unwrap();
     let td_arn = ecs
         .register_task_definition()
         .family("web")
         .container_definitions(
-            aws_sdk_ecs::types::ContainerDefinition::builder()
-                .name("a")
-                .image("x")
-                .memory(64)
-                .build(),
+            aws_sdk_ecs::types::ContainerDefinition::builder().name("a").image("x").memory(64).build(),
         )
         .send()
         .await
@@ -40,40 +28,14 @@ async fn tags_round_trip_on_clusters_and_task_definitions() {
         .unwrap();
 
     for arn in [&cluster_arn, &td_arn] {
-        ecs.tag_resource()
-            .resource_arn(arn)
-            .tags(tag("env", "dev"))
-            .tags(tag("owner", "me"))
-            .send()
-            .await
-            .unwrap();
-        ecs.tag_resource()
-            .resource_arn(arn)
-            .tags(tag("env", "prod"))
-            .send()
-            .await
-            .unwrap();
-        ecs.untag_resource()
-            .resource_arn(arn)
-            .tag_keys("owner")
-            .send()
-            .await
-            .unwrap();
-        let tags = ecs
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .unwrap();
+        ecs.tag_resource().resource_arn(arn).tags(tag("env", "dev")).tags(tag("owner", "me")).send().await.unwrap();
+        ecs.tag_resource().resource_arn(arn).tags(tag("env", "prod")).send().await.unwrap();
+        ecs.untag_resource().resource_arn(arn).tag_keys("owner").send().await.unwrap();
+        let tags = ecs.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
         assert_eq!(tags.tags(), &[tag("env", "prod")], "{arn}");
     }
-    let d = ecs
-        .describe_clusters()
-        .clusters("web")
-        .include(aws_sdk_ecs::types::ClusterField::Tags)
-        .send()
-        .await
-        .unwrap();
+    let d =
+        ecs.describe_clusters().clusters("web").include(aws_sdk_ecs::types::ClusterField::Tags).send().await.unwrap();
     assert_eq!(d.clusters()[0].tags(), &[tag("env", "prod")]);
 
     // Refusals change nothing.
@@ -96,16 +58,7 @@ async fn tags_round_trip_on_clusters_and_task_definitions() {
         .unwrap_err()
         .into_service_error();
     assert!(over.is_invalid_parameter_exception(), "{over:?}");
-    assert_eq!(
-        ecs.list_tags_for_resource()
-            .resource_arn(&cluster_arn)
-            .send()
-            .await
-            .unwrap()
-            .tags()
-            .len(),
-        1
-    );
+    assert_eq!(ecs.list_tags_for_resource().resource_arn(&cluster_arn).send().await.unwrap().tags().len(), 1);
 
     let missing = ecs
         .tag_resource()
@@ -124,13 +77,8 @@ async fn tags_round_trip_on_clusters_and_task_definitions() {
         .unwrap_err()
         .into_service_error();
     assert_eq!(missing_td.meta().code(), Some("ResourceNotFoundException"));
-    let garbage = ecs
-        .list_tags_for_resource()
-        .resource_arn("not-an-arn")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let garbage =
+        ecs.list_tags_for_resource().resource_arn("not-an-arn").send().await.unwrap_err().into_service_error();
     assert!(garbage.is_invalid_parameter_exception(), "{garbage:?}");
 }
 
@@ -140,82 +88,29 @@ async fn account_settings() {
     let ecs = server.sdk("us-east-1");
     let root = "arn:aws:iam::123456789012:root";
 
-    let effective = ecs
-        .list_account_settings()
-        .name(SettingName::ContainerInsights)
-        .effective_settings(true)
-        .send()
-        .await
-        .unwrap();
+    let effective =
+        ecs.list_account_settings().name(SettingName::ContainerInsights).effective_settings(true).send().await.unwrap();
     assert_eq!(effective.settings()[0].value(), Some("disabled"));
-    assert!(ecs
-        .list_account_settings()
-        .send()
-        .await
-        .unwrap()
-        .settings()
-        .is_empty());
+    assert!(ecs.list_account_settings().send().await.unwrap().settings().is_empty());
 
-    let put = ecs
-        .put_account_setting_default()
-        .name(SettingName::ContainerInsights)
-        .value("enabled")
-        .send()
-        .await
-        .unwrap();
+    let put =
+        ecs.put_account_setting_default().name(SettingName::ContainerInsights).value("enabled").send().await.unwrap();
     assert_eq!(put.setting.unwrap().principal_arn(), Some(root));
     // New clusters take the account's containerInsights value.
-    let c = ecs
-        .create_cluster()
-        .cluster_name("c")
-        .send()
-        .await
-        .unwrap()
-        .cluster
-        .unwrap();
+    let c = ecs.create_cluster().cluster_name("c").send().await.unwrap().cluster.unwrap();
     assert_eq!(c.settings()[0].value(), Some("enabled"));
 
-    ecs.put_account_setting()
-        .name(SettingName::ContainerInsights)
-        .value("enhanced")
-        .send()
-        .await
-        .unwrap();
-    let listed = ecs
-        .list_account_settings()
-        .name(SettingName::ContainerInsights)
-        .effective_settings(true)
-        .send()
-        .await
-        .unwrap();
+    ecs.put_account_setting().name(SettingName::ContainerInsights).value("enhanced").send().await.unwrap();
+    let listed =
+        ecs.list_account_settings().name(SettingName::ContainerInsights).effective_settings(true).send().await.unwrap();
     assert_eq!(listed.settings()[0].value(), Some("enhanced"));
-    let deleted = ecs
-        .delete_account_setting()
-        .name(SettingName::ContainerInsights)
-        .send()
-        .await
-        .unwrap();
+    let deleted = ecs.delete_account_setting().name(SettingName::ContainerInsights).send().await.unwrap();
     assert_eq!(deleted.setting.unwrap().value(), Some("enhanced"));
-    let listed = ecs
-        .list_account_settings()
-        .name(SettingName::ContainerInsights)
-        .effective_settings(true)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        listed.settings()[0].value(),
-        Some("enabled"),
-        "back to the account default"
-    );
+    let listed =
+        ecs.list_account_settings().name(SettingName::ContainerInsights).effective_settings(true).send().await.unwrap();
+    assert_eq!(listed.settings()[0].value(), Some("enabled"), "back to the account default");
 
-    let all = ecs
-        .list_account_settings()
-        .effective_settings(true)
-        .max_results(10)
-        .send()
-        .await
-        .unwrap();
+    let all = ecs.list_account_settings().effective_settings(true).max_results(10).send().await.unwrap();
     assert_eq!(all.settings().len(), 10);
     assert!(all.next_token().is_some());
 

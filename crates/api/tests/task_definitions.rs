@@ -1,28 +1,19 @@
 //! Task definition operations through the AWS SDK for Rust against a real server.
 
 use aws_sdk_ecs::types::{
-    Compatibility, ContainerCondition, ContainerDefinition, ContainerDependency, HealthCheck,
-    KeyValuePair, LogConfiguration, LogDriver, NetworkMode, PortMapping, SortOrder, Tag,
-    TaskDefinitionFamilyStatus, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
+    Compatibility, ContainerCondition, ContainerDefinition, ContainerDependency, HealthCheck, KeyValuePair,
+    LogConfiguration, LogDriver, NetworkMode, PortMapping, SortOrder, Tag, TaskDefinitionFamilyStatus,
+    TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
 };
 use berth_testkit::TestServer;
 
 fn container(name: &str) -> ContainerDefinition {
-    ContainerDefinition::builder()
-        .name(name)
-        .image("busybox:latest")
-        .memory(64)
-        .build()
+    ContainerDefinition::builder().name(name).image("busybox:latest").memory(64).build()
 }
 
 async fn register(ecs: &aws_sdk_ecs::Client, family: &str) -> i32 {
-    let out = ecs
-        .register_task_definition()
-        .family(family)
-        .container_definitions(container("app"))
-        .send()
-        .await
-        .unwrap();
+    let out =
+        ecs.register_task_definition().family(family).container_definitions(container("app")).send().await.unwrap();
     out.task_definition.unwrap().revision
 }
 
@@ -37,11 +28,7 @@ async fn full_container_definition_round_trips() {
         .memory(512)
         .memory_reservation(256)
         .port_mappings(
-            PortMapping::builder()
-                .container_port(80)
-                .host_port(8080)
-                .protocol(TransportProtocol::Tcp)
-                .build(),
+            PortMapping::builder().container_port(80).host_port(8080).protocol(TransportProtocol::Tcp).build(),
         )
         .essential(true)
         .entry_point("/bin/sh")
@@ -52,28 +39,15 @@ async fn full_container_definition_round_trips() {
         .user("1000")
         .links("db:database")
         .depends_on(
-            ContainerDependency::builder()
-                .container_name("db")
-                .condition(ContainerCondition::Healthy)
-                .build()
-                .unwrap(),
+            ContainerDependency::builder().container_name("db").condition(ContainerCondition::Healthy).build().unwrap(),
         )
         .health_check(
-            HealthCheck::builder()
-                .command("CMD-SHELL")
-                .command("wget -q localhost")
-                .interval(10)
-                .build()
-                .unwrap(),
+            HealthCheck::builder().command("CMD-SHELL").command("wget -q localhost").interval(10).build().unwrap(),
         )
         .stop_timeout(10)
         .start_timeout(60)
         .log_configuration(
-            LogConfiguration::builder()
-                .log_driver(LogDriver::Awslogs)
-                .options("awslogs-group", "web")
-                .build()
-                .unwrap(),
+            LogConfiguration::builder().log_driver(LogDriver::Awslogs).options("awslogs-group", "web").build().unwrap(),
         )
         .docker_labels("tier", "front")
         .readonly_root_filesystem(true)
@@ -83,13 +57,7 @@ async fn full_container_definition_round_trips() {
         .image("busybox")
         .memory(128)
         .essential(false)
-        .health_check(
-            HealthCheck::builder()
-                .command("CMD")
-                .command("true")
-                .build()
-                .unwrap(),
-        )
+        .health_check(HealthCheck::builder().command("CMD").command("true").build().unwrap())
         .build();
     let out = ecs
         .register_task_definition()
@@ -104,10 +72,7 @@ async fn full_container_definition_round_trips() {
         .await
         .unwrap();
     let td = out.task_definition.clone().unwrap();
-    assert_eq!(
-        td.task_definition_arn(),
-        Some("arn:aws:ecs:us-east-1:123456789012:task-definition/shop:1")
-    );
+    assert_eq!(td.task_definition_arn(), Some("arn:aws:ecs:us-east-1:123456789012:task-definition/shop:1"));
     assert_eq!(td.revision(), 1);
     assert_eq!(td.status(), Some(&TaskDefinitionStatus::Active));
     assert_eq!((td.cpu(), td.memory()), (Some("1024"), Some("1024")));
@@ -134,20 +99,9 @@ async fn full_container_definition_round_trips() {
     assert_eq!(c.port_mappings()[0].host_port(), Some(8080));
     assert_eq!(c.depends_on()[0].condition(), &ContainerCondition::Healthy);
     assert_eq!(c.health_check().unwrap().interval(), Some(10));
-    assert_eq!(
-        c.health_check().unwrap().retries(),
-        Some(3),
-        "ECS fills in the default retries"
-    );
-    assert_eq!(
-        c.log_configuration().unwrap().options().unwrap()["awslogs-group"],
-        "web"
-    );
-    assert_eq!(
-        c.readonly_root_filesystem(),
-        Some(true),
-        "pass-through fields come back"
-    );
+    assert_eq!(c.health_check().unwrap().retries(), Some(3), "ECS fills in the default retries");
+    assert_eq!(c.log_configuration().unwrap().options().unwrap()["awslogs-group"], "web");
+    assert_eq!(c.readonly_root_filesystem(), Some(true), "pass-through fields come back");
     assert_eq!(c.docker_labels().unwrap()["tier"], "front");
 }
 
@@ -158,12 +112,7 @@ async fn revisions_describe_and_lifecycle() {
     for expected in 1..=3 {
         assert_eq!(register(&ecs, "web").await, expected);
     }
-    let latest = ecs
-        .describe_task_definition()
-        .task_definition("web")
-        .send()
-        .await
-        .unwrap();
+    let latest = ecs.describe_task_definition().task_definition("web").send().await.unwrap();
     assert_eq!(latest.task_definition.unwrap().revision(), 3);
     let by_arn = ecs
         .describe_task_definition()
@@ -173,64 +122,26 @@ async fn revisions_describe_and_lifecycle() {
         .unwrap();
     assert_eq!(by_arn.task_definition.unwrap().revision(), 2);
 
-    let gone = ecs
-        .deregister_task_definition()
-        .task_definition("web:3")
-        .send()
-        .await
-        .unwrap();
+    let gone = ecs.deregister_task_definition().task_definition("web:3").send().await.unwrap();
     let gone = gone.task_definition.unwrap();
     assert_eq!(gone.status(), Some(&TaskDefinitionStatus::Inactive));
     assert!(gone.deregistered_at().is_some());
     // The bare family now means revision 2; revision 3 can still be described by number.
-    let latest = ecs
-        .describe_task_definition()
-        .task_definition("web")
-        .send()
-        .await
-        .unwrap();
+    let latest = ecs.describe_task_definition().task_definition("web").send().await.unwrap();
     assert_eq!(latest.task_definition.unwrap().revision(), 2);
-    assert!(ecs
-        .describe_task_definition()
-        .task_definition("web:3")
-        .send()
-        .await
-        .is_ok());
+    assert!(ecs.describe_task_definition().task_definition("web:3").send().await.is_ok());
 
-    let deleted = ecs
-        .delete_task_definitions()
-        .task_definitions("web:3")
-        .task_definitions("web:1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        deleted.task_definitions()[0].status(),
-        Some(&TaskDefinitionStatus::DeleteInProgress)
-    );
+    let deleted =
+        ecs.delete_task_definitions().task_definitions("web:3").task_definitions("web:1").send().await.unwrap();
+    assert_eq!(deleted.task_definitions()[0].status(), Some(&TaskDefinitionStatus::DeleteInProgress));
     assert_eq!(deleted.failures().len(), 1, "web:1 is still ACTIVE");
     // A new registration never reuses a revision.
     assert_eq!(register(&ecs, "web").await, 4);
 
-    let err = ecs
-        .describe_task_definition()
-        .task_definition("web:99")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = ecs.describe_task_definition().task_definition("web:99").send().await.unwrap_err().into_service_error();
     assert!(err.is_client_exception(), "{err:?}");
-    assert_eq!(
-        err.meta().message(),
-        Some("Unable to describe task definition.")
-    );
-    let err = ecs
-        .deregister_task_definition()
-        .task_definition("web")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    assert_eq!(err.meta().message(), Some("Unable to describe task definition."));
+    let err = ecs.deregister_task_definition().task_definition("web").send().await.unwrap_err().into_service_error();
     assert!(err.is_client_exception(), "a revision is required: {err:?}");
 }
 
@@ -241,40 +152,19 @@ async fn listing_filters_sorts_and_paginates() {
     for family in ["api", "web", "web", "worker", "web"] {
         register(&ecs, family).await;
     }
-    ecs.deregister_task_definition()
-        .task_definition("api:1")
-        .send()
-        .await
-        .unwrap();
+    ecs.deregister_task_definition().task_definition("api:1").send().await.unwrap();
 
     let arns = |out: &aws_sdk_ecs::operation::list_task_definitions::ListTaskDefinitionsOutput| -> Vec<String> {
         out.task_definition_arns().iter().map(|a| a.rsplit('/').next().unwrap().to_string()).collect()
     };
     let active = ecs.list_task_definitions().send().await.unwrap();
     assert_eq!(arns(&active), ["web:1", "web:2", "web:3", "worker:1"]);
-    let web_desc = ecs
-        .list_task_definitions()
-        .family_prefix("web")
-        .sort(SortOrder::Desc)
-        .send()
-        .await
-        .unwrap();
+    let web_desc = ecs.list_task_definitions().family_prefix("web").sort(SortOrder::Desc).send().await.unwrap();
     assert_eq!(arns(&web_desc), ["web:3", "web:2", "web:1"]);
-    let inactive = ecs
-        .list_task_definitions()
-        .status(TaskDefinitionStatus::Inactive)
-        .send()
-        .await
-        .unwrap();
+    let inactive = ecs.list_task_definitions().status(TaskDefinitionStatus::Inactive).send().await.unwrap();
     assert_eq!(arns(&inactive), ["api:1"]);
 
-    let page1 = ecs
-        .list_task_definitions()
-        .max_results(3)
-        .sort(SortOrder::Desc)
-        .send()
-        .await
-        .unwrap();
+    let page1 = ecs.list_task_definitions().max_results(3).sort(SortOrder::Desc).send().await.unwrap();
     assert_eq!(arns(&page1), ["worker:1", "web:3", "web:2"]);
     let page2 = ecs
         .list_task_definitions()
@@ -297,12 +187,8 @@ async fn listing_filters_sorts_and_paginates() {
         .await
         .unwrap();
     assert_eq!(all.families(), ["web", "worker"]);
-    let inactive = ecs
-        .list_task_definition_families()
-        .status(TaskDefinitionFamilyStatus::Inactive)
-        .send()
-        .await
-        .unwrap();
+    let inactive =
+        ecs.list_task_definition_families().status(TaskDefinitionFamilyStatus::Inactive).send().await.unwrap();
     assert_eq!(inactive.families(), ["api"]);
     let paged = ecs
         .list_task_definition_families()
@@ -311,47 +197,77 @@ async fn listing_filters_sorts_and_paginates() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        (paged.families(), paged.next_token().is_some()),
-        (&["api".to_string()][..], true)
-    );
+    assert_eq!((paged.families(), paged.next_token().is_some()), (&["api".to_string()][..], true));
 }
 
 #[tokio::test]
 async fn invalid_definitions_are_refused_and_store_nothing() {
     let server = TestServer::start().await;
     let ecs = server.sdk("us-east-1");
-    let cases: Vec<(&str, aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder, &str)> = vec![
+    let cases: Vec<(
+        &str,
+        aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder,
+        &str,
+    )> = vec![
         (
             "no essential container",
-            ecs.register_task_definition().family("bad").container_definitions(ContainerDefinition::builder().name("a").image("x").memory(64).essential(false).build()),
+            ecs.register_task_definition().family("bad").container_definitions(
+                ContainerDefinition::builder().name("a").image("x").memory(64).essential(false).build(),
+            ),
             "essential",
         ),
         (
             "no memory anywhere",
-            ecs.register_task_definition().family("bad").container_definitions(ContainerDefinition::builder().name("a").image("x").build()),
+            ecs.register_task_definition()
+                .family("bad")
+                .container_definitions(ContainerDefinition::builder().name("a").image("x").build()),
             "'memory' or 'memoryReservation'",
         ),
         (
             "duplicate names",
-            ecs.register_task_definition().family("bad").container_definitions(container("a")).container_definitions(container("a")),
+            ecs.register_task_definition()
+                .family("bad")
+                .container_definitions(container("a"))
+                .container_definitions(container("a")),
             "unique",
         ),
         (
             "unknown dependency",
             ecs.register_task_definition().family("bad").container_definitions(
-                ContainerDefinition::builder().name("a").image("x").memory(64).depends_on(ContainerDependency::builder().container_name("b").condition(ContainerCondition::Start).build().unwrap()).build(),
+                ContainerDefinition::builder()
+                    .name("a")
+                    .image("x")
+                    .memory(64)
+                    .depends_on(
+                        ContainerDependency::builder()
+                            .container_name("b")
+                            .condition(ContainerCondition::Start)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
             ),
             "dependsOn",
         ),
         (
             "fargate without awsvpc",
-            ecs.register_task_definition().family("bad").requires_compatibilities(Compatibility::Fargate).cpu("256").memory("512").container_definitions(container("a")),
+            ecs.register_task_definition()
+                .family("bad")
+                .requires_compatibilities(Compatibility::Fargate)
+                .cpu("256")
+                .memory("512")
+                .container_definitions(container("a")),
             "awsvpc",
         ),
         (
             "fargate size that does not exist",
-            ecs.register_task_definition().family("bad").requires_compatibilities(Compatibility::Fargate).network_mode(NetworkMode::Awsvpc).cpu("256").memory("4096").container_definitions(container("a")),
+            ecs.register_task_definition()
+                .family("bad")
+                .requires_compatibilities(Compatibility::Fargate)
+                .network_mode(NetworkMode::Awsvpc)
+                .cpu("256")
+                .memory("4096")
+                .container_definitions(container("a")),
             "No Fargate configuration exists for given values.",
         ),
         (
@@ -364,17 +280,9 @@ async fn invalid_definitions_are_refused_and_store_nothing() {
         let err = call.send().await.unwrap_err().into_service_error();
         assert!(err.is_client_exception(), "{what}: {err:?}");
         let message = err.meta().message().unwrap_or_default();
-        assert!(
-            message.contains(needle),
-            "{what}: '{message}' should mention '{needle}'"
-        );
+        assert!(message.contains(needle), "{what}: '{message}' should mention '{needle}'");
     }
-    let families = ecs
-        .list_task_definition_families()
-        .status(TaskDefinitionFamilyStatus::All)
-        .send()
-        .await
-        .unwrap();
+    let families = ecs.list_task_definition_families().status(TaskDefinitionFamilyStatus::All).send().await.unwrap();
     assert!(families.families().is_empty());
     // A valid Fargate definition is accepted and marked compatible with both launch types.
     let ok = ecs
@@ -388,8 +296,5 @@ async fn invalid_definitions_are_refused_and_store_nothing() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        ok.task_definition.unwrap().compatibilities(),
-        &[Compatibility::Ec2, Compatibility::Fargate]
-    );
+    assert_eq!(ok.task_definition.unwrap().compatibilities(), &[Compatibility::Ec2, Compatibility::Fargate]);
 }

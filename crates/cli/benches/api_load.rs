@@ -40,25 +40,14 @@ fn main() {
         return echo_server();
     }
     // `cargo bench` passes `--bench`; ignore arguments.
-    let secs: u64 = std::env::var("BERTH_BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
+    let secs: u64 = std::env::var("BERTH_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
     let duration = Duration::from_secs(secs);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let server = BerthProcess::start(Path::new(env!("CARGO_BIN_EXE_berth")), dir.path(), 0);
     let credential = server.credential();
-    let addr: SocketAddr = server
-        .endpoint
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
+    let addr: SocketAddr = server.endpoint.trim_start_matches("http://").parse().unwrap();
     let describe_body = br#"{"taskDefinition":"bench:1"}"#.to_vec();
 
     let mut echo = Command::new(std::env::current_exe().unwrap())
@@ -67,44 +56,18 @@ fn main() {
         .spawn()
         .expect("start the baseline server");
     let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(echo.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(echo.stdout.take().unwrap()), &mut line).unwrap();
     let echo_addr: SocketAddr = line.trim().parse().expect("baseline server address");
 
-    println!(
-        "berth API load: {CONNECTIONS} connections, {secs} s per measurement, signatures verified"
-    );
+    println!("berth API load: {CONNECTIONS} connections, {secs} s per measurement, signatures verified");
     let results = runtime.block_on(async {
         // One revision to read, and a warm-up of both paths.
-        let warm = load(
-            addr,
-            &credential,
-            REGISTER,
-            TASK_DEFINITION.as_bytes().to_vec(),
-            Duration::from_millis(300),
-        )
-        .await;
+        let warm =
+            load(addr, &credential, REGISTER, TASK_DEFINITION.as_bytes().to_vec(), Duration::from_millis(300)).await;
         assert!(warm.errors == 0 && warm.ok > 0, "warm-up failed: {warm:?}");
-        let baseline = load(
-            echo_addr,
-            &credential,
-            DESCRIBE,
-            describe_body.clone(),
-            duration,
-        )
-        .await;
+        let baseline = load(echo_addr, &credential, DESCRIBE, describe_body.clone(), duration).await;
         let read = load(addr, &credential, DESCRIBE, describe_body.clone(), duration).await;
-        let write = load(
-            addr,
-            &credential,
-            REGISTER,
-            TASK_DEFINITION.as_bytes().to_vec(),
-            duration,
-        )
-        .await;
+        let write = load(addr, &credential, REGISTER, TASK_DEFINITION.as_bytes().to_vec(), duration).await;
         [
             ("baseline (trivial HTTP server)", baseline),
             ("read: DescribeTaskDefinition", read),
@@ -113,10 +76,7 @@ fn main() {
     });
     let _ = echo.kill();
     let _ = echo.wait();
-    println!(
-        "{:<34} {:>10} {:>9} {:>9} {:>7}",
-        "measurement", "req/s", "p50 ms", "p99 ms", "errors"
-    );
+    println!("{:<34} {:>10} {:>9} {:>9} {:>7}", "measurement", "req/s", "p50 ms", "p99 ms", "errors");
     for (name, r) in &results {
         println!(
             "{name:<34} {:>10.0} {:>9.3} {:>9.3} {:>7}",
@@ -132,10 +92,7 @@ fn main() {
         100.0 * read.rate() / baseline.rate(),
         verdict(read.rate() >= 40_000.0 && read.percentile(99.0) <= 2.0)
     );
-    println!(
-        "write: target >= 5000/s durable: {}",
-        verdict(write.rate() >= 5_000.0)
-    );
+    println!("write: target >= 5000/s durable: {}", verdict(write.rate() >= 5_000.0));
 }
 
 fn verdict(met: bool) -> &'static str {
@@ -183,9 +140,7 @@ async fn load(
     let mut tasks = Vec::new();
     for _ in 0..CONNECTIONS {
         let (credential, body) = (credential.clone(), body.clone());
-        tasks.push(tokio::spawn(async move {
-            client(addr, credential, target, body, deadline).await
-        }));
+        tasks.push(tokio::spawn(async move { client(addr, credential, target, body, deadline).await }));
     }
     let mut total = Outcome::default();
     for t in tasks {
@@ -217,18 +172,9 @@ async fn client(
     while Instant::now() < deadline {
         let now = sigv4::now_secs();
         if signed.0 != now {
-            let headers = [
-                ("host", host.as_str()),
-                ("content-type", "application/x-amz-json-1.1"),
-                ("x-amz-target", target),
-            ];
-            let req = SignedRequest {
-                method: "POST",
-                path: "/",
-                query: "",
-                headers: &headers,
-                body: &body,
-            };
+            let headers =
+                [("host", host.as_str()), ("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target)];
+            let req = SignedRequest { method: "POST", path: "/", query: "", headers: &headers, body: &body };
             signed = (now, sigv4::sign(&req, &credential, "us-east-1", "ecs", now));
         }
         let mut builder = Request::post("/")
@@ -256,11 +202,7 @@ async fn client(
 /// The baseline: answers every request with a fixed JSON body, on two worker threads
 /// like berth.
 fn echo_server() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         println!("{}", listener.local_addr().unwrap());
@@ -268,16 +210,12 @@ fn echo_server() {
             let (stream, _) = listener.accept().await.unwrap();
             stream.set_nodelay(true).unwrap();
             tokio::spawn(async move {
-                let service =
-                    hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
-                        let _ = req.into_body().collect().await;
-                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
-                            b"{\"taskDefinition\":{}}",
-                        ))))
-                    });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let service = hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
+                    let _ = req.into_body().collect().await;
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"{\"taskDefinition\":{}}"))))
+                });
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
             });
         }
     });

@@ -67,9 +67,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         heartbeat_interval: Duration::from_secs(args.heartbeat_interval.max(1)),
         poll_wait: Duration::from_secs(20),
     };
-    let docker = DockerRuntime::connect()
-        .await
-        .context("connecting to the Docker engine")?;
+    let docker = DockerRuntime::connect().await.context("connecting to the Docker engine")?;
     berth_agent::run(config, Arc::new(docker)).await?;
     Ok(())
 }

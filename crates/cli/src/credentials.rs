@@ -13,20 +13,13 @@ pub const PROFILE: &str = "berth";
 /// Reads the `[berth]` profile of `path`, creating the file first if it does not exist.
 pub fn load_or_create(path: &Path) -> anyhow::Result<Credential> {
     if path.exists() {
-        let text =
-            fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        return parse(&text)
-            .with_context(|| format!("{} has no usable [{PROFILE}] profile", path.display()));
+        let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        return parse(&text).with_context(|| format!("{} has no usable [{PROFILE}] profile", path.display()));
     }
     let mut rng = rand::thread_rng();
-    let key_id: String = (0..16)
-        .map(|_| rng.sample(Alphanumeric).to_ascii_uppercase() as char)
-        .collect();
+    let key_id: String = (0..16).map(|_| rng.sample(Alphanumeric).to_ascii_uppercase() as char).collect();
     let secret: String = (0..40).map(|_| rng.sample(Alphanumeric) as char).collect();
-    let credential = Credential {
-        access_key_id: format!("AKIA{key_id}"),
-        secret_access_key: secret,
-    };
+    let credential = Credential { access_key_id: format!("AKIA{key_id}"), secret_access_key: secret };
     let text = format!(
         "[{PROFILE}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
         credential.access_key_id, credential.secret_access_key
@@ -43,9 +36,7 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
     Ok(())
@@ -76,10 +67,7 @@ fn parse_profile(text: &str, profile: &str) -> anyhow::Result<Credential> {
         (Some(access_key_id), Some(secret_access_key))
             if !access_key_id.is_empty() && !secret_access_key.is_empty() =>
         {
-            Ok(Credential {
-                access_key_id,
-                secret_access_key,
-            })
+            Ok(Credential { access_key_id, secret_access_key })
         }
         _ => bail!("aws_access_key_id and aws_secret_access_key are required"),
     }
@@ -89,29 +77,19 @@ fn parse_profile(text: &str, profile: &str) -> anyhow::Result<Credential> {
 /// else the profile `AWS_PROFILE` (default `default`) of `AWS_SHARED_CREDENTIALS_FILE`
 /// (default `~/.aws/credentials`).
 pub fn from_environment() -> anyhow::Result<Credential> {
-    if let (Ok(access_key_id), Ok(secret_access_key)) = (
-        std::env::var("AWS_ACCESS_KEY_ID"),
-        std::env::var("AWS_SECRET_ACCESS_KEY"),
-    ) {
-        return Ok(Credential {
-            access_key_id,
-            secret_access_key,
-        });
+    if let (Ok(access_key_id), Ok(secret_access_key)) =
+        (std::env::var("AWS_ACCESS_KEY_ID"), std::env::var("AWS_SECRET_ACCESS_KEY"))
+    {
+        return Ok(Credential { access_key_id, secret_access_key });
     }
     let profile = std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into());
     let path = match std::env::var_os("AWS_SHARED_CREDENTIALS_FILE") {
         Some(p) => std::path::PathBuf::from(p),
-        None => std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-            .join(".aws/credentials"),
+        None => std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".aws/credentials"),
     };
-    let text = fs::read_to_string(&path).with_context(|| {
-        format!(
-            "no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, and cannot read {}",
-            path.display()
-        )
-    })?;
-    parse_profile(&text, &profile)
-        .with_context(|| format!("profile [{profile}] of {}", path.display()))
+    let text = fs::read_to_string(&path)
+        .with_context(|| format!("no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, and cannot read {}", path.display()))?;
+    parse_profile(&text, &profile).with_context(|| format!("profile [{profile}] of {}", path.display()))
 }
 
 #[cfg(test)]
@@ -131,13 +109,7 @@ mod tests {
     #[test]
     fn reads_only_the_berth_profile() {
         let text = "[other]\naws_access_key_id = X\n[berth]\naws_access_key_id = A\naws_secret_access_key = S\n";
-        assert_eq!(
-            parse(text).unwrap(),
-            Credential {
-                access_key_id: "A".into(),
-                secret_access_key: "S".into()
-            }
-        );
+        assert_eq!(parse(text).unwrap(), Credential { access_key_id: "A".into(), secret_access_key: "S".into() });
         assert!(parse("[other]\naws_access_key_id = X\n").is_err());
     }
 }

@@ -15,11 +15,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:7480";
 pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
 
 #[derive(Parser)]
-#[command(
-    name = "berth",
-    version,
-    about = "A self-hosted container orchestrator that speaks the Amazon ECS API"
-)]
+#[command(name = "berth", version, about = "A self-hosted container orchestrator that speaks the Amazon ECS API")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -72,9 +68,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args, "server")),
         Command::Up(args) => runtime.block_on(server::run(args, "up")),

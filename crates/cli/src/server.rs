@@ -12,14 +12,12 @@ use std::time::Duration;
 use crate::{credentials, ServerArgs};
 
 pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
     let data_dir = args.data_dir.canonicalize()?;
     let credentials_path = data_dir.join("credentials");
     let credential = credentials::load_or_create(&credentials_path)?;
     let store = SqliteStore::open(&data_dir).context("opening the state store")?;
-    let control =
-        Control::open(Arc::new(store)).map_err(|e| anyhow::anyhow!("loading state: {e}"))?;
+    let control = Control::open(Arc::new(store)).map_err(|e| anyhow::anyhow!("loading state: {e}"))?;
     control.spawn_instance_health(HealthConfig {
         heartbeat_timeout: Duration::from_secs(args.heartbeat_timeout),
         disconnected_grace: Duration::from_secs(args.disconnected_grace),
@@ -36,9 +34,8 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
             accept_any_credentials: args.insecure_accept_any_credentials,
         },
     );
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let endpoint = format!("http://{}", listener.local_addr()?);
     println!("berth {mode} listening on {endpoint}");
     println!("data directory: {}", data_dir.display());
@@ -85,8 +82,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

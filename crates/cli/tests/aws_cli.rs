@@ -13,18 +13,9 @@ use serde_json::Value;
 /// The aws CLIs on this machine, by their real path (one entry per distinct binary).
 fn installed_clis() -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = Vec::new();
-    let on_path = Command::new("sh")
-        .args(["-c", "command -v aws"])
-        .output()
-        .ok();
-    let on_path = on_path
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|p| !p.is_empty());
-    for candidate in on_path
-        .into_iter()
-        .map(PathBuf::from)
-        .chain([PathBuf::from("/usr/bin/aws")])
-    {
+    let on_path = Command::new("sh").args(["-c", "command -v aws"]).output().ok();
+    let on_path = on_path.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).filter(|p| !p.is_empty());
+    for candidate in on_path.into_iter().map(PathBuf::from).chain([PathBuf::from("/usr/bin/aws")]) {
         if candidate.exists() && !found.contains(&candidate) {
             found.push(candidate);
         }
@@ -43,10 +34,7 @@ impl Aws<'_> {
         let out = Command::new(self.cli)
             .args(["--endpoint-url", &self.server.endpoint, "--output", "json"])
             .args(args)
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                self.server.data_dir.join("credentials"),
-            )
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.server.data_dir.join("credentials"))
             .env("AWS_PROFILE", "berth")
             .env("AWS_DEFAULT_REGION", self.region)
             .env("AWS_CONFIG_FILE", "/nonexistent")
@@ -56,11 +44,7 @@ impl Aws<'_> {
             .env_remove("AWS_SESSION_TOKEN")
             .output()
             .expect("run aws");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into(),
-            String::from_utf8_lossy(&out.stderr).into(),
-        )
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
     }
 
     fn json(&self, args: &[&str]) -> Value {
@@ -91,66 +75,30 @@ const TASK_DEFINITION: &str = r#"{
 #[test]
 fn the_aws_cli_walkthrough_works() {
     let clis = installed_clis();
-    assert!(
-        !clis.is_empty(),
-        "no aws CLI found: install one (pip install awscli, or apt-get install awscli)"
-    );
+    assert!(!clis.is_empty(), "no aws CLI found: install one (pip install awscli, or apt-get install awscli)");
     let dir = tempfile::tempdir().unwrap();
-    let server = BerthProcess::start(
-        Path::new(env!("CARGO_BIN_EXE_berth")),
-        &dir.path().join("data"),
-        0,
-    );
+    let server = BerthProcess::start(Path::new(env!("CARGO_BIN_EXE_berth")), &dir.path().join("data"), 0);
     let td_file = dir.path().join("td.json");
     std::fs::write(&td_file, TASK_DEFINITION).unwrap();
     let td_arg = format!("file://{}", td_file.display());
 
     // Each CLI gets its own region, so each run starts from nothing.
     for (cli, region) in clis.iter().zip(["us-east-1", "eu-west-1"]) {
-        let aws = Aws {
-            cli,
-            server: &server,
-            region,
-        };
+        let aws = Aws { cli, server: &server, region };
         let version = aws.run(&["--version"]);
-        eprintln!(
-            "testing with {}: {}{}",
-            cli.display(),
-            version.1.trim(),
-            version.2.trim()
-        );
+        eprintln!("testing with {}: {}{}", cli.display(), version.1.trim(), version.2.trim());
 
         let cluster = aws.json(&["ecs", "create-cluster", "--cluster-name", "web"]);
-        assert_eq!(
-            cluster["cluster"]["clusterArn"],
-            format!("arn:aws:ecs:{region}:000000000000:cluster/web")
-        );
+        assert_eq!(cluster["cluster"]["clusterArn"], format!("arn:aws:ecs:{region}:000000000000:cluster/web"));
 
-        let registered = aws.json(&[
-            "ecs",
-            "register-task-definition",
-            "--cli-input-json",
-            &td_arg,
-        ]);
+        let registered = aws.json(&["ecs", "register-task-definition", "--cli-input-json", &td_arg]);
         assert_eq!(registered["taskDefinition"]["revision"], 1);
 
-        let described = aws.json(&[
-            "ecs",
-            "describe-task-definition",
-            "--task-definition",
-            "web:1",
-            "--include",
-            "TAGS",
-        ]);
+        let described =
+            aws.json(&["ecs", "describe-task-definition", "--task-definition", "web:1", "--include", "TAGS"]);
         let td = &described["taskDefinition"];
-        assert_eq!(
-            td["taskDefinitionArn"],
-            format!("arn:aws:ecs:{region}:000000000000:task-definition/web:1")
-        );
-        assert_eq!(
-            td["containerDefinitions"][0]["command"],
-            serde_json::json!(["httpd", "-f", "-p", "8080"])
-        );
+        assert_eq!(td["taskDefinitionArn"], format!("arn:aws:ecs:{region}:000000000000:task-definition/web:1"));
+        assert_eq!(td["containerDefinitions"][0]["command"], serde_json::json!(["httpd", "-f", "-p", "8080"]));
         assert_eq!(td["containerDefinitions"][0]["healthCheck"]["retries"], 3);
         assert_eq!(described["tags"][0]["value"], "web");
 
@@ -161,15 +109,9 @@ fn the_aws_cli_walkthrough_works() {
         assert_eq!(clusters["clusterArns"].as_array().unwrap().len(), 1);
 
         // An error reaches the user as the ECS error, with a non-zero exit.
-        let (ok, _, stderr) = aws.run(&[
-            "ecs",
-            "describe-task-definition",
-            "--task-definition",
-            "web:7",
-        ]);
+        let (ok, _, stderr) = aws.run(&["ecs", "describe-task-definition", "--task-definition", "web:7"]);
         assert!(
-            !ok && stderr.contains("ClientException")
-                && stderr.contains("Unable to describe task definition"),
+            !ok && stderr.contains("ClientException") && stderr.contains("Unable to describe task definition"),
             "{stderr}"
         );
     }

@@ -18,12 +18,7 @@ async fn register(ecs: aws_sdk_ecs::Client, id: usize) -> Result<(String, i32, u
         .name("app")
         .image("busybox")
         .memory(64)
-        .environment(
-            KeyValuePair::builder()
-                .name("ID")
-                .value(id.to_string())
-                .build(),
-        )
+        .environment(KeyValuePair::builder().name("ID").value(id.to_string()).build())
         .build();
     let family = format!("fam{}", id % FAMILIES);
     let out = ecs
@@ -37,17 +32,8 @@ async fn register(ecs: aws_sdk_ecs::Client, id: usize) -> Result<(String, i32, u
 }
 
 async fn id_of(ecs: &aws_sdk_ecs::Client, family: &str, revision: i32) -> usize {
-    let td = ecs
-        .describe_task_definition()
-        .task_definition(format!("{family}:{revision}"))
-        .send()
-        .await
-        .unwrap();
-    td.task_definition.unwrap().container_definitions()[0].environment()[0]
-        .value()
-        .unwrap()
-        .parse()
-        .unwrap()
+    let td = ecs.describe_task_definition().task_definition(format!("{family}:{revision}")).send().await.unwrap();
+    td.task_definition.unwrap().container_definitions()[0].environment()[0].value().unwrap().parse().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,9 +42,7 @@ async fn two_hundred_concurrent_registrations_survive_sigkill() {
     let server = BerthProcess::start(berth(), dir.path(), 0);
     let credential = server.credential();
     let ecs = sdk_client(&server.endpoint, &credential, "us-east-1");
-    let handles: Vec<_> = (0..200)
-        .map(|id| tokio::spawn(register(ecs.clone(), id)))
-        .collect();
+    let handles: Vec<_> = (0..200).map(|id| tokio::spawn(register(ecs.clone(), id))).collect();
     let mut acknowledged = Vec::new();
     for h in handles {
         acknowledged.push(h.await.unwrap().expect("registration acknowledged"));
@@ -69,31 +53,14 @@ async fn two_hundred_concurrent_registrations_survive_sigkill() {
     let ecs = sdk_client(&server.endpoint, &credential, "us-east-1");
     let mut per_family: HashMap<String, Vec<i32>> = HashMap::new();
     for (family, revision, id) in &acknowledged {
-        assert_eq!(
-            id_of(&ecs, family, *revision).await,
-            *id,
-            "{family}:{revision} holds what was registered"
-        );
-        per_family
-            .entry(family.clone())
-            .or_default()
-            .push(*revision);
+        assert_eq!(id_of(&ecs, family, *revision).await, *id, "{family}:{revision} holds what was registered");
+        per_family.entry(family.clone()).or_default().push(*revision);
     }
     for (family, mut revisions) in per_family {
         revisions.sort();
-        assert_eq!(
-            revisions,
-            (1..=20).collect::<Vec<_>>(),
-            "{family} has revisions 1..=20, each once"
-        );
+        assert_eq!(revisions, (1..=20).collect::<Vec<_>>(), "{family} has revisions 1..=20, each once");
     }
-    let listed = ecs
-        .list_task_definitions()
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Vec<_>>()
-        .await;
+    let listed = ecs.list_task_definitions().into_paginator().items().send().collect::<Vec<_>>().await;
     assert_eq!(listed.len(), 200);
 }
 
@@ -136,23 +103,10 @@ async fn sigkill_during_writes_loses_nothing_acknowledged() {
     let server = BerthProcess::start(berth(), dir.path(), 0);
     let ecs = sdk_client(&server.endpoint, &credential, "us-east-1");
     for (family, revision, id) in &acknowledged {
-        assert_eq!(
-            id_of(&ecs, family, *revision).await,
-            *id,
-            "acknowledged {family}:{revision} survived"
-        );
+        assert_eq!(id_of(&ecs, family, *revision).await, *id, "acknowledged {family}:{revision} survived");
     }
     // Revisions stay dense and unique per family after the crash: the next one follows on.
     let out = register(ecs.clone(), 1000).await.unwrap();
-    let family_max = acknowledged
-        .iter()
-        .filter(|(f, _, _)| *f == out.0)
-        .map(|(_, r, _)| *r)
-        .max()
-        .unwrap_or(0);
-    assert!(
-        out.1 > family_max,
-        "a new revision ({}) is above every acknowledged one ({family_max})",
-        out.1
-    );
+    let family_max = acknowledged.iter().filter(|(f, _, _)| *f == out.0).map(|(_, r, _)| *r).max().unwrap_or(0);
+    assert!(out.1 > family_max, "a new revision ({}) is above every acknowledged one ({family_max})", out.1);
 }

@@ -8,9 +8,7 @@ use berth_model::{task::TaskOverride, task_definition::TaskDefinition, EcsError}
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::{
-    instances::sha256_hex, state::Change, task_definitions::TaskDefinitionRef, Control, State,
-};
+use crate::{instances::sha256_hex, state::Change, task_definitions::TaskDefinitionRef, Control, State};
 
 /// An authenticated agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,9 +51,7 @@ struct HeartbeatTimes {
 
 impl Heartbeats {
     pub(crate) fn starting_now(_state: &State) -> Heartbeats {
-        Heartbeats {
-            inner: Mutex::new(HeartbeatTimes::default()),
-        }
+        Heartbeats { inner: Mutex::new(HeartbeatTimes::default()) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HeartbeatTimes> {
@@ -71,28 +67,17 @@ impl Heartbeats {
     /// When `arn` was last heard from; an instance not heard from since start counts
     /// from `default` (the server's start).
     pub(crate) fn last_seen(&self, arn: &str, default: Instant) -> Instant {
-        *self
-            .lock()
-            .last_seen
-            .entry(arn.to_string())
-            .or_insert(default)
+        *self.lock().last_seen.entry(arn.to_string()).or_insert(default)
     }
 
     pub(crate) fn disconnected_since(&self, arn: &str, now: Instant) -> Instant {
-        *self
-            .lock()
-            .disconnected_at
-            .entry(arn.to_string())
-            .or_insert(now)
+        *self.lock().disconnected_at.entry(arn.to_string()).or_insert(now)
     }
 }
 
 fn desired_tasks(state: &State, id: &AgentIdentity) -> Result<DesiredTasks, EcsError> {
     let region = state.region(&id.region);
-    let rec = region
-        .instances
-        .get(&id.instance_arn)
-        .ok_or_else(|| EcsError::client("Unknown container instance."))?;
+    let rec = region.instances.get(&id.instance_arn).ok_or_else(|| EcsError::client("Unknown container instance."))?;
     let mut tasks = Vec::new();
     for t in region.tasks_on(&id.instance_arn) {
         if t.task.last() == berth_model::task::TaskStatus::Stopped {
@@ -101,9 +86,7 @@ fn desired_tasks(state: &State, id: &AgentIdentity) -> Result<DesiredTasks, EcsE
         let td = TaskDefinitionRef::parse(&t.task.task_definition_arn)?
             .resolve(region)
             .cloned()
-            .ok_or_else(|| {
-                EcsError::Server(format!("task definition of {} is missing", t.task.task_arn))
-            })?;
+            .ok_or_else(|| EcsError::Server(format!("task definition of {} is missing", t.task.task_arn)))?;
         tasks.push(DesiredTask {
             task_arn: t.task.task_arn.clone(),
             desired_status: t.task.desired_status.clone(),
@@ -114,12 +97,7 @@ fn desired_tasks(state: &State, id: &AgentIdentity) -> Result<DesiredTasks, EcsE
     let cluster_arn = berth_model::Arn::parse(&id.instance_arn)
         .map(|a| berth_model::Arn::ecs(&a.region, &a.account, "cluster", &rec.cluster).to_string())
         .unwrap_or_default();
-    Ok(DesiredTasks {
-        version: rec.desired_version,
-        cluster_arn,
-        instance_status: rec.instance.status.clone(),
-        tasks,
-    })
+    Ok(DesiredTasks { version: rec.desired_version, cluster_arn, instance_status: rec.instance.status.clone(), tasks })
 }
 
 impl Control {
@@ -129,10 +107,7 @@ impl Control {
         self.read(|state| {
             state
                 .instance_for_token(&digest)
-                .map(|(region, arn)| AgentIdentity {
-                    region: region.clone(),
-                    instance_arn: arn.clone(),
-                })
+                .map(|(region, arn)| AgentIdentity { region: region.clone(), instance_arn: arn.clone() })
         })
     }
 
@@ -143,12 +118,8 @@ impl Control {
     /// A heartbeat: the instance is connected (again).
     pub async fn agent_heartbeat(&self, id: &AgentIdentity) -> Result<(), EcsError> {
         self.heartbeat_seen(&id.instance_arn);
-        let connected = self.read(|s| {
-            s.region(&id.region)
-                .instances
-                .get(&id.instance_arn)
-                .map(|r| r.instance.agent_connected)
-        });
+        let connected =
+            self.read(|s| s.region(&id.region).instances.get(&id.instance_arn).map(|r| r.instance.agent_connected));
         if connected == Some(false) {
             let who = id.clone();
             self.write(move |state, changes| {
@@ -158,10 +129,7 @@ impl Control {
                         let mut next = (**rec).clone();
                         next.instance.agent_connected = true;
                         next.instance.version += 1;
-                        changes.push(Change::Instance {
-                            region: id.region.clone(),
-                            record: Arc::new(next),
-                        });
+                        changes.push(Change::Instance { region: id.region.clone(), record: Arc::new(next) });
                     }
                 }
                 Ok(())

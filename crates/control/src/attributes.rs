@@ -4,27 +4,18 @@ use std::sync::Arc;
 
 use berth_model::{container_instance::Attribute, EcsError};
 
-use crate::{
-    clusters::active_cluster, instances::find_instance, state::Change, Caller, Control, Page,
-    PageRequest,
-};
+use crate::{clusters::active_cluster, instances::find_instance, state::Change, Caller, Control, Page, PageRequest};
 
 fn check_target(a: &Attribute) -> Result<&str, EcsError> {
-    if a.target_type
-        .as_deref()
-        .is_some_and(|t| t != "container-instance")
-    {
+    if a.target_type.as_deref().is_some_and(|t| t != "container-instance") {
         return Err(EcsError::invalid(format!(
             "Invalid targetType '{}': only container-instance is supported.",
             a.target_type.as_deref().unwrap_or_default()
         )));
     }
-    a.target_id.as_deref().ok_or_else(|| {
-        EcsError::invalid(format!(
-            "Attribute '{}' needs a targetId (the container instance).",
-            a.name
-        ))
-    })
+    a.target_id
+        .as_deref()
+        .ok_or_else(|| EcsError::invalid(format!("Attribute '{}' needs a targetId (the container instance).", a.name)))
 }
 
 impl Control {
@@ -50,8 +41,11 @@ impl Control {
             let mut updated: Vec<(String, crate::InstanceRecord)> = Vec::new();
             for a in &attributes {
                 let target = check_target(a)?;
-                let rec = find_instance(region, &cluster, target)
-                    .ok_or_else(|| EcsError::invalid(format!("Container instance '{target}' is not registered in cluster '{cluster}'.")))?;
+                let rec = find_instance(region, &cluster, target).ok_or_else(|| {
+                    EcsError::invalid(format!(
+                        "Container instance '{target}' is not registered in cluster '{cluster}'."
+                    ))
+                })?;
                 let arn = rec.instance.container_instance_arn.clone();
                 let pos = match updated.iter().position(|(a, _)| *a == arn) {
                     Some(p) => p,
@@ -63,7 +57,12 @@ impl Control {
                 let instance = &mut updated[pos].1.instance;
                 instance.attributes.retain(|x| x.name != a.name);
                 if put {
-                    instance.attributes.push(Attribute { name: a.name.clone(), value: a.value.clone(), target_type: None, target_id: None });
+                    instance.attributes.push(Attribute {
+                        name: a.name.clone(),
+                        value: a.value.clone(),
+                        target_type: None,
+                        target_id: None,
+                    });
                 }
             }
             for (_, mut rec) in updated {
@@ -97,24 +96,16 @@ impl Control {
             )));
         }
         if value.is_some() && name.is_none() {
-            return Err(EcsError::invalid(
-                "attributeValue can only be given with attributeName.",
-            ));
+            return Err(EcsError::invalid("attributeValue can only be given with attributeName."));
         }
         self.read(|state| {
             let cluster = active_cluster(state, caller, cluster)?.cluster_name.clone();
             let region = state.region(&caller.region);
             let mut items = Vec::new();
-            for rec in region
-                .instances
-                .values()
-                .filter(|r| r.cluster == cluster && r.instance.status != "INACTIVE")
-            {
+            for rec in region.instances.values().filter(|r| r.cluster == cluster && r.instance.status != "INACTIVE") {
                 let arn = &rec.instance.container_instance_arn;
                 for a in &rec.instance.attributes {
-                    if name.is_some_and(|n| n != a.name)
-                        || value.is_some_and(|v| Some(v) != a.value.as_deref())
-                    {
+                    if name.is_some_and(|n| n != a.name) || value.is_some_and(|v| Some(v) != a.value.as_deref()) {
                         continue;
                     }
                     let attr = Attribute {

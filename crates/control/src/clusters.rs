@@ -41,12 +41,8 @@ pub struct ClusterInclude {
 
 impl ClusterInclude {
     /// Everything: what Create/Update/Delete return.
-    pub const ALL: ClusterInclude = ClusterInclude {
-        settings: true,
-        statistics: false,
-        tags: true,
-        configurations: true,
-    };
+    pub const ALL: ClusterInclude =
+        ClusterInclude { settings: true, statistics: false, tags: true, configurations: true };
 }
 
 pub fn cluster_arn(caller: &Caller, name: &str) -> String {
@@ -62,9 +58,9 @@ pub fn active_cluster<'s>(
     let name = berth_model::arn::cluster_name_from(reference.unwrap_or(DEFAULT_CLUSTER));
     match state.region(&caller.region).clusters.get(name) {
         None => Err(EcsError::ClusterNotFound),
-        Some(c) if c.status != "ACTIVE" => Err(EcsError::invalid(
-            "The specified cluster is inactive. Specify an active cluster and try again.",
-        )),
+        Some(c) if c.status != "ACTIVE" => {
+            Err(EcsError::invalid("The specified cluster is inactive. Specify an active cluster and try again."))
+        }
         Some(c) => Ok(c),
     }
 }
@@ -73,15 +69,10 @@ pub fn active_cluster<'s>(
 fn view(state: &State, caller: &Caller, c: &Cluster, include: ClusterInclude) -> Cluster {
     let mut out = c.clone();
     let region = state.region(&caller.region);
-    out.registered_container_instances_count = region
-        .instances
-        .values()
-        .filter(|i| i.cluster == c.cluster_name && i.instance.status != "INACTIVE")
-        .count() as i64;
-    let tasks = region
-        .tasks
-        .values()
-        .filter(|t| t.cluster == c.cluster_name);
+    out.registered_container_instances_count =
+        region.instances.values().filter(|i| i.cluster == c.cluster_name && i.instance.status != "INACTIVE").count()
+            as i64;
+    let tasks = region.tasks.values().filter(|t| t.cluster == c.cluster_name);
     let (mut running, mut pending) = (0, 0);
     for t in tasks {
         match t.task.last() {
@@ -113,10 +104,7 @@ fn view(state: &State, caller: &Caller, c: &Cluster, include: ClusterInclude) ->
             "drainingFargateServiceCount",
         ]
         .iter()
-        .map(|n| KeyValuePair {
-            name: Some((*n).into()),
-            value: Some("0".into()),
-        })
+        .map(|n| KeyValuePair { name: Some((*n).into()), value: Some("0".into()) })
         .collect();
     }
     out
@@ -124,15 +112,8 @@ fn view(state: &State, caller: &Caller, c: &Cluster, include: ClusterInclude) ->
 
 impl Control {
     /// CreateCluster. Creating a cluster that already exists returns it unchanged, as ECS does.
-    pub async fn create_cluster(
-        &self,
-        caller: &Caller,
-        req: CreateCluster,
-    ) -> Result<Cluster, EcsError> {
-        let name = req
-            .cluster_name
-            .clone()
-            .unwrap_or_else(|| DEFAULT_CLUSTER.into());
+    pub async fn create_cluster(&self, caller: &Caller, req: CreateCluster) -> Result<Cluster, EcsError> {
+        let name = req.cluster_name.clone().unwrap_or_else(|| DEFAULT_CLUSTER.into());
         cluster::validate_name(&name)?;
         cluster::validate_settings(&req.settings)?;
         tag::validate(&req.tags)?;
@@ -147,10 +128,7 @@ impl Control {
             }
             let insights = settings::effective(state, &caller, "containerInsights");
             let settings = cluster::merge_settings(
-                &[ClusterSetting {
-                    name: Some("containerInsights".into()),
-                    value: Some(insights),
-                }],
+                &[ClusterSetting { name: Some("containerInsights".into()), value: Some(insights) }],
                 &req.settings,
             );
             let cluster = Cluster {
@@ -171,10 +149,7 @@ impl Control {
                 arn: cluster.cluster_arn.clone(),
                 tags: Arc::new(req.tags),
             });
-            changes.push(Change::Cluster {
-                region: caller.region.clone(),
-                cluster: Arc::new(cluster),
-            });
+            changes.push(Change::Cluster { region: caller.region.clone(), cluster: Arc::new(cluster) });
             Ok(out)
         })
         .await
@@ -188,16 +163,10 @@ impl Control {
         include: ClusterInclude,
     ) -> Result<(Vec<Cluster>, Vec<Failure>), EcsError> {
         if references.len() > 100 {
-            return Err(EcsError::invalid(
-                "DescribeClusters accepts at most 100 clusters.",
-            ));
+            return Err(EcsError::invalid("DescribeClusters accepts at most 100 clusters."));
         }
         let default = [DEFAULT_CLUSTER.to_string()];
-        let references = if references.is_empty() {
-            &default[..]
-        } else {
-            references
-        };
+        let references = if references.is_empty() { &default[..] } else { references };
         Ok(self.read(|state| {
             let region = state.region(&caller.region);
             let mut found = Vec::new();
@@ -214,28 +183,16 @@ impl Control {
     }
 
     /// ListClusters: ARNs of the ACTIVE clusters, by name.
-    pub fn list_clusters(
-        &self,
-        caller: &Caller,
-        page: &PageRequest,
-    ) -> Result<Page<String>, EcsError> {
+    pub fn list_clusters(&self, caller: &Caller, page: &PageRequest) -> Result<Page<String>, EcsError> {
         self.read(|state| {
             let clusters = state.region(&caller.region).clusters.values();
             let active = clusters.filter(|c| c.status == "ACTIVE");
-            page.page(
-                100,
-                true,
-                active.map(|c| (c.cluster_name.clone(), c.cluster_arn.clone())),
-            )
+            page.page(100, true, active.map(|c| (c.cluster_name.clone(), c.cluster_arn.clone())))
         })
     }
 
     /// UpdateCluster and UpdateClusterSettings.
-    pub async fn update_cluster(
-        &self,
-        caller: &Caller,
-        req: UpdateCluster,
-    ) -> Result<Cluster, EcsError> {
+    pub async fn update_cluster(&self, caller: &Caller, req: UpdateCluster) -> Result<Cluster, EcsError> {
         if let Some(s) = &req.settings {
             cluster::validate_settings(s)?;
         }
@@ -252,10 +209,7 @@ impl Control {
                 cluster.service_connect_defaults = Some(s);
             }
             let out = view(state, &caller, &cluster, ClusterInclude::ALL);
-            changes.push(Change::Cluster {
-                region: caller.region.clone(),
-                cluster: Arc::new(cluster),
-            });
+            changes.push(Change::Cluster { region: caller.region.clone(), cluster: Arc::new(cluster) });
             Ok(out)
         })
         .await
@@ -263,11 +217,7 @@ impl Control {
 
     /// DeleteCluster: refused while the cluster holds instances, services or tasks; the
     /// cluster then stays describable as INACTIVE.
-    pub async fn delete_cluster(
-        &self,
-        caller: &Caller,
-        reference: String,
-    ) -> Result<Cluster, EcsError> {
+    pub async fn delete_cluster(&self, caller: &Caller, reference: String) -> Result<Cluster, EcsError> {
         let caller = caller.clone();
         self.write(move |state, changes| {
             let name = berth_model::arn::cluster_name_from(&reference);
@@ -323,57 +273,30 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(
-            created.cluster_arn,
-            "arn:aws:ecs:us-east-1:000000000000:cluster/web"
-        );
+        assert_eq!(created.cluster_arn, "arn:aws:ecs:us-east-1:000000000000:cluster/web");
         assert_eq!(created.settings[0].value.as_deref(), Some("disabled"));
         // Creating again returns the same cluster.
         let again = control
-            .create_cluster(
-                &c,
-                CreateCluster {
-                    cluster_name: Some("web".into()),
-                    ..Default::default()
-                },
-            )
+            .create_cluster(&c, CreateCluster { cluster_name: Some("web".into()), ..Default::default() })
             .await
             .unwrap();
         assert_eq!(again.tags, vec![Tag::new("team", "a")]);
 
-        let (found, missing) = control
-            .describe_clusters(
-                &c,
-                &["web".into(), "nope".into()],
-                ClusterInclude::default(),
-            )
-            .unwrap();
+        let (found, missing) =
+            control.describe_clusters(&c, &["web".into(), "nope".into()], ClusterInclude::default()).unwrap();
         assert_eq!(found.len(), 1);
         assert!(found[0].tags.is_empty() && found[0].settings.is_empty());
         assert_eq!(missing[0].reason.as_deref(), Some("MISSING"));
 
         let deleted = control.delete_cluster(&c, "web".into()).await.unwrap();
         assert_eq!(deleted.status, "INACTIVE");
-        assert!(control
-            .list_clusters(&c, &PageRequest::default())
-            .unwrap()
-            .items
-            .is_empty());
+        assert!(control.list_clusters(&c, &PageRequest::default()).unwrap().items.is_empty());
         let err = control
-            .update_cluster(
-                &c,
-                UpdateCluster {
-                    cluster: "web".into(),
-                    ..Default::default()
-                },
-            )
+            .update_cluster(&c, UpdateCluster { cluster: "web".into(), ..Default::default() })
             .await
             .unwrap_err();
         assert_eq!(err.code(), "InvalidParameterException");
-        assert_eq!(
-            control.delete_cluster(&c, "web".into()).await.unwrap_err(),
-            EcsError::ClusterNotFound
-        );
+        assert_eq!(control.delete_cluster(&c, "web".into()).await.unwrap_err(), EcsError::ClusterNotFound);
     }
 
     #[tokio::test]
@@ -383,24 +306,11 @@ mod tests {
         {
             let control = open(dir.path());
             control
-                .create_cluster(
-                    &c,
-                    CreateCluster {
-                        cluster_name: Some("a".into()),
-                        ..Default::default()
-                    },
-                )
+                .create_cluster(&c, CreateCluster { cluster_name: Some("a".into()), ..Default::default() })
                 .await
                 .unwrap();
         }
         let control = open(dir.path());
-        assert_eq!(
-            control
-                .list_clusters(&c, &PageRequest::default())
-                .unwrap()
-                .items
-                .len(),
-            1
-        );
+        assert_eq!(control.list_clusters(&c, &PageRequest::default()).unwrap().items.len(), 1);
     }
 }

@@ -43,85 +43,57 @@ impl Control {
         })
     }
 
-    async fn check_instances(
-        &self,
-        config: &HealthConfig,
-        started: Instant,
-    ) -> Result<(), berth_model::EcsError> {
+    async fn check_instances(&self, config: &HealthConfig, started: Instant) -> Result<(), berth_model::EcsError> {
         let now = Instant::now();
         let instances: Vec<(String, String, bool, bool)> = self.read(|s| {
             s.regions()
                 .flat_map(|(region, r)| {
-                    r.instances
-                        .values()
-                        .filter(|i| i.instance.status != "INACTIVE")
-                        .map(move |i| {
-                            let has_tasks = r
-                                .tasks_on(&i.instance.container_instance_arn)
-                                .any(|t| t.task.last() != TaskStatus::Stopped);
-                            (
-                                region.clone(),
-                                i.instance.container_instance_arn.clone(),
-                                i.instance.agent_connected,
-                                has_tasks,
-                            )
-                        })
+                    r.instances.values().filter(|i| i.instance.status != "INACTIVE").map(move |i| {
+                        let has_tasks = r
+                            .tasks_on(&i.instance.container_instance_arn)
+                            .any(|t| t.task.last() != TaskStatus::Stopped);
+                        (
+                            region.clone(),
+                            i.instance.container_instance_arn.clone(),
+                            i.instance.agent_connected,
+                            has_tasks,
+                        )
+                    })
                 })
                 .collect()
         });
         for (region, arn, connected, has_tasks) in instances {
             let heartbeats = &self.inner.heartbeats;
             if connected {
-                if now.duration_since(heartbeats.last_seen(&arn, started))
-                    > config.heartbeat_timeout
-                {
+                if now.duration_since(heartbeats.last_seen(&arn, started)) > config.heartbeat_timeout {
                     tracing::warn!(instance = %arn, "agent stopped heartbeating: marking it disconnected");
                     heartbeats.disconnected_since(&arn, now);
                     self.set_disconnected(region, arn).await?;
                 }
             } else if has_tasks
-                && now.duration_since(heartbeats.disconnected_since(&arn, now))
-                    > config.disconnected_grace
+                && now.duration_since(heartbeats.disconnected_since(&arn, now)) > config.disconnected_grace
             {
                 tracing::warn!(instance = %arn, "agent disconnected past the grace period: stopping its tasks");
-                self.give_up_tasks(region, arn, config.disconnected_grace)
-                    .await?;
+                self.give_up_tasks(region, arn, config.disconnected_grace).await?;
             }
         }
         Ok(())
     }
 
-    async fn set_disconnected(
-        &self,
-        region: String,
-        arn: String,
-    ) -> Result<(), berth_model::EcsError> {
+    async fn set_disconnected(&self, region: String, arn: String) -> Result<(), berth_model::EcsError> {
         self.write(move |state, changes| {
-            if let Some(rec) = state
-                .region(&region)
-                .instances
-                .get(&arn)
-                .filter(|r| r.instance.agent_connected)
-            {
+            if let Some(rec) = state.region(&region).instances.get(&arn).filter(|r| r.instance.agent_connected) {
                 let mut next = (**rec).clone();
                 next.instance.agent_connected = false;
                 next.instance.version += 1;
-                changes.push(Change::Instance {
-                    region,
-                    record: Arc::new(next),
-                });
+                changes.push(Change::Instance { region, record: Arc::new(next) });
             }
             Ok(())
         })
         .await
     }
 
-    async fn give_up_tasks(
-        &self,
-        region: String,
-        arn: String,
-        grace: Duration,
-    ) -> Result<(), berth_model::EcsError> {
+    async fn give_up_tasks(&self, region: String, arn: String, grace: Duration) -> Result<(), berth_model::EcsError> {
         self.write(move |state, changes| {
             let r = state.region(&region);
             let now = time::from_millis(now_millis());

@@ -10,8 +10,8 @@ use berth_model::{
 use berth_scheduler::Candidate;
 
 use crate::{
-    clusters::active_cluster, now_millis, state::Change, Caller, Control, InstanceRecord, Page,
-    PageRequest, RegionState,
+    clusters::active_cluster, now_millis, state::Change, Caller, Control, InstanceRecord, Page, PageRequest,
+    RegionState,
 };
 
 #[derive(Debug, Clone, Default)]
@@ -63,35 +63,19 @@ pub(crate) fn usage(region: &RegionState, arn: &str) -> Usage {
 }
 
 fn registered(instance: &ContainerInstance, name: &str) -> Option<Resource> {
-    instance
-        .registered_resources
-        .iter()
-        .find(|r| r.name == name)
-        .cloned()
+    instance.registered_resources.iter().find(|r| r.name == name).cloned()
 }
 
 /// The instance as DescribeContainerInstances shows it: remaining resources and task
 /// counts derived from the tasks placed on it.
-pub(crate) fn instance_view(
-    region: &RegionState,
-    rec: &InstanceRecord,
-    with_tags: bool,
-) -> ContainerInstance {
+pub(crate) fn instance_view(region: &RegionState, rec: &InstanceRecord, with_tags: bool) -> ContainerInstance {
     let mut ci = rec.instance.clone();
     let u = usage(region, &ci.container_instance_arn);
     let int = |name: &str| registered(&ci, name).map_or(0, |r| r.integer_value);
-    let mut tcp: Vec<String> = registered(&ci, "PORTS")
-        .and_then(|r| r.string_set_value)
-        .unwrap_or_default();
-    let mut udp: Vec<String> = registered(&ci, "PORTS_UDP")
-        .and_then(|r| r.string_set_value)
-        .unwrap_or_default();
+    let mut tcp: Vec<String> = registered(&ci, "PORTS").and_then(|r| r.string_set_value).unwrap_or_default();
+    let mut udp: Vec<String> = registered(&ci, "PORTS_UDP").and_then(|r| r.string_set_value).unwrap_or_default();
     for (port, protocol) in &u.ports {
-        let list = if protocol == "udp" {
-            &mut udp
-        } else {
-            &mut tcp
-        };
+        let list = if protocol == "udp" { &mut udp } else { &mut tcp };
         list.push(port.to_string());
     }
     ci.remaining_resources = vec![
@@ -115,10 +99,7 @@ pub(crate) fn candidate(region: &RegionState, rec: &InstanceRecord) -> Candidate
     let int = |name: &str| registered(ci, name).map_or(0, |r| r.integer_value);
     let mut ports = u.ports;
     for (name, protocol) in [("PORTS", "tcp"), ("PORTS_UDP", "udp")] {
-        for p in registered(ci, name)
-            .and_then(|r| r.string_set_value)
-            .unwrap_or_default()
-        {
+        for p in registered(ci, name).and_then(|r| r.string_set_value).unwrap_or_default() {
             if let Ok(p) = p.parse() {
                 ports.insert((p, protocol.to_string()));
             }
@@ -143,17 +124,16 @@ pub(crate) fn find_instance<'s>(
     reference: &str,
 ) -> Option<&'s Arc<InstanceRecord>> {
     let id = reference.rsplit('/').next().unwrap_or(reference);
-    region.instances.values().find(|r| {
-        r.cluster == cluster && r.instance.container_instance_arn.rsplit('/').next() == Some(id)
-    })
+    region
+        .instances
+        .values()
+        .find(|r| r.cluster == cluster && r.instance.container_instance_arn.rsplit('/').next() == Some(id))
 }
 
 pub(crate) fn random_id() -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
-    (0..32)
-        .map(|_| format!("{:x}", rng.gen_range(0..16u8)))
-        .collect()
+    (0..32).map(|_| format!("{:x}", rng.gen_range(0..16u8))).collect()
 }
 
 pub(crate) fn sha256_hex(s: &str) -> String {
@@ -165,10 +145,7 @@ fn check_custom_attributes(attributes: &[Attribute]) -> Result<(), EcsError> {
     for a in attributes {
         container_instance::validate_attribute(a)?;
     }
-    let custom = attributes
-        .iter()
-        .filter(|a| !a.name.starts_with("ecs."))
-        .count();
+    let custom = attributes.iter().filter(|a| !a.name.starts_with("ecs.")).count();
     if custom > container_instance::MAX_CUSTOM_ATTRIBUTES {
         return Err(EcsError::AttributeLimitExceeded(format!(
             "A container instance can have at most {} custom attributes; this one would have {custom}.",
@@ -186,20 +163,10 @@ impl Control {
         caller: &Caller,
         req: RegisterInstance,
     ) -> Result<RegisteredInstance, EcsError> {
-        let cpu = req
-            .total_resources
-            .iter()
-            .find(|r| r.name == "CPU")
-            .map(|r| r.integer_value);
-        let memory = req
-            .total_resources
-            .iter()
-            .find(|r| r.name == "MEMORY")
-            .map(|r| r.integer_value);
+        let cpu = req.total_resources.iter().find(|r| r.name == "CPU").map(|r| r.integer_value);
+        let memory = req.total_resources.iter().find(|r| r.name == "MEMORY").map(|r| r.integer_value);
         if !matches!((cpu, memory), (Some(c), Some(m)) if c >= 0 && m >= 0) {
-            return Err(EcsError::invalid(
-                "totalResources must include CPU and MEMORY with integerValue.",
-            ));
+            return Err(EcsError::invalid("totalResources must include CPU and MEMORY with integerValue."));
         }
         check_custom_attributes(&req.attributes)?;
         berth_model::tag::validate(&req.tags)?;
@@ -208,14 +175,9 @@ impl Control {
         let caller = caller.clone();
         let instance = self
             .write(move |state, changes| {
-                let cluster = active_cluster(state, &caller, req.cluster.as_deref())?
-                    .cluster_name
-                    .clone();
+                let cluster = active_cluster(state, &caller, req.cluster.as_deref())?.cluster_name.clone();
                 let region = state.region(&caller.region);
-                let existing = req
-                    .container_instance_arn
-                    .as_deref()
-                    .and_then(|a| find_instance(region, &cluster, a));
+                let existing = req.container_instance_arn.as_deref().and_then(|a| find_instance(region, &cluster, a));
                 let (arn, registered_at, desired_version, version) = match existing {
                     Some(r) => (
                         r.instance.container_instance_arn.clone(),
@@ -225,12 +187,8 @@ impl Control {
                     ),
                     None => {
                         let id = random_id();
-                        let arn = Arn::ecs(
-                            &caller.region,
-                            &caller.account,
-                            "container-instance",
-                            &format!("{cluster}/{id}"),
-                        );
+                        let arn =
+                            Arn::ecs(&caller.region, &caller.account, "container-instance", &format!("{cluster}/{id}"));
                         (arn.to_string(), time::from_millis(now_millis()), 1, 1)
                     }
                 };
@@ -252,16 +210,8 @@ impl Control {
                     attachments: Vec::new(),
                     tags: req.tags,
                 };
-                let record = Arc::new(InstanceRecord {
-                    instance,
-                    cluster,
-                    token_sha256,
-                    desired_version,
-                });
-                changes.push(Change::Instance {
-                    region: caller.region.clone(),
-                    record: record.clone(),
-                });
+                let record = Arc::new(InstanceRecord { instance, cluster, token_sha256, desired_version });
+                changes.push(Change::Instance { region: caller.region.clone(), record: record.clone() });
                 Ok(instance_view(region, &record, true))
             })
             .await?;
@@ -312,9 +262,7 @@ impl Control {
         with_tags: bool,
     ) -> Result<(Vec<ContainerInstance>, Vec<Failure>), EcsError> {
         if references.is_empty() || references.len() > 100 {
-            return Err(EcsError::invalid(
-                "containerInstances must list 1 to 100 instances.",
-            ));
+            return Err(EcsError::invalid("containerInstances must list 1 to 100 instances."));
         }
         self.read(|state| {
             let cluster = active_cluster(state, caller, cluster)?.cluster_name.clone();
@@ -341,22 +289,14 @@ impl Control {
         page: &PageRequest,
     ) -> Result<Page<String>, EcsError> {
         if let Some(s) = status {
-            if ![
-                "ACTIVE",
-                "DRAINING",
-                "REGISTERING",
-                "DEREGISTERING",
-                "REGISTRATION_FAILED",
-            ]
-            .contains(&s)
-            {
-                return Err(EcsError::invalid(format!("Invalid status '{s}': use ACTIVE, DRAINING, REGISTERING, DEREGISTERING or REGISTRATION_FAILED.")));
+            if !["ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED"].contains(&s) {
+                return Err(EcsError::invalid(format!(
+                    "Invalid status '{s}': use ACTIVE, DRAINING, REGISTERING, DEREGISTERING or REGISTRATION_FAILED."
+                )));
             }
         }
         if filter.is_some_and(|f| !f.trim().is_empty()) {
-            return Err(EcsError::invalid(
-                "ListContainerInstances filter expressions are not supported yet in berth.",
-            ));
+            return Err(EcsError::invalid("ListContainerInstances filter expressions are not supported yet in berth."));
         }
         self.read(|state| {
             let cluster = active_cluster(state, caller, cluster)?.cluster_name.clone();
@@ -370,12 +310,7 @@ impl Control {
             page.page(
                 100,
                 true,
-                items.map(|r| {
-                    (
-                        r.instance.container_instance_arn.clone(),
-                        r.instance.container_instance_arn.clone(),
-                    )
-                }),
+                items.map(|r| (r.instance.container_instance_arn.clone(), r.instance.container_instance_arn.clone())),
             )
         })
     }
@@ -394,20 +329,15 @@ impl Control {
             )));
         }
         if references.is_empty() || references.len() > 10 {
-            return Err(EcsError::invalid(
-                "containerInstances must list 1 to 10 instances.",
-            ));
+            return Err(EcsError::invalid("containerInstances must list 1 to 10 instances."));
         }
         let caller = caller.clone();
         self.write(move |state, changes| {
-            let cluster = active_cluster(state, &caller, cluster.as_deref())?
-                .cluster_name
-                .clone();
+            let cluster = active_cluster(state, &caller, cluster.as_deref())?.cluster_name.clone();
             let region = state.region(&caller.region);
             let (mut updated, mut failures) = (Vec::new(), Vec::new());
             for reference in &references {
-                let Some(rec) = find_instance(region, &cluster, reference)
-                    .filter(|r| r.instance.status != "INACTIVE")
+                let Some(rec) = find_instance(region, &cluster, reference).filter(|r| r.instance.status != "INACTIVE")
                 else {
                     failures.push(Failure::new(reference.clone(), "MISSING"));
                     continue;
@@ -416,10 +346,7 @@ impl Control {
                 if next.instance.status != status {
                     next.instance.status = status.clone();
                     next.instance.version += 1;
-                    changes.push(Change::Instance {
-                        region: caller.region.clone(),
-                        record: Arc::new(next.clone()),
-                    });
+                    changes.push(Change::Instance { region: caller.region.clone(), record: Arc::new(next.clone()) });
                 }
                 updated.push(instance_view(region, &next, false));
             }

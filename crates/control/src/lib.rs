@@ -73,14 +73,7 @@ impl Control {
         let read = Arc::new(RwLock::new(state.clone()));
         let (commits_tx, commits) = tokio::sync::watch::channel(0);
         let writer = writer::spawn(store, state, read.clone(), commits_tx);
-        Ok(Control {
-            inner: Arc::new(Inner {
-                read,
-                writer,
-                commits,
-                heartbeats,
-            }),
-        })
+        Ok(Control { inner: Arc::new(Inner { read, writer, commits, heartbeats }) })
     }
 
     /// Runs `f` against the committed state. Keep `f` short: it holds the read lock.
@@ -101,10 +94,7 @@ impl Control {
 
 /// Milliseconds since the Unix epoch, for the timestamps ECS reports.
 pub(crate) fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -112,10 +102,7 @@ pub(crate) mod test_support {
     use super::*;
 
     pub fn caller() -> Caller {
-        Caller {
-            region: "us-east-1".into(),
-            account: "000000000000".into(),
-        }
+        Caller { region: "us-east-1".into(), account: "000000000000".into() }
     }
 
     pub fn open(dir: &std::path::Path) -> Control {

@@ -23,11 +23,7 @@ impl PageRequest {
         let max = match self.max_results {
             None => limit,
             Some(m) if (1..=limit).contains(&m) => m,
-            Some(m) => {
-                return Err(EcsError::invalid(format!(
-                    "maxResults must be between 1 and {limit}, not {m}."
-                )))
-            }
+            Some(m) => return Err(EcsError::invalid(format!("maxResults must be between 1 and {limit}, not {m}."))),
         };
         let after = match self.next_token.as_deref() {
             None | Some("") => None,
@@ -60,14 +56,7 @@ impl PageRequest {
             out.push(item);
             last_key = Some(key);
         }
-        Ok(Page {
-            items: out,
-            next_token: if more {
-                last_key.map(|k| encode(&k))
-            } else {
-                None
-            },
-        })
+        Ok(Page { items: out, next_token: if more { last_key.map(|k| encode(&k)) } else { None } })
     }
 }
 
@@ -79,10 +68,8 @@ fn decode(token: &str) -> Option<String> {
     if !token.len().is_multiple_of(2) {
         return None;
     }
-    let bytes: Option<Vec<u8>> = (0..token.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok())
-        .collect();
+    let bytes: Option<Vec<u8>> =
+        (0..token.len()).step_by(2).map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok()).collect();
     String::from_utf8(bytes?).ok()
 }
 
@@ -96,10 +83,7 @@ mod tests {
 
     #[test]
     fn walks_every_item_once() {
-        let mut req = PageRequest {
-            next_token: None,
-            max_results: Some(3),
-        };
+        let mut req = PageRequest { next_token: None, max_results: Some(3) };
         let mut seen = Vec::new();
         loop {
             let page = req.page(100, true, keys(10)).unwrap();
@@ -114,28 +98,17 @@ mod tests {
 
     #[test]
     fn descending_and_exact_fit() {
-        let req = PageRequest {
-            next_token: None,
-            max_results: Some(2),
-        };
-        let page = req
-            .page(100, false, keys(2).collect::<Vec<_>>().into_iter().rev())
-            .unwrap();
+        let req = PageRequest { next_token: None, max_results: Some(2) };
+        let page = req.page(100, false, keys(2).collect::<Vec<_>>().into_iter().rev()).unwrap();
         assert_eq!(page.items, vec![1, 0]);
         assert_eq!(page.next_token, None);
     }
 
     #[test]
     fn rejects_bad_input() {
-        let bad_max = PageRequest {
-            next_token: None,
-            max_results: Some(0),
-        };
+        let bad_max = PageRequest { next_token: None, max_results: Some(0) };
         assert!(bad_max.page(100, true, keys(1)).is_err());
-        let bad_token = PageRequest {
-            next_token: Some("zz".into()),
-            max_results: None,
-        };
+        let bad_token = PageRequest { next_token: Some("zz".into()), max_results: None };
         assert!(bad_token.page(100, true, keys(1)).is_err());
     }
 }

@@ -29,19 +29,9 @@ fn effective_setting(state: &State, caller: &Caller, principal: &str, name: &str
     let account = settings.get(&(ACCOUNT_DEFAULT.to_string(), name.to_string()));
     let (value, kind) = match own.or(account) {
         Some(v) => (v.clone(), "user"),
-        None => (
-            setting::builtin_default(name)
-                .unwrap_or_default()
-                .to_string(),
-            "aws_managed",
-        ),
+        None => (setting::builtin_default(name).unwrap_or_default().to_string(), "aws_managed"),
     };
-    Setting {
-        name: name.into(),
-        value,
-        principal_arn: principal.into(),
-        kind: kind.into(),
-    }
+    Setting { name: name.into(), value, principal_arn: principal.into(), kind: kind.into() }
 }
 
 impl Control {
@@ -57,11 +47,7 @@ impl Control {
         setting::validate(&name, &value)?;
         let caller = caller.clone();
         let shown = principal.clone().unwrap_or_else(|| caller.principal_arn());
-        let stored = if default {
-            ACCOUNT_DEFAULT.to_string()
-        } else {
-            shown.clone()
-        };
+        let stored = if default { ACCOUNT_DEFAULT.to_string() } else { shown.clone() };
         self.write(move |_, changes| {
             changes.push(Change::Setting {
                 region: caller.region.clone(),
@@ -69,12 +55,7 @@ impl Control {
                 name: name.clone(),
                 value: Some(value.clone()),
             });
-            Ok(Setting {
-                name,
-                value,
-                principal_arn: shown,
-                kind: "user".into(),
-            })
+            Ok(Setting { name, value, principal_arn: shown, kind: "user".into() })
         })
         .await
     }
@@ -94,9 +75,7 @@ impl Control {
         self.write(move |state, changes| {
             let key = (principal.clone(), name.clone());
             let Some(value) = state.region(&caller.region).settings.get(&key).cloned() else {
-                return Err(EcsError::invalid(format!(
-                    "No account setting {name} is set for {principal}."
-                )));
+                return Err(EcsError::invalid(format!("No account setting {name} is set for {principal}.")));
             };
             changes.push(Change::Setting {
                 region: caller.region.clone(),
@@ -104,32 +83,20 @@ impl Control {
                 name: name.clone(),
                 value: None,
             });
-            Ok(Setting {
-                name,
-                value,
-                principal_arn: principal,
-                kind: "user".into(),
-            })
+            Ok(Setting { name, value, principal_arn: principal, kind: "user".into() })
         })
         .await
     }
 
     /// ListAccountSettings. With `effectiveSettings`, every setting's effective value;
     /// otherwise only the values set for the principal (or as the account default).
-    pub fn list_account_settings(
-        &self,
-        caller: &Caller,
-        q: &SettingsQuery,
-    ) -> Result<Page<Setting>, EcsError> {
+    pub fn list_account_settings(&self, caller: &Caller, q: &SettingsQuery) -> Result<Page<Setting>, EcsError> {
         if let Some(n) = &q.name {
             if setting::builtin_default(n).is_none() {
                 setting::validate(n, "")?;
             }
         }
-        let principal = q
-            .principal_arn
-            .clone()
-            .unwrap_or_else(|| caller.principal_arn());
+        let principal = q.principal_arn.clone().unwrap_or_else(|| caller.principal_arn());
         self.read(|state| {
             let stored = &state.region(&caller.region).settings;
             let all: Vec<Setting> = setting::names()
@@ -149,8 +116,7 @@ impl Control {
                 })
                 .filter(|s| q.value.as_deref().is_none_or(|v| v == s.value))
                 .collect();
-            q.page
-                .page(10, true, all.into_iter().map(|s| (s.name.clone(), s)))
+            q.page.page(10, true, all.into_iter().map(|s| (s.name.clone(), s)))
         })
     }
 }
@@ -170,53 +136,17 @@ mod tests {
             effective_settings: effective,
             ..Default::default()
         };
-        let eff = control
-            .list_account_settings(&c, &q("containerInsights", true))
-            .unwrap();
-        assert_eq!(
-            (eff.items[0].value.as_str(), eff.items[0].kind.as_str()),
-            ("disabled", "aws_managed")
-        );
-        assert!(control
-            .list_account_settings(&c, &q("containerInsights", false))
-            .unwrap()
-            .items
-            .is_empty());
+        let eff = control.list_account_settings(&c, &q("containerInsights", true)).unwrap();
+        assert_eq!((eff.items[0].value.as_str(), eff.items[0].kind.as_str()), ("disabled", "aws_managed"));
+        assert!(control.list_account_settings(&c, &q("containerInsights", false)).unwrap().items.is_empty());
 
-        control
-            .put_account_setting(&c, "containerInsights".into(), "enabled".into(), None, true)
-            .await
-            .unwrap();
-        assert_eq!(
-            control.read(|s| effective(s, &c, "containerInsights")),
-            "enabled"
-        );
-        control
-            .put_account_setting(
-                &c,
-                "containerInsights".into(),
-                "enhanced".into(),
-                None,
-                false,
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            control.read(|s| effective(s, &c, "containerInsights")),
-            "enhanced"
-        );
-        control
-            .delete_account_setting(&c, "containerInsights".into(), None)
-            .await
-            .unwrap();
-        assert_eq!(
-            control.read(|s| effective(s, &c, "containerInsights")),
-            "enabled"
-        );
+        control.put_account_setting(&c, "containerInsights".into(), "enabled".into(), None, true).await.unwrap();
+        assert_eq!(control.read(|s| effective(s, &c, "containerInsights")), "enabled");
+        control.put_account_setting(&c, "containerInsights".into(), "enhanced".into(), None, false).await.unwrap();
+        assert_eq!(control.read(|s| effective(s, &c, "containerInsights")), "enhanced");
+        control.delete_account_setting(&c, "containerInsights".into(), None).await.unwrap();
+        assert_eq!(control.read(|s| effective(s, &c, "containerInsights")), "enabled");
 
-        assert!(control
-            .put_account_setting(&c, "containerInsights".into(), "on".into(), None, false)
-            .await
-            .is_err());
+        assert!(control.put_account_setting(&c, "containerInsights".into(), "on".into(), None, false).await.is_err());
     }
 }

@@ -10,8 +10,7 @@ use std::{
 };
 
 use berth_model::{
-    cluster::Cluster, container_instance::ContainerInstance, tag::Tag, task::Task,
-    task_definition::TaskDefinition,
+    cluster::Cluster, container_instance::ContainerInstance, tag::Tag, task::Task, task_definition::TaskDefinition,
 };
 use berth_store::{Mutation, Record};
 use serde::{Deserialize, Serialize};
@@ -66,15 +65,8 @@ pub struct RegionState {
 
 impl RegionState {
     /// The tasks placed on `instance_arn`.
-    pub fn tasks_on<'a>(
-        &'a self,
-        instance_arn: &str,
-    ) -> impl Iterator<Item = &'a Arc<TaskRecord>> + 'a {
-        self.tasks_by_instance
-            .get(instance_arn)
-            .into_iter()
-            .flatten()
-            .filter_map(|arn| self.tasks.get(arn))
+    pub fn tasks_on<'a>(&'a self, instance_arn: &str) -> impl Iterator<Item = &'a Arc<TaskRecord>> + 'a {
+        self.tasks_by_instance.get(instance_arn).into_iter().flatten().filter_map(|arn| self.tasks.get(arn))
     }
 }
 
@@ -85,8 +77,7 @@ pub struct Family {
     pub revisions: BTreeMap<u32, Arc<TaskDefinition>>,
 }
 
-static EMPTY_REGION: std::sync::LazyLock<RegionState> =
-    std::sync::LazyLock::new(RegionState::default);
+static EMPTY_REGION: std::sync::LazyLock<RegionState> = std::sync::LazyLock::new(RegionState::default);
 
 impl State {
     pub fn region(&self, region: &str) -> &RegionState {
@@ -115,37 +106,22 @@ impl State {
                     let old_hash = old.token_sha256.clone();
                     self.agent_tokens.remove(&old_hash);
                 }
-                self.agent_tokens
-                    .insert(record.token_sha256.clone(), (region.clone(), arn.clone()));
-                self.region_mut(region)
-                    .instances
-                    .insert(arn, record.clone());
+                self.agent_tokens.insert(record.token_sha256.clone(), (region.clone(), arn.clone()));
+                self.region_mut(region).instances.insert(arn, record.clone());
             }
             Change::Task { region, record } => {
                 let r = self.region_mut(region);
                 let arn = record.task.task_arn.clone();
                 if let Some(instance) = &record.task.container_instance_arn {
-                    r.tasks_by_instance
-                        .entry(instance.clone())
-                        .or_default()
-                        .insert(arn.clone());
+                    r.tasks_by_instance.entry(instance.clone()).or_default().insert(arn.clone());
                 }
                 r.tasks.insert(arn, record.clone());
             }
             Change::Cluster { region, cluster } => {
-                self.region_mut(region)
-                    .clusters
-                    .insert(cluster.cluster_name.clone(), cluster.clone());
+                self.region_mut(region).clusters.insert(cluster.cluster_name.clone(), cluster.clone());
             }
-            Change::TaskDefinition {
-                region,
-                task_definition: td,
-            } => {
-                let family = self
-                    .region_mut(region)
-                    .families
-                    .entry(td.family.clone())
-                    .or_default();
+            Change::TaskDefinition { region, task_definition: td } => {
+                let family = self.region_mut(region).families.entry(td.family.clone()).or_default();
                 family.last_revision = family.last_revision.max(td.revision);
                 family.revisions.insert(td.revision, td.clone());
             }
@@ -157,12 +133,7 @@ impl State {
                     r.tags.insert(arn.clone(), tags.clone());
                 }
             }
-            Change::Setting {
-                region,
-                principal,
-                name,
-                value,
-            } => {
+            Change::Setting { region, principal, name, value } => {
                 let key = (principal.clone(), name.clone());
                 let r = self.region_mut(region);
                 match value {
@@ -177,8 +148,7 @@ impl State {
     pub fn from_records(records: &[Record]) -> Result<State, String> {
         let mut state = State::default();
         for r in records {
-            let change =
-                Change::decode(r).map_err(|e| format!("record {}/{}: {e}", r.kind, r.key))?;
+            let change = Change::decode(r).map_err(|e| format!("record {}/{}: {e}", r.kind, r.key))?;
             state.apply(&change);
         }
         Ok(state)
@@ -249,36 +219,21 @@ impl Change {
                 key: format!("{region}/{}", cluster.cluster_name),
                 value: json(cluster.as_ref()),
             },
-            Change::TaskDefinition {
-                region,
-                task_definition: td,
-            } => Mutation::Put {
+            Change::TaskDefinition { region, task_definition: td } => Mutation::Put {
                 kind: TASK_DEFINITION,
                 key: format!("{region}/{}:{:010}", td.family, td.revision),
                 value: json(td.as_ref()),
             },
-            Change::Tags { region, arn, tags } if tags.is_empty() => Mutation::Delete {
-                kind: TAGS,
-                key: format!("{region}/{arn}"),
-            },
-            Change::Tags { region, arn, tags } => Mutation::Put {
-                kind: TAGS,
-                key: format!("{region}/{arn}"),
-                value: json(tags.as_ref()),
-            },
-            Change::Setting {
-                region,
-                principal,
-                name,
-                value,
-            } => {
+            Change::Tags { region, arn, tags } if tags.is_empty() => {
+                Mutation::Delete { kind: TAGS, key: format!("{region}/{arn}") }
+            }
+            Change::Tags { region, arn, tags } => {
+                Mutation::Put { kind: TAGS, key: format!("{region}/{arn}"), value: json(tags.as_ref()) }
+            }
+            Change::Setting { region, principal, name, value } => {
                 let key = format!("{region}/{principal}/{name}");
                 match value {
-                    Some(v) => Mutation::Put {
-                        kind: SETTING,
-                        key,
-                        value: json(v),
-                    },
+                    Some(v) => Mutation::Put { kind: SETTING, key, value: json(v) },
                     None => Mutation::Delete { kind: SETTING, key },
                 }
             }
@@ -290,10 +245,7 @@ impl Change {
         let region = region.to_string();
         let err = |e: serde_json::Error| e.to_string();
         Ok(match r.kind.as_str() {
-            CLUSTER => Change::Cluster {
-                region,
-                cluster: Arc::new(serde_json::from_slice(&r.value).map_err(err)?),
-            },
+            CLUSTER => Change::Cluster { region, cluster: Arc::new(serde_json::from_slice(&r.value).map_err(err)?) },
             TASK_DEFINITION => Change::TaskDefinition {
                 region,
                 task_definition: Arc::new(serde_json::from_slice(&r.value).map_err(err)?),
@@ -312,14 +264,8 @@ impl Change {
                     value: Some(serde_json::from_slice(&r.value).map_err(err)?),
                 }
             }
-            INSTANCE => Change::Instance {
-                region,
-                record: Arc::new(serde_json::from_slice(&r.value).map_err(err)?),
-            },
-            TASK => Change::Task {
-                region,
-                record: Arc::new(serde_json::from_slice(&r.value).map_err(err)?),
-            },
+            INSTANCE => Change::Instance { region, record: Arc::new(serde_json::from_slice(&r.value).map_err(err)?) },
+            TASK => Change::Task { region, record: Arc::new(serde_json::from_slice(&r.value).map_err(err)?) },
             other => return Err(format!("unknown record kind '{other}'")),
         })
     }
@@ -331,36 +277,18 @@ mod tests {
 
     fn record(m: Mutation) -> Record {
         match m {
-            Mutation::Put { kind, key, value } => Record {
-                kind: kind.into(),
-                key,
-                value,
-            },
+            Mutation::Put { kind, key, value } => Record { kind: kind.into(), key, value },
             Mutation::Delete { .. } => panic!("not a put"),
         }
     }
 
     #[test]
     fn changes_round_trip_through_records() {
-        let cluster = Arc::new(Cluster {
-            cluster_name: "web".into(),
-            status: "ACTIVE".into(),
-            ..Default::default()
-        });
-        let td = Arc::new(TaskDefinition {
-            family: "web".into(),
-            revision: 7,
-            ..Default::default()
-        });
+        let cluster = Arc::new(Cluster { cluster_name: "web".into(), status: "ACTIVE".into(), ..Default::default() });
+        let td = Arc::new(TaskDefinition { family: "web".into(), revision: 7, ..Default::default() });
         let changes = [
-            Change::Cluster {
-                region: "eu-west-1".into(),
-                cluster: cluster.clone(),
-            },
-            Change::TaskDefinition {
-                region: "eu-west-1".into(),
-                task_definition: td.clone(),
-            },
+            Change::Cluster { region: "eu-west-1".into(), cluster: cluster.clone() },
+            Change::TaskDefinition { region: "eu-west-1".into(), task_definition: td.clone() },
             Change::Tags {
                 region: "eu-west-1".into(),
                 arn: "arn:aws:ecs:eu-west-1:1:cluster/web".into(),
@@ -378,14 +306,8 @@ mod tests {
         let r = state.region("eu-west-1");
         assert_eq!(r.clusters["web"], cluster);
         assert_eq!(r.families["web"].last_revision, 7);
-        assert_eq!(
-            r.tags["arn:aws:ecs:eu-west-1:1:cluster/web"][0],
-            Tag::new("a", "b")
-        );
-        assert_eq!(
-            r.settings[&("".to_string(), "containerInsights".to_string())],
-            "enabled"
-        );
+        assert_eq!(r.tags["arn:aws:ecs:eu-west-1:1:cluster/web"][0], Tag::new("a", "b"));
+        assert_eq!(r.settings[&("".to_string(), "containerInsights".to_string())], "enabled");
         assert!(state.region("us-east-1").clusters.is_empty());
     }
 }

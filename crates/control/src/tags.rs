@@ -11,20 +11,13 @@ use crate::{state::Change, task_definitions::TaskDefinitionRef, Caller, Control,
 
 /// The tags on `arn`, empty when it has none.
 pub fn tags_of(state: &State, caller: &Caller, arn: &str) -> Vec<Tag> {
-    state
-        .region(&caller.region)
-        .tags
-        .get(arn)
-        .map(|t| t.to_vec())
-        .unwrap_or_default()
+    state.region(&caller.region).tags.get(arn).map(|t| t.to_vec()).unwrap_or_default()
 }
 
 /// Checks that `arn` names an existing taggable resource in the caller's region.
 fn check_resource(state: &State, caller: &Caller, arn: &str) -> Result<(), EcsError> {
-    let parsed = Arn::parse(arn)
-        .ok_or_else(|| EcsError::invalid(format!("Invalid resource ARN '{arn}'.")))?;
-    if parsed.service != "ecs" || parsed.region != caller.region || parsed.account != caller.account
-    {
+    let parsed = Arn::parse(arn).ok_or_else(|| EcsError::invalid(format!("Invalid resource ARN '{arn}'.")))?;
+    if parsed.service != "ecs" || parsed.region != caller.region || parsed.account != caller.account {
         return Err(EcsError::invalid(format!(
             "The ARN '{arn}' is not an ECS resource of account {} in region {}.",
             caller.account, caller.region
@@ -40,24 +33,15 @@ fn check_resource(state: &State, caller: &Caller, arn: &str) -> Result<(), EcsEr
             let r = TaskDefinitionRef::parse(arn)?;
             match r.revision.and_then(|_| r.resolve(region)) {
                 Some(_) => Ok(()),
-                None => Err(EcsError::ResourceNotFound(
-                    "The specified resource could not be found.".into(),
-                )),
+                None => Err(EcsError::ResourceNotFound("The specified resource could not be found.".into())),
             }
         }
-        other => Err(EcsError::invalid(format!(
-            "Resources of type '{other}' cannot be tagged in berth yet."
-        ))),
+        other => Err(EcsError::invalid(format!("Resources of type '{other}' cannot be tagged in berth yet."))),
     }
 }
 
 impl Control {
-    pub async fn tag_resource(
-        &self,
-        caller: &Caller,
-        arn: String,
-        tags: Vec<Tag>,
-    ) -> Result<(), EcsError> {
+    pub async fn tag_resource(&self, caller: &Caller, arn: String, tags: Vec<Tag>) -> Result<(), EcsError> {
         if tags.is_empty() {
             return Err(EcsError::invalid("At least one tag is required."));
         }
@@ -66,32 +50,19 @@ impl Control {
         self.write(move |state, changes| {
             check_resource(state, &caller, &arn)?;
             let merged = tag::merge(&tags_of(state, &caller, &arn), &tags)?;
-            changes.push(Change::Tags {
-                region: caller.region.clone(),
-                arn,
-                tags: Arc::new(merged),
-            });
+            changes.push(Change::Tags { region: caller.region.clone(), arn, tags: Arc::new(merged) });
             Ok(())
         })
         .await
     }
 
-    pub async fn untag_resource(
-        &self,
-        caller: &Caller,
-        arn: String,
-        keys: Vec<String>,
-    ) -> Result<(), EcsError> {
+    pub async fn untag_resource(&self, caller: &Caller, arn: String, keys: Vec<String>) -> Result<(), EcsError> {
         let caller = caller.clone();
         self.write(move |state, changes| {
             check_resource(state, &caller, &arn)?;
             let mut tags = tags_of(state, &caller, &arn);
             tags.retain(|t| !keys.iter().any(|k| Some(k) == t.key.as_ref()));
-            changes.push(Change::Tags {
-                region: caller.region.clone(),
-                arn,
-                tags: Arc::new(tags),
-            });
+            changes.push(Change::Tags { region: caller.region.clone(), arn, tags: Arc::new(tags) });
             Ok(())
         })
         .await
@@ -116,45 +87,20 @@ mod tests {
         let control = open(dir.path());
         let c = caller();
         let cluster = control
-            .create_cluster(
-                &c,
-                CreateCluster {
-                    cluster_name: Some("web".into()),
-                    ..Default::default()
-                },
-            )
+            .create_cluster(&c, CreateCluster { cluster_name: Some("web".into()), ..Default::default() })
             .await
             .unwrap();
         let arn = cluster.cluster_arn;
-        control
-            .tag_resource(
-                &c,
-                arn.clone(),
-                vec![Tag::new("a", "1"), Tag::new("b", "2")],
-            )
-            .await
-            .unwrap();
-        control
-            .untag_resource(&c, arn.clone(), vec!["a".into()])
-            .await
-            .unwrap();
-        assert_eq!(
-            control.list_tags_for_resource(&c, &arn).unwrap(),
-            vec![Tag::new("b", "2")]
-        );
+        control.tag_resource(&c, arn.clone(), vec![Tag::new("a", "1"), Tag::new("b", "2")]).await.unwrap();
+        control.untag_resource(&c, arn.clone(), vec!["a".into()]).await.unwrap();
+        assert_eq!(control.list_tags_for_resource(&c, &arn).unwrap(), vec![Tag::new("b", "2")]);
 
         let missing = "arn:aws:ecs:us-east-1:000000000000:cluster/nope".to_string();
         assert_eq!(
-            control
-                .tag_resource(&c, missing, vec![Tag::new("a", "1")])
-                .await
-                .unwrap_err(),
+            control.tag_resource(&c, missing, vec![Tag::new("a", "1")]).await.unwrap_err(),
             EcsError::ClusterNotFound
         );
-        let other_region = Caller {
-            region: "eu-west-1".into(),
-            ..caller()
-        };
+        let other_region = Caller { region: "eu-west-1".into(), ..caller() };
         assert!(control.list_tags_for_resource(&other_region, &arn).is_err());
     }
 }

@@ -19,15 +19,10 @@ pub struct TaskDefinitionRef {
 
 impl TaskDefinitionRef {
     pub fn parse(s: &str) -> Result<TaskDefinitionRef, EcsError> {
-        let bad = || {
-            EcsError::client(format!(
-                "Invalid task definition '{s}': use family, family:revision or its ARN."
-            ))
-        };
+        let bad =
+            || EcsError::client(format!("Invalid task definition '{s}': use family, family:revision or its ARN."));
         let body = if s.starts_with("arn:") {
-            let arn = Arn::parse(s)
-                .filter(|a| a.resource_type == "task-definition")
-                .ok_or_else(bad)?;
+            let arn = Arn::parse(s).filter(|a| a.resource_type == "task-definition").ok_or_else(bad)?;
             arn.resource
         } else {
             s.to_string()
@@ -47,11 +42,7 @@ impl TaskDefinitionRef {
         let family = region.families.get(&self.family)?;
         match self.revision {
             Some(r) => family.revisions.get(&r),
-            None => family
-                .revisions
-                .values()
-                .rev()
-                .find(|td| td.status == "ACTIVE"),
+            None => family.revisions.values().rev().find(|td| td.status == "ACTIVE"),
         }
     }
 }
@@ -86,26 +77,12 @@ impl Control {
         let caller = caller.clone();
         self.write(move |state, changes| {
             let family = reg.family.clone().unwrap_or_default();
-            let last = state
-                .region(&caller.region)
-                .families
-                .get(&family)
-                .map_or(0, |f| f.last_revision);
-            let revision = last
-                .checked_add(1)
-                .filter(|r| *r <= 1_000_000)
-                .ok_or_else(|| {
-                    EcsError::LimitExceeded(format!(
-                        "Family '{family}' has reached 1,000,000 revisions."
-                    ))
-                })?;
-            let arn = Arn::ecs(
-                &caller.region,
-                &caller.account,
-                "task-definition",
-                &format!("{family}:{revision}"),
-            )
-            .to_string();
+            let last = state.region(&caller.region).families.get(&family).map_or(0, |f| f.last_revision);
+            let revision = last.checked_add(1).filter(|r| *r <= 1_000_000).ok_or_else(|| {
+                EcsError::LimitExceeded(format!("Family '{family}' has reached 1,000,000 revisions."))
+            })?;
+            let arn = Arn::ecs(&caller.region, &caller.account, "task-definition", &format!("{family}:{revision}"))
+                .to_string();
             let mut containers = reg.container_definitions.unwrap_or_default();
             apply_defaults(&mut containers, reg.network_mode.as_deref());
             let td = Arc::new(TaskDefinition {
@@ -137,20 +114,10 @@ impl Control {
             });
             let tags = reg.tags;
             if !tags.is_empty() {
-                changes.push(Change::Tags {
-                    region: caller.region.clone(),
-                    arn,
-                    tags: Arc::new(tags.clone()),
-                });
+                changes.push(Change::Tags { region: caller.region.clone(), arn, tags: Arc::new(tags.clone()) });
             }
-            changes.push(Change::TaskDefinition {
-                region: caller.region.clone(),
-                task_definition: td.clone(),
-            });
-            Ok(DescribedTaskDefinition {
-                task_definition: td,
-                tags: (!tags.is_empty()).then_some(tags),
-            })
+            changes.push(Change::TaskDefinition { region: caller.region.clone(), task_definition: td.clone() });
+            Ok(DescribedTaskDefinition { task_definition: td, tags: (!tags.is_empty()).then_some(tags) })
         })
         .await
     }
@@ -167,22 +134,14 @@ impl Control {
         self.read(|state| {
             let region = state.region(&caller.region);
             let td = r.resolve(region).ok_or_else(unable_to_describe)?.clone();
-            let tags =
-                include_tags.then(|| crate::tags::tags_of(state, caller, &td.task_definition_arn));
-            Ok(DescribedTaskDefinition {
-                task_definition: td,
-                tags,
-            })
+            let tags = include_tags.then(|| crate::tags::tags_of(state, caller, &td.task_definition_arn));
+            Ok(DescribedTaskDefinition { task_definition: td, tags })
         })
     }
 
     /// ListTaskDefinitions: ARNs by family then revision. `familyPrefix` names one family
     /// exactly, as in ECS; `status` defaults to ACTIVE.
-    pub fn list_task_definitions(
-        &self,
-        caller: &Caller,
-        req: &ListTaskDefinitions,
-    ) -> Result<Page<String>, EcsError> {
+    pub fn list_task_definitions(&self, caller: &Caller, req: &ListTaskDefinitions) -> Result<Page<String>, EcsError> {
         let status = req.status.as_deref().unwrap_or("ACTIVE");
         if !["ACTIVE", "INACTIVE", "DELETE_IN_PROGRESS"].contains(&status) {
             return Err(EcsError::invalid(format!(
@@ -191,23 +150,13 @@ impl Control {
         }
         self.read(|state| {
             let families = state.region(&caller.region).families.iter();
-            let families = families.filter(|(name, _)| {
-                req.family_prefix
-                    .as_deref()
-                    .is_none_or(|p| p == name.as_str())
-            });
+            let families = families.filter(|(name, _)| req.family_prefix.as_deref().is_none_or(|p| p == name.as_str()));
             let tds = families
                 .flat_map(|(_, f)| f.revisions.values())
                 .filter(|td| td.status == status)
-                .map(|td| {
-                    (
-                        format!("{}:{:010}", td.family, td.revision),
-                        td.task_definition_arn.clone(),
-                    )
-                });
+                .map(|td| (format!("{}:{:010}", td.family, td.revision), td.task_definition_arn.clone()));
             if req.descending {
-                req.page
-                    .page(100, false, tds.collect::<Vec<_>>().into_iter().rev())
+                req.page.page(100, false, tds.collect::<Vec<_>>().into_iter().rev())
             } else {
                 req.page.page(100, true, tds)
             }
@@ -224,29 +173,19 @@ impl Control {
     ) -> Result<Page<String>, EcsError> {
         let status = status.unwrap_or("ACTIVE");
         if !["ACTIVE", "INACTIVE", "ALL"].contains(&status) {
-            return Err(EcsError::invalid(format!(
-                "Invalid status '{status}': use ACTIVE, INACTIVE or ALL."
-            )));
+            return Err(EcsError::invalid(format!("Invalid status '{status}': use ACTIVE, INACTIVE or ALL.")));
         }
         self.read(|state| {
-            let families = state
-                .region(&caller.region)
-                .families
-                .iter()
-                .filter(|(name, f)| {
-                    let active = f.revisions.values().any(|td| td.status == "ACTIVE");
-                    prefix.is_none_or(|p| name.starts_with(p))
-                        && match status {
-                            "ACTIVE" => active,
-                            "INACTIVE" => !active,
-                            _ => true,
-                        }
-                });
-            page.page(
-                100,
-                true,
-                families.map(|(name, _)| (name.clone(), name.clone())),
-            )
+            let families = state.region(&caller.region).families.iter().filter(|(name, f)| {
+                let active = f.revisions.values().any(|td| td.status == "ACTIVE");
+                prefix.is_none_or(|p| name.starts_with(p))
+                    && match status {
+                        "ACTIVE" => active,
+                        "INACTIVE" => !active,
+                        _ => true,
+                    }
+            });
+            page.page(100, true, families.map(|(name, _)| (name.clone(), name.clone())))
         })
     }
 
@@ -264,9 +203,7 @@ impl Control {
         }
         let caller = caller.clone();
         self.write(move |state, changes| {
-            let td = r
-                .resolve(state.region(&caller.region))
-                .ok_or_else(unable_to_describe)?;
+            let td = r.resolve(state.region(&caller.region)).ok_or_else(unable_to_describe)?;
             if td.status != "ACTIVE" {
                 return Ok(td.clone());
             }
@@ -274,10 +211,7 @@ impl Control {
             inactive.status = "INACTIVE".into();
             inactive.deregistered_at = Some(time::from_millis(now_millis()));
             let inactive = Arc::new(inactive);
-            changes.push(Change::TaskDefinition {
-                region: caller.region.clone(),
-                task_definition: inactive.clone(),
-            });
+            changes.push(Change::TaskDefinition { region: caller.region.clone(), task_definition: inactive.clone() });
             Ok(inactive)
         })
         .await
@@ -291,9 +225,7 @@ impl Control {
         references: Vec<String>,
     ) -> Result<(Vec<Arc<TaskDefinition>>, Vec<Failure>), EcsError> {
         if references.is_empty() || references.len() > 10 {
-            return Err(EcsError::invalid(
-                "DeleteTaskDefinitions takes 1 to 10 task definitions.",
-            ));
+            return Err(EcsError::invalid("DeleteTaskDefinitions takes 1 to 10 task definitions."));
         }
         let caller = caller.clone();
         self.write(move |state, changes| {
@@ -314,14 +246,8 @@ impl Control {
                 match td {
                     None => failures.push(Failure::new(reference.clone(), "MISSING")),
                     Some(td) if td.status == "ACTIVE" => failures.push(Failure {
-                        detail: Some(
-                            "The task definition is ACTIVE: deregister it before deleting it."
-                                .into(),
-                        ),
-                        ..Failure::new(
-                            td.task_definition_arn.clone(),
-                            "TASK_DEFINITION_NOT_INACTIVE",
-                        )
+                        detail: Some("The task definition is ACTIVE: deregister it before deleting it.".into()),
+                        ..Failure::new(td.task_definition_arn.clone(), "TASK_DEFINITION_NOT_INACTIVE")
                     }),
                     Some(td) if td.status == "DELETE_IN_PROGRESS" => deleted.push(td.clone()),
                     Some(td) => {
@@ -329,10 +255,8 @@ impl Control {
                         d.status = "DELETE_IN_PROGRESS".into();
                         d.delete_requested_at = Some(time::from_millis(now_millis()));
                         let d = Arc::new(d);
-                        changes.push(Change::TaskDefinition {
-                            region: caller.region.clone(),
-                            task_definition: d.clone(),
-                        });
+                        changes
+                            .push(Change::TaskDefinition { region: caller.region.clone(), task_definition: d.clone() });
                         deleted.push(d);
                     }
                 }
@@ -359,15 +283,10 @@ mod tests {
     fn references() {
         assert_eq!(
             TaskDefinitionRef::parse("web").unwrap(),
-            TaskDefinitionRef {
-                family: "web".into(),
-                revision: None
-            }
+            TaskDefinitionRef { family: "web".into(), revision: None }
         );
         assert_eq!(
-            TaskDefinitionRef::parse("arn:aws:ecs:us-east-1:1:task-definition/web:3")
-                .unwrap()
-                .revision,
+            TaskDefinitionRef::parse("arn:aws:ecs:us-east-1:1:task-definition/web:3").unwrap().revision,
             Some(3)
         );
         assert!(TaskDefinitionRef::parse("web:x").is_err());
@@ -380,47 +299,19 @@ mod tests {
         let control = open(dir.path());
         let c = caller();
         for expected in 1..=3 {
-            let td = control
-                .register_task_definition(&c, reg("web"))
-                .await
-                .unwrap();
+            let td = control.register_task_definition(&c, reg("web")).await.unwrap();
             assert_eq!(td.task_definition.revision, expected);
         }
-        control
-            .deregister_task_definition(&c, "web:3".into())
-            .await
-            .unwrap();
-        assert_eq!(
-            control
-                .describe_task_definition(&c, "web", false)
-                .unwrap()
-                .task_definition
-                .revision,
-            2
-        );
-        let (deleted, failures) = control
-            .delete_task_definitions(&c, vec!["web:3".into(), "web:1".into(), "web:9".into()])
-            .await
-            .unwrap();
+        control.deregister_task_definition(&c, "web:3".into()).await.unwrap();
+        assert_eq!(control.describe_task_definition(&c, "web", false).unwrap().task_definition.revision, 2);
+        let (deleted, failures) =
+            control.delete_task_definitions(&c, vec!["web:3".into(), "web:1".into(), "web:9".into()]).await.unwrap();
         assert_eq!(deleted[0].status, "DELETE_IN_PROGRESS");
         assert_eq!(failures.len(), 2);
-        assert_eq!(
-            control
-                .register_task_definition(&c, reg("web"))
-                .await
-                .unwrap()
-                .task_definition
-                .revision,
-            4
-        );
+        assert_eq!(control.register_task_definition(&c, reg("web")).await.unwrap().task_definition.revision, 4);
         let all = ListTaskDefinitions::default();
-        assert_eq!(
-            control.list_task_definitions(&c, &all).unwrap().items.len(),
-            3
-        );
-        let fams = control
-            .list_task_definition_families(&c, Some("w"), None, &PageRequest::default())
-            .unwrap();
+        assert_eq!(control.list_task_definitions(&c, &all).unwrap().items.len(), 3);
+        let fams = control.list_task_definition_families(&c, Some("w"), None, &PageRequest::default()).unwrap();
         assert_eq!(fams.items, vec!["web".to_string()]);
     }
 
@@ -432,12 +323,7 @@ mod tests {
         for _ in 0..50 {
             let control = control.clone();
             handles.push(tokio::spawn(async move {
-                control
-                    .register_task_definition(&caller(), reg("web"))
-                    .await
-                    .unwrap()
-                    .task_definition
-                    .revision
+                control.register_task_definition(&caller(), reg("web")).await.unwrap().task_definition.revision
             }));
         }
         let mut revs = Vec::new();

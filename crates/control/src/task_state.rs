@@ -10,8 +10,7 @@ use berth_model::{
 };
 
 use crate::{
-    now_millis, state::Change, task_definitions::TaskDefinitionRef, tasks::bump_instance, Control,
-    RegionState,
+    now_millis, state::Change, task_definitions::TaskDefinitionRef, tasks::bump_instance, Control, RegionState,
 };
 
 /// Container statuses the agent reports, in order.
@@ -25,19 +24,12 @@ fn container_rank(s: &str) -> u8 {
 }
 
 /// Folds `change` into `task`. Returns whether the task went STOPPED with this report.
-fn merge(
-    region: &RegionState,
-    task: &mut Task,
-    change: &TaskStateChange,
-) -> Result<bool, EcsError> {
+fn merge(region: &RegionState, task: &mut Task, change: &TaskStateChange) -> Result<bool, EcsError> {
     let now = time::from_millis(now_millis());
     for c in &change.containers {
         let name = c.container_name.as_deref().unwrap_or_default();
         let Some(container) = task.containers.iter_mut().find(|x| x.name == name) else {
-            return Err(EcsError::invalid(format!(
-                "Task {} has no container named '{name}'.",
-                task.task_arn
-            )));
+            return Err(EcsError::invalid(format!("Task {} has no container named '{name}'.", task.task_arn)));
         };
         if let Some(s) = &c.status {
             if container_rank(s) >= container_rank(&container.last_status) {
@@ -66,21 +58,11 @@ fn merge(
     let essential: Vec<String> = TaskDefinitionRef::parse(&task.task_definition_arn)
         .ok()
         .and_then(|r| r.resolve(region).cloned())
-        .map(|td| {
-            td.container_definitions
-                .iter()
-                .filter(|c| c.is_essential())
-                .filter_map(|c| c.name.clone())
-                .collect()
-        })
+        .map(|td| td.container_definitions.iter().filter(|c| c.is_essential()).filter_map(|c| c.name.clone()).collect())
         .unwrap_or_default();
-    task.health_status = task_health(
-        task.containers
-            .iter()
-            .filter(|c| essential.contains(&c.name))
-            .map(|c| c.health_status.as_str()),
-    )
-    .to_string();
+    task.health_status =
+        task_health(task.containers.iter().filter(|c| essential.contains(&c.name)).map(|c| c.health_status.as_str()))
+            .to_string();
     if task.pull_started_at.is_none() {
         task.pull_started_at = change.pull_started_at;
     }
@@ -89,14 +71,12 @@ fn merge(
     }
     let before = task.last();
     let reported = match change.status.as_deref() {
-        Some(s) => TaskStatus::parse(s)
-            .ok_or_else(|| EcsError::invalid(format!("Invalid task status '{s}'.")))?,
+        Some(s) => TaskStatus::parse(s).ok_or_else(|| EcsError::invalid(format!("Invalid task status '{s}'.")))?,
         None => before,
     };
     let after = before.max(reported);
     task.last_status = after.as_str().to_string();
-    if after >= TaskStatus::Running && before < TaskStatus::Running && after == TaskStatus::Running
-    {
+    if after >= TaskStatus::Running && before < TaskStatus::Running && after == TaskStatus::Running {
         task.started_at = Some(now);
     }
     let stopped_now = after == TaskStatus::Stopped && before != TaskStatus::Stopped;
@@ -108,10 +88,8 @@ fn merge(
             task.stopping_at = Some(now);
         }
         if task.stop_code.is_none() {
-            task.stop_code = change
-                .stop_code
-                .clone()
-                .or_else(|| (before < TaskStatus::Running).then(|| "TaskFailedToStart".into()));
+            task.stop_code =
+                change.stop_code.clone().or_else(|| (before < TaskStatus::Running).then(|| "TaskFailedToStart".into()));
         }
         if task.stopped_reason.is_none() {
             task.stopped_reason = change.reason.clone();
@@ -129,20 +107,13 @@ impl Control {
         instance: Option<String>,
         change: TaskStateChange,
     ) -> Result<(), EcsError> {
-        let reference = change
-            .task
-            .clone()
-            .ok_or_else(|| EcsError::invalid("task is required and was not provided."))?;
+        let reference =
+            change.task.clone().ok_or_else(|| EcsError::invalid("task is required and was not provided."))?;
         self.write(move |state, changes| {
             let r = state.region(&region);
-            let rec = r
-                .tasks
-                .get(&reference)
-                .ok_or_else(|| EcsError::invalid("The referenced task was not found."))?;
+            let rec = r.tasks.get(&reference).ok_or_else(|| EcsError::invalid("The referenced task was not found."))?;
             if instance.is_some() && rec.task.container_instance_arn != instance {
-                return Err(EcsError::client(
-                    "The task does not run on the reporting container instance.",
-                ));
+                return Err(EcsError::client("The task does not run on the reporting container instance."));
             }
             let mut next = (**rec).clone();
             let stopped_now = merge(r, &mut next.task, &change)?;
@@ -153,10 +124,7 @@ impl Control {
             if stopped_now {
                 bump_instance(r, &region, &next.task, changes);
             }
-            changes.push(Change::Task {
-                region: region.clone(),
-                record: Arc::new(next),
-            });
+            changes.push(Change::Task { region: region.clone(), record: Arc::new(next) });
             Ok(())
         })
         .await
@@ -202,10 +170,7 @@ mod tests {
         assert!(!merge(&region, &mut t, &report("RUNNING", "RUNNING")).unwrap());
         assert!(t.started_at.is_some());
         merge(&region, &mut t, &report("PENDING", "PENDING")).unwrap();
-        assert_eq!(
-            (t.last_status.as_str(), t.containers[0].last_status.as_str()),
-            ("RUNNING", "RUNNING")
-        );
+        assert_eq!((t.last_status.as_str(), t.containers[0].last_status.as_str()), ("RUNNING", "RUNNING"));
         let mut stop = report("STOPPED", "STOPPED");
         stop.reason = Some("Essential container in task exited".into());
         stop.stop_code = Some("EssentialContainerExited".into());
@@ -223,10 +188,7 @@ mod tests {
         r.reason = Some("CannotPullContainerError: no such image".into());
         merge(&region, &mut t, &r).unwrap();
         assert_eq!(t.stop_code.as_deref(), Some("TaskFailedToStart"));
-        assert_eq!(
-            t.stopped_reason.as_deref(),
-            Some("CannotPullContainerError: no such image")
-        );
+        assert_eq!(t.stopped_reason.as_deref(), Some("CannotPullContainerError: no such image"));
         assert!(t.started_at.is_none());
     }
 }

@@ -54,22 +54,14 @@ pub struct ListTasks {
 
 /// What one task of `td` (with `overrides`) needs from an instance.
 pub(crate) fn demand(td: &TaskDefinition, overrides: &TaskOverride) -> Result<Demand, EcsError> {
-    let container_override = |name: &str| {
-        overrides
-            .container_overrides
-            .iter()
-            .find(|o| o.name.as_deref() == Some(name))
-    };
+    let container_override =
+        |name: &str| overrides.container_overrides.iter().find(|o| o.name.as_deref() == Some(name));
     let cpu = match overrides.cpu.as_deref().or(td.cpu.as_deref()) {
         Some(c) => parse_task_cpu(c)? as i64,
         None => td
             .container_definitions
             .iter()
-            .map(|c| {
-                container_override(c.name.as_deref().unwrap_or_default())
-                    .and_then(|o| o.cpu)
-                    .unwrap_or(c.cpu)
-            })
+            .map(|c| container_override(c.name.as_deref().unwrap_or_default()).and_then(|o| o.cpu).unwrap_or(c.cpu))
             .sum(),
     };
     let memory = match overrides.memory.as_deref().or(td.memory.as_deref()) {
@@ -79,9 +71,7 @@ pub(crate) fn demand(td: &TaskDefinition, overrides: &TaskOverride) -> Result<De
             .iter()
             .map(|c| {
                 let o = container_override(c.name.as_deref().unwrap_or_default());
-                let reservation = o
-                    .and_then(|o| o.memory_reservation)
-                    .or(c.memory_reservation);
+                let reservation = o.and_then(|o| o.memory_reservation).or(c.memory_reservation);
                 let hard = o.and_then(|o| o.memory).or(c.memory);
                 reservation.or(hard).unwrap_or(0)
             })
@@ -92,44 +82,25 @@ pub(crate) fn demand(td: &TaskDefinition, overrides: &TaskOverride) -> Result<De
     for c in &td.container_definitions {
         for pm in &c.port_mappings {
             let protocol = pm.protocol.clone().unwrap_or_else(|| "tcp".into());
-            let port = if mode == "host" {
-                pm.container_port.unwrap_or(0)
-            } else {
-                pm.host_port.unwrap_or(0)
-            };
+            let port = if mode == "host" { pm.container_port.unwrap_or(0) } else { pm.host_port.unwrap_or(0) };
             if port != 0 {
                 host_ports.push((port, protocol));
             }
         }
     }
-    let required_attributes = td
-        .requires_attributes
-        .iter()
-        .map(|a| a.name.clone())
-        .collect();
-    Ok(Demand {
-        cpu,
-        memory,
-        host_ports,
-        required_attributes,
-    })
+    let required_attributes = td.requires_attributes.iter().map(|a| a.name.clone()).collect();
+    Ok(Demand { cpu, memory, host_ports, required_attributes })
 }
 
 fn check_request(req: &RunTask, td: &TaskDefinition) -> Result<(), EcsError> {
     if let Some(lt) = req.launch_type.as_deref().filter(|lt| *lt != "EC2") {
-        return Err(EcsError::invalid(format!(
-            "launchType {lt} is not supported yet in berth; use EC2."
-        )));
+        return Err(EcsError::invalid(format!("launchType {lt} is not supported yet in berth; use EC2.")));
     }
     if !td.compatibilities.iter().any(|c| c == "EC2") {
-        return Err(EcsError::invalid(
-            "Task definition does not support launch_type EC2",
-        ));
+        return Err(EcsError::invalid("Task definition does not support launch_type EC2"));
     }
     if td.network_mode.as_deref() == Some("awsvpc") {
-        return Err(EcsError::invalid(
-            "The awsvpc network mode is not supported yet for EC2 tasks in berth.",
-        ));
+        return Err(EcsError::invalid("The awsvpc network mode is not supported yet for EC2 tasks in berth."));
     }
     if !req.placement_constraints.is_empty() || !req.placement_strategy.is_empty() {
         return Err(EcsError::invalid(
@@ -142,9 +113,7 @@ fn check_request(req: &RunTask, td: &TaskDefinition) -> Result<(), EcsError> {
         }
     }
     if req.started_by.as_deref().is_some_and(|s| s.len() > 128) {
-        return Err(EcsError::invalid(
-            "startedBy can be at most 128 characters.",
-        ));
+        return Err(EcsError::invalid("startedBy can be at most 128 characters."));
     }
     tag::validate(&req.tags)?;
     if req.tags.len() > tag::MAX_TAGS {
@@ -153,11 +122,7 @@ fn check_request(req: &RunTask, td: &TaskDefinition) -> Result<(), EcsError> {
     if let Some(o) = &req.overrides {
         for co in &o.container_overrides {
             let name = co.name.as_deref().unwrap_or_default();
-            if !td
-                .container_definitions
-                .iter()
-                .any(|c| c.name.as_deref() == Some(name))
-            {
+            if !td.container_definitions.iter().any(|c| c.name.as_deref() == Some(name)) {
                 return Err(EcsError::invalid(format!(
                     "Container override names '{name}', which is not a container of {}.",
                     td.task_definition_arn
@@ -169,14 +134,9 @@ fn check_request(req: &RunTask, td: &TaskDefinition) -> Result<(), EcsError> {
 }
 
 /// The ACTIVE task definition a RunTask names.
-fn runnable_definition(
-    region: &RegionState,
-    reference: &str,
-) -> Result<Arc<TaskDefinition>, EcsError> {
+fn runnable_definition(region: &RegionState, reference: &str) -> Result<Arc<TaskDefinition>, EcsError> {
     let r = TaskDefinitionRef::parse(reference)?;
-    let td = r
-        .resolve(region)
-        .ok_or_else(|| EcsError::client("Unable to describe task definition."))?;
+    let td = r.resolve(region).ok_or_else(|| EcsError::client("Unable to describe task definition."))?;
     if td.status != "ACTIVE" {
         return Err(EcsError::client("TaskDefinition is inactive"));
     }
@@ -192,13 +152,7 @@ fn new_task(
     demand: &Demand,
 ) -> TaskRecord {
     let id = random_id();
-    let task_arn = Arn::ecs(
-        &caller.region,
-        &caller.account,
-        "task",
-        &format!("{cluster}/{id}"),
-    )
-    .to_string();
+    let task_arn = Arn::ecs(&caller.region, &caller.account, "task", &format!("{cluster}/{id}")).to_string();
     let cluster_arn = Arn::ecs(&caller.region, &caller.account, "cluster", cluster).to_string();
     let containers = td
         .container_definitions
@@ -222,12 +176,8 @@ fn new_task(
             ..Default::default()
         })
         .collect();
-    let az = instance
-        .instance
-        .attributes
-        .iter()
-        .find(|a| a.name == "ecs.availability-zone")
-        .and_then(|a| a.value.clone());
+    let az =
+        instance.instance.attributes.iter().find(|a| a.name == "ecs.availability-zone").and_then(|a| a.value.clone());
     let task = Task {
         availability_zone: az,
         cluster_arn,
@@ -238,10 +188,7 @@ fn new_task(
         cpu: Some(demand.cpu.to_string()),
         created_at: time::from_millis(now_millis()),
         desired_status: "RUNNING".into(),
-        group: req
-            .group
-            .clone()
-            .unwrap_or_else(|| format!("family:{}", td.family)),
+        group: req.group.clone().unwrap_or_else(|| format!("family:{}", td.family)),
         health_status: "UNKNOWN".into(),
         last_status: "PROVISIONING".into(),
         launch_type: "EC2".into(),
@@ -263,13 +210,7 @@ fn new_task(
 }
 
 /// Records `tasks` as placed on their instances, bumping each instance's desired version.
-fn commit_placed(
-    state: &State,
-    caller: &Caller,
-    tasks: &[TaskRecord],
-    tags: &[Tag],
-    changes: &mut Vec<Change>,
-) {
+fn commit_placed(state: &State, caller: &Caller, tasks: &[TaskRecord], tags: &[Tag], changes: &mut Vec<Change>) {
     let region = state.region(&caller.region);
     let mut bumped: Vec<String> = Vec::new();
     for t in tasks {
@@ -278,10 +219,7 @@ fn commit_placed(
             if let Some(rec) = region.instances.get(&instance_arn) {
                 let mut next = (**rec).clone();
                 next.desired_version += 1;
-                changes.push(Change::Instance {
-                    region: caller.region.clone(),
-                    record: Arc::new(next),
-                });
+                changes.push(Change::Instance { region: caller.region.clone(), record: Arc::new(next) });
             }
             bumped.push(instance_arn);
         }
@@ -292,37 +230,24 @@ fn commit_placed(
                 tags: Arc::new(tags.to_vec()),
             });
         }
-        changes.push(Change::Task {
-            region: caller.region.clone(),
-            record: Arc::new(t.clone()),
-        });
+        changes.push(Change::Task { region: caller.region.clone(), record: Arc::new(t.clone()) });
     }
 }
 
 /// Bumps the desired version of the instance `task` runs on.
-pub(crate) fn bump_instance(
-    region: &RegionState,
-    caller_region: &str,
-    task: &Task,
-    changes: &mut Vec<Change>,
-) {
+pub(crate) fn bump_instance(region: &RegionState, caller_region: &str, task: &Task, changes: &mut Vec<Change>) {
     let Some(arn) = &task.container_instance_arn else {
         return;
     };
     // A later change in the same batch may already carry a newer copy of this instance.
     let latest = changes.iter().rev().find_map(|c| match c {
-        Change::Instance { record, .. } if &record.instance.container_instance_arn == arn => {
-            Some(record.clone())
-        }
+        Change::Instance { record, .. } if &record.instance.container_instance_arn == arn => Some(record.clone()),
         _ => None,
     });
     if let Some(rec) = latest.or_else(|| region.instances.get(arn).cloned()) {
         let mut next = (*rec).clone();
         next.desired_version += 1;
-        changes.push(Change::Instance {
-            region: caller_region.to_string(),
-            record: Arc::new(next),
-        });
+        changes.push(Change::Instance { region: caller_region.to_string(), record: Arc::new(next) });
     }
 }
 
@@ -341,29 +266,19 @@ fn dedup(failures: &mut Vec<Failure>) {
 
 impl Control {
     /// RunTask (or, with `container_instances`, StartTask).
-    pub async fn run_task(
-        &self,
-        caller: &Caller,
-        req: RunTask,
-    ) -> Result<(Vec<Task>, Vec<Failure>), EcsError> {
+    pub async fn run_task(&self, caller: &Caller, req: RunTask) -> Result<(Vec<Task>, Vec<Failure>), EcsError> {
         let count = req.count.unwrap_or(1);
         if req.container_instances.is_none() && !(1..=10).contains(&count) {
-            return Err(EcsError::invalid(format!(
-                "count must be between 1 and 10, not {count}."
-            )));
+            return Err(EcsError::invalid(format!("count must be between 1 and 10, not {count}.")));
         }
         if let Some(list) = &req.container_instances {
             if list.is_empty() || list.len() > 10 {
-                return Err(EcsError::invalid(
-                    "containerInstances must list 1 to 10 instances.",
-                ));
+                return Err(EcsError::invalid("containerInstances must list 1 to 10 instances."));
             }
         }
         let caller = caller.clone();
         self.write(move |state, changes| {
-            let cluster = active_cluster(state, &caller, req.cluster.as_deref())?
-                .cluster_name
-                .clone();
+            let cluster = active_cluster(state, &caller, req.cluster.as_deref())?.cluster_name.clone();
             let region = state.region(&caller.region);
             let td = runnable_definition(region, &req.task_definition)?;
             check_request(&req, &td)?;
@@ -377,24 +292,15 @@ impl Control {
                         match find_instance(region, &cluster, reference) {
                             None => failures.push(Failure::new(reference.clone(), "MISSING")),
                             Some(rec) if rec.instance.status == "INACTIVE" => {
-                                failures.push(Failure::new(
-                                    rec.instance.container_instance_arn.clone(),
-                                    "INACTIVE",
-                                ))
+                                failures.push(Failure::new(rec.instance.container_instance_arn.clone(), "INACTIVE"))
                             }
-                            Some(rec) => {
-                                match berth_scheduler::check(&demand, &candidate(region, rec)) {
-                                    Ok(()) => placed
-                                        .push(new_task(&caller, &cluster, &td, &req, rec, &demand)),
-                                    Err(r) => failures.push(Failure {
-                                        detail: Some(r.detail()),
-                                        ..Failure::new(
-                                            rec.instance.container_instance_arn.clone(),
-                                            r.reason(),
-                                        )
-                                    }),
-                                }
-                            }
+                            Some(rec) => match berth_scheduler::check(&demand, &candidate(region, rec)) {
+                                Ok(()) => placed.push(new_task(&caller, &cluster, &td, &req, rec, &demand)),
+                                Err(r) => failures.push(Failure {
+                                    detail: Some(r.detail()),
+                                    ..Failure::new(rec.instance.container_instance_arn.clone(), r.reason())
+                                }),
+                            },
                         }
                     }
                 }
@@ -405,21 +311,14 @@ impl Control {
                         .filter(|r| r.cluster == cluster && r.instance.status != "INACTIVE")
                         .collect();
                     if instances.is_empty() {
-                        return Err(EcsError::invalid(
-                            "No Container Instances were found in your cluster.",
-                        ));
+                        return Err(EcsError::invalid("No Container Instances were found in your cluster."));
                     }
                     let candidates = instances.iter().map(|r| candidate(region, r)).collect();
                     for p in berth_scheduler::place(&demand, count as usize, candidates) {
                         match p {
-                            Placement::Placed(i) => placed.push(new_task(
-                                &caller,
-                                &cluster,
-                                &td,
-                                &req,
-                                instances[i],
-                                &demand,
-                            )),
+                            Placement::Placed(i) => {
+                                placed.push(new_task(&caller, &cluster, &td, &req, instances[i], &demand))
+                            }
                             Placement::Unplaced(rejections) => {
                                 failures.extend(rejections.into_iter().map(|(arn, r)| Failure {
                                     detail: Some(r.detail()),
@@ -432,13 +331,7 @@ impl Control {
             }
             dedup(&mut failures);
             commit_placed(state, &caller, &placed, &req.tags, changes);
-            let tasks = placed
-                .into_iter()
-                .map(|t| Task {
-                    tags: req.tags.clone(),
-                    ..t.task
-                })
-                .collect();
+            let tasks = placed.into_iter().map(|t| Task { tags: req.tags.clone(), ..t.task }).collect();
             Ok((tasks, failures))
         })
         .await
@@ -458,9 +351,7 @@ impl Control {
         }
         let caller = caller.clone();
         self.write(move |state, changes| {
-            let cluster = active_cluster(state, &caller, cluster.as_deref())?
-                .cluster_name
-                .clone();
+            let cluster = active_cluster(state, &caller, cluster.as_deref())?.cluster_name.clone();
             let region = state.region(&caller.region);
             let rec = find_task(region, &cluster, &reference)
                 .ok_or_else(|| EcsError::invalid("The referenced task was not found."))?;
@@ -476,10 +367,7 @@ impl Control {
             t.version += 1;
             bump_instance(region, &caller.region, &next.task, changes);
             let out = view(state, &caller, &next, false);
-            changes.push(Change::Task {
-                region: caller.region.clone(),
-                record: Arc::new(next),
-            });
+            changes.push(Change::Task { region: caller.region.clone(), record: Arc::new(next) });
             Ok(out)
         })
         .await
@@ -519,22 +407,16 @@ impl Control {
             )));
         }
         if q.family.is_some() && q.service_name.is_some() {
-            return Err(EcsError::invalid(
-                "family and serviceName cannot be given together.",
-            ));
+            return Err(EcsError::invalid("family and serviceName cannot be given together."));
         }
         self.read(|state| {
-            let cluster = active_cluster(state, caller, q.cluster.as_deref())?
-                .cluster_name
-                .clone();
+            let cluster = active_cluster(state, caller, q.cluster.as_deref())?.cluster_name.clone();
             let region = state.region(&caller.region);
             let instance = match &q.container_instance {
                 Some(r) => Some(
                     find_instance(region, &cluster, r)
                         .ok_or_else(|| {
-                            EcsError::invalid(format!(
-                                "Container instance '{r}' is not in cluster '{cluster}'."
-                            ))
+                            EcsError::invalid(format!("Container instance '{r}' is not in cluster '{cluster}'."))
                         })?
                         .instance
                         .container_instance_arn
@@ -542,49 +424,28 @@ impl Control {
                 ),
                 None => None,
             };
-            let service_group = q
-                .service_name
-                .as_ref()
-                .map(|s| format!("service:{}", berth_model::arn::cluster_name_from(s)));
+            let service_group =
+                q.service_name.as_ref().map(|s| format!("service:{}", berth_model::arn::cluster_name_from(s)));
             let family_prefix = q.family.as_ref().map(|f| format!("/{f}:"));
             let items = region.tasks.values().filter(|t| {
                 let task = &t.task;
                 t.cluster == cluster
                     && task.desired_status == desired
-                    && instance
-                        .as_ref()
-                        .is_none_or(|i| task.container_instance_arn.as_ref() == Some(i))
-                    && family_prefix
-                        .as_ref()
-                        .is_none_or(|f| task.task_definition_arn.contains(f.as_str()))
-                    && q.started_by
-                        .as_ref()
-                        .is_none_or(|s| task.started_by.as_ref() == Some(s))
+                    && instance.as_ref().is_none_or(|i| task.container_instance_arn.as_ref() == Some(i))
+                    && family_prefix.as_ref().is_none_or(|f| task.task_definition_arn.contains(f.as_str()))
+                    && q.started_by.as_ref().is_none_or(|s| task.started_by.as_ref() == Some(s))
                     && service_group.as_ref().is_none_or(|g| &task.group == g)
-                    && q.launch_type
-                        .as_ref()
-                        .is_none_or(|l| &task.launch_type == l)
+                    && q.launch_type.as_ref().is_none_or(|l| &task.launch_type == l)
             });
-            q.page.page(
-                100,
-                true,
-                items.map(|t| (t.task.task_arn.clone(), t.task.task_arn.clone())),
-            )
+            q.page.page(100, true, items.map(|t| (t.task.task_arn.clone(), t.task.task_arn.clone())))
         })
     }
 }
 
 /// Finds a task of `cluster` by ARN or id.
-pub(crate) fn find_task<'s>(
-    region: &'s RegionState,
-    cluster: &str,
-    reference: &str,
-) -> Option<&'s Arc<TaskRecord>> {
+pub(crate) fn find_task<'s>(region: &'s RegionState, cluster: &str, reference: &str) -> Option<&'s Arc<TaskRecord>> {
     if reference.starts_with("arn:") {
         return region.tasks.get(reference).filter(|t| t.cluster == cluster);
     }
-    region
-        .tasks
-        .values()
-        .find(|t| t.cluster == cluster && t.task.id() == reference)
+    region.tasks.values().find(|t| t.cluster == cluster && t.task.id() == reference)
 }

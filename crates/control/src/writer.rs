@@ -45,17 +45,11 @@ impl WriterHandle {
                     }),
                 },
                 // A refused operation changes nothing, whatever it pushed before failing.
-                Err(e) => Staged {
-                    changes: Vec::new(),
-                    reply: Box::new(move |_| drop(tx.send(Err(e)))),
-                },
+                Err(e) => Staged { changes: Vec::new(), reply: Box::new(move |_| drop(tx.send(Err(e)))) },
             }
         });
-        self.tx
-            .send(cmd)
-            .map_err(|_| EcsError::Server("the state writer has stopped".into()))?;
-        rx.await
-            .map_err(|_| EcsError::Server("the state writer dropped the request".into()))?
+        self.tx.send(cmd).map_err(|_| EcsError::Server("the state writer has stopped".into()))?;
+        rx.await.map_err(|_| EcsError::Server("the state writer dropped the request".into()))?
     }
 }
 
@@ -88,8 +82,7 @@ fn run(
         while let Some(cmd) = next {
             // An operation only reads the state, so a panicking one leaves it intact; its
             // caller gets an error when its reply channel is dropped.
-            let Ok(staged) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd(&state)))
-            else {
+            let Ok(staged) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd(&state))) else {
                 tracing::error!("a write operation panicked; it was refused");
                 next = rx.try_recv().ok();
                 continue;
@@ -99,11 +92,7 @@ fn run(
             }
             changes.extend(staged.changes);
             replies.push(staged.reply);
-            next = if replies.len() < MAX_BATCH {
-                rx.try_recv().ok()
-            } else {
-                None
-            };
+            next = if replies.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
         }
         let failed = if changes.is_empty() {
             None
@@ -124,9 +113,7 @@ fn run(
                     tracing::error!(error = %e, "commit failed; the batch is refused");
                     // Throw away the uncommitted changes: start again from what readers see.
                     state = read.read().unwrap_or_else(|p| p.into_inner()).clone();
-                    Some(EcsError::Server(format!(
-                        "the change could not be stored: {e}"
-                    )))
+                    Some(EcsError::Server(format!("the change could not be stored: {e}")))
                 }
             }
         };
@@ -145,16 +132,10 @@ mod tests {
     async fn a_panicking_operation_is_refused_and_the_writer_carries_on() {
         let dir = tempfile::tempdir().unwrap();
         let control = open(dir.path());
-        let err = control
-            .write(|_, _| -> Result<(), EcsError> { panic!("boom") })
-            .await
-            .unwrap_err();
+        let err = control.write(|_, _| -> Result<(), EcsError> { panic!("boom") }).await.unwrap_err();
         assert_eq!(err.code(), "ServerException");
         let c = caller();
-        let cluster = crate::CreateCluster {
-            cluster_name: Some("after".into()),
-            ..Default::default()
-        };
+        let cluster = crate::CreateCluster { cluster_name: Some("after".into()), ..Default::default() };
         assert!(control.create_cluster(&c, cluster).await.is_ok());
     }
 }

@@ -50,21 +50,14 @@ impl Arn {
 
 impl fmt::Display for Arn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "arn:aws:{}:{}:{}:{}/{}",
-            self.service, self.region, self.account, self.resource_type, self.resource
-        )
+        write!(f, "arn:aws:{}:{}:{}:{}/{}", self.service, self.region, self.account, self.resource_type, self.resource)
     }
 }
 
 /// How a caller may name a cluster: a bare name or its ARN. Returns the name.
 pub fn cluster_name_from(reference: &str) -> &str {
     match reference.strip_prefix("arn:") {
-        Some(_) => reference
-            .rsplit_once("cluster/")
-            .map(|(_, n)| n)
-            .unwrap_or(reference),
+        Some(_) => reference.rsplit_once("cluster/").map(|(_, n)| n).unwrap_or(reference),
         None => reference,
     }
 }
@@ -77,10 +70,7 @@ mod tests {
     fn round_trip() {
         let a = Arn::ecs("us-east-1", "000000000000", "task-definition", "web:3");
         let s = a.to_string();
-        assert_eq!(
-            s,
-            "arn:aws:ecs:us-east-1:000000000000:task-definition/web:3"
-        );
+        assert_eq!(s, "arn:aws:ecs:us-east-1:000000000000:task-definition/web:3");
         assert_eq!(Arn::parse(&s), Some(a));
     }
 
@@ -93,9 +83,6 @@ mod tests {
     #[test]
     fn cluster_reference() {
         assert_eq!(cluster_name_from("web"), "web");
-        assert_eq!(
-            cluster_name_from("arn:aws:ecs:us-east-1:1:cluster/web"),
-            "web"
-        );
+        assert_eq!(cluster_name_from("arn:aws:ecs:us-east-1:1:cluster/web"), "web");
     }
 }

@@ -46,9 +46,7 @@ pub struct ClusterSetting {
 pub fn validate_name(name: &str) -> Result<(), EcsError> {
     let ok = !name.is_empty()
         && name.len() <= 255
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {
@@ -106,23 +104,11 @@ mod tests {
 
     #[test]
     fn settings() {
-        let good = ClusterSetting {
-            name: Some("containerInsights".into()),
-            value: Some("enabled".into()),
-        };
+        let good = ClusterSetting { name: Some("containerInsights".into()), value: Some("enabled".into()) };
         assert!(validate_settings(std::slice::from_ref(&good)).is_ok());
-        let bad = ClusterSetting {
-            name: Some("containerInsights".into()),
-            value: Some("on".into()),
-        };
+        let bad = ClusterSetting { name: Some("containerInsights".into()), value: Some("on".into()) };
         assert!(validate_settings(&[bad]).is_err());
-        let off = ClusterSetting {
-            name: Some("containerInsights".into()),
-            value: Some("disabled".into()),
-        };
-        assert_eq!(
-            merge_settings(&[good], std::slice::from_ref(&off)),
-            vec![off]
-        );
+        let off = ClusterSetting { name: Some("containerInsights".into()), value: Some("disabled".into()) };
+        assert_eq!(merge_settings(&[good], std::slice::from_ref(&off)), vec![off]);
     }
 }

@@ -59,21 +59,11 @@ pub struct Resource {
 
 impl Resource {
     pub fn integer(name: &str, value: i64) -> Resource {
-        Resource {
-            name: name.into(),
-            kind: "INTEGER".into(),
-            integer_value: value,
-            ..Default::default()
-        }
+        Resource { name: name.into(), kind: "INTEGER".into(), integer_value: value, ..Default::default() }
     }
 
     pub fn string_set(name: &str, values: Vec<String>) -> Resource {
-        Resource {
-            name: name.into(),
-            kind: "STRINGSET".into(),
-            string_set_value: Some(values),
-            ..Default::default()
-        }
+        Resource { name: name.into(), kind: "STRINGSET".into(), string_set_value: Some(values), ..Default::default() }
     }
 }
 
@@ -91,12 +81,7 @@ pub struct Attribute {
 
 impl Attribute {
     pub fn new(name: &str, value: &str) -> Attribute {
-        Attribute {
-            name: name.into(),
-            value: Some(value.into()),
-            target_type: None,
-            target_id: None,
-        }
+        Attribute { name: name.into(), value: Some(value.into()), target_type: None, target_id: None }
     }
 }
 
@@ -107,10 +92,7 @@ pub const MAX_CUSTOM_ATTRIBUTES: usize = 10;
 /// slashes, colons or `@`; values 1–128 printable characters.
 pub fn validate_attribute(a: &Attribute) -> Result<(), EcsError> {
     let name_ok = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 128
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_./:@".contains(&b))
+        !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:@".contains(&b))
     };
     if !name_ok(&a.name) {
         return Err(EcsError::invalid(format!(

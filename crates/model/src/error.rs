@@ -34,9 +34,7 @@ impl EcsError {
             EcsError::Client(_) => "ClientException",
             EcsError::InvalidParameter(_) => "InvalidParameterException",
             EcsError::ClusterNotFound => "ClusterNotFoundException",
-            EcsError::ClusterContainsContainerInstances(_) => {
-                "ClusterContainsContainerInstancesException"
-            }
+            EcsError::ClusterContainsContainerInstances(_) => "ClusterContainsContainerInstancesException",
             EcsError::ClusterContainsServices(_) => "ClusterContainsServicesException",
             EcsError::ClusterContainsTasks(_) => "ClusterContainsTasksException",
             EcsError::LimitExceeded(_) => "LimitExceededException",

@@ -7,11 +7,7 @@ use crate::EcsError;
 /// Decodes a JSON request body into `T`. A malformed body or a field of the wrong type
 /// becomes a `ClientException` naming the JSON path, so a person can find the mistake.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, EcsError> {
-    let body: &[u8] = if body.iter().all(|b| b.is_ascii_whitespace()) {
-        b"{}"
-    } else {
-        body
-    };
+    let body: &[u8] = if body.iter().all(|b| b.is_ascii_whitespace()) { b"{}" } else { body };
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -28,9 +24,7 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, EcsError> {
 
 /// Fails with the ECS message for a missing required field.
 pub fn required<'a, T>(value: &'a Option<T>, field: &str) -> Result<&'a T, EcsError> {
-    value
-        .as_ref()
-        .ok_or_else(|| EcsError::invalid(format!("{field} is required and was not provided.")))
+    value.as_ref().ok_or_else(|| EcsError::invalid(format!("{field} is required and was not provided.")))
 }
 
 #[cfg(test)]

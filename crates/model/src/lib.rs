@@ -30,11 +30,7 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(arn: impl Into<String>, reason: impl Into<String>) -> Self {
-        Failure {
-            arn: Some(arn.into()),
-            reason: Some(reason.into()),
-            detail: None,
-        }
+        Failure { arn: Some(arn.into()), reason: Some(reason.into()), detail: None }
     }
 }
 

@@ -18,26 +18,14 @@ pub struct Setting {
 const SETTINGS: &[(&str, &[&str], &str)] = &[
     ("serviceLongArnFormat", &["enabled", "disabled"], "enabled"),
     ("taskLongArnFormat", &["enabled", "disabled"], "enabled"),
-    (
-        "containerInstanceLongArnFormat",
-        &["enabled", "disabled"],
-        "enabled",
-    ),
+    ("containerInstanceLongArnFormat", &["enabled", "disabled"], "enabled"),
     ("awsvpcTrunking", &["enabled", "disabled"], "disabled"),
-    (
-        "containerInsights",
-        &["enabled", "disabled", "enhanced"],
-        "disabled",
-    ),
+    ("containerInsights", &["enabled", "disabled", "enhanced"], "disabled"),
     ("fargateFIPSMode", &["enabled", "disabled"], "disabled"),
     ("tagResourceAuthorization", &["on", "off"], "on"),
     ("fargateTaskRetirementWaitPeriod", &["0", "7", "14"], "7"),
     ("guardDutyActivate", &["on", "off"], "off"),
-    (
-        "defaultLogDriverMode",
-        &["blocking", "non-blocking"],
-        "non-blocking",
-    ),
+    ("defaultLogDriverMode", &["blocking", "non-blocking"], "non-blocking"),
     ("fargateEventWindows", &["enabled", "disabled"], "disabled"),
 ];
 
@@ -48,10 +36,7 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 
 /// The value every principal has until someone sets one.
 pub fn builtin_default(name: &str) -> Option<&'static str> {
-    SETTINGS
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|(_, _, d)| *d)
+    SETTINGS.iter().find(|(n, _, _)| *n == name).map(|(_, _, d)| *d)
 }
 
 /// Checks a setting name and value.

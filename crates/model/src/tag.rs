@@ -18,10 +18,7 @@ pub struct Tag {
 
 impl Tag {
     pub fn new(key: &str, value: &str) -> Self {
-        Tag {
-            key: Some(key.into()),
-            value: Some(value.into()),
-        }
+        Tag { key: Some(key.into()), value: Some(value.into()) }
     }
 }
 
@@ -32,24 +29,16 @@ pub fn validate(tags: &[Tag]) -> Result<(), EcsError> {
     for tag in tags {
         let key = tag.key.as_deref().unwrap_or("");
         if key.is_empty() || key.chars().count() > 128 {
-            return Err(EcsError::invalid(format!(
-                "Tag key '{key}' must be 1 to 128 characters long."
-            )));
+            return Err(EcsError::invalid(format!("Tag key '{key}' must be 1 to 128 characters long.")));
         }
         if key.to_ascii_lowercase().starts_with("aws:") {
-            return Err(EcsError::invalid(format!(
-                "Tag key '{key}' uses the reserved prefix 'aws:'."
-            )));
+            return Err(EcsError::invalid(format!("Tag key '{key}' uses the reserved prefix 'aws:'.")));
         }
         if tag.value.as_deref().unwrap_or("").chars().count() > 256 {
-            return Err(EcsError::invalid(format!(
-                "The value of tag '{key}' is longer than 256 characters."
-            )));
+            return Err(EcsError::invalid(format!("The value of tag '{key}' is longer than 256 characters.")));
         }
         if !seen.insert(key) {
-            return Err(EcsError::invalid(format!(
-                "Tag key '{key}' is given more than once."
-            )));
+            return Err(EcsError::invalid(format!("Tag key '{key}' is given more than once.")));
         }
     }
     Ok(())
@@ -81,11 +70,7 @@ mod tests {
 
     #[test]
     fn merge_overwrites_and_limits() {
-        let merged = merge(
-            &[Tag::new("a", "1")],
-            &[Tag::new("a", "2"), Tag::new("b", "3")],
-        )
-        .unwrap();
+        let merged = merge(&[Tag::new("a", "1")], &[Tag::new("a", "2"), Tag::new("b", "3")]).unwrap();
         assert_eq!(merged, vec![Tag::new("a", "2"), Tag::new("b", "3")]);
         let many: Vec<Tag> = (0..51).map(|i| Tag::new(&format!("k{i}"), "")).collect();
         assert!(merge(&[], &many).is_err());
@@ -95,10 +80,6 @@ mod tests {
     fn rejects_reserved_and_duplicate_keys() {
         assert!(validate(&[Tag::new("aws:x", "1")]).is_err());
         assert!(validate(&[Tag::new("a", "1"), Tag::new("a", "2")]).is_err());
-        assert!(validate(&[Tag {
-            key: None,
-            value: None
-        }])
-        .is_err());
+        assert!(validate(&[Tag { key: None, value: None }]).is_err());
     }
 }

@@ -272,24 +272,15 @@ mod tests {
     fn statuses_are_ordered() {
         assert!(TaskStatus::Provisioning < TaskStatus::Running);
         assert!(TaskStatus::Running < TaskStatus::Stopped);
-        assert_eq!(
-            TaskStatus::parse("DEACTIVATING").map(TaskStatus::as_str),
-            Some("DEACTIVATING")
-        );
-        assert_eq!(
-            serde_json::to_string(&TaskStatus::Stopped).unwrap(),
-            "\"STOPPED\""
-        );
+        assert_eq!(TaskStatus::parse("DEACTIVATING").map(TaskStatus::as_str), Some("DEACTIVATING"));
+        assert_eq!(serde_json::to_string(&TaskStatus::Stopped).unwrap(), "\"STOPPED\"");
     }
 
     #[test]
     fn health_over_essential_containers() {
         assert_eq!(task_health(["HEALTHY", "HEALTHY"].into_iter()), "HEALTHY");
         assert_eq!(task_health(["HEALTHY", "UNKNOWN"].into_iter()), "UNKNOWN");
-        assert_eq!(
-            task_health(["UNKNOWN", "UNHEALTHY"].into_iter()),
-            "UNHEALTHY"
-        );
+        assert_eq!(task_health(["UNKNOWN", "UNHEALTHY"].into_iter()), "UNHEALTHY");
         assert_eq!(task_health(std::iter::empty()), "UNKNOWN");
     }
 }

@@ -4,10 +4,7 @@ use std::{collections::HashMap, time::Duration};
 
 use bollard::{
     errors::Error as BollardError,
-    models::{
-        ContainerCreateBody, HealthConfig, HostConfig, HostConfigLogConfig, PortBinding,
-        ResourcesUlimits,
-    },
+    models::{ContainerCreateBody, HealthConfig, HostConfig, HostConfigLogConfig, PortBinding, ResourcesUlimits},
     query_parameters::{
         CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
         RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
@@ -17,8 +14,8 @@ use bollard::{
 use futures_util::StreamExt;
 
 use crate::{
-    bounded, BoundPort, ContainerRuntime, ContainerSpec, ContainerStatus, Health, Result, RunState,
-    RuntimeError, RuntimeInfo,
+    bounded, BoundPort, ContainerRuntime, ContainerSpec, ContainerStatus, Health, Result, RunState, RuntimeError,
+    RuntimeInfo,
 };
 
 /// Ordinary calls.
@@ -33,10 +30,7 @@ pub struct DockerRuntime {
 
 fn engine(e: BollardError) -> RuntimeError {
     match e {
-        BollardError::DockerResponseServerError {
-            status_code: 404,
-            message,
-        } => RuntimeError::NotFound(message),
+        BollardError::DockerResponseServerError { status_code: 404, message } => RuntimeError::NotFound(message),
         BollardError::DockerResponseServerError { message, .. } => RuntimeError::Engine(message),
         other => RuntimeError::Engine(other.to_string()),
     }
@@ -64,23 +58,16 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
     for p in &spec.ports {
         let key = format!("{}/{}", p.container_port, p.protocol);
         exposed.push(key.clone());
-        let binding = PortBinding {
-            host_ip: None,
-            host_port: Some(p.host_port.map(|h| h.to_string()).unwrap_or_default()),
-        };
-        port_bindings
-            .entry(key)
-            .or_insert_with(|| Some(Vec::new()))
-            .get_or_insert_with(Vec::new)
-            .push(binding);
+        let binding =
+            PortBinding { host_ip: None, host_port: Some(p.host_port.map(|h| h.to_string()).unwrap_or_default()) };
+        port_bindings.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(binding);
     }
     let host_config = HostConfig {
         cpu_shares: spec.cpu_shares,
         memory: spec.memory_mib.map(|m| m * 1024 * 1024),
         memory_reservation: spec.memory_reservation_mib.map(|m| m * 1024 * 1024),
         network_mode: Some(spec.network_mode.clone()),
-        port_bindings: (spec.network_mode == "bridge" && !port_bindings.is_empty())
-            .then_some(port_bindings),
+        port_bindings: (spec.network_mode == "bridge" && !port_bindings.is_empty()).then_some(port_bindings),
         links: (!spec.links.is_empty()).then(|| spec.links.clone()),
         binds: (!spec.binds.is_empty()).then(|| spec.binds.clone()),
         ulimits: (!spec.ulimits.is_empty()).then(|| {
@@ -93,18 +80,10 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
                 })
                 .collect()
         }),
-        log_config: spec
-            .log
-            .as_ref()
-            .map(|(driver, options)| HostConfigLogConfig {
-                typ: Some(driver.clone()),
-                config: Some(
-                    options
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                ),
-            }),
+        log_config: spec.log.as_ref().map(|(driver, options)| HostConfigLogConfig {
+            typ: Some(driver.clone()),
+            config: Some(options.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        }),
         privileged: spec.privileged.then_some(true),
         readonly_rootfs: spec.readonly_rootfs.then_some(true),
         init: spec.init.then_some(true),
@@ -120,12 +99,7 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         working_dir: spec.working_dir.clone(),
         user: spec.user.clone(),
         hostname: spec.hostname.clone(),
-        labels: Some(
-            spec.labels
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
+        labels: Some(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
         exposed_ports: (spec.network_mode == "bridge" && !exposed.is_empty()).then_some(exposed),
         healthcheck: spec.health_check.as_ref().map(|h| HealthConfig {
             test: Some(h.test.clone()),
@@ -146,9 +120,7 @@ fn status_from_inspect(r: bollard::models::ContainerInspectResponse) -> Containe
     let state = r.state.unwrap_or_default();
     let run = match state.status {
         Some(S::RUNNING) | Some(S::PAUSED) | Some(S::RESTARTING) => RunState::Running,
-        Some(S::EXITED) | Some(S::DEAD) | Some(S::REMOVING) => {
-            RunState::Exited(state.exit_code.unwrap_or(-1))
-        }
+        Some(S::EXITED) | Some(S::DEAD) | Some(S::REMOVING) => RunState::Exited(state.exit_code.unwrap_or(-1)),
         _ => RunState::Created,
     };
     let health = match state.health.and_then(|h| h.status) {
@@ -161,9 +133,7 @@ fn status_from_inspect(r: bollard::models::ContainerInspectResponse) -> Containe
     for (key, bindings) in r.network_settings.and_then(|n| n.ports).unwrap_or_default() {
         let (port, protocol) = key.split_once('/').unwrap_or((&key, "tcp"));
         for b in bindings.unwrap_or_default() {
-            if let (Ok(container_port), Some(Ok(host_port))) =
-                (port.parse(), b.host_port.as_deref().map(str::parse))
-            {
+            if let (Ok(container_port), Some(Ok(host_port))) = (port.parse(), b.host_port.as_deref().map(str::parse)) {
                 ports.push(BoundPort {
                     container_port,
                     host_port,
@@ -176,17 +146,8 @@ fn status_from_inspect(r: bollard::models::ContainerInspectResponse) -> Containe
     ports.sort_by(|a, b| (a.container_port, &a.host_ip).cmp(&(b.container_port, &b.host_ip)));
     ContainerStatus {
         id: r.id.unwrap_or_default(),
-        name: r
-            .name
-            .unwrap_or_default()
-            .trim_start_matches('/')
-            .to_string(),
-        labels: r
-            .config
-            .and_then(|c| c.labels)
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
+        name: r.name.unwrap_or_default().trim_start_matches('/').to_string(),
+        labels: r.config.and_then(|c| c.labels).unwrap_or_default().into_iter().collect(),
         state: run,
         health,
         ports,
@@ -222,10 +183,7 @@ impl ContainerRuntime for DockerRuntime {
 
     async fn pull_image(&self, image: &str) -> Result<()> {
         let (name, tag) = split_tag(image);
-        let options = CreateImageOptionsBuilder::default()
-            .from_image(name)
-            .tag(tag)
-            .build();
+        let options = CreateImageOptionsBuilder::default().from_image(name).tag(tag).build();
         bounded("pulling an image", PULL, async {
             let mut stream = self.docker.create_image(Some(options), None, None);
             while let Some(progress) = stream.next().await {
@@ -240,37 +198,25 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn create(&self, spec: &ContainerSpec) -> Result<String> {
-        let options = CreateContainerOptionsBuilder::default()
-            .name(&spec.name)
-            .build();
+        let options = CreateContainerOptionsBuilder::default().name(&spec.name).build();
         bounded("creating a container", CALL, async {
-            let created = self
-                .docker
-                .create_container(Some(options), create_body(spec))
-                .await
-                .map_err(engine)?;
+            let created = self.docker.create_container(Some(options), create_body(spec)).await.map_err(engine)?;
             Ok(created.id)
         })
         .await
     }
 
     async fn start(&self, id: &str) -> Result<()> {
-        bounded("starting a container", CALL, async {
-            self.docker.start_container(id, None).await.map_err(engine)
-        })
-        .await
+        bounded("starting a container", CALL, async { self.docker.start_container(id, None).await.map_err(engine) })
+            .await
     }
 
     async fn stop(&self, id: &str, grace: Duration) -> Result<()> {
-        let options = StopContainerOptionsBuilder::default()
-            .t(grace.as_secs() as i32)
-            .build();
+        let options = StopContainerOptionsBuilder::default().t(grace.as_secs() as i32).build();
         bounded("stopping a container", grace + CALL, async {
             match self.docker.stop_container(id, Some(options)).await {
                 // 304: already stopped.
-                Err(BollardError::DockerResponseServerError {
-                    status_code: 304, ..
-                }) => Ok(()),
+                Err(BollardError::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
                 other => other.map_err(engine),
             }
         })
@@ -278,14 +224,21 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn remove(&self, id: &str) -> Result<()> {
-        let options = RemoveContainerOptionsBuilder::default()
-            .force(true)
-            .v(true)
-            .build();
+        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
         bounded("removing a container", CALL, async {
+            match self.docker.remove_container(id, Some(options)).await.map_err(engine) {
+                Err(RuntimeError::NotFound(_)) => Ok(()),
+                other => other,
+            }
+        })
+        .await
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<()> {
+        bounded("removing a volume", CALL, async {
             match self
                 .docker
-                .remove_container(id, Some(options))
+                .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
                 .await
                 .map_err(engine)
             {
@@ -298,12 +251,7 @@ impl ContainerRuntime for DockerRuntime {
 
     async fn inspect(&self, id: &str) -> Result<Option<ContainerStatus>> {
         bounded("inspecting a container", CALL, async {
-            match self
-                .docker
-                .inspect_container(id, None)
-                .await
-                .map_err(engine)
-            {
+            match self.docker.inspect_container(id, None).await.map_err(engine) {
                 Ok(r) => Ok(Some(status_from_inspect(r))),
                 Err(RuntimeError::NotFound(_)) => Ok(None),
                 Err(e) => Err(e),
@@ -315,15 +263,9 @@ impl ContainerRuntime for DockerRuntime {
     async fn list(&self, key: &str, value: &str) -> Result<Vec<ContainerStatus>> {
         let filters: HashMap<String, Vec<String>> =
             HashMap::from([("label".to_string(), vec![format!("{key}={value}")])]);
-        let options = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
+        let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
         let summaries = bounded("listing containers", CALL, async {
-            self.docker
-                .list_containers(Some(options))
-                .await
-                .map_err(engine)
+            self.docker.list_containers(Some(options)).await.map_err(engine)
         })
         .await?;
         let mut out = Vec::new();
@@ -355,14 +297,8 @@ mod tests {
     fn image_tags() {
         assert_eq!(split_tag("busybox"), ("busybox", "latest"));
         assert_eq!(split_tag("busybox:1.36"), ("busybox", "1.36"));
-        assert_eq!(
-            split_tag("127.0.0.1:7480/web"),
-            ("127.0.0.1:7480/web", "latest")
-        );
-        assert_eq!(
-            split_tag("127.0.0.1:7480/web:2"),
-            ("127.0.0.1:7480/web", "2")
-        );
+        assert_eq!(split_tag("127.0.0.1:7480/web"), ("127.0.0.1:7480/web", "latest"));
+        assert_eq!(split_tag("127.0.0.1:7480/web:2"), ("127.0.0.1:7480/web", "2"));
     }
 
     #[test]
@@ -370,28 +306,14 @@ mod tests {
         let spec = ContainerSpec {
             network_mode: "bridge".into(),
             ports: vec![
-                crate::PortSpec {
-                    container_port: 80,
-                    host_port: None,
-                    protocol: "tcp".into(),
-                },
-                crate::PortSpec {
-                    container_port: 53,
-                    host_port: Some(5353),
-                    protocol: "udp".into(),
-                },
+                crate::PortSpec { container_port: 80, host_port: None, protocol: "tcp".into() },
+                crate::PortSpec { container_port: 53, host_port: Some(5353), protocol: "udp".into() },
             ],
             ..Default::default()
         };
         let body = create_body(&spec);
         let bindings = body.host_config.unwrap().port_bindings.unwrap();
-        assert_eq!(
-            bindings["80/tcp"].as_ref().unwrap()[0].host_port.as_deref(),
-            Some("")
-        );
-        assert_eq!(
-            bindings["53/udp"].as_ref().unwrap()[0].host_port.as_deref(),
-            Some("5353")
-        );
+        assert_eq!(bindings["80/tcp"].as_ref().unwrap()[0].host_port.as_deref(), Some(""));
+        assert_eq!(bindings["53/udp"].as_ref().unwrap()[0].host_port.as_deref(), Some("5353"));
     }
 }

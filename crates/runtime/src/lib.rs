@@ -138,25 +138,16 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     fn remove(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
     /// `None` when the container no longer exists.
     fn inspect(&self, id: &str) -> impl Future<Output = Result<Option<ContainerStatus>>> + Send;
+    /// Removes a named volume; a missing one is not an error.
+    fn remove_volume(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
     /// All containers (running or not) carrying label `key=value`.
-    fn list(
-        &self,
-        key: &str,
-        value: &str,
-    ) -> impl Future<Output = Result<Vec<ContainerStatus>>> + Send;
+    fn list(&self, key: &str, value: &str) -> impl Future<Output = Result<Vec<ContainerStatus>>> + Send;
 }
 
 /// Runs `f` with a deadline, turning an expiry into [`RuntimeError::Timeout`].
-pub(crate) async fn bounded<T>(
-    op: &'static str,
-    limit: Duration,
-    f: impl Future<Output = Result<T>>,
-) -> Result<T> {
+pub(crate) async fn bounded<T>(op: &'static str, limit: Duration, f: impl Future<Output = Result<T>>) -> Result<T> {
     match tokio::time::timeout(limit, f).await {
         Ok(r) => r,
-        Err(_) => Err(RuntimeError::Timeout {
-            op,
-            secs: limit.as_secs(),
-        }),
+        Err(_) => Err(RuntimeError::Timeout { op, secs: limit.as_secs() }),
     }
 }

@@ -12,8 +12,7 @@ use std::{
 };
 
 use crate::{
-    BoundPort, ContainerRuntime, ContainerSpec, ContainerStatus, Health, Result, RunState,
-    RuntimeError, RuntimeInfo,
+    BoundPort, ContainerRuntime, ContainerSpec, ContainerStatus, Health, Result, RunState, RuntimeError, RuntimeInfo,
 };
 
 #[derive(Clone, Default)]
@@ -58,21 +57,13 @@ impl SimRuntime {
 
     /// Every container, by name.
     pub fn containers(&self) -> Vec<(String, ContainerSpec, ContainerStatus)> {
-        self.lock()
-            .containers
-            .values()
-            .map(|c| (c.status.name.clone(), c.spec.clone(), c.status.clone()))
-            .collect()
+        self.lock().containers.values().map(|c| (c.status.name.clone(), c.spec.clone(), c.status.clone())).collect()
     }
 }
 
 impl ContainerRuntime for SimRuntime {
     async fn info(&self) -> Result<RuntimeInfo> {
-        Ok(RuntimeInfo {
-            version: "sim".into(),
-            cpus: 2,
-            memory_mib: 4096,
-        })
+        Ok(RuntimeInfo { version: "sim".into(), cpus: 2, memory_mib: 4096 })
     }
 
     async fn has_image(&self, image: &str) -> Result<bool> {
@@ -81,9 +72,7 @@ impl ContainerRuntime for SimRuntime {
 
     async fn pull_image(&self, image: &str) -> Result<()> {
         if image.contains("does-not-exist") {
-            return Err(RuntimeError::NotFound(format!(
-                "pull access denied for {image}, repository does not exist"
-            )));
+            return Err(RuntimeError::NotFound(format!("pull access denied for {image}, repository does not exist")));
         }
         self.lock().images.insert(image.to_string());
         Ok(())
@@ -105,28 +94,17 @@ impl ContainerRuntime for SimRuntime {
             labels: spec.labels.clone(),
             ..Default::default()
         };
-        s.containers.insert(
-            id.clone(),
-            SimContainer {
-                spec: spec.clone(),
-                status,
-            },
-        );
+        s.containers.insert(id.clone(), SimContainer { spec: spec.clone(), status });
         Ok(id)
     }
 
     async fn start(&self, id: &str) -> Result<()> {
         let mut s = self.lock();
         let base = 49153 + s.next_port;
-        let c = s
-            .containers
-            .get_mut(id)
-            .ok_or_else(|| RuntimeError::NotFound(id.into()))?;
+        let c = s.containers.get_mut(id).ok_or_else(|| RuntimeError::NotFound(id.into()))?;
         if c.spec.command.as_deref() == Some(&["fail".to_string()][..]) {
             c.status.state = RunState::Exited(127);
-            return Err(RuntimeError::Engine(
-                "exec: \"fail\": executable file not found in $PATH".into(),
-            ));
+            return Err(RuntimeError::Engine("exec: \"fail\": executable file not found in $PATH".into()));
         }
         c.status.state = RunState::Running;
         if c.spec.health_check.is_some() {
@@ -167,6 +145,10 @@ impl ContainerRuntime for SimRuntime {
 
     async fn remove(&self, id: &str) -> Result<()> {
         self.lock().containers.remove(id);
+        Ok(())
+    }
+
+    async fn remove_volume(&self, _name: &str) -> Result<()> {
         Ok(())
     }
 

@@ -86,30 +86,17 @@ pub fn check(d: &Demand, c: &Candidate) -> Result<(), Rejection> {
     if !c.active {
         return Err(Rejection::Inactive);
     }
-    if let Some(name) = d
-        .required_attributes
-        .iter()
-        .find(|a| !c.attributes.contains(*a))
-    {
+    if let Some(name) = d.required_attributes.iter().find(|a| !c.attributes.contains(*a)) {
         return Err(Rejection::Attribute { name: name.clone() });
     }
     if d.cpu > c.cpu_free {
-        return Err(Rejection::Cpu {
-            needed: d.cpu,
-            free: c.cpu_free,
-        });
+        return Err(Rejection::Cpu { needed: d.cpu, free: c.cpu_free });
     }
     if d.memory > c.memory_free {
-        return Err(Rejection::Memory {
-            needed: d.memory,
-            free: c.memory_free,
-        });
+        return Err(Rejection::Memory { needed: d.memory, free: c.memory_free });
     }
     if let Some((port, protocol)) = d.host_ports.iter().find(|p| c.ports_used.contains(*p)) {
-        return Err(Rejection::Ports {
-            port: *port,
-            protocol: protocol.clone(),
-        });
+        return Err(Rejection::Ports { port: *port, protocol: protocol.clone() });
     }
     Ok(())
 }
@@ -172,16 +159,8 @@ mod tests {
 
     #[test]
     fn spreads_and_accounts_resources() {
-        let demand = Demand {
-            cpu: 256,
-            memory: 256,
-            ..Default::default()
-        };
-        let placed = place(
-            &demand,
-            3,
-            vec![instance("a", 1024, 1024), instance("b", 1024, 300)],
-        );
+        let demand = Demand { cpu: 256, memory: 256, ..Default::default() };
+        let placed = place(&demand, 3, vec![instance("a", 1024, 1024), instance("b", 1024, 300)]);
         assert_eq!(placed[0], Placement::Placed(0));
         assert_eq!(placed[1], Placement::Placed(1));
         assert_eq!(placed[2], Placement::Placed(0), "b has only 44 MiB left");
@@ -189,50 +168,21 @@ mod tests {
 
     #[test]
     fn explains_every_rejection() {
-        let demand = Demand {
-            cpu: 512,
-            memory: 512,
-            host_ports: vec![(80, "tcp".into())],
-            ..Default::default()
-        };
+        let demand = Demand { cpu: 512, memory: 512, host_ports: vec![(80, "tcp".into())], ..Default::default() };
         let mut busy = instance("ports", 4096, 4096);
         busy.ports_used.insert((80, "tcp".into()));
         let mut gone = instance("gone", 4096, 4096);
         gone.agent_connected = false;
-        let placed = place(
-            &demand,
-            1,
-            vec![
-                instance("cpu", 100, 4096),
-                instance("mem", 4096, 100),
-                busy,
-                gone,
-            ],
-        );
-        let Placement::Unplaced(reasons) = &placed[0] else {
-            panic!("{placed:?}")
-        };
+        let placed = place(&demand, 1, vec![instance("cpu", 100, 4096), instance("mem", 4096, 100), busy, gone]);
+        let Placement::Unplaced(reasons) = &placed[0] else { panic!("{placed:?}") };
         let reasons: Vec<&str> = reasons.iter().map(|(_, r)| r.reason()).collect();
-        assert_eq!(
-            reasons,
-            ["RESOURCE:CPU", "RESOURCE:MEMORY", "RESOURCE:PORTS", "AGENT"]
-        );
-        assert_eq!(
-            Rejection::Memory {
-                needed: 512,
-                free: 300
-            }
-            .detail(),
-            "memory: needs 512 MiB, 300 free"
-        );
+        assert_eq!(reasons, ["RESOURCE:CPU", "RESOURCE:MEMORY", "RESOURCE:PORTS", "AGENT"]);
+        assert_eq!(Rejection::Memory { needed: 512, free: 300 }.detail(), "memory: needs 512 MiB, 300 free");
     }
 
     #[test]
     fn a_static_port_is_used_once_per_instance() {
-        let demand = Demand {
-            host_ports: vec![(8080, "tcp".into())],
-            ..Default::default()
-        };
+        let demand = Demand { host_ports: vec![(8080, "tcp".into())], ..Default::default() };
         let placed = place(&demand, 3, vec![instance("a", 0, 0), instance("b", 0, 0)]);
         assert!(matches!(placed[2], Placement::Unplaced(_)), "{placed:?}");
     }

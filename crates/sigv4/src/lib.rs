@@ -80,10 +80,7 @@ pub struct SignedRequest<'a> {
 
 impl SignedRequest<'_> {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| *v)
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
     }
 }
 
@@ -103,16 +100,11 @@ struct Authorization<'a> {
 }
 
 fn parse_authorization(value: &str) -> Result<Authorization<'_>, AuthError> {
-    let incomplete = |what: &str| {
-        AuthError::Incomplete(format!(
-            "Authorization header requires {what}. Authorization={value}"
-        ))
-    };
-    let rest = value.strip_prefix(ALGORITHM).ok_or_else(|| {
-        AuthError::Incomplete(format!(
-            "Unsupported authorization algorithm: use {ALGORITHM}."
-        ))
-    })?;
+    let incomplete =
+        |what: &str| AuthError::Incomplete(format!("Authorization header requires {what}. Authorization={value}"));
+    let rest = value
+        .strip_prefix(ALGORITHM)
+        .ok_or_else(|| AuthError::Incomplete(format!("Unsupported authorization algorithm: use {ALGORITHM}.")))?;
     let (mut credential, mut signed, mut signature) = (None, None, None);
     for part in rest.split(',') {
         let part = part.trim();
@@ -156,35 +148,24 @@ impl Verifier {
     /// `accept_any` skips the access-key and signature checks (the request must still be
     /// well formed and carry a scope): for local tools that sign with dummy keys.
     pub fn new(credentials: Vec<Credential>, accept_any: bool) -> Self {
-        Verifier {
-            credentials,
-            accept_any,
-            keys: RwLock::new(HashMap::new()),
-        }
+        Verifier { credentials, accept_any, keys: RwLock::new(HashMap::new()) }
     }
 
     /// Checks `req` as of `now` (seconds since the epoch) and returns its scope.
     pub fn verify(&self, req: &SignedRequest<'_>, now: i64) -> Result<Scope, AuthError> {
         let auth_header = req.header("authorization").ok_or(AuthError::Missing)?;
         let auth = parse_authorization(auth_header)?;
-        let amz_date = req.header("x-amz-date").ok_or_else(|| {
-            AuthError::Incomplete("Authorization requires an X-Amz-Date header.".into())
-        })?;
+        let amz_date = req
+            .header("x-amz-date")
+            .ok_or_else(|| AuthError::Incomplete("Authorization requires an X-Amz-Date header.".into()))?;
         let request_time = parse_amz_date(amz_date).ok_or_else(|| {
-            AuthError::Incomplete(format!(
-                "X-Amz-Date '{amz_date}' is not of the form YYYYMMDDTHHMMSSZ."
-            ))
+            AuthError::Incomplete(format!("X-Amz-Date '{amz_date}' is not of the form YYYYMMDDTHHMMSSZ."))
         })?;
         if (request_time - now).abs() > MAX_SKEW_SECS {
-            return Err(AuthError::Expired {
-                request: amz_date.into(),
-                server: format_amz_date(now),
-            });
+            return Err(AuthError::Expired { request: amz_date.into(), server: format_amz_date(now) });
         }
         if !amz_date.starts_with(&auth.scope.date) {
-            return Err(AuthError::Incomplete(
-                "The credential scope date does not match X-Amz-Date.".into(),
-            ));
+            return Err(AuthError::Incomplete("The credential scope date does not match X-Amz-Date.".into()));
         }
         if self.accept_any {
             return Ok(auth.scope);
@@ -197,9 +178,7 @@ impl Verifier {
             .ok_or(AuthError::UnknownAccessKey)?;
         for h in &auth.signed_headers {
             if req.header(h).is_none() {
-                return Err(AuthError::Incomplete(format!(
-                    "Signed header '{h}' is missing from the request."
-                )));
+                return Err(AuthError::Incomplete(format!("Signed header '{h}' is missing from the request.")));
             }
         }
         let body_hash = hex::encode(Sha256::digest(req.body));
@@ -221,12 +200,7 @@ impl Verifier {
     }
 
     fn signing_key(&self, secret: &str, scope: &Scope) -> [u8; 32] {
-        let id = (
-            secret.to_string(),
-            scope.date.clone(),
-            scope.region.clone(),
-            scope.service.clone(),
-        );
+        let id = (secret.to_string(), scope.date.clone(), scope.region.clone(), scope.service.clone());
         if let Some(k) = self.keys.read().unwrap_or_else(|p| p.into_inner()).get(&id) {
             return *k;
         }
@@ -252,10 +226,7 @@ pub fn sign(
     let amz_date = format_amz_date(now);
     let mut all: Vec<(&str, &str)> = req.headers.to_vec();
     all.push(("x-amz-date", &amz_date));
-    let with_date = SignedRequest {
-        headers: &all,
-        ..*req
-    };
+    let with_date = SignedRequest { headers: &all, ..*req };
     let mut names: Vec<String> = all.iter().map(|(k, _)| k.to_ascii_lowercase()).collect();
     names.sort();
     names.dedup();
@@ -278,18 +249,11 @@ pub fn sign(
         service,
         names.join(";")
     );
-    vec![
-        ("x-amz-date".into(), amz_date),
-        ("authorization".into(), authorization),
-    ]
+    vec![("x-amz-date".into(), amz_date), ("authorization".into(), authorization)]
 }
 
 /// The canonical request; `payload_hash` is the hex SHA-256 of the body.
-fn canonical_request(
-    req: &SignedRequest<'_>,
-    signed_headers: &[&str],
-    payload_hash: &str,
-) -> String {
+fn canonical_request(req: &SignedRequest<'_>, signed_headers: &[&str], payload_hash: &str) -> String {
     let mut out = String::with_capacity(256 + req.path.len());
     out.push_str(req.method);
     out.push('\n');
@@ -301,11 +265,7 @@ fn canonical_request(
         out.push_str(name);
         out.push(':');
         let mut first = true;
-        for (_, v) in req
-            .headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-        {
+        for (_, v) in req.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)) {
             if !first {
                 out.push(',');
             }
@@ -431,10 +391,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Seconds since the epoch, now.
 pub fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// `YYYYMMDDTHHMMSSZ` → seconds since the epoch.
@@ -457,12 +414,7 @@ pub fn format_amz_date(secs: i64) -> String {
     let days = secs.div_euclid(86400);
     let rem = secs.rem_euclid(86400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 // Howard Hinnant's days-from-civil algorithms (proleptic Gregorian calendar).
@@ -494,10 +446,7 @@ mod tests {
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 
     fn cred() -> Credential {
-        Credential {
-            access_key_id: "AKIDEXAMPLE".into(),
-            secret_access_key: SECRET.into(),
-        }
+        Credential { access_key_id: "AKIDEXAMPLE".into(), secret_access_key: SECRET.into() }
     }
 
     /// AWS's published SigV4 test suite case "get-vanilla".
@@ -505,18 +454,10 @@ mod tests {
     fn matches_the_aws_test_suite() {
         let t = parse_amz_date("20150830T123600Z").unwrap();
         let headers = [("Host", "example.amazonaws.com")];
-        let req = SignedRequest {
-            method: "GET",
-            path: "/",
-            query: "",
-            headers: &headers,
-            body: b"",
-        };
+        let req = SignedRequest { method: "GET", path: "/", query: "", headers: &headers, body: b"" };
         let out = sign(&req, &cred(), "us-east-1", "service", t);
         assert!(
-            out[1].1.ends_with(
-                "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
-            ),
+            out[1].1.ends_with("Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"),
             "{}",
             out[1].1
         );
@@ -524,41 +465,15 @@ mod tests {
 
     fn signed(body: &[u8], now: i64) -> Vec<(String, String)> {
         let headers = [("host", "127.0.0.1:1"), ("x-amz-target", "X.Y")];
-        let req = SignedRequest {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &headers,
-            body,
-        };
-        let mut all: Vec<(String, String)> = headers
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
+        let req = SignedRequest { method: "POST", path: "/", query: "", headers: &headers, body };
+        let mut all: Vec<(String, String)> = headers.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
         all.extend(sign(&req, &cred(), "eu-west-1", "ecs", now));
         all
     }
 
-    fn check(
-        v: &Verifier,
-        headers: &[(String, String)],
-        body: &[u8],
-        now: i64,
-    ) -> Result<Scope, AuthError> {
-        let h: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(a, b)| (a.as_str(), b.as_str()))
-            .collect();
-        v.verify(
-            &SignedRequest {
-                method: "POST",
-                path: "/",
-                query: "",
-                headers: &h,
-                body,
-            },
-            now,
-        )
+    fn check(v: &Verifier, headers: &[(String, String)], body: &[u8], now: i64) -> Result<Scope, AuthError> {
+        let h: Vec<(&str, &str)> = headers.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        v.verify(&SignedRequest { method: "POST", path: "/", query: "", headers: &h, body }, now)
     }
 
     #[test]
@@ -567,41 +482,17 @@ mod tests {
         let now = 1_700_000_000;
         let h = signed(b"{}", now);
         let scope = check(&v, &h, b"{}", now + 5).unwrap();
-        assert_eq!(
-            (scope.region.as_str(), scope.service.as_str()),
-            ("eu-west-1", "ecs")
-        );
+        assert_eq!((scope.region.as_str(), scope.service.as_str()), ("eu-west-1", "ecs"));
         assert_eq!(check(&v, &h, b"{\"a\":1}", now), Err(AuthError::Mismatch));
-        assert!(matches!(
-            check(&v, &h, b"{}", now + 16 * 60),
-            Err(AuthError::Expired { .. })
-        ));
-        let wrong = Verifier::new(
-            vec![Credential {
-                secret_access_key: "other".into(),
-                ..cred()
-            }],
-            false,
-        );
+        assert!(matches!(check(&v, &h, b"{}", now + 16 * 60), Err(AuthError::Expired { .. })));
+        let wrong = Verifier::new(vec![Credential { secret_access_key: "other".into(), ..cred() }], false);
         assert_eq!(check(&wrong, &h, b"{}", now), Err(AuthError::Mismatch));
-        let unknown = Verifier::new(
-            vec![Credential {
-                access_key_id: "AKIDOTHER".into(),
-                ..cred()
-            }],
-            false,
-        );
-        assert_eq!(
-            check(&unknown, &h, b"{}", now),
-            Err(AuthError::UnknownAccessKey)
-        );
+        let unknown = Verifier::new(vec![Credential { access_key_id: "AKIDOTHER".into(), ..cred() }], false);
+        assert_eq!(check(&unknown, &h, b"{}", now), Err(AuthError::UnknownAccessKey));
         assert!(check(&Verifier::new(vec![], true), &h, b"{\"x\":1}", now).is_ok());
         let mut claimed = h.clone();
         claimed.push(("x-amz-content-sha256".into(), "00".repeat(32)));
-        assert_eq!(
-            check(&v, &claimed, b"{}", now),
-            Err(AuthError::PayloadHashMismatch)
-        );
+        assert_eq!(check(&v, &claimed, b"{}", now), Err(AuthError::PayloadHashMismatch));
         assert_eq!(check(&v, &[], b"", now), Err(AuthError::Missing));
     }
 

@@ -13,15 +13,8 @@ pub use sqlite::SqliteStore;
 /// One change to the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mutation {
-    Put {
-        kind: &'static str,
-        key: String,
-        value: Vec<u8>,
-    },
-    Delete {
-        kind: &'static str,
-        key: String,
-    },
+    Put { kind: &'static str, key: String, value: Vec<u8> },
+    Delete { kind: &'static str, key: String },
 }
 
 /// A stored record as loaded on start.
@@ -39,10 +32,7 @@ pub enum StoreError {
     #[error("store schema version {found} is newer than this berth understands ({known})")]
     FutureSchema { found: i64, known: i64 },
     #[error("cannot create data directory {path}: {source}")]
-    DataDir {
-        path: String,
-        source: std::io::Error,
-    },
+    DataDir { path: String, source: std::io::Error },
 }
 
 /// The state-store interface: apply a batch atomically and durably, or load it all.

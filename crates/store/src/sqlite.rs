@@ -26,18 +26,14 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) `DIR/berth.db` and brings its schema up to date.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
-            path: dir.display().to_string(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|source| StoreError::DataDir { path: dir.display().to_string(), source })?;
         let conn = Connection::open(dir.join("berth.db"))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "busy_timeout", 5000)?;
         migrate(&conn)?;
-        Ok(SqliteStore {
-            conn: Mutex::new(conn),
-        })
+        Ok(SqliteStore { conn: Mutex::new(conn) })
     }
 
     /// The schema version of the open database.
@@ -72,8 +68,7 @@ impl Store for SqliteStore {
                 "INSERT INTO records (kind, key, value) VALUES (?1, ?2, ?3)
                  ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value",
             )?;
-            let mut delete =
-                tx.prepare_cached("DELETE FROM records WHERE kind = ?1 AND key = ?2")?;
+            let mut delete = tx.prepare_cached("DELETE FROM records WHERE kind = ?1 AND key = ?2")?;
             for m in batch {
                 match m {
                     Mutation::Put { kind, key, value } => put.execute(params![kind, key, value])?,
@@ -81,11 +76,10 @@ impl Store for SqliteStore {
                 };
             }
         }
-        let revision: i64 = tx.query_row(
-            "UPDATE meta SET value = value + 1 WHERE name = 'revision' RETURNING value",
-            [],
-            |r| r.get(0),
-        )?;
+        let revision: i64 =
+            tx.query_row("UPDATE meta SET value = value + 1 WHERE name = 'revision' RETURNING value", [], |r| {
+                r.get(0)
+            })?;
         tx.commit()?;
         Ok(revision as u64)
     }
@@ -94,18 +88,9 @@ impl Store for SqliteStore {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let mut stmt = conn.prepare("SELECT kind, key, value FROM records ORDER BY kind, key")?;
         let records = stmt
-            .query_map([], |r| {
-                Ok(Record {
-                    kind: r.get(0)?,
-                    key: r.get(1)?,
-                    value: r.get(2)?,
-                })
-            })?
+            .query_map([], |r| Ok(Record { kind: r.get(0)?, key: r.get(1)?, value: r.get(2)? }))?
             .collect::<Result<Vec<_>, _>>()?;
-        let revision: i64 =
-            conn.query_row("SELECT value FROM meta WHERE name = 'revision'", [], |r| {
-                r.get(0)
-            })?;
+        let revision: i64 = conn.query_row("SELECT value FROM meta WHERE name = 'revision'", [], |r| r.get(0))?;
         Ok((records, revision as u64))
     }
 }
@@ -115,11 +100,7 @@ mod tests {
     use super::*;
 
     fn put(key: &str, value: &str) -> Mutation {
-        Mutation::Put {
-            kind: "cluster",
-            key: key.into(),
-            value: value.as_bytes().to_vec(),
-        }
+        Mutation::Put { kind: "cluster", key: key.into(), value: value.as_bytes().to_vec() }
     }
 
     #[test]
@@ -129,29 +110,14 @@ mod tests {
             let store = SqliteStore::open(dir.path()).unwrap();
             assert_eq!(store.commit(&[put("a", "1"), put("b", "2")]).unwrap(), 1);
             assert_eq!(
-                store
-                    .commit(&[
-                        put("a", "3"),
-                        Mutation::Delete {
-                            kind: "cluster",
-                            key: "b".into()
-                        }
-                    ])
-                    .unwrap(),
+                store.commit(&[put("a", "3"), Mutation::Delete { kind: "cluster", key: "b".into() }]).unwrap(),
                 2
             );
         }
         let store = SqliteStore::open(dir.path()).unwrap();
         let (records, revision) = store.load().unwrap();
         assert_eq!(revision, 2);
-        assert_eq!(
-            records,
-            vec![Record {
-                kind: "cluster".into(),
-                key: "a".into(),
-                value: b"3".to_vec()
-            }]
-        );
+        assert_eq!(records, vec![Record { kind: "cluster".into(), key: "a".into(), value: b"3".to_vec() }]);
         assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     }
 
@@ -162,10 +128,7 @@ mod tests {
             let conn = Connection::open(dir.path().join("berth.db")).unwrap();
             conn.pragma_update(None, "user_version", 99).unwrap();
         }
-        assert!(matches!(
-            SqliteStore::open(dir.path()),
-            Err(StoreError::FutureSchema { found: 99, .. })
-        ));
+        assert!(matches!(SqliteStore::open(dir.path()), Err(StoreError::FutureSchema { found: 99, .. })));
     }
 
     #[test]
@@ -173,13 +136,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         let conn = store.conn.lock().unwrap();
-        let mode: String = conn
-            .pragma_query_value(None, "journal_mode", |r| r.get(0))
-            .unwrap();
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
-        let sync: i64 = conn
-            .pragma_query_value(None, "synchronous", |r| r.get(0))
-            .unwrap();
+        let sync: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
         assert_eq!(sync, 2, "synchronous=FULL");
     }
 }

@@ -14,12 +14,7 @@ pub enum Signing {
     /// No Authorization header at all.
     None,
     /// Signed with `credential`, `skew_secs` away from now.
-    With {
-        credential: Credential,
-        region: String,
-        service: String,
-        skew_secs: i64,
-    },
+    With { credential: Credential, region: String, service: String, skew_secs: i64 },
 }
 
 pub struct RawResponse {
@@ -44,65 +39,29 @@ impl RawClient {
     pub async fn connect(addr: SocketAddr) -> std::io::Result<RawClient> {
         let stream = tokio::net::TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        let (sender, conn) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(std::io::Error::other)?;
+        let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(std::io::Error::other)?;
         tokio::spawn(conn);
         Ok(RawClient { addr, sender })
     }
 
     /// Builds the request for an AWS JSON 1.1 call, signed as `signing` says.
-    pub fn build(
-        addr: SocketAddr,
-        target: &str,
-        body: &[u8],
-        signing: &Signing,
-    ) -> Request<Full<Bytes>> {
+    pub fn build(addr: SocketAddr, target: &str, body: &[u8], signing: &Signing) -> Request<Full<Bytes>> {
         let host = addr.to_string();
-        let base = [
-            ("host", host.as_str()),
-            ("content-type", "application/x-amz-json-1.1"),
-            ("x-amz-target", target),
-        ];
+        let base = [("host", host.as_str()), ("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target)];
         let mut builder = Request::post("/");
         for (k, v) in base {
             builder = builder.header(k, v);
         }
-        if let Signing::With {
-            credential,
-            region,
-            service,
-            skew_secs,
-        } = signing
-        {
-            let req = SignedRequest {
-                method: "POST",
-                path: "/",
-                query: "",
-                headers: &base,
-                body,
-            };
-            for (k, v) in sigv4::sign(
-                &req,
-                credential,
-                region,
-                service,
-                sigv4::now_secs() + skew_secs,
-            ) {
+        if let Signing::With { credential, region, service, skew_secs } = signing {
+            let req = SignedRequest { method: "POST", path: "/", query: "", headers: &base, body };
+            for (k, v) in sigv4::sign(&req, credential, region, service, sigv4::now_secs() + skew_secs) {
                 builder = builder.header(k, v);
             }
         }
-        builder
-            .body(Full::new(Bytes::copy_from_slice(body)))
-            .expect("valid request")
+        builder.body(Full::new(Bytes::copy_from_slice(body))).expect("valid request")
     }
 
-    pub async fn call(
-        &mut self,
-        target: &str,
-        body: &[u8],
-        signing: &Signing,
-    ) -> Result<RawResponse, hyper::Error> {
+    pub async fn call(&mut self, target: &str, body: &[u8], signing: &Signing) -> Result<RawResponse, hyper::Error> {
         let req = Self::build(self.addr, target, body, signing);
         self.send(req).await
     }
@@ -111,9 +70,8 @@ impl RawClient {
         let response = self.sender.send_request(req).await?;
         let status = response.status().as_u16();
         let bytes = response.into_body().collect().await?.to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(
-            String::from_utf8_lossy(&bytes).into(),
-        ));
+        let body =
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(String::from_utf8_lossy(&bytes).into()));
         Ok(RawResponse { status, body })
     }
 }

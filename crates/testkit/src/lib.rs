@@ -3,19 +3,18 @@
 //! client for the cases an SDK refuses to produce, and a handle on a `berth` process for
 //! tests that kill it.
 
+mod docker;
 mod http;
 mod process;
 mod server;
 
+pub use docker::{docker_cli, TestImage};
 pub use http::{RawClient, RawResponse, Signing};
-pub use process::BerthProcess;
+pub use process::{AgentProcess, BerthProcess};
 pub use server::{sdk_client, TestServer};
 
 /// Polls `check` every 20 ms until it returns `Some` or `deadline` passes.
-pub async fn eventually<T>(
-    deadline: std::time::Duration,
-    mut check: impl FnMut() -> Option<T>,
-) -> Option<T> {
+pub async fn eventually<T>(deadline: std::time::Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
     let until = tokio::time::Instant::now() + deadline;
     loop {
         if let Some(v) = check() {

@@ -19,14 +19,15 @@ impl BerthProcess {
     /// Starts `binary server --listen 127.0.0.1:PORT --data-dir DIR` and waits until it
     /// prints its endpoint. Port 0 picks a free one.
     pub fn start(binary: &Path, data_dir: &Path, port: u16) -> BerthProcess {
+        Self::start_with(binary, data_dir, port, &[])
+    }
+
+    /// Like [`BerthProcess::start`], with more `berth server` flags.
+    pub fn start_with(binary: &Path, data_dir: &Path, port: u16, extra: &[&str]) -> BerthProcess {
         let mut child = Command::new(binary)
-            .args([
-                "server",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--data-dir",
-            ])
+            .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(data_dir)
+            .args(extra)
             .env("BERTH_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -41,41 +42,23 @@ impl BerthProcess {
                 }
             }
         });
-        let endpoint = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("berth printed its endpoint");
-        BerthProcess {
-            child,
-            endpoint,
-            data_dir: data_dir.to_path_buf(),
-        }
+        let endpoint = rx.recv_timeout(Duration::from_secs(30)).expect("berth printed its endpoint");
+        BerthProcess { child, endpoint, data_dir: data_dir.to_path_buf() }
     }
 
     /// The `[berth]` credential the server generated.
     pub fn credential(&self) -> Credential {
-        let text =
-            std::fs::read_to_string(self.data_dir.join("credentials")).expect("credentials file");
+        let text = std::fs::read_to_string(self.data_dir.join("credentials")).expect("credentials file");
         let value = |key: &str| {
             text.lines()
-                .find_map(|l| {
-                    l.split_once('=')
-                        .filter(|(k, _)| k.trim() == key)
-                        .map(|(_, v)| v.trim().to_string())
-                })
+                .find_map(|l| l.split_once('=').filter(|(k, _)| k.trim() == key).map(|(_, v)| v.trim().to_string()))
                 .expect("credential field")
         };
-        Credential {
-            access_key_id: value("aws_access_key_id"),
-            secret_access_key: value("aws_secret_access_key"),
-        }
+        Credential { access_key_id: value("aws_access_key_id"), secret_access_key: value("aws_secret_access_key") }
     }
 
     pub fn port(&self) -> u16 {
-        self.endpoint
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("port in endpoint")
+        self.endpoint.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in endpoint")
     }
 
     /// SIGKILL, no chance to flush anything.
@@ -98,6 +81,51 @@ impl BerthProcess {
 }
 
 impl Drop for BerthProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `berth agent` child process, killed when dropped.
+pub struct AgentProcess {
+    child: Child,
+}
+
+impl AgentProcess {
+    /// Starts `binary agent --server ENDPOINT --cluster CLUSTER --data-dir DIR ARGS...`,
+    /// signing with `credential`.
+    pub fn start(
+        binary: &Path,
+        endpoint: &str,
+        cluster: &str,
+        data_dir: &Path,
+        credential: &Credential,
+        args: &[&str],
+    ) -> AgentProcess {
+        let child = Command::new(binary)
+            .args(["agent", "--server", endpoint, "--cluster", cluster, "--heartbeat-interval", "1", "--data-dir"])
+            .arg(data_dir)
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", &credential.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &credential.secret_access_key)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("BERTH_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn berth agent");
+        AgentProcess { child }
+    }
+
+    /// SIGKILL.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for AgentProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

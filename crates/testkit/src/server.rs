@@ -33,26 +33,15 @@ impl TestServer {
         let control = Control::open(Arc::new(store)).expect("load state");
         let api = Api::new(
             control,
-            ApiConfig {
-                account_id: ACCOUNT.into(),
-                credentials: vec![credential.clone()],
-                accept_any_credentials,
-            },
+            ApiConfig { account_id: ACCOUNT.into(), credentials: vec![credential.clone()], accept_any_credentials },
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(berth_api::serve(listener, api, async move {
             let _ = stopped.await;
         }));
-        TestServer {
-            addr,
-            credential,
-            data_dir,
-            stop: Some(stop),
-        }
+        TestServer { addr, credential, data_dir, stop: Some(stop) }
     }
 
     pub fn endpoint(&self) -> String {

@@ -30,18 +30,13 @@ pub async fn dispatch(
         "PollDesiredTasks" => {
             let r: PollRequest = berth_model::json::decode(body)?;
             let wait = Duration::from_secs(r.wait_seconds.unwrap_or(20).min(MAX_WAIT_SECS));
-            let desired = control
-                .poll_desired_tasks(agent, r.known_version, wait)
-                .await?;
-            Ok(serde_json::to_vec(&desired)
-                .map_err(|e| berth_model::EcsError::Server(e.to_string()))?)
+            let desired = control.poll_desired_tasks(agent, r.known_version, wait).await?;
+            Ok(serde_json::to_vec(&desired).map_err(|e| berth_model::EcsError::Server(e.to_string()))?)
         }
         "Heartbeat" => {
             control.agent_heartbeat(agent).await?;
             Ok(b"{}".to_vec())
         }
-        other => Err(ApiError::UnknownOperation(format!(
-            "{TARGET_PREFIX}{other}"
-        ))),
+        other => Err(ApiError::UnknownOperation(format!("{TARGET_PREFIX}{other}"))),
     }
 }

@@ -21,8 +21,6 @@ struct Response {
 
 pub async fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
-    let setting = control
-        .delete_account_setting(caller, required(r.name, "name")?, r.principal_arn)
-        .await?;
+    let setting = control.delete_account_setting(caller, required(r.name, "name")?, r.principal_arn).await?;
     reply(&Response { setting })
 }

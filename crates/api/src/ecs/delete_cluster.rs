@@ -19,8 +19,6 @@ struct Response {
 
 pub async fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
-    let cluster = control
-        .delete_cluster(caller, required(r.cluster, "cluster")?)
-        .await?;
+    let cluster = control.delete_cluster(caller, required(r.cluster, "cluster")?).await?;
     reply(&Response { cluster })
 }

@@ -26,8 +26,5 @@ pub async fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<V
     let r: Request = decode(body)?;
     let refs = berth_model::json::required(&r.task_definitions, "taskDefinitions")?.clone();
     let (task_definitions, failures) = control.delete_task_definitions(caller, refs).await?;
-    reply(&Response {
-        task_definitions,
-        failures,
-    })
+    reply(&Response { task_definitions, failures })
 }

@@ -24,10 +24,6 @@ struct Response {
 pub async fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
     let instance = required(r.container_instance, "containerInstance")?;
-    let ci = control
-        .deregister_container_instance(caller, r.cluster, instance, r.force.unwrap_or(false))
-        .await?;
-    reply(&Response {
-        container_instance: ci,
-    })
+    let ci = control.deregister_container_instance(caller, r.cluster, instance, r.force.unwrap_or(false)).await?;
+    reply(&Response { container_instance: ci })
 }

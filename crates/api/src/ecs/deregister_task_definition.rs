@@ -21,10 +21,6 @@ struct Response<'a> {
 
 pub async fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
-    let td = control
-        .deregister_task_definition(caller, required(r.task_definition, "taskDefinition")?)
-        .await?;
-    reply(&Response {
-        task_definition: &td,
-    })
+    let td = control.deregister_task_definition(caller, required(r.task_definition, "taskDefinition")?).await?;
+    reply(&Response { task_definition: &td })
 }

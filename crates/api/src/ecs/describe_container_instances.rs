@@ -25,11 +25,7 @@ struct Response {
 
 pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
-    if let Some(bad) = r
-        .include
-        .iter()
-        .find(|i| *i != "TAGS" && *i != "CONTAINER_INSTANCE_HEALTH")
-    {
+    if let Some(bad) = r.include.iter().find(|i| *i != "TAGS" && *i != "CONTAINER_INSTANCE_HEALTH") {
         return Err(EcsError::invalid(format!(
             "Invalid include value '{bad}': use TAGS or CONTAINER_INSTANCE_HEALTH."
         ))
@@ -39,8 +35,5 @@ pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>
     let with_tags = r.include.iter().any(|i| i == "TAGS");
     let (container_instances, failures) =
         control.describe_container_instances(caller, r.cluster.as_deref(), refs, with_tags)?;
-    reply(&Response {
-        container_instances,
-        failures,
-    })
+    reply(&Response { container_instances, failures })
 }

@@ -24,13 +24,9 @@ struct Response {
 pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
     if let Some(bad) = r.include.iter().find(|i| *i != "TAGS") {
-        return Err(EcsError::invalid(format!(
-            "Invalid include value '{bad}': the only value is TAGS."
-        ))
-        .into());
+        return Err(EcsError::invalid(format!("Invalid include value '{bad}': the only value is TAGS.")).into());
     }
     let refs = berth_model::json::required(&r.tasks, "tasks")?;
-    let (tasks, failures) =
-        control.describe_tasks(caller, r.cluster.as_deref(), refs, !r.include.is_empty())?;
+    let (tasks, failures) = control.describe_tasks(caller, r.cluster.as_deref(), refs, !r.include.is_empty())?;
     reply(&Response { tasks, failures })
 }

@@ -34,14 +34,8 @@ pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>
         value: r.value,
         principal_arn: r.principal_arn,
         effective_settings: r.effective_settings,
-        page: PageRequest {
-            next_token: r.next_token,
-            max_results: r.max_results,
-        },
+        page: PageRequest { next_token: r.next_token, max_results: r.max_results },
     };
     let page = control.list_account_settings(caller, &query)?;
-    reply(&Response {
-        settings: page.items,
-        next_token: page.next_token,
-    })
+    reply(&Response { settings: page.items, next_token: page.next_token })
 }

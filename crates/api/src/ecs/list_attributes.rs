@@ -29,10 +29,7 @@ struct Response {
 pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
     let target_type = required(r.target_type, "targetType")?;
-    let page = PageRequest {
-        next_token: r.next_token,
-        max_results: r.max_results,
-    };
+    let page = PageRequest { next_token: r.next_token, max_results: r.max_results };
     let page = control.list_attributes(
         caller,
         r.cluster.as_deref(),
@@ -41,8 +38,5 @@ pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>
         r.attribute_value.as_deref(),
         &page,
     )?;
-    reply(&Response {
-        attributes: page.items,
-        next_token: page.next_token,
-    })
+    reply(&Response { attributes: page.items, next_token: page.next_token })
 }

@@ -23,15 +23,6 @@ struct Response {
 
 pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
-    let page = control.list_clusters(
-        caller,
-        &PageRequest {
-            next_token: r.next_token,
-            max_results: r.max_results,
-        },
-    )?;
-    reply(&Response {
-        cluster_arns: page.items,
-        next_token: page.next_token,
-    })
+    let page = control.list_clusters(caller, &PageRequest { next_token: r.next_token, max_results: r.max_results })?;
+    reply(&Response { cluster_arns: page.items, next_token: page.next_token })
 }

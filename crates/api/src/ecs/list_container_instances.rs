@@ -26,10 +26,7 @@ struct Response {
 
 pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
-    let page = PageRequest {
-        next_token: r.next_token,
-        max_results: r.max_results,
-    };
+    let page = PageRequest { next_token: r.next_token, max_results: r.max_results };
     let page = control.list_container_instances(
         caller,
         r.cluster.as_deref(),
@@ -37,8 +34,5 @@ pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>
         r.filter.as_deref(),
         &page,
     )?;
-    reply(&Response {
-        container_instance_arns: page.items,
-        next_token: page.next_token,
-    })
+    reply(&Response { container_instance_arns: page.items, next_token: page.next_token })
 }

@@ -25,18 +25,7 @@ struct Response {
 
 pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
-    let page = PageRequest {
-        next_token: r.next_token,
-        max_results: r.max_results,
-    };
-    let page = control.list_task_definition_families(
-        caller,
-        r.family_prefix.as_deref(),
-        r.status.as_deref(),
-        &page,
-    )?;
-    reply(&Response {
-        families: page.items,
-        next_token: page.next_token,
-    })
+    let page = PageRequest { next_token: r.next_token, max_results: r.max_results };
+    let page = control.list_task_definition_families(caller, r.family_prefix.as_deref(), r.status.as_deref(), &page)?;
+    reply(&Response { families: page.items, next_token: page.next_token })
 }

@@ -30,24 +30,14 @@ pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>
     let descending = match r.sort.as_deref() {
         None | Some("ASC") => false,
         Some("DESC") => true,
-        Some(other) => {
-            return Err(
-                EcsError::invalid(format!("Invalid sort '{other}': use ASC or DESC.")).into(),
-            )
-        }
+        Some(other) => return Err(EcsError::invalid(format!("Invalid sort '{other}': use ASC or DESC.")).into()),
     };
     let query = ListTaskDefinitions {
         family_prefix: r.family_prefix,
         status: r.status,
         descending,
-        page: PageRequest {
-            next_token: r.next_token,
-            max_results: r.max_results,
-        },
+        page: PageRequest { next_token: r.next_token, max_results: r.max_results },
     };
     let page = control.list_task_definitions(caller, &query)?;
-    reply(&Response {
-        task_definition_arns: page.items,
-        next_token: page.next_token,
-    })
+    reply(&Response { task_definition_arns: page.items, next_token: page.next_token })
 }

@@ -38,14 +38,8 @@ pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>
         service_name: r.service_name,
         desired_status: r.desired_status,
         launch_type: r.launch_type,
-        page: PageRequest {
-            next_token: r.next_token,
-            max_results: r.max_results,
-        },
+        page: PageRequest { next_token: r.next_token, max_results: r.max_results },
     };
     let page = control.list_tasks(caller, &q)?;
-    reply(&Response {
-        task_arns: page.items,
-        next_token: page.next_token,
-    })
+    reply(&Response { task_arns: page.items, next_token: page.next_token })
 }

@@ -84,10 +84,7 @@ pub struct Reply {
 
 impl From<Vec<u8>> for Reply {
     fn from(body: Vec<u8>) -> Self {
-        Reply {
-            body,
-            headers: Vec::new(),
-        }
+        Reply { body, headers: Vec::new() }
     }
 }
 
@@ -112,30 +109,20 @@ pub async fn dispatch(
         "RegisterTaskDefinition" => register_task_definition::handle(control, caller, body).await,
         "DescribeTaskDefinition" => describe_task_definition::handle(control, caller, body),
         "ListTaskDefinitions" => list_task_definitions::handle(control, caller, body),
-        "ListTaskDefinitionFamilies" => {
-            list_task_definition_families::handle(control, caller, body)
-        }
-        "DeregisterTaskDefinition" => {
-            deregister_task_definition::handle(control, caller, body).await
-        }
+        "ListTaskDefinitionFamilies" => list_task_definition_families::handle(control, caller, body),
+        "DeregisterTaskDefinition" => deregister_task_definition::handle(control, caller, body).await,
         "DeleteTaskDefinitions" => delete_task_definitions::handle(control, caller, body).await,
         "TagResource" => tag_resource::handle(control, caller, body).await,
         "UntagResource" => untag_resource::handle(control, caller, body).await,
         "ListTagsForResource" => list_tags_for_resource::handle(control, caller, body),
         "PutAccountSetting" => put_account_setting::handle(control, caller, body, false).await,
-        "PutAccountSettingDefault" => {
-            put_account_setting::handle(control, caller, body, true).await
-        }
+        "PutAccountSettingDefault" => put_account_setting::handle(control, caller, body, true).await,
         "ListAccountSettings" => list_account_settings::handle(control, caller, body),
         "DeleteAccountSetting" => delete_account_setting::handle(control, caller, body).await,
-        "DeregisterContainerInstance" => {
-            deregister_container_instance::handle(control, caller, body).await
-        }
+        "DeregisterContainerInstance" => deregister_container_instance::handle(control, caller, body).await,
         "DescribeContainerInstances" => describe_container_instances::handle(control, caller, body),
         "ListContainerInstances" => list_container_instances::handle(control, caller, body),
-        "UpdateContainerInstancesState" => {
-            update_container_instances_state::handle(control, caller, body).await
-        }
+        "UpdateContainerInstancesState" => update_container_instances_state::handle(control, caller, body).await,
         "PutAttributes" => put_attributes::handle(control, caller, body, true).await,
         "DeleteAttributes" => put_attributes::handle(control, caller, body, false).await,
         "ListAttributes" => list_attributes::handle(control, caller, body),
@@ -145,9 +132,7 @@ pub async fn dispatch(
         "DescribeTasks" => describe_tasks::handle(control, caller, body),
         "ListTasks" => list_tasks::handle(control, caller, body),
         "SubmitTaskStateChange" => submit_state_change::task(control, caller, agent, body).await,
-        "SubmitContainerStateChange" => {
-            submit_state_change::container(control, caller, agent, body).await
-        }
+        "SubmitContainerStateChange" => submit_state_change::container(control, caller, agent, body).await,
         other => Err(ApiError::UnknownOperation(other.to_string())),
     }?;
     Ok(Reply::from(body))
@@ -155,8 +140,7 @@ pub async fn dispatch(
 
 /// Encodes a response body.
 fn reply<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(value)
-        .map_err(|e| ApiError::Ecs(berth_model::EcsError::Server(e.to_string())))
+    serde_json::to_vec(value).map_err(|e| ApiError::Ecs(berth_model::EcsError::Server(e.to_string())))
 }
 
 /// Decodes a request body (errors name the offending field).

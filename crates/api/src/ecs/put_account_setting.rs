@@ -21,22 +21,11 @@ struct Response {
 }
 
 /// `default` selects PutAccountSettingDefault (no principal).
-pub async fn handle(
-    control: &Control,
-    caller: &Caller,
-    body: &[u8],
-    default: bool,
-) -> Result<Vec<u8>, ApiError> {
+pub async fn handle(control: &Control, caller: &Caller, body: &[u8], default: bool) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
     let principal = if default { None } else { r.principal_arn };
     let setting = control
-        .put_account_setting(
-            caller,
-            required(r.name, "name")?,
-            required(r.value, "value")?,
-            principal,
-            default,
-        )
+        .put_account_setting(caller, required(r.name, "name")?, required(r.value, "value")?, principal, default)
         .await?;
     reply(&Response { setting })
 }

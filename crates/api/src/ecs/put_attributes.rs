@@ -20,16 +20,9 @@ struct Response {
 }
 
 /// `put` selects PutAttributes; otherwise DeleteAttributes.
-pub async fn handle(
-    control: &Control,
-    caller: &Caller,
-    body: &[u8],
-    put: bool,
-) -> Result<Vec<u8>, ApiError> {
+pub async fn handle(control: &Control, caller: &Caller, body: &[u8], put: bool) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
     let attributes = berth_model::json::required(&r.attributes, "attributes")?.clone();
-    let attributes = control
-        .change_attributes(caller, r.cluster, attributes, put)
-        .await?;
+    let attributes = control.change_attributes(caller, r.cluster, attributes, put).await?;
     reply(&Response { attributes })
 }

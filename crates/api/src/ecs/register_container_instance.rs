@@ -49,9 +49,7 @@ pub async fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<R
             },
         )
         .await?;
-    let mut out = Reply::from(reply(&Response {
-        container_instance: registered.instance,
-    })?);
+    let mut out = Reply::from(reply(&Response { container_instance: registered.instance })?);
     out.headers.push((AGENT_TOKEN_HEADER, registered.token));
     Ok(out)
 }

@@ -20,11 +20,6 @@ pub(super) struct Response<'a> {
 
 pub async fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let registration: Registration = decode(body)?;
-    let d = control
-        .register_task_definition(caller, registration)
-        .await?;
-    reply(&Response {
-        task_definition: &d.task_definition,
-        tags: d.tags,
-    })
+    let d = control.register_task_definition(caller, registration).await?;
+    reply(&Response { task_definition: &d.task_definition, tags: d.tags })
 }

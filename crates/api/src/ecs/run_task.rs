@@ -37,12 +37,7 @@ struct Response {
 }
 
 /// `start` selects StartTask, which requires `containerInstances`.
-pub async fn handle(
-    control: &Control,
-    caller: &Caller,
-    body: &[u8],
-    start: bool,
-) -> Result<Vec<u8>, ApiError> {
+pub async fn handle(control: &Control, caller: &Caller, body: &[u8], start: bool) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
     let container_instances = if start {
         Some(berth_model::json::required(&r.container_instances, "containerInstances")?.clone())

@@ -21,8 +21,6 @@ struct Response {
 
 pub async fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
-    let task = control
-        .stop_task(caller, r.cluster, required(r.task, "task")?, r.reason)
-        .await?;
+    let task = control.stop_task(caller, r.cluster, required(r.task, "task")?, r.reason).await?;
     reply(&Response { task })
 }

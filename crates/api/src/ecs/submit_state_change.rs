@@ -19,13 +19,7 @@ pub async fn task(
     body: &[u8],
 ) -> Result<Vec<u8>, ApiError> {
     let change: TaskStateChange = decode(body)?;
-    control
-        .submit_task_state_change(
-            caller.region.clone(),
-            agent.map(|a| a.instance_arn.clone()),
-            change,
-        )
-        .await?;
+    control.submit_task_state_change(caller.region.clone(), agent.map(|a| a.instance_arn.clone()), change).await?;
     Ok(acknowledged())
 }
 
@@ -64,12 +58,6 @@ pub async fn container(
         }],
         ..Default::default()
     };
-    control
-        .submit_task_state_change(
-            caller.region.clone(),
-            agent.map(|a| a.instance_arn.clone()),
-            change,
-        )
-        .await?;
+    control.submit_task_state_change(caller.region.clone(), agent.map(|a| a.instance_arn.clone()), change).await?;
     Ok(acknowledged())
 }

@@ -17,8 +17,6 @@ struct Request {
 pub async fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
     let tags = berth_model::json::required(&r.tags, "tags")?.clone();
-    control
-        .tag_resource(caller, required(r.resource_arn, "resourceArn")?, tags)
-        .await?;
+    control.tag_resource(caller, required(r.resource_arn, "resourceArn")?, tags).await?;
     Ok(b"{}".to_vec())
 }

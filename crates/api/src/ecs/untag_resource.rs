@@ -16,8 +16,6 @@ struct Request {
 pub async fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
     let keys = berth_model::json::required(&r.tag_keys, "tagKeys")?.clone();
-    control
-        .untag_resource(caller, required(r.resource_arn, "resourceArn")?, keys)
-        .await?;
+    control.untag_resource(caller, required(r.resource_arn, "resourceArn")?, keys).await?;
     Ok(b"{}".to_vec())
 }

@@ -29,25 +29,14 @@ pub async fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<V
         configuration: r.configuration,
         service_connect_defaults: r.service_connect_defaults,
     };
-    reply(&Response {
-        cluster: control.update_cluster(caller, update).await?,
-    })
+    reply(&Response { cluster: control.update_cluster(caller, update).await? })
 }
 
 /// UpdateClusterSettings: `settings` is required.
-pub async fn handle_settings(
-    control: &Control,
-    caller: &Caller,
-    body: &[u8],
-) -> Result<Vec<u8>, ApiError> {
+pub async fn handle_settings(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
     let settings = berth_model::json::required(&r.settings, "settings")?.clone();
-    let update = UpdateCluster {
-        cluster: required(r.cluster, "cluster")?,
-        settings: Some(settings),
-        ..Default::default()
-    };
-    reply(&Response {
-        cluster: control.update_cluster(caller, update).await?,
-    })
+    let update =
+        UpdateCluster { cluster: required(r.cluster, "cluster")?, settings: Some(settings), ..Default::default() };
+    reply(&Response { cluster: control.update_cluster(caller, update).await? })
 }

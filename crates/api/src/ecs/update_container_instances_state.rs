@@ -26,11 +26,7 @@ pub async fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<V
     let r: Request = decode(body)?;
     let refs = berth_model::json::required(&r.container_instances, "containerInstances")?.clone();
     let status = required(r.status, "status")?;
-    let (container_instances, failures) = control
-        .update_container_instances_state(caller, r.cluster, refs, status)
-        .await?;
-    reply(&Response {
-        container_instances,
-        failures,
-    })
+    let (container_instances, failures) =
+        control.update_container_instances_state(caller, r.cluster, refs, status).await?;
+    reply(&Response { container_instances, failures })
 }

@@ -25,10 +25,7 @@ pub fn parse_task_memory(s: &str) -> Result<u32, EcsError> {
     let lower = t.to_ascii_lowercase();
     let mib = if let Some(v) = lower.strip_suffix("gb") {
         v.trim().parse::<f64>().ok().map(|v| (v * 1024.0).round())
-    } else if let Some(v) = lower
-        .strip_suffix("mb")
-        .or_else(|| lower.strip_suffix("mib"))
-    {
+    } else if let Some(v) = lower.strip_suffix("mb").or_else(|| lower.strip_suffix("mib")) {
         v.trim().parse::<f64>().ok()
     } else {
         t.parse::<f64>().ok()
@@ -43,9 +40,7 @@ pub fn parse_task_memory(s: &str) -> Result<u32, EcsError> {
 
 /// Whether `cpu` units with `memory` MiB is one of Fargate's task sizes.
 pub fn fargate_pair_is_valid(cpu: u32, memory: u32) -> bool {
-    let in_steps = |lo: u32, hi: u32, step: u32| {
-        memory >= lo && memory <= hi && (memory - lo).is_multiple_of(step)
-    };
+    let in_steps = |lo: u32, hi: u32, step: u32| memory >= lo && memory <= hi && (memory - lo).is_multiple_of(step);
     match cpu {
         256 => matches!(memory, 512 | 1024 | 2048),
         512 => in_steps(1024, 4096, 1024),

@@ -30,10 +30,7 @@ fn fargate_definition_is_compatible_with_both() {
     })))
     .unwrap();
     assert_eq!(d.compatibilities, vec!["EC2", "FARGATE"]);
-    assert_eq!(
-        (d.cpu.as_deref(), d.memory.as_deref()),
-        (Some("256"), Some("512"))
-    );
+    assert_eq!((d.cpu.as_deref(), d.memory.as_deref()), (Some("256"), Some("512")));
     assert_eq!(d.requires_attributes[0].name, "ecs.capability.task-eni");
 }
 
@@ -44,10 +41,7 @@ fn fargate_rules() {
                "containerDefinitions": [{"name": "app", "image": "busybox"}]})
     };
     assert!(err(base("bridge", "256", "512")).contains("awsvpc"));
-    assert_eq!(
-        err(base("awsvpc", "256", "4096")),
-        "No Fargate configuration exists for given values."
-    );
+    assert_eq!(err(base("awsvpc", "256", "4096")), "No Fargate configuration exists for given values.");
 }
 
 #[test]
@@ -73,23 +67,18 @@ fn container_rules() {
     assert!(err(v).contains("'bogusField' is not a container definition field"));
 
     let mut v = web();
-    v["containerDefinitions"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"name": "app", "image": "x", "memory": 64}));
+    v["containerDefinitions"].as_array_mut().unwrap().push(json!({"name": "app", "image": "x", "memory": 64}));
     assert!(err(v).contains("unique"));
 }
 
 #[test]
 fn references_must_resolve() {
     let mut v = web();
-    v["containerDefinitions"][0]["dependsOn"] =
-        json!([{"containerName": "db", "condition": "START"}]);
+    v["containerDefinitions"][0]["dependsOn"] = json!([{"containerName": "db", "condition": "START"}]);
     assert!(err(v).contains("dependsOn names 'db'"));
 
     let mut v = web();
-    v["containerDefinitions"][0]["mountPoints"] =
-        json!([{"sourceVolume": "data", "containerPath": "/d"}]);
+    v["containerDefinitions"][0]["mountPoints"] = json!([{"sourceVolume": "data", "containerPath": "/d"}]);
     assert!(err(v).contains("sourceVolume 'data'"));
 
     let v = json!({"family": "w", "containerDefinitions": [
@@ -111,16 +100,14 @@ fn port_rules() {
     assert!(err(v).contains("8080/tcp is mapped more than once"));
 
     let mut v = web();
-    v["containerDefinitions"][0]["portMappings"] =
-        json!([{"containerPort": 80, "protocol": "sctp"}]);
+    v["containerDefinitions"][0]["portMappings"] = json!([{"containerPort": 80, "protocol": "sctp"}]);
     assert!(err(v).contains("sctp"));
 }
 
 #[test]
 fn health_check_ranges() {
     let mut v = web();
-    v["containerDefinitions"][0]["healthCheck"] =
-        json!({"command": ["CMD-SHELL", "true"], "interval": 1});
+    v["containerDefinitions"][0]["healthCheck"] = json!({"command": ["CMD-SHELL", "true"], "interval": 1});
     assert!(err(v).contains("interval 1 is outside 5-300"));
     let mut v = web();
     v["containerDefinitions"][0]["healthCheck"] = json!({"command": ["true"]});
@@ -149,22 +136,9 @@ fn defaults_are_filled_in() {
     apply_defaults(&mut containers, None);
     let c = &containers[0];
     assert_eq!(c.essential, Some(true));
-    assert_eq!(
-        (
-            c.port_mappings[0].protocol.as_deref(),
-            c.port_mappings[0].host_port
-        ),
-        (Some("tcp"), Some(0))
-    );
+    assert_eq!((c.port_mappings[0].protocol.as_deref(), c.port_mappings[0].host_port), (Some("tcp"), Some(0)));
     let hc = c.health_check.as_ref().unwrap();
-    assert_eq!(
-        (hc.interval, hc.timeout, hc.retries),
-        (Some(30), Some(5), Some(3))
-    );
+    assert_eq!((hc.interval, hc.timeout, hc.retries), (Some(30), Some(5), Some(3)));
     apply_defaults(&mut containers, Some("awsvpc"));
-    assert_eq!(
-        containers[0].port_mappings[0].host_port,
-        Some(0),
-        "an explicit value is kept"
-    );
+    assert_eq!(containers[0].port_mappings[0].host_port, Some(0), "an explicit value is kept");
 }

@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use serde::Deserialize;
 
 use super::{
-    fargate_pair_is_valid, parse_task_cpu, parse_task_memory, ContainerDefinition,
-    PlacementConstraint, RequiredAttribute, PASS_THROUGH_CONTAINER_FIELDS,
+    fargate_pair_is_valid, parse_task_cpu, parse_task_memory, ContainerDefinition, PlacementConstraint,
+    RequiredAttribute, PASS_THROUGH_CONTAINER_FIELDS,
 };
 use crate::{tag::Tag, EcsError};
 
@@ -53,16 +53,8 @@ const MAX_CONTAINERS: usize = 10;
 const NETWORK_MODES: &[&str] = &["bridge", "host", "awsvpc", "none"];
 const COMPATIBILITIES: &[&str] = &["EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"];
 const CONDITIONS: &[&str] = &["START", "COMPLETE", "SUCCESS", "HEALTHY"];
-const LOG_DRIVERS: &[&str] = &[
-    "json-file",
-    "syslog",
-    "journald",
-    "gelf",
-    "fluentd",
-    "awslogs",
-    "splunk",
-    "awsfirelens",
-];
+const LOG_DRIVERS: &[&str] =
+    &["json-file", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "awsfirelens"];
 const ULIMITS: &[&str] = &[
     "core",
     "cpu",
@@ -84,10 +76,7 @@ const ULIMITS: &[&str] = &[
 const MIN_CONTAINER_MEMORY_MIB: i64 = 6;
 
 fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 255
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Fills in the defaults ECS shows on a registered definition: `essential`, port
@@ -100,11 +89,7 @@ pub fn apply_defaults(containers: &mut [ContainerDefinition], network_mode: Opti
         for pm in &mut c.port_mappings {
             pm.protocol.get_or_insert_with(|| "tcp".into());
             if pm.container_port_range.is_none() {
-                let default_host = if mode == "bridge" {
-                    0
-                } else {
-                    pm.container_port.unwrap_or(0)
-                };
+                let default_host = if mode == "bridge" { 0 } else { pm.container_port.unwrap_or(0) };
                 pm.host_port.get_or_insert(default_host);
             }
         }
@@ -131,25 +116,17 @@ fn one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), EcsError> {
     if allowed.contains(&value) {
         Ok(())
     } else {
-        Err(EcsError::client(format!(
-            "Invalid {what} '{value}': use one of {}.",
-            allowed.join(", ")
-        )))
+        Err(EcsError::client(format!("Invalid {what} '{value}': use one of {}.", allowed.join(", "))))
     }
 }
 
 /// Validates a registration and derives the computed fields, or says what is wrong.
 pub fn validate_registration(reg: &Registration) -> Result<Derived, EcsError> {
-    let family = reg
-        .family
-        .as_deref()
-        .ok_or_else(|| EcsError::client("Family is required and was not provided."))?;
+    let family = reg.family.as_deref().ok_or_else(|| EcsError::client("Family is required and was not provided."))?;
     validate_family(family)?;
     let containers = reg.container_definitions.as_deref().unwrap_or_default();
     if containers.is_empty() {
-        return Err(EcsError::client(
-            "Task definition must have at least one container definition.",
-        ));
+        return Err(EcsError::client("Task definition must have at least one container definition."));
     }
     if containers.len() > MAX_CONTAINERS {
         return Err(EcsError::client(format!(
@@ -182,9 +159,7 @@ pub fn validate_registration(reg: &Registration) -> Result<Derived, EcsError> {
     }
     crate::tag::validate(&reg.tags)?;
     if reg.tags.len() > crate::tag::MAX_TAGS {
-        return Err(EcsError::invalid(
-            "A task definition can have at most 50 tags.",
-        ));
+        return Err(EcsError::invalid("A task definition can have at most 50 tags."));
     }
     let volume_names = validate_volumes(&reg.volumes)?;
     validate_placement_constraints(&reg.placement_constraints)?;
@@ -197,14 +172,7 @@ pub fn validate_registration(reg: &Registration) -> Result<Derived, EcsError> {
     }
     let mut host_ports: HashSet<(u32, String)> = HashSet::new();
     for c in containers {
-        validate_container(
-            c,
-            &names,
-            &volume_names,
-            network_mode,
-            task_memory,
-            &mut host_ports,
-        )?;
+        validate_container(c, &names, &volume_names, network_mode, task_memory, &mut host_ports)?;
     }
     check_dependency_cycles(containers)?;
     check_task_totals(containers, task_cpu, task_memory)?;
@@ -238,9 +206,7 @@ fn container_names(containers: &[ContainerDefinition]) -> Result<HashSet<&str>, 
     for c in containers {
         let name = c.name.as_deref().unwrap_or("");
         if name.is_empty() {
-            return Err(EcsError::client(
-                "Container.name should not be null or empty.",
-            ));
+            return Err(EcsError::client("Container.name should not be null or empty."));
         }
         if !is_name(name) {
             return Err(EcsError::client(format!(
@@ -266,9 +232,7 @@ fn validate_volumes(volumes: &[serde_json::Value]) -> Result<HashSet<String>, Ec
             )));
         }
         if !names.insert(name.to_string()) {
-            return Err(EcsError::client(format!(
-                "Volume name '{name}' is used more than once."
-            )));
+            return Err(EcsError::client(format!("Volume name '{name}' is used more than once.")));
         }
     }
     Ok(names)
@@ -276,9 +240,7 @@ fn validate_volumes(volumes: &[serde_json::Value]) -> Result<HashSet<String>, Ec
 
 fn validate_placement_constraints(constraints: &[PlacementConstraint]) -> Result<(), EcsError> {
     if constraints.len() > 10 {
-        return Err(EcsError::client(
-            "A task definition can have at most 10 placement constraints.",
-        ));
+        return Err(EcsError::client("A task definition can have at most 10 placement constraints."));
     }
     for pc in constraints {
         if pc.kind.as_deref() != Some("memberOf") {
@@ -288,9 +250,7 @@ fn validate_placement_constraints(constraints: &[PlacementConstraint]) -> Result
             )));
         }
         if pc.expression.as_deref().unwrap_or("").trim().is_empty() {
-            return Err(EcsError::client(
-                "A memberOf placement constraint needs an expression.",
-            ));
+            return Err(EcsError::client("A memberOf placement constraint needs an expression."));
         }
     }
     Ok(())
@@ -305,41 +265,25 @@ fn validate_container(
     host_ports: &mut HashSet<(u32, String)>,
 ) -> Result<(), EcsError> {
     let name = c.name.as_deref().unwrap_or("");
-    let bad =
-        |what: &str| EcsError::client(format!("Invalid setting for container '{name}'. {what}"));
-    if let Some(key) = c
-        .other
-        .keys()
-        .find(|k| !PASS_THROUGH_CONTAINER_FIELDS.contains(&k.as_str()))
-    {
-        return Err(bad(&format!(
-            "'{key}' is not a container definition field."
-        )));
+    let bad = |what: &str| EcsError::client(format!("Invalid setting for container '{name}'. {what}"));
+    if let Some(key) = c.other.keys().find(|k| !PASS_THROUGH_CONTAINER_FIELDS.contains(&k.as_str())) {
+        return Err(bad(&format!("'{key}' is not a container definition field.")));
     }
     validate_image(c.image.as_deref().unwrap_or(""))?;
     if c.cpu < 0 {
         return Err(bad("'cpu' must not be negative."));
     }
     if task_memory.is_none() && c.memory.is_none() && c.memory_reservation.is_none() {
-        return Err(bad(
-            "At least one of 'memory' or 'memoryReservation' must be specified.",
-        ));
+        return Err(bad("At least one of 'memory' or 'memoryReservation' must be specified."));
     }
-    for (field, value) in [
-        ("memory", c.memory),
-        ("memoryReservation", c.memory_reservation),
-    ] {
+    for (field, value) in [("memory", c.memory), ("memoryReservation", c.memory_reservation)] {
         if let Some(m) = value {
             if m < MIN_CONTAINER_MEMORY_MIB {
-                return Err(bad(&format!(
-                    "'{field}' is {m} MiB; the minimum is {MIN_CONTAINER_MEMORY_MIB} MiB."
-                )));
+                return Err(bad(&format!("'{field}' is {m} MiB; the minimum is {MIN_CONTAINER_MEMORY_MIB} MiB.")));
             }
             if let Some(task) = task_memory {
                 if m > task as i64 {
-                    return Err(bad(&format!(
-                        "'{field}' ({m} MiB) is more than the task's memory ({task} MiB)."
-                    )));
+                    return Err(bad(&format!("'{field}' ({m} MiB) is more than the task's memory ({task} MiB).")));
                 }
             }
         }
@@ -354,16 +298,12 @@ fn validate_container(
     validate_ports(c, network_mode, host_ports).map_err(|m| bad(&m))?;
     if let Some(links) = &c.links {
         if !links.is_empty() && network_mode != "bridge" {
-            return Err(bad(
-                "'links' are only supported in the bridge network mode.",
-            ));
+            return Err(bad("'links' are only supported in the bridge network mode."));
         }
         for link in links {
             let target = link.split(':').next().unwrap_or("");
             if target == name || !names.contains(target) {
-                return Err(bad(&format!(
-                    "link '{link}' does not name another container in this task definition."
-                )));
+                return Err(bad(&format!("link '{link}' does not name another container in this task definition.")));
             }
         }
     }
@@ -379,9 +319,7 @@ fn validate_container(
     for mp in &c.mount_points {
         let source = mp.source_volume.as_deref().unwrap_or("");
         if !volumes.contains(source) {
-            return Err(bad(&format!(
-                "mountPoints sourceVolume '{source}' is not a volume of this task definition."
-            )));
+            return Err(bad(&format!("mountPoints sourceVolume '{source}' is not a volume of this task definition.")));
         }
         if mp.container_path.as_deref().unwrap_or("").is_empty() {
             return Err(bad("every mount point needs a containerPath."));
@@ -390,7 +328,9 @@ fn validate_container(
     for vf in &c.volumes_from {
         let source = vf.source_container.as_deref().unwrap_or("");
         if source == name || !names.contains(source) {
-            return Err(bad(&format!("volumesFrom sourceContainer '{source}' is not another container in this task definition.")));
+            return Err(bad(&format!(
+                "volumesFrom sourceContainer '{source}' is not another container in this task definition."
+            )));
         }
     }
     if let Some(hc) = &c.health_check {
@@ -402,10 +342,7 @@ fn validate_container(
     for u in c.ulimits.as_deref().unwrap_or_default() {
         one_of("ulimit name", &u.name, ULIMITS)?;
         if u.soft_limit > u.hard_limit {
-            return Err(bad(&format!(
-                "ulimit '{}' has a softLimit above its hardLimit.",
-                u.name
-            )));
+            return Err(bad(&format!("ulimit '{}' has a softLimit above its hardLimit.", u.name)));
         }
     }
     if c.environment_files.len() > 10 {
@@ -414,18 +351,13 @@ fn validate_container(
     for ef in &c.environment_files {
         one_of("environmentFiles type", &ef.kind, &["s3"])?;
     }
-    for (field, value) in [
-        ("startTimeout", c.start_timeout),
-        ("stopTimeout", c.stop_timeout),
-    ] {
+    for (field, value) in [("startTimeout", c.start_timeout), ("stopTimeout", c.stop_timeout)] {
         if value.is_some_and(|v| v < 0) {
             return Err(bad(&format!("'{field}' must not be negative.")));
         }
     }
     if network_mode == "awsvpc" && c.hostname.is_some() {
-        return Err(bad(
-            "'hostname' is not supported in the awsvpc network mode.",
-        ));
+        return Err(bad("'hostname' is not supported in the awsvpc network mode."));
     }
     Ok(())
 }
@@ -434,9 +366,7 @@ fn validate_container(
 /// digest must be 64 hex characters.
 fn validate_image(image: &str) -> Result<(), EcsError> {
     if image.trim().is_empty() {
-        return Err(EcsError::client(
-            "Container.image should not be null or empty.",
-        ));
+        return Err(EcsError::client("Container.image should not be null or empty."));
     }
     let (name, digest) = match image.split_once('@') {
         Some((n, d)) => (n, Some(d)),
@@ -469,38 +399,25 @@ fn validate_ports(
     for pm in &c.port_mappings {
         let protocol = pm.protocol.clone().unwrap_or_else(|| "tcp".into());
         if protocol != "tcp" && protocol != "udp" {
-            return Err(format!(
-                "port mapping protocol '{protocol}' is not tcp or udp."
-            ));
+            return Err(format!("port mapping protocol '{protocol}' is not tcp or udp."));
         }
         if pm.container_port_range.is_some() {
             continue;
         }
-        let container_port = pm
-            .container_port
-            .ok_or("every port mapping needs a containerPort.")?;
+        let container_port = pm.container_port.ok_or("every port mapping needs a containerPort.")?;
         if !(1..=65535).contains(&container_port) {
-            return Err(format!(
-                "containerPort {container_port} is outside 1-65535."
-            ));
+            return Err(format!("containerPort {container_port} is outside 1-65535."));
         }
         let host_port = pm.host_port.unwrap_or(0);
         if host_port > 65535 {
             return Err(format!("hostPort {host_port} is outside 0-65535."));
         }
-        if (network_mode == "awsvpc" || network_mode == "host")
-            && host_port != 0
-            && host_port != container_port
-        {
+        if (network_mode == "awsvpc" || network_mode == "host") && host_port != 0 && host_port != container_port {
             return Err(format!(
                 "in the {network_mode} network mode hostPort must be omitted or equal containerPort ({container_port}), not {host_port}."
             ));
         }
-        let effective = if network_mode == "bridge" {
-            host_port
-        } else {
-            container_port
-        };
+        let effective = if network_mode == "bridge" { host_port } else { container_port };
         if effective != 0 && !host_ports.insert((effective, protocol.clone())) {
             return Err(format!("host port {effective}/{protocol} is mapped more than once in this task definition."));
         }
@@ -512,12 +429,7 @@ fn validate_health_check(hc: &super::HealthCheck) -> Result<(), String> {
     match hc.command.first().map(String::as_str) {
         Some("CMD" | "CMD-SHELL") if hc.command.len() > 1 => {}
         Some("NONE") => {}
-        _ => {
-            return Err(
-                "healthCheck command must start with CMD or CMD-SHELL followed by the command."
-                    .into(),
-            )
-        }
+        _ => return Err("healthCheck command must start with CMD or CMD-SHELL followed by the command.".into()),
     }
     for (field, value, lo, hi) in [
         ("interval", hc.interval, 5, 300),
@@ -539,10 +451,7 @@ fn check_dependency_cycles(containers: &[ContainerDefinition]) -> Result<(), Ecs
         .iter()
         .map(|c| {
             let deps = c.depends_on.as_deref().unwrap_or_default();
-            (
-                c.name.as_deref().unwrap_or(""),
-                deps.iter().map(|d| d.container_name.as_str()).collect(),
-            )
+            (c.name.as_deref().unwrap_or(""), deps.iter().map(|d| d.container_name.as_str()).collect())
         })
         .collect();
     // 0 = unvisited, 1 = on the current path, 2 = done.
@@ -568,9 +477,7 @@ fn check_dependency_cycles(containers: &[ContainerDefinition]) -> Result<(), Ecs
     let mut mark = HashMap::new();
     for name in edges.keys() {
         if let Some(c) = visit(name, &edges, &mut mark) {
-            return Err(EcsError::client(format!(
-                "Container dependencies form a cycle through '{c}'."
-            )));
+            return Err(EcsError::client(format!("Container dependencies form a cycle through '{c}'.")));
         }
     }
     Ok(())
@@ -590,10 +497,7 @@ fn check_task_totals(
         }
     }
     if let Some(mem) = task_memory {
-        let sum: i64 = containers
-            .iter()
-            .map(|c| c.memory_reservation.or(c.memory).unwrap_or(0))
-            .sum();
+        let sum: i64 = containers.iter().map(|c| c.memory_reservation.or(c.memory).unwrap_or(0)).sum();
         if sum > mem as i64 {
             return Err(EcsError::client(format!(
                 "The containers' memory reservations add up to {sum} MiB, more than the task's {mem} MiB."
@@ -626,11 +530,7 @@ fn fargate_problem(
     if containers.iter().any(|c| c.privileged == Some(true)) {
         return Some("Fargate does not support privileged containers.".into());
     }
-    if reg
-        .volumes
-        .iter()
-        .any(|v| v.get("host").and_then(|h| h.get("sourcePath")).is_some())
-    {
+    if reg.volumes.iter().any(|v| v.get("host").and_then(|h| h.get("sourcePath")).is_some()) {
         return Some("Fargate does not support host volumes with a sourcePath.".into());
     }
     None
@@ -645,17 +545,10 @@ fn required_attributes(
     if containers.iter().any(|c| c.health_check.is_some()) {
         names.push("ecs.capability.container-health-check");
     }
-    if containers
-        .iter()
-        .any(|c| c.depends_on.as_ref().is_some_and(|d| !d.is_empty()))
-    {
+    if containers.iter().any(|c| c.depends_on.as_ref().is_some_and(|d| !d.is_empty())) {
         names.push("ecs.capability.container-ordering");
     }
-    if containers.iter().any(|c| {
-        c.log_configuration
-            .as_ref()
-            .is_some_and(|l| l.log_driver == "awslogs")
-    }) {
+    if containers.iter().any(|c| c.log_configuration.as_ref().is_some_and(|l| l.log_driver == "awslogs")) {
         names.push("com.amazonaws.ecs.capability.logging-driver.awslogs");
     }
     if containers.iter().any(|c| !c.environment_files.is_empty()) {
@@ -667,10 +560,7 @@ fn required_attributes(
     if reg.task_role_arn.is_some() {
         names.push("com.amazonaws.ecs.capability.task-iam-role");
     }
-    names
-        .into_iter()
-        .map(|n| RequiredAttribute { name: n.into() })
-        .collect()
+    names.into_iter().map(|n| RequiredAttribute { name: n.into() }).collect()
 }
 
 #[cfg(test)]

@@ -1,0 +1,436 @@
+//! End to end on the real Docker engine: `berth server` plus `berth agent` processes,
+//! driven with the AWS SDK for Rust. Each test has its own cluster, image tag and data
+//! directory, and removes what it created.
+
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use aws_sdk_ecs::types::{
+    ContainerCondition, ContainerDefinition, ContainerDependency, HealthCheck, KeyValuePair, PortMapping, Task,
+};
+use berth_testkit::{docker_cli, sdk_client, AgentProcess, BerthProcess, TestImage};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn berth() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_berth"))
+}
+
+/// Fields drop in order: agents first, then the server, then the image and containers.
+struct Env {
+    agents: Vec<Option<AgentProcess>>,
+    server: Option<BerthProcess>,
+    credential: berth_api::sigv4::Credential,
+    ecs: aws_sdk_ecs::Client,
+    cluster: String,
+    image: TestImage,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    /// A server (short heartbeat timeout and grace, for the failure tests), a cluster
+    /// named after the test and an image for it.
+    async fn start(name: &str) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let server = BerthProcess::start_with(
+            berth(),
+            &dir.path().join("server"),
+            0,
+            &["--heartbeat-timeout", "3", "--disconnected-grace", "3"],
+        );
+        let credential = server.credential();
+        let ecs = sdk_client(&server.endpoint, &credential, "us-east-1");
+        let cluster = format!("{name}-{}", std::process::id());
+        ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
+        let image = TestImage::build(&cluster, &cluster);
+        Env { agents: Vec::new(), server: Some(server), credential, ecs, cluster, image, dir }
+    }
+
+    fn server(&self) -> &BerthProcess {
+        self.server.as_ref().unwrap()
+    }
+
+    /// Starts agent `n` (its own data directory) and waits until it is registered.
+    async fn agent(&mut self, n: usize, args: &[&str]) -> String {
+        let data = self.dir.path().join(format!("agent{n}"));
+        let saved = data.join("agent.json");
+        let before = match std::fs::read_to_string(&saved) {
+            Ok(text) => {
+                let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                self.version(v["containerInstanceArn"].as_str().unwrap()).await
+            }
+            Err(_) => -1,
+        };
+        let agent = AgentProcess::start(berth(), &self.server().endpoint, &self.cluster, &data, &self.credential, args);
+        if self.agents.len() <= n {
+            self.agents.resize_with(n + 1, || None);
+        }
+        self.agents[n] = Some(agent);
+        let until = Instant::now() + DEADLINE;
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&saved) {
+                let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                let arn = v["containerInstanceArn"].as_str().unwrap().to_string();
+                // A restarted agent re-registers under its saved ARN, which bumps the
+                // instance's version: wait for that, not for the old registration.
+                if self.version(&arn).await > before {
+                    return arn;
+                }
+            }
+            assert!(Instant::now() < until, "agent {n} did not register");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The instance's version (-1 when unknown).
+    async fn version(&self, arn: &str) -> i64 {
+        let out = self
+            .ecs
+            .describe_container_instances()
+            .cluster(&self.cluster)
+            .container_instances(arn)
+            .send()
+            .await
+            .unwrap();
+        out.container_instances().first().map_or(-1, |c| c.version())
+    }
+
+    async fn register(&self, family: &str, containers: Vec<ContainerDefinition>) -> String {
+        let out = self
+            .ecs
+            .register_task_definition()
+            .family(family)
+            .set_container_definitions(Some(containers))
+            .send()
+            .await
+            .unwrap();
+        out.task_definition.unwrap().task_definition_arn.unwrap()
+    }
+
+    fn container(&self, name: &str, command: &str) -> aws_sdk_ecs::types::builders::ContainerDefinitionBuilder {
+        ContainerDefinition::builder()
+            .name(name)
+            .image(&self.image.reference)
+            .memory(32)
+            .stop_timeout(1)
+            .command("sh")
+            .command("-c")
+            .command(command)
+    }
+
+    async fn run(&self, td: &str) -> String {
+        let out = self.ecs.run_task().cluster(&self.cluster).task_definition(td).send().await.unwrap();
+        assert!(out.failures().is_empty(), "{:?}", out.failures());
+        out.tasks()[0].task_arn().unwrap().to_string()
+    }
+
+    async fn describe(&self, arn: &str) -> Task {
+        let out = self.ecs.describe_tasks().cluster(&self.cluster).tasks(arn).send().await.unwrap();
+        out.tasks()[0].clone()
+    }
+
+    /// Polls the task until `done` holds, or fails with what it last saw.
+    async fn wait_task(&self, arn: &str, what: &str, done: impl Fn(&Task) -> bool) -> Task {
+        let until = Instant::now() + DEADLINE;
+        loop {
+            let task = self.describe(arn).await;
+            if done(&task) {
+                return task;
+            }
+            assert!(Instant::now() < until, "task never became {what}: {task:#?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn status(t: &Task) -> &str {
+    t.last_status().unwrap_or_default()
+}
+
+fn http_get(port: i32, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port as u16)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_runs_serves_on_its_dynamic_port_and_stops() {
+    let mut env = Env::start("serve").await;
+    env.agent(0, &[]).await;
+    let web = env
+        .container(
+            "web",
+            "mkdir -p /www && echo \"$GREETING from $HOSTNAME\" > /www/index.html && exec httpd -f -p 8080 -h /www",
+        )
+        .port_mappings(PortMapping::builder().container_port(8080).build())
+        .environment(KeyValuePair::builder().name("GREETING").value("hello").build())
+        .build();
+    let td = env.register("web", vec![web]).await;
+    let arn = env.run(&td).await;
+    let task = env.wait_task(&arn, "RUNNING", |t| status(t) == "RUNNING").await;
+    assert!(task.started_at().is_some() && task.pull_started_at().is_some());
+    let container = &task.containers()[0];
+    assert!(container.runtime_id().is_some());
+    let binding = &container.network_bindings()[0];
+    assert_eq!(binding.container_port(), Some(8080));
+    let port = binding.host_port().unwrap();
+    assert!(port > 0);
+    let page = http_get(port, "/index.html");
+    assert!(page.contains("200 OK") && page.contains("hello from"), "{page}");
+
+    // The container carries the labels that find it.
+    let by_label = docker_cli(&["ps", "-q", "--filter", &format!("label=com.amazonaws.ecs.task-arn={arn}")]);
+    assert_eq!(by_label.lines().count(), 1);
+
+    let stopped = env.ecs.stop_task().cluster(&env.cluster).task(&arn).reason("done here").send().await.unwrap();
+    assert_eq!(stopped.task.unwrap().desired_status(), Some("STOPPED"));
+    let task = env.wait_task(&arn, "STOPPED", |t| status(t) == "STOPPED").await;
+    assert_eq!(task.stop_code().map(|c| c.as_str()), Some("UserInitiated"));
+    assert_eq!(task.stopped_reason(), Some("done here"));
+    assert!(task.stopped_at().is_some() && task.stopping_at().is_some());
+    let exit = task.containers()[0].exit_code().unwrap();
+    assert!(exit == 137 || exit == 143, "killed by SIGTERM/SIGKILL: {exit}");
+    // Once STOPPED is recorded the agent removes the container.
+    let until = Instant::now() + DEADLINE;
+    while !env.image.containers().is_empty() {
+        assert!(Instant::now() < until, "the stopped task's container was not removed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_essential_container_exit_stops_the_task() {
+    let mut env = Env::start("essential").await;
+    env.agent(0, &[]).await;
+    let main = env.container("main", "sleep 1; exit 3").build();
+    let side = env.container("side", "exec sleep 300").essential(false).build();
+    let td = env.register("essential", vec![main, side]).await;
+    let arn = env.run(&td).await;
+    let task = env.wait_task(&arn, "STOPPED", |t| status(t) == "STOPPED").await;
+    assert_eq!(task.stop_code().map(|c| c.as_str()), Some("EssentialContainerExited"));
+    assert_eq!(task.stopped_reason(), Some("Essential container in task exited"));
+    let main = task.containers().iter().find(|c| c.name() == Some("main")).unwrap();
+    assert_eq!(main.exit_code(), Some(3));
+    let side = task.containers().iter().find(|c| c.name() == Some("side")).unwrap();
+    assert_eq!(side.last_status(), Some("STOPPED"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn depends_on_orders_container_starts() {
+    let mut env = Env::start("depends").await;
+    env.agent(0, &[]).await;
+    let shared = env.dir.path().join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    let volume = aws_sdk_ecs::types::Volume::builder()
+        .name("shared")
+        .host(aws_sdk_ecs::types::HostVolumeProperties::builder().source_path(shared.to_str().unwrap()).build())
+        .build();
+    let mount = aws_sdk_ecs::types::MountPoint::builder().source_volume("shared").container_path("/shared").build();
+    let init = env
+        .container("init", "sleep 1; echo ready > /shared/marker")
+        .essential(false)
+        .mount_points(mount.clone())
+        .build();
+    // Fails at once if it starts before init has written the marker.
+    let app = env
+        .container("app", "test -f /shared/marker || exit 9; exec sleep 300")
+        .mount_points(mount)
+        .depends_on(
+            ContainerDependency::builder()
+                .container_name("init")
+                .condition(ContainerCondition::Success)
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let out = env
+        .ecs
+        .register_task_definition()
+        .family("depends")
+        .container_definitions(init)
+        .container_definitions(app)
+        .volumes(volume)
+        .send()
+        .await
+        .unwrap();
+    let arn = env.run(out.task_definition().unwrap().task_definition_arn().unwrap()).await;
+    let task = env.wait_task(&arn, "RUNNING", |t| status(t) == "RUNNING").await;
+    let init = task.containers().iter().find(|c| c.name() == Some("init")).unwrap();
+    assert_eq!((init.last_status(), init.exit_code()), (Some("STOPPED"), Some(0)));
+    let app = task.containers().iter().find(|c| c.name() == Some("app")).unwrap();
+    assert_eq!(app.last_status(), Some("RUNNING"));
+    env.ecs.stop_task().cluster(&env.cluster).task(&arn).send().await.unwrap();
+    env.wait_task(&arn, "STOPPED", |t| status(t) == "STOPPED").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_checks_turn_healthy_and_unhealthy() {
+    let mut env = Env::start("health").await;
+    env.agent(0, &[]).await;
+    let check = |cmd: &str| {
+        HealthCheck::builder().command("CMD-SHELL").command(cmd).interval(5).timeout(2).retries(1).build().unwrap()
+    };
+    let good = env.container("app", "mkdir -p /tmp && touch /tmp/ok; exec sleep 300").health_check(check("test -f /tmp/ok")).build();
+    let bad = env.container("app", "exec sleep 300").health_check(check("test -f /tmp/ok")).build();
+    let good_td = env.register("healthy", vec![good]).await;
+    let bad_td = env.register("unhealthy", vec![bad]).await;
+    let good = env.run(&good_td).await;
+    let bad = env.run(&bad_td).await;
+    let task = env.wait_task(&good, "HEALTHY", |t| t.health_status().map(|h| h.as_str()) == Some("HEALTHY")).await;
+    assert_eq!(task.containers()[0].health_status().map(|h| h.as_str()), Some("HEALTHY"));
+    let task = env.wait_task(&bad, "UNHEALTHY", |t| t.health_status().map(|h| h.as_str()) == Some("UNHEALTHY")).await;
+    assert_eq!(status(&task), "RUNNING", "a standalone task keeps running when unhealthy");
+    for arn in [good, bad] {
+        env.ecs.stop_task().cluster(&env.cluster).task(&arn).send().await.unwrap();
+        env.wait_task(&arn, "STOPPED", |t| status(t) == "STOPPED").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_that_cannot_start_says_why() {
+    let mut env = Env::start("badstart").await;
+    env.agent(0, &[]).await;
+    let missing = ContainerDefinition::builder().name("app").image("berth-test/does-not-exist:1").memory(32).build();
+    let td = env.register("badimage", vec![missing]).await;
+    let arn = env.run(&td).await;
+    let task = env.wait_task(&arn, "STOPPED", |t| status(t) == "STOPPED").await;
+    assert_eq!(task.stop_code().map(|c| c.as_str()), Some("TaskFailedToStart"));
+    let reason = task.stopped_reason().unwrap();
+    assert!(reason.starts_with("CannotPullContainerError") && reason.contains("does-not-exist"), "{reason}");
+    assert!(task.started_at().is_none());
+
+    let bad_command = ContainerDefinition::builder()
+        .name("app")
+        .image(&env.image.reference)
+        .memory(32)
+        .command("/no/such/program")
+        .build();
+    let td = env.register("badcommand", vec![bad_command]).await;
+    let arn = env.run(&td).await;
+    let task = env.wait_task(&arn, "STOPPED", |t| status(t) == "STOPPED").await;
+    assert_eq!(task.stop_code().map(|c| c.as_str()), Some("TaskFailedToStart"));
+    let reason = task.stopped_reason().unwrap();
+    assert!(reason.starts_with("CannotStartContainerError") && reason.contains("/no/such/program"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn placement_uses_the_instance_that_fits() {
+    let mut env = Env::start("fit").await;
+    let small = env.agent(0, &["--cpu", "256", "--memory", "128"]).await;
+    let big = env.agent(1, &["--cpu", "2048", "--memory", "1024"]).await;
+    let app = env.container("app", "exec sleep 300").memory(512).build();
+    let td = env.register("fit", vec![app]).await;
+    let out = env.ecs.run_task().cluster(&env.cluster).task_definition(&td).count(3).send().await.unwrap();
+    assert_eq!(out.tasks().len(), 2, "two fit on the big instance: {:?}", out.failures());
+    for t in out.tasks() {
+        assert_eq!(t.container_instance_arn(), Some(big.as_str()));
+    }
+    let reasons: Vec<(&str, &str)> = out.failures().iter().map(|f| (f.arn().unwrap(), f.reason().unwrap())).collect();
+    assert!(reasons.contains(&(small.as_str(), "RESOURCE:MEMORY")), "{reasons:?}");
+    assert!(reasons.contains(&(big.as_str(), "RESOURCE:MEMORY")), "{reasons:?}");
+    // Remaining resources account for what was placed.
+    let described =
+        env.ecs.describe_container_instances().cluster(&env.cluster).container_instances(&big).send().await.unwrap();
+    let remaining = described.container_instances()[0].remaining_resources();
+    let memory = remaining.iter().find(|r| r.name() == Some("MEMORY")).unwrap().integer_value();
+    assert_eq!(memory, 0);
+    for t in out.tasks() {
+        env.ecs.stop_task().cluster(&env.cluster).task(t.task_arn().unwrap()).send().await.unwrap();
+    }
+    for t in out.tasks() {
+        env.wait_task(t.task_arn().unwrap(), "STOPPED", |t| status(t) == "STOPPED").await;
+    }
+    let described =
+        env.ecs.describe_container_instances().cluster(&env.cluster).container_instances(&big).send().await.unwrap();
+    let remaining = described.container_instances()[0].remaining_resources();
+    assert_eq!(
+        remaining.iter().find(|r| r.name() == Some("MEMORY")).unwrap().integer_value(),
+        1024,
+        "released on STOPPED"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_agent_adopts_its_containers() {
+    let mut env = Env::start("adopt").await;
+    let instance = env.agent(0, &[]).await;
+    let td = env.register("adopt", vec![env.container("app", "exec sleep 300").build()]).await;
+    let arn = env.run(&td).await;
+    let task = env.wait_task(&arn, "RUNNING", |t| status(t) == "RUNNING").await;
+    let runtime_id = task.containers()[0].runtime_id().unwrap().to_string();
+
+    env.agents[0].take().unwrap().kill9();
+    let again = env.agent(0, &[]).await;
+    assert_eq!(again, instance, "the restarted agent is the same container instance");
+    // Give the new agent time to converge, then check nothing was duplicated or restarted.
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        let task = env.describe(&arn).await;
+        assert_eq!(status(&task), "RUNNING");
+        assert_eq!(task.containers()[0].runtime_id(), Some(runtime_id.as_str()));
+        assert_eq!(env.image.containers(), vec![runtime_id[..12].to_string()]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The adopted task is still under control.
+    env.ecs.stop_task().cluster(&env.cluster).task(&arn).send().await.unwrap();
+    env.wait_task(&arn, "STOPPED", |t| status(t) == "STOPPED").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_agent_disconnects_and_its_tasks_stop_after_the_grace() {
+    let mut env = Env::start("lost").await;
+    let instance = env.agent(0, &[]).await;
+    let td = env.register("lost", vec![env.container("app", "exec sleep 300").build()]).await;
+    let arn = env.run(&td).await;
+    env.wait_task(&arn, "RUNNING", |t| status(t) == "RUNNING").await;
+    env.agents[0].take().unwrap().kill9();
+
+    let until = Instant::now() + DEADLINE;
+    loop {
+        let out = env
+            .ecs
+            .describe_container_instances()
+            .cluster(&env.cluster)
+            .container_instances(&instance)
+            .send()
+            .await
+            .unwrap();
+        if !out.container_instances()[0].agent_connected() {
+            break;
+        }
+        assert!(Instant::now() < until, "the instance never showed agentConnected=false");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let task = env.wait_task(&arn, "STOPPED", |t| status(t) == "STOPPED").await;
+    assert!(task.stopped_reason().unwrap().contains("stopped responding"), "{:?}", task.stopped_reason());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_with_sigkill_comes_back_with_its_tasks() {
+    let mut env = Env::start("restart").await;
+    env.agent(0, &[]).await;
+    let td = env.register("restart", vec![env.container("app", "exec sleep 300").build()]).await;
+    let arn = env.run(&td).await;
+    env.wait_task(&arn, "RUNNING", |t| status(t) == "RUNNING").await;
+
+    let port = env.server().port();
+    env.server.take().unwrap().kill9();
+    env.server = Some(BerthProcess::start_with(
+        berth(),
+        &env.dir.path().join("server"),
+        port,
+        &["--heartbeat-timeout", "3", "--disconnected-grace", "3"],
+    ));
+    let task = env.describe(&arn).await;
+    assert_eq!(status(&task), "RUNNING", "the task is known after the restart");
+    // The agent reconnects: a stop reaches it and it reports back.
+    env.ecs.stop_task().cluster(&env.cluster).task(&arn).send().await.unwrap();
+    let task = env.wait_task(&arn, "STOPPED", |t| status(t) == "STOPPED").await;
+    assert!(task.containers()[0].exit_code().is_some(), "the agent reported the exit");
+}
