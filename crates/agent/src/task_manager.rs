@@ -335,17 +335,12 @@ impl<R: ContainerRuntime> TaskManager<R> {
             let Some(id) = c.id.clone() else { continue };
             match self.runtime.inspect(&id).await {
                 Ok(Some(s)) => {
+                    // A container's status only moves forward.
                     match s.state {
-                        RunState::Running => {
-                            if c.status != "STOPPED" {
-                                c.status = "RUNNING";
-                            }
-                        }
-                        RunState::Exited(code) => {
-                            if c.status != "STOPPED" {
-                                c.status = "STOPPED";
-                                c.exit_code = Some(code);
-                            }
+                        RunState::Running if c.status != "STOPPED" => c.status = "RUNNING",
+                        RunState::Exited(code) if c.status != "STOPPED" => {
+                            c.status = "STOPPED";
+                            c.exit_code = Some(code);
                         }
                         _ => {}
                     }

@@ -276,7 +276,10 @@ async fn health_checks_turn_healthy_and_unhealthy() {
     let check = |cmd: &str| {
         HealthCheck::builder().command("CMD-SHELL").command(cmd).interval(5).timeout(2).retries(1).build().unwrap()
     };
-    let good = env.container("app", "mkdir -p /tmp && touch /tmp/ok; exec sleep 300").health_check(check("test -f /tmp/ok")).build();
+    let good = env
+        .container("app", "mkdir -p /tmp && touch /tmp/ok; exec sleep 300")
+        .health_check(check("test -f /tmp/ok"))
+        .build();
     let bad = env.container("app", "exec sleep 300").health_check(check("test -f /tmp/ok")).build();
     let good_td = env.register("healthy", vec![good]).await;
     let bad_td = env.register("unhealthy", vec![bad]).await;
