@@ -177,7 +177,12 @@ impl Control {
             .write(move |state, changes| {
                 let cluster = active_cluster(state, &caller, req.cluster.as_deref())?.cluster_name.clone();
                 let region = state.region(&caller.region);
-                let existing = req.container_instance_arn.as_deref().and_then(|a| find_instance(region, &cluster, a));
+                // A deregistered instance is never revived: its agent registers as a new one.
+                let existing = req
+                    .container_instance_arn
+                    .as_deref()
+                    .and_then(|a| find_instance(region, &cluster, a))
+                    .filter(|r| r.instance.status != "INACTIVE");
                 let (arn, registered_at, desired_version, version) = match existing {
                     Some(r) => (
                         r.instance.container_instance_arn.clone(),
@@ -244,7 +249,7 @@ impl Control {
             next.instance.status = "INACTIVE".into();
             next.instance.agent_connected = false;
             next.instance.version += 1;
-            next.token_sha256 = format!("revoked:{}", next.instance.container_instance_arn);
+            // The token stays valid so the agent's next poll learns it was deregistered.
             next.desired_version += 1;
             let view = instance_view(region, &next, true);
             changes.push(Change::Instance { region: caller.region.clone(), record: Arc::new(next) });
