@@ -60,7 +60,8 @@ async fn start() -> Sim {
 
 impl Sim {
     async fn register(&self, family: &str, container: ContainerDefinition) -> String {
-        let out = self.ecs.register_task_definition().family(family).container_definitions(container).send().await.unwrap();
+        let out =
+            self.ecs.register_task_definition().family(family).container_definitions(container).send().await.unwrap();
         out.task_definition.unwrap().task_definition_arn.unwrap()
     }
 
@@ -94,7 +95,8 @@ fn last(t: &Task) -> &str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registered_instance_shows_its_resources_and_attributes() {
     let s = start().await;
-    let out = s.ecs.describe_container_instances().cluster("sim").container_instances(&s.instance).send().await.unwrap();
+    let out =
+        s.ecs.describe_container_instances().cluster("sim").container_instances(&s.instance).send().await.unwrap();
     let ci = &out.container_instances()[0];
     assert_eq!(ci.status(), Some("ACTIVE"));
     assert!(ci.agent_connected());
@@ -113,19 +115,47 @@ async fn a_registered_instance_shows_its_resources_and_attributes() {
 
     // Custom attributes.
     let custom = |name: &str, value: &str| {
-        Attribute::builder().name(name).value(value).target_type(TargetType::ContainerInstance).target_id(&s.instance).build().unwrap()
+        Attribute::builder()
+            .name(name)
+            .value(value)
+            .target_type(TargetType::ContainerInstance)
+            .target_id(&s.instance)
+            .build()
+            .unwrap()
     };
     s.ecs.put_attributes().cluster("sim").attributes(custom("rack", "r1")).send().await.unwrap();
-    let listed =
-        s.ecs.list_attributes().cluster("sim").target_type(TargetType::ContainerInstance).attribute_name("rack").send().await.unwrap();
+    let listed = s
+        .ecs
+        .list_attributes()
+        .cluster("sim")
+        .target_type(TargetType::ContainerInstance)
+        .attribute_name("rack")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(listed.attributes()[0].value(), Some("r1"));
     assert_eq!(listed.attributes()[0].target_id(), Some(s.instance.as_str()));
     s.ecs.delete_attributes().cluster("sim").attributes(custom("rack", "r1")).send().await.unwrap();
-    let listed =
-        s.ecs.list_attributes().cluster("sim").target_type(TargetType::ContainerInstance).attribute_name("rack").send().await.unwrap();
+    let listed = s
+        .ecs
+        .list_attributes()
+        .cluster("sim")
+        .target_type(TargetType::ContainerInstance)
+        .attribute_name("rack")
+        .send()
+        .await
+        .unwrap();
     assert!(listed.attributes().is_empty());
     let too_many: Vec<Attribute> = (0..10).map(|i| custom(&format!("k{i}"), "v")).collect();
-    let err = s.ecs.put_attributes().cluster("sim").set_attributes(Some(too_many)).send().await.unwrap_err().into_service_error();
+    let err = s
+        .ecs
+        .put_attributes()
+        .cluster("sim")
+        .set_attributes(Some(too_many))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_attribute_limit_exceeded_exception(), "{err:?}");
 
     // DRAINING instances take no new tasks.
@@ -137,7 +167,8 @@ async fn a_registered_instance_shows_its_resources_and_attributes() {
         .send()
         .await
         .unwrap();
-    let draining = s.ecs.list_container_instances().cluster("sim").status(ContainerInstanceStatus::Draining).send().await.unwrap();
+    let draining =
+        s.ecs.list_container_instances().cluster("sim").status(ContainerInstanceStatus::Draining).send().await.unwrap();
     assert_eq!(draining.container_instance_arns().len(), 1);
     let td = s.register("web", app(64)).await;
     let out = s.ecs.run_task().cluster("sim").task_definition(&td).send().await.unwrap();
@@ -203,7 +234,15 @@ async fn tasks_run_report_and_stop_through_the_agent() {
     assert!(spec.env.contains(&("MODE".to_string(), "override".to_string())));
     assert_eq!(spec.labels["com.amazonaws.ecs.task-arn"], arns[0]);
 
-    let tagged = s.ecs.describe_tasks().cluster("sim").tasks(&arns[0]).include(aws_sdk_ecs::types::TaskField::Tags).send().await.unwrap();
+    let tagged = s
+        .ecs
+        .describe_tasks()
+        .cluster("sim")
+        .tasks(&arns[0])
+        .include(aws_sdk_ecs::types::TaskField::Tags)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(tagged.tasks()[0].tags()[0].value(), Some("test"));
     let missing = s.ecs.describe_tasks().cluster("sim").tasks("nope").send().await.unwrap();
     assert_eq!(missing.failures()[0].reason(), Some("MISSING"));
@@ -267,7 +306,16 @@ async fn placement_failures_explain_themselves() {
     assert_eq!(huge.failures()[0].reason(), Some("RESOURCE:MEMORY"));
     assert_eq!(huge.failures()[0].detail(), Some("memory: needs 4096 MiB, 1984 free"));
 
-    let err = s.ecs.run_task().cluster("sim").task_definition("fixed").count(11).send().await.unwrap_err().into_service_error();
+    let err = s
+        .ecs
+        .run_task()
+        .cluster("sim")
+        .task_definition("fixed")
+        .count(11)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_invalid_parameter_exception(), "{err:?}");
     let err = s.ecs.run_task().cluster("sim").task_definition("ghost").send().await.unwrap_err().into_service_error();
     assert!(err.is_client_exception(), "{err:?}");
@@ -277,9 +325,18 @@ async fn placement_failures_explain_themselves() {
 
     // StartTask names the instance.
     s.register("small", app(32)).await;
-    let started = s.ecs.start_task().cluster("sim").task_definition("small").container_instances(&s.instance).send().await.unwrap();
+    let started = s
+        .ecs
+        .start_task()
+        .cluster("sim")
+        .task_definition("small")
+        .container_instances(&s.instance)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(started.tasks()[0].container_instance_arn(), Some(s.instance.as_str()));
-    let ghost = s.ecs.start_task().cluster("sim").task_definition("small").container_instances("ghost").send().await.unwrap();
+    let ghost =
+        s.ecs.start_task().cluster("sim").task_definition("small").container_instances("ghost").send().await.unwrap();
     assert_eq!(ghost.failures()[0].reason(), Some("MISSING"));
 }
 
@@ -299,7 +356,15 @@ async fn deregistration_refuses_busy_instances_unless_forced() {
         .unwrap_err()
         .into_service_error();
     assert!(err.is_invalid_parameter_exception(), "{err:?}");
-    let gone = s.ecs.deregister_container_instance().cluster("sim").container_instance(&s.instance).force(true).send().await.unwrap();
+    let gone = s
+        .ecs
+        .deregister_container_instance()
+        .cluster("sim")
+        .container_instance(&s.instance)
+        .force(true)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(gone.container_instance().unwrap().status(), Some("INACTIVE"));
     assert!(s.ecs.list_container_instances().cluster("sim").send().await.unwrap().container_instance_arns().is_empty());
     // The agent learns it was deregistered and stops.

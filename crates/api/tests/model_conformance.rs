@@ -92,13 +92,55 @@ async fn responses_use_only_model_fields() {
         ("ListAccountSettings", r#"{"effectiveSettings":true}"#),
         ("DeregisterTaskDefinition", r#"{"taskDefinition":"web:1"}"#),
         ("DeleteTaskDefinitions", r#"{"taskDefinitions":["web:1","web:2"]}"#),
+        ("RegisterTaskDefinition", r#"{"family":"web","containerDefinitions":[{"name":"a","image":"x","memory":64}]}"#),
+        (
+            "RegisterContainerInstance",
+            r#"{"cluster":"web","totalResources":[{"name":"CPU","type":"INTEGER","integerValue":1024},
+               {"name":"MEMORY","type":"INTEGER","integerValue":2048},{"name":"PORTS","type":"STRINGSET","stringSetValue":["22"]}],
+               "attributes":[{"name":"ecs.os-type","value":"linux"}],"versionInfo":{"agentVersion":"0.1.0"}}"#,
+        ),
+        (
+            "DescribeContainerInstances",
+            r#"{"cluster":"web","containerInstances":["{instance}","ghost"],"include":["TAGS"]}"#,
+        ),
+        ("ListContainerInstances", r#"{"cluster":"web"}"#),
+        (
+            "PutAttributes",
+            r#"{"cluster":"web","attributes":[{"name":"rack","value":"r1","targetType":"container-instance","targetId":"{instance}"}]}"#,
+        ),
+        ("ListAttributes", r#"{"cluster":"web","targetType":"container-instance"}"#),
+        ("UpdateContainerInstancesState", r#"{"cluster":"web","containerInstances":["{instance}"],"status":"ACTIVE"}"#),
+        ("RunTask", r#"{"cluster":"web","taskDefinition":"web","tags":[{"key":"a","value":"b"}]}"#),
+        ("DescribeTasks", r#"{"cluster":"web","tasks":["{task}","ghost"],"include":["TAGS"]}"#),
+        ("ListTasks", r#"{"cluster":"web"}"#),
+        (
+            "SubmitTaskStateChange",
+            r#"{"cluster":"web","task":"{task}","status":"RUNNING","containers":[{"containerName":"a","status":"RUNNING","runtimeId":"c0ffee",
+               "networkBindings":[{"bindIP":"0.0.0.0","containerPort":80,"hostPort":32768,"protocol":"tcp"}]}]}"#,
+        ),
+        ("StopTask", r#"{"cluster":"web","task":"{task}","reason":"done"}"#),
+        (
+            "SubmitTaskStateChange",
+            r#"{"cluster":"web","task":"{task}","status":"STOPPED","containers":[{"containerName":"a","status":"STOPPED","exitCode":143}]}"#,
+        ),
+        ("DescribeTasks", r#"{"cluster":"web","tasks":["{task}"]}"#),
+        ("DeregisterContainerInstance", r#"{"cluster":"web","containerInstance":"{instance}","force":true}"#),
         ("DeleteCluster", r#"{"cluster":"web"}"#),
     ];
+    let (mut instance, mut task) = (String::new(), String::new());
     for (op, body) in calls {
         let target = format!("AmazonEC2ContainerServiceV20141113.{op}");
+        let body = body.replace("{instance}", &instance).replace("{task}", &task);
         let r = raw.call(&target, body.as_bytes(), &signing).await.unwrap();
         assert_eq!(r.status, 200, "{op}: {:?}", r.body);
         let output = model["operations"][op]["output"]["shape"].as_str().unwrap();
         check(&model, output, &r.body, op);
+        if *op == "RegisterContainerInstance" {
+            instance = r.body["containerInstance"]["containerInstanceArn"].as_str().unwrap().to_string();
+        }
+        if *op == "RunTask" {
+            assert_eq!(r.body["tasks"].as_array().unwrap().len(), 1, "{:?}", r.body);
+            task = r.body["tasks"][0]["taskArn"].as_str().unwrap().to_string();
+        }
     }
 }
