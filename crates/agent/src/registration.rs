@@ -7,7 +7,10 @@ use berth_model::container_instance::{Attribute, ContainerInstance, Resource, Ve
 use berth_runtime::ContainerRuntime;
 use serde::{Deserialize, Serialize};
 
-use crate::{client::ServerClient, AgentConfig, AgentError, Identity, Session, RESERVED_MEMORY_MIB};
+use crate::{
+    client::{ClientError, ServerClient},
+    AgentConfig, AgentError, Identity, Session, RESERVED_MEMORY_MIB,
+};
 
 /// Ports the ECS agent reserves on every Linux instance.
 const RESERVED_PORTS: &[&str] = &["22", "2375", "2376", "51678", "51679"];
@@ -130,16 +133,25 @@ async fn call_register<R: ContainerRuntime>(
     Ok(Identity { instance_arn, token })
 }
 
-/// Registers (again, if this data directory has an identity for the cluster).
+/// Registers (again, if this data directory has an identity for the cluster). While the
+/// server cannot be reached, retries every second; an answer that refuses is final.
 pub(crate) async fn register<R: ContainerRuntime>(
     client: &ServerClient,
     config: &AgentConfig,
     runtime: &R,
 ) -> Result<Session, AgentError> {
     let saved = load_saved(config);
-    let identity =
-        call_register(client, config, runtime, saved.as_ref().map(|s| s.container_instance_arn.as_str())).await?;
-    Ok(Session { inner: Arc::new(RwLock::new(identity)) })
+    let arn = saved.as_ref().map(|s| s.container_instance_arn.as_str());
+    loop {
+        match call_register(client, config, runtime, arn).await {
+            Ok(identity) => return Ok(Session { inner: Arc::new(RwLock::new(identity)) }),
+            Err(AgentError::Registration(ClientError::Transport(e))) => {
+                tracing::warn!(error = %e, "cannot reach the server to register; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Registers again under the same identity, for a fresh token.

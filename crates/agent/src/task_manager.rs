@@ -320,9 +320,15 @@ impl<R: ContainerRuntime> TaskManager<R> {
         let env = spec::environment(&def, over, &|p| std::fs::read_to_string(p).map_err(|e| e.to_string()))
             .map_err(|e| format!("ResourceInitializationError: {e}"))?;
         let spec = spec::container_spec(&self.ctx(), &self.td, &self.overrides, &def, env);
-        // A container of this name left over from an earlier attempt would block the create.
-        let _ = self.runtime.remove(&spec.name).await;
-        let id = self.runtime.create(&spec).await.map_err(|e| format!("CannotCreateContainerError: {e}"))?;
+        let id = match self.runtime.create(&spec).await {
+            // A container of this name left over from an interrupted attempt: replace it.
+            Err(berth_runtime::RuntimeError::Conflict(_)) => {
+                let _ = self.runtime.remove(&spec.name).await;
+                self.runtime.create(&spec).await
+            }
+            other => other,
+        }
+        .map_err(|e| format!("CannotCreateContainerError: {e}"))?;
         self.containers[i].id = Some(id.clone());
         self.runtime.start(&id).await.map_err(|e| format!("CannotStartContainerError: {e}"))?;
         self.containers[i].status = "RUNNING";

@@ -31,6 +31,7 @@ pub struct DockerRuntime {
 fn engine(e: BollardError) -> RuntimeError {
     match e {
         BollardError::DockerResponseServerError { status_code: 404, message } => RuntimeError::NotFound(message),
+        BollardError::DockerResponseServerError { status_code: 409, message } => RuntimeError::Conflict(message),
         BollardError::DockerResponseServerError { message, .. } => RuntimeError::Engine(message),
         other => RuntimeError::Engine(other.to_string()),
     }

@@ -116,6 +116,8 @@ pub struct RuntimeInfo {
 pub enum RuntimeError {
     #[error("no such container or image: {0}")]
     NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("{op} timed out after {secs}s")]
     Timeout { op: &'static str, secs: u64 },
     #[error("{0}")]

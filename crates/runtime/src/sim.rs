@@ -81,10 +81,7 @@ impl ContainerRuntime for SimRuntime {
     async fn create(&self, spec: &ContainerSpec) -> Result<String> {
         let mut s = self.lock();
         if s.containers.values().any(|c| c.status.name == spec.name) {
-            return Err(RuntimeError::Engine(format!(
-                "Conflict. The container name \"/{}\" is already in use",
-                spec.name
-            )));
+            return Err(RuntimeError::Conflict(format!("The container name \"/{}\" is already in use", spec.name)));
         }
         s.next_id += 1;
         let id = format!("{:064x}", s.next_id);

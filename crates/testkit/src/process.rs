@@ -123,6 +123,10 @@ impl AgentProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for AgentProcess {
