@@ -25,8 +25,10 @@ pub enum Desired {
     Forget,
 }
 
-/// How often containers are inspected.
+/// How often containers are inspected while the task starts or stops.
 const WATCH_INTERVAL: Duration = Duration::from_millis(250);
+/// How often a steadily RUNNING task's containers are inspected (exits, health).
+const STEADY_INTERVAL: Duration = Duration::from_secs(1);
 /// How long a container may wait for its dependencies when it sets no startTimeout.
 const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -153,8 +155,6 @@ impl<R: ContainerRuntime> TaskManager<R> {
     /// Runs until the task has stopped and left the desired set.
     pub async fn run(mut self, mut desired: watch::Receiver<Desired>) {
         self.adopt().await;
-        let mut tick = tokio::time::interval(WATCH_INTERVAL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let want = *desired.borrow_and_update();
             match want {
@@ -183,7 +183,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
             }
             self.report();
             tokio::select! {
-                _ = tick.tick() => {}
+                _ = tokio::time::sleep(if self.phase == Phase::Running { STEADY_INTERVAL } else { WATCH_INTERVAL }) => {}
                 changed = desired.changed() => {
                     if changed.is_err() {
                         // The supervisor is gone (agent shutting down): leave containers running.

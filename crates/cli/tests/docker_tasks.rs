@@ -437,3 +437,42 @@ async fn a_server_killed_with_sigkill_comes_back_with_its_tasks() {
     let task = env.wait_task(&arn, "STOPPED", |t| status(t) == "STOPPED").await;
     assert!(task.containers()[0].exit_code().is_some(), "the agent reported the exit");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn berth_up_runs_tasks_in_the_default_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    // Containers of `berth up` are in the `default` cluster; this test alone uses it.
+    let image = TestImage::build("up", "default");
+    let up = BerthProcess::up(berth(), dir.path());
+    let ecs = sdk_client(&up.endpoint, &up.credential(), "us-east-1");
+    let until = Instant::now() + DEADLINE;
+    while ecs.list_container_instances().send().await.map(|o| o.container_instance_arns().is_empty()).unwrap_or(true) {
+        assert!(Instant::now() < until, "berth up's agent did not join the default cluster");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let app = ContainerDefinition::builder()
+        .name("app")
+        .image(&image.reference)
+        .memory(32)
+        .stop_timeout(1)
+        .command("sleep")
+        .command("300")
+        .build();
+    ecs.register_task_definition().family("up").container_definitions(app).send().await.unwrap();
+    let arn = ecs.run_task().task_definition("up").send().await.unwrap().tasks()[0].task_arn().unwrap().to_string();
+    let until = Instant::now() + DEADLINE;
+    loop {
+        let t = ecs.describe_tasks().tasks(&arn).send().await.unwrap().tasks()[0].clone();
+        if status(&t) == "RUNNING" {
+            break;
+        }
+        assert!(Instant::now() < until, "never RUNNING: {t:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ecs.stop_task().task(&arn).send().await.unwrap();
+    let until = Instant::now() + DEADLINE;
+    while status(&ecs.describe_tasks().tasks(&arn).send().await.unwrap().tasks()[0]) != "STOPPED" {
+        assert!(Instant::now() < until, "never STOPPED");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

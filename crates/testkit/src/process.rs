@@ -24,8 +24,17 @@ impl BerthProcess {
 
     /// Like [`BerthProcess::start`], with more `berth server` flags.
     pub fn start_with(binary: &Path, data_dir: &Path, port: u16, extra: &[&str]) -> BerthProcess {
+        Self::spawn(binary, "server", data_dir, port, extra)
+    }
+
+    /// `berth up`: the server and a local agent in the `default` cluster.
+    pub fn up(binary: &Path, data_dir: &Path) -> BerthProcess {
+        Self::spawn(binary, "up", data_dir, 0, &[])
+    }
+
+    fn spawn(binary: &Path, mode: &str, data_dir: &Path, port: u16, extra: &[&str]) -> BerthProcess {
         let mut child = Command::new(binary)
-            .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .args([mode, "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .env("BERTH_LOG", "warn")
