@@ -90,13 +90,6 @@ pub struct TaskManager<R: ContainerRuntime> {
     last_report: Option<TaskStateChange>,
 }
 
-fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as f64 / 1000.0)
-        .unwrap_or(0.0)
-}
-
 fn health_str(h: Health) -> &'static str {
     match h {
         Health::Healthy => "HEALTHY",
@@ -222,7 +215,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
     /// Pulls images, then creates and starts every container whose dependencies are met.
     async fn advance_start(&mut self) {
         if !self.pulled {
-            self.pull_started_at = Some(now());
+            self.pull_started_at = Some(berth_model::time::now());
             self.report();
             let images: Vec<String> = self.containers.iter().filter_map(|c| c.def.image.clone()).collect();
             for image in images {
@@ -235,7 +228,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
                 }
             }
             self.pulled = true;
-            self.pull_stopped_at = Some(now());
+            self.pull_stopped_at = Some(berth_model::time::now());
             self.started_waiting = Instant::now();
         }
         for i in 0..self.containers.len() {
@@ -475,7 +468,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
         if self.last_report.as_ref() != Some(&change) {
             let mut sent = change.clone();
             if stopped {
-                sent.execution_stopped_at = Some(now());
+                sent.execution_stopped_at = Some(berth_model::time::now());
             }
             self.reporter.send(sent);
             self.last_report = Some(change);

@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 use berth_model::{task::TaskStatus, time};
 use tokio::time::Instant;
 
-use crate::{now_millis, state::Change, tasks::bump_instance, Control};
+use crate::{state::Change, tasks::bump_instance, Control};
 
 #[derive(Debug, Clone, Copy)]
 pub struct HealthConfig {
@@ -96,7 +96,7 @@ impl Control {
     async fn give_up_tasks(&self, region: String, arn: String, grace: Duration) -> Result<(), berth_model::EcsError> {
         self.write(move |state, changes| {
             let r = state.region(&region);
-            let now = time::from_millis(now_millis());
+            let now = time::now();
             let id = arn.rsplit('/').next().unwrap_or_default().to_string();
             let reason = format!(
                 "The agent on container instance {id} stopped responding and did not come back within {}s; the task was given up.",

@@ -9,10 +9,7 @@ use berth_model::{
 };
 use berth_scheduler::Candidate;
 
-use crate::{
-    clusters::active_cluster, now_millis, state::Change, Caller, Control, InstanceRecord, Page, PageRequest,
-    RegionState,
-};
+use crate::{clusters::active_cluster, state::Change, Caller, Control, InstanceRecord, Page, PageRequest, RegionState};
 
 #[derive(Debug, Clone, Default)]
 pub struct RegisterInstance {
@@ -194,7 +191,7 @@ impl Control {
                         let id = random_id();
                         let arn =
                             Arn::ecs(&caller.region, &caller.account, "container-instance", &format!("{cluster}/{id}"));
-                        (arn.to_string(), time::from_millis(now_millis()), 1, 1)
+                        (arn.to_string(), time::now(), 1, 1)
                     }
                 };
                 let id = arn.rsplit('/').next().unwrap_or_default().to_string();

@@ -92,11 +92,6 @@ impl Control {
     }
 }
 
-/// Milliseconds since the Unix epoch, for the timestamps ECS reports.
-pub(crate) fn now_millis() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::*;

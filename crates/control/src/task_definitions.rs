@@ -8,7 +8,7 @@ use berth_model::{
     time, Arn, EcsError, Failure,
 };
 
-use crate::{now_millis, state::Change, Caller, Control, Page, PageRequest, RegionState};
+use crate::{state::Change, Caller, Control, Page, PageRequest, RegionState};
 
 /// How a caller names a task definition: `family`, `family:revision` or an ARN.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +106,7 @@ impl Control {
                 pid_mode: reg.pid_mode,
                 ipc_mode: reg.ipc_mode,
                 proxy_configuration: reg.proxy_configuration,
-                registered_at: time::from_millis(now_millis()),
+                registered_at: time::now(),
                 registered_by: Some(caller.principal_arn()),
                 ephemeral_storage: reg.ephemeral_storage,
                 enable_fault_injection: reg.enable_fault_injection,
@@ -209,7 +209,7 @@ impl Control {
             }
             let mut inactive = (**td).clone();
             inactive.status = "INACTIVE".into();
-            inactive.deregistered_at = Some(time::from_millis(now_millis()));
+            inactive.deregistered_at = Some(time::now());
             let inactive = Arc::new(inactive);
             changes.push(Change::TaskDefinition { region: caller.region.clone(), task_definition: inactive.clone() });
             Ok(inactive)
@@ -253,7 +253,7 @@ impl Control {
                     Some(td) => {
                         let mut d = (**td).clone();
                         d.status = "DELETE_IN_PROGRESS".into();
-                        d.delete_requested_at = Some(time::from_millis(now_millis()));
+                        d.delete_requested_at = Some(time::now());
                         let d = Arc::new(d);
                         changes
                             .push(Change::TaskDefinition { region: caller.region.clone(), task_definition: d.clone() });

@@ -9,9 +9,7 @@ use berth_model::{
     time, EcsError,
 };
 
-use crate::{
-    now_millis, state::Change, task_definitions::TaskDefinitionRef, tasks::bump_instance, Control, RegionState,
-};
+use crate::{state::Change, task_definitions::TaskDefinitionRef, tasks::bump_instance, Control, RegionState};
 
 /// Container statuses the agent reports, in order.
 fn container_rank(s: &str) -> u8 {
@@ -25,7 +23,7 @@ fn container_rank(s: &str) -> u8 {
 
 /// Folds `change` into `task`. Returns whether the task went STOPPED with this report.
 fn merge(region: &RegionState, task: &mut Task, change: &TaskStateChange) -> Result<bool, EcsError> {
-    let now = time::from_millis(now_millis());
+    let now = time::now();
     for c in &change.containers {
         let name = c.container_name.as_deref().unwrap_or_default();
         let Some(container) = task.containers.iter_mut().find(|x| x.name == name) else {

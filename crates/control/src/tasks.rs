@@ -17,7 +17,6 @@ use berth_scheduler::{Demand, Placement};
 use crate::{
     clusters::active_cluster,
     instances::{candidate, find_instance, random_id},
-    now_millis,
     state::Change,
     task_definitions::TaskDefinitionRef,
     Caller, Control, InstanceRecord, Page, PageRequest, RegionState, State, TaskRecord,
@@ -182,11 +181,11 @@ fn new_task(
         availability_zone: az,
         cluster_arn,
         connectivity: Some("CONNECTED".into()),
-        connectivity_at: Some(time::from_millis(now_millis())),
+        connectivity_at: Some(time::now()),
         container_instance_arn: Some(instance.instance.container_instance_arn.clone()),
         containers,
         cpu: Some(demand.cpu.to_string()),
-        created_at: time::from_millis(now_millis()),
+        created_at: time::now(),
         desired_status: "RUNNING".into(),
         group: req.group.clone().unwrap_or_else(|| format!("family:{}", td.family)),
         health_status: "UNKNOWN".into(),
@@ -361,7 +360,7 @@ impl Control {
             let mut next = (**rec).clone();
             let t = &mut next.task;
             t.desired_status = "STOPPED".into();
-            t.stopping_at = Some(time::from_millis(now_millis()));
+            t.stopping_at = Some(time::now());
             t.stop_code = Some("UserInitiated".into());
             t.stopped_reason = Some(reason.unwrap_or_else(|| "Task stopped by user".into()));
             t.version += 1;
