@@ -7,6 +7,8 @@
 //! instances (fewest tasks first, instance order breaking ties). Constraints, the cluster
 //! query language and the binpack/spread/random strategies plug in after the filters.
 
+pub mod query;
+
 use std::collections::HashSet;
 
 /// What one task needs from an instance.
