@@ -7,7 +7,9 @@ use berth_model::{
     tag::Tag,
     time, Arn, EcsError, Failure,
 };
-use berth_scheduler::Candidate;
+use std::collections::HashMap;
+
+use berth_scheduler::Instance;
 
 use crate::{clusters::active_cluster, state::Change, Caller, Control, InstanceRecord, Page, PageRequest, RegionState};
 
@@ -36,7 +38,8 @@ pub(crate) struct Usage {
     pub ports: HashSet<(u32, String)>,
     pub running: i64,
     pub pending: i64,
-    pub tasks: usize,
+    /// Tasks not yet STOPPED, by task group.
+    pub groups: HashMap<String, usize>,
 }
 
 pub(crate) fn usage(region: &RegionState, arn: &str) -> Usage {
@@ -47,7 +50,7 @@ pub(crate) fn usage(region: &RegionState, arn: &str) -> Usage {
             u.cpu += t.cpu;
             u.memory += t.memory;
             u.ports.extend(t.host_ports.iter().cloned());
-            u.tasks += 1;
+            *u.groups.entry(t.task.group.clone()).or_default() += 1;
         }
         if t.task.desired_status == "RUNNING" {
             u.running += 1;
@@ -89,8 +92,9 @@ pub(crate) fn instance_view(region: &RegionState, rec: &InstanceRecord, with_tag
     ci
 }
 
-/// The scheduler's view of an instance.
-pub(crate) fn candidate(region: &RegionState, rec: &InstanceRecord) -> Candidate {
+/// The scheduler's view of an instance: free resources, attributes, and the facts the
+/// cluster query language can ask about.
+pub(crate) fn candidate(region: &RegionState, rec: &InstanceRecord) -> Instance {
     let ci = &rec.instance;
     let u = usage(region, &ci.container_instance_arn);
     let int = |name: &str| registered(ci, name).map_or(0, |r| r.integer_value);
@@ -102,15 +106,19 @@ pub(crate) fn candidate(region: &RegionState, rec: &InstanceRecord) -> Candidate
             }
         }
     }
-    Candidate {
+    Instance {
         arn: ci.container_instance_arn.clone(),
+        ec2_instance_id: ci.ec2_instance_id.clone().unwrap_or_default(),
         active: ci.status == "ACTIVE",
         agent_connected: ci.agent_connected,
+        agent_version: ci.version_info.as_ref().and_then(|v| v.agent_version.clone()).unwrap_or_default(),
+        registered_at: ci.registered_at,
         cpu_free: int("CPU") - u.cpu,
         memory_free: int("MEMORY") - u.memory,
         ports_used: ports,
-        attributes: ci.attributes.iter().map(|a| a.name.clone()).collect(),
-        task_count: u.tasks,
+        attributes: ci.attributes.iter().map(|a| (a.name.clone(), a.value.clone())).collect(),
+        running_tasks_count: u.running,
+        task_groups: u.groups,
     }
 }
 
@@ -236,7 +244,7 @@ impl Control {
             let rec = find_instance(region, &cluster, &reference)
                 .filter(|r| r.instance.status != "INACTIVE")
                 .ok_or_else(|| EcsError::invalid(format!("Container instance '{reference}' is not registered in cluster '{cluster}'.")))?;
-            let active = usage(region, &rec.instance.container_instance_arn).tasks;
+            let active: usize = usage(region, &rec.instance.container_instance_arn).groups.values().sum();
             if active > 0 && !force {
                 return Err(EcsError::invalid(format!(
                     "The container instance has {active} task(s) that are not stopped. Stop them first, or deregister with force."
@@ -297,17 +305,23 @@ impl Control {
                 )));
             }
         }
-        if filter.is_some_and(|f| !f.trim().is_empty()) {
-            return Err(EcsError::invalid("ListContainerInstances filter expressions are not supported yet in berth."));
-        }
+        let filter = match filter.map(str::trim).filter(|f| !f.is_empty()) {
+            Some(f) => Some(
+                berth_scheduler::query::parse(f)
+                    .map_err(|e| EcsError::invalid(format!("Invalid filter expression '{f}' {e}.")))?,
+            ),
+            None => None,
+        };
         self.read(|state| {
             let cluster = active_cluster(state, caller, cluster)?.cluster_name.clone();
-            let items = state.region(&caller.region).instances.values().filter(|r| {
+            let region = state.region(&caller.region);
+            let items = region.instances.values().filter(|r| {
                 r.cluster == cluster
                     && match status {
                         Some(s) => r.instance.status == s,
                         None => r.instance.status == "ACTIVE" || r.instance.status == "DRAINING",
                     }
+                    && filter.as_ref().is_none_or(|f| f.matches(&candidate(region, r)))
             });
             page.page(
                 100,

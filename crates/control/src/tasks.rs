@@ -12,7 +12,7 @@ use berth_model::{
     task_definition::{parse_task_cpu, parse_task_memory, TaskDefinition},
     time, Arn, EcsError, Failure,
 };
-use berth_scheduler::{Demand, Placement};
+use berth_scheduler::{Constraint, Demand, Placement, Request, Strategy, MAX_CONSTRAINTS, MAX_STRATEGIES};
 
 use crate::{
     clusters::active_cluster,
@@ -101,11 +101,6 @@ fn check_request(req: &RunTask, td: &TaskDefinition) -> Result<(), EcsError> {
     if td.network_mode.as_deref() == Some("awsvpc") {
         return Err(EcsError::invalid("The awsvpc network mode is not supported yet for EC2 tasks in berth."));
     }
-    if !req.placement_constraints.is_empty() || !req.placement_strategy.is_empty() {
-        return Err(EcsError::invalid(
-            "placementConstraints and placementStrategy are not supported yet in berth; leave them out to spread tasks over instances.",
-        ));
-    }
     if let Some(g) = &req.group {
         if g.is_empty() || g.len() > 255 {
             return Err(EcsError::invalid("group must be 1 to 255 characters."));
@@ -130,6 +125,54 @@ fn check_request(req: &RunTask, td: &TaskDefinition) -> Result<(), EcsError> {
         }
     }
     Ok(())
+}
+
+fn json_field<'v>(v: &'v serde_json::Value, name: &str) -> Option<&'v str> {
+    v.get(name).and_then(|x| x.as_str())
+}
+
+/// The task definition's and the request's constraints, and the request's strategies
+/// (RunTask's default: `random`), checked against ECS's limits.
+pub(crate) fn placement_rules(
+    td: &TaskDefinition,
+    constraints: &[serde_json::Value],
+    strategies: &[serde_json::Value],
+    default: Vec<Strategy>,
+) -> Result<(Vec<Constraint>, Vec<Strategy>), EcsError> {
+    let bad = |m: String| EcsError::invalid(m);
+    let mut parsed = Vec::new();
+    for c in &td.placement_constraints {
+        parsed.push(
+            berth_scheduler::parse_constraint(c.kind.as_deref().unwrap_or_default(), c.expression.as_deref())
+                .map_err(bad)?,
+        );
+    }
+    for c in constraints {
+        parsed.push(
+            berth_scheduler::parse_constraint(json_field(c, "type").unwrap_or_default(), json_field(c, "expression"))
+                .map_err(bad)?,
+        );
+    }
+    if parsed.len() > MAX_CONSTRAINTS {
+        return Err(bad(format!("At most {MAX_CONSTRAINTS} placement constraints are allowed (task definition and request together); there are {}.", parsed.len())));
+    }
+    if strategies.len() > MAX_STRATEGIES {
+        return Err(bad(format!(
+            "At most {MAX_STRATEGIES} placement strategies are allowed; there are {}.",
+            strategies.len()
+        )));
+    }
+    let mut chosen = Vec::new();
+    for s in strategies {
+        chosen.push(
+            berth_scheduler::parse_strategy(json_field(s, "type").unwrap_or_default(), json_field(s, "field"))
+                .map_err(bad)?,
+        );
+    }
+    if chosen.is_empty() {
+        chosen = default;
+    }
+    Ok((parsed, chosen))
 }
 
 /// The ACTIVE task definition a RunTask names.
@@ -282,19 +325,30 @@ impl Control {
             let td = runnable_definition(region, &req.task_definition)?;
             check_request(&req, &td)?;
             let overrides = req.overrides.clone().unwrap_or_default();
-            let demand = demand(&td, &overrides)?;
+            let (constraints, strategies) =
+                placement_rules(&td, &req.placement_constraints, &req.placement_strategy, vec![Strategy::Random])?;
+            let mut request = Request {
+                demand: demand(&td, &overrides)?,
+                group: req.group.clone().unwrap_or_else(|| format!("family:{}", td.family)),
+                count: count as usize,
+                constraints,
+                strategies,
+                seed: rand::random(),
+            };
             let mut placed = Vec::new();
             let mut failures = Vec::new();
             match &req.container_instances {
                 Some(list) => {
+                    // StartTask: the caller chose the instances; only resources are checked.
+                    request.constraints.clear();
                     for reference in list {
                         match find_instance(region, &cluster, reference) {
                             None => failures.push(Failure::new(reference.clone(), "MISSING")),
                             Some(rec) if rec.instance.status == "INACTIVE" => {
                                 failures.push(Failure::new(rec.instance.container_instance_arn.clone(), "INACTIVE"))
                             }
-                            Some(rec) => match berth_scheduler::check(&demand, &candidate(region, rec)) {
-                                Ok(()) => placed.push(new_task(&caller, &cluster, &td, &req, rec, &demand)),
+                            Some(rec) => match berth_scheduler::check(&request, &candidate(region, rec)) {
+                                Ok(()) => placed.push(new_task(&caller, &cluster, &td, &req, rec, &request.demand)),
                                 Err(r) => failures.push(Failure {
                                     detail: Some(r.detail()),
                                     ..Failure::new(rec.instance.container_instance_arn.clone(), r.reason())
@@ -312,11 +366,11 @@ impl Control {
                     if instances.is_empty() {
                         return Err(EcsError::invalid("No Container Instances were found in your cluster."));
                     }
-                    let candidates = instances.iter().map(|r| candidate(region, r)).collect();
-                    for p in berth_scheduler::place(&demand, count as usize, candidates) {
+                    let mut snapshot: Vec<_> = instances.iter().map(|r| candidate(region, r)).collect();
+                    for p in berth_scheduler::place(&request, &mut snapshot) {
                         match p {
                             Placement::Placed(i) => {
-                                placed.push(new_task(&caller, &cluster, &td, &req, instances[i], &demand))
+                                placed.push(new_task(&caller, &cluster, &td, &req, instances[i], &request.demand))
                             }
                             Placement::Unplaced(rejections) => {
                                 failures.extend(rejections.into_iter().map(|(arn, r)| Failure {
