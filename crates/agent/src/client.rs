@@ -110,9 +110,17 @@ impl ServerClient {
         operation: &str,
         body: &impl Serialize,
     ) -> Result<(T, Option<String>), ClientError> {
+        self.signed(&format!("{ECS}{operation}"), body).await
+    }
+
+    /// A SigV4-signed call of any target (`BerthV1.PlanTask`, …).
+    pub async fn signed<T: DeserializeOwned>(
+        &self,
+        target: &str,
+        body: &impl Serialize,
+    ) -> Result<(T, Option<String>), ClientError> {
         let body = serde_json::to_vec(body).map_err(|e| ClientError::Decode(e.to_string()))?;
-        let (bytes, token) =
-            self.send(&format!("{ECS}{operation}"), body, Auth::SigV4, Duration::from_secs(30)).await?;
+        let (bytes, token) = self.send(target, body, Auth::SigV4, Duration::from_secs(30)).await?;
         Ok((serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))?, token))
     }
 

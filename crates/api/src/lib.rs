@@ -4,6 +4,7 @@
 //! response. Errors map to AWS error types in [`error`].
 
 pub mod agent;
+pub mod berth;
 pub mod ecs;
 pub mod error;
 pub mod server;

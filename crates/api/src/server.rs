@@ -138,6 +138,13 @@ async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError> 
         let caller = Caller { region: scope.region, account: api.account.clone() };
         return crate::ecs::dispatch(&api.control, &caller, None, operation, &body).await;
     }
+    if let Some(operation) = target.strip_prefix(crate::berth::TARGET_PREFIX) {
+        if scope.service != "ecs" {
+            return Err(sigv4::AuthError::WrongService("ecs".into()).into());
+        }
+        let caller = Caller { region: scope.region, account: api.account.clone() };
+        return Ok(Reply::from(crate::berth::dispatch(&api.control, &caller, operation, &body)?));
+    }
     Err(ApiError::UnknownOperation(target.to_string()))
 }
 

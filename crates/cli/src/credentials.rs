@@ -13,8 +13,7 @@ pub const PROFILE: &str = "berth";
 /// Reads the `[berth]` profile of `path`, creating the file first if it does not exist.
 pub fn load_or_create(path: &Path) -> anyhow::Result<Credential> {
     if path.exists() {
-        let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        return parse(&text).with_context(|| format!("{} has no usable [{PROFILE}] profile", path.display()));
+        return load_existing(path);
     }
     let mut rng = rand::thread_rng();
     let key_id: String = (0..16).map(|_| rng.sample(Alphanumeric).to_ascii_uppercase() as char).collect();
@@ -26,6 +25,12 @@ pub fn load_or_create(path: &Path) -> anyhow::Result<Credential> {
     );
     write_private(path, &text)?;
     Ok(credential)
+}
+
+/// Reads the `[berth]` profile of an existing credentials file.
+pub fn load_existing(path: &Path) -> anyhow::Result<Credential> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    parse(&text).with_context(|| format!("{} has no usable [{PROFILE}] profile", path.display()))
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {

@@ -4,6 +4,7 @@
 mod agent;
 mod credentials;
 mod server;
+mod task;
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -30,6 +31,9 @@ enum Command {
     Up(ServerArgs),
     /// Run the node agent: register this host with a berth server and run its tasks.
     Agent(agent::AgentArgs),
+    /// Task commands (`berth task plan`).
+    #[command(subcommand)]
+    Task(task::TaskCommand),
 }
 
 #[derive(Args, Clone)]
@@ -73,5 +77,6 @@ fn main() -> anyhow::Result<()> {
         Command::Server(args) => runtime.block_on(server::run(args, "server")),
         Command::Up(args) => runtime.block_on(server::run(args, "up")),
         Command::Agent(args) => runtime.block_on(agent::run(args)),
+        Command::Task(command) => runtime.block_on(task::run(command)),
     }
 }

@@ -34,7 +34,7 @@ pub use paginate::{Page, PageRequest};
 pub use settings::SettingsQuery;
 pub use state::{Change, InstanceRecord, RegionState, State, TaskRecord};
 pub use task_definitions::{DescribedTaskDefinition, ListTaskDefinitions, TaskDefinitionRef};
-pub use tasks::{ListTasks, RunTask};
+pub use tasks::{ListTasks, PlanOutcome, RunTask};
 
 /// Who is calling and where: the region comes from the request's SigV4 scope.
 #[derive(Debug, Clone)]

@@ -175,6 +175,52 @@ pub(crate) fn placement_rules(
     Ok((parsed, chosen))
 }
 
+/// What RunTask and the dry-run plan both start from.
+struct Prepared {
+    cluster: String,
+    td: Arc<TaskDefinition>,
+    request: Request,
+}
+
+fn prepare(state: &State, caller: &Caller, req: &RunTask, count: usize) -> Result<Prepared, EcsError> {
+    let cluster = active_cluster(state, caller, req.cluster.as_deref())?.cluster_name.clone();
+    let td = runnable_definition(state.region(&caller.region), &req.task_definition)?;
+    check_request(req, &td)?;
+    let overrides = req.overrides.clone().unwrap_or_default();
+    let (constraints, strategies) =
+        placement_rules(&td, &req.placement_constraints, &req.placement_strategy, vec![Strategy::Random])?;
+    let request = Request {
+        demand: demand(&td, &overrides)?,
+        group: req.group.clone().unwrap_or_else(|| format!("family:{}", td.family)),
+        count,
+        constraints,
+        strategies,
+        seed: rand::random(),
+    };
+    Ok(Prepared { cluster, td, request })
+}
+
+/// The cluster's registered instances (ARN order) and their scheduler snapshot.
+fn snapshot<'s>(
+    region: &'s RegionState,
+    cluster: &str,
+) -> (Vec<&'s Arc<InstanceRecord>>, Vec<berth_scheduler::Instance>) {
+    let records: Vec<&Arc<InstanceRecord>> =
+        region.instances.values().filter(|r| r.cluster == cluster && r.instance.status != "INACTIVE").collect();
+    let instances = records.iter().map(|r| candidate(region, r)).collect();
+    (records, instances)
+}
+
+/// A dry run of RunTask: where each of `count` tasks would go, and for the first task,
+/// every instance's rank or the filter that rejects it. Changes nothing.
+#[derive(Debug, Clone)]
+pub struct PlanOutcome {
+    pub entries: Vec<berth_scheduler::PlanEntry>,
+    /// For each task: the instance it would land on, or `None`.
+    pub placements: Vec<Option<String>>,
+    pub strategies: Vec<Strategy>,
+}
+
 /// The ACTIVE task definition a RunTask names.
 fn runnable_definition(region: &RegionState, reference: &str) -> Result<Arc<TaskDefinition>, EcsError> {
     let r = TaskDefinitionRef::parse(reference)?;
@@ -320,21 +366,8 @@ impl Control {
         }
         let caller = caller.clone();
         self.write(move |state, changes| {
-            let cluster = active_cluster(state, &caller, req.cluster.as_deref())?.cluster_name.clone();
+            let Prepared { cluster, td, mut request } = prepare(state, &caller, &req, count as usize)?;
             let region = state.region(&caller.region);
-            let td = runnable_definition(region, &req.task_definition)?;
-            check_request(&req, &td)?;
-            let overrides = req.overrides.clone().unwrap_or_default();
-            let (constraints, strategies) =
-                placement_rules(&td, &req.placement_constraints, &req.placement_strategy, vec![Strategy::Random])?;
-            let mut request = Request {
-                demand: demand(&td, &overrides)?,
-                group: req.group.clone().unwrap_or_else(|| format!("family:{}", td.family)),
-                count: count as usize,
-                constraints,
-                strategies,
-                seed: rand::random(),
-            };
             let mut placed = Vec::new();
             let mut failures = Vec::new();
             match &req.container_instances {
@@ -358,15 +391,10 @@ impl Control {
                     }
                 }
                 None => {
-                    let instances: Vec<&Arc<InstanceRecord>> = region
-                        .instances
-                        .values()
-                        .filter(|r| r.cluster == cluster && r.instance.status != "INACTIVE")
-                        .collect();
+                    let (instances, mut snapshot) = snapshot(region, &cluster);
                     if instances.is_empty() {
                         return Err(EcsError::invalid("No Container Instances were found in your cluster."));
                     }
-                    let mut snapshot: Vec<_> = instances.iter().map(|r| candidate(region, r)).collect();
                     for p in berth_scheduler::place(&request, &mut snapshot) {
                         match p {
                             Placement::Placed(i) => {
@@ -388,6 +416,28 @@ impl Control {
             Ok((tasks, failures))
         })
         .await
+    }
+
+    /// The dry run behind `berth task plan`: RunTask's validation and placement over the
+    /// current state, with nothing written.
+    pub fn plan_task(&self, caller: &Caller, req: &RunTask) -> Result<PlanOutcome, EcsError> {
+        let count = req.count.unwrap_or(1);
+        if !(1..=10_000).contains(&count) {
+            return Err(EcsError::invalid(format!("count must be between 1 and 10000, not {count}.")));
+        }
+        self.read(|state| {
+            let Prepared { cluster, request, .. } = prepare(state, caller, req, count as usize)?;
+            let (records, mut instances) = snapshot(state.region(&caller.region), &cluster);
+            let entries = berth_scheduler::plan(&request, &instances);
+            let placements = berth_scheduler::place(&request, &mut instances)
+                .into_iter()
+                .map(|p| match p {
+                    Placement::Placed(i) => Some(records[i].instance.container_instance_arn.clone()),
+                    Placement::Unplaced(_) => None,
+                })
+                .collect();
+            Ok(PlanOutcome { entries, placements, strategies: request.strategies })
+        })
     }
 
     /// StopTask: desiredStatus STOPPED now; the agent stops the containers (SIGTERM, then

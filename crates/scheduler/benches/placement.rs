@@ -22,7 +22,10 @@ fn instances() -> Vec<Instance> {
             let (cpu, memory) = sizes[n % sizes.len()];
             let attributes = HashMap::from([
                 ("ecs.availability-zone".to_string(), Some(zones[n % 3].to_string())),
-                ("ecs.instance-type".to_string(), Some(["m5.large", "m5.xlarge", "c5.2xlarge", "r5.4xlarge"][n % 4].to_string())),
+                (
+                    "ecs.instance-type".to_string(),
+                    Some(["m5.large", "m5.xlarge", "c5.2xlarge", "r5.4xlarge"][n % 4].to_string()),
+                ),
                 ("stack".to_string(), Some(if n % 10 == 0 { "canary" } else { "prod" }.to_string())),
             ]);
             Instance {
@@ -44,7 +47,11 @@ fn request(group: usize) -> Request {
         demand: Demand { cpu: 128, memory: 256, ..Default::default() },
         group: format!("service:bench-{group}"),
         count: PER_REQUEST,
-        constraints: vec![parse_constraint("memberOf", Some("attribute:stack == prod and attribute:ecs.instance-type =~ .*large")).unwrap()],
+        constraints: vec![parse_constraint(
+            "memberOf",
+            Some("attribute:stack == prod and attribute:ecs.instance-type =~ .*large"),
+        )
+        .unwrap()],
         strategies: vec![
             parse_strategy("spread", Some("attribute:ecs.availability-zone")).unwrap(),
             parse_strategy("binpack", Some("memory")).unwrap(),
@@ -112,5 +119,9 @@ fn main() {
     println!("{:<44} {:>12}", "placer", "placements/s");
     println!("{:<44} {:>12.0}", format!("berth (indexed), {placed} placements"), indexed);
     println!("{:<44} {:>12.0}", format!("baseline (scan every instance), {baseline_placed}"), baseline);
-    println!("speed-up: {:.1}x; target >= 50000/s: {}", indexed / baseline, if indexed >= 50_000.0 { "met" } else { "NOT met" });
+    println!(
+        "speed-up: {:.1}x; target >= 50000/s: {}",
+        indexed / baseline,
+        if indexed >= 50_000.0 { "met" } else { "NOT met" }
+    );
 }

@@ -134,6 +134,19 @@ pub enum Strategy {
     Random,
 }
 
+impl Strategy {
+    /// The API spelling: (`type`, `field`).
+    pub fn spelling(&self) -> (&'static str, Option<String>) {
+        match self {
+            Strategy::Binpack(BinpackField::Cpu) => ("binpack", Some("cpu".into())),
+            Strategy::Binpack(BinpackField::Memory) => ("binpack", Some("memory".into())),
+            Strategy::Spread(SpreadField::Instance) => ("spread", Some("instanceId".into())),
+            Strategy::Spread(SpreadField::Attribute(a)) => ("spread", Some(format!("attribute:{a}"))),
+            Strategy::Random => ("random", None),
+        }
+    }
+}
+
 /// A constraint as the API spells it (`type`, `expression`); errors are for a person.
 pub fn parse_constraint(kind: &str, expression: Option<&str>) -> Result<Constraint, String> {
     match kind {

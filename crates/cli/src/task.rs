@@ -1,0 +1,222 @@
+//! `berth task plan`: a dry run of RunTask that shows, for every instance, its rank or
+//! the filter that rules it out.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use berth_agent::client::ServerClient;
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::{json, Value};
+
+use crate::credentials;
+
+#[derive(Subcommand)]
+pub enum TaskCommand {
+    /// Where RunTask would place tasks, and why every other instance was ruled out.
+    Plan(PlanArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+/// How berth's user commands find the server, as the aws CLI does.
+#[derive(Args, Clone)]
+pub struct Connection {
+    /// The server (default: BERTH_ENDPOINT_URL, else a local `berth up` on its default port).
+    #[arg(long, env = "BERTH_ENDPOINT_URL")]
+    endpoint_url: Option<String>,
+    /// The region (default: AWS_REGION / AWS_DEFAULT_REGION, else us-east-1).
+    #[arg(long)]
+    region: Option<String>,
+}
+
+impl Connection {
+    /// A signing client: the standard AWS credential chain, else the credentials a local
+    /// `berth up` wrote to ./berth-data.
+    pub fn client(&self) -> anyhow::Result<ServerClient> {
+        let endpoint = self.endpoint_url.clone().unwrap_or_else(|| format!("http://{}", crate::DEFAULT_LISTEN));
+        let region = self
+            .region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+            .unwrap_or_else(|| "us-east-1".into());
+        let credential = match credentials::from_environment() {
+            Ok(c) => c,
+            Err(chain) => credentials::load_existing(&PathBuf::from("berth-data/credentials"))
+                .with_context(|| format!("no AWS credentials found ({chain:#}), and no ./berth-data/credentials"))?,
+        };
+        ServerClient::new(&endpoint, credential, &region).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
+#[derive(Args)]
+pub struct PlanArgs {
+    #[arg(long, default_value = "default")]
+    cluster: String,
+    /// family, family:revision or ARN.
+    #[arg(long)]
+    task_definition: String,
+    #[arg(long, default_value_t = 1)]
+    count: i64,
+    /// The task group (default family:NAME).
+    #[arg(long)]
+    group: Option<String>,
+    /// `type=memberOf,expression=EXPR` or `type=distinctInstance`, or a JSON list.
+    #[arg(long, num_args = 1..)]
+    placement_constraints: Vec<String>,
+    /// `type=spread,field=attribute:ecs.availability-zone`, `type=binpack,field=memory`,
+    /// `type=random`, or a JSON list.
+    #[arg(long, num_args = 1..)]
+    placement_strategy: Vec<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    output: Output,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// Parses the aws CLI's shorthand (`k=v,k=v`; the last key takes the rest, commas
+/// included) or JSON into a list of objects.
+fn parse_items(raw: &[String], last_key: &str) -> anyhow::Result<Vec<Value>> {
+    let mut out = Vec::new();
+    for item in raw {
+        let trimmed = item.trim();
+        if trimmed.starts_with('[') || trimmed.starts_with('{') {
+            match serde_json::from_str::<Value>(trimmed).with_context(|| format!("invalid JSON: {trimmed}"))? {
+                Value::Array(items) => out.extend(items),
+                v => out.push(v),
+            }
+            continue;
+        }
+        let mut obj = serde_json::Map::new();
+        let mut rest = trimmed;
+        while !rest.is_empty() {
+            let (key, after) = rest.split_once('=').with_context(|| format!("expected key=value in '{item}'"))?;
+            let key = key.trim();
+            let (value, next) =
+                if key == last_key { (after, "") } else { after.split_once(',').unwrap_or((after, "")) };
+            obj.insert(key.to_string(), Value::String(value.trim().to_string()));
+            rest = next;
+        }
+        if !obj.contains_key("type") {
+            bail!("'{item}' has no type=");
+        }
+        out.push(Value::Object(obj));
+    }
+    Ok(out)
+}
+
+pub async fn run(command: TaskCommand) -> anyhow::Result<()> {
+    match command {
+        TaskCommand::Plan(args) => plan(args).await,
+    }
+}
+
+async fn plan(args: PlanArgs) -> anyhow::Result<()> {
+    let client = args.connection.client()?;
+    let body = json!({
+        "cluster": args.cluster,
+        "taskDefinition": args.task_definition,
+        "count": args.count,
+        "group": args.group,
+        "placementConstraints": parse_items(&args.placement_constraints, "expression")?,
+        "placementStrategy": parse_items(&args.placement_strategy, "field")?,
+    });
+    let (answer, _): (Value, _) = client.signed("BerthV1.PlanTask", &body).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&answer)?),
+        Output::Text => print!("{}", render(&args.task_definition, &args.cluster, &answer)),
+    }
+    Ok(())
+}
+
+fn short(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// The plan as a person reads it.
+fn render(td: &str, cluster: &str, answer: &Value) -> String {
+    let mut out = String::new();
+    let strategies: Vec<String> = answer["strategies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| match s["field"].as_str() {
+            Some(f) => format!("{}({f})", s["type"].as_str().unwrap_or("")),
+            None => s["type"].as_str().unwrap_or("").to_string(),
+        })
+        .collect();
+    out.push_str(&format!("Plan for {td} in cluster {cluster}; strategies: {}\n", strategies.join(", ")));
+    for (n, p) in answer["placements"].as_array().into_iter().flatten().enumerate() {
+        match p.as_str() {
+            Some(arn) => out.push_str(&format!("  task {} -> {}\n", n + 1, short(arn))),
+            None => out.push_str(&format!("  task {} -> nowhere: no instance passes every filter\n", n + 1)),
+        }
+    }
+    out.push_str("Instances, for the next task:\n");
+    let mut rows: Vec<&Value> = answer["instances"].as_array().into_iter().flatten().collect();
+    rows.sort_by_key(|r| r["rank"].as_u64().unwrap_or(u64::MAX));
+    for r in rows {
+        let id = short(r["containerInstanceArn"].as_str().unwrap_or(""));
+        match r["rank"].as_u64() {
+            Some(rank) => {
+                let bucket =
+                    r["bucket"].as_array().map(|b| b.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join("/"));
+                let key = r["key"].as_array().map(|k| k.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","));
+                out.push_str(&format!("  #{rank:<4} {id}"));
+                if let Some(b) = bucket.filter(|b| !b.is_empty()) {
+                    out.push_str(&format!("  bucket {b}"));
+                }
+                if let Some(k) = key.filter(|k| !k.is_empty()) {
+                    out.push_str(&format!("  key {k}"));
+                }
+                out.push('\n');
+            }
+            None => out.push_str(&format!(
+                "  -     {id}  {}: {}\n",
+                r["reason"].as_str().unwrap_or(""),
+                r["detail"].as_str().unwrap_or("")
+            )),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shorthand_and_json() {
+        let items = parse_items(
+            &["type=memberOf,expression=attribute:az in [a, b]".into(), r#"[{"type":"distinctInstance"}]"#.into()],
+            "expression",
+        )
+        .unwrap();
+        assert_eq!(items[0], json!({"type": "memberOf", "expression": "attribute:az in [a, b]"}));
+        assert_eq!(items[1], json!({"type": "distinctInstance"}));
+        let s = parse_items(&["type=binpack,field=memory".into()], "field").unwrap();
+        assert_eq!(s[0], json!({"type": "binpack", "field": "memory"}));
+        assert!(parse_items(&["memory".into()], "field").is_err());
+    }
+
+    #[test]
+    fn renders_ranks_and_reasons() {
+        let answer = json!({
+            "strategies": [{"type": "binpack", "field": "memory"}],
+            "placements": ["arn:x/i1", null],
+            "instances": [
+                {"containerInstanceArn": "arn:x/i2", "reason": "RESOURCE:MEMORY", "detail": "memory: needs 512 MiB, 300 free"},
+                {"containerInstanceArn": "arn:x/i1", "rank": 1, "key": [600]}
+            ]
+        });
+        let text = render("web", "default", &answer);
+        assert!(text.contains("strategies: binpack(memory)"), "{text}");
+        assert!(text.contains("task 1 -> i1") && text.contains("task 2 -> nowhere"), "{text}");
+        assert!(text.contains("#1    i1  key 600"), "{text}");
+        assert!(text.contains("i2  RESOURCE:MEMORY: memory: needs 512 MiB, 300 free"), "{text}");
+    }
+}
