@@ -97,7 +97,8 @@ fn desired_tasks(state: &State, id: &AgentIdentity) -> Result<DesiredTasks, EcsE
     let cluster_arn = berth_model::Arn::parse(&id.instance_arn)
         .map(|a| berth_model::Arn::ecs(&a.region, &a.account, "cluster", &rec.cluster).to_string())
         .unwrap_or_default();
-    Ok(DesiredTasks { version: rec.desired_version, cluster_arn, instance_status: rec.instance.status.clone(), tasks })
+    let version = region.desired_version(&id.instance_arn, state.version_base());
+    Ok(DesiredTasks { version, cluster_arn, instance_status: rec.instance.status.clone(), tasks })
 }
 
 impl Control {

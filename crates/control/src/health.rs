@@ -124,7 +124,7 @@ impl Control {
             }
             if any {
                 if let Some(t) = r.tasks_on(&arn).next() {
-                    bump_instance(r, &region, &t.task, changes);
+                    bump_instance(&region, &t.task, changes);
                 }
             }
             Ok(())

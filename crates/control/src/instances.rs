@@ -1,17 +1,19 @@
 //! Container instances: registration by agents, deregistration, describe/list, state.
 
-use std::{collections::HashSet, sync::Arc};
+use std::sync::Arc;
 
 use berth_model::{
     container_instance::{self, Attribute, ContainerInstance, Resource, VersionInfo},
     tag::Tag,
     time, Arn, EcsError, Failure,
 };
-use std::collections::HashMap;
-
 use berth_scheduler::Instance;
 
-use crate::{clusters::active_cluster, state::Change, Caller, Control, InstanceRecord, Page, PageRequest, RegionState};
+use crate::{
+    clusters::active_cluster,
+    state::{Change, Usage},
+    Caller, Control, InstanceRecord, Page, PageRequest, RegionState,
+};
 
 #[derive(Debug, Clone, Default)]
 pub struct RegisterInstance {
@@ -30,36 +32,12 @@ pub struct RegisteredInstance {
     pub token: String,
 }
 
-/// What an instance's tasks hold: resources until they stop, counts by status.
-#[derive(Debug, Default)]
-pub(crate) struct Usage {
-    pub cpu: i64,
-    pub memory: i64,
-    pub ports: HashSet<(u32, String)>,
-    pub running: i64,
-    pub pending: i64,
-    /// Tasks not yet STOPPED, by task group.
-    pub groups: HashMap<String, usize>,
-}
-
-pub(crate) fn usage(region: &RegionState, arn: &str) -> Usage {
-    let mut u = Usage::default();
-    for t in region.tasks_on(arn) {
-        let last = t.task.last();
-        if last != berth_model::task::TaskStatus::Stopped {
-            u.cpu += t.cpu;
-            u.memory += t.memory;
-            u.ports.extend(t.host_ports.iter().cloned());
-            *u.groups.entry(t.task.group.clone()).or_default() += 1;
-        }
-        if t.task.desired_status == "RUNNING" {
-            u.running += 1;
-        }
-        if last < berth_model::task::TaskStatus::Running {
-            u.pending += 1;
-        }
+/// What the tasks on an instance hold (from the index kept with the state).
+pub(crate) fn usage<'r>(region: &'r RegionState, arn: &str) -> std::borrow::Cow<'r, Usage> {
+    match region.usage.get(arn) {
+        Some(u) => std::borrow::Cow::Borrowed(u),
+        None => std::borrow::Cow::Owned(Usage::default()),
     }
-    u
 }
 
 fn registered(instance: &ContainerInstance, name: &str) -> Option<Resource> {
@@ -74,7 +52,7 @@ pub(crate) fn instance_view(region: &RegionState, rec: &InstanceRecord, with_tag
     let int = |name: &str| registered(&ci, name).map_or(0, |r| r.integer_value);
     let mut tcp: Vec<String> = registered(&ci, "PORTS").and_then(|r| r.string_set_value).unwrap_or_default();
     let mut udp: Vec<String> = registered(&ci, "PORTS_UDP").and_then(|r| r.string_set_value).unwrap_or_default();
-    for (port, protocol) in &u.ports {
+    for (port, protocol) in u.ports.keys() {
         let list = if protocol == "udp" { &mut udp } else { &mut tcp };
         list.push(port.to_string());
     }
@@ -98,7 +76,7 @@ pub(crate) fn candidate(region: &RegionState, rec: &InstanceRecord) -> Instance 
     let ci = &rec.instance;
     let u = usage(region, &ci.container_instance_arn);
     let int = |name: &str| registered(ci, name).map_or(0, |r| r.integer_value);
-    let mut ports = u.ports;
+    let mut ports: std::collections::HashSet<(u32, String)> = u.ports.keys().cloned().collect();
     for (name, protocol) in [("PORTS", "tcp"), ("PORTS_UDP", "udp")] {
         for p in registered(ci, name).and_then(|r| r.string_set_value).unwrap_or_default() {
             if let Ok(p) = p.parse() {
@@ -116,9 +94,10 @@ pub(crate) fn candidate(region: &RegionState, rec: &InstanceRecord) -> Instance 
         cpu_free: int("CPU") - u.cpu,
         memory_free: int("MEMORY") - u.memory,
         ports_used: ports,
-        attributes: ci.attributes.iter().map(|a| (a.name.clone(), a.value.clone())).collect(),
+        attributes: region.attribute_maps.get(&ci.container_instance_arn).cloned().unwrap_or_default(),
         running_tasks_count: u.running,
-        task_groups: u.groups,
+        task_groups: u.groups.clone(),
+        placed_groups: Default::default(),
     }
 }
 
@@ -188,18 +167,15 @@ impl Control {
                     .as_deref()
                     .and_then(|a| find_instance(region, &cluster, a))
                     .filter(|r| r.instance.status != "INACTIVE");
-                let (arn, registered_at, desired_version, version) = match existing {
-                    Some(r) => (
-                        r.instance.container_instance_arn.clone(),
-                        r.instance.registered_at,
-                        r.desired_version + 1,
-                        r.instance.version + 1,
-                    ),
+                let (arn, registered_at, version) = match existing {
+                    Some(r) => {
+                        (r.instance.container_instance_arn.clone(), r.instance.registered_at, r.instance.version + 1)
+                    }
                     None => {
                         let id = random_id();
                         let arn =
                             Arn::ecs(&caller.region, &caller.account, "container-instance", &format!("{cluster}/{id}"));
-                        (arn.to_string(), time::now(), 1, 1)
+                        (arn.to_string(), time::now(), 1)
                     }
                 };
                 let id = arn.rsplit('/').next().unwrap_or_default().to_string();
@@ -220,8 +196,12 @@ impl Control {
                     attachments: Vec::new(),
                     tags: req.tags,
                 };
-                let record = Arc::new(InstanceRecord { instance, cluster, token_sha256, desired_version });
+                let record = Arc::new(InstanceRecord { instance, cluster, token_sha256 });
                 changes.push(Change::Instance { region: caller.region.clone(), record: record.clone() });
+                changes.push(Change::DesiredVersion {
+                    region: caller.region.clone(),
+                    arn: record.instance.container_instance_arn.clone(),
+                });
                 Ok(instance_view(region, &record, true))
             })
             .await?;
@@ -244,7 +224,7 @@ impl Control {
             let rec = find_instance(region, &cluster, &reference)
                 .filter(|r| r.instance.status != "INACTIVE")
                 .ok_or_else(|| EcsError::invalid(format!("Container instance '{reference}' is not registered in cluster '{cluster}'.")))?;
-            let active: usize = usage(region, &rec.instance.container_instance_arn).groups.values().sum();
+            let active = usage(region, &rec.instance.container_instance_arn).active_tasks();
             if active > 0 && !force {
                 return Err(EcsError::invalid(format!(
                     "The container instance has {active} task(s) that are not stopped. Stop them first, or deregister with force."
@@ -255,7 +235,7 @@ impl Control {
             next.instance.agent_connected = false;
             next.instance.version += 1;
             // The token stays valid so the agent's next poll learns it was deregistered.
-            next.desired_version += 1;
+            changes.push(Change::DesiredVersion { region: caller.region.clone(), arn: next.instance.container_instance_arn.clone() });
             let view = instance_view(region, &next, true);
             changes.push(Change::Instance { region: caller.region.clone(), record: Arc::new(next) });
             Ok(view)

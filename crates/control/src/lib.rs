@@ -32,7 +32,7 @@ pub use health::HealthConfig;
 pub use instances::{RegisterInstance, RegisteredInstance};
 pub use paginate::{Page, PageRequest};
 pub use settings::SettingsQuery;
-pub use state::{Change, InstanceRecord, RegionState, State, TaskRecord};
+pub use state::{Change, InstanceRecord, RegionState, State, TaskRecord, Usage};
 pub use task_definitions::{DescribedTaskDefinition, ListTaskDefinitions, TaskDefinitionRef};
 pub use tasks::{ListTasks, PlanOutcome, RunTask};
 
@@ -67,7 +67,7 @@ impl Control {
     /// Loads the state from `store` and starts the writer thread.
     pub fn open(store: Arc<dyn Store>) -> Result<Control, EcsError> {
         let (records, revision) = store.load().map_err(|e| EcsError::Server(e.to_string()))?;
-        let state = State::from_records(&records).map_err(EcsError::Server)?;
+        let state = State::from_records(&records, revision).map_err(EcsError::Server)?;
         tracing::info!(records = records.len(), revision, "loaded state");
         let heartbeats = agent_channel::Heartbeats::starting_now(&state);
         let read = Arc::new(RwLock::new(state.clone()));

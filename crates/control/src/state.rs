@@ -21,6 +21,9 @@ pub struct State {
     regions: HashMap<String, RegionState>,
     /// Agent token digests → (region, container instance ARN).
     agent_tokens: HashMap<String, (String, String)>,
+    /// Where desired versions start: the store revision at load, which is above every
+    /// version handed out before (each bump came with a commit).
+    version_base: u64,
 }
 
 /// A container instance as stored: the ECS view plus what only berth needs.
@@ -31,8 +34,6 @@ pub struct InstanceRecord {
     pub cluster: String,
     /// SHA-256 (hex) of the token the agent authenticates with.
     pub token_sha256: String,
-    /// Bumped whenever the set of tasks this instance should run changes.
-    pub desired_version: u64,
 }
 
 /// A task as stored, with the resources it holds on its instance until it stops.
@@ -61,9 +62,72 @@ pub struct RegionState {
     pub tasks: BTreeMap<String, Arc<TaskRecord>>,
     /// Task ARNs by container instance ARN (derived from `tasks`).
     pub tasks_by_instance: HashMap<String, BTreeSet<String>>,
+    /// What each instance's tasks hold (derived from `tasks`, kept current on every change).
+    pub usage: HashMap<String, Usage>,
+    /// Each instance's attributes as the scheduler reads them (derived from `instances`).
+    pub attribute_maps: HashMap<String, Arc<HashMap<String, Option<String>>>>,
+    /// Each instance's desired-state version; bumped whenever the set of tasks it should
+    /// run changes. Kept in memory only (see `State::version_base`).
+    pub desired_versions: HashMap<String, u64>,
+}
+
+/// What the tasks on one instance hold.
+#[derive(Debug, Clone, Default)]
+pub struct Usage {
+    /// CPU units and MiB held by tasks not yet STOPPED.
+    pub cpu: i64,
+    pub memory: i64,
+    /// Static host ports held, with how many tasks hold each.
+    pub ports: HashMap<(u32, String), usize>,
+    /// Tasks whose desired status is RUNNING.
+    pub running: i64,
+    /// Tasks not yet RUNNING (PROVISIONING, PENDING, ACTIVATING).
+    pub pending: i64,
+    /// Tasks not yet STOPPED, by task group.
+    pub groups: Arc<HashMap<String, usize>>,
+}
+
+impl Usage {
+    /// Adds (`sign` 1) or removes (`sign` -1) one task's share.
+    fn account(&mut self, t: &TaskRecord, sign: i64) {
+        let last = t.task.last();
+        if last != berth_model::task::TaskStatus::Stopped {
+            self.cpu += sign * t.cpu;
+            self.memory += sign * t.memory;
+            for p in &t.host_ports {
+                let n = self.ports.entry(p.clone()).or_default();
+                *n = (*n as i64 + sign) as usize;
+                if *n == 0 {
+                    self.ports.remove(p);
+                }
+            }
+            let groups = Arc::make_mut(&mut self.groups);
+            let n = groups.entry(t.task.group.clone()).or_default();
+            *n = (*n as i64 + sign) as usize;
+            if *n == 0 {
+                groups.remove(&t.task.group);
+            }
+        }
+        if t.task.desired_status == "RUNNING" {
+            self.running += sign;
+        }
+        if last < berth_model::task::TaskStatus::Running {
+            self.pending += sign;
+        }
+    }
+
+    /// Tasks not yet STOPPED.
+    pub fn active_tasks(&self) -> usize {
+        self.groups.values().sum()
+    }
 }
 
 impl RegionState {
+    /// The desired-state version of an instance.
+    pub fn desired_version(&self, arn: &str, base: u64) -> u64 {
+        self.desired_versions.get(arn).copied().unwrap_or(base)
+    }
+
     /// The tasks placed on `instance_arn`.
     pub fn tasks_on<'a>(&'a self, instance_arn: &str) -> impl Iterator<Item = &'a Arc<TaskRecord>> + 'a {
         self.tasks_by_instance.get(instance_arn).into_iter().flatten().filter_map(|arn| self.tasks.get(arn))
@@ -88,6 +152,11 @@ impl State {
         self.regions.entry(region.to_string()).or_default()
     }
 
+    /// Where desired versions start (see the field).
+    pub fn version_base(&self) -> u64 {
+        self.version_base
+    }
+
     /// Every region with its name.
     pub fn regions(&self) -> impl Iterator<Item = (&String, &RegionState)> {
         self.regions.iter()
@@ -107,15 +176,29 @@ impl State {
                     self.agent_tokens.remove(&old_hash);
                 }
                 self.agent_tokens.insert(record.token_sha256.clone(), (region.clone(), arn.clone()));
-                self.region_mut(region).instances.insert(arn, record.clone());
+                let r = self.region_mut(region);
+                let attributes = record.instance.attributes.iter().map(|a| (a.name.clone(), a.value.clone())).collect();
+                r.attribute_maps.insert(arn.clone(), Arc::new(attributes));
+                r.instances.insert(arn, record.clone());
             }
             Change::Task { region, record } => {
                 let r = self.region_mut(region);
                 let arn = record.task.task_arn.clone();
+                if let Some(old) = r.tasks.get(&arn).cloned() {
+                    if let Some(instance) = &old.task.container_instance_arn {
+                        r.usage.entry(instance.clone()).or_default().account(&old, -1);
+                    }
+                }
                 if let Some(instance) = &record.task.container_instance_arn {
                     r.tasks_by_instance.entry(instance.clone()).or_default().insert(arn.clone());
+                    r.usage.entry(instance.clone()).or_default().account(record, 1);
                 }
                 r.tasks.insert(arn, record.clone());
+            }
+            Change::DesiredVersion { region, arn } => {
+                let base = self.version_base;
+                let r = self.region_mut(region);
+                *r.desired_versions.entry(arn.clone()).or_insert(base) += 1;
             }
             Change::Cluster { region, cluster } => {
                 self.region_mut(region).clusters.insert(cluster.cluster_name.clone(), cluster.clone());
@@ -144,9 +227,9 @@ impl State {
         }
     }
 
-    /// Rebuilds the state from stored records.
-    pub fn from_records(records: &[Record]) -> Result<State, String> {
-        let mut state = State::default();
+    /// Rebuilds the state from stored records, as of store `revision`.
+    pub fn from_records(records: &[Record], revision: u64) -> Result<State, String> {
+        let mut state = State { version_base: revision, ..State::default() };
         for r in records {
             let change = Change::decode(r).map_err(|e| format!("record {}/{}: {e}", r.kind, r.key))?;
             state.apply(&change);
@@ -158,6 +241,11 @@ impl State {
 /// One committed change to the state.
 #[derive(Debug, Clone)]
 pub enum Change {
+    /// The instance's set of desired tasks changed (not stored: see `State::version_base`).
+    DesiredVersion {
+        region: String,
+        arn: String,
+    },
     Instance {
         region: String,
         record: Arc<InstanceRecord>,
@@ -201,9 +289,11 @@ fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
 }
 
 impl Change {
-    /// The store mutation that makes this change durable. Keys start with the region.
-    pub fn to_mutation(&self) -> Mutation {
-        match self {
+    /// The store mutation that makes this change durable (keys start with the region);
+    /// `None` for changes that live in memory only.
+    pub fn to_mutation(&self) -> Option<Mutation> {
+        Some(match self {
+            Change::DesiredVersion { .. } => return None,
             Change::Instance { region, record } => Mutation::Put {
                 kind: INSTANCE,
                 key: format!("{region}/{}", record.instance.container_instance_arn),
@@ -237,7 +327,7 @@ impl Change {
                     None => Mutation::Delete { kind: SETTING, key },
                 }
             }
-        }
+        })
     }
 
     fn decode(r: &Record) -> Result<Change, String> {
@@ -301,8 +391,8 @@ mod tests {
                 value: Some("enabled".into()),
             },
         ];
-        let records: Vec<Record> = changes.iter().map(|c| record(c.to_mutation())).collect();
-        let state = State::from_records(&records).unwrap();
+        let records: Vec<Record> = changes.iter().filter_map(Change::to_mutation).map(record).collect();
+        let state = State::from_records(&records, 0).unwrap();
         let r = state.region("eu-west-1");
         assert_eq!(r.clusters["web"], cluster);
         assert_eq!(r.families["web"].last_revision, 7);

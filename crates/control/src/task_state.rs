@@ -120,7 +120,7 @@ impl Control {
             }
             next.task.version += 1;
             if stopped_now {
-                bump_instance(r, &region, &next.task, changes);
+                bump_instance(&region, &next.task, changes);
             }
             changes.push(Change::Task { region: region.clone(), record: Arc::new(next) });
             Ok(())

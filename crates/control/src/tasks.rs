@@ -298,18 +298,13 @@ fn new_task(
 }
 
 /// Records `tasks` as placed on their instances, bumping each instance's desired version.
-fn commit_placed(state: &State, caller: &Caller, tasks: &[TaskRecord], tags: &[Tag], changes: &mut Vec<Change>) {
-    let region = state.region(&caller.region);
-    let mut bumped: Vec<String> = Vec::new();
+fn commit_placed(caller: &Caller, tasks: &[TaskRecord], tags: &[Tag], changes: &mut Vec<Change>) {
+    let mut bumped = std::collections::HashSet::new();
     for t in tasks {
-        let instance_arn = t.task.container_instance_arn.clone().unwrap_or_default();
-        if !bumped.contains(&instance_arn) {
-            if let Some(rec) = region.instances.get(&instance_arn) {
-                let mut next = (**rec).clone();
-                next.desired_version += 1;
-                changes.push(Change::Instance { region: caller.region.clone(), record: Arc::new(next) });
+        if let Some(instance) = &t.task.container_instance_arn {
+            if bumped.insert(instance.clone()) {
+                changes.push(Change::DesiredVersion { region: caller.region.clone(), arn: instance.clone() });
             }
-            bumped.push(instance_arn);
         }
         if !tags.is_empty() {
             changes.push(Change::Tags {
@@ -323,19 +318,9 @@ fn commit_placed(state: &State, caller: &Caller, tasks: &[TaskRecord], tags: &[T
 }
 
 /// Bumps the desired version of the instance `task` runs on.
-pub(crate) fn bump_instance(region: &RegionState, caller_region: &str, task: &Task, changes: &mut Vec<Change>) {
-    let Some(arn) = &task.container_instance_arn else {
-        return;
-    };
-    // A later change in the same batch may already carry a newer copy of this instance.
-    let latest = changes.iter().rev().find_map(|c| match c {
-        Change::Instance { record, .. } if &record.instance.container_instance_arn == arn => Some(record.clone()),
-        _ => None,
-    });
-    if let Some(rec) = latest.or_else(|| region.instances.get(arn).cloned()) {
-        let mut next = (*rec).clone();
-        next.desired_version += 1;
-        changes.push(Change::Instance { region: caller_region.to_string(), record: Arc::new(next) });
+pub(crate) fn bump_instance(caller_region: &str, task: &Task, changes: &mut Vec<Change>) {
+    if let Some(arn) = &task.container_instance_arn {
+        changes.push(Change::DesiredVersion { region: caller_region.to_string(), arn: arn.clone() });
     }
 }
 
@@ -411,7 +396,7 @@ impl Control {
                 }
             }
             dedup(&mut failures);
-            commit_placed(state, &caller, &placed, &req.tags, changes);
+            commit_placed(&caller, &placed, &req.tags, changes);
             let tasks = placed.into_iter().map(|t| Task { tags: req.tags.clone(), ..t.task }).collect();
             Ok((tasks, failures))
         })
@@ -468,7 +453,7 @@ impl Control {
             t.stop_code = Some("UserInitiated".into());
             t.stopped_reason = Some(reason.unwrap_or_else(|| "Task stopped by user".into()));
             t.version += 1;
-            bump_instance(region, &caller.region, &next.task, changes);
+            bump_instance(&caller.region, &next.task, changes);
             let out = view(state, &caller, &next, false);
             changes.push(Change::Task { region: caller.region.clone(), record: Arc::new(next) });
             Ok(out)

@@ -97,8 +97,9 @@ fn run(
         let failed = if changes.is_empty() {
             None
         } else {
-            let mutations: Vec<_> = changes.iter().map(Change::to_mutation).collect();
-            match store.commit(&mutations) {
+            let mutations: Vec<_> = changes.iter().filter_map(Change::to_mutation).collect();
+            let committed = if mutations.is_empty() { Ok(0) } else { store.commit(&mutations) };
+            match committed {
                 Ok(_) => {
                     {
                         let mut r = read.write().unwrap_or_else(|p| p.into_inner());

@@ -35,7 +35,7 @@ fn instances() -> Vec<Instance> {
                 agent_connected: true,
                 cpu_free: cpu,
                 memory_free: memory,
-                attributes,
+                attributes: std::sync::Arc::new(attributes),
                 ..Default::default()
             }
         })
@@ -81,7 +81,7 @@ fn naive(req: &Request, instances: &mut [Instance]) -> usize {
         let inst = &mut instances[i];
         inst.cpu_free -= req.demand.cpu;
         inst.memory_free -= req.demand.memory;
-        *inst.task_groups.entry(req.group.clone()).or_default() += 1;
+        *inst.placed_groups.entry(req.group.clone()).or_default() += 1;
         *zone_counts.entry(inst.attribute_value("ecs.availability-zone").unwrap_or("").to_string()).or_default() += 1;
         placed += 1;
     }

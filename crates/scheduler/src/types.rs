@@ -1,7 +1,10 @@
 //! What placement works on: demands, instances, constraints, strategies, rejections, and
 //! the filters that produce rejections.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use crate::query::{self, Expr, Facts};
 
@@ -35,12 +38,15 @@ pub struct Instance {
     pub cpu_free: i64,
     pub memory_free: i64,
     pub ports_used: HashSet<(u32, String)>,
-    /// Name → value (`None` for a value-less attribute such as a capability).
-    pub attributes: HashMap<String, Option<String>>,
+    /// Name → value (`None` for a value-less attribute such as a capability). Shared
+    /// with the control plane's index: a snapshot copies a pointer, not the map.
+    pub attributes: Arc<HashMap<String, Option<String>>>,
     /// Tasks whose desired status is RUNNING.
     pub running_tasks_count: i64,
-    /// Tasks not yet STOPPED, by task group.
-    pub task_groups: HashMap<String, usize>,
+    /// Tasks not yet STOPPED, by task group, as of the snapshot (shared, never written).
+    pub task_groups: Arc<HashMap<String, usize>>,
+    /// Tasks placed on this instance during the current request, by group.
+    pub placed_groups: HashMap<String, usize>,
 }
 
 impl Instance {
@@ -48,8 +54,9 @@ impl Instance {
         self.attributes.get(name).map(|v| v.as_deref().unwrap_or(""))
     }
 
-    pub(crate) fn group_count(&self, group: &str) -> usize {
-        self.task_groups.get(group).copied().unwrap_or(0)
+    /// Tasks of `group` here, including those placed by the current request.
+    pub fn group_count(&self, group: &str) -> usize {
+        self.task_groups.get(group).copied().unwrap_or(0) + self.placed_groups.get(group).copied().unwrap_or(0)
     }
 
     /// Records a task placed here.
@@ -58,7 +65,7 @@ impl Instance {
         self.memory_free -= demand.memory;
         self.ports_used.extend(demand.host_ports.iter().cloned());
         self.running_tasks_count += 1;
-        *self.task_groups.entry(group.to_string()).or_default() += 1;
+        *self.placed_groups.entry(group.to_string()).or_default() += 1;
     }
 }
 
@@ -82,7 +89,8 @@ impl Facts for Instance {
         self.running_tasks_count
     }
     fn task_groups(&self) -> Vec<&str> {
-        self.task_groups.iter().filter(|(_, n)| **n > 0).map(|(g, _)| g.as_str()).collect()
+        let placed = self.placed_groups.keys().filter(|g| !self.task_groups.contains_key(*g));
+        self.task_groups.iter().filter(|(_, n)| **n > 0).map(|(g, _)| g).chain(placed).map(String::as_str).collect()
     }
 }
 

@@ -12,7 +12,7 @@ fn instance(n: usize, az: &str, cpu: i64, memory: i64) -> Instance {
         agent_connected: true,
         cpu_free: cpu,
         memory_free: memory,
-        attributes: HashMap::from([("ecs.availability-zone".to_string(), Some(az.to_string()))]),
+        attributes: std::sync::Arc::new(HashMap::from([("ecs.availability-zone".to_string(), Some(az.to_string()))])),
         ..Default::default()
     }
 }
@@ -73,7 +73,7 @@ fn spread_over_zones_then_binpack_as_in_the_ecs_docs() {
 #[test]
 fn existing_tasks_of_the_group_count_for_spread() {
     let mut instances = vec![instance(0, "a", 0, 1000), instance(1, "b", 0, 1000)];
-    instances[0].task_groups.insert("family:web".into(), 3);
+    instances[0].task_groups = std::sync::Arc::new(HashMap::from([("family:web".to_string(), 3)]));
     let out = place(&request(2, 10, &[("spread", Some("attribute:ecs.availability-zone"))], &[]), &mut instances);
     assert_eq!(placed(&out), vec![1, 1]);
 }
