@@ -2,6 +2,7 @@
 //! machine with embedded defaults). Later issues add `berth agent` and user commands.
 
 mod agent;
+mod bench;
 mod credentials;
 mod server;
 mod task;
@@ -31,6 +32,9 @@ enum Command {
     Up(ServerArgs),
     /// Run the node agent: register this host with a berth server and run its tasks.
     Agent(agent::AgentArgs),
+    /// Benchmarks of berth itself (`berth bench placement`).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Task commands (`berth task plan`).
     #[command(subcommand)]
     Task(task::TaskCommand),
@@ -78,5 +82,6 @@ fn main() -> anyhow::Result<()> {
         Command::Up(args) => runtime.block_on(server::run(args, "up")),
         Command::Agent(args) => runtime.block_on(agent::run(args)),
         Command::Task(command) => runtime.block_on(task::run(command)),
+        Command::Bench(command) => runtime.block_on(bench::run(command)),
     }
 }

@@ -476,3 +476,62 @@ async fn berth_up_runs_tasks_in_the_default_cluster() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_of_and_spread_decide_between_two_real_agents() {
+    let mut env = Env::start("placement").await;
+    let blue = env.agent(0, &["--attribute", "stack=blue", "--availability-zone", "az-1"]).await;
+    let green = env.agent(1, &["--attribute", "stack=green", "--availability-zone", "az-2"]).await;
+    let td = env.register("placed", vec![env.container("app", "exec sleep 300").build()]).await;
+
+    // memberOf sends every task to the green agent.
+    let out = env
+        .ecs
+        .run_task()
+        .cluster(&env.cluster)
+        .task_definition(&td)
+        .count(2)
+        .placement_constraints(
+            aws_sdk_ecs::types::PlacementConstraint::builder()
+                .r#type(aws_sdk_ecs::types::PlacementConstraintType::MemberOf)
+                .expression("attribute:stack == green")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(out.tasks().iter().all(|t| t.container_instance_arn() == Some(green.as_str())), "{out:?}");
+    let mut arns: Vec<String> = out.tasks().iter().map(|t| t.task_arn().unwrap().to_string()).collect();
+
+    // spread over zones evens the group out: both new tasks go to az-1 (blue).
+    let out = env
+        .ecs
+        .run_task()
+        .cluster(&env.cluster)
+        .task_definition(&td)
+        .count(2)
+        .placement_strategy(
+            aws_sdk_ecs::types::PlacementStrategy::builder()
+                .r#type(aws_sdk_ecs::types::PlacementStrategyType::Spread)
+                .field("attribute:ecs.availability-zone")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(out.tasks().iter().all(|t| t.container_instance_arn() == Some(blue.as_str())), "{out:?}");
+    arns.extend(out.tasks().iter().map(|t| t.task_arn().unwrap().to_string()));
+
+    // They really run where they were placed.
+    for arn in &arns {
+        env.wait_task(arn, "RUNNING", |t| status(t) == "RUNNING").await;
+    }
+    let on_blue = docker_cli(&["ps", "-q", "--filter", &format!("label=com.berth.container-instance={blue}")]);
+    assert_eq!(on_blue.lines().count(), 2);
+    for arn in &arns {
+        env.ecs.stop_task().cluster(&env.cluster).task(arn).send().await.unwrap();
+    }
+    for arn in &arns {
+        env.wait_task(arn, "STOPPED", |t| status(t) == "STOPPED").await;
+    }
+}

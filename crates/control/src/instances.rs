@@ -114,10 +114,9 @@ pub(crate) fn find_instance<'s>(
         .find(|r| r.cluster == cluster && r.instance.container_instance_arn.rsplit('/').next() == Some(id))
 }
 
+/// 32 random hex digits, as ECS ids look.
 pub(crate) fn random_id() -> String {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    (0..32).map(|_| format!("{:x}", rng.gen_range(0..16u8))).collect()
+    format!("{:032x}", rand::random::<u128>())
 }
 
 pub(crate) fn sha256_hex(s: &str) -> String {

@@ -364,12 +364,41 @@ impl Change {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use berth_model::task::Task;
 
     fn record(m: Mutation) -> Record {
         match m {
             Mutation::Put { kind, key, value } => Record { kind: kind.into(), key, value },
             Mutation::Delete { .. } => panic!("not a put"),
         }
+    }
+
+    #[test]
+    fn usage_follows_a_task_until_it_stops() {
+        let mut state = State::default();
+        let task = |status: &str| {
+            Arc::new(TaskRecord {
+                task: Task {
+                    task_arn: "t1".into(),
+                    container_instance_arn: Some("i1".into()),
+                    last_status: status.into(),
+                    desired_status: if status == "STOPPED" { "STOPPED" } else { "RUNNING" }.into(),
+                    group: "family:web".into(),
+                    ..Default::default()
+                },
+                cluster: "c".into(),
+                cpu: 256,
+                memory: 512,
+                host_ports: vec![(80, "tcp".into())],
+            })
+        };
+        for (status, cpu, pending) in [("PROVISIONING", 256, 1), ("RUNNING", 256, 0), ("STOPPED", 0, 0)] {
+            state.apply(&Change::Task { region: "r".into(), record: task(status) });
+            let u = &state.region("r").usage["i1"];
+            assert_eq!((u.cpu, u.pending, u.ports.len()), (cpu, pending, if cpu > 0 { 1 } else { 0 }), "{status}");
+            assert_eq!(u.active_tasks(), if cpu > 0 { 1 } else { 0 });
+        }
+        assert_eq!(state.region("r").usage["i1"].running, 0);
     }
 
     #[test]

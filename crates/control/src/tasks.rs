@@ -349,9 +349,20 @@ impl Control {
                 return Err(EcsError::invalid("containerInstances must list 1 to 10 instances."));
             }
         }
+        self.place_tasks(caller, req, count as usize).await
+    }
+
+    /// Places and records `count` tasks of one request, with no per-call limit: RunTask's
+    /// engine, and the path services and bulk placement take.
+    pub async fn place_tasks(
+        &self,
+        caller: &Caller,
+        req: RunTask,
+        count: usize,
+    ) -> Result<(Vec<Task>, Vec<Failure>), EcsError> {
         let caller = caller.clone();
         self.write(move |state, changes| {
-            let Prepared { cluster, td, mut request } = prepare(state, &caller, &req, count as usize)?;
+            let Prepared { cluster, td, mut request } = prepare(state, &caller, &req, count)?;
             let region = state.region(&caller.region);
             let mut placed = Vec::new();
             let mut failures = Vec::new();

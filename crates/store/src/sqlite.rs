@@ -17,6 +17,18 @@ const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;
      CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
      INSERT INTO meta (name, value) VALUES ('revision', 0);",
+    // 2: large values live in a rowid table (up to a page inline) with a small unique
+    //    index on (kind, key), instead of overflowing a WITHOUT ROWID index b-tree.
+    "CREATE TABLE records_v2 (
+         id    INTEGER PRIMARY KEY,
+         kind  TEXT NOT NULL,
+         key   TEXT NOT NULL,
+         value BLOB NOT NULL
+     );
+     INSERT INTO records_v2 (kind, key, value) SELECT kind, key, value FROM records;
+     DROP TABLE records;
+     ALTER TABLE records_v2 RENAME TO records;
+     CREATE UNIQUE INDEX records_kind_key ON records (kind, key);",
 ];
 
 pub struct SqliteStore {
@@ -32,6 +44,10 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "busy_timeout", 5000)?;
+        // Keep the working set in memory (negative = KiB) and checkpoint the WAL in larger,
+        // rarer steps: pages rewritten between checkpoints are copied once.
+        conn.pragma_update(None, "cache_size", -131_072)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 16_384)?;
         migrate(&conn)?;
         Ok(SqliteStore { conn: Mutex::new(conn) })
     }
