@@ -154,13 +154,15 @@ impl Control {
         let mut commits = self.inner.commits.clone();
         loop {
             commits.borrow_and_update();
-            let desired = self.read(|s| desired_tasks(s, id))?;
-            if desired.version > known_version {
-                return Ok(desired);
+            // Every commit wakes every poller: look at the version (cheap) before building
+            // the task set (not cheap).
+            let version = self.read(|s| s.region(&id.region).desired_version(&id.instance_arn, s.version_base()));
+            if version > known_version {
+                return self.read(|s| desired_tasks(s, id));
             }
             match tokio::time::timeout_at(deadline, commits.changed()).await {
                 Ok(Ok(())) => continue,
-                _ => return Ok(desired),
+                _ => return self.read(|s| desired_tasks(s, id)),
             }
         }
     }
