@@ -13,6 +13,7 @@ mod clusters;
 mod health;
 mod instances;
 mod paginate;
+mod placement;
 mod settings;
 mod state;
 mod tags;
@@ -31,10 +32,11 @@ pub use clusters::{ClusterInclude, CreateCluster, UpdateCluster};
 pub use health::HealthConfig;
 pub use instances::{RegisterInstance, RegisteredInstance};
 pub use paginate::{Page, PageRequest};
+pub use placement::PlanOutcome;
 pub use settings::SettingsQuery;
 pub use state::{Change, InstanceRecord, RegionState, State, TaskRecord, Usage};
 pub use task_definitions::{DescribedTaskDefinition, ListTaskDefinitions, TaskDefinitionRef};
-pub use tasks::{ListTasks, PlanOutcome, RunTask};
+pub use tasks::{ListTasks, RunTask};
 
 /// Who is calling and where: the region comes from the request's SigV4 scope.
 #[derive(Debug, Clone)]

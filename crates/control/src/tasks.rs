@@ -7,18 +7,18 @@
 use std::sync::Arc;
 
 use berth_model::{
-    tag::{self, Tag},
+    tag::Tag,
     task::{Container, Task, TaskOverride},
-    task_definition::{parse_task_cpu, parse_task_memory, TaskDefinition},
+    task_definition::TaskDefinition,
     time, Arn, EcsError, Failure,
 };
-use berth_scheduler::{Constraint, Demand, Placement, Request, Strategy, MAX_CONSTRAINTS, MAX_STRATEGIES};
+use berth_scheduler::{Demand, Placement};
 
 use crate::{
     clusters::active_cluster,
     instances::{candidate, find_instance, random_id},
+    placement::{prepare, snapshot, PlanOutcome, Prepared},
     state::Change,
-    task_definitions::TaskDefinitionRef,
     Caller, Control, InstanceRecord, Page, PageRequest, RegionState, State, TaskRecord,
 };
 
@@ -49,186 +49,6 @@ pub struct ListTasks {
     pub desired_status: Option<String>,
     pub launch_type: Option<String>,
     pub page: PageRequest,
-}
-
-/// What one task of `td` (with `overrides`) needs from an instance.
-pub(crate) fn demand(td: &TaskDefinition, overrides: &TaskOverride) -> Result<Demand, EcsError> {
-    let container_override =
-        |name: &str| overrides.container_overrides.iter().find(|o| o.name.as_deref() == Some(name));
-    let cpu = match overrides.cpu.as_deref().or(td.cpu.as_deref()) {
-        Some(c) => parse_task_cpu(c)? as i64,
-        None => td
-            .container_definitions
-            .iter()
-            .map(|c| container_override(c.name.as_deref().unwrap_or_default()).and_then(|o| o.cpu).unwrap_or(c.cpu))
-            .sum(),
-    };
-    let memory = match overrides.memory.as_deref().or(td.memory.as_deref()) {
-        Some(m) => parse_task_memory(m)? as i64,
-        None => td
-            .container_definitions
-            .iter()
-            .map(|c| {
-                let o = container_override(c.name.as_deref().unwrap_or_default());
-                let reservation = o.and_then(|o| o.memory_reservation).or(c.memory_reservation);
-                let hard = o.and_then(|o| o.memory).or(c.memory);
-                reservation.or(hard).unwrap_or(0)
-            })
-            .sum(),
-    };
-    let mode = td.network_mode.as_deref().unwrap_or("bridge");
-    let mut host_ports = Vec::new();
-    for c in &td.container_definitions {
-        for pm in &c.port_mappings {
-            let protocol = pm.protocol.clone().unwrap_or_else(|| "tcp".into());
-            let port = if mode == "host" { pm.container_port.unwrap_or(0) } else { pm.host_port.unwrap_or(0) };
-            if port != 0 {
-                host_ports.push((port, protocol));
-            }
-        }
-    }
-    let required_attributes = td.requires_attributes.iter().map(|a| a.name.clone()).collect();
-    Ok(Demand { cpu, memory, host_ports, required_attributes })
-}
-
-fn check_request(req: &RunTask, td: &TaskDefinition) -> Result<(), EcsError> {
-    if let Some(lt) = req.launch_type.as_deref().filter(|lt| *lt != "EC2") {
-        return Err(EcsError::invalid(format!("launchType {lt} is not supported yet in berth; use EC2.")));
-    }
-    if !td.compatibilities.iter().any(|c| c == "EC2") {
-        return Err(EcsError::invalid("Task definition does not support launch_type EC2"));
-    }
-    if td.network_mode.as_deref() == Some("awsvpc") {
-        return Err(EcsError::invalid("The awsvpc network mode is not supported yet for EC2 tasks in berth."));
-    }
-    if let Some(g) = &req.group {
-        if g.is_empty() || g.len() > 255 {
-            return Err(EcsError::invalid("group must be 1 to 255 characters."));
-        }
-    }
-    if req.started_by.as_deref().is_some_and(|s| s.len() > 128) {
-        return Err(EcsError::invalid("startedBy can be at most 128 characters."));
-    }
-    tag::validate(&req.tags)?;
-    if req.tags.len() > tag::MAX_TAGS {
-        return Err(EcsError::invalid("A task can have at most 50 tags."));
-    }
-    if let Some(o) = &req.overrides {
-        for co in &o.container_overrides {
-            let name = co.name.as_deref().unwrap_or_default();
-            if !td.container_definitions.iter().any(|c| c.name.as_deref() == Some(name)) {
-                return Err(EcsError::invalid(format!(
-                    "Container override names '{name}', which is not a container of {}.",
-                    td.task_definition_arn
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn json_field<'v>(v: &'v serde_json::Value, name: &str) -> Option<&'v str> {
-    v.get(name).and_then(|x| x.as_str())
-}
-
-/// The task definition's and the request's constraints, and the request's strategies
-/// (RunTask's default: `random`), checked against ECS's limits.
-pub(crate) fn placement_rules(
-    td: &TaskDefinition,
-    constraints: &[serde_json::Value],
-    strategies: &[serde_json::Value],
-    default: Vec<Strategy>,
-) -> Result<(Vec<Constraint>, Vec<Strategy>), EcsError> {
-    let bad = |m: String| EcsError::invalid(m);
-    let mut parsed = Vec::new();
-    for c in &td.placement_constraints {
-        parsed.push(
-            berth_scheduler::parse_constraint(c.kind.as_deref().unwrap_or_default(), c.expression.as_deref())
-                .map_err(bad)?,
-        );
-    }
-    for c in constraints {
-        parsed.push(
-            berth_scheduler::parse_constraint(json_field(c, "type").unwrap_or_default(), json_field(c, "expression"))
-                .map_err(bad)?,
-        );
-    }
-    if parsed.len() > MAX_CONSTRAINTS {
-        return Err(bad(format!("At most {MAX_CONSTRAINTS} placement constraints are allowed (task definition and request together); there are {}.", parsed.len())));
-    }
-    if strategies.len() > MAX_STRATEGIES {
-        return Err(bad(format!(
-            "At most {MAX_STRATEGIES} placement strategies are allowed; there are {}.",
-            strategies.len()
-        )));
-    }
-    let mut chosen = Vec::new();
-    for s in strategies {
-        chosen.push(
-            berth_scheduler::parse_strategy(json_field(s, "type").unwrap_or_default(), json_field(s, "field"))
-                .map_err(bad)?,
-        );
-    }
-    if chosen.is_empty() {
-        chosen = default;
-    }
-    Ok((parsed, chosen))
-}
-
-/// What RunTask and the dry-run plan both start from.
-struct Prepared {
-    cluster: String,
-    td: Arc<TaskDefinition>,
-    request: Request,
-}
-
-fn prepare(state: &State, caller: &Caller, req: &RunTask, count: usize) -> Result<Prepared, EcsError> {
-    let cluster = active_cluster(state, caller, req.cluster.as_deref())?.cluster_name.clone();
-    let td = runnable_definition(state.region(&caller.region), &req.task_definition)?;
-    check_request(req, &td)?;
-    let overrides = req.overrides.clone().unwrap_or_default();
-    let (constraints, strategies) =
-        placement_rules(&td, &req.placement_constraints, &req.placement_strategy, vec![Strategy::Random])?;
-    let request = Request {
-        demand: demand(&td, &overrides)?,
-        group: req.group.clone().unwrap_or_else(|| format!("family:{}", td.family)),
-        count,
-        constraints,
-        strategies,
-        seed: rand::random(),
-    };
-    Ok(Prepared { cluster, td, request })
-}
-
-/// The cluster's registered instances (ARN order) and their scheduler snapshot.
-fn snapshot<'s>(
-    region: &'s RegionState,
-    cluster: &str,
-) -> (Vec<&'s Arc<InstanceRecord>>, Vec<berth_scheduler::Instance>) {
-    let records: Vec<&Arc<InstanceRecord>> =
-        region.instances.values().filter(|r| r.cluster == cluster && r.instance.status != "INACTIVE").collect();
-    let instances = records.iter().map(|r| candidate(region, r)).collect();
-    (records, instances)
-}
-
-/// A dry run of RunTask: where each of `count` tasks would go, and for the first task,
-/// every instance's rank or the filter that rejects it. Changes nothing.
-#[derive(Debug, Clone)]
-pub struct PlanOutcome {
-    pub entries: Vec<berth_scheduler::PlanEntry>,
-    /// For each task: the instance it would land on, or `None`.
-    pub placements: Vec<Option<String>>,
-    pub strategies: Vec<Strategy>,
-}
-
-/// The ACTIVE task definition a RunTask names.
-fn runnable_definition(region: &RegionState, reference: &str) -> Result<Arc<TaskDefinition>, EcsError> {
-    let r = TaskDefinitionRef::parse(reference)?;
-    let td = r.resolve(region).ok_or_else(|| EcsError::client("Unable to describe task definition."))?;
-    if td.status != "ACTIVE" {
-        return Err(EcsError::client("TaskDefinition is inactive"));
-    }
-    Ok(td.clone())
 }
 
 fn new_task(

@@ -5,6 +5,7 @@
 //! systemControls, …) is kept verbatim in `other`, restricted to the member names the ECS
 //! API model defines, so every field a client sends comes back unchanged.
 
+mod container_rules;
 mod sizes;
 mod validate;
 
