@@ -1,10 +1,7 @@
 //! The agent against a real in-process server, on the simulated engine: the container
 //! instance and task API end to end without Docker.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 use aws_sdk_ecs::types::{
     Attribute, ContainerDefinition, ContainerInstanceStatus, ContainerOverride, DesiredStatus, KeyValuePair,
@@ -12,7 +9,7 @@ use aws_sdk_ecs::types::{
 };
 use berth_agent::AgentConfig;
 use berth_runtime::sim::SimRuntime;
-use berth_testkit::TestServer;
+use berth_testkit::{wait_for, TestServer};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -46,15 +43,11 @@ async fn start() -> Sim {
         poll_wait: Duration::from_secs(5),
     };
     let agent = tokio::spawn(berth_agent::run(config, Arc::new(sim.clone())));
-    let until = Instant::now() + DEADLINE;
-    let instance = loop {
-        let out = ecs.list_container_instances().cluster("sim").send().await.unwrap();
-        if let Some(arn) = out.container_instance_arns().first() {
-            break arn.clone();
-        }
-        assert!(Instant::now() < until, "the agent did not register");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let instance = wait_for("the agent to register", DEADLINE, async || {
+        let out = ecs.list_container_instances().cluster("sim").send().await.map_err(|e| format!("{e:?}"))?;
+        out.container_instance_arns().first().cloned().ok_or_else(|| "no instance yet".to_string())
+    })
+    .await;
     Sim { server, ecs, sim, instance, agent, _agent_dir: agent_dir }
 }
 
@@ -66,16 +59,16 @@ impl Sim {
     }
 
     async fn wait(&self, arn: &str, what: &str, done: impl Fn(&Task) -> bool) -> Task {
-        let until = Instant::now() + DEADLINE;
-        loop {
+        wait_for(&format!("the task to become {what}"), DEADLINE, async || {
             let out = self.ecs.describe_tasks().cluster("sim").tasks(arn).send().await.unwrap();
             let task = out.tasks()[0].clone();
             if done(&task) {
-                return task;
+                Ok(task)
+            } else {
+                Err(format!("{task:#?}"))
             }
-            assert!(Instant::now() < until, "task never became {what}: {task:#?}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await
     }
 
     /// The simulated container of `task`.
@@ -277,11 +270,15 @@ async fn tasks_run_report_and_stop_through_the_agent() {
     assert_eq!(list(s.ecs.list_tasks().cluster("sim").desired_status(DesiredStatus::Stopped)).await, all);
 
     // Stopped tasks' containers are removed by the agent.
-    let until = Instant::now() + DEADLINE;
-    while !s.sim.containers().is_empty() {
-        assert!(Instant::now() < until, "containers left behind: {:?}", s.sim.containers().len());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for("the stopped tasks' containers to be removed", DEADLINE, async || {
+        let left = s.sim.containers().len();
+        if left == 0 {
+            Ok(())
+        } else {
+            Err(format!("{left} containers left"))
+        }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@ use std::{
 use aws_sdk_ecs::types::{
     ContainerCondition, ContainerDefinition, ContainerDependency, HealthCheck, KeyValuePair, PortMapping, Task,
 };
-use berth_testkit::{docker_cli, sdk_client, AgentProcess, BerthProcess, TestImage};
+use berth_testkit::{docker_cli, sdk_client, wait_for, AgentProcess, BerthProcess, TestImage};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -68,20 +68,20 @@ impl Env {
             self.agents.resize_with(n + 1, || None);
         }
         self.agents[n] = Some(agent);
-        let until = Instant::now() + DEADLINE;
-        loop {
-            if let Ok(text) = std::fs::read_to_string(&saved) {
-                let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-                let arn = v["containerInstanceArn"].as_str().unwrap().to_string();
-                // A restarted agent re-registers under its saved ARN, which bumps the
-                // instance's version: wait for that, not for the old registration.
-                if self.version(&arn).await > before {
-                    return arn;
-                }
+        wait_for(&format!("agent {n} to register"), DEADLINE, async || {
+            let text = std::fs::read_to_string(&saved).map_err(|e| e.to_string())?;
+            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+            let arn = v["containerInstanceArn"].as_str().unwrap_or_default().to_string();
+            // A restarted agent re-registers under its saved ARN, which bumps the
+            // instance's version: wait for that, not for the old registration.
+            let version = self.version(&arn).await;
+            if version > before {
+                Ok(arn)
+            } else {
+                Err(format!("{arn} at version {version}"))
             }
-            assert!(Instant::now() < until, "agent {n} did not register");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
     }
 
     /// The instance's version (-1 when unknown).
@@ -133,15 +133,15 @@ impl Env {
 
     /// Polls the task until `done` holds, or fails with what it last saw.
     async fn wait_task(&self, arn: &str, what: &str, done: impl Fn(&Task) -> bool) -> Task {
-        let until = Instant::now() + DEADLINE;
-        loop {
+        wait_for(&format!("the task to become {what}"), DEADLINE, async || {
             let task = self.describe(arn).await;
             if done(&task) {
-                return task;
+                Ok(task)
+            } else {
+                Err(format!("{task:#?}"))
             }
-            assert!(Instant::now() < until, "task never became {what}: {task:#?}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 }
 
@@ -197,11 +197,15 @@ async fn a_task_runs_serves_on_its_dynamic_port_and_stops() {
     let exit = task.containers()[0].exit_code().unwrap();
     assert!(exit == 137 || exit == 143, "killed by SIGTERM/SIGKILL: {exit}");
     // Once STOPPED is recorded the agent removes the container.
-    let until = Instant::now() + DEADLINE;
-    while !env.image.containers().is_empty() {
-        assert!(Instant::now() < until, "the stopped task's container was not removed");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for("the stopped task's container to be removed", DEADLINE, async || {
+        let left = env.image.containers();
+        if left.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{left:?}"))
+        }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -394,22 +398,15 @@ async fn a_lost_agent_disconnects_and_its_tasks_stop_after_the_grace() {
     env.wait_task(&arn, "RUNNING", |t| status(t) == "RUNNING").await;
     env.agents[0].take().unwrap().kill9();
 
-    let until = Instant::now() + DEADLINE;
-    loop {
-        let out = env
-            .ecs
-            .describe_container_instances()
-            .cluster(&env.cluster)
-            .container_instances(&instance)
-            .send()
-            .await
-            .unwrap();
-        if !out.container_instances()[0].agent_connected() {
-            break;
+    wait_for("the instance to show agentConnected=false", DEADLINE, async || {
+        let out =
+            env.ecs.describe_container_instances().cluster(&env.cluster).container_instances(&instance).send().await;
+        match out.map(|o| o.container_instances()[0].agent_connected()) {
+            Ok(false) => Ok(()),
+            other => Err(format!("{other:?}")),
         }
-        assert!(Instant::now() < until, "the instance never showed agentConnected=false");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     let task = env.wait_task(&arn, "STOPPED", |t| status(t) == "STOPPED").await;
     assert!(task.stopped_reason().unwrap().contains("stopped responding"), "{:?}", task.stopped_reason());
 }
@@ -445,11 +442,13 @@ async fn berth_up_runs_tasks_in_the_default_cluster() {
     let image = TestImage::build("up", "default");
     let up = BerthProcess::up(berth(), dir.path());
     let ecs = sdk_client(&up.endpoint, &up.credential(), "us-east-1");
-    let until = Instant::now() + DEADLINE;
-    while ecs.list_container_instances().send().await.map(|o| o.container_instance_arns().is_empty()).unwrap_or(true) {
-        assert!(Instant::now() < until, "berth up's agent did not join the default cluster");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for("berth up's agent to join the default cluster", DEADLINE, async || {
+        match ecs.list_container_instances().send().await {
+            Ok(o) if !o.container_instance_arns().is_empty() => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
     let app = ContainerDefinition::builder()
         .name("app")
         .image(&image.reference)
@@ -460,20 +459,19 @@ async fn berth_up_runs_tasks_in_the_default_cluster() {
         .build();
     ecs.register_task_definition().family("up").container_definitions(app).send().await.unwrap();
     let arn = ecs.run_task().task_definition("up").send().await.unwrap().tasks()[0].task_arn().unwrap().to_string();
-    let until = Instant::now() + DEADLINE;
-    loop {
-        let t = ecs.describe_tasks().tasks(&arn).send().await.unwrap().tasks()[0].clone();
-        if status(&t) == "RUNNING" {
-            break;
+    for (action, want) in [(None, "RUNNING"), (Some("stop"), "STOPPED")] {
+        if action.is_some() {
+            ecs.stop_task().task(&arn).send().await.unwrap();
         }
-        assert!(Instant::now() < until, "never RUNNING: {t:#?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    ecs.stop_task().task(&arn).send().await.unwrap();
-    let until = Instant::now() + DEADLINE;
-    while status(&ecs.describe_tasks().tasks(&arn).send().await.unwrap().tasks()[0]) != "STOPPED" {
-        assert!(Instant::now() < until, "never STOPPED");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        wait_for(&format!("the task to become {want}"), DEADLINE, async || {
+            let t = ecs.describe_tasks().tasks(&arn).send().await.unwrap().tasks()[0].clone();
+            if status(&t) == want {
+                Ok(())
+            } else {
+                Err(format!("{t:#?}"))
+            }
+        })
+        .await;
     }
 }
 

@@ -13,16 +13,21 @@ pub use http::{RawClient, RawResponse, Signing};
 pub use process::{AgentProcess, BerthProcess};
 pub use server::{sdk_client, TestServer};
 
-/// Polls `check` every 20 ms until it returns `Some` or `deadline` passes.
-pub async fn eventually<T>(deadline: std::time::Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+/// Polls `probe` every 20 ms until it returns `Ok`, and returns that. After `deadline`
+/// it panics with `what` and the last `Err` the probe gave (what it saw instead).
+pub async fn wait_for<T>(
+    what: &str,
+    deadline: std::time::Duration,
+    mut probe: impl AsyncFnMut() -> Result<T, String>,
+) -> T {
     let until = tokio::time::Instant::now() + deadline;
     loop {
-        if let Some(v) = check() {
-            return Some(v);
+        match probe().await {
+            Ok(v) => return v,
+            Err(last) if tokio::time::Instant::now() > until => {
+                panic!("timed out waiting for {what}; last seen: {last}")
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
         }
-        if tokio::time::Instant::now() > until {
-            return None;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
