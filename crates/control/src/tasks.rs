@@ -181,56 +181,7 @@ impl Control {
         count: usize,
     ) -> Result<(Vec<Task>, Vec<Failure>), EcsError> {
         let caller = caller.clone();
-        self.write(move |state, changes| {
-            let Prepared { cluster, td, mut request } = prepare(state, &caller, &req, count)?;
-            let region = state.region(&caller.region);
-            let mut placed = Vec::new();
-            let mut failures = Vec::new();
-            match &req.container_instances {
-                Some(list) => {
-                    // StartTask: the caller chose the instances; only resources are checked.
-                    request.constraints.clear();
-                    for reference in list {
-                        match find_instance(region, &cluster, reference) {
-                            None => failures.push(Failure::new(reference.clone(), "MISSING")),
-                            Some(rec) if rec.instance.status == "INACTIVE" => {
-                                failures.push(Failure::new(rec.instance.container_instance_arn.clone(), "INACTIVE"))
-                            }
-                            Some(rec) => match berth_scheduler::check(&request, &candidate(region, rec)) {
-                                Ok(()) => placed.push(new_task(&caller, &cluster, &td, &req, rec, &request.demand)),
-                                Err(r) => failures.push(Failure {
-                                    detail: Some(r.detail()),
-                                    ..Failure::new(rec.instance.container_instance_arn.clone(), r.reason())
-                                }),
-                            },
-                        }
-                    }
-                }
-                None => {
-                    let (instances, mut snapshot) = snapshot(region, &cluster);
-                    if instances.is_empty() {
-                        return Err(EcsError::invalid("No Container Instances were found in your cluster."));
-                    }
-                    for p in berth_scheduler::place(&request, &mut snapshot) {
-                        match p {
-                            Placement::Placed(i) => {
-                                placed.push(new_task(&caller, &cluster, &td, &req, instances[i], &request.demand))
-                            }
-                            Placement::Unplaced(rejections) => {
-                                failures.extend(rejections.into_iter().map(|(arn, r)| Failure {
-                                    detail: Some(r.detail()),
-                                    ..Failure::new(arn, r.reason())
-                                }))
-                            }
-                        }
-                    }
-                }
-            }
-            dedup(&mut failures);
-            commit_placed(&caller, &placed, &req.tags, changes);
-            let tasks = placed.into_iter().map(|t| Task { tags: req.tags.clone(), ..t.task }).collect();
-            Ok((tasks, failures))
-        })
+        self.write(move |state, changes| place_in(state, &caller, &req, count, changes))
         .await
     }
 
@@ -277,17 +228,9 @@ impl Control {
             if rec.task.desired_status == "STOPPED" {
                 return Ok(view(state, &caller, rec, false));
             }
-            let mut next = (**rec).clone();
-            let t = &mut next.task;
-            t.desired_status = "STOPPED".into();
-            t.stopping_at = Some(time::now());
-            t.stop_code = Some("UserInitiated".into());
-            t.stopped_reason = Some(reason.unwrap_or_else(|| "Task stopped by user".into()));
-            t.version += 1;
-            bump_instance(&caller.region, &next.task, changes);
-            let out = view(state, &caller, &next, false);
-            changes.push(Change::Task { region: caller.region.clone(), record: Arc::new(next) });
-            Ok(out)
+            let reason = reason.unwrap_or_else(|| "Task stopped by user".into());
+            let next = stop_in(&caller.region, rec, "UserInitiated", &reason, changes);
+            Ok(view(state, &caller, &next, false))
         })
         .await
     }
@@ -359,6 +302,81 @@ impl Control {
             q.page.page(100, true, items.map(|t| (t.task.task_arn.clone(), t.task.task_arn.clone())))
         })
     }
+}
+
+/// Places `count` tasks of `req` against the writer's state and pushes the changes:
+/// the engine of RunTask, StartTask and the service controller.
+pub(crate) fn place_in(
+    state: &State,
+    caller: &Caller,
+    req: &RunTask,
+    count: usize,
+    changes: &mut Vec<Change>,
+) -> Result<(Vec<Task>, Vec<Failure>), EcsError> {
+    let Prepared { cluster, td, mut request } = prepare(state, caller, req, count)?;
+    let region = state.region(&caller.region);
+    let mut placed = Vec::new();
+    let mut failures = Vec::new();
+    match &req.container_instances {
+        Some(list) => {
+            // StartTask: the caller chose the instances; only resources are checked.
+            request.constraints.clear();
+            for reference in list {
+                match find_instance(region, &cluster, reference) {
+                    None => failures.push(Failure::new(reference.clone(), "MISSING")),
+                    Some(rec) if rec.instance.status == "INACTIVE" => {
+                        failures.push(Failure::new(rec.instance.container_instance_arn.clone(), "INACTIVE"))
+                    }
+                    Some(rec) => match berth_scheduler::check(&request, &candidate(region, rec)) {
+                        Ok(()) => placed.push(new_task(caller, &cluster, &td, req, rec, &request.demand)),
+                        Err(r) => failures.push(Failure {
+                            detail: Some(r.detail()),
+                            ..Failure::new(rec.instance.container_instance_arn.clone(), r.reason())
+                        }),
+                    },
+                }
+            }
+        }
+        None => {
+            let (instances, mut snapshot) = snapshot(region, &cluster);
+            if instances.is_empty() {
+                return Err(EcsError::invalid("No Container Instances were found in your cluster."));
+            }
+            for p in berth_scheduler::place(&request, &mut snapshot) {
+                match p {
+                    Placement::Placed(i) => {
+                        placed.push(new_task(caller, &cluster, &td, req, instances[i], &request.demand))
+                    }
+                    Placement::Unplaced(rejections) => {
+                        failures.extend(rejections.into_iter().map(|(arn, r)| Failure {
+                            detail: Some(r.detail()),
+                            ..Failure::new(arn, r.reason())
+                        }))
+                    }
+                }
+            }
+        }
+    }
+    dedup(&mut failures);
+    commit_placed(caller, &placed, &req.tags, changes);
+    let tasks = placed.into_iter().map(|t| Task { tags: req.tags.clone(), ..t.task }).collect();
+    Ok((tasks, failures))
+}
+
+/// Asks for a task to stop (desiredStatus STOPPED, with ECS's stop code and reason) and
+/// pushes the change; the agent does the stopping.
+pub(crate) fn stop_in(region: &str, rec: &TaskRecord, code: &str, reason: &str, changes: &mut Vec<Change>) -> Arc<TaskRecord> {
+    let mut next = rec.clone();
+    let t = &mut next.task;
+    t.desired_status = "STOPPED".into();
+    t.stopping_at = Some(time::now());
+    t.stop_code = Some(code.into());
+    t.stopped_reason = Some(reason.into());
+    t.version += 1;
+    bump_instance(region, &next.task, changes);
+    let next = Arc::new(next);
+    changes.push(Change::Task { region: region.to_string(), record: next.clone() });
+    next
 }
 
 /// Finds a task of `cluster` by ARN or id.

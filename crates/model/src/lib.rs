@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod container_instance;
 pub mod error;
 pub mod json;
+pub mod service;
 pub mod setting;
 pub mod tag;
 pub mod task;

@@ -1,0 +1,123 @@
+//! Services: the wire shapes of a service, its deployments and events, and the
+//! deployment arithmetic ECS documents.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{tag::Tag, time::Timestamp};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    pub service_arn: String,
+    pub service_name: String,
+    pub cluster_arn: String,
+    #[serde(default)]
+    pub load_balancers: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub service_registries: Vec<serde_json::Value>,
+    pub status: String,
+    pub desired_count: i64,
+    pub running_count: i64,
+    pub pending_count: i64,
+    pub launch_type: String,
+    pub task_definition: String,
+    pub deployment_configuration: DeploymentConfiguration,
+    pub deployments: Vec<Deployment>,
+    pub events: Vec<ServiceEvent>,
+    pub created_at: Timestamp,
+    #[serde(default)]
+    pub placement_constraints: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub placement_strategy: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check_grace_period_seconds: Option<i64>,
+    pub scheduling_strategy: String,
+    pub deployment_controller: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    pub enable_ecs_managed_tags: bool,
+    pub propagate_tags: String,
+    pub enable_execute_command: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentConfiguration {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment_circuit_breaker: Option<DeploymentCircuitBreaker>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maximum_percent: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minimum_healthy_percent: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentCircuitBreaker {
+    pub enable: bool,
+    pub rollback: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    pub id: String,
+    pub status: String,
+    pub task_definition: String,
+    pub desired_count: i64,
+    pub pending_count: i64,
+    pub running_count: i64,
+    pub failed_tasks: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub launch_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout_state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout_state_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceEvent {
+    pub id: String,
+    pub created_at: Timestamp,
+    pub message: String,
+}
+
+/// At most this many events are kept and shown, newest first.
+pub const MAX_EVENTS: usize = 100;
+
+/// The fewest healthy tasks a deployment may leave running: ceil(desired × min% / 100).
+pub fn minimum_healthy(desired: i64, minimum_percent: i64) -> i64 {
+    (desired * minimum_percent + 99) / 100
+}
+
+/// The most RUNNING + PENDING tasks a service may have: floor(desired × max% / 100).
+pub fn maximum_tasks(desired: i64, maximum_percent: i64) -> i64 {
+    desired * maximum_percent / 100
+}
+
+/// The circuit breaker's failure threshold: half the desired count, at least 3, at most 200.
+pub fn circuit_breaker_threshold(desired: i64) -> i64 {
+    ((desired + 1) / 2).clamp(3, 200)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ecs_documented_examples() {
+        // 4 × 50 %: two may stop first; 2 × 75 %: floor of 2; 3 × 125 %: ceiling of 3.
+        assert_eq!(minimum_healthy(4, 50), 2);
+        assert_eq!(minimum_healthy(2, 75), 2);
+        assert_eq!(maximum_tasks(3, 125), 3);
+        assert_eq!(maximum_tasks(4, 200), 8);
+        assert_eq!(circuit_breaker_threshold(1), 3);
+        assert_eq!(circuit_breaker_threshold(25), 13);
+        assert_eq!(circuit_breaker_threshold(800), 200);
+    }
+}
