@@ -65,6 +65,10 @@ pub struct ServerArgs {
     /// Seconds an instance may stay disconnected before its tasks are marked STOPPED.
     #[arg(long, default_value_t = 120)]
     disconnected_grace: u64,
+    /// Milliseconds a service task without a health check must stay RUNNING before it
+    /// counts as healthy in a deployment (ECS waits 40 s).
+    #[arg(long, default_value_t = 1000)]
+    task_settle_ms: u64,
 }
 
 fn main() -> anyhow::Result<()> {

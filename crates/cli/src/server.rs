@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use berth_api::{Api, ApiConfig};
-use berth_control::{Control, HealthConfig};
+use berth_control::{Control, HealthConfig, ServiceControllerConfig};
 use berth_runtime::docker::DockerRuntime;
 use berth_store::SqliteStore;
 use std::time::Duration;
@@ -22,6 +22,10 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
         heartbeat_timeout: Duration::from_secs(args.heartbeat_timeout),
         disconnected_grace: Duration::from_secs(args.disconnected_grace),
         ..HealthConfig::default()
+    });
+    control.spawn_service_controller(ServiceControllerConfig {
+        settle: Duration::from_millis(args.task_settle_ms),
+        ..ServiceControllerConfig::default()
     });
     if args.insecure_accept_any_credentials {
         tracing::warn!("--insecure-accept-any-credentials is ON: any well-formed signature is accepted, whatever its secret. Do not expose this server.");

@@ -83,6 +83,8 @@ fn view(state: &State, caller: &Caller, c: &Cluster, include: ClusterInclude) ->
     }
     out.running_tasks_count = running;
     out.pending_tasks_count = pending;
+    out.active_services_count =
+        region.services.values().filter(|s| s.cluster == c.cluster_name && s.service.status == "ACTIVE").count() as i64;
     if include.tags {
         out.tags = crate::tags::tags_of(state, caller, &c.cluster_arn);
     }

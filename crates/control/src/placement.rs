@@ -189,7 +189,7 @@ pub struct PlanOutcome {
 }
 
 /// The ACTIVE task definition a RunTask names.
-fn runnable_definition(region: &RegionState, reference: &str) -> Result<Arc<TaskDefinition>, EcsError> {
+pub(crate) fn runnable_definition(region: &RegionState, reference: &str) -> Result<Arc<TaskDefinition>, EcsError> {
     let r = TaskDefinitionRef::parse(reference)?;
     let td = r.resolve(region).ok_or_else(|| EcsError::client("Unable to describe task definition."))?;
     if td.status != "ACTIVE" {

@@ -10,7 +10,8 @@ use std::{
 };
 
 use berth_model::{
-    cluster::Cluster, container_instance::ContainerInstance, tag::Tag, task::Task, task_definition::TaskDefinition,
+    cluster::Cluster, container_instance::ContainerInstance, service::Service, tag::Tag, task::Task,
+    task_definition::TaskDefinition,
 };
 use berth_store::{Mutation, Record};
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,8 @@ pub struct RegionState {
     pub instances: BTreeMap<String, Arc<InstanceRecord>>,
     /// Tasks by ARN.
     pub tasks: BTreeMap<String, Arc<TaskRecord>>,
+    /// Services by ARN.
+    pub services: BTreeMap<String, Arc<ServiceRecord>>,
     /// Task ARNs by container instance ARN (derived from `tasks`).
     pub tasks_by_instance: HashMap<String, BTreeSet<String>>,
     /// What each instance's tasks hold (derived from `tasks`, kept current on every change).
@@ -69,6 +72,14 @@ pub struct RegionState {
     /// Each instance's desired-state version; bumped whenever the set of tasks it should
     /// run changes. Kept in memory only (see `State::version_base`).
     pub desired_versions: HashMap<String, u64>,
+}
+
+/// A service as stored: the ECS view (deployments and events included) and its cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceRecord {
+    pub service: Service,
+    pub cluster: String,
 }
 
 /// What the tasks on one instance hold.
@@ -195,6 +206,9 @@ impl State {
                 }
                 r.tasks.insert(arn, record.clone());
             }
+            Change::Service { region, record } => {
+                self.region_mut(region).services.insert(record.service.service_arn.clone(), record.clone());
+            }
             Change::DesiredVersion { region, arn } => {
                 let base = self.version_base;
                 let r = self.region_mut(region);
@@ -254,6 +268,10 @@ pub enum Change {
         region: String,
         record: Arc<TaskRecord>,
     },
+    Service {
+        region: String,
+        record: Arc<ServiceRecord>,
+    },
     Cluster {
         region: String,
         cluster: Arc<Cluster>,
@@ -283,6 +301,7 @@ const TAGS: &str = "tags";
 const SETTING: &str = "setting";
 const INSTANCE: &str = "container-instance";
 const TASK: &str = "task";
+const SERVICE: &str = "service";
 
 fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("state values always serialize")
@@ -294,6 +313,11 @@ impl Change {
     pub fn to_mutation(&self) -> Option<Mutation> {
         Some(match self {
             Change::DesiredVersion { .. } => return None,
+            Change::Service { region, record } => Mutation::Put {
+                kind: SERVICE,
+                key: format!("{region}/{}", record.service.service_arn),
+                value: json(record.as_ref()),
+            },
             Change::Instance { region, record } => Mutation::Put {
                 kind: INSTANCE,
                 key: format!("{region}/{}", record.instance.container_instance_arn),
@@ -356,6 +380,7 @@ impl Change {
             }
             INSTANCE => Change::Instance { region, record: Arc::new(serde_json::from_slice(&r.value).map_err(err)?) },
             TASK => Change::Task { region, record: Arc::new(serde_json::from_slice(&r.value).map_err(err)?) },
+            SERVICE => Change::Service { region, record: Arc::new(serde_json::from_slice(&r.value).map_err(err)?) },
             other => return Err(format!("unknown record kind '{other}'")),
         })
     }

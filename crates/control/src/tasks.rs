@@ -181,8 +181,7 @@ impl Control {
         count: usize,
     ) -> Result<(Vec<Task>, Vec<Failure>), EcsError> {
         let caller = caller.clone();
-        self.write(move |state, changes| place_in(state, &caller, &req, count, changes))
-        .await
+        self.write(move |state, changes| place_in(state, &caller, &req, count, changes)).await
     }
 
     /// The dry run behind `berth task plan`: RunTask's validation and placement over the
@@ -347,12 +346,11 @@ pub(crate) fn place_in(
                     Placement::Placed(i) => {
                         placed.push(new_task(caller, &cluster, &td, req, instances[i], &request.demand))
                     }
-                    Placement::Unplaced(rejections) => {
-                        failures.extend(rejections.into_iter().map(|(arn, r)| Failure {
-                            detail: Some(r.detail()),
-                            ..Failure::new(arn, r.reason())
-                        }))
-                    }
+                    Placement::Unplaced(rejections) => failures.extend(
+                        rejections
+                            .into_iter()
+                            .map(|(arn, r)| Failure { detail: Some(r.detail()), ..Failure::new(arn, r.reason()) }),
+                    ),
                 }
             }
         }
@@ -365,7 +363,13 @@ pub(crate) fn place_in(
 
 /// Asks for a task to stop (desiredStatus STOPPED, with ECS's stop code and reason) and
 /// pushes the change; the agent does the stopping.
-pub(crate) fn stop_in(region: &str, rec: &TaskRecord, code: &str, reason: &str, changes: &mut Vec<Change>) -> Arc<TaskRecord> {
+pub(crate) fn stop_in(
+    region: &str,
+    rec: &TaskRecord,
+    code: &str,
+    reason: &str,
+    changes: &mut Vec<Change>,
+) -> Arc<TaskRecord> {
     let mut next = rec.clone();
     let t = &mut next.task;
     t.desired_status = "STOPPED".into();

@@ -23,6 +23,10 @@ pub enum EcsError {
     ResourceNotFound(String),
     #[error("{0}")]
     AttributeLimitExceeded(String),
+    #[error("Service not found.")]
+    ServiceNotFound,
+    #[error("Service was not ACTIVE.")]
+    ServiceNotActive,
     #[error("{0}")]
     Server(String),
 }
@@ -40,6 +44,8 @@ impl EcsError {
             EcsError::LimitExceeded(_) => "LimitExceededException",
             EcsError::ResourceNotFound(_) => "ResourceNotFoundException",
             EcsError::AttributeLimitExceeded(_) => "AttributeLimitExceededException",
+            EcsError::ServiceNotFound => "ServiceNotFoundException",
+            EcsError::ServiceNotActive => "ServiceNotActiveException",
             EcsError::Server(_) => "ServerException",
         }
     }

@@ -31,6 +31,10 @@ impl TestServer {
         };
         let store = SqliteStore::open(data_dir.path()).expect("open store");
         let control = Control::open(Arc::new(store)).expect("load state");
+        control.spawn_service_controller(berth_control::ServiceControllerConfig {
+            settle: std::time::Duration::from_millis(200),
+            interval: std::time::Duration::from_millis(100),
+        });
         let api = Api::new(
             control,
             ApiConfig { account_id: ACCOUNT.into(), credentials: vec![credential.clone()], accept_any_credentials },

@@ -1,19 +1,23 @@
 //! The ECS API (`AmazonEC2ContainerServiceV20141113.*`): one module per operation.
 
 mod create_cluster;
+mod create_service;
 mod delete_account_setting;
 mod delete_cluster;
+mod delete_service;
 mod delete_task_definitions;
 mod deregister_container_instance;
 mod deregister_task_definition;
 mod describe_clusters;
 mod describe_container_instances;
+mod describe_services;
 mod describe_task_definition;
 mod describe_tasks;
 mod list_account_settings;
 mod list_attributes;
 mod list_clusters;
 mod list_container_instances;
+mod list_services;
 mod list_tags_for_resource;
 mod list_task_definition_families;
 mod list_task_definitions;
@@ -29,6 +33,7 @@ mod tag_resource;
 mod untag_resource;
 mod update_cluster;
 mod update_container_instances_state;
+mod update_service;
 
 use berth_control::{AgentIdentity, Caller, Control};
 use serde::Serialize;
@@ -71,6 +76,11 @@ pub const OPERATIONS: &[&str] = &[
     "ListTasks",
     "SubmitTaskStateChange",
     "SubmitContainerStateChange",
+    "CreateService",
+    "UpdateService",
+    "DeleteService",
+    "DescribeServices",
+    "ListServices",
 ];
 
 /// Operations an agent may call with its token instead of SigV4 credentials.
@@ -131,6 +141,11 @@ pub async fn dispatch(
         "StopTask" => stop_task::handle(control, caller, body).await,
         "DescribeTasks" => describe_tasks::handle(control, caller, body),
         "ListTasks" => list_tasks::handle(control, caller, body),
+        "CreateService" => create_service::handle(control, caller, body).await,
+        "UpdateService" => update_service::handle(control, caller, body).await,
+        "DeleteService" => delete_service::handle(control, caller, body).await,
+        "DescribeServices" => describe_services::handle(control, caller, body),
+        "ListServices" => list_services::handle(control, caller, body),
         "SubmitTaskStateChange" => submit_state_change::task(control, caller, agent, body).await,
         "SubmitContainerStateChange" => submit_state_change::container(control, caller, agent, body).await,
         other => Err(ApiError::UnknownOperation(other.to_string())),

@@ -1,0 +1,366 @@
+//! Services: CreateService, UpdateService, DeleteService, DescribeServices, ListServices.
+//! What a service's tasks do about it is the service controller's job
+//! ([`crate::service_controller`]); these operations only record intent.
+
+use std::sync::Arc;
+
+use berth_model::{
+    service::{Deployment, DeploymentConfiguration, Service, ServiceEvent, MAX_EVENTS},
+    tag::{self, Tag},
+    time, Arn, EcsError, Failure,
+};
+
+use crate::{
+    clusters::active_cluster, instances::random_id, placement::runnable_definition, state::Change, Caller, Control,
+    Page, PageRequest, RegionState, ServiceRecord, State,
+};
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateService {
+    pub cluster: Option<String>,
+    pub service_name: String,
+    pub task_definition: Option<String>,
+    pub desired_count: Option<i64>,
+    pub launch_type: Option<String>,
+    pub scheduling_strategy: Option<String>,
+    pub deployment_configuration: Option<DeploymentConfiguration>,
+    pub placement_constraints: Vec<serde_json::Value>,
+    pub placement_strategy: Vec<serde_json::Value>,
+    pub health_check_grace_period_seconds: Option<i64>,
+    pub tags: Vec<Tag>,
+    pub propagate_tags: Option<String>,
+    pub enable_ecs_managed_tags: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UpdateService {
+    pub cluster: Option<String>,
+    pub service: String,
+    pub desired_count: Option<i64>,
+    pub task_definition: Option<String>,
+    pub force_new_deployment: bool,
+    pub deployment_configuration: Option<DeploymentConfiguration>,
+    pub placement_constraints: Option<Vec<serde_json::Value>>,
+    pub placement_strategy: Option<Vec<serde_json::Value>>,
+    pub health_check_grace_period_seconds: Option<i64>,
+}
+
+pub(crate) fn service_arn(region: &str, account: &str, cluster: &str, name: &str) -> String {
+    Arn::ecs(region, account, "service", &format!("{cluster}/{name}")).to_string()
+}
+
+fn new_deployment_id() -> String {
+    format!("ecs-svc/{:019}", rand::random::<u64>() % 10_000_000_000_000_000_000)
+}
+
+/// A new PRIMARY deployment of `task_definition`.
+pub(crate) fn new_deployment(task_definition: &str, desired: i64, reason_prefix: Option<&str>) -> Deployment {
+    let now = time::now();
+    let id = new_deployment_id();
+    let reason = match reason_prefix {
+        Some(p) => p.to_string(),
+        None => format!("ECS deployment {id} in progress."),
+    };
+    Deployment {
+        id,
+        status: "PRIMARY".into(),
+        task_definition: task_definition.into(),
+        desired_count: desired,
+        created_at: now,
+        updated_at: now,
+        launch_type: "EC2".into(),
+        rollout_state: Some("IN_PROGRESS".into()),
+        rollout_state_reason: Some(reason),
+        ..Default::default()
+    }
+}
+
+/// Adds an event, newest first, keeping at most 100.
+pub(crate) fn push_event(service: &mut Service, message: String) {
+    service.events.insert(0, ServiceEvent { id: random_id(), created_at: time::now(), message });
+    service.events.truncate(MAX_EVENTS);
+}
+
+fn check_configuration(c: &DeploymentConfiguration, daemon: bool) -> Result<(), EcsError> {
+    if let Some(max) = c.maximum_percent {
+        if !(100..=2000).contains(&max) || (daemon && max != 100) {
+            return Err(EcsError::invalid(if daemon {
+                "The daemon scheduling strategy requires maximumPercent 100.".to_string()
+            } else {
+                format!("maximumPercent must be between 100 and 2000, not {max}.")
+            }));
+        }
+    }
+    if let Some(min) = c.minimum_healthy_percent {
+        if !(0..=100).contains(&min) {
+            return Err(EcsError::invalid(format!("minimumHealthyPercent must be between 0 and 100, not {min}.")));
+        }
+    }
+    Ok(())
+}
+
+/// The service a request names (ARN or name) in `cluster`.
+pub(crate) fn find_service<'s>(
+    region: &'s RegionState,
+    cluster: &str,
+    reference: &str,
+) -> Option<&'s Arc<ServiceRecord>> {
+    let name = reference.rsplit('/').next().unwrap_or(reference);
+    region
+        .services
+        .values()
+        .filter(|s| s.cluster == cluster && s.service.service_name == name)
+        .max_by(|a, b| (a.service.status != "INACTIVE").cmp(&(b.service.status != "INACTIVE")))
+}
+
+fn service_view(state: &State, caller: &Caller, s: &Service, include: bool) -> Service {
+    let mut out = s.clone();
+    out.tags = if include { crate::tags::tags_of(state, caller, &s.service_arn) } else { Vec::new() };
+    out
+}
+
+impl Control {
+    pub async fn create_service(&self, caller: &Caller, req: CreateService) -> Result<Service, EcsError> {
+        let name = req.service_name.clone();
+        if name.is_empty()
+            || name.len() > 255
+            || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(EcsError::invalid(format!(
+                "Invalid service name '{name}': up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed."
+            )));
+        }
+        let strategy = req.scheduling_strategy.clone().unwrap_or_else(|| "REPLICA".into());
+        let daemon = match strategy.as_str() {
+            "REPLICA" => false,
+            "DAEMON" => true,
+            other => {
+                return Err(EcsError::invalid(format!("Invalid schedulingStrategy '{other}': use REPLICA or DAEMON.")))
+            }
+        };
+        if daemon {
+            return Err(EcsError::invalid("The DAEMON scheduling strategy is not supported yet in berth."));
+        }
+        if let Some(lt) = req.launch_type.as_deref().filter(|lt| *lt != "EC2") {
+            return Err(EcsError::invalid(format!("launchType {lt} is not supported yet in berth; use EC2.")));
+        }
+        let desired = req.desired_count.unwrap_or(0);
+        if desired < 0 {
+            return Err(EcsError::invalid("desiredCount must not be negative."));
+        }
+        let mut config = req.deployment_configuration.clone().unwrap_or_default();
+        check_configuration(&config, daemon)?;
+        config.maximum_percent.get_or_insert(200);
+        config.minimum_healthy_percent.get_or_insert(100);
+        tag::validate(&req.tags)?;
+        let td_ref = req.task_definition.clone().ok_or_else(|| {
+            EcsError::invalid("taskDefinition is required for services with the ECS deployment controller.")
+        })?;
+        let caller = caller.clone();
+        self.write(move |state, changes| {
+            let cluster = active_cluster(state, &caller, req.cluster.as_deref())?.cluster_name.clone();
+            let region = state.region(&caller.region);
+            if find_service(region, &cluster, &name).is_some_and(|s| s.service.status != "INACTIVE") {
+                return Err(EcsError::invalid("Creation of service was not idempotent."));
+            }
+            let td = runnable_definition(region, &td_ref)?;
+            if !td.compatibilities.iter().any(|c| c == "EC2") || td.network_mode.as_deref() == Some("awsvpc") {
+                return Err(EcsError::invalid(
+                    "Task definition does not support launch_type EC2 without awsvpc in berth.",
+                ));
+            }
+            // Validate placement now rather than on every reconcile.
+            crate::placement::placement_rules(&td, &req.placement_constraints, &req.placement_strategy, Vec::new())?;
+            let arn = service_arn(&caller.region, &caller.account, &cluster, &name);
+            let mut service = Service {
+                service_arn: arn.clone(),
+                service_name: name.clone(),
+                cluster_arn: Arn::ecs(&caller.region, &caller.account, "cluster", &cluster).to_string(),
+                status: "ACTIVE".into(),
+                desired_count: desired,
+                launch_type: "EC2".into(),
+                task_definition: td.task_definition_arn.clone(),
+                deployment_configuration: config,
+                deployments: vec![new_deployment(&td.task_definition_arn, desired, None)],
+                created_at: time::now(),
+                placement_constraints: req.placement_constraints,
+                placement_strategy: req.placement_strategy,
+                health_check_grace_period_seconds: req.health_check_grace_period_seconds,
+                scheduling_strategy: strategy,
+                deployment_controller: serde_json::json!({"type": "ECS"}),
+                created_by: Some(caller.principal_arn()),
+                enable_ecs_managed_tags: req.enable_ecs_managed_tags,
+                propagate_tags: req.propagate_tags.unwrap_or_else(|| "NONE".into()),
+                ..Default::default()
+            };
+            if !req.tags.is_empty() {
+                changes.push(Change::Tags {
+                    region: caller.region.clone(),
+                    arn: arn.clone(),
+                    tags: Arc::new(req.tags.clone()),
+                });
+            }
+            service.tags = req.tags;
+            let record = ServiceRecord { service: Service { tags: Vec::new(), ..service.clone() }, cluster };
+            changes.push(Change::Service { region: caller.region.clone(), record: Arc::new(record) });
+            Ok(service)
+        })
+        .await
+    }
+
+    pub async fn update_service(&self, caller: &Caller, req: UpdateService) -> Result<Service, EcsError> {
+        if req.desired_count.is_some_and(|d| d < 0) {
+            return Err(EcsError::invalid("desiredCount must not be negative."));
+        }
+        if let Some(c) = &req.deployment_configuration {
+            check_configuration(c, false)?;
+        }
+        let caller = caller.clone();
+        self.write(move |state, changes| {
+            let cluster = active_cluster(state, &caller, req.cluster.as_deref())?.cluster_name.clone();
+            let region = state.region(&caller.region);
+            let rec = find_service(region, &cluster, &req.service).ok_or(EcsError::ServiceNotFound)?;
+            if rec.service.status != "ACTIVE" {
+                return Err(EcsError::ServiceNotActive);
+            }
+            let mut next = (**rec).clone();
+            let s = &mut next.service;
+            if let Some(d) = req.desired_count {
+                s.desired_count = d;
+            }
+            if let Some(c) = &req.deployment_configuration {
+                let cfg = &mut s.deployment_configuration;
+                if c.maximum_percent.is_some() {
+                    cfg.maximum_percent = c.maximum_percent;
+                }
+                if c.minimum_healthy_percent.is_some() {
+                    cfg.minimum_healthy_percent = c.minimum_healthy_percent;
+                }
+                if c.deployment_circuit_breaker.is_some() {
+                    cfg.deployment_circuit_breaker = c.deployment_circuit_breaker;
+                }
+            }
+            if let Some(pc) = req.placement_constraints.clone() {
+                s.placement_constraints = pc;
+            }
+            if let Some(ps) = req.placement_strategy.clone() {
+                s.placement_strategy = ps;
+            }
+            if req.health_check_grace_period_seconds.is_some() {
+                s.health_check_grace_period_seconds = req.health_check_grace_period_seconds;
+            }
+            let new_td = match &req.task_definition {
+                Some(r) => Some(runnable_definition(region, r)?.task_definition_arn.clone()),
+                None => None,
+            };
+            let td_changed = new_td.as_ref().is_some_and(|t| *t != s.task_definition);
+            if td_changed || req.force_new_deployment {
+                let td = new_td.unwrap_or_else(|| s.task_definition.clone());
+                let td_def = runnable_definition(region, &td)?;
+                crate::placement::placement_rules(
+                    &td_def,
+                    &s.placement_constraints,
+                    &s.placement_strategy,
+                    Vec::new(),
+                )?;
+                for d in &mut s.deployments {
+                    d.status = "ACTIVE".into();
+                }
+                s.task_definition = td.clone();
+                s.deployments.insert(0, new_deployment(&td, s.desired_count, None));
+            }
+            if let Some(primary) = s.deployments.first_mut() {
+                primary.desired_count = s.desired_count;
+            }
+            let out = service_view(state, &caller, &next.service, false);
+            changes.push(Change::Service { region: caller.region.clone(), record: Arc::new(next) });
+            Ok(out)
+        })
+        .await
+    }
+
+    /// DeleteService: refused while the service wants tasks, unless forced; the service
+    /// then drains (DRAINING) and goes INACTIVE once its tasks are gone.
+    pub async fn delete_service(
+        &self,
+        caller: &Caller,
+        cluster: Option<String>,
+        reference: String,
+        force: bool,
+    ) -> Result<Service, EcsError> {
+        let caller = caller.clone();
+        self.write(move |state, changes| {
+            let cluster = active_cluster(state, &caller, cluster.as_deref())?.cluster_name.clone();
+            let region = state.region(&caller.region);
+            let rec = find_service(region, &cluster, &reference)
+                .filter(|s| s.service.status == "ACTIVE")
+                .ok_or(EcsError::ServiceNotFound)?;
+            if rec.service.desired_count > 0 && !force {
+                return Err(EcsError::invalid("The service cannot be stopped while it is scaled above 0."));
+            }
+            let mut next = (**rec).clone();
+            next.service.status = "DRAINING".into();
+            next.service.desired_count = 0;
+            for d in &mut next.service.deployments {
+                d.desired_count = 0;
+            }
+            let out = service_view(state, &caller, &next.service, false);
+            changes.push(Change::Service { region: caller.region.clone(), record: Arc::new(next) });
+            Ok(out)
+        })
+        .await
+    }
+
+    /// DescribeServices: at most 10; unknown ones are MISSING failures.
+    pub fn describe_services(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        references: &[String],
+        with_tags: bool,
+    ) -> Result<(Vec<Service>, Vec<Failure>), EcsError> {
+        if references.is_empty() || references.len() > 10 {
+            return Err(EcsError::invalid("services must list 1 to 10 services."));
+        }
+        self.read(|state| {
+            let cluster = active_cluster(state, caller, cluster)?.cluster_name.clone();
+            let region = state.region(&caller.region);
+            let (mut found, mut failures) = (Vec::new(), Vec::new());
+            for r in references {
+                match find_service(region, &cluster, r) {
+                    Some(s) => found.push(service_view(state, caller, &s.service, with_tags)),
+                    None => failures.push(Failure::new(
+                        if r.starts_with("arn:") {
+                            r.clone()
+                        } else {
+                            service_arn(&caller.region, &caller.account, &cluster, r)
+                        },
+                        "MISSING",
+                    )),
+                }
+            }
+            Ok((found, failures))
+        })
+    }
+
+    /// ListServices: ACTIVE services (DRAINING and INACTIVE ones are not listed).
+    pub fn list_services(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        launch_type: Option<&str>,
+        strategy: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<String>, EcsError> {
+        self.read(|state| {
+            let cluster = active_cluster(state, caller, cluster)?.cluster_name.clone();
+            let items = state.region(&caller.region).services.values().filter(|s| {
+                s.cluster == cluster
+                    && s.service.status == "ACTIVE"
+                    && launch_type.is_none_or(|l| s.service.launch_type == l)
+                    && strategy.is_none_or(|st| s.service.scheduling_strategy == st)
+            });
+            page.page(100, true, items.map(|s| (s.service.service_arn.clone(), s.service.service_arn.clone())))
+        })
+    }
+}
