@@ -94,6 +94,15 @@ async fn responses_use_only_model_fields() {
         ("DeleteTaskDefinitions", r#"{"taskDefinitions":["web:1","web:2"]}"#),
         ("RegisterTaskDefinition", r#"{"family":"web","containerDefinitions":[{"name":"a","image":"x","memory":64}]}"#),
         (
+            "CreateService",
+            r#"{"cluster":"web","serviceName":"svc","taskDefinition":"web","desiredCount":0,"tags":[{"key":"a","value":"b"}],
+               "deploymentConfiguration":{"maximumPercent":200,"minimumHealthyPercent":50,"deploymentCircuitBreaker":{"enable":true,"rollback":true}}}"#,
+        ),
+        ("UpdateService", r#"{"cluster":"web","service":"svc","desiredCount":0,"forceNewDeployment":true}"#),
+        ("DescribeServices", r#"{"cluster":"web","services":["svc","ghost"],"include":["TAGS"]}"#),
+        ("ListServices", r#"{"cluster":"web"}"#),
+        ("DeleteService", r#"{"cluster":"web","service":"svc","force":true}"#),
+        (
             "RegisterContainerInstance",
             r#"{"cluster":"web","totalResources":[{"name":"CPU","type":"INTEGER","integerValue":1024},
                {"name":"MEMORY","type":"INTEGER","integerValue":2048},{"name":"PORTS","type":"STRINGSET","stringSetValue":["22"]}],

@@ -37,6 +37,7 @@ pub struct Service {
     pub tags: Vec<Tag>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
+    #[serde(rename = "enableECSManagedTags")]
     pub enable_ecs_managed_tags: bool,
     pub propagate_tags: String,
     pub enable_execute_command: bool,
