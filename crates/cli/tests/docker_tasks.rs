@@ -533,3 +533,66 @@ async fn member_of_and_spread_decide_between_two_real_agents() {
         env.wait_task(arn, "STOPPED", |t| status(t) == "STOPPED").await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_scales_and_replaces_a_killed_container() {
+    let mut env = Env::start("service").await;
+    env.agent(0, &[]).await;
+    env.agent(1, &[]).await;
+    let td = env.register("svc", vec![env.container("app", "exec sleep 300").build()]).await;
+    env.ecs
+        .create_service()
+        .cluster(&env.cluster)
+        .service_name("svc")
+        .task_definition(&td)
+        .desired_count(0)
+        .send()
+        .await
+        .unwrap();
+
+    let stable = |desired: i32| {
+        let env = &env;
+        async move {
+            wait_for(&format!("the service to be stable at {desired}"), DEADLINE, async || {
+                let out = env.ecs.describe_services().cluster(&env.cluster).services("svc").send().await.unwrap();
+                let svc = out.services()[0].clone();
+                let running = env.image.containers().len() as i32;
+                if svc.deployments().len() == 1 && svc.running_count() == desired && running == desired {
+                    Ok(svc)
+                } else {
+                    Err(format!(
+                        "running {} (containers {running}), deployments {}",
+                        svc.running_count(),
+                        svc.deployments().len()
+                    ))
+                }
+            })
+            .await
+        }
+    };
+    env.ecs.update_service().cluster(&env.cluster).service("svc").desired_count(3).send().await.unwrap();
+    stable(3).await;
+
+    // docker kill one of its containers: the service replaces the task.
+    let victim = env.image.containers()[0].clone();
+    docker_cli(&["kill", &victim]);
+    wait_for("a replacement container", DEADLINE, async || {
+        let running =
+            docker_cli(&["ps", "-q", "--filter", &format!("label=com.amazonaws.ecs.cluster={}", env.cluster)]);
+        let ids: Vec<&str> = running.lines().collect();
+        if ids.len() == 3 && !ids.contains(&victim.as_str()) {
+            Ok(())
+        } else {
+            Err(format!("{ids:?}"))
+        }
+    })
+    .await;
+    let svc = stable(3).await;
+    let events: Vec<&str> = svc.events().iter().filter_map(|e| e.message()).collect();
+    assert!(events.iter().any(|m| m.starts_with("(service svc) has started 1 tasks:")), "{events:?}");
+
+    env.ecs.update_service().cluster(&env.cluster).service("svc").desired_count(1).send().await.unwrap();
+    stable(1).await;
+    env.ecs.delete_service().cluster(&env.cluster).service("svc").force(true).send().await.unwrap();
+    stable(0).await;
+}
