@@ -1,0 +1,184 @@
+//! Services on the real Docker engine, in one run:
+//! 1. `docker kill` of a service task's container → its replacement RUNNING, 20 times;
+//! 2. a rolling deployment of 10 tasks (maximumPercent 200, no health check), from
+//!    UpdateService to the new deployment COMPLETED, against the time to start one task
+//!    with RunTask (the baseline, measured in the same run).
+//!
+//! Run: `cargo bench -p berth-cli --bench service_speed`
+
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use aws_sdk_ecs::types::{ContainerDefinition, DeploymentConfiguration};
+use berth_testkit::{docker_cli, sdk_client, wait_for, AgentProcess, BerthProcess, TestImage};
+
+const DEADLINE: Duration = Duration::from_secs(120);
+
+fn percentile(samples: &[f64], p: f64) -> f64 {
+    let mut s = samples.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    s[((p / 100.0) * (s.len() - 1) as f64).round() as usize]
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let cluster = format!("svcbench-{}", std::process::id());
+    let image = TestImage::build(&cluster, &cluster);
+    let dir = tempfile::tempdir().unwrap();
+    let berth = Path::new(env!("CARGO_BIN_EXE_berth"));
+    let server = BerthProcess::start(berth, &dir.path().join("server"), 0);
+    let credential = server.credential();
+    let ecs = sdk_client(&server.endpoint, &credential, "us-east-1");
+    runtime.block_on(async { ecs.create_cluster().cluster_name(&cluster).send().await.unwrap() });
+    let agent = AgentProcess::start(berth, &server.endpoint, &cluster, &dir.path().join("agent"), &credential, &[]);
+
+    let (kill_ms, one_task_ms, rollout_ms) = runtime.block_on(async {
+        let container = |command: &str| {
+            ContainerDefinition::builder()
+                .name("app")
+                .image(&image.reference)
+                .memory(16)
+                .stop_timeout(1)
+                .command("sh")
+                .command("-c")
+                .command(command)
+                .build()
+        };
+        // The app exits on SIGTERM, as a well-behaved service does.
+        for revision in ["trap \"exit 0\" TERM; sleep 300 & wait", "trap \"exit 0\" TERM; sleep 301 & wait"] {
+            ecs.register_task_definition()
+                .family("svc")
+                .container_definitions(container(revision))
+                .send()
+                .await
+                .unwrap();
+        }
+        wait_for("the agent", DEADLINE, async || {
+            let n =
+                ecs.list_container_instances().cluster(&cluster).send().await.unwrap().container_instance_arns().len();
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(format!("{n} instances"))
+            }
+        })
+        .await;
+        let running_tasks = async || -> Vec<String> {
+            ecs.list_tasks().cluster(&cluster).service_name("kill").send().await.unwrap().task_arns().to_vec()
+        };
+        let all_running = async |arns: &[String]| -> bool {
+            let out = ecs.describe_tasks().cluster(&cluster).set_tasks(Some(arns.to_vec())).send().await.unwrap();
+            out.tasks().iter().all(|t| t.last_status() == Some("RUNNING"))
+        };
+
+        // 1. Kill → replacement RUNNING.
+        ecs.create_service()
+            .cluster(&cluster)
+            .service_name("kill")
+            .task_definition("svc:1")
+            .desired_count(3)
+            .send()
+            .await
+            .unwrap();
+        wait_for("3 running tasks", DEADLINE, async || {
+            let t = running_tasks().await;
+            if t.len() == 3 && all_running(&t).await {
+                Ok(())
+            } else {
+                Err(format!("{t:?}"))
+            }
+        })
+        .await;
+        let mut kill_ms = Vec::new();
+        for _ in 0..20 {
+            let before = running_tasks().await;
+            let victim = before[0].clone();
+            let filter = format!("label=com.amazonaws.ecs.task-arn={victim}");
+            let container = docker_cli(&["ps", "-q", "--filter", &filter]);
+            let started = Instant::now();
+            docker_cli(&["kill", container.trim()]);
+            wait_for("the replacement", DEADLINE, async || {
+                let now = running_tasks().await;
+                let fresh: Vec<String> = now.iter().filter(|a| !before.contains(a)).cloned().collect();
+                if now.len() == 3 && !now.contains(&victim) && !fresh.is_empty() && all_running(&fresh).await {
+                    Ok(())
+                } else {
+                    Err(format!("{now:?}"))
+                }
+            })
+            .await;
+            kill_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        ecs.delete_service().cluster(&cluster).service("kill").force(true).send().await.unwrap();
+
+        // 2a. Baseline: one task from RunTask to RUNNING (median of 5).
+        let mut one = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            let arn = ecs.run_task().cluster(&cluster).task_definition("svc:1").send().await.unwrap().tasks()[0]
+                .task_arn()
+                .unwrap()
+                .to_string();
+            wait_for("one task", DEADLINE, async || {
+                if all_running(std::slice::from_ref(&arn)).await {
+                    Ok(())
+                } else {
+                    Err(arn.clone())
+                }
+            })
+            .await;
+            one.push(started.elapsed().as_secs_f64() * 1000.0);
+            ecs.stop_task().cluster(&cluster).task(&arn).send().await.unwrap();
+        }
+
+        // 2b. Rolling deployment of 10 tasks.
+        ecs.create_service()
+            .cluster(&cluster)
+            .service_name("roll")
+            .task_definition("svc:1")
+            .desired_count(10)
+            .deployment_configuration(
+                DeploymentConfiguration::builder().maximum_percent(200).minimum_healthy_percent(100).build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let completed = async |td: &str| {
+            wait_for(&format!("roll on {td} to complete"), DEADLINE, async || {
+                let out = ecs.describe_services().cluster(&cluster).services("roll").send().await.unwrap();
+                let svc = out.services()[0].clone();
+                let d = &svc.deployments()[0];
+                if svc.deployments().len() == 1
+                    && d.task_definition().is_some_and(|t| t.ends_with(td))
+                    && d.rollout_state().map(|r| r.as_str()) == Some("COMPLETED")
+                {
+                    Ok(())
+                } else {
+                    Err(format!("{} deployments, running {}", svc.deployments().len(), svc.running_count()))
+                }
+            })
+            .await
+        };
+        completed("svc:1").await;
+        let started = Instant::now();
+        ecs.update_service().cluster(&cluster).service("roll").task_definition("svc:2").send().await.unwrap();
+        completed("svc:2").await;
+        let rollout = started.elapsed().as_secs_f64() * 1000.0;
+        ecs.delete_service().cluster(&cluster).service("roll").force(true).send().await.unwrap();
+        (kill_ms, percentile(&one, 50.0), rollout)
+    });
+    drop(agent);
+
+    let p50 = percentile(&kill_ms, 50.0);
+    println!("services on Docker, one agent, busybox tasks");
+    println!(
+        "docker kill -> replacement RUNNING, 20 kills: p50 {p50:.0} ms, p99 {:.0} ms (target p50 <= 2000 ms: {})",
+        percentile(&kill_ms, 99.0),
+        if p50 <= 2000.0 { "met" } else { "NOT met" }
+    );
+    let ratio = rollout_ms / one_task_ms;
+    println!("one task RunTask -> RUNNING (baseline, median of 5): {one_task_ms:.0} ms");
+    println!("rolling deployment of 10 tasks (max 200%, no health check): {rollout_ms:.0} ms = {ratio:.1}x one task (target <= 3x: {})", if ratio <= 3.0 { "met" } else { "NOT met" });
+}
