@@ -116,29 +116,17 @@ async fn a_registered_instance_shows_its_resources_and_attributes() {
             .build()
             .unwrap()
     };
+    let racks = async || {
+        let out =
+            s.ecs.list_attributes().cluster("sim").target_type(TargetType::ContainerInstance).attribute_name("rack");
+        out.send().await.unwrap().attributes().to_vec()
+    };
     s.ecs.put_attributes().cluster("sim").attributes(custom("rack", "r1")).send().await.unwrap();
-    let listed = s
-        .ecs
-        .list_attributes()
-        .cluster("sim")
-        .target_type(TargetType::ContainerInstance)
-        .attribute_name("rack")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(listed.attributes()[0].value(), Some("r1"));
-    assert_eq!(listed.attributes()[0].target_id(), Some(s.instance.as_str()));
+    let listed = racks().await;
+    assert_eq!(listed[0].value(), Some("r1"));
+    assert_eq!(listed[0].target_id(), Some(s.instance.as_str()));
     s.ecs.delete_attributes().cluster("sim").attributes(custom("rack", "r1")).send().await.unwrap();
-    let listed = s
-        .ecs
-        .list_attributes()
-        .cluster("sim")
-        .target_type(TargetType::ContainerInstance)
-        .attribute_name("rack")
-        .send()
-        .await
-        .unwrap();
-    assert!(listed.attributes().is_empty());
+    assert!(racks().await.is_empty());
     let too_many: Vec<Attribute> = (0..10).map(|i| custom(&format!("k{i}"), "v")).collect();
     let err = s
         .ecs
