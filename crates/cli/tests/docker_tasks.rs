@@ -596,3 +596,35 @@ async fn a_service_scales_and_replaces_a_killed_container() {
     env.ecs.delete_service().cluster(&env.cluster).service("svc").force(true).send().await.unwrap();
     stable(0).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_tasks_of_a_lost_agent_reappear_on_the_other_one() {
+    let mut env = Env::start("failover").await;
+    let first = env.agent(0, &[]).await;
+    let td = env.register("failover", vec![env.container("app", "exec sleep 300").build()]).await;
+    env.ecs.create_service().cluster(&env.cluster).service_name("svc").task_definition(&td).desired_count(2).send().await.unwrap();
+    let (ecs, cluster) = (env.ecs.clone(), env.cluster.clone());
+    let running_on = async |instance: &str| -> usize {
+        let out = ecs.list_tasks().cluster(&cluster).service_name("svc").container_instance(instance).send().await.unwrap();
+        let arns = out.task_arns().to_vec();
+        if arns.is_empty() {
+            return 0;
+        }
+        let tasks = ecs.describe_tasks().cluster(&cluster).set_tasks(Some(arns)).send().await.unwrap();
+        tasks.tasks().iter().filter(|t| t.last_status() == Some("RUNNING")).count()
+    };
+    wait_for("2 tasks on the first agent", DEADLINE, async || match running_on(&first).await {
+        2 => Ok(()),
+        n => Err(format!("{n} running")),
+    })
+    .await;
+    let second = env.agent(1, &[]).await;
+    env.agents[0].take().unwrap().kill9();
+    // The first instance disconnects, its tasks are given up after the grace, and the
+    // service starts replacements on the second.
+    wait_for("2 tasks on the second agent", DEADLINE, async || match running_on(&second).await {
+        2 => Ok(()),
+        n => Err(format!("{n} running")),
+    })
+    .await;
+}
