@@ -8,7 +8,8 @@ use std::{
 };
 
 use aws_sdk_ecs::types::{
-    ContainerCondition, ContainerDefinition, ContainerDependency, HealthCheck, KeyValuePair, PortMapping, Task,
+    ContainerCondition, ContainerDefinition, ContainerDependency, DeploymentConfiguration, HealthCheck, KeyValuePair,
+    PortMapping, Task,
 };
 use berth_testkit::{docker_cli, sdk_client, wait_for, AgentProcess, BerthProcess, TestImage};
 
@@ -602,10 +603,19 @@ async fn service_tasks_of_a_lost_agent_reappear_on_the_other_one() {
     let mut env = Env::start("failover").await;
     let first = env.agent(0, &[]).await;
     let td = env.register("failover", vec![env.container("app", "exec sleep 300").build()]).await;
-    env.ecs.create_service().cluster(&env.cluster).service_name("svc").task_definition(&td).desired_count(2).send().await.unwrap();
+    env.ecs
+        .create_service()
+        .cluster(&env.cluster)
+        .service_name("svc")
+        .task_definition(&td)
+        .desired_count(2)
+        .send()
+        .await
+        .unwrap();
     let (ecs, cluster) = (env.ecs.clone(), env.cluster.clone());
     let running_on = async |instance: &str| -> usize {
-        let out = ecs.list_tasks().cluster(&cluster).service_name("svc").container_instance(instance).send().await.unwrap();
+        let out =
+            ecs.list_tasks().cluster(&cluster).service_name("svc").container_instance(instance).send().await.unwrap();
         let arns = out.task_arns().to_vec();
         if arns.is_empty() {
             return 0;
@@ -625,6 +635,56 @@ async fn service_tasks_of_a_lost_agent_reappear_on_the_other_one() {
     wait_for("2 tasks on the second agent", DEADLINE, async || match running_on(&second).await {
         2 => Ok(()),
         n => Err(format!("{n} running")),
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draining_an_instance_moves_its_service_tasks() {
+    let mut env = Env::start("drain").await;
+    let first = env.agent(0, &[]).await;
+    let td = env.register("drain", vec![env.container("app", "exec sleep 300").build()]).await;
+    env.ecs
+        .create_service()
+        .cluster(&env.cluster)
+        .service_name("svc")
+        .task_definition(&td)
+        .desired_count(2)
+        .deployment_configuration(
+            DeploymentConfiguration::builder().minimum_healthy_percent(50).maximum_percent(200).build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (ecs, cluster) = (env.ecs.clone(), env.cluster.clone());
+    let running_on = async |instance: &str| -> usize {
+        let out =
+            ecs.list_tasks().cluster(&cluster).service_name("svc").container_instance(instance).send().await.unwrap();
+        let arns = out.task_arns().to_vec();
+        if arns.is_empty() {
+            return 0;
+        }
+        let tasks = ecs.describe_tasks().cluster(&cluster).set_tasks(Some(arns)).send().await.unwrap();
+        tasks.tasks().iter().filter(|t| t.last_status() == Some("RUNNING")).count()
+    };
+    wait_for("2 tasks on the first agent", DEADLINE, async || match running_on(&first).await {
+        2 => Ok(()),
+        n => Err(format!("{n} running")),
+    })
+    .await;
+    let second = env.agent(1, &[]).await;
+    ecs.update_container_instances_state()
+        .cluster(&cluster)
+        .container_instances(&first)
+        .status(aws_sdk_ecs::types::ContainerInstanceStatus::Draining)
+        .send()
+        .await
+        .unwrap();
+    wait_for("the tasks to move to the second agent", DEADLINE, async || {
+        match (running_on(&first).await, running_on(&second).await) {
+            (0, 2) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
     })
     .await;
 }

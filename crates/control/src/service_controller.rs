@@ -184,7 +184,15 @@ fn reconcile(
     let min_percent = svc.deployment_configuration.minimum_healthy_percent.unwrap_or(100);
     let max_total = maximum_tasks(desired, max_percent).max(desired.min(1));
     let min_healthy = minimum_healthy(desired, min_percent);
-    let primary_live: Vec<&TaskRecord> = of(&primary.id).into_iter().filter(|t| live(t)).collect();
+    // Tasks on DRAINING instances are replaced elsewhere, like an old deployment's.
+    let draining = |t: &TaskRecord| {
+        t.task
+            .container_instance_arn
+            .as_ref()
+            .and_then(|i| r.instances.get(i))
+            .is_some_and(|i| i.instance.status == "DRAINING")
+    };
+    let primary_live: Vec<&TaskRecord> = of(&primary.id).into_iter().filter(|t| live(t) && !draining(t)).collect();
     let total_live = tasks.iter().filter(|t| live(t)).count() as i64;
 
     // Start PRIMARY tasks within maximumPercent, unless the rollout failed or starts are throttled.
@@ -247,7 +255,7 @@ fn reconcile(
     let mut healthy_live = tasks.iter().filter(|t| live(t) && healthy(t)).count() as i64;
     let mut excess: Vec<&TaskRecord> = tasks
         .iter()
-        .filter(|t| live(t) && t.task.started_by.as_deref() != Some(primary.id.as_str()))
+        .filter(|t| live(t) && (t.task.started_by.as_deref() != Some(primary.id.as_str()) || draining(t)))
         .map(|t| t.as_ref())
         .collect();
     let primary_excess = primary_live.len() as i64 - desired;
@@ -260,7 +268,7 @@ fn reconcile(
     let mut stopped: Vec<String> = unhealthy_stopped.clone();
     for t in excess {
         let is_healthy = healthy(t);
-        let scale_in = t.task.started_by.as_deref() == Some(primary.id.as_str());
+        let scale_in = t.task.started_by.as_deref() == Some(primary.id.as_str()) && !draining(t);
         if is_healthy && !scale_in && healthy_live - 1 < min_healthy {
             continue;
         }
