@@ -29,6 +29,9 @@ pub enum Desired {
 const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 /// How often a steadily RUNNING task's containers are inspected (exits, health).
 const STEADY_INTERVAL: Duration = Duration::from_secs(1);
+/// A task counts as steady after running this long; until then it is watched closely, so
+/// a container that dies right after starting is seen quickly.
+const STEADY_AFTER: Duration = Duration::from_secs(5);
 /// How long a container may wait for its dependencies when it sets no startTimeout.
 const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -87,6 +90,8 @@ pub struct TaskManager<R: ContainerRuntime> {
     pull_started_at: Option<f64>,
     pull_stopped_at: Option<f64>,
     started_waiting: Instant,
+    /// When the task was first seen RUNNING by this manager.
+    running_since: Option<Instant>,
     last_report: Option<TaskStateChange>,
 }
 
@@ -137,6 +142,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
             pull_started_at: None,
             pull_stopped_at: None,
             started_waiting: Instant::now(),
+            running_since: None,
             last_report: None,
         }
     }
@@ -176,7 +182,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
             }
             self.report();
             tokio::select! {
-                _ = tokio::time::sleep(if self.phase == Phase::Running { STEADY_INTERVAL } else { WATCH_INTERVAL }) => {}
+                _ = tokio::time::sleep(self.watch_interval()) => {}
                 changed = desired.changed() => {
                     if changed.is_err() {
                         // The supervisor is gone (agent shutting down): leave containers running.
@@ -184,6 +190,13 @@ impl<R: ContainerRuntime> TaskManager<R> {
                     }
                 }
             }
+        }
+    }
+
+    fn watch_interval(&self) -> Duration {
+        match self.running_since {
+            Some(since) if self.phase == Phase::Running && since.elapsed() > STEADY_AFTER => STEADY_INTERVAL,
+            _ => WATCH_INTERVAL,
         }
     }
 
@@ -440,6 +453,9 @@ impl<R: ContainerRuntime> TaskManager<R> {
 
     /// Sends the task's state if it changed since the last report.
     fn report(&mut self) {
+        if self.phase == Phase::Running && self.running_since.is_none() {
+            self.running_since = Some(Instant::now());
+        }
         let stopped = self.phase == Phase::Stopped;
         let change = TaskStateChange {
             cluster: Some(self.cluster.clone()),

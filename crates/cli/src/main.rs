@@ -5,6 +5,7 @@ mod agent;
 mod bench;
 mod credentials;
 mod server;
+mod service;
 mod task;
 
 use std::{net::SocketAddr, path::PathBuf};
@@ -35,6 +36,9 @@ enum Command {
     /// Benchmarks of berth itself (`berth bench placement`).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Service commands (`berth service wait`).
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
     /// Task commands (`berth task plan`).
     #[command(subcommand)]
     Task(task::TaskCommand),
@@ -87,5 +91,9 @@ fn main() -> anyhow::Result<()> {
         Command::Agent(args) => runtime.block_on(agent::run(args)),
         Command::Task(command) => runtime.block_on(task::run(command)),
         Command::Bench(command) => runtime.block_on(bench::run(command)),
+        Command::Service(command) => {
+            let outcome = runtime.block_on(service::run(command))?;
+            std::process::exit(outcome as i32);
+        }
     }
 }

@@ -688,3 +688,56 @@ async fn draining_an_instance_moves_its_service_tasks() {
     })
     .await;
 }
+
+/// Runs `berth service wait` against the test's server; returns (exit code, output).
+fn service_wait(env: &Env, service: &str) -> (i32, String) {
+    let out = std::process::Command::new(berth())
+        .args(["service", "wait", "--cluster", &env.cluster, "--service", service, "--timeout", "60"])
+        .args(["--endpoint-url", &env.server().endpoint])
+        .env("AWS_ACCESS_KEY_ID", &env.credential.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &env.credential.secret_access_key)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_breaker_rolls_back_tasks_that_exit_and_service_wait_says_so() {
+    let mut env = Env::start("breaker").await;
+    env.agent(0, &[]).await;
+    let good = env.register("brk", vec![env.container("app", "exec sleep 300").build()]).await;
+    env.ecs
+        .create_service()
+        .cluster(&env.cluster)
+        .service_name("svc")
+        .task_definition(&good)
+        .desired_count(2)
+        .deployment_configuration(
+            DeploymentConfiguration::builder()
+                .minimum_healthy_percent(50)
+                .maximum_percent(200)
+                .deployment_circuit_breaker(
+                    aws_sdk_ecs::types::DeploymentCircuitBreaker::builder().enable(true).rollback(true).build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (code, output) = service_wait(&env, "svc");
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("svc: deployment completed"), "{output}");
+
+    // A revision whose container exits at once.
+    let bad = env.register("brk", vec![env.container("app", "exit 1").build()]).await;
+    env.ecs.update_service().cluster(&env.cluster).service("svc").task_definition(&bad).send().await.unwrap();
+    let (code, output) = service_wait(&env, "svc");
+    assert_eq!(code, 3, "rolled back, never success: {output}");
+    assert!(output.contains("deployment failed: tasks failed to start."), "{output}");
+    assert!(output.contains("svc: deployment FAILED and was rolled back"), "{output}");
+    let svc =
+        env.ecs.describe_services().cluster(&env.cluster).services("svc").send().await.unwrap().services()[0].clone();
+    assert_eq!(svc.task_definition(), Some(good.as_str()));
+    assert_eq!(svc.running_count(), 2);
+}
