@@ -741,3 +741,98 @@ async fn the_breaker_rolls_back_tasks_that_exit_and_service_wait_says_so() {
     assert_eq!(svc.task_definition(), Some(good.as_str()));
     assert_eq!(svc.running_count(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_service_runs_one_task_per_instance() {
+    let mut env = Env::start("daemon").await;
+    let a = env.agent(0, &[]).await;
+    let b = env.agent(1, &[]).await;
+    let td = env.register("daemon", vec![env.container("app", "exec sleep 300").build()]).await;
+    let err = env
+        .ecs
+        .create_service()
+        .cluster(&env.cluster)
+        .service_name("d")
+        .task_definition(&td)
+        .scheduling_strategy(aws_sdk_ecs::types::SchedulingStrategy::Daemon)
+        .desired_count(2)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.meta().message().unwrap().contains("does not support a desired count"), "{err:?}");
+    env.ecs
+        .create_service()
+        .cluster(&env.cluster)
+        .service_name("d")
+        .task_definition(&td)
+        .scheduling_strategy(aws_sdk_ecs::types::SchedulingStrategy::Daemon)
+        .send()
+        .await
+        .unwrap();
+    let (ecs, cluster) = (env.ecs.clone(), env.cluster.clone());
+    let per_instance = async || -> Vec<(String, usize)> {
+        let mut out = Vec::new();
+        for i in ecs.list_container_instances().cluster(&cluster).send().await.unwrap().container_instance_arns() {
+            let arns = ecs
+                .list_tasks()
+                .cluster(&cluster)
+                .service_name("d")
+                .container_instance(i)
+                .send()
+                .await
+                .unwrap()
+                .task_arns()
+                .to_vec();
+            let running = if arns.is_empty() {
+                0
+            } else {
+                let t = ecs.describe_tasks().cluster(&cluster).set_tasks(Some(arns)).send().await.unwrap();
+                t.tasks().iter().filter(|t| t.last_status() == Some("RUNNING")).count()
+            };
+            out.push((i.clone(), running));
+        }
+        out.sort();
+        out
+    };
+    let one_each = |n: usize| {
+        let per_instance = &per_instance;
+        async move {
+            wait_for(&format!("one task on each of {n} instances"), DEADLINE, async || {
+                let now = per_instance().await;
+                if now.len() == n && now.iter().all(|(_, c)| *c == 1) {
+                    Ok(())
+                } else {
+                    Err(format!("{now:?}"))
+                }
+            })
+            .await
+        }
+    };
+    one_each(2).await;
+    // A third instance gets one too.
+    let c = env.agent(2, &[]).await;
+    one_each(3).await;
+    // A DRAINING instance loses its task.
+    ecs.update_container_instances_state()
+        .cluster(&cluster)
+        .container_instances(&c)
+        .status(aws_sdk_ecs::types::ContainerInstanceStatus::Draining)
+        .send()
+        .await
+        .unwrap();
+    wait_for("the draining instance's daemon task to stop", DEADLINE, async || {
+        let now = per_instance().await;
+        let expected: Vec<usize> = now.iter().map(|(i, _)| if *i == c { 0 } else { 1 }).collect();
+        let got: Vec<usize> = now.iter().map(|(_, n)| *n).collect();
+        if got == expected && now.len() == 3 {
+            Ok(())
+        } else {
+            Err(format!("{now:?}"))
+        }
+    })
+    .await;
+    let svc = ecs.describe_services().cluster(&cluster).services("d").send().await.unwrap().services()[0].clone();
+    assert_eq!(svc.desired_count(), 2);
+    let _ = (a, b);
+}

@@ -149,6 +149,11 @@ fn reconcile(
     };
 
     // The circuit breaker watches the PRIMARY deployment while it rolls out.
+    let daemon = svc.scheduling_strategy == "DAEMON";
+    let eligible = if daemon { daemon_instances(r, &rec.cluster, &svc) } else { Vec::new() };
+    if daemon {
+        svc.desired_count = eligible.len() as i64;
+    }
     let desired = if svc.status == "ACTIVE" { svc.desired_count } else { 0 };
     let primary_id = svc.deployments[0].id.clone();
     let primary_tasks = of(&primary_id);
@@ -195,87 +200,148 @@ fn reconcile(
     let primary_live: Vec<&TaskRecord> = of(&primary.id).into_iter().filter(|t| live(t) && !draining(t)).collect();
     let total_live = tasks.iter().filter(|t| live(t)).count() as i64;
 
-    // Start PRIMARY tasks within maximumPercent, unless the rollout failed or starts are throttled.
-    let want = desired - primary_live.len() as i64;
-    let room = max_total - total_live;
     let throttled = throttle(&svc, &primary.id, &tasks, now, &healthy);
-    if want > 0 && room > 0 && primary.rollout_state.as_deref() != Some("FAILED") && svc.status == "ACTIVE" {
-        if throttled {
-            let message = format!("(service {name}) is unable to consistently start tasks successfully.");
-            if svc.events.first().map(|e| &e.message) != Some(&message) {
-                push_event(&mut svc, message);
+    let mut stopped: Vec<String> = unhealthy_stopped.clone();
+    if daemon {
+        // One task per eligible instance: old deployments' tasks stop first (maximumPercent
+        // is 100), then the PRIMARY's task starts on the instance; instances that are no
+        // longer eligible (DRAINING, or a constraint no longer holds) lose theirs.
+        let scaling_reason = format!("Scaling activity initiated by (deployment {})", primary.id);
+        let mut starts: Vec<String> = Vec::new();
+        for t in tasks.iter().filter(|t| live(t)) {
+            let on = t.task.container_instance_arn.clone().unwrap_or_default();
+            let keep = eligible.contains(&on) && svc.status == "ACTIVE";
+            let superseded = t.task.started_by.as_deref() != Some(primary.id.as_str());
+            if !keep || superseded {
+                stop_in(region, t, "ServiceSchedulerInitiated", &scaling_reason, changes);
+                stopped.push(t.task.task_arn.clone());
             }
-        } else {
-            let strategy = if svc.placement_strategy.is_empty() {
-                vec![
-                    serde_json::json!({"type": "spread", "field": "attribute:ecs.availability-zone"}),
-                    serde_json::json!({"type": "spread", "field": "instanceId"}),
-                ]
-            } else {
-                svc.placement_strategy.clone()
-            };
+        }
+        for instance in &eligible {
+            let occupied = tasks.iter().any(|t| {
+                t.task.container_instance_arn.as_deref() == Some(instance.as_str())
+                    && t.task.last() != TaskStatus::Stopped
+                    && !stopped.contains(&t.task.task_arn)
+            });
+            let stopping = tasks.iter().any(|t| {
+                t.task.container_instance_arn.as_deref() == Some(instance.as_str())
+                    && t.task.last() != TaskStatus::Stopped
+            });
+            if !occupied && !stopping {
+                starts.push(instance.clone());
+            }
+        }
+        if !starts.is_empty()
+            && svc.status == "ACTIVE"
+            && primary.rollout_state.as_deref() != Some("FAILED")
+            && !throttled
+        {
             let req = RunTask {
                 cluster: Some(rec.cluster.clone()),
                 task_definition: primary.task_definition.clone(),
                 group: Some(group.clone()),
                 started_by: Some(primary.id.clone()),
-                placement_constraints: svc.placement_constraints.clone(),
-                placement_strategy: strategy,
+                container_instances: Some(starts),
                 ..Default::default()
             };
-            match place_in(state, &caller, &req, want.min(room) as usize, changes) {
+            match place_in(state, &caller, &req, 1, changes) {
                 Ok((placed, failures)) => {
                     started.extend(placed.iter().map(|t| t.task_arn.clone()));
-                    if placed.is_empty() {
-                        if let Some(f) = failures.first() {
-                            let message = format!(
-                                "(service {name}) was unable to place a task because no container instance met all of its requirements. The closest matching (container-instance {}) has {}.",
-                                short_id(f.arn.as_deref().unwrap_or_default()),
-                                f.detail.clone().unwrap_or_else(|| f.reason.clone().unwrap_or_default())
-                            );
-                            if svc.events.first().map(|e| &e.message) != Some(&message) {
-                                push_event(&mut svc, message);
-                            }
+                    if let Some(f) = failures.first() {
+                        let message = format!(
+                            "(service {name}) was unable to place a task on (container-instance {}): {}.",
+                            short_id(f.arn.as_deref().unwrap_or_default()),
+                            f.detail.clone().unwrap_or_else(|| f.reason.clone().unwrap_or_default())
+                        );
+                        if svc.events.first().map(|e| &e.message) != Some(&message) {
+                            push_event(&mut svc, message);
                         }
                     }
                 }
-                Err(e) => {
-                    let message = format!("(service {name}) cannot start tasks: {e}");
-                    if svc.events.first().map(|e| &e.message) != Some(&message) {
-                        push_event(&mut svc, message);
+                Err(e) => push_event(&mut svc, format!("(service {name}) cannot start tasks: {e}")),
+            }
+        }
+    } else {
+        // Start PRIMARY tasks within maximumPercent, unless the rollout failed or starts are throttled.
+        let want = desired - primary_live.len() as i64;
+        let room = max_total - total_live;
+        if want > 0 && room > 0 && primary.rollout_state.as_deref() != Some("FAILED") && svc.status == "ACTIVE" {
+            if throttled {
+                let message = format!("(service {name}) is unable to consistently start tasks successfully.");
+                if svc.events.first().map(|e| &e.message) != Some(&message) {
+                    push_event(&mut svc, message);
+                }
+            } else {
+                let strategy = if svc.placement_strategy.is_empty() {
+                    vec![
+                        serde_json::json!({"type": "spread", "field": "attribute:ecs.availability-zone"}),
+                        serde_json::json!({"type": "spread", "field": "instanceId"}),
+                    ]
+                } else {
+                    svc.placement_strategy.clone()
+                };
+                let req = RunTask {
+                    cluster: Some(rec.cluster.clone()),
+                    task_definition: primary.task_definition.clone(),
+                    group: Some(group.clone()),
+                    started_by: Some(primary.id.clone()),
+                    placement_constraints: svc.placement_constraints.clone(),
+                    placement_strategy: strategy,
+                    ..Default::default()
+                };
+                match place_in(state, &caller, &req, want.min(room) as usize, changes) {
+                    Ok((placed, failures)) => {
+                        started.extend(placed.iter().map(|t| t.task_arn.clone()));
+                        if placed.is_empty() {
+                            if let Some(f) = failures.first() {
+                                let message = format!(
+                                    "(service {name}) was unable to place a task because no container instance met all of its requirements. The closest matching (container-instance {}) has {}.",
+                                    short_id(f.arn.as_deref().unwrap_or_default()),
+                                    f.detail.clone().unwrap_or_else(|| f.reason.clone().unwrap_or_default())
+                                );
+                                if svc.events.first().map(|e| &e.message) != Some(&message) {
+                                    push_event(&mut svc, message);
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let message = format!("(service {name}) cannot start tasks: {e}");
+                        if svc.events.first().map(|e| &e.message) != Some(&message) {
+                            push_event(&mut svc, message);
+                        }
                     }
                 }
             }
         }
-    }
 
-    // Stop old deployments' tasks (and PRIMARY tasks above the desired count) without going
-    // below minimumHealthyPercent: tasks that are not healthy go first and freely.
-    let scaling_reason = format!("Scaling activity initiated by (deployment {})", primary.id);
-    let mut healthy_live = tasks.iter().filter(|t| live(t) && healthy(t)).count() as i64;
-    let mut excess: Vec<&TaskRecord> = tasks
-        .iter()
-        .filter(|t| live(t) && (t.task.started_by.as_deref() != Some(primary.id.as_str()) || draining(t)))
-        .map(|t| t.as_ref())
-        .collect();
-    let primary_excess = primary_live.len() as i64 - desired;
-    if primary_excess > 0 {
-        let mut extra: Vec<&TaskRecord> = primary_live.clone();
-        extra.sort_by_key(|t| healthy(t));
-        excess.extend(extra.into_iter().take(primary_excess as usize));
-    }
-    excess.sort_by_key(|t| healthy(t));
-    let mut stopped: Vec<String> = unhealthy_stopped.clone();
-    for t in excess {
-        let is_healthy = healthy(t);
-        let scale_in = t.task.started_by.as_deref() == Some(primary.id.as_str()) && !draining(t);
-        if is_healthy && !scale_in && healthy_live - 1 < min_healthy {
-            continue;
+        // Stop old deployments' tasks (and PRIMARY tasks above the desired count) without going
+        // below minimumHealthyPercent: tasks that are not healthy go first and freely.
+        let scaling_reason = format!("Scaling activity initiated by (deployment {})", primary.id);
+        let mut healthy_live = tasks.iter().filter(|t| live(t) && healthy(t)).count() as i64;
+        let mut excess: Vec<&TaskRecord> = tasks
+            .iter()
+            .filter(|t| live(t) && (t.task.started_by.as_deref() != Some(primary.id.as_str()) || draining(t)))
+            .map(|t| t.as_ref())
+            .collect();
+        let primary_excess = primary_live.len() as i64 - desired;
+        if primary_excess > 0 {
+            let mut extra: Vec<&TaskRecord> = primary_live.clone();
+            extra.sort_by_key(|t| healthy(t));
+            excess.extend(extra.into_iter().take(primary_excess as usize));
         }
-        stop_in(region, t, "ServiceSchedulerInitiated", &scaling_reason, changes);
-        stopped.push(t.task.task_arn.clone());
-        if is_healthy {
-            healthy_live -= 1;
+        excess.sort_by_key(|t| healthy(t));
+        for t in excess {
+            let is_healthy = healthy(t);
+            let scale_in = t.task.started_by.as_deref() == Some(primary.id.as_str()) && !draining(t);
+            if is_healthy && !scale_in && healthy_live - 1 < min_healthy {
+                continue;
+            }
+            stop_in(region, t, "ServiceSchedulerInitiated", &scaling_reason, changes);
+            stopped.push(t.task.task_arn.clone());
+            if is_healthy {
+                healthy_live -= 1;
+            }
         }
     }
 
@@ -350,6 +416,28 @@ fn reconcile(
         });
     }
     Ok(())
+}
+
+/// The instances a DAEMON service runs on: ACTIVE instances of its cluster whose agent is
+/// connected and that satisfy the service's and the task definition's constraints.
+fn daemon_instances(r: &crate::RegionState, cluster: &str, svc: &Service) -> Vec<String> {
+    let td = TaskDefinitionRef::parse(&svc.task_definition).ok().and_then(|x| x.resolve(r).cloned());
+    let Some(td) = td else { return Vec::new() };
+    let Ok((constraints, _)) = crate::placement::placement_rules(&td, &svc.placement_constraints, &[], Vec::new())
+    else {
+        return Vec::new();
+    };
+    let request =
+        berth_scheduler::Request { constraints, group: format!("service:{}", svc.service_name), ..Default::default() };
+    r.instances
+        .values()
+        .filter(|i| i.cluster == cluster && i.instance.status == "ACTIVE" && i.instance.agent_connected)
+        .filter(|i| {
+            let facts = crate::instances::candidate(r, i);
+            request.constraints.iter().all(|c| c.admits_instance(&facts, &request.group))
+        })
+        .map(|i| i.instance.container_instance_arn.clone())
+        .collect()
 }
 
 /// ECS's start throttle: once three or more of the deployment's tasks failed and none is

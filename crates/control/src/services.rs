@@ -138,8 +138,10 @@ impl Control {
                 return Err(EcsError::invalid(format!("Invalid schedulingStrategy '{other}': use REPLICA or DAEMON.")))
             }
         };
-        if daemon {
-            return Err(EcsError::invalid("The DAEMON scheduling strategy is not supported yet in berth."));
+        if daemon && req.desired_count.is_some() {
+            return Err(EcsError::invalid(
+                "The daemon scheduling strategy does not support a desired count for services. Remove the desired count value and try again",
+            ));
         }
         if let Some(lt) = req.launch_type.as_deref().filter(|lt| *lt != "EC2") {
             return Err(EcsError::invalid(format!("launchType {lt} is not supported yet in berth; use EC2.")));
@@ -150,8 +152,8 @@ impl Control {
         }
         let mut config = req.deployment_configuration.clone().unwrap_or_default();
         check_configuration(&config, daemon)?;
-        config.maximum_percent.get_or_insert(200);
-        config.minimum_healthy_percent.get_or_insert(100);
+        config.maximum_percent.get_or_insert(if daemon { 100 } else { 200 });
+        config.minimum_healthy_percent.get_or_insert(if daemon { 0 } else { 100 });
         tag::validate(&req.tags)?;
         let td_ref = req.task_definition.clone().ok_or_else(|| {
             EcsError::invalid("taskDefinition is required for services with the ECS deployment controller.")
@@ -222,6 +224,11 @@ impl Control {
             let rec = find_service(region, &cluster, &req.service).ok_or(EcsError::ServiceNotFound)?;
             if rec.service.status != "ACTIVE" {
                 return Err(EcsError::ServiceNotActive);
+            }
+            if rec.service.scheduling_strategy == "DAEMON" && req.desired_count.is_some() {
+                return Err(EcsError::invalid(
+                    "The daemon scheduling strategy does not support a desired count for services. Remove the desired count value and try again",
+                ));
             }
             let mut next = (**rec).clone();
             let s = &mut next.service;

@@ -111,6 +111,13 @@ impl Constraint {
         }
     }
 
+    /// Whether the constraint lets `i` run a task of `group`, for callers outside the
+    /// placement chain (a DAEMON service choosing its instances). `distinctInstance` is a
+    /// placement-time rule and always holds here.
+    pub fn admits_instance(&self, i: &Instance, group: &str) -> bool {
+        matches!(self, Constraint::DistinctInstance) || self.admits(i, group).is_ok()
+    }
+
     pub(crate) fn admits(&self, i: &Instance, group: &str) -> Result<(), Rejection> {
         match self {
             Constraint::DistinctInstance if i.group_count(group) > 0 => Err(Rejection::DistinctInstance),
