@@ -836,3 +836,114 @@ async fn a_daemon_service_runs_one_task_per_instance() {
     assert_eq!(svc.desired_count(), 2);
     let _ = (a, b);
 }
+
+fn checked(env: &Env, check: &str) -> ContainerDefinition {
+    env.container("app", "exec sleep 300")
+        .health_check(
+            HealthCheck::builder()
+                .command("CMD-SHELL")
+                .command(check)
+                .interval(5)
+                .timeout(2)
+                .retries(1)
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
+async fn create_breaker_service(env: &Env, td: &str, desired: i32) {
+    env.ecs
+        .create_service()
+        .cluster(&env.cluster)
+        .service_name("svc")
+        .task_definition(td)
+        .desired_count(desired)
+        .deployment_configuration(
+            DeploymentConfiguration::builder()
+                .minimum_healthy_percent(50)
+                .maximum_percent(200)
+                .deployment_circuit_breaker(
+                    aws_sdk_ecs::types::DeploymentCircuitBreaker::builder().enable(true).rollback(true).build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_health_checked_rollout_never_drops_below_the_minimum() {
+    let mut env = Env::start("healthroll").await;
+    env.agent(0, &[]).await;
+    let v1 = env.register("hr", vec![checked(&env, "true")]).await;
+    create_breaker_service(&env, &v1, 2).await;
+    assert_eq!(service_wait(&env, "svc").0, 0);
+
+    let v2 = env.register("hr", vec![checked(&env, "true")]).await;
+    env.ecs.update_service().cluster(&env.cluster).service("svc").task_definition(&v2).send().await.unwrap();
+    // Watch the rollout: at every observation at least 1 (50 % of 2) task is HEALTHY.
+    let until = Instant::now() + DEADLINE;
+    let mut lowest = usize::MAX;
+    loop {
+        let arns =
+            env.ecs.list_tasks().cluster(&env.cluster).service_name("svc").send().await.unwrap().task_arns().to_vec();
+        let tasks = env.ecs.describe_tasks().cluster(&env.cluster).set_tasks(Some(arns)).send().await.unwrap();
+        let healthy = tasks
+            .tasks()
+            .iter()
+            .filter(|t| t.last_status() == Some("RUNNING") && t.health_status().map(|h| h.as_str()) == Some("HEALTHY"))
+            .count();
+        lowest = lowest.min(healthy);
+        assert!(healthy >= 1, "below the minimum healthy count during the rollout: {:#?}", tasks.tasks());
+        let svc = env.ecs.describe_services().cluster(&env.cluster).services("svc").send().await.unwrap().services()[0]
+            .clone();
+        let d = &svc.deployments()[0];
+        if svc.deployments().len() == 1
+            && d.task_definition() == Some(v2.as_str())
+            && d.rollout_state().map(|r| r.as_str()) == Some("COMPLETED")
+        {
+            break;
+        }
+        assert!(Instant::now() < until, "the rollout did not complete: {svc:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(lowest >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unhealthy_but_running_deployment_trips_the_breaker() {
+    let mut env = Env::start("unhealthy").await;
+    env.agent(0, &[]).await;
+    let good = env.register("uh", vec![env.container("app", "exec sleep 300").build()]).await;
+    create_breaker_service(&env, &good, 2).await;
+    assert_eq!(service_wait(&env, "svc").0, 0);
+    let sick = env.register("uh", vec![checked(&env, "false")]).await;
+    env.ecs.update_service().cluster(&env.cluster).service("svc").task_definition(&sick).send().await.unwrap();
+    let (code, output) = service_wait(&env, "svc");
+    assert_eq!(code, 3, "{output}");
+    assert!(output.contains("deployment failed: tasks failed to start."), "{output}");
+    let stopped = env
+        .ecs
+        .list_tasks()
+        .cluster(&env.cluster)
+        .service_name("svc")
+        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+        .send()
+        .await
+        .unwrap();
+    let tasks = env
+        .ecs
+        .describe_tasks()
+        .cluster(&env.cluster)
+        .set_tasks(Some(stopped.task_arns().to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tasks.tasks().iter().any(|t| t.stopped_reason() == Some("Task failed container health checks")),
+        "{:#?}",
+        tasks.tasks()
+    );
+}
