@@ -494,3 +494,40 @@ async fn rolling_updates_complete_and_a_failing_one_rolls_back() {
     assert!(events.iter().any(|m| m.contains("rolling back to deployment")), "{events:?}");
     assert!(svc.task_definition().unwrap().ends_with("web:2"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_tasks_carry_propagated_and_managed_tags() {
+    let s = start().await;
+    s.register("web", app(64)).await;
+    s.ecs
+        .create_service()
+        .cluster("sim")
+        .service_name("tagged")
+        .task_definition("web")
+        .desired_count(1)
+        .tags(Tag::builder().key("team").value("blue").build())
+        .propagate_tags(aws_sdk_ecs::types::PropagateTags::Service)
+        .enable_ecs_managed_tags(true)
+        .send()
+        .await
+        .unwrap();
+    wait_stable(&s, "tagged", 1).await;
+    let arn = s.ecs.list_tasks().cluster("sim").service_name("tagged").send().await.unwrap().task_arns()[0].clone();
+    let out = s
+        .ecs
+        .describe_tasks()
+        .cluster("sim")
+        .tasks(&arn)
+        .include(aws_sdk_ecs::types::TaskField::Tags)
+        .send()
+        .await
+        .unwrap();
+    let tags: Vec<(String, String)> = out.tasks()[0]
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+        .collect();
+    for expected in [("team", "blue"), ("aws:ecs:serviceName", "tagged"), ("aws:ecs:clusterName", "sim")] {
+        assert!(tags.contains(&(expected.0.to_string(), expected.1.to_string())), "{tags:?}");
+    }
+}

@@ -242,7 +242,7 @@ fn reconcile(
                 group: Some(group.clone()),
                 started_by: Some(primary.id.clone()),
                 container_instances: Some(starts),
-                ..Default::default()
+                ..task_labels(state, &caller, &svc)
             };
             match place_in(state, &caller, &req, 1, changes) {
                 Ok((placed, failures)) => {
@@ -287,7 +287,7 @@ fn reconcile(
                     started_by: Some(primary.id.clone()),
                     placement_constraints: svc.placement_constraints.clone(),
                     placement_strategy: strategy,
-                    ..Default::default()
+                    ..task_labels(state, &caller, &svc)
                 };
                 match place_in(state, &caller, &req, want.min(room) as usize, changes) {
                     Ok((placed, failures)) => {
@@ -416,6 +416,22 @@ fn reconcile(
         });
     }
     Ok(())
+}
+
+/// How a service's tasks are tagged: its own tags when it propagates SERVICE, the task
+/// definition's when TASK_DEFINITION, and ECS's managed tags when enabled.
+fn task_labels(state: &State, caller: &Caller, svc: &Service) -> RunTask {
+    let tags = if svc.propagate_tags == "SERVICE" {
+        crate::tags::tags_of(state, caller, &svc.service_arn)
+    } else {
+        Vec::new()
+    };
+    RunTask {
+        tags,
+        propagate_tags: Some(svc.propagate_tags.clone()),
+        enable_ecs_managed_tags: svc.enable_ecs_managed_tags,
+        ..Default::default()
+    }
 }
 
 /// The instances a DAEMON service runs on: ACTIVE instances of its cluster whose agent is

@@ -37,6 +37,11 @@ pub struct RunTask {
     pub placement_strategy: Vec<serde_json::Value>,
     /// StartTask: the instances to start one task on each.
     pub container_instances: Option<Vec<String>>,
+    /// `TASK_DEFINITION` copies the task definition's tags to the tasks (`SERVICE` is the
+    /// service controller's, which passes the service's tags in `tags`).
+    pub propagate_tags: Option<String>,
+    /// Adds ECS's managed tags `aws:ecs:clusterName` (and `aws:ecs:serviceName`).
+    pub enable_ecs_managed_tags: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -356,9 +361,33 @@ pub(crate) fn place_in(
         }
     }
     dedup(&mut failures);
-    commit_placed(caller, &placed, &req.tags, changes);
-    let tasks = placed.into_iter().map(|t| Task { tags: req.tags.clone(), ..t.task }).collect();
+    let tags = task_tags(state, caller, req, &cluster, &td);
+    commit_placed(caller, &placed, &tags, changes);
+    let tasks = placed.into_iter().map(|t| Task { tags: tags.clone(), ..t.task }).collect();
     Ok((tasks, failures))
+}
+
+/// The tags a new task gets: the request's, the task definition's when propagated, and
+/// ECS's managed tags when enabled (added after validation: users may not set `aws:` keys).
+fn task_tags(state: &State, caller: &Caller, req: &RunTask, cluster: &str, td: &TaskDefinition) -> Vec<Tag> {
+    let mut tags = req.tags.clone();
+    let mut add = |key: &str, value: &str| {
+        if !tags.iter().any(|t| t.key.as_deref() == Some(key)) {
+            tags.push(Tag::new(key, value));
+        }
+    };
+    if req.propagate_tags.as_deref() == Some("TASK_DEFINITION") {
+        for t in crate::tags::tags_of(state, caller, &td.task_definition_arn) {
+            add(t.key.as_deref().unwrap_or_default(), t.value.as_deref().unwrap_or_default());
+        }
+    }
+    if req.enable_ecs_managed_tags {
+        add("aws:ecs:clusterName", cluster);
+        if let Some(service) = req.group.as_deref().and_then(|g| g.strip_prefix("service:")) {
+            add("aws:ecs:serviceName", service);
+        }
+    }
+    tags
 }
 
 /// Asks for a task to stop (desiredStatus STOPPED, with ECS's stop code and reason) and

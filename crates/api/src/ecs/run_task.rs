@@ -28,6 +28,9 @@ struct Request {
     #[serde(default)]
     placement_strategy: Vec<serde_json::Value>,
     container_instances: Option<Vec<String>>,
+    propagate_tags: Option<String>,
+    #[serde(default, rename = "enableECSManagedTags")]
+    enable_ecs_managed_tags: bool,
 }
 
 #[derive(Serialize)]
@@ -56,6 +59,8 @@ pub async fn handle(control: &Control, caller: &Caller, body: &[u8], start: bool
         placement_constraints: r.placement_constraints,
         placement_strategy: r.placement_strategy,
         container_instances,
+        propagate_tags: r.propagate_tags,
+        enable_ecs_managed_tags: r.enable_ecs_managed_tags,
     };
     let (tasks, failures) = control.run_task(caller, req).await?;
     reply(&Response { tasks, failures })
