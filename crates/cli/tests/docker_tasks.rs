@@ -146,6 +146,18 @@ impl Env {
     }
 }
 
+/// RUNNING tasks of `service` on `instance`.
+async fn running_on(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &str, instance: &str) -> usize {
+    let out =
+        ecs.list_tasks().cluster(cluster).service_name(service).container_instance(instance).send().await.unwrap();
+    let arns = out.task_arns().to_vec();
+    if arns.is_empty() {
+        return 0;
+    }
+    let tasks = ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await.unwrap();
+    tasks.tasks().iter().filter(|t| t.last_status() == Some("RUNNING")).count()
+}
+
 fn status(t: &Task) -> &str {
     t.last_status().unwrap_or_default()
 }
@@ -613,16 +625,7 @@ async fn service_tasks_of_a_lost_agent_reappear_on_the_other_one() {
         .await
         .unwrap();
     let (ecs, cluster) = (env.ecs.clone(), env.cluster.clone());
-    let running_on = async |instance: &str| -> usize {
-        let out =
-            ecs.list_tasks().cluster(&cluster).service_name("svc").container_instance(instance).send().await.unwrap();
-        let arns = out.task_arns().to_vec();
-        if arns.is_empty() {
-            return 0;
-        }
-        let tasks = ecs.describe_tasks().cluster(&cluster).set_tasks(Some(arns)).send().await.unwrap();
-        tasks.tasks().iter().filter(|t| t.last_status() == Some("RUNNING")).count()
-    };
+    let running_on = async |instance: &str| running_on(&ecs, &cluster, "svc", instance).await;
     wait_for("2 tasks on the first agent", DEADLINE, async || match running_on(&first).await {
         2 => Ok(()),
         n => Err(format!("{n} running")),
@@ -657,16 +660,7 @@ async fn draining_an_instance_moves_its_service_tasks() {
         .await
         .unwrap();
     let (ecs, cluster) = (env.ecs.clone(), env.cluster.clone());
-    let running_on = async |instance: &str| -> usize {
-        let out =
-            ecs.list_tasks().cluster(&cluster).service_name("svc").container_instance(instance).send().await.unwrap();
-        let arns = out.task_arns().to_vec();
-        if arns.is_empty() {
-            return 0;
-        }
-        let tasks = ecs.describe_tasks().cluster(&cluster).set_tasks(Some(arns)).send().await.unwrap();
-        tasks.tasks().iter().filter(|t| t.last_status() == Some("RUNNING")).count()
-    };
+    let running_on = async |instance: &str| running_on(&ecs, &cluster, "svc", instance).await;
     wait_for("2 tasks on the first agent", DEADLINE, async || match running_on(&first).await {
         2 => Ok(()),
         n => Err(format!("{n} running")),
@@ -774,23 +768,7 @@ async fn a_daemon_service_runs_one_task_per_instance() {
     let per_instance = async || -> Vec<(String, usize)> {
         let mut out = Vec::new();
         for i in ecs.list_container_instances().cluster(&cluster).send().await.unwrap().container_instance_arns() {
-            let arns = ecs
-                .list_tasks()
-                .cluster(&cluster)
-                .service_name("d")
-                .container_instance(i)
-                .send()
-                .await
-                .unwrap()
-                .task_arns()
-                .to_vec();
-            let running = if arns.is_empty() {
-                0
-            } else {
-                let t = ecs.describe_tasks().cluster(&cluster).set_tasks(Some(arns)).send().await.unwrap();
-                t.tasks().iter().filter(|t| t.last_status() == Some("RUNNING")).count()
-            };
-            out.push((i.clone(), running));
+            out.push((i.clone(), running_on(&ecs, &cluster, "d", i).await));
         }
         out.sort();
         out
