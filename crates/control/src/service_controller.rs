@@ -60,8 +60,9 @@ impl Control {
                         .collect()
                 });
                 for (region, arn) in services {
-                    let result =
-                        control.write(move |state, changes| reconcile(state, &region, &arn, &config, changes)).await;
+                    let result = control
+                        .write(move |state, changes| reconcile(state, &region, &arn, &config, time::now(), changes))
+                        .await;
                     if let Err(e) = result {
                         tracing::warn!(error = %e, "service reconcile failed");
                     }
@@ -90,12 +91,14 @@ fn short_id(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
-/// One pass over one service.
-fn reconcile(
+/// One pass over one service, as of `now` (epoch seconds): a pure decision over `state`,
+/// expressed as the changes it pushes.
+pub(crate) fn reconcile(
     state: &State,
     region: &str,
     arn: &str,
     config: &ServiceControllerConfig,
+    now: f64,
     changes: &mut Vec<Change>,
 ) -> Result<(), EcsError> {
     let r = state.region(region);
@@ -105,7 +108,6 @@ fn reconcile(
     }
     let account = Arn::parse(arn).map(|a| a.account).unwrap_or_default();
     let caller = Caller { region: region.to_string(), account };
-    let now = time::now();
     let mut svc = rec.service.clone();
     let name = svc.service_name.clone();
     let group = format!("service:{name}");
@@ -475,3 +477,7 @@ fn throttle(
     let delay = 2f64.powi(failures.len() as i32 - 3).min(MAX_BACKOFF_SECS);
     now < last + delay
 }
+
+#[cfg(test)]
+#[path = "service_controller_tests.rs"]
+mod tests;

@@ -1,0 +1,249 @@
+//! The controller's decisions, driven step by step: time is an input (`now`), agents are
+//! played by reports, so every step is deterministic and nothing sleeps.
+
+use std::sync::Arc;
+
+use berth_model::{
+    container_instance::{Attribute, Resource},
+    service::{DeploymentCircuitBreaker, DeploymentConfiguration, Service},
+    task::{ContainerStateChange, TaskStateChange},
+    time,
+};
+
+use super::*;
+use crate::{test_support::*, CreateCluster, CreateService, RegisterInstance, UpdateService};
+
+struct Harness {
+    control: Control,
+    _dir: tempfile::TempDir,
+    arn: String,
+    config: ServiceControllerConfig,
+}
+
+impl Harness {
+    async fn new(desired: i64, breaker: bool) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let control = open(dir.path());
+        let c = caller();
+        control
+            .create_cluster(&c, CreateCluster { cluster_name: Some("c".into()), ..Default::default() })
+            .await
+            .unwrap();
+        for az in ["a", "b"] {
+            let req = RegisterInstance {
+                cluster: Some("c".into()),
+                total_resources: vec![Resource::integer("CPU", 4096), Resource::integer("MEMORY", 4096)],
+                attributes: vec![Attribute::new("ecs.availability-zone", az)],
+                ..Default::default()
+            };
+            control.register_container_instance(&c, req).await.unwrap();
+        }
+        for _ in 0..3 {
+            let td = serde_json::json!({"family": "web", "containerDefinitions": [{"name": "app", "image": "x", "memory": 64}]});
+            control.register_task_definition(&c, serde_json::from_value(td).unwrap()).await.unwrap();
+        }
+        let config = DeploymentConfiguration {
+            maximum_percent: Some(200),
+            minimum_healthy_percent: Some(100),
+            deployment_circuit_breaker: breaker.then_some(DeploymentCircuitBreaker { enable: true, rollback: true }),
+        };
+        let svc = control
+            .create_service(
+                &c,
+                CreateService {
+                    cluster: Some("c".into()),
+                    service_name: "web".into(),
+                    task_definition: Some("web:1".into()),
+                    desired_count: Some(desired),
+                    deployment_configuration: Some(config),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let config = ServiceControllerConfig { settle: std::time::Duration::from_secs(2), ..Default::default() };
+        Harness { control, _dir: dir, arn: svc.service_arn, config }
+    }
+
+    /// One controller pass as of `at` seconds from now.
+    async fn pass(&self, at: f64) -> Service {
+        let (arn, config) = (self.arn.clone(), self.config);
+        let now = time::now() + at;
+        self.control
+            .write(move |state, changes| reconcile(state, "us-east-1", &arn, &config, now, changes))
+            .await
+            .unwrap();
+        self.service()
+    }
+
+    fn service(&self) -> Service {
+        self.control.read(|s| s.region("us-east-1").services[&self.arn].service.clone())
+    }
+
+    /// The service's tasks that are not STOPPED, by deployment id.
+    fn live(&self, deployment: &str) -> Vec<String> {
+        self.control.read(|s| {
+            s.region("us-east-1")
+                .tasks
+                .values()
+                .filter(|t| t.task.started_by.as_deref() == Some(deployment) && t.task.desired_status == "RUNNING")
+                .map(|t| t.task.task_arn.clone())
+                .collect()
+        })
+    }
+
+    /// Plays the agent: reports `status` for `tasks`.
+    async fn report(&self, tasks: &[String], status: &str, stop_code: Option<&str>) {
+        for t in tasks {
+            let change = TaskStateChange {
+                task: Some(t.clone()),
+                status: Some(status.into()),
+                stop_code: stop_code.map(String::from),
+                reason: stop_code.map(|_| "CannotStartContainerError: boom".to_string()),
+                containers: vec![ContainerStateChange {
+                    container_name: Some("app".into()),
+                    status: Some(status.into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            self.control.submit_task_state_change("us-east-1".into(), None, change).await.unwrap();
+        }
+    }
+
+    /// Makes `tasks` look as if they started `seconds` earlier.
+    async fn age(&self, tasks: &[String], seconds: f64) {
+        let tasks = tasks.to_vec();
+        self.control
+            .write(move |state, changes| {
+                for arn in &tasks {
+                    let mut t = (*state.region("us-east-1").tasks[arn]).clone();
+                    t.task.started_at = t.task.started_at.map(|s| s - seconds);
+                    changes.push(Change::Task { region: "us-east-1".into(), record: Arc::new(t) });
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+
+    /// Plays the agent stopping every task the service asked to stop.
+    async fn stop_requested(&self) {
+        let stopping: Vec<String> = self.control.read(|s| {
+            s.region("us-east-1")
+                .tasks
+                .values()
+                .filter(|t| t.task.desired_status == "STOPPED" && t.task.last_status != "STOPPED")
+                .map(|t| t.task.task_arn.clone())
+                .collect()
+        });
+        self.report(&stopping, "STOPPED", None).await;
+    }
+}
+
+fn messages(s: &Service) -> Vec<&str> {
+    s.events.iter().map(|e| e.message.as_str()).collect()
+}
+
+#[tokio::test]
+async fn starts_the_count_and_completes_after_the_settle_time() {
+    let h = Harness::new(3, false).await;
+    let s = h.pass(0.0).await;
+    let d = s.deployments[0].id.clone();
+    assert_eq!((s.deployments[0].pending_count, h.live(&d).len()), (3, 3));
+    assert!(messages(&s)[0].starts_with("(service web) has started 3 tasks:"), "{:?}", messages(&s));
+    h.report(&h.live(&d), "RUNNING", None).await;
+    // Running, but not yet for the settle time: not complete.
+    let s = h.pass(0.5).await;
+    assert_eq!(s.deployments[0].rollout_state.as_deref(), Some("IN_PROGRESS"));
+    assert_eq!(s.running_count, 3);
+    let s = h.pass(3.0).await;
+    assert_eq!(s.deployments[0].rollout_state.as_deref(), Some("COMPLETED"));
+    assert_eq!(messages(&s)[0], "(service web) has reached a steady state.");
+    // A second pass changes nothing (level-triggered, idempotent).
+    let before = h.service();
+    assert_eq!(h.pass(3.5).await, before);
+}
+
+#[tokio::test]
+async fn a_rollout_never_drops_below_the_minimum() {
+    let h = Harness::new(2, false).await;
+    h.pass(0.0).await;
+    let old = h.service().deployments[0].id.clone();
+    h.report(&h.live(&old), "RUNNING", None).await;
+    h.age(&h.live(&old), 60.0).await;
+    h.pass(0.0).await;
+
+    let c = caller();
+    let update = UpdateService {
+        cluster: Some("c".into()),
+        service: "web".into(),
+        task_definition: Some("web:2".into()),
+        ..Default::default()
+    };
+    h.control.update_service(&c, update).await.unwrap();
+    let s = h.pass(0.0).await;
+    let new = s.deployments[0].id.clone();
+    // maximumPercent 200: both new tasks start; minimumHealthyPercent 100: no old one stops yet.
+    assert_eq!((h.live(&new).len(), h.live(&old).len()), (2, 2));
+    h.report(&h.live(&new), "RUNNING", None).await;
+    let s = h.pass(0.0).await;
+    assert_eq!(h.live(&old).len(), 2, "the new tasks have not settled: the old ones stay");
+    assert_eq!(s.deployments.len(), 2);
+    h.age(&h.live(&new), 60.0).await;
+    let s = h.pass(0.0).await;
+    assert!(h.live(&old).is_empty(), "the new tasks are healthy: the old ones stop");
+    assert!(messages(&s)[0].starts_with("(service web) has stopped 2 running tasks:"), "{:?}", messages(&s));
+    h.stop_requested().await;
+    let s = h.pass(0.0).await;
+    assert_eq!(s.deployments.len(), 1);
+    assert_eq!(s.deployments[0].rollout_state.as_deref(), Some("COMPLETED"));
+}
+
+#[tokio::test]
+async fn the_breaker_fails_a_deployment_and_rolls_back() {
+    let h = Harness::new(2, true).await;
+    h.pass(0.0).await;
+    let good = h.service().deployments[0].id.clone();
+    h.report(&h.live(&good), "RUNNING", None).await;
+    h.age(&h.live(&good), 60.0).await;
+    h.pass(0.0).await;
+    let c = caller();
+    h.control
+        .update_service(
+            &c,
+            UpdateService {
+                cluster: Some("c".into()),
+                service: "web".into(),
+                task_definition: Some("web:3".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // Each pass starts replacements for the tasks that failed; three failures trip it.
+    let mut at = 3.0;
+    let bad = h.service().deployments[0].id.clone();
+    for _ in 0..3 {
+        let s = h.pass(at).await;
+        if s.deployments[0].id != bad {
+            break;
+        }
+        let failing: Vec<String> = h.live(&bad).into_iter().take(1).collect();
+        h.report(&failing, "STOPPED", Some("TaskFailedToStart")).await;
+        at += 0.1;
+    }
+    let s = h.pass(at).await;
+    let failed =
+        s.deployments.iter().find(|d| d.id == bad).expect("the failed deployment is listed while its tasks stop");
+    assert_eq!(failed.rollout_state.as_deref(), Some("FAILED"));
+    assert_eq!(s.deployments[0].task_definition, h.service().task_definition);
+    assert!(s.task_definition.ends_with("web:1"), "{}", s.task_definition);
+    assert_eq!(
+        s.deployments[0].rollout_state_reason.as_deref(),
+        Some(format!("ECS deployment circuit breaker: rolling back to deploymentId {good}.").as_str())
+    );
+    assert!(messages(&s)
+        .iter()
+        .any(|m| *m == format!("(service web) (deployment {bad}) deployment failed: tasks failed to start.")));
+}
