@@ -15,6 +15,8 @@ pub struct HealthConfig {
     pub heartbeat_timeout: Duration,
     pub disconnected_grace: Duration,
     pub check_interval: Duration,
+    /// STOPPED tasks stay describable this long, then are forgotten (ECS: at least 1 h).
+    pub stopped_task_retention: Duration,
 }
 
 impl Default for HealthConfig {
@@ -23,6 +25,7 @@ impl Default for HealthConfig {
             heartbeat_timeout: Duration::from_secs(30),
             disconnected_grace: Duration::from_secs(120),
             check_interval: Duration::from_secs(1),
+            stopped_task_retention: Duration::from_secs(3600),
         }
     }
 }
@@ -34,10 +37,17 @@ impl Control {
         let started = Instant::now();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(config.check_interval);
+            let mut last_collection = Instant::now();
             loop {
                 tick.tick().await;
                 if let Err(e) = control.check_instances(&config, started).await {
                     tracing::warn!(error = %e, "instance health check failed");
+                }
+                if last_collection.elapsed() >= Duration::from_secs(60) {
+                    last_collection = Instant::now();
+                    if let Err(e) = control.forget_stopped_tasks(config.stopped_task_retention).await {
+                        tracing::warn!(error = %e, "forgetting stopped tasks failed");
+                    }
                 }
             }
         })
@@ -78,6 +88,30 @@ impl Control {
             }
         }
         Ok(())
+    }
+
+    /// Removes STOPPED tasks whose `stoppedAt` is older than `retention`.
+    pub async fn forget_stopped_tasks(&self, retention: Duration) -> Result<usize, berth_model::EcsError> {
+        let cutoff = time::now() - retention.as_secs_f64();
+        self.write(move |state, changes| {
+            let mut n = 0;
+            for (region, r) in state.regions() {
+                for t in r.tasks.values() {
+                    if t.task.last() == TaskStatus::Stopped && t.task.stopped_at.is_some_and(|at| at <= cutoff) {
+                        let arn = t.task.task_arn.clone();
+                        changes.push(Change::Tags {
+                            region: region.clone(),
+                            arn: arn.clone(),
+                            tags: Arc::new(Vec::new()),
+                        });
+                        changes.push(Change::ForgetTask { region: region.clone(), arn });
+                        n += 1;
+                    }
+                }
+            }
+            Ok(n)
+        })
+        .await
     }
 
     async fn set_disconnected(&self, region: String, arn: String) -> Result<(), berth_model::EcsError> {
@@ -130,5 +164,69 @@ impl Control {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use berth_model::{
+        container_instance::Resource,
+        task::{ContainerStateChange, TaskStateChange},
+    };
+
+    use crate::{test_support::*, CreateCluster, ListTasks, RegisterInstance, RunTask};
+
+    #[tokio::test]
+    async fn stopped_tasks_are_forgotten_after_their_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let control = open(dir.path());
+        let c = caller();
+        control
+            .create_cluster(&c, CreateCluster { cluster_name: Some("c".into()), ..Default::default() })
+            .await
+            .unwrap();
+        let instance = RegisterInstance {
+            cluster: Some("c".into()),
+            total_resources: vec![Resource::integer("CPU", 1024), Resource::integer("MEMORY", 1024)],
+            ..Default::default()
+        };
+        control.register_container_instance(&c, instance).await.unwrap();
+        let td =
+            serde_json::json!({"family": "web", "containerDefinitions": [{"name": "app", "image": "x", "memory": 64}]});
+        control.register_task_definition(&c, serde_json::from_value(td).unwrap()).await.unwrap();
+        let run =
+            RunTask { cluster: Some("c".into()), task_definition: "web".into(), count: Some(2), ..Default::default() };
+        let (tasks, _) = control.run_task(&c, run).await.unwrap();
+        let stopped = tasks[0].task_arn.clone();
+        let change = TaskStateChange {
+            task: Some(stopped.clone()),
+            status: Some("STOPPED".into()),
+            containers: vec![ContainerStateChange {
+                container_name: Some("app".into()),
+                status: Some("STOPPED".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        control.submit_task_state_change("us-east-1".into(), None, change).await.unwrap();
+
+        // Within the retention nothing goes; past it only the STOPPED task does.
+        assert_eq!(control.forget_stopped_tasks(std::time::Duration::from_secs(3600)).await.unwrap(), 0);
+        assert_eq!(control.forget_stopped_tasks(std::time::Duration::ZERO).await.unwrap(), 1);
+        let (found, missing) =
+            control.describe_tasks(&c, Some("c"), &[stopped.clone(), tasks[1].task_arn.clone()], false).unwrap();
+        assert_eq!((found.len(), missing.len()), (1, 1));
+        let listed = control
+            .list_tasks(
+                &c,
+                &ListTasks { cluster: Some("c".into()), desired_status: Some("STOPPED".into()), ..Default::default() },
+            )
+            .unwrap();
+        assert!(listed.items.is_empty());
+        // And it stays forgotten after a restart.
+        drop(control);
+        let control = open(dir.path());
+        let (_, missing) = control.describe_tasks(&c, Some("c"), &[stopped], false).unwrap();
+        assert_eq!(missing.len(), 1);
     }
 }

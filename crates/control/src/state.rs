@@ -206,6 +206,17 @@ impl State {
                 }
                 r.tasks.insert(arn, record.clone());
             }
+            Change::ForgetTask { region, arn } => {
+                let r = self.region_mut(region);
+                if let Some(old) = r.tasks.remove(arn) {
+                    if let Some(instance) = &old.task.container_instance_arn {
+                        r.usage.entry(instance.clone()).or_default().account(&old, -1);
+                        if let Some(set) = r.tasks_by_instance.get_mut(instance) {
+                            set.remove(arn);
+                        }
+                    }
+                }
+            }
             Change::Service { region, record } => {
                 self.region_mut(region).services.insert(record.service.service_arn.clone(), record.clone());
             }
@@ -272,6 +283,11 @@ pub enum Change {
         region: String,
         record: Arc<ServiceRecord>,
     },
+    /// A STOPPED task past its retention leaves the state (and its tags with it).
+    ForgetTask {
+        region: String,
+        arn: String,
+    },
     Cluster {
         region: String,
         cluster: Arc<Cluster>,
@@ -313,6 +329,7 @@ impl Change {
     pub fn to_mutation(&self) -> Option<Mutation> {
         Some(match self {
             Change::DesiredVersion { .. } => return None,
+            Change::ForgetTask { region, arn } => Mutation::Delete { kind: TASK, key: format!("{region}/{arn}") },
             Change::Service { region, record } => Mutation::Put {
                 kind: SERVICE,
                 key: format!("{region}/{}", record.service.service_arn),
