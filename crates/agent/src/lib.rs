@@ -101,11 +101,11 @@ struct DesiredTasks {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DesiredTask {
-    task_arn: String,
+pub(crate) struct DesiredTask {
+    pub(crate) task_arn: String,
     desired_status: String,
-    task_definition: Arc<berth_model::task_definition::TaskDefinition>,
-    overrides: berth_model::task::TaskOverride,
+    pub(crate) task_definition: Arc<berth_model::task_definition::TaskDefinition>,
+    pub(crate) overrides: berth_model::task::TaskOverride,
 }
 
 struct Running {
@@ -186,17 +186,16 @@ async fn converge<R: ContainerRuntime>(
             }
             None => {
                 let (tx, rx) = watch::channel(want);
+                let arn = t.task_arn.clone();
                 let manager = TaskManager::new(
                     runtime.clone(),
                     reporter.clone(),
                     config.cluster.clone(),
                     session.instance_arn(),
-                    t.task_arn.clone(),
-                    t.task_definition,
-                    t.overrides,
+                    t,
                 );
                 let done = tokio::spawn(manager.run(rx));
-                tasks.insert(t.task_arn, Running { desired: tx, done });
+                tasks.insert(arn, Running { desired: tx, done });
             }
         }
     }

@@ -14,6 +14,7 @@ use tokio::{sync::watch, time::Instant};
 use crate::{
     reporter::Reporter,
     spec::{self, TaskContext, LABEL_CONTAINER_NAME, LABEL_INSTANCE, LABEL_TASK_ARN},
+    DesiredTask,
 };
 
 /// What the server wants of a task.
@@ -104,15 +105,15 @@ fn health_str(h: Health) -> &'static str {
 }
 
 impl<R: ContainerRuntime> TaskManager<R> {
-    pub fn new(
+    /// A manager for `task`, placed on `instance_arn` of `cluster`.
+    pub(crate) fn new(
         runtime: Arc<R>,
         reporter: Reporter,
         cluster: String,
         instance_arn: String,
-        task_arn: String,
-        td: Arc<TaskDefinition>,
-        overrides: TaskOverride,
+        task: DesiredTask,
     ) -> Self {
+        let DesiredTask { task_arn, task_definition: td, overrides, .. } = task;
         let containers = td
             .container_definitions
             .iter()
@@ -193,6 +194,11 @@ impl<R: ContainerRuntime> TaskManager<R> {
         }
     }
 
+    fn enter_running(&mut self) {
+        self.phase = Phase::Running;
+        self.running_since = Some(Instant::now());
+    }
+
     fn watch_interval(&self) -> Duration {
         match self.running_since {
             Some(since) if self.phase == Phase::Running && since.elapsed() > STEADY_AFTER => STEADY_INTERVAL,
@@ -220,7 +226,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
         if self.containers.iter().any(|c| c.id.is_some()) {
             self.refresh().await;
             if self.containers.iter().all(|c| c.id.is_some()) {
-                self.phase = Phase::Running;
+                self.enter_running();
             }
         }
     }
@@ -264,7 +270,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
         if self.containers.iter().all(|c| c.id.is_some()) {
             self.refresh().await;
             if self.phase == Phase::Pending {
-                self.phase = Phase::Running;
+                self.enter_running();
             }
         }
     }
@@ -453,9 +459,6 @@ impl<R: ContainerRuntime> TaskManager<R> {
 
     /// Sends the task's state if it changed since the last report.
     fn report(&mut self) {
-        if self.phase == Phase::Running && self.running_since.is_none() {
-            self.running_since = Some(Instant::now());
-        }
         let stopped = self.phase == Phase::Stopped;
         let change = TaskStateChange {
             cluster: Some(self.cluster.clone()),

@@ -131,21 +131,21 @@ async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError> 
         body: &body,
     };
     let scope = api.verifier.verify(&signed, sigv4::now_secs())?;
-    if let Some(operation) = target.strip_prefix(ECS_PREFIX) {
-        if scope.service != "ecs" {
-            return Err(sigv4::AuthError::WrongService("ecs".into()).into());
-        }
-        let caller = Caller { region: scope.region, account: api.account.clone() };
-        return crate::ecs::dispatch(&api.control, &caller, None, operation, &body).await;
+    let ecs = target.strip_prefix(ECS_PREFIX);
+    let berth = target.strip_prefix(crate::berth::TARGET_PREFIX);
+    if ecs.is_none() && berth.is_none() {
+        return Err(ApiError::UnknownOperation(target.to_string()));
     }
-    if let Some(operation) = target.strip_prefix(crate::berth::TARGET_PREFIX) {
-        if scope.service != "ecs" {
-            return Err(sigv4::AuthError::WrongService("ecs".into()).into());
-        }
-        let caller = Caller { region: scope.region, account: api.account.clone() };
-        return Ok(Reply::from(crate::berth::dispatch(&api.control, &caller, operation, &body)?));
+    // Both the ECS API and berth's own operations are signed for the service `ecs`.
+    if scope.service != "ecs" {
+        return Err(sigv4::AuthError::WrongService("ecs".into()).into());
     }
-    Err(ApiError::UnknownOperation(target.to_string()))
+    let caller = Caller { region: scope.region, account: api.account.clone() };
+    match (ecs, berth) {
+        (Some(operation), _) => crate::ecs::dispatch(&api.control, &caller, None, operation, &body).await,
+        (_, Some(operation)) => Ok(Reply::from(crate::berth::dispatch(&api.control, &caller, operation, &body)?)),
+        (None, None) => unreachable!("checked above"),
+    }
 }
 
 /// A request authenticated with an agent token: berth's agent operations and the ECS

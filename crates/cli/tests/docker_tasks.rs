@@ -739,8 +739,8 @@ async fn the_breaker_rolls_back_tasks_that_exit_and_service_wait_says_so() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daemon_service_runs_one_task_per_instance() {
     let mut env = Env::start("daemon").await;
-    let a = env.agent(0, &[]).await;
-    let b = env.agent(1, &[]).await;
+    env.agent(0, &[]).await;
+    env.agent(1, &[]).await;
     let td = env.register("daemon", vec![env.container("app", "exec sleep 300").build()]).await;
     let err = env
         .ecs
@@ -812,7 +812,6 @@ async fn a_daemon_service_runs_one_task_per_instance() {
     .await;
     let svc = ecs.describe_services().cluster(&cluster).services("d").send().await.unwrap().services()[0].clone();
     assert_eq!(svc.desired_count(), 2);
-    let _ = (a, b);
 }
 
 fn checked(env: &Env, check: &str) -> ContainerDefinition {

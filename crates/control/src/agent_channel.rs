@@ -50,7 +50,7 @@ struct HeartbeatTimes {
 }
 
 impl Heartbeats {
-    pub(crate) fn starting_now(_state: &State) -> Heartbeats {
+    pub(crate) fn new() -> Heartbeats {
         Heartbeats { inner: Mutex::new(HeartbeatTimes::default()) }
     }
 

@@ -169,31 +169,16 @@ impl Control {
 
 #[cfg(test)]
 mod tests {
-    use berth_model::{
-        container_instance::Resource,
-        task::{ContainerStateChange, TaskStateChange},
-    };
+    use berth_model::task::{ContainerStateChange, TaskStateChange};
 
-    use crate::{test_support::*, CreateCluster, ListTasks, RegisterInstance, RunTask};
+    use crate::{test_support::*, ListTasks, RunTask};
 
     #[tokio::test]
     async fn stopped_tasks_are_forgotten_after_their_retention() {
         let dir = tempfile::tempdir().unwrap();
         let control = open(dir.path());
         let c = caller();
-        control
-            .create_cluster(&c, CreateCluster { cluster_name: Some("c".into()), ..Default::default() })
-            .await
-            .unwrap();
-        let instance = RegisterInstance {
-            cluster: Some("c".into()),
-            total_resources: vec![Resource::integer("CPU", 1024), Resource::integer("MEMORY", 1024)],
-            ..Default::default()
-        };
-        control.register_container_instance(&c, instance).await.unwrap();
-        let td =
-            serde_json::json!({"family": "web", "containerDefinitions": [{"name": "app", "image": "x", "memory": 64}]});
-        control.register_task_definition(&c, serde_json::from_value(td).unwrap()).await.unwrap();
+        cluster_with_instances(&control, &["a"], 1024, 1).await;
         let run =
             RunTask { cluster: Some("c".into()), task_definition: "web".into(), count: Some(2), ..Default::default() };
         let (tasks, _) = control.run_task(&c, run).await.unwrap();

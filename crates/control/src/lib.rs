@@ -75,7 +75,7 @@ impl Control {
         let (records, revision) = store.load().map_err(|e| EcsError::Server(e.to_string()))?;
         let state = State::from_records(&records, revision).map_err(EcsError::Server)?;
         tracing::info!(records = records.len(), revision, "loaded state");
-        let heartbeats = agent_channel::Heartbeats::starting_now(&state);
+        let heartbeats = agent_channel::Heartbeats::new();
         let read = Arc::new(RwLock::new(state.clone()));
         let (commits_tx, commits) = tokio::sync::watch::channel(0);
         let writer = writer::spawn(store, state, read.clone(), commits_tx);
@@ -109,5 +109,29 @@ pub(crate) mod test_support {
     pub fn open(dir: &std::path::Path) -> Control {
         let store = berth_store::SqliteStore::open(dir).unwrap();
         Control::open(Arc::new(store)).unwrap()
+    }
+
+    /// Cluster `c` with one registered instance per zone in `zones` (no agents), and
+    /// `revisions` revisions of the task definition `web` (one 64 MiB container `app`).
+    pub async fn cluster_with_instances(control: &Control, zones: &[&str], memory: i64, revisions: usize) {
+        use berth_model::container_instance::{Attribute, Resource};
+        let c = caller();
+        control
+            .create_cluster(&c, CreateCluster { cluster_name: Some("c".into()), ..Default::default() })
+            .await
+            .unwrap();
+        for az in zones {
+            let req = RegisterInstance {
+                cluster: Some("c".into()),
+                total_resources: vec![Resource::integer("CPU", 4096), Resource::integer("MEMORY", memory)],
+                attributes: vec![Attribute::new("ecs.availability-zone", az)],
+                ..Default::default()
+            };
+            control.register_container_instance(&c, req).await.unwrap();
+        }
+        for _ in 0..revisions {
+            let td = serde_json::json!({"family": "web", "containerDefinitions": [{"name": "app", "image": "x", "memory": 64}]});
+            control.register_task_definition(&c, serde_json::from_value(td).unwrap()).await.unwrap();
+        }
     }
 }

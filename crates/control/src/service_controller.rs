@@ -202,7 +202,7 @@ pub(crate) fn reconcile(
     let primary_live: Vec<&TaskRecord> = of(&primary.id).into_iter().filter(|t| live(t) && !draining(t)).collect();
     let total_live = tasks.iter().filter(|t| live(t)).count() as i64;
 
-    let throttled = throttle(&svc, &primary.id, &tasks, now, &healthy);
+    let throttled = throttle(&primary.id, &tasks, now, &healthy);
     let mut stopped: Vec<String> = unhealthy_stopped.clone();
     if daemon {
         // One task per eligible instance: old deployments' tasks stop first (maximumPercent
@@ -460,19 +460,12 @@ fn daemon_instances(r: &crate::RegionState, cluster: &str, svc: &Service) -> Vec
 
 /// ECS's start throttle: once three or more of the deployment's tasks failed and none is
 /// healthy, wait 2^(failures-3) seconds (at most 27 minutes) after the last failure.
-fn throttle(
-    svc: &Service,
-    deployment: &str,
-    tasks: &[&Arc<TaskRecord>],
-    now: f64,
-    healthy: &dyn Fn(&TaskRecord) -> bool,
-) -> bool {
+fn throttle(deployment: &str, tasks: &[&Arc<TaskRecord>], now: f64, healthy: &dyn Fn(&TaskRecord) -> bool) -> bool {
     let mine = tasks.iter().filter(|t| t.task.started_by.as_deref() == Some(deployment));
     let failures: Vec<f64> = mine.clone().filter(|t| failed(t)).map(|t| seconds(t.task.stopped_at)).collect();
     if failures.len() < 3 || mine.clone().any(|t| healthy(t)) {
         return false;
     }
-    let _ = svc;
     let last = failures.iter().cloned().fold(0.0, f64::max);
     let delay = 2f64.powi(failures.len() as i32 - 3).min(MAX_BACKOFF_SECS);
     now < last + delay

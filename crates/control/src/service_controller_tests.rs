@@ -4,14 +4,13 @@
 use std::sync::Arc;
 
 use berth_model::{
-    container_instance::{Attribute, Resource},
     service::{DeploymentCircuitBreaker, DeploymentConfiguration, Service},
     task::{ContainerStateChange, TaskStateChange},
     time,
 };
 
 use super::*;
-use crate::{test_support::*, CreateCluster, CreateService, RegisterInstance, UpdateService};
+use crate::{test_support::*, CreateService, UpdateService};
 
 struct Harness {
     control: Control,
@@ -25,23 +24,7 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let control = open(dir.path());
         let c = caller();
-        control
-            .create_cluster(&c, CreateCluster { cluster_name: Some("c".into()), ..Default::default() })
-            .await
-            .unwrap();
-        for az in ["a", "b"] {
-            let req = RegisterInstance {
-                cluster: Some("c".into()),
-                total_resources: vec![Resource::integer("CPU", 4096), Resource::integer("MEMORY", 4096)],
-                attributes: vec![Attribute::new("ecs.availability-zone", az)],
-                ..Default::default()
-            };
-            control.register_container_instance(&c, req).await.unwrap();
-        }
-        for _ in 0..3 {
-            let td = serde_json::json!({"family": "web", "containerDefinitions": [{"name": "app", "image": "x", "memory": 64}]});
-            control.register_task_definition(&c, serde_json::from_value(td).unwrap()).await.unwrap();
-        }
+        cluster_with_instances(&control, &["a", "b"], 4096, 3).await;
         let config = DeploymentConfiguration {
             maximum_percent: Some(200),
             minimum_healthy_percent: Some(100),

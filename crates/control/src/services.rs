@@ -53,12 +53,13 @@ fn new_deployment_id() -> String {
     format!("ecs-svc/{:019}", rand::random::<u64>() % 10_000_000_000_000_000_000)
 }
 
-/// A new PRIMARY deployment of `task_definition`.
-pub(crate) fn new_deployment(task_definition: &str, desired: i64, reason_prefix: Option<&str>) -> Deployment {
+/// A new PRIMARY deployment of `task_definition`; `reason` replaces the usual
+/// "in progress" rolloutStateReason (a rollback says what it rolls back to).
+pub(crate) fn new_deployment(task_definition: &str, desired: i64, reason: Option<&str>) -> Deployment {
     let now = time::now();
     let id = new_deployment_id();
-    let reason = match reason_prefix {
-        Some(p) => p.to_string(),
+    let reason = match reason {
+        Some(r) => r.to_string(),
         None => format!("ECS deployment {id} in progress."),
     };
     Deployment {
