@@ -1,0 +1,287 @@
+//! The OCI distribution operations, free of HTTP: the API layer parses requests, streams
+//! bodies into uploads and files out of blobs, and calls these.
+
+use std::{path::PathBuf, sync::Arc};
+
+use serde_json::Value;
+
+use crate::{
+    blobs::UploadFile,
+    digest::Digest,
+    error::DistError,
+    manifest,
+    meta::{BlobLink, Edit, ImageRecord},
+    names,
+    push::{DeleteError, PushError, Pushed},
+    Registry,
+};
+
+/// An upload in progress: where it goes and its file (taken while a request writes to it).
+pub struct UploadSlot {
+    region: String,
+    repo: String,
+    file: Arc<tokio::sync::Mutex<Option<UploadFile>>>,
+}
+
+pub type UploadHandle = Arc<tokio::sync::Mutex<Option<UploadFile>>>;
+
+impl Registry {
+    /// Checks an `Authorization` header; returns the region its token was issued for.
+    pub fn authenticate(&self, header: Option<&str>) -> Result<String, DistError> {
+        let now = Registry::now() as u64;
+        self.inner.token_key.verify_header(header, now).map_err(|e| DistError::unauthorized(e.to_string()))
+    }
+
+    /// Checks that the repository exists.
+    pub fn check_repo(&self, region: &str, name: &str) -> Result<(), DistError> {
+        if !names::valid_repository_name(name) {
+            return Err(DistError::new(400, "NAME_INVALID", format!("invalid repository name '{name}'")));
+        }
+        match self.read(|m| m.repo(region, name).is_some()) {
+            true => Ok(()),
+            false => Err(DistError::name_unknown(name)),
+        }
+    }
+
+    /// The file and size of a blob present in the repository.
+    pub fn blob_file(&self, region: &str, name: &str, digest: &str) -> Result<(PathBuf, u64), DistError> {
+        self.check_repo(region, name)?;
+        let d = Digest::parse(digest).ok_or_else(|| DistError::digest_invalid(format!("'{digest}' is not a sha256 digest")))?;
+        let size = self
+            .read(|m| m.repo(region, name).and_then(|r| r.blobs.get(d.as_str()).map(|l| l.size)))
+            .ok_or_else(|| DistError::blob_unknown(digest))?;
+        Ok((self.inner.blobs.path(&d), size))
+    }
+
+    /// Opens a new upload session; returns its id.
+    pub async fn start_upload(&self, region: &str, name: &str) -> Result<String, DistError> {
+        self.check_repo(region, name)?;
+        let file = self.inner.blobs.create_upload().await?;
+        let id = file.id.clone();
+        let slot = UploadSlot {
+            region: region.to_string(),
+            repo: name.to_string(),
+            file: Arc::new(tokio::sync::Mutex::new(Some(file))),
+        };
+        self.inner.uploads.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), slot);
+        Ok(id)
+    }
+
+    /// The upload `id`, which must belong to this repository.
+    pub fn upload(&self, region: &str, name: &str, id: &str) -> Result<UploadHandle, DistError> {
+        let uploads = self.inner.uploads.lock().unwrap_or_else(|p| p.into_inner());
+        match uploads.get(id) {
+            Some(s) if s.region == region && s.repo == name => Ok(s.file.clone()),
+            _ => Err(DistError::upload_unknown()),
+        }
+    }
+
+    fn take_upload(&self, region: &str, name: &str, id: &str) -> Result<UploadHandle, DistError> {
+        let handle = self.upload(region, name, id)?;
+        self.inner.uploads.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        Ok(handle)
+    }
+
+    /// Completes an upload whose bytes are all written: checks them against `digest`, makes
+    /// the blob visible and links it into the repository. A mismatch discards the upload.
+    pub async fn finish_upload(&self, region: &str, name: &str, id: &str, digest: &str) -> Result<Digest, DistError> {
+        let expected =
+            Digest::parse(digest).ok_or_else(|| DistError::digest_invalid(format!("'{digest}' is not a sha256 digest")))?;
+        let handle = self.take_upload(region, name, id)?;
+        let file = handle.lock().await.take().ok_or_else(DistError::upload_unknown)?;
+        let actual = file.digest();
+        if actual != expected {
+            self.inner.blobs.discard(file).await;
+            return Err(DistError::digest_invalid(format!(
+                "the uploaded content has digest {actual}, not {expected}; nothing was stored"
+            )));
+        }
+        let size = file.size();
+        let _gc = self.inner.gc_lock.read().await;
+        self.inner.blobs.commit(file, &expected).await?;
+        self.link_blob(region, name, &expected, size).await?;
+        Ok(expected)
+    }
+
+    pub async fn cancel_upload(&self, region: &str, name: &str, id: &str) -> Result<(), DistError> {
+        let handle = self.take_upload(region, name, id)?;
+        let file = handle.lock().await.take();
+        if let Some(f) = file {
+            self.inner.blobs.discard(f).await;
+        }
+        Ok(())
+    }
+
+    async fn link_blob(&self, region: &str, name: &str, digest: &Digest, size: u64) -> Result<(), DistError> {
+        let (region, name, digest) = (region.to_string(), name.to_string(), digest.to_string());
+        self.write(move |meta, edits| {
+            let repo = meta.repo(&region, &name).ok_or_else(|| DistError::name_unknown(&name))?;
+            if !repo.blobs.contains_key(&digest) {
+                let link = BlobLink { size, linked_at: Registry::now() };
+                edits.push(Edit::PutBlob { region, repo: name, digest, link });
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Links a blob another repository of the region holds, without uploading it again.
+    /// `false` when the source does not have it (the caller then starts a normal upload).
+    pub async fn mount(&self, region: &str, name: &str, digest: &str, from: &str) -> Result<bool, DistError> {
+        self.check_repo(region, name)?;
+        let Some(d) = Digest::parse(digest) else { return Ok(false) };
+        let _gc = self.inner.gc_lock.read().await;
+        let size = self.read(|m| m.repo(region, from).and_then(|r| r.blobs.get(d.as_str()).map(|l| l.size)));
+        match size {
+            Some(size) if self.inner.blobs.exists(&d) => {
+                self.link_blob(region, name, &d, size).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// A manifest by tag or digest.
+    pub fn manifest(&self, region: &str, name: &str, reference: &str) -> Result<Arc<ImageRecord>, DistError> {
+        self.check_repo(region, name)?;
+        self.read(|m| {
+            let repo = m.repo(region, name)?;
+            let digest = if Digest::looks_like(reference) { reference } else { repo.tags.get(reference)? };
+            repo.images.get(digest).cloned()
+        })
+        .ok_or_else(|| DistError::manifest_unknown(reference))
+    }
+
+    /// `PUT /v2/<name>/manifests/<reference>`.
+    pub async fn put_manifest(
+        &self,
+        region: &str,
+        name: &str,
+        reference: &str,
+        body: Vec<u8>,
+        content_type: Option<String>,
+    ) -> Result<Pushed, DistError> {
+        self.check_repo(region, name)?;
+        let (tag, expected) = if Digest::looks_like(reference) {
+            let d = Digest::parse(reference)
+                .ok_or_else(|| DistError::digest_invalid(format!("'{reference}' is not a sha256 digest")))?;
+            (None, Some(d))
+        } else {
+            (Some(reference.to_string()), None)
+        };
+        let pushed = self.push_image(region, name, tag, expected, body, content_type).await.map_err(|e| match e {
+            PushError::Invalid(e) => e,
+            PushError::NoRepository => DistError::name_unknown(name),
+            PushError::BlobsMissing(d) => DistError::new(
+                400,
+                "MANIFEST_BLOB_UNKNOWN",
+                format!("the manifest references blobs this repository does not have: {}", d.join(", ")),
+            ),
+            PushError::ManifestsMissing(d) => DistError::new(
+                400,
+                "MANIFEST_BLOB_UNKNOWN",
+                format!("the index references manifests this repository does not have: {}", d.join(", ")),
+            ),
+            PushError::DigestMismatch { expected, actual } => DistError::digest_invalid(format!(
+                "the manifest's digest is {actual}, not {expected} as the reference says"
+            )),
+            PushError::TagImmutable { tag } => DistError::new(
+                400,
+                "TAG_INVALID",
+                format!("The image tag '{tag}' already exists in the '{name}' repository and cannot be overwritten because the repository is immutable."),
+            ),
+            PushError::Store(e) => e.into(),
+        })?;
+        self.after_push(region, name);
+        Ok(pushed)
+    }
+
+    /// Runs the repository's lifecycle policy in the background after a push.
+    pub(crate) fn after_push(&self, region: &str, name: &str) {
+        if self.read(|m| m.repo(region, name).is_some_and(|r| r.record.lifecycle_policy.is_some())) {
+            let (registry, region, name) = (self.clone(), region.to_string(), name.to_string());
+            tokio::spawn(async move {
+                if let Err(e) = registry.apply_lifecycle(&region, &name).await {
+                    tracing::warn!(repository = %name, error = %e, "lifecycle evaluation failed");
+                }
+            });
+        }
+    }
+
+    /// `DELETE /v2/<name>/manifests/<reference>`: a digest deletes the image and its tags,
+    /// a tag removes just the tag.
+    pub async fn delete_manifest(&self, region: &str, name: &str, reference: &str) -> Result<(), DistError> {
+        self.check_repo(region, name)?;
+        let result = if Digest::looks_like(reference) {
+            self.delete_image(region, name, reference).await.map(|_| ())
+        } else {
+            self.delete_tag(region, name, reference, false).await.map(|_| ())
+        };
+        result.map_err(|e| match e {
+            DeleteError::NoRepository => DistError::name_unknown(name),
+            DeleteError::NotFound => DistError::manifest_unknown(reference),
+            DeleteError::ReferencedByIndex => DistError::new(
+                405,
+                "DENIED",
+                format!("{reference} is listed by an index in this repository; delete the index first"),
+            ),
+            DeleteError::Store(e) => e.into(),
+        })
+    }
+
+    /// The repository's tags, sorted.
+    pub fn tags(&self, region: &str, name: &str) -> Result<Vec<String>, DistError> {
+        self.check_repo(region, name)?;
+        Ok(self.read(|m| m.repo(region, name).map(|r| r.tags.keys().cloned().collect()).unwrap_or_default()))
+    }
+
+    /// The region's repositories, sorted.
+    pub fn catalog(&self, region: &str) -> Vec<String> {
+        self.read(|m| m.repos_in(region).map(|r| r.record.name.clone()).collect())
+    }
+
+    /// Descriptors of the manifests whose subject is `digest`, optionally of one artifact type.
+    pub fn referrers(
+        &self,
+        region: &str,
+        name: &str,
+        digest: &str,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Value>, DistError> {
+        self.check_repo(region, name)?;
+        if Digest::parse(digest).is_none() {
+            return Err(DistError::digest_invalid(format!("'{digest}' is not a sha256 digest")));
+        }
+        Ok(self.read(|m| {
+            let Some(repo) = m.repo(region, name) else { return Vec::new() };
+            repo.images
+                .values()
+                .filter(|i| i.subject.as_deref() == Some(digest))
+                .filter(|i| artifact_type.is_none() || i.artifact_type.as_deref() == artifact_type)
+                .map(|i| {
+                    let mut d = serde_json::json!({
+                        "mediaType": i.media_type,
+                        "digest": i.digest,
+                        "size": i.manifest.len(),
+                    });
+                    if let Some(a) = &i.artifact_type {
+                        d["artifactType"] = Value::String(a.clone());
+                    }
+                    if let Some(a) = &i.annotations {
+                        d["annotations"] = a.clone();
+                    }
+                    d
+                })
+                .collect()
+        }))
+    }
+}
+
+/// Whether a manifest media type is acceptable to a client's `Accept` header.
+pub fn accepts(accept: &[&str], media_type: &str) -> bool {
+    accept.is_empty()
+        || accept.iter().any(|a| {
+            let a = manifest::bare_media_type(a);
+            a == media_type || a == "*/*" || a == "application/*"
+        })
+}

@@ -1,0 +1,183 @@
+//! berth-registry: the built-in ECR. Blobs are content-addressed files under the data
+//! directory ([`blobs`]); repositories, images, tags and blob links live in berth's store
+//! ([`meta`]) next to the rest of the state. [`ecr`] holds the ECR API operations and
+//! [`dist`] the OCI distribution operations the HTTP layer calls; both share the push
+//! path, the lifecycle evaluation ([`lifecycle`]) and garbage collection ([`gc`]).
+
+pub mod blobs;
+pub mod digest;
+pub mod dist;
+pub mod ecr;
+pub mod error;
+mod gc;
+pub mod lifecycle;
+pub mod manifest;
+pub mod meta;
+pub mod names;
+mod push;
+pub mod token;
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use berth_store::Store;
+
+pub use error::{DistError, EcrError};
+use meta::{Edit, Meta};
+pub use token::TokenKey;
+
+pub struct RegistryConfig {
+    pub data_dir: PathBuf,
+    pub account: String,
+    /// `host:port` clients use to reach `/v2/` (the host part of every repositoryUri).
+    pub host: String,
+    /// The key tokens are signed with.
+    pub token_key: TokenKey,
+    /// How long a blob nobody references is kept (a push uploads blobs before the
+    /// manifest that references them).
+    pub gc_grace: Duration,
+}
+
+/// The registry, shared by every request handler.
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    account: String,
+    host: String,
+    token_key: TokenKey,
+    gc_grace: Duration,
+    blobs: blobs::BlobStore,
+    store: Arc<dyn Store>,
+    meta: Mutex<Meta>,
+    uploads: Mutex<HashMap<String, dist::UploadSlot>>,
+    /// Held shared while blobs are being made visible and linked, exclusively while the
+    /// collector decides what to delete: a blob is never collected between its rename into
+    /// place and the link that keeps it.
+    gc_lock: tokio::sync::RwLock<()>,
+}
+
+/// A store commit failed; nothing was applied.
+#[derive(Debug)]
+pub struct StoreFailure(pub String);
+
+impl From<StoreFailure> for EcrError {
+    fn from(e: StoreFailure) -> Self {
+        EcrError::server(e.0)
+    }
+}
+
+impl From<StoreFailure> for DistError {
+    fn from(e: StoreFailure) -> Self {
+        DistError::internal(e.0)
+    }
+}
+
+impl Registry {
+    /// Opens the blob directory and loads the registry's records from `store`.
+    pub fn open(config: RegistryConfig, store: Arc<dyn Store>) -> Result<Registry, String> {
+        let blobs = blobs::BlobStore::open(&config.data_dir).map_err(|e| format!("registry storage: {e}"))?;
+        let (records, _) = store.load().map_err(|e| e.to_string())?;
+        let meta = Meta::from_records(&records)?;
+        Ok(Registry {
+            inner: Arc::new(Inner {
+                account: config.account,
+                host: config.host,
+                token_key: config.token_key,
+                gc_grace: config.gc_grace,
+                blobs,
+                store,
+                meta: Mutex::new(meta),
+                uploads: Mutex::new(HashMap::new()),
+                gc_lock: tokio::sync::RwLock::new(()),
+            }),
+        })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.inner.host
+    }
+
+    pub fn account(&self) -> &str {
+        &self.inner.account
+    }
+
+    pub fn token_key(&self) -> &TokenKey {
+        &self.inner.token_key
+    }
+
+    /// Runs `f` against the metadata.
+    pub fn read<R>(&self, f: impl FnOnce(&Meta) -> R) -> R {
+        let meta = self.inner.meta.lock().unwrap_or_else(|p| p.into_inner());
+        f(&meta)
+    }
+
+    /// Runs `op` under the metadata lock; the edits it pushes are committed to the store,
+    /// then applied, then its result is returned. A failed commit applies nothing.
+    pub async fn write<R, E>(
+        &self,
+        op: impl FnOnce(&Meta, &mut Vec<Edit>) -> Result<R, E> + Send + 'static,
+    ) -> Result<R, E>
+    where
+        R: Send + 'static,
+        E: From<StoreFailure> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut meta = inner.meta.lock().unwrap_or_else(|p| p.into_inner());
+            let mut edits = Vec::new();
+            let out = op(&meta, &mut edits)?;
+            if !edits.is_empty() {
+                let mut mutations = Vec::new();
+                for e in &edits {
+                    mutations.extend(meta.mutations(e));
+                }
+                inner.store.commit(&mutations).map_err(|e| StoreFailure(e.to_string()))?;
+                for e in &edits {
+                    meta.apply(e);
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| E::from(StoreFailure(format!("registry writer: {e}"))))?
+    }
+
+    /// Runs lifecycle policies and garbage collection every `interval` until the process ends.
+    pub fn spawn_maintenance(&self, interval: Duration) {
+        let registry = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                registry.maintain().await;
+            }
+        });
+    }
+
+    /// One maintenance pass: expire images by lifecycle policy, then collect garbage.
+    pub async fn maintain(&self) {
+        let repos: Vec<(String, String)> = self.read(|m| {
+            m.repos.iter().filter(|(_, r)| r.record.lifecycle_policy.is_some()).map(|(k, _)| k.clone()).collect()
+        });
+        for (region, name) in repos {
+            if let Err(e) = self.apply_lifecycle(&region, &name).await {
+                tracing::warn!(repository = %name, error = %e, "lifecycle evaluation failed");
+            }
+        }
+        if let Err(e) = self.collect_garbage().await {
+            tracing::warn!(error = %e, "registry garbage collection failed");
+        }
+    }
+
+    pub(crate) fn now() -> f64 {
+        berth_model::time::now()
+    }
+}
