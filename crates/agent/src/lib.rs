@@ -97,6 +97,35 @@ struct DesiredTasks {
     version: u64,
     instance_status: String,
     tasks: Vec<DesiredTask>,
+    #[serde(default)]
+    registry_auth: Option<RegistryAuthWire>,
+}
+
+/// Credentials the server hands out for pulling from its registry.
+#[derive(Deserialize)]
+struct RegistryAuthWire {
+    username: String,
+    password: String,
+    registry: String,
+}
+
+/// The latest registry credentials from the server, shared by every task manager.
+#[derive(Clone, Default)]
+pub(crate) struct RegistryCredentials(Arc<std::sync::RwLock<Option<berth_runtime::RegistryAuth>>>);
+
+impl RegistryCredentials {
+    fn set(&self, auth: berth_runtime::RegistryAuth) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Some(auth);
+    }
+
+    /// The credentials for `image` when it lives in berth's registry (its first path
+    /// component is the registry's `host:port`).
+    pub(crate) fn for_image(&self, image: &str) -> Option<berth_runtime::RegistryAuth> {
+        let guard = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let auth = guard.as_ref()?;
+        let (host, _) = image.split_once('/')?;
+        (host == auth.server).then(|| auth.clone())
+    }
 }
 
 #[derive(Deserialize)]
@@ -125,6 +154,7 @@ pub async fn run<R: ContainerRuntime>(config: AgentConfig, runtime: Arc<R>) -> R
     tokio::spawn(heartbeats(client.clone(), session.clone(), config.heartbeat_interval));
 
     let mut tasks: HashMap<String, Running> = HashMap::new();
+    let credentials = RegistryCredentials::default();
     let mut version = 0;
     let mut first = true;
     loop {
@@ -147,7 +177,21 @@ pub async fn run<R: ContainerRuntime>(config: AgentConfig, runtime: Arc<R>) -> R
             return Err(AgentError::Deregistered);
         }
         version = desired.version;
-        converge(&config, &runtime, &reporter, &session, &mut tasks, desired.tasks, first).await;
+        if let Some(a) = desired.registry_auth {
+            credentials.set(berth_runtime::RegistryAuth {
+                username: a.username,
+                password: a.password,
+                server: a.registry,
+            });
+        }
+        let ctx = Converge {
+            config: &config,
+            runtime: &runtime,
+            reporter: &reporter,
+            session: &session,
+            credentials: &credentials,
+        };
+        converge(&ctx, &mut tasks, desired.tasks, first).await;
         first = false;
     }
 }
@@ -155,11 +199,17 @@ pub async fn run<R: ContainerRuntime>(config: AgentConfig, runtime: Arc<R>) -> R
 /// Points every task manager at its desired status, starting managers for new tasks and
 /// telling those of vanished tasks to clean up. On the first pass, removes containers of
 /// this instance that belong to no desired task (orphans from before a restart).
+/// What converging needs besides the tasks.
+struct Converge<'a, R> {
+    config: &'a AgentConfig,
+    runtime: &'a Arc<R>,
+    reporter: &'a Reporter,
+    session: &'a Session,
+    credentials: &'a RegistryCredentials,
+}
+
 async fn converge<R: ContainerRuntime>(
-    config: &AgentConfig,
-    runtime: &Arc<R>,
-    reporter: &Reporter,
-    session: &Session,
+    ctx: &Converge<'_, R>,
     tasks: &mut HashMap<String, Running>,
     desired: Vec<DesiredTask>,
     first: bool,
@@ -172,7 +222,7 @@ async fn converge<R: ContainerRuntime>(
         }
     }
     if first {
-        remove_orphans(runtime.as_ref(), &session.instance_arn(), &wanted).await;
+        remove_orphans(ctx.runtime.as_ref(), &ctx.session.instance_arn(), &wanted).await;
     }
     for t in desired {
         let want = if t.desired_status == "RUNNING" { Desired::Running } else { Desired::Stopped };
@@ -188,10 +238,11 @@ async fn converge<R: ContainerRuntime>(
                 let (tx, rx) = watch::channel(want);
                 let arn = t.task_arn.clone();
                 let manager = TaskManager::new(
-                    runtime.clone(),
-                    reporter.clone(),
-                    config.cluster.clone(),
-                    session.instance_arn(),
+                    ctx.runtime.clone(),
+                    ctx.reporter.clone(),
+                    ctx.credentials.clone(),
+                    ctx.config.cluster.clone(),
+                    ctx.session.instance_arn(),
                     t,
                 );
                 let done = tokio::spawn(manager.run(rx));

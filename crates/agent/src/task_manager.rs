@@ -14,7 +14,7 @@ use tokio::{sync::watch, time::Instant};
 use crate::{
     reporter::Reporter,
     spec::{self, TaskContext, LABEL_CONTAINER_NAME, LABEL_INSTANCE, LABEL_TASK_ARN},
-    DesiredTask,
+    DesiredTask, RegistryCredentials,
 };
 
 /// What the server wants of a task.
@@ -78,6 +78,7 @@ impl Managed {
 pub struct TaskManager<R: ContainerRuntime> {
     runtime: Arc<R>,
     reporter: Reporter,
+    credentials: RegistryCredentials,
     cluster: String,
     instance_arn: String,
     task_arn: String,
@@ -109,6 +110,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
     pub(crate) fn new(
         runtime: Arc<R>,
         reporter: Reporter,
+        credentials: RegistryCredentials,
         cluster: String,
         instance_arn: String,
         task: DesiredTask,
@@ -130,6 +132,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
         TaskManager {
             runtime,
             reporter,
+            credentials,
             cluster,
             instance_arn,
             task_arn,
@@ -240,7 +243,8 @@ impl<R: ContainerRuntime> TaskManager<R> {
             for image in images {
                 let present = self.runtime.has_image(&image).await.unwrap_or(false);
                 if !present {
-                    if let Err(e) = self.runtime.pull_image(&image).await {
+                    let auth = self.credentials.for_image(&image);
+                    if let Err(e) = self.runtime.pull_image(&image, auth.as_ref()).await {
                         self.fail_start(format!("CannotPullContainerError: pull image {image}: {e}")).await;
                         return;
                     }

@@ -11,6 +11,8 @@ pub enum ApiError {
     Ecs(#[from] EcsError),
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error(transparent)]
+    Ecr(#[from] berth_registry::EcrError),
     #[error("Operation '{0}' is not supported.")]
     UnknownOperation(String),
     #[error("The request body is larger than {0} bytes.")]
@@ -22,6 +24,7 @@ impl ApiError {
         match self {
             ApiError::Ecs(e) => e.code(),
             ApiError::Auth(e) => e.code(),
+            ApiError::Ecr(e) => e.code,
             ApiError::UnknownOperation(_) => "UnknownOperationException",
             ApiError::TooLarge(_) => "SerializationException",
         }
@@ -31,6 +34,7 @@ impl ApiError {
         match self {
             ApiError::Ecs(e) => e.http_status(),
             ApiError::Auth(e) => e.http_status(),
+            ApiError::Ecr(e) => e.http_status(),
             ApiError::UnknownOperation(_) => 400,
             ApiError::TooLarge(_) => 413,
         }

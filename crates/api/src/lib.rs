@@ -5,8 +5,10 @@
 
 pub mod agent;
 pub mod berth;
+pub mod body;
 pub mod ecs;
 pub mod error;
+pub mod registry;
 pub mod server;
 
 pub use berth_sigv4 as sigv4;

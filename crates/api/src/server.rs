@@ -11,13 +11,14 @@ use std::{
 };
 
 use berth_control::{Caller, Control};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use berth_registry::Registry;
+use http_body_util::{BodyExt, Limited};
 use hyper::{body::Incoming, header, server::conn::http1, service::service_fn, Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::{
+    body::{self, Body},
     ecs::Reply,
     error::ApiError,
     sigv4::{self, Credential, SignedRequest, Verifier},
@@ -38,15 +39,17 @@ pub struct ApiConfig {
 /// Everything a request handler needs.
 pub struct Api {
     control: Control,
+    registry: Registry,
     verifier: Verifier,
     account: String,
     request_ids: RequestIds,
 }
 
 impl Api {
-    pub fn new(control: Control, config: ApiConfig) -> Arc<Api> {
+    pub fn new(control: Control, registry: Registry, config: ApiConfig) -> Arc<Api> {
         Arc::new(Api {
             control,
+            registry,
             verifier: Verifier::new(config.credentials, config.accept_any_credentials),
             account: config.account_id,
             request_ids: RequestIds::new(),
@@ -79,11 +82,15 @@ pub async fn serve(listener: TcpListener, api: Arc<Api>, shutdown: impl Future<O
     }
 }
 
-async fn handle(api: Arc<Api>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(api: Arc<Api>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let request_id = api.request_ids.next();
-    let result = match (req.method(), req.uri().path()) {
+    let path = req.uri().path();
+    if path == "/v2" || path.starts_with("/v2/") {
+        return Ok(crate::registry::handle(&api.registry, req).await);
+    }
+    let result = match (req.method(), path) {
         (&Method::GET, "/healthz") => {
-            return Ok(Response::new(Full::new(Bytes::from_static(b"ok\n"))));
+            return Ok(Response::new(body::full(&b"ok\n"[..])));
         }
         (&Method::POST, "/") => aws_json(&api, req).await,
         _ => Err(ApiError::UnknownOperation(format!("{} {}", req.method(), req.uri().path()))),
@@ -96,7 +103,7 @@ async fn handle(api: Arc<Api>, req: Request<Incoming>) -> Result<Response<Full<B
             (status, Reply::from(e.body()))
         }
     };
-    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
+    let mut response = Response::new(body::full(reply.body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     for (name, value) in reply.headers {
@@ -131,6 +138,12 @@ async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError> 
         body: &body,
     };
     let scope = api.verifier.verify(&signed, sigv4::now_secs())?;
+    if let Some(operation) = target.strip_prefix(berth_registry::ecr::TARGET_PREFIX) {
+        if scope.service != "ecr" {
+            return Err(sigv4::AuthError::WrongService("ecr".into()).into());
+        }
+        return Ok(Reply::from(api.registry.ecr(&scope.region, operation, &body).await?));
+    }
     let ecs = target.strip_prefix(ECS_PREFIX);
     let berth = target.strip_prefix(crate::berth::TARGET_PREFIX);
     if ecs.is_none() && berth.is_none() {
@@ -153,7 +166,7 @@ async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError> 
 async fn agent_request(api: &Api, token: &str, target: &str, body: &[u8]) -> Result<Reply, ApiError> {
     let agent = api.control.authenticate_agent(token).ok_or(sigv4::AuthError::UnknownAccessKey)?;
     if let Some(operation) = target.strip_prefix(crate::agent::TARGET_PREFIX) {
-        return Ok(Reply::from(crate::agent::dispatch(&api.control, &agent, operation, body).await?));
+        return Ok(Reply::from(crate::agent::dispatch(&api.control, &api.registry, &agent, operation, body).await?));
     }
     match target.strip_prefix(ECS_PREFIX) {
         Some(operation) if crate::ecs::AGENT_OPERATIONS.contains(&operation) => {

@@ -73,6 +73,14 @@ pub struct ServerArgs {
     /// counts as healthy in a deployment (ECS waits 40 s).
     #[arg(long, default_value_t = 1000)]
     task_settle_ms: u64,
+    /// `host:port` of the registry in repository URIs and for agents' pulls (default: the
+    /// listen address, with 127.0.0.1 for an unspecified address).
+    #[arg(long)]
+    registry_host: Option<String>,
+    /// Seconds a registry blob that no image references is kept (a push uploads blobs
+    /// before the manifest that references them).
+    #[arg(long, default_value_t = 3600)]
+    registry_gc_grace_secs: u64,
 }
 
 fn main() -> anyhow::Result<()> {

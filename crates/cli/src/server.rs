@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use berth_api::{Api, ApiConfig};
 use berth_control::{Control, HealthConfig, ServiceControllerConfig};
+use berth_registry::{Registry, RegistryConfig, TokenKey};
 use berth_runtime::docker::DockerRuntime;
 use berth_store::SqliteStore;
 use std::time::Duration;
@@ -16,8 +17,27 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
     let data_dir = args.data_dir.canonicalize()?;
     let credentials_path = data_dir.join("credentials");
     let credential = credentials::load_or_create(&credentials_path)?;
-    let store = SqliteStore::open(&data_dir).context("opening the state store")?;
-    let control = Control::open(Arc::new(store)).map_err(|e| anyhow::anyhow!("loading state: {e}"))?;
+    let store: Arc<dyn berth_store::Store> = Arc::new(SqliteStore::open(&data_dir).context("opening the state store")?);
+    let control = Control::open(store.clone()).map_err(|e| anyhow::anyhow!("loading state: {e}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let local = listener.local_addr()?;
+    let registry_host = args.registry_host.clone().unwrap_or_else(|| {
+        let ip = if local.ip().is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { local.ip() };
+        std::net::SocketAddr::new(ip, local.port()).to_string()
+    });
+    let registry = Registry::open(
+        RegistryConfig {
+            data_dir: data_dir.clone(),
+            account: args.account_id.clone(),
+            host: registry_host.clone(),
+            token_key: TokenKey::derive(credential.secret_access_key.as_bytes()),
+            gc_grace: Duration::from_secs(args.registry_gc_grace_secs),
+        },
+        store,
+    )
+    .map_err(|e| anyhow::anyhow!("loading the registry: {e}"))?;
+    registry.spawn_maintenance(Duration::from_secs(600));
     control.spawn_instance_health(HealthConfig {
         heartbeat_timeout: Duration::from_secs(args.heartbeat_timeout),
         disconnected_grace: Duration::from_secs(args.disconnected_grace),
@@ -32,15 +52,14 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
     }
     let api = Api::new(
         control,
+        registry,
         ApiConfig {
             account_id: args.account_id.clone(),
             credentials: vec![credential.clone()],
             accept_any_credentials: args.insecure_accept_any_credentials,
         },
     );
-    let listener =
-        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
-    let endpoint = format!("http://{}", listener.local_addr()?);
+    let endpoint = format!("http://{local}");
     println!("berth {mode} listening on {endpoint}");
     println!("data directory: {}", data_dir.display());
     println!("Use it with the aws CLI:");
@@ -51,6 +70,10 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
         args.region
     );
     println!("  aws --endpoint-url {endpoint} ecs list-clusters");
+    println!("Registry (ECR) at {registry_host}:");
+    println!(
+        "  aws --endpoint-url {endpoint} ecr get-login-password | docker login --username AWS --password-stdin {registry_host}"
+    );
     if mode == "up" {
         start_local_agent(&endpoint, &data_dir, credential, &args.region).await;
     }

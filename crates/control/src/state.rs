@@ -255,7 +255,8 @@ impl State {
     /// Rebuilds the state from stored records, as of store `revision`.
     pub fn from_records(records: &[Record], revision: u64) -> Result<State, String> {
         let mut state = State { version_base: revision, ..State::default() };
-        for r in records {
+        // `ecr.*` records belong to the registry, which loads them itself.
+        for r in records.iter().filter(|r| !r.kind.starts_with("ecr.")) {
             let change = Change::decode(r).map_err(|e| format!("record {}/{}: {e}", r.kind, r.key))?;
             state.apply(&change);
         }

@@ -46,7 +46,8 @@ impl Registry {
     /// The file and size of a blob present in the repository.
     pub fn blob_file(&self, region: &str, name: &str, digest: &str) -> Result<(PathBuf, u64), DistError> {
         self.check_repo(region, name)?;
-        let d = Digest::parse(digest).ok_or_else(|| DistError::digest_invalid(format!("'{digest}' is not a sha256 digest")))?;
+        let d = Digest::parse(digest)
+            .ok_or_else(|| DistError::digest_invalid(format!("'{digest}' is not a sha256 digest")))?;
         let size = self
             .read(|m| m.repo(region, name).and_then(|r| r.blobs.get(d.as_str()).map(|l| l.size)))
             .ok_or_else(|| DistError::blob_unknown(digest))?;
@@ -85,8 +86,8 @@ impl Registry {
     /// Completes an upload whose bytes are all written: checks them against `digest`, makes
     /// the blob visible and links it into the repository. A mismatch discards the upload.
     pub async fn finish_upload(&self, region: &str, name: &str, id: &str, digest: &str) -> Result<Digest, DistError> {
-        let expected =
-            Digest::parse(digest).ok_or_else(|| DistError::digest_invalid(format!("'{digest}' is not a sha256 digest")))?;
+        let expected = Digest::parse(digest)
+            .ok_or_else(|| DistError::digest_invalid(format!("'{digest}' is not a sha256 digest")))?;
         let handle = self.take_upload(region, name, id)?;
         let file = handle.lock().await.take().ok_or_else(DistError::upload_unknown)?;
         let actual = file.digest();

@@ -48,8 +48,9 @@ pub const OPERATIONS: &[&str] = &[
 fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, EcrError> {
     let body = if body.is_empty() { b"{}".as_slice() } else { body };
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de)
-        .map_err(|e| EcrError::new("InvalidParameterException", format!("Invalid request at '{}': {}", e.path(), e.inner())))
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        EcrError::new("InvalidParameterException", format!("Invalid request at '{}': {}", e.path(), e.inner()))
+    })
 }
 
 fn reply(v: Value) -> Result<Vec<u8>, EcrError> {
@@ -58,7 +59,9 @@ fn reply(v: Value) -> Result<Vec<u8>, EcrError> {
 
 fn required<'a>(v: &'a Option<String>, field: &str) -> Result<&'a str, EcrError> {
     v.as_deref().ok_or_else(|| {
-        EcrError::invalid(format!("Invalid parameter at '{field}' failed to satisfy constraint: 'Member must not be null'"))
+        EcrError::invalid(format!(
+            "Invalid parameter at '{field}' failed to satisfy constraint: 'Member must not be null'"
+        ))
     })
 }
 
@@ -224,7 +227,9 @@ impl Registry {
             Some(e) => {
                 let t = e.encryption_type.unwrap_or_else(|| "AES256".into());
                 if !["AES256", "KMS", "KMS_DSSE"].contains(&t.as_str()) {
-                    return Err(EcrError::invalid(format!("encryptionType must be AES256, KMS or KMS_DSSE, not '{t}'")));
+                    return Err(EcrError::invalid(format!(
+                        "encryptionType must be AES256, KMS or KMS_DSSE, not '{t}'"
+                    )));
                 }
                 if t == "AES256" && e.kms_key.is_some() {
                     return Err(EcrError::invalid("kmsKey can only be given with encryptionType KMS or KMS_DSSE"));
@@ -485,7 +490,11 @@ impl Registry {
                         "imageManifest": i.manifest,
                         "imageManifestMediaType": i.media_type,
                     })),
-                    Ok(i) => failures.push(failure(id, "UnsupportedImageType", &format!("The image's media type {} is not among the accepted media types", i.media_type))),
+                    Ok(i) => failures.push(failure(
+                        id,
+                        "UnsupportedImageType",
+                        &format!("The image's media type {} is not among the accepted media types", i.media_type),
+                    )),
                     Err(code) => failures.push(failure(id, code, "Requested image not found")),
                 }
             }
@@ -511,15 +520,26 @@ impl Registry {
         for id in &ids {
             let result = match (&id.image_digest, &id.image_tag) {
                 (None, None) => {
-                    failures.push(failure(id, "MissingDigestAndTag", "Invalid request parameters: both tag and digest cannot be null"));
+                    failures.push(failure(
+                        id,
+                        "MissingDigestAndTag",
+                        "Invalid request parameters: both tag and digest cannot be null",
+                    ));
                     continue;
                 }
                 (Some(d), _) if Digest::parse(d).is_none() => {
                     failures.push(failure(id, "InvalidImageDigest", "Invalid request parameters: image digest should satisfy the regex '[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'"));
                     continue;
                 }
-                (Some(d), Some(t)) if self.read(|m| m.repo(region, &name).and_then(|r| r.tags.get(t).cloned())).as_deref() != Some(d.as_str()) => {
-                    failures.push(failure(id, "ImageTagDoesNotMatchDigest", "Invalid request parameters: given tag does not map to the given digest"));
+                (Some(d), Some(t))
+                    if self.read(|m| m.repo(region, &name).and_then(|r| r.tags.get(t).cloned())).as_deref()
+                        != Some(d.as_str()) =>
+                {
+                    failures.push(failure(
+                        id,
+                        "ImageTagDoesNotMatchDigest",
+                        "Invalid request parameters: given tag does not map to the given digest",
+                    ));
                     continue;
                 }
                 (Some(d), None) => self.delete_image(region, &name, d).await.map(|_| d.clone()),
@@ -562,7 +582,10 @@ impl Registry {
         let name = req.repo.repository_name.clone().unwrap_or_default();
         let manifest_text = required(&req.image_manifest, "imageManifest")?.to_string();
         let expected = match &req.image_digest {
-            Some(d) => Some(Digest::parse(d).ok_or_else(|| EcrError::invalid(format!("imageDigest '{d}' is not a sha256 digest")))?),
+            Some(d) => Some(
+                Digest::parse(d)
+                    .ok_or_else(|| EcrError::invalid(format!("imageDigest '{d}' is not a sha256 digest")))?,
+            ),
             None => None,
         };
         let tag = req.image_tag.clone();
@@ -664,7 +687,10 @@ impl Registry {
                 out["lifecyclePolicyText"] = json!(text);
             }
             "DeleteLifecyclePolicy" => {
-                let text = record.lifecycle_policy.take().ok_or_else(|| lifecycle_not_found(&record.name, &self.inner.account))?;
+                let text = record
+                    .lifecycle_policy
+                    .take()
+                    .ok_or_else(|| lifecycle_not_found(&record.name, &self.inner.account))?;
                 out["lifecyclePolicyText"] = json!(text);
                 if let Some(at) = record.lifecycle_evaluated_at.take() {
                     out["lastEvaluatedAt"] = json!(at);
@@ -708,7 +734,10 @@ impl Registry {
         let record = self.with_repo(region, &req, |_, r| r.record.clone())?;
         let mut out = json!({"registryId": self.inner.account, "repositoryName": record.name});
         if operation == "GetLifecyclePolicy" {
-            let text = record.lifecycle_policy.as_ref().ok_or_else(|| lifecycle_not_found(&record.name, &self.inner.account))?;
+            let text = record
+                .lifecycle_policy
+                .as_ref()
+                .ok_or_else(|| lifecycle_not_found(&record.name, &self.inner.account))?;
             out["lifecyclePolicyText"] = json!(text);
             if let Some(at) = record.lifecycle_evaluated_at {
                 out["lastEvaluatedAt"] = json!(at);
@@ -734,8 +763,9 @@ impl Registry {
             lifecycle_policy_text: Option<String>,
         }
         let req: Req = decode(body)?;
-        let (mut record, candidates) =
-            self.with_repo(region, &req.repo, |m, r| ((*r.record).clone(), Registry::candidates(m, region, &r.record.name)))?;
+        let (mut record, candidates) = self.with_repo(region, &req.repo, |m, r| {
+            ((*r.record).clone(), Registry::candidates(m, region, &r.record.name))
+        })?;
         let text = match req.lifecycle_policy_text.or_else(|| record.lifecycle_policy.clone()) {
             Some(t) => t,
             None => return Err(lifecycle_not_found(&record.name, &self.inner.account)),
@@ -744,7 +774,9 @@ impl Registry {
         record.preview = Some(Preview { policy: text.clone(), expiring });
         let name = record.name.clone();
         self.save_repo(region, record).await?;
-        reply(json!({"registryId": self.inner.account, "repositoryName": name, "lifecyclePolicyText": text, "status": "COMPLETE"}))
+        reply(
+            json!({"registryId": self.inner.account, "repositoryName": name, "lifecyclePolicyText": text, "status": "COMPLETE"}),
+        )
     }
 
     fn get_preview(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
@@ -787,7 +819,9 @@ impl Registry {
         let preview = preview.ok_or_else(|| {
             EcrError::new(
                 "LifecyclePolicyPreviewNotFoundException",
-                format!("There is no dry run for the repository with name '{name}' in the registry with id '{account}'"),
+                format!(
+                    "There is no dry run for the repository with name '{name}' in the registry with id '{account}'"
+                ),
             )
         })?;
         let total = results.len();
@@ -807,7 +841,9 @@ impl Registry {
         let arn = required(arn, "resourceArn")?;
         let prefix = format!("arn:aws:ecr:{region}:{}:repository/", self.inner.account);
         let name = arn.strip_prefix(&prefix).ok_or_else(|| {
-            EcrError::invalid(format!("Invalid parameter at 'resourceArn': '{arn}' is not a repository ARN of this registry ({prefix}NAME)"))
+            EcrError::invalid(format!(
+                "Invalid parameter at 'resourceArn': '{arn}' is not a repository ARN of this registry ({prefix}NAME)"
+            ))
         })?;
         if self.read(|m| m.repo(region, name).is_none()) {
             return Err(EcrError::repository_not_found(name, &self.inner.account));
@@ -825,9 +861,13 @@ impl Registry {
         }
         let req: Req = decode(body)?;
         let name = self.repo_of_arn(region, &req.resource_arn)?;
-        let mut record = self.read(|m| m.repo(region, &name).map(|r| (*r.record).clone())).ok_or_else(|| EcrError::repository_not_found(&name, &self.inner.account))?;
+        let mut record = self
+            .read(|m| m.repo(region, &name).map(|r| (*r.record).clone()))
+            .ok_or_else(|| EcrError::repository_not_found(&name, &self.inner.account))?;
         if operation == "TagResource" {
-            let tags = req.tags.ok_or_else(|| EcrError::invalid("Invalid parameter at 'tags' failed to satisfy constraint: 'Member must not be null'"))?;
+            let tags = req.tags.ok_or_else(|| {
+                EcrError::invalid("Invalid parameter at 'tags' failed to satisfy constraint: 'Member must not be null'")
+            })?;
             validate_tags(&tags)?;
             for t in tags {
                 record.tags.retain(|x| x.key != t.key);
@@ -837,7 +877,11 @@ impl Registry {
                 return Err(EcrError::new("TooManyTagsException", "A repository can have at most 50 tags."));
             }
         } else {
-            let keys = req.tag_keys.ok_or_else(|| EcrError::invalid("Invalid parameter at 'tagKeys' failed to satisfy constraint: 'Member must not be null'"))?;
+            let keys = req.tag_keys.ok_or_else(|| {
+                EcrError::invalid(
+                    "Invalid parameter at 'tagKeys' failed to satisfy constraint: 'Member must not be null'",
+                )
+            })?;
             record.tags.retain(|t| !keys.contains(&t.key));
         }
         self.save_repo(region, record).await?;
@@ -869,10 +913,14 @@ fn validate_tags(tags: &[EcrTag]) -> Result<(), EcrError> {
         return Err(EcrError::new("TooManyTagsException", "A repository can have at most 50 tags."));
     }
     for t in tags {
-        if t.key.is_empty() || t.key.chars().count() > 128 || t.value.chars().count() > 256 || t.key.starts_with("aws:") {
+        if t.key.is_empty() || t.key.chars().count() > 128 || t.value.chars().count() > 256 || t.key.starts_with("aws:")
+        {
             return Err(EcrError::new(
                 "InvalidTagParameterException",
-                format!("Invalid tag '{}': keys are 1 to 128 characters not starting with 'aws:', values at most 256", t.key),
+                format!(
+                    "Invalid tag '{}': keys are 1 to 128 characters not starting with 'aws:', values at most 256",
+                    t.key
+                ),
             ));
         }
     }
@@ -882,8 +930,12 @@ fn validate_tags(tags: &[EcrTag]) -> Result<(), EcrError> {
 fn check_ids(ids: &Option<Vec<ImageId>>) -> Result<&[ImageId], EcrError> {
     match ids {
         Some(ids) if (1..=100).contains(&ids.len()) => Ok(ids),
-        Some(_) => Err(EcrError::invalid("Invalid parameter at 'imageIds' failed to satisfy constraint: 'Member must have length between 1 and 100'")),
-        None => Err(EcrError::invalid("Invalid parameter at 'imageIds' failed to satisfy constraint: 'Member must not be null'")),
+        Some(_) => Err(EcrError::invalid(
+            "Invalid parameter at 'imageIds' failed to satisfy constraint: 'Member must have length between 1 and 100'",
+        )),
+        None => Err(EcrError::invalid(
+            "Invalid parameter at 'imageIds' failed to satisfy constraint: 'Member must not be null'",
+        )),
     }
 }
 
@@ -921,18 +973,24 @@ fn image_not_found(id: &ImageId, repo: &str, account: &str) -> EcrError {
 fn lifecycle_not_found(name: &str, account: &str) -> EcrError {
     EcrError::new(
         "LifecyclePolicyNotFoundException",
-        format!("Lifecycle policy does not exist for the repository with name '{name}' in the registry with id '{account}'"),
+        format!(
+            "Lifecycle policy does not exist for the repository with name '{name}' in the registry with id '{account}'"
+        ),
     )
 }
 
 fn invalid_repository_policy() -> EcrError {
-    EcrError::invalid("Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'")
+    EcrError::invalid(
+        "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'",
+    )
 }
 
 /// Drops `null` members (from optional identifiers) recursively.
 fn strip_nulls(v: Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect())
+        }
         Value::Array(a) => Value::Array(a.into_iter().map(strip_nulls).collect()),
         other => other,
     }

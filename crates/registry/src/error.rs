@@ -65,7 +65,11 @@ impl DistError {
     }
 
     pub fn upload_unknown() -> Self {
-        Self::new(404, "BLOB_UPLOAD_UNKNOWN", "the upload is not known (it finished, was cancelled, or the server restarted)")
+        Self::new(
+            404,
+            "BLOB_UPLOAD_UNKNOWN",
+            "the upload is not known (it finished, was cancelled, or the server restarted)",
+        )
     }
 
     pub fn digest_invalid(message: impl Into<String>) -> Self {

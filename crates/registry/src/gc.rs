@@ -30,10 +30,15 @@ impl Registry {
         let links = self
             .write(move |meta: &Meta, edits| {
                 for ((region, name), repo) in &meta.repos {
-                    let used: HashSet<&str> = repo.images.values().flat_map(|i| i.blobs.iter().map(String::as_str)).collect();
+                    let used: HashSet<&str> =
+                        repo.images.values().flat_map(|i| i.blobs.iter().map(String::as_str)).collect();
                     for (digest, link) in &repo.blobs {
                         if !used.contains(digest.as_str()) && link.linked_at <= cutoff {
-                            edits.push(Edit::DeleteBlob { region: region.clone(), repo: name.clone(), digest: digest.clone() });
+                            edits.push(Edit::DeleteBlob {
+                                region: region.clone(),
+                                repo: name.clone(),
+                                digest: digest.clone(),
+                            });
                         }
                     }
                 }

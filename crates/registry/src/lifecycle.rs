@@ -80,7 +80,10 @@ struct RawAction {
 }
 
 fn invalid(msg: String) -> EcrError {
-    EcrError::new("InvalidParameterException", format!("Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: '{msg}'"))
+    EcrError::new(
+        "InvalidParameterException",
+        format!("Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: '{msg}'"),
+    )
 }
 
 impl Policy {
@@ -91,7 +94,8 @@ impl Policy {
                 text.len()
             )));
         }
-        let raw: RawPolicy = serde_json::from_str(text).map_err(|e| invalid(format!("Lifecycle policy is not valid: {e}")))?;
+        let raw: RawPolicy =
+            serde_json::from_str(text).map_err(|e| invalid(format!("Lifecycle policy is not valid: {e}")))?;
         if raw.rules.is_empty() {
             return Err(invalid("Lifecycle policy must have at least one rule".into()));
         }
@@ -176,7 +180,10 @@ impl Policy {
             }
             // Newest first; ties broken by digest so the outcome is deterministic.
             selected.sort_by(|&a, &b| {
-                images[b].pushed_at.total_cmp(&images[a].pushed_at).then_with(|| images[a].digest.cmp(&images[b].digest))
+                images[b]
+                    .pushed_at
+                    .total_cmp(&images[a].pushed_at)
+                    .then_with(|| images[a].digest.cmp(&images[b].digest))
             });
             match rule.count {
                 Count::MoreThan(n) => {
@@ -271,7 +278,8 @@ mod tests {
             {"rulePriority": 9, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1}, "action": {"type": "expire"}}
         ]))
         .unwrap();
-        let images = [img("p1", &["prod-1"], 1.0), img("p2", &["prod-2"], 2.0), img("x", &["dev"], 3.0), img("y", &[], 4.0)];
+        let images =
+            [img("p1", &["prod-1"], 1.0), img("p2", &["prod-2"], 2.0), img("x", &["dev"], 3.0), img("y", &[], 4.0)];
         assert_eq!(p.evaluate(&images, 10.0), vec![("x".to_string(), 9)]);
     }
 
@@ -288,10 +296,22 @@ mod tests {
     #[test]
     fn refuses_bad_policies() {
         let rule = |sel: serde_json::Value| serde_json::json!([{"rulePriority": 1, "selection": sel, "action": {"type": "expire"}}]);
-        assert!(policy(rule(serde_json::json!({"tagStatus": "tagged", "countType": "imageCountMoreThan", "countNumber": 1}))).is_err());
-        assert!(policy(rule(serde_json::json!({"tagStatus": "untagged", "countType": "sinceImagePushed", "countNumber": 1}))).is_err());
-        assert!(policy(rule(serde_json::json!({"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 0}))).is_err());
-        assert!(policy(rule(serde_json::json!({"tagStatus": "sometimes", "countType": "imageCountMoreThan", "countNumber": 1}))).is_err());
+        assert!(policy(rule(
+            serde_json::json!({"tagStatus": "tagged", "countType": "imageCountMoreThan", "countNumber": 1})
+        ))
+        .is_err());
+        assert!(policy(rule(
+            serde_json::json!({"tagStatus": "untagged", "countType": "sinceImagePushed", "countNumber": 1})
+        ))
+        .is_err());
+        assert!(policy(rule(
+            serde_json::json!({"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 0})
+        ))
+        .is_err());
+        assert!(policy(rule(
+            serde_json::json!({"tagStatus": "sometimes", "countType": "imageCountMoreThan", "countNumber": 1})
+        ))
+        .is_err());
         let any_first = serde_json::json!([
             {"rulePriority": 1, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1}, "action": {"type": "expire"}},
             {"rulePriority": 2, "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 1}, "action": {"type": "expire"}}

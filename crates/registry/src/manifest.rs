@@ -65,7 +65,9 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Parsed, DistErr
         serde_json::from_slice(bytes).map_err(|e| DistError::manifest_invalid(format!("manifest is not JSON: {e}")))?;
     let obj = doc.as_object().ok_or_else(|| DistError::manifest_invalid("manifest must be a JSON object"))?;
     if obj.get("schemaVersion").and_then(Value::as_i64) != Some(2) {
-        return Err(DistError::manifest_invalid("manifest schemaVersion must be 2 (schema 1 manifests are not supported)"));
+        return Err(DistError::manifest_invalid(
+            "manifest schemaVersion must be 2 (schema 1 manifests are not supported)",
+        ));
     }
     let declared = match obj.get("mediaType") {
         None => None,
@@ -120,9 +122,11 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Parsed, DistErr
         "config",
     )?;
     let layers = match obj.get("layers") {
-        Some(Value::Array(list)) => {
-            list.iter().enumerate().map(|(i, d)| descriptor(d, &format!("layers[{i}]"))).collect::<Result<Vec<_>, _>>()?
-        }
+        Some(Value::Array(list)) => list
+            .iter()
+            .enumerate()
+            .map(|(i, d)| descriptor(d, &format!("layers[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?,
         None if media_type == OCI_MANIFEST => Vec::new(),
         _ => return Err(DistError::manifest_invalid("an image manifest needs a 'layers' array")),
     };
@@ -130,7 +134,15 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Parsed, DistErr
     let artifact_type = artifact_type.or_else(|| Some(config.media_type.clone()));
     let mut blobs = vec![config];
     blobs.extend(layers.into_iter().filter(|l| !l.foreign));
-    Ok(Parsed { media_type: media_type.to_string(), artifact_type, blobs, children: Vec::new(), subject, annotations, size })
+    Ok(Parsed {
+        media_type: media_type.to_string(),
+        artifact_type,
+        blobs,
+        children: Vec::new(),
+        subject,
+        annotations,
+        size,
+    })
 }
 
 fn descriptor(v: &Value, at: &str) -> Result<Descriptor, DistError> {
@@ -144,8 +156,8 @@ fn descriptor(v: &Value, at: &str) -> Result<Descriptor, DistError> {
         .get("digest")
         .and_then(Value::as_str)
         .ok_or_else(|| DistError::manifest_invalid(format!("{at}.digest is missing")))?;
-    let digest =
-        Digest::parse(raw).ok_or_else(|| DistError::digest_invalid(format!("{at}.digest '{raw}' is not a sha256 digest")))?;
+    let digest = Digest::parse(raw)
+        .ok_or_else(|| DistError::digest_invalid(format!("{at}.digest '{raw}' is not a sha256 digest")))?;
     let size = obj
         .get("size")
         .and_then(Value::as_u64)
@@ -200,7 +212,8 @@ mod tests {
         assert_eq!(code(r#"{"schemaVersion":1}"#, None), "MANIFEST_INVALID");
         let conflicting = format!(r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{}},"layers":[]}}"#);
         assert_eq!(code(&conflicting, Some(OCI_MANIFEST)), "MANIFEST_INVALID");
-        let bad_digest = r#"{"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:nothex","size":1},"layers":[]}"#;
+        let bad_digest =
+            r#"{"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:nothex","size":1},"layers":[]}"#;
         assert_eq!(code(bad_digest, Some(OCI_MANIFEST)), "DIGEST_INVALID");
         let big = format!(r#"{{"schemaVersion":2,"pad":"{}"}}"#, "x".repeat(MAX_MANIFEST));
         assert_eq!(parse(big.as_bytes(), None).unwrap_err().status, 413);

@@ -135,15 +135,47 @@ pub struct Meta {
 /// One change to the metadata.
 #[derive(Debug, Clone)]
 pub enum Edit {
-    PutRepo { region: String, record: Arc<RepositoryRecord> },
+    PutRepo {
+        region: String,
+        record: Arc<RepositoryRecord>,
+    },
     /// Removes the repository with its images, tags and links.
-    DeleteRepo { region: String, name: String },
-    PutImage { region: String, repo: String, image: Arc<ImageRecord> },
-    DeleteImage { region: String, repo: String, digest: String },
-    PutTag { region: String, repo: String, tag: String, digest: String },
-    DeleteTag { region: String, repo: String, tag: String },
-    PutBlob { region: String, repo: String, digest: String, link: BlobLink },
-    DeleteBlob { region: String, repo: String, digest: String },
+    DeleteRepo {
+        region: String,
+        name: String,
+    },
+    PutImage {
+        region: String,
+        repo: String,
+        image: Arc<ImageRecord>,
+    },
+    DeleteImage {
+        region: String,
+        repo: String,
+        digest: String,
+    },
+    PutTag {
+        region: String,
+        repo: String,
+        tag: String,
+        digest: String,
+    },
+    DeleteTag {
+        region: String,
+        repo: String,
+        tag: String,
+    },
+    PutBlob {
+        region: String,
+        repo: String,
+        digest: String,
+        link: BlobLink,
+    },
+    DeleteBlob {
+        region: String,
+        repo: String,
+        digest: String,
+    },
 }
 
 impl Meta {
@@ -207,7 +239,11 @@ impl Meta {
     pub fn mutations(&self, edit: &Edit) -> Vec<Mutation> {
         match edit {
             Edit::PutRepo { region, record } => {
-                vec![Mutation::Put { kind: REPOSITORY, key: format!("{region}/{}", record.name), value: json(&**record) }]
+                vec![Mutation::Put {
+                    kind: REPOSITORY,
+                    key: format!("{region}/{}", record.name),
+                    value: json(&**record),
+                }]
             }
             Edit::DeleteRepo { region, name } => {
                 let mut out = vec![Mutation::Delete { kind: REPOSITORY, key: format!("{region}/{name}") }];
@@ -232,11 +268,9 @@ impl Meta {
             Edit::DeleteImage { region, repo, digest } => {
                 vec![Mutation::Delete { kind: IMAGE, key: format!("{region}/{repo}@{digest}") }]
             }
-            Edit::PutTag { region, repo, tag, digest } => vec![Mutation::Put {
-                kind: TAG,
-                key: format!("{region}/{repo}:{tag}"),
-                value: json(digest),
-            }],
+            Edit::PutTag { region, repo, tag, digest } => {
+                vec![Mutation::Put { kind: TAG, key: format!("{region}/{repo}:{tag}"), value: json(digest) }]
+            }
             Edit::DeleteTag { region, repo, tag } => {
                 vec![Mutation::Delete { kind: TAG, key: format!("{region}/{repo}:{tag}") }]
             }

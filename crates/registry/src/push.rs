@@ -115,7 +115,12 @@ impl Registry {
                 }
                 let tag_changes = tag.is_some() && existing_tag.map(String::as_str) != Some(d.as_str());
                 if let (true, Some(t)) = (tag_changes, &tag) {
-                    edits.push(Edit::PutTag { region: region.clone(), repo: repo.clone(), tag: t.clone(), digest: d.to_string() });
+                    edits.push(Edit::PutTag {
+                        region: region.clone(),
+                        repo: repo.clone(),
+                        tag: t.clone(),
+                        digest: d.to_string(),
+                    });
                 }
                 Ok(Pushed {
                     digest: d.clone(),
@@ -151,7 +156,13 @@ impl Registry {
 
     /// Removes a tag; with `drop_untagged`, an image left without tags goes too (ECR's
     /// BatchDeleteImage). Returns the digest the tag pointed at.
-    pub async fn delete_tag(&self, region: &str, repo: &str, tag: &str, drop_untagged: bool) -> Result<String, DeleteError> {
+    pub async fn delete_tag(
+        &self,
+        region: &str,
+        repo: &str,
+        tag: &str,
+        drop_untagged: bool,
+    ) -> Result<String, DeleteError> {
         let (region, repo, tag) = (region.to_string(), repo.to_string(), tag.to_string());
         self.write(move |meta, edits| {
             let r = meta.repo(&region, &repo).ok_or(DeleteError::NoRepository)?;

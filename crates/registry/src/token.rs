@@ -82,7 +82,8 @@ impl TokenKey {
             return self.verify(token.trim(), now);
         }
         let basic = header.strip_prefix("Basic ").ok_or(TokenError::Missing)?;
-        let decoded = base64::engine::general_purpose::STANDARD.decode(basic.trim()).map_err(|_| TokenError::Malformed)?;
+        let decoded =
+            base64::engine::general_purpose::STANDARD.decode(basic.trim()).map_err(|_| TokenError::Malformed)?;
         let decoded = String::from_utf8(decoded).map_err(|_| TokenError::Malformed)?;
         let (user, token) = decoded.split_once(':').ok_or(TokenError::Malformed)?;
         if user != USER {

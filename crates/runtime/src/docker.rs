@@ -14,8 +14,8 @@ use bollard::{
 use futures_util::StreamExt;
 
 use crate::{
-    bounded, BoundPort, ContainerRuntime, ContainerSpec, ContainerStatus, Health, Result, RunState, RuntimeError,
-    RuntimeInfo,
+    bounded, BoundPort, ContainerRuntime, ContainerSpec, ContainerStatus, Health, RegistryAuth, Result, RunState,
+    RuntimeError, RuntimeInfo,
 };
 
 /// Ordinary calls.
@@ -182,11 +182,17 @@ impl ContainerRuntime for DockerRuntime {
         .await
     }
 
-    async fn pull_image(&self, image: &str) -> Result<()> {
+    async fn pull_image(&self, image: &str, auth: Option<&RegistryAuth>) -> Result<()> {
         let (name, tag) = split_tag(image);
         let options = CreateImageOptionsBuilder::default().from_image(name).tag(tag).build();
+        let credentials = auth.map(|a| bollard::auth::DockerCredentials {
+            username: Some(a.username.clone()),
+            password: Some(a.password.clone()),
+            serveraddress: Some(a.server.clone()),
+            ..Default::default()
+        });
         bounded("pulling an image", PULL, async {
-            let mut stream = self.docker.create_image(Some(options), None, None);
+            let mut stream = self.docker.create_image(Some(options), None, credentials);
             while let Some(progress) = stream.next().await {
                 let progress = progress.map_err(engine)?;
                 if let Some(detail) = progress.error_detail.and_then(|d| d.message) {

@@ -104,6 +104,15 @@ pub struct BoundPort {
     pub host_ip: String,
 }
 
+/// Credentials for pulling from a registry that needs them (berth's own, for one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryAuth {
+    pub username: String,
+    pub password: String,
+    /// `host:port` of the registry these credentials are for.
+    pub server: String,
+}
+
 /// Facts about the engine and the host it runs on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeInfo {
@@ -131,7 +140,8 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     fn info(&self) -> impl Future<Output = Result<RuntimeInfo>> + Send;
     /// Whether `image` is present locally.
     fn has_image(&self, image: &str) -> impl Future<Output = Result<bool>> + Send;
-    fn pull_image(&self, image: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Pulls `image`, with `auth` when its registry needs credentials.
+    fn pull_image(&self, image: &str, auth: Option<&RegistryAuth>) -> impl Future<Output = Result<()>> + Send;
     /// Creates a container; returns its id.
     fn create(&self, spec: &ContainerSpec) -> impl Future<Output = Result<String>> + Send;
     fn start(&self, id: &str) -> impl Future<Output = Result<()>> + Send;

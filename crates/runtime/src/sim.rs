@@ -12,7 +12,8 @@ use std::{
 };
 
 use crate::{
-    BoundPort, ContainerRuntime, ContainerSpec, ContainerStatus, Health, Result, RunState, RuntimeError, RuntimeInfo,
+    BoundPort, ContainerRuntime, ContainerSpec, ContainerStatus, Health, RegistryAuth, Result, RunState, RuntimeError,
+    RuntimeInfo,
 };
 
 #[derive(Clone, Default)]
@@ -70,7 +71,7 @@ impl ContainerRuntime for SimRuntime {
         Ok(self.lock().images.contains(image))
     }
 
-    async fn pull_image(&self, image: &str) -> Result<()> {
+    async fn pull_image(&self, image: &str, _auth: Option<&RegistryAuth>) -> Result<()> {
         if image.contains("does-not-exist") {
             return Err(RuntimeError::NotFound(format!("pull access denied for {image}, repository does not exist")));
         }

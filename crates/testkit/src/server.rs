@@ -5,6 +5,7 @@ use std::{net::SocketAddr, path::Path, sync::Arc};
 use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region};
 use berth_api::{sigv4::Credential, Api, ApiConfig};
 use berth_control::Control;
+use berth_registry::{Registry, RegistryConfig, TokenKey};
 use berth_store::SqliteStore;
 use tokio::sync::oneshot;
 
@@ -14,6 +15,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub credential: Credential,
     pub data_dir: tempfile::TempDir,
+    pub registry: Registry,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -29,23 +31,35 @@ impl TestServer {
             access_key_id: "AKIATESTKEY000000000".into(),
             secret_access_key: "test-secret-key-that-is-long-enough-0000".into(),
         };
-        let store = SqliteStore::open(data_dir.path()).expect("open store");
-        let control = Control::open(Arc::new(store)).expect("load state");
+        let store: Arc<dyn berth_store::Store> = Arc::new(SqliteStore::open(data_dir.path()).expect("open store"));
+        let control = Control::open(store.clone()).expect("load state");
         control.spawn_service_controller(berth_control::ServiceControllerConfig {
             settle: std::time::Duration::from_millis(200),
             interval: std::time::Duration::from_millis(100),
         });
-        let api = Api::new(
-            control,
-            ApiConfig { account_id: ACCOUNT.into(), credentials: vec![credential.clone()], accept_any_credentials },
-        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
+        let registry = Registry::open(
+            RegistryConfig {
+                data_dir: data_dir.path().to_path_buf(),
+                account: ACCOUNT.into(),
+                host: addr.to_string(),
+                token_key: TokenKey::derive(credential.secret_access_key.as_bytes()),
+                gc_grace: std::time::Duration::ZERO,
+            },
+            store,
+        )
+        .expect("open registry");
+        let api = Api::new(
+            control,
+            registry.clone(),
+            ApiConfig { account_id: ACCOUNT.into(), credentials: vec![credential.clone()], accept_any_credentials },
+        );
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(berth_api::serve(listener, api, async move {
             let _ = stopped.await;
         }));
-        TestServer { addr, credential, data_dir, stop: Some(stop) }
+        TestServer { addr, credential, data_dir, registry, stop: Some(stop) }
     }
 
     pub fn endpoint(&self) -> String {

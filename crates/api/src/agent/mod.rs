@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use berth_control::{AgentIdentity, Control};
+use berth_registry::Registry;
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -22,6 +23,7 @@ struct PollRequest {
 
 pub async fn dispatch(
     control: &Control,
+    registry: &Registry,
     agent: &AgentIdentity,
     operation: &str,
     body: &[u8],
@@ -31,7 +33,15 @@ pub async fn dispatch(
             let r: PollRequest = berth_model::json::decode(body)?;
             let wait = Duration::from_secs(r.wait_seconds.unwrap_or(20).min(MAX_WAIT_SECS));
             let desired = control.poll_desired_tasks(agent, r.known_version, wait).await?;
-            Ok(serde_json::to_vec(&desired).map_err(|e| berth_model::EcsError::Server(e.to_string()))?)
+            let mut reply = serde_json::to_value(&desired).map_err(|e| berth_model::EcsError::Server(e.to_string()))?;
+            // Credentials for pulling from berth's registry, fresh on every poll (they last 12 h).
+            let expires = berth_model::time::now() as u64 + berth_registry::token::LIFETIME_SECS;
+            reply["registryAuth"] = serde_json::json!({
+                "username": berth_registry::token::USER,
+                "password": registry.token_key().issue(&agent.region, expires),
+                "registry": registry.host(),
+            });
+            Ok(serde_json::to_vec(&reply).map_err(|e| berth_model::EcsError::Server(e.to_string()))?)
         }
         "Heartbeat" => {
             control.agent_heartbeat(agent).await?;
