@@ -127,12 +127,15 @@ impl Registry {
     }
 
     /// Links a blob another repository of the region holds, without uploading it again.
-    /// `false` when the source does not have it (the caller then starts a normal upload).
+    /// `false` when neither the source nor the target has it (the caller then starts a normal upload).
     pub async fn mount(&self, region: &str, name: &str, digest: &str, from: &str) -> Result<bool, DistError> {
         self.check_repo(region, name)?;
         let Some(d) = Digest::parse(digest) else { return Ok(false) };
         let _gc = self.inner.gc_lock.read().await;
-        let size = self.read(|m| m.repo(region, from).and_then(|r| r.blobs.get(d.as_str()).map(|l| l.size)));
+        // The target itself holding the blob counts: nothing needs uploading.
+        let size = self.read(|m| {
+            [name, from].iter().find_map(|r| m.repo(region, r).and_then(|r| r.blobs.get(d.as_str()).map(|l| l.size)))
+        });
         match size {
             Some(size) if self.inner.blobs.exists(&d) => {
                 self.link_blob(region, name, &d, size).await?;

@@ -6,12 +6,14 @@
 mod docker;
 mod http;
 mod process;
+mod registry;
 mod server;
 
 pub use docker::{docker_cli, TestImage};
 pub use http::{RawClient, RawResponse, Signing};
 pub use process::{AgentProcess, BerthProcess};
-pub use server::{sdk_client, TestServer};
+pub use registry::{digest_of, image_manifest, RegistryClient, RegistryResponse};
+pub use server::{ecr_client, sdk_client, TestServer};
 
 /// Polls `probe` every 20 ms until it returns `Ok`, and returns that. After `deadline`
 /// it panics with `what` and the last `Err` the probe gave (what it saw instead).

@@ -103,3 +103,30 @@ pub fn sdk_client(endpoint: &str, credential: &Credential, region: &str) -> aws_
         .build();
     aws_sdk_ecs::Client::from_conf(config)
 }
+
+/// An ECR SDK client for any berth endpoint (plain HTTP, no retries).
+pub fn ecr_client(endpoint: &str, credential: &Credential, region: &str) -> aws_sdk_ecr::Client {
+    let http = aws_smithy_http_client::Builder::new().build_http();
+    let config = aws_sdk_ecr::Config::builder()
+        .behavior_version(aws_sdk_ecr::config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_sdk_ecr::config::Region::new(region.to_string()))
+        .credentials_provider(aws_sdk_ecr::config::Credentials::new(
+            credential.access_key_id.clone(),
+            credential.secret_access_key.clone(),
+            None,
+            None,
+            "berth-test",
+        ))
+        .http_client(http)
+        .retry_config(aws_sdk_ecr::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_ecr::Client::from_conf(config)
+}
+
+impl TestServer {
+    /// An ECR client for `region` signing with the server's credential.
+    pub fn ecr(&self, region: &str) -> aws_sdk_ecr::Client {
+        ecr_client(&self.endpoint(), &self.credential, region)
+    }
+}
