@@ -4,11 +4,11 @@
 
 use std::path::PathBuf;
 
-use berth_testkit::{RawClient, Signing, TestServer};
+use berth_testkit::{RawClient, RegistryClient, Signing, TestServer};
 use serde_json::Value;
 
-fn model() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/aws-models/ecs/service-2.json");
+fn model_of(service: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../../shared/aws-models/{service}/service-2.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
@@ -54,7 +54,7 @@ fn check(model: &Value, shape: &str, value: &Value, path: &str) {
 
 #[test]
 fn every_operation_is_in_the_model() {
-    let model = model();
+    let model = model_of("ecs");
     for op in berth_api::ecs::OPERATIONS {
         assert!(model["operations"][op].is_object(), "{op} is not an ECS operation");
     }
@@ -62,7 +62,7 @@ fn every_operation_is_in_the_model() {
 
 #[tokio::test]
 async fn responses_use_only_model_fields() {
-    let model = model();
+    let model = model_of("ecs");
     let server = TestServer::start().await;
     let mut raw = RawClient::connect(server.addr).await.unwrap();
     let signing = Signing::With {
@@ -152,4 +152,64 @@ async fn responses_use_only_model_fields() {
             task = r.body["tasks"][0]["taskArn"].as_str().unwrap().to_string();
         }
     }
+}
+
+#[test]
+fn every_ecr_operation_is_in_the_model() {
+    let model = model_of("ecr");
+    for op in berth_registry::ecr::OPERATIONS {
+        assert!(model["operations"][op].is_object(), "{op} is not an ECR operation");
+    }
+}
+
+#[tokio::test]
+async fn ecr_responses_use_only_model_fields() {
+    let model = model_of("ecr");
+    let server = TestServer::start().await;
+    let mut raw = RawClient::connect(server.addr).await.unwrap();
+    let signing = Signing::With {
+        credential: server.credential.clone(),
+        region: "us-east-1".into(),
+        service: "ecr".into(),
+        skew_secs: 0,
+    };
+    let call = |op: &str| format!("AmazonEC2ContainerRegistry_V20150921.{op}");
+    let r = raw.call(&call("CreateRepository"), br#"{"repositoryName":"web","tags":[{"Key":"a","Value":"b"}]}"#, &signing).await.unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let registry = RegistryClient::login(server.addr, &server.ecr("us-east-1")).await;
+    let (digest, _) = registry.push_image("web", "v1", b"layer").await;
+    let lifecycle = r#"{\"rules\":[{\"rulePriority\":1,\"description\":\"keep ten\",\"selection\":{\"tagStatus\":\"any\",\"countType\":\"imageCountMoreThan\",\"countNumber\":10},\"action\":{\"type\":\"expire\"}}]}"#;
+    let arn = "arn:aws:ecr:us-east-1:123456789012:repository/web";
+    let calls: Vec<(&str, String)> = vec![
+        ("DescribeRepositories", "{}".into()),
+        ("GetAuthorizationToken", "{}".into()),
+        ("ListImages", r#"{"repositoryName":"web"}"#.into()),
+        ("DescribeImages", r#"{"repositoryName":"web"}"#.into()),
+        ("BatchGetImage", format!(r#"{{"repositoryName":"web","imageIds":[{{"imageTag":"v1"}},{{"imageTag":"nope"}}]}}"#)),
+        ("PutImageTagMutability", r#"{"repositoryName":"web","imageTagMutability":"MUTABLE"}"#.into()),
+        ("PutImageScanningConfiguration", r#"{"repositoryName":"web","imageScanningConfiguration":{"scanOnPush":true}}"#.into()),
+        ("PutLifecyclePolicy", format!(r#"{{"repositoryName":"web","lifecyclePolicyText":"{lifecycle}"}}"#)),
+        ("GetLifecyclePolicy", r#"{"repositoryName":"web"}"#.into()),
+        ("StartLifecyclePolicyPreview", r#"{"repositoryName":"web"}"#.into()),
+        ("GetLifecyclePolicyPreview", r#"{"repositoryName":"web"}"#.into()),
+        ("DeleteLifecyclePolicy", r#"{"repositoryName":"web"}"#.into()),
+        ("SetRepositoryPolicy", r#"{"repositoryName":"web","policyText":"{\"Version\":\"2012-10-17\",\"Statement\":[]}"}"#.into()),
+        ("GetRepositoryPolicy", r#"{"repositoryName":"web"}"#.into()),
+        ("DeleteRepositoryPolicy", r#"{"repositoryName":"web"}"#.into()),
+        ("TagResource", format!(r#"{{"resourceArn":"{arn}","tags":[{{"Key":"c","Value":"d"}}]}}"#)),
+        ("ListTagsForResource", format!(r#"{{"resourceArn":"{arn}"}}"#)),
+        ("UntagResource", format!(r#"{{"resourceArn":"{arn}","tagKeys":["c"]}}"#)),
+        ("BatchDeleteImage", format!(r#"{{"repositoryName":"web","imageIds":[{{"imageDigest":"{digest}"}},{{"imageTag":"nope"}}]}}"#)),
+        ("DeleteRepository", r#"{"repositoryName":"web","force":true}"#.into()),
+    ];
+    for (op, body) in calls {
+        let r = raw.call(&call(op), body.as_bytes(), &signing).await.unwrap();
+        assert_eq!(r.status, 200, "{op}: {:?}", r.body);
+        let output = model["operations"][op]["output"]["shape"].as_str().unwrap();
+        check(&model, output, &r.body, op);
+    }
+    // Signed for the wrong service: refused.
+    let ecs_signed = Signing::With { credential: server.credential.clone(), region: "us-east-1".into(), service: "ecs".into(), skew_secs: 0 };
+    let r = raw.call(&call("DescribeRepositories"), b"{}", &ecs_signed).await.unwrap();
+    assert_ne!(r.status, 200);
 }
