@@ -52,7 +52,8 @@ async fn repositories_and_tokens() {
     let first = ecr.describe_repositories().max_results(3).send().await.unwrap();
     assert_eq!(first.repositories().len(), 3);
     let rest = ecr.describe_repositories().next_token(first.next_token().unwrap()).send().await.unwrap();
-    let names: Vec<_> = first.repositories().iter().chain(rest.repositories()).filter_map(|r| r.repository_name()).collect();
+    let names: Vec<_> =
+        first.repositories().iter().chain(rest.repositories()).filter_map(|r| r.repository_name()).collect();
     assert_eq!(names, ["a1", "b1", "c1", "team/web"]);
     assert!(rest.next_token().is_none());
 
@@ -63,7 +64,8 @@ async fn repositories_and_tokens() {
     let data = &auth.authorization_data()[0];
     let decoded = base64::engine::general_purpose::STANDARD.decode(data.authorization_token().unwrap()).unwrap();
     assert!(String::from_utf8(decoded).unwrap().starts_with("AWS:"));
-    let ttl = data.expires_at().unwrap().secs() - std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let ttl = data.expires_at().unwrap().secs()
+        - std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     assert!((12 * 3600 - 60..=12 * 3600).contains(&ttl), "tokens last 12 hours, got {ttl}s");
     assert_eq!(data.proxy_endpoint(), Some(format!("http://{}", server.addr).as_str()));
 
@@ -83,10 +85,22 @@ async fn images_list_describe_get_put_and_delete() {
     // Untag v2 over the registry API: d2 stays, untagged.
     registry.send(Method::DELETE, "/v2/web/manifests/v2", &[], Vec::new()).await;
 
-    let tagged = ecr.list_images().repository_name("web").filter(aws_sdk_ecr::types::ListImagesFilter::builder().tag_status(TagStatus::Tagged).build()).send().await.unwrap();
+    let tagged = ecr
+        .list_images()
+        .repository_name("web")
+        .filter(aws_sdk_ecr::types::ListImagesFilter::builder().tag_status(TagStatus::Tagged).build())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(tagged.image_ids().len(), 1);
     assert_eq!(tagged.image_ids()[0].image_tag(), Some("v1"));
-    let untagged = ecr.list_images().repository_name("web").filter(aws_sdk_ecr::types::ListImagesFilter::builder().tag_status(TagStatus::Untagged).build()).send().await.unwrap();
+    let untagged = ecr
+        .list_images()
+        .repository_name("web")
+        .filter(aws_sdk_ecr::types::ListImagesFilter::builder().tag_status(TagStatus::Untagged).build())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(untagged.image_ids()[0].image_digest(), Some(d2.as_str()));
 
     let details = ecr.describe_images().repository_name("web").image_ids(tag("v1")).send().await.unwrap();
@@ -99,24 +113,35 @@ async fn images_list_describe_get_put_and_delete() {
     let e = ecr.describe_images().repository_name("web").image_ids(tag("nope")).send().await.unwrap_err();
     assert_eq!(code(&e.into_service_error()), "ImageNotFoundException");
 
-    let got = ecr.batch_get_image().repository_name("web").image_ids(tag("v1")).image_ids(tag("nope")).send().await.unwrap();
+    let got =
+        ecr.batch_get_image().repository_name("web").image_ids(tag("v1")).image_ids(tag("nope")).send().await.unwrap();
     assert_eq!(got.images()[0].image_manifest(), Some(String::from_utf8(m1.clone()).unwrap().as_str()));
     assert_eq!(got.failures()[0].failure_code().map(|c| c.as_str()), Some("ImageNotFound"));
 
     // PutImage re-tags an existing manifest; the same again is refused.
     let manifest = String::from_utf8(m1.clone()).unwrap();
-    let put = ecr.put_image().repository_name("web").image_manifest(&manifest).image_tag("stable").send().await.unwrap();
+    let put =
+        ecr.put_image().repository_name("web").image_manifest(&manifest).image_tag("stable").send().await.unwrap();
     assert_eq!(put.image().unwrap().image_id().unwrap().image_digest(), Some(d1.as_str()));
-    let e = ecr.put_image().repository_name("web").image_manifest(&manifest).image_tag("stable").send().await.unwrap_err();
+    let e =
+        ecr.put_image().repository_name("web").image_manifest(&manifest).image_tag("stable").send().await.unwrap_err();
     assert_eq!(code(&e.into_service_error()), "ImageAlreadyExistsException");
     let missing = String::from_utf8(image_manifest(&digest_of(b"{}"), 2, &[(&digest_of(b"nowhere"), 7)])).unwrap();
     let e = ecr.put_image().repository_name("web").image_manifest(missing).image_tag("x").send().await.unwrap_err();
     assert_eq!(code(&e.into_service_error()), "LayersNotFoundException");
-    let e = ecr.put_image().repository_name("web").image_manifest(&manifest).image_digest(&d2).send().await.unwrap_err();
+    let e =
+        ecr.put_image().repository_name("web").image_manifest(&manifest).image_digest(&d2).send().await.unwrap_err();
     assert_eq!(code(&e.into_service_error()), "ImageDigestDoesNotMatchException");
 
     // BatchDeleteImage: a tag that is not the last leaves the image; the last takes it.
-    let out = ecr.batch_delete_image().repository_name("web").image_ids(tag("v1")).image_ids(tag("ghost")).send().await.unwrap();
+    let out = ecr
+        .batch_delete_image()
+        .repository_name("web")
+        .image_ids(tag("v1"))
+        .image_ids(tag("ghost"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.image_ids().len(), 1);
     assert_eq!(out.failures()[0].failure_code().map(|c| c.as_str()), Some("ImageNotFound"));
     assert_eq!(ecr.describe_images().repository_name("web").send().await.unwrap().image_details().len(), 2);
@@ -132,7 +157,11 @@ async fn images_list_describe_get_put_and_delete() {
     // Nothing references the layers now: the collector removes their files.
     let layer = digest_of(b"second layer!");
     wait_for("unreferenced blobs to be collected", Duration::from_secs(10), async || {
-        if server.registry.blob_stored(&layer) { Err("still stored".to_string()) } else { Ok(()) }
+        if server.registry.blob_stored(&layer) {
+            Err("still stored".to_string())
+        } else {
+            Ok(())
+        }
     })
     .await;
     ecr.delete_repository().repository_name("web").send().await.unwrap();
@@ -142,23 +171,61 @@ async fn images_list_describe_get_put_and_delete() {
 async fn immutable_tags_refuse_overwrites() {
     let server = TestServer::start().await;
     let ecr = server.ecr("us-east-1");
-    ecr.create_repository().repository_name("web").image_tag_mutability(ImageTagMutability::Immutable).send().await.unwrap();
+    ecr.create_repository()
+        .repository_name("web")
+        .image_tag_mutability(ImageTagMutability::Immutable)
+        .send()
+        .await
+        .unwrap();
     let registry = RegistryClient::login(server.addr, &ecr).await;
     let (d1, m1) = registry.push_image("web", "v1", b"one").await;
     // Pushing the same manifest under the same tag is fine; a different one is not.
-    let r = registry.send(Method::PUT, "/v2/web/manifests/v1", &[("content-type", "application/vnd.oci.image.manifest.v1+json")], m1).await;
+    let r = registry
+        .send(
+            Method::PUT,
+            "/v2/web/manifests/v1",
+            &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+            m1,
+        )
+        .await;
     assert_eq!(r.status, 201);
     let layer = registry.push_blob("web", b"two").await;
     let other = image_manifest(&digest_of(b"{}"), 2, &[(&layer, 3)]);
-    let r = registry.send(Method::PUT, "/v2/web/manifests/v1", &[("content-type", "application/vnd.oci.image.manifest.v1+json")], other.clone()).await;
+    let r = registry
+        .send(
+            Method::PUT,
+            "/v2/web/manifests/v1",
+            &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+            other.clone(),
+        )
+        .await;
     assert_eq!(r.error_code().as_deref(), Some("TAG_INVALID"));
-    let e = ecr.put_image().repository_name("web").image_manifest(String::from_utf8(other.clone()).unwrap()).image_tag("v1").send().await.unwrap_err();
+    let e = ecr
+        .put_image()
+        .repository_name("web")
+        .image_manifest(String::from_utf8(other.clone()).unwrap())
+        .image_tag("v1")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e.into_service_error()), "ImageTagAlreadyExistsException");
     let v1 = ecr.describe_images().repository_name("web").image_ids(tag("v1")).send().await.unwrap();
     assert_eq!(v1.image_details()[0].image_digest(), Some(d1.as_str()), "the tag still names the first image");
 
-    ecr.put_image_tag_mutability().repository_name("web").image_tag_mutability(ImageTagMutability::Mutable).send().await.unwrap();
-    let r = registry.send(Method::PUT, "/v2/web/manifests/v1", &[("content-type", "application/vnd.oci.image.manifest.v1+json")], other).await;
+    ecr.put_image_tag_mutability()
+        .repository_name("web")
+        .image_tag_mutability(ImageTagMutability::Mutable)
+        .send()
+        .await
+        .unwrap();
+    let r = registry
+        .send(
+            Method::PUT,
+            "/v2/web/manifests/v1",
+            &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+            other,
+        )
+        .await;
     assert_eq!(r.status, 201);
 }
 
@@ -175,7 +242,13 @@ async fn lifecycle_policies_preview_and_expire() {
     let (untagged, _) = registry.push_image("web", "tmp", b"scratch").await;
     registry.send(Method::DELETE, "/v2/web/manifests/tmp", &[], Vec::new()).await;
 
-    let e = ecr.put_lifecycle_policy().repository_name("web").lifecycle_policy_text(r#"{"rules":[]}"#.to_string() + &" ".repeat(100)).send().await.unwrap_err();
+    let e = ecr
+        .put_lifecycle_policy()
+        .repository_name("web")
+        .lifecycle_policy_text(r#"{"rules":[]}"#.to_string() + &" ".repeat(100))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e.into_service_error()), "InvalidParameterException");
     let e = ecr.get_lifecycle_policy().repository_name("web").send().await.unwrap_err();
     assert_eq!(code(&e.into_service_error()), "LifecyclePolicyNotFoundException");
@@ -191,22 +264,32 @@ async fn lifecycle_policies_preview_and_expire() {
     .to_string();
     ecr.start_lifecycle_policy_preview().repository_name("web").lifecycle_policy_text(&policy).send().await.unwrap();
     let preview = ecr.get_lifecycle_policy_preview().repository_name("web").send().await.unwrap();
-    let mut expiring: Vec<_> = preview.preview_results().iter().filter_map(|r| r.image_digest()).map(str::to_string).collect();
+    let mut expiring: Vec<_> =
+        preview.preview_results().iter().filter_map(|r| r.image_digest()).map(str::to_string).collect();
     expiring.sort();
     let mut want = vec![digests[0].clone(), digests[1].clone()];
     want.sort();
     assert_eq!(expiring, want, "the two oldest releases expire; the untagged one is within its count");
     assert_eq!(preview.summary().unwrap().expiring_image_total_count(), Some(2));
-    assert_eq!(ecr.describe_images().repository_name("web").send().await.unwrap().image_details().len(), 5, "a preview expires nothing");
+    assert_eq!(
+        ecr.describe_images().repository_name("web").send().await.unwrap().image_details().len(),
+        5,
+        "a preview expires nothing"
+    );
 
     ecr.put_lifecycle_policy().repository_name("web").lifecycle_policy_text(&policy).send().await.unwrap();
     wait_for("the policy to expire the two oldest releases", Duration::from_secs(10), async || {
         let left = ecr.describe_images().repository_name("web").send().await.map_err(|e| e.to_string())?;
-        let mut have: Vec<String> = left.image_details().iter().filter_map(|d| d.image_digest()).map(str::to_string).collect();
+        let mut have: Vec<String> =
+            left.image_details().iter().filter_map(|d| d.image_digest()).map(str::to_string).collect();
         have.sort();
         let mut want = vec![digests[2].clone(), digests[3].clone(), untagged.clone()];
         want.sort();
-        if have == want { Ok(()) } else { Err(format!("{have:?}")) }
+        if have == want {
+            Ok(())
+        } else {
+            Err(format!("{have:?}"))
+        }
     })
     .await;
     let got = ecr.get_lifecycle_policy().repository_name("web").send().await.unwrap();
@@ -220,7 +303,16 @@ async fn lifecycle_policies_preview_and_expire() {
 async fn repository_policies_and_tags() {
     let server = TestServer::start().await;
     let ecr = server.ecr("us-east-1");
-    let arn = ecr.create_repository().repository_name("web").send().await.unwrap().repository.unwrap().repository_arn.unwrap();
+    let arn = ecr
+        .create_repository()
+        .repository_name("web")
+        .send()
+        .await
+        .unwrap()
+        .repository
+        .unwrap()
+        .repository_arn
+        .unwrap();
     let e = ecr.set_repository_policy().repository_name("web").policy_text("not a policy").send().await.unwrap_err();
     assert_eq!(code(&e.into_service_error()), "InvalidParameterException");
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"pull","Effect":"Allow","Principal":"*","Action":["ecr:BatchGetImage"]}]}"#;
@@ -231,14 +323,36 @@ async fn repository_policies_and_tags() {
     let e = ecr.get_repository_policy().repository_name("web").send().await.unwrap_err();
     assert_eq!(code(&e.into_service_error()), "RepositoryPolicyNotFoundException");
 
-    ecr.tag_resource().resource_arn(&arn).tags(Tag::builder().key("team").value("a").build().unwrap()).send().await.unwrap();
-    ecr.tag_resource().resource_arn(&arn).tags(Tag::builder().key("team").value("b").build().unwrap()).send().await.unwrap();
+    ecr.tag_resource()
+        .resource_arn(&arn)
+        .tags(Tag::builder().key("team").value("a").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    ecr.tag_resource()
+        .resource_arn(&arn)
+        .tags(Tag::builder().key("team").value("b").build().unwrap())
+        .send()
+        .await
+        .unwrap();
     let tags = ecr.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
     assert_eq!(tags.tags().iter().map(|t| (t.key(), t.value())).collect::<Vec<_>>(), [("team", "b")]);
     ecr.untag_resource().resource_arn(&arn).tag_keys("team").send().await.unwrap();
     assert!(ecr.list_tags_for_resource().resource_arn(&arn).send().await.unwrap().tags().is_empty());
-    let e = ecr.tag_resource().resource_arn("arn:aws:ecr:us-east-1:123456789012:repository/ghost").tags(Tag::builder().key("k").value("v").build().unwrap()).send().await.unwrap_err();
+    let e = ecr
+        .tag_resource()
+        .resource_arn("arn:aws:ecr:us-east-1:123456789012:repository/ghost")
+        .tags(Tag::builder().key("k").value("v").build().unwrap())
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e.into_service_error()), "RepositoryNotFoundException");
-    let e = ecr.tag_resource().resource_arn(&arn).tags(Tag::builder().key("aws:x").value("v").build().unwrap()).send().await.unwrap_err();
+    let e = ecr
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags(Tag::builder().key("aws:x").value("v").build().unwrap())
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e.into_service_error()), "InvalidTagParameterException");
 }

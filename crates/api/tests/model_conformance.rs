@@ -8,7 +8,8 @@ use berth_testkit::{RawClient, RegistryClient, Signing, TestServer};
 use serde_json::Value;
 
 fn model_of(service: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../../shared/aws-models/{service}/service-2.json"));
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../../shared/aws-models/{service}/service-2.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
@@ -174,7 +175,10 @@ async fn ecr_responses_use_only_model_fields() {
         skew_secs: 0,
     };
     let call = |op: &str| format!("AmazonEC2ContainerRegistry_V20150921.{op}");
-    let r = raw.call(&call("CreateRepository"), br#"{"repositoryName":"web","tags":[{"Key":"a","Value":"b"}]}"#, &signing).await.unwrap();
+    let r = raw
+        .call(&call("CreateRepository"), br#"{"repositoryName":"web","tags":[{"Key":"a","Value":"b"}]}"#, &signing)
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{:?}", r.body);
     let registry = RegistryClient::login(server.addr, &server.ecr("us-east-1")).await;
     let (digest, _) = registry.push_image("web", "v1", b"layer").await;
@@ -185,21 +189,33 @@ async fn ecr_responses_use_only_model_fields() {
         ("GetAuthorizationToken", "{}".into()),
         ("ListImages", r#"{"repositoryName":"web"}"#.into()),
         ("DescribeImages", r#"{"repositoryName":"web"}"#.into()),
-        ("BatchGetImage", format!(r#"{{"repositoryName":"web","imageIds":[{{"imageTag":"v1"}},{{"imageTag":"nope"}}]}}"#)),
+        (
+            "BatchGetImage",
+            format!(r#"{{"repositoryName":"web","imageIds":[{{"imageTag":"v1"}},{{"imageTag":"nope"}}]}}"#),
+        ),
         ("PutImageTagMutability", r#"{"repositoryName":"web","imageTagMutability":"MUTABLE"}"#.into()),
-        ("PutImageScanningConfiguration", r#"{"repositoryName":"web","imageScanningConfiguration":{"scanOnPush":true}}"#.into()),
+        (
+            "PutImageScanningConfiguration",
+            r#"{"repositoryName":"web","imageScanningConfiguration":{"scanOnPush":true}}"#.into(),
+        ),
         ("PutLifecyclePolicy", format!(r#"{{"repositoryName":"web","lifecyclePolicyText":"{lifecycle}"}}"#)),
         ("GetLifecyclePolicy", r#"{"repositoryName":"web"}"#.into()),
         ("StartLifecyclePolicyPreview", r#"{"repositoryName":"web"}"#.into()),
         ("GetLifecyclePolicyPreview", r#"{"repositoryName":"web"}"#.into()),
         ("DeleteLifecyclePolicy", r#"{"repositoryName":"web"}"#.into()),
-        ("SetRepositoryPolicy", r#"{"repositoryName":"web","policyText":"{\"Version\":\"2012-10-17\",\"Statement\":[]}"}"#.into()),
+        (
+            "SetRepositoryPolicy",
+            r#"{"repositoryName":"web","policyText":"{\"Version\":\"2012-10-17\",\"Statement\":[]}"}"#.into(),
+        ),
         ("GetRepositoryPolicy", r#"{"repositoryName":"web"}"#.into()),
         ("DeleteRepositoryPolicy", r#"{"repositoryName":"web"}"#.into()),
         ("TagResource", format!(r#"{{"resourceArn":"{arn}","tags":[{{"Key":"c","Value":"d"}}]}}"#)),
         ("ListTagsForResource", format!(r#"{{"resourceArn":"{arn}"}}"#)),
         ("UntagResource", format!(r#"{{"resourceArn":"{arn}","tagKeys":["c"]}}"#)),
-        ("BatchDeleteImage", format!(r#"{{"repositoryName":"web","imageIds":[{{"imageDigest":"{digest}"}},{{"imageTag":"nope"}}]}}"#)),
+        (
+            "BatchDeleteImage",
+            format!(r#"{{"repositoryName":"web","imageIds":[{{"imageDigest":"{digest}"}},{{"imageTag":"nope"}}]}}"#),
+        ),
         ("DeleteRepository", r#"{"repositoryName":"web","force":true}"#.into()),
     ];
     for (op, body) in calls {
@@ -209,7 +225,12 @@ async fn ecr_responses_use_only_model_fields() {
         check(&model, output, &r.body, op);
     }
     // Signed for the wrong service: refused.
-    let ecs_signed = Signing::With { credential: server.credential.clone(), region: "us-east-1".into(), service: "ecs".into(), skew_secs: 0 };
+    let ecs_signed = Signing::With {
+        credential: server.credential.clone(),
+        region: "us-east-1".into(),
+        service: "ecs".into(),
+        skew_secs: 0,
+    };
     let r = raw.call(&call("DescribeRepositories"), b"{}", &ecs_signed).await.unwrap();
     assert_ne!(r.status, 200);
 }

@@ -95,13 +95,15 @@ async fn chunked_upload_with_status_then_range_reads() {
     let head = client.send(Method::HEAD, &format!("/v2/web/blobs/{digest}"), &[], Vec::new()).await;
     assert_eq!(head.header("content-length"), Some("20"));
     assert!(head.body.is_empty());
-    let part = client.send(Method::GET, &format!("/v2/web/blobs/{digest}"), &[("range", "bytes=3-7")], Vec::new()).await;
+    let part =
+        client.send(Method::GET, &format!("/v2/web/blobs/{digest}"), &[("range", "bytes=3-7")], Vec::new()).await;
     assert_eq!(part.status, 206);
     assert_eq!(&part.body[..], b"34567");
     assert_eq!(part.header("content-range"), Some("bytes 3-7/20"));
     let tail = client.send(Method::GET, &format!("/v2/web/blobs/{digest}"), &[("range", "bytes=-4")], Vec::new()).await;
     assert_eq!(&tail.body[..], b"ghij");
-    let beyond = client.send(Method::GET, &format!("/v2/web/blobs/{digest}"), &[("range", "bytes=20-")], Vec::new()).await;
+    let beyond =
+        client.send(Method::GET, &format!("/v2/web/blobs/{digest}"), &[("range", "bytes=20-")], Vec::new()).await;
     assert_eq!(beyond.status, 416);
 
     // A cancelled upload leaves no file behind.
@@ -119,7 +121,8 @@ async fn refusals_store_nothing() {
 
     // Bytes that do not match the digest the client claims.
     let wrong = digest_of(b"something else");
-    let r = client.send(Method::POST, &format!("/v2/web/blobs/uploads/?digest={wrong}"), &[], b"payload".to_vec()).await;
+    let r =
+        client.send(Method::POST, &format!("/v2/web/blobs/uploads/?digest={wrong}"), &[], b"payload".to_vec()).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.error_code().as_deref(), Some("DIGEST_INVALID"));
     for d in [&wrong, &digest_of(b"payload")] {
@@ -174,15 +177,24 @@ async fn manifests_tags_catalog_and_referrers() {
     assert_eq!(head.status, 200);
     assert_eq!(head.header("content-length").unwrap(), manifest.len().to_string());
     let r = client
-        .send(Method::GET, "/v2/web/manifests/v1", &[("accept", "application/vnd.docker.distribution.manifest.v2+json")], Vec::new())
+        .send(
+            Method::GET,
+            "/v2/web/manifests/v1",
+            &[("accept", "application/vnd.docker.distribution.manifest.v2+json")],
+            Vec::new(),
+        )
         .await;
     assert_eq!(r.status, 404, "an OCI manifest is not served to a client that only accepts Docker's type");
-    let r = client.send(Method::GET, "/v2/web/manifests/v1", &[("accept", &format!("{OCI_INDEX}, {OCI_MANIFEST}"))], Vec::new()).await;
+    let r = client
+        .send(Method::GET, "/v2/web/manifests/v1", &[("accept", &format!("{OCI_INDEX}, {OCI_MANIFEST}"))], Vec::new())
+        .await;
     assert_eq!(r.status, 200);
 
     // Tags, paginated with a Link header.
     for t in ["v2", "v3"] {
-        let r = client.send(Method::PUT, &format!("/v2/web/manifests/{t}"), &[("content-type", OCI_MANIFEST)], manifest.clone()).await;
+        let r = client
+            .send(Method::PUT, &format!("/v2/web/manifests/{t}"), &[("content-type", OCI_MANIFEST)], manifest.clone())
+            .await;
         assert_eq!(r.status, 201);
     }
     let page = client.get("/v2/web/tags/list?n=2").await;
@@ -207,7 +219,12 @@ async fn manifests_tags_catalog_and_referrers() {
     .unwrap();
     let artifact_digest = digest_of(&artifact);
     let r = client
-        .send(Method::PUT, &format!("/v2/web/manifests/{artifact_digest}"), &[("content-type", OCI_MANIFEST)], artifact.clone())
+        .send(
+            Method::PUT,
+            &format!("/v2/web/manifests/{artifact_digest}"),
+            &[("content-type", OCI_MANIFEST)],
+            artifact.clone(),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.header("oci-subject"), Some(digest.as_str()));
@@ -230,9 +247,11 @@ async fn manifests_tags_catalog_and_referrers() {
         serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": m})).unwrap()
     };
     let absent = digest_of(b"no such manifest");
-    let r = client.send(Method::PUT, "/v2/web/manifests/multi", &[("content-type", OCI_INDEX)], index(&[&absent])).await;
+    let r =
+        client.send(Method::PUT, "/v2/web/manifests/multi", &[("content-type", OCI_INDEX)], index(&[&absent])).await;
     assert_eq!(r.error_code().as_deref(), Some("MANIFEST_BLOB_UNKNOWN"));
-    let r = client.send(Method::PUT, "/v2/web/manifests/multi", &[("content-type", OCI_INDEX)], index(&[&digest])).await;
+    let r =
+        client.send(Method::PUT, "/v2/web/manifests/multi", &[("content-type", OCI_INDEX)], index(&[&digest])).await;
     assert_eq!(r.status, 201);
     let r = client.send(Method::DELETE, &format!("/v2/web/manifests/{digest}"), &[], Vec::new()).await;
     assert_eq!(r.status, 405);
@@ -241,7 +260,10 @@ async fn manifests_tags_catalog_and_referrers() {
     assert_eq!(client.send(Method::DELETE, "/v2/web/manifests/multi", &[], Vec::new()).await.status, 202);
     assert_eq!(client.get("/v2/web/manifests/multi").await.error_code().as_deref(), Some("MANIFEST_UNKNOWN"));
     let index_digest = digest_of(&index(&[&digest]));
-    assert_eq!(client.send(Method::DELETE, &format!("/v2/web/manifests/{index_digest}"), &[], Vec::new()).await.status, 202);
+    assert_eq!(
+        client.send(Method::DELETE, &format!("/v2/web/manifests/{index_digest}"), &[], Vec::new()).await.status,
+        202
+    );
     assert_eq!(client.send(Method::DELETE, &format!("/v2/web/manifests/{digest}"), &[], Vec::new()).await.status, 202);
     assert_eq!(client.get("/v2/web/manifests/v1").await.status, 404);
     assert_eq!(client.get("/v2/web/tags/list").await.json()["tags"], serde_json::json!([]));
@@ -252,14 +274,18 @@ async fn blobs_mount_across_repositories_without_reupload() {
     let (server, client) = setup(&["web", "copy", "other"]).await;
     let digest = client.push_blob("web", b"shared layer").await;
     assert_eq!(client.get(&format!("/v2/copy/blobs/{digest}")).await.status, 404, "blobs are per repository");
-    let r = client.send(Method::POST, &format!("/v2/copy/blobs/uploads/?mount={digest}&from=web"), &[], Vec::new()).await;
+    let r =
+        client.send(Method::POST, &format!("/v2/copy/blobs/uploads/?mount={digest}&from=web"), &[], Vec::new()).await;
     assert_eq!(r.status, 201);
     assert_eq!(r.header("location").unwrap(), format!("/v2/copy/blobs/{digest}"));
     assert_eq!(&client.get(&format!("/v2/copy/blobs/{digest}")).await.body[..], b"shared layer");
     // Mounting from a repository that lacks the blob falls back to a normal upload.
-    let r = client.send(Method::POST, &format!("/v2/web/blobs/uploads/?mount={digest}&from=other"), &[], Vec::new()).await;
+    let r =
+        client.send(Method::POST, &format!("/v2/web/blobs/uploads/?mount={digest}&from=other"), &[], Vec::new()).await;
     assert_eq!(r.status, 201, "web already has it");
-    let r = client.send(Method::POST, &format!("/v2/other/blobs/uploads/?mount={}&from=web", digest_of(b"x")), &[], Vec::new()).await;
+    let r = client
+        .send(Method::POST, &format!("/v2/other/blobs/uploads/?mount={}&from=web", digest_of(b"x")), &[], Vec::new())
+        .await;
     assert_eq!(r.status, 202);
     let _ = server;
 }

@@ -49,7 +49,13 @@ impl RegistryClient {
     }
 
     /// Sends one request on a fresh connection.
-    pub async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> RegistryResponse {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> RegistryResponse {
         let stream = tokio::net::TcpStream::connect(self.addr).await.expect("connect");
         let (mut sender, conn) = http1::handshake(TokioIo::new(stream)).await.expect("handshake");
         tokio::spawn(conn);
@@ -76,7 +82,12 @@ impl RegistryClient {
     pub async fn push_blob(&self, repo: &str, bytes: &[u8]) -> String {
         let digest = digest_of(bytes);
         let r = self
-            .send(Method::POST, &format!("/v2/{repo}/blobs/uploads/?digest={digest}"), &[], Bytes::copy_from_slice(bytes))
+            .send(
+                Method::POST,
+                &format!("/v2/{repo}/blobs/uploads/?digest={digest}"),
+                &[],
+                Bytes::copy_from_slice(bytes),
+            )
             .await;
         assert_eq!(r.status, 201, "monolithic upload: {}", String::from_utf8_lossy(&r.body));
         digest
@@ -110,7 +121,9 @@ pub fn digest_of(bytes: &[u8]) -> String {
 pub fn image_manifest(config: &str, config_size: usize, layers: &[(&str, usize)]) -> Vec<u8> {
     let layers: Vec<serde_json::Value> = layers
         .iter()
-        .map(|(d, n)| serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": n}))
+        .map(
+            |(d, n)| serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": n}),
+        )
         .collect();
     serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2,
