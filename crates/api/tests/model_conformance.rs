@@ -191,7 +191,7 @@ async fn ecr_responses_use_only_model_fields() {
         ("DescribeImages", r#"{"repositoryName":"web"}"#.into()),
         (
             "BatchGetImage",
-            format!(r#"{{"repositoryName":"web","imageIds":[{{"imageTag":"v1"}},{{"imageTag":"nope"}}]}}"#),
+            r#"{"repositoryName":"web","imageIds":[{"imageTag":"v1"},{"imageTag":"nope"}]}"#.into(),
         ),
         ("PutImageTagMutability", r#"{"repositoryName":"web","imageTagMutability":"MUTABLE"}"#.into()),
         (
