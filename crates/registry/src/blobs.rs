@@ -7,10 +7,11 @@
 use std::{
     io,
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use sha2::{Digest as _, Sha256};
-use tokio::io::AsyncWriteExt;
+use tokio::{io::AsyncWriteExt, task::JoinHandle};
 
 use crate::digest::Digest;
 
@@ -44,14 +45,27 @@ impl BlobStore {
         let id = hex::encode(rand::random::<[u8; 16]>());
         let path = self.root.join("uploads").join(&id);
         let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await?;
-        Ok(UploadFile { id, path, file, hasher: Sha256::new(), size: 0 })
+        let syncer = Arc::new(file.try_clone().await?.into_std().await);
+        Ok(UploadFile {
+            id,
+            path,
+            file: tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file),
+            syncer,
+            syncing: None,
+            unsynced: 0,
+            hasher: Sha256::new(),
+            size: 0,
+        })
     }
 
     /// Makes an upload's bytes the blob `digest` (the caller has checked the digest). When
     /// the blob is already stored the upload is discarded: identical blobs are kept once.
     pub async fn commit(&self, mut upload: UploadFile, digest: &Digest) -> io::Result<()> {
         upload.file.flush().await?;
-        upload.file.sync_all().await?;
+        if let Some(pending) = upload.syncing.take() {
+            pending.await.map_err(io::Error::other)??;
+        }
+        upload.file.get_ref().sync_all().await?;
         drop(upload.file);
         let target = self.path(digest);
         if target.is_file() {
@@ -88,11 +102,21 @@ impl BlobStore {
     }
 }
 
+/// Writes reach the file in pieces of this size.
+const WRITE_BUFFER: usize = 1 << 20;
+/// After this many bytes the upload asks the kernel to write what it has so far, in the
+/// background, so the fsync that ends the upload has little left to do.
+const SYNC_EVERY: u64 = 32 << 20;
+
 /// An upload in progress: its file and the running hash of what was written.
 pub struct UploadFile {
     pub id: String,
     path: PathBuf,
-    file: tokio::fs::File,
+    file: tokio::io::BufWriter<tokio::fs::File>,
+    /// The same file, for background syncs while writing goes on.
+    syncer: Arc<std::fs::File>,
+    syncing: Option<JoinHandle<io::Result<()>>>,
+    unsynced: u64,
     hasher: Sha256,
     size: u64,
 }
@@ -102,6 +126,16 @@ impl UploadFile {
         self.hasher.update(chunk);
         self.file.write_all(chunk).await?;
         self.size += chunk.len() as u64;
+        self.unsynced += chunk.len() as u64;
+        if self.unsynced >= SYNC_EVERY && self.syncing.as_ref().is_none_or(|h| h.is_finished()) {
+            if let Some(done) = self.syncing.take() {
+                done.await.map_err(io::Error::other)??;
+            }
+            self.file.flush().await?;
+            self.unsynced = 0;
+            let file = self.syncer.clone();
+            self.syncing = Some(tokio::task::spawn_blocking(move || file.sync_data()));
+        }
         Ok(())
     }
 
