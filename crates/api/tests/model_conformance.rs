@@ -189,10 +189,7 @@ async fn ecr_responses_use_only_model_fields() {
         ("GetAuthorizationToken", "{}".into()),
         ("ListImages", r#"{"repositoryName":"web"}"#.into()),
         ("DescribeImages", r#"{"repositoryName":"web"}"#.into()),
-        (
-            "BatchGetImage",
-            r#"{"repositoryName":"web","imageIds":[{"imageTag":"v1"},{"imageTag":"nope"}]}"#.into(),
-        ),
+        ("BatchGetImage", r#"{"repositoryName":"web","imageIds":[{"imageTag":"v1"},{"imageTag":"nope"}]}"#.into()),
         ("PutImageTagMutability", r#"{"repositoryName":"web","imageTagMutability":"MUTABLE"}"#.into()),
         (
             "PutImageScanningConfiguration",

@@ -106,3 +106,98 @@ impl Registry {
         Ok(removed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{sync::Arc, time::Duration};
+
+    use crate::{digest::Digest, Registry, RegistryConfig, TokenKey};
+
+    fn open(dir: &std::path::Path, grace: Duration) -> Registry {
+        let store = Arc::new(berth_store::SqliteStore::open(dir).unwrap());
+        let config = RegistryConfig {
+            data_dir: dir.to_path_buf(),
+            account: "123456789012".into(),
+            host: "127.0.0.1:1".into(),
+            token_key: TokenKey::derive(b"k"),
+            gc_grace: grace,
+        };
+        Registry::open(config, store).unwrap()
+    }
+
+    async fn upload(r: &Registry, repo: &str, bytes: &[u8]) -> Result<Digest, crate::DistError> {
+        let id = r.start_upload("us-east-1", repo).await?;
+        let handle = r.upload("us-east-1", repo, &id)?;
+        handle.lock().await.as_mut().unwrap().write(bytes).await?;
+        r.finish_upload("us-east-1", repo, &id, Digest::of(bytes).as_str()).await
+    }
+
+    async fn create(r: &Registry, name: &str) {
+        let body = serde_json::json!({ "repositoryName": name }).to_string();
+        r.ecr("us-east-1", "CreateRepository", body.as_bytes()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn unreferenced_blobs_survive_the_grace_period_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = open(dir.path(), Duration::from_secs(3600));
+        create(&r, "web").await;
+        let d = upload(&r, "web", b"a layer whose manifest is still coming").await.unwrap();
+        assert_eq!(r.collect_garbage().await.unwrap().blobs, 0);
+        assert!(r.blob_stored(d.as_str()), "a fresh upload is kept for the grace period");
+        drop(r);
+        let r = open(dir.path(), Duration::ZERO);
+        let collected = r.collect_garbage().await.unwrap();
+        assert_eq!((collected.links, collected.blobs), (1, 1));
+        assert!(!r.blob_stored(d.as_str()));
+    }
+
+    /// Pushes race the collector (with no grace at all): a push may be refused because its
+    /// blobs were collected first, but no link ever outlives its file and no stored image
+    /// ever lacks a blob.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn collection_racing_pushes_never_breaks_an_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = open(dir.path(), Duration::ZERO);
+        create(&r, "web").await;
+        let collector = {
+            let r = r.clone();
+            tokio::spawn(async move {
+                for _ in 0..200 {
+                    r.collect_garbage().await.unwrap();
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
+        let mut stored = 0;
+        for i in 0..100u32 {
+            let layer = format!("layer {i}");
+            let config = upload(&r, "web", b"{}").await.unwrap();
+            let Ok(layer) = upload(&r, "web", layer.as_bytes()).await else { continue };
+            let manifest = serde_json::json!({
+                "schemaVersion": 2, "mediaType": crate::manifest::OCI_MANIFEST,
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.as_str(), "size": 2},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer.as_str(), "size": 7}],
+            });
+            let pushed = r
+                .push_image("us-east-1", "web", Some(format!("v{i}")), None, manifest.to_string().into_bytes(), None)
+                .await;
+            stored += usize::from(pushed.is_ok());
+        }
+        collector.await.unwrap();
+        r.collect_garbage().await.unwrap();
+        r.read(|m| {
+            let repo = m.repo("us-east-1", "web").unwrap();
+            assert_eq!(repo.images.len(), stored);
+            for digest in repo.blobs.keys() {
+                assert!(r.blob_stored(digest), "link to a missing file: {digest}");
+            }
+            for image in repo.images.values() {
+                for b in &image.blobs {
+                    assert!(repo.blobs.contains_key(b) && r.blob_stored(b), "image {} lost {b}", image.digest);
+                }
+            }
+        });
+        assert!(stored > 0, "some pushes got through");
+    }
+}
