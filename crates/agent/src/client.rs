@@ -15,6 +15,7 @@ use hyper_util::{
 use serde::{de::DeserializeOwned, Serialize};
 
 const ECS: &str = "AmazonEC2ContainerServiceV20141113.";
+const ECR: &str = "AmazonEC2ContainerRegistry_V20150921.";
 const AGENT: &str = "BerthAgentV1.";
 const TOKEN_HEADER: &str = "x-berth-agent-token";
 
@@ -75,7 +76,10 @@ impl ServerClient {
         match auth {
             Auth::SigV4 => {
                 let req = SignedRequest { method: "POST", path: "/", query: "", headers: &headers, body: &body };
-                for (k, v) in berth_sigv4::sign(&req, &self.credential, &self.region, "ecs", berth_sigv4::now_secs()) {
+                // ECR operations are signed for `ecr`; ECS and berth's own for `ecs`.
+                let service = if target.starts_with(ECR) { "ecr" } else { "ecs" };
+                for (k, v) in berth_sigv4::sign(&req, &self.credential, &self.region, service, berth_sigv4::now_secs())
+                {
                     builder = builder.header(k, v);
                 }
             }
@@ -111,6 +115,15 @@ impl ServerClient {
         body: &impl Serialize,
     ) -> Result<(T, Option<String>), ClientError> {
         self.signed(&format!("{ECS}{operation}"), body).await
+    }
+
+    /// A SigV4-signed ECR call.
+    pub async fn ecr<T: DeserializeOwned>(
+        &self,
+        operation: &str,
+        body: &impl Serialize,
+    ) -> Result<(T, Option<String>), ClientError> {
+        self.signed(&format!("{ECR}{operation}"), body).await
     }
 
     /// A SigV4-signed call of any target (`BerthV1.PlanTask`, …).

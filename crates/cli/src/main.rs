@@ -3,10 +3,15 @@
 
 mod agent;
 mod bench;
+mod compose;
 mod credentials;
+mod events;
+mod ls;
+mod run_task;
 mod server;
 mod service;
 mod task;
+mod ui;
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -39,9 +44,16 @@ enum Command {
     /// Service commands (`berth service wait`).
     #[command(subcommand)]
     Service(service::ServiceCommand),
-    /// Task commands (`berth task plan`).
+    /// Task commands (`berth task plan`, `berth task run`).
     #[command(subcommand)]
     Task(task::TaskCommand),
+    /// A docker-compose project as ECS task definitions and services.
+    #[command(subcommand)]
+    Compose(compose::ComposeCommand),
+    /// List clusters, services, tasks or container instances.
+    Ls(ls::LsArgs),
+    /// Service events, oldest first (`--follow` for new ones).
+    Events(events::EventsCommand),
 }
 
 #[derive(Args, Clone)]
@@ -97,8 +109,17 @@ fn main() -> anyhow::Result<()> {
         Command::Server(args) => runtime.block_on(server::run(args, "server")),
         Command::Up(args) => runtime.block_on(server::run(args, "up")),
         Command::Agent(args) => runtime.block_on(agent::run(args)),
-        Command::Task(command) => runtime.block_on(task::run(command)),
+        Command::Task(command) => {
+            let code = runtime.block_on(task::run(command))?;
+            std::process::exit(code);
+        }
         Command::Bench(command) => runtime.block_on(bench::run(command)),
+        Command::Compose(command) => {
+            let code = runtime.block_on(compose::run(command))?;
+            std::process::exit(code);
+        }
+        Command::Ls(args) => runtime.block_on(ls::run(args)),
+        Command::Events(command) => runtime.block_on(events::run(command)),
         Command::Service(command) => {
             let outcome = runtime.block_on(service::run(command))?;
             std::process::exit(outcome as i32);

@@ -1,12 +1,19 @@
-//! `berth service wait`: follow a service's rollout live and say how it ended. Unlike
-//! `aws ecs wait services-stable`, a rollback is never reported as success.
+//! `berth service wait` follows a service's rollout live and says how it ended (unlike
+//! `aws ecs wait services-stable`, a rollback is never reported as success);
+//! `berth service deploy` swaps images into a new task-definition revision, updates the
+//! service and, with `--wait`, follows the rollout the same way.
 
 use std::time::{Duration, Instant};
 
+use anyhow::{bail, Context};
+use berth_agent::client::ServerClient;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use crate::task::Connection;
+use crate::{
+    task::Connection,
+    ui::{OutputArgs, Progress},
+};
 
 #[derive(Subcommand)]
 pub enum ServiceCommand {
@@ -14,6 +21,35 @@ pub enum ServiceCommand {
     /// 3 when the circuit breaker rolled it back, 4 when the service is missing or being
     /// deleted, 5 on timeout.
     Wait(WaitArgs),
+    /// Register a new revision of the service's task definition with images swapped
+    /// (`--image CONTAINER=IMAGE`), or use `--task-definition`, and update the service.
+    /// With `--wait`, exit as `service wait` does.
+    Deploy(DeployArgs),
+}
+
+#[derive(Args)]
+pub struct DeployArgs {
+    #[arg(long, default_value = "default")]
+    cluster: String,
+    #[arg(long)]
+    service: String,
+    /// CONTAINER=IMAGE; repeat for several containers.
+    #[arg(long = "image", value_name = "CONTAINER=IMAGE")]
+    images: Vec<String>,
+    /// The task definition to deploy (family, family:revision or ARN). With --image, the
+    /// base the images are swapped into; without, deployed as it is.
+    #[arg(long)]
+    task_definition: Option<String>,
+    /// Follow the rollout until it ends.
+    #[arg(long)]
+    wait: bool,
+    /// With --wait: give up after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    connection: Connection,
 }
 
 #[derive(Args)]
@@ -39,10 +75,37 @@ pub enum Outcome {
     TimedOut = 5,
 }
 
+impl Outcome {
+    /// The final state as `--output json` and `--output-env` report it.
+    pub fn state(self) -> &'static str {
+        match self {
+            Outcome::Completed => "COMPLETED",
+            Outcome::Failed => "FAILED",
+            Outcome::RolledBack => "ROLLED_BACK",
+            Outcome::Gone => "GONE",
+            Outcome::TimedOut => "TIMED_OUT",
+        }
+    }
+}
+
 pub async fn run(command: ServiceCommand) -> anyhow::Result<Outcome> {
     match command {
-        ServiceCommand::Wait(args) => wait(args).await,
+        ServiceCommand::Wait(args) => {
+            let client = args.connection.client()?;
+            let progress = Progress::new(false);
+            let (outcome, _) =
+                follow(&client, &args.cluster, &args.service, Duration::from_secs(args.timeout), &progress).await?;
+            progress.finish();
+            Ok(outcome)
+        }
+        ServiceCommand::Deploy(args) => deploy(args).await,
     }
+}
+
+/// Fails with the server's words.
+pub async fn call(client: &ServerClient, operation: &str, body: &Value) -> anyhow::Result<Value> {
+    let (v, _): (Value, _) = client.ecs(operation, body).await.map_err(|e| anyhow::anyhow!("{operation}: {e}"))?;
+    Ok(v)
 }
 
 /// Whether the service shows a deployment the circuit breaker failed.
@@ -70,7 +133,7 @@ fn verdict(service: &Value, rolled_back: bool) -> Option<Outcome> {
     }
 }
 
-fn progress(service: &Value) -> String {
+fn progress_text(service: &Value) -> String {
     let deployments = service["deployments"].as_array().cloned().unwrap_or_default();
     deployments
         .iter()
@@ -91,20 +154,25 @@ fn progress(service: &Value) -> String {
         .join("\n")
 }
 
-async fn wait(args: WaitArgs) -> anyhow::Result<Outcome> {
-    let client = args.connection.client()?;
-    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+/// Follows a service until its rollout is over (or `timeout`), reporting counts per
+/// deployment and new events as they come.
+pub async fn follow(
+    client: &ServerClient,
+    cluster: &str,
+    service_name: &str,
+    timeout: Duration,
+    progress: &Progress,
+) -> anyhow::Result<(Outcome, Value)> {
+    let deadline = Instant::now() + timeout;
     let mut seen_events: Option<Vec<String>> = None;
     let mut last_progress = String::new();
     let mut rolled_back = false;
     let mut failure_event = false;
     loop {
-        let body = json!({"cluster": args.cluster, "services": [args.service]});
-        let (answer, _): (Value, _) =
-            client.ecs("DescribeServices", &body).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let answer = call(client, "DescribeServices", &json!({"cluster": cluster, "services": [service_name]})).await?;
         let Some(service) = answer["services"].as_array().and_then(|s| s.first()).cloned() else {
-            println!("service {} not found in cluster {}", args.service, args.cluster);
-            return Ok(Outcome::Gone);
+            progress.line(&format!("service {service_name} not found in cluster {cluster}"));
+            return Ok((Outcome::Gone, Value::Null));
         };
         let ids: Vec<String> = service["events"]
             .as_array()
@@ -124,16 +192,16 @@ async fn wait(args: WaitArgs) -> anyhow::Result<Outcome> {
                     .collect();
                 for e in fresh.iter().rev() {
                     let message = e["message"].as_str().unwrap_or("");
-                    println!("event: {message}");
+                    progress.line(&format!("event: {message}"));
                     // Events are kept, so a failure between two polls is still seen here.
                     failure_event |= message.contains(") deployment failed:");
                 }
                 seen_events = Some(ids);
             }
         }
-        let now = progress(&service);
+        let now = progress_text(&service);
         if now != last_progress {
-            println!("{}", now);
+            progress.status(&now);
             last_progress = now;
         }
         // A rollback is recognised by a failed deployment next to the new one, or by the new
@@ -151,15 +219,134 @@ async fn wait(args: WaitArgs) -> anyhow::Result<Outcome> {
                 Outcome::Gone => "service is not ACTIVE",
                 Outcome::TimedOut => "timed out",
             };
-            println!("{}: {word}", args.service);
-            return Ok(outcome);
+            progress.line(&format!("{service_name}: {word}"));
+            return Ok((outcome, service));
         }
         if Instant::now() > deadline {
-            println!("{}: timed out after {} s", args.service, args.timeout);
-            return Ok(Outcome::TimedOut);
+            progress.line(&format!("{service_name}: timed out after {} s", timeout.as_secs()));
+            return Ok((Outcome::TimedOut, service));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// Members of a described task definition that RegisterTaskDefinition takes back.
+const REGISTERABLE: [&str; 16] = [
+    "family",
+    "taskRoleArn",
+    "executionRoleArn",
+    "networkMode",
+    "containerDefinitions",
+    "volumes",
+    "placementConstraints",
+    "requiresCompatibilities",
+    "cpu",
+    "memory",
+    "pidMode",
+    "ipcMode",
+    "proxyConfiguration",
+    "inferenceAccelerators",
+    "ephemeralStorage",
+    "runtimePlatform",
+];
+
+/// A RegisterTaskDefinition request for `described` with `images` (container → image) swapped in.
+pub fn with_images(described: &Value, images: &[(String, String)]) -> anyhow::Result<Value> {
+    let mut request = serde_json::Map::new();
+    for key in REGISTERABLE {
+        if let Some(v) = described.get(key).filter(|v| !v.is_null()) {
+            request.insert(key.to_string(), v.clone());
+        }
+    }
+    let containers = request
+        .get_mut("containerDefinitions")
+        .and_then(Value::as_array_mut)
+        .context("the task definition has no containerDefinitions")?;
+    for (name, image) in images {
+        let names: Vec<String> = containers.iter().filter_map(|c| c["name"].as_str().map(String::from)).collect();
+        let c = containers
+            .iter_mut()
+            .find(|c| c["name"].as_str() == Some(name))
+            .with_context(|| format!("the task definition has no container '{name}' (it has: {})", names.join(", ")))?;
+        c["image"] = json!(image);
+    }
+    Ok(Value::Object(request))
+}
+
+fn parse_images(raw: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    raw.iter()
+        .map(|s| match s.split_once('=') {
+            Some((c, i)) if !c.is_empty() && !i.is_empty() => Ok((c.to_string(), i.to_string())),
+            _ => bail!("--image takes CONTAINER=IMAGE, not '{s}'"),
+        })
+        .collect()
+}
+
+async fn deploy(args: DeployArgs) -> anyhow::Result<Outcome> {
+    let images = parse_images(&args.images)?;
+    if images.is_empty() && args.task_definition.is_none() {
+        bail!("give --image CONTAINER=IMAGE (one or more), --task-definition, or both");
+    }
+    let client = args.connection.client()?;
+    let described =
+        call(&client, "DescribeServices", &json!({"cluster": args.cluster, "services": [args.service]})).await?;
+    let service = described["services"]
+        .as_array()
+        .and_then(|s| s.first())
+        .cloned()
+        .with_context(|| format!("service '{}' not found in cluster '{}'", args.service, args.cluster))?;
+    if service["status"].as_str() != Some("ACTIVE") {
+        bail!("service '{}' is {}, not ACTIVE", args.service, service["status"].as_str().unwrap_or("?"));
+    }
+    let base = args.task_definition.clone().or_else(|| service["taskDefinition"].as_str().map(String::from));
+    let base = base.context("the service has no task definition")?;
+    let td_arn = if images.is_empty() {
+        let d = call(&client, "DescribeTaskDefinition", &json!({"taskDefinition": base})).await?;
+        d["taskDefinition"]["taskDefinitionArn"].as_str().context("no task definition ARN")?.to_string()
+    } else {
+        let d = call(&client, "DescribeTaskDefinition", &json!({"taskDefinition": base, "include": ["TAGS"]})).await?;
+        let mut request = with_images(&d["taskDefinition"], &images)?;
+        if let Some(tags) = d["tags"].as_array().filter(|t| !t.is_empty()) {
+            request["tags"] = json!(tags);
+        }
+        let registered = call(&client, "RegisterTaskDefinition", &request).await?;
+        registered["taskDefinition"]["taskDefinitionArn"].as_str().context("no task definition ARN")?.to_string()
+    };
+    let updated = call(
+        &client,
+        "UpdateService",
+        &json!({"cluster": args.cluster, "service": args.service, "taskDefinition": td_arn}),
+    )
+    .await?;
+    let service_arn = updated["service"]["serviceArn"].as_str().unwrap_or_default().to_string();
+    let deployment = updated["service"]["deployments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["status"].as_str() == Some("PRIMARY"))
+        .and_then(|d| d["id"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    let progress = args.output.progress();
+    progress.line(&format!("{}: deploying {td_arn} ({deployment})", args.service));
+    let outcome = if args.wait {
+        follow(&client, &args.cluster, &args.service, Duration::from_secs(args.timeout), &progress).await?.0
+    } else {
+        Outcome::Completed
+    };
+    progress.finish();
+    let state = if args.wait { outcome.state() } else { "IN_PROGRESS" };
+    args.output.emit(
+        &format!("{td_arn}\n{deployment} {state}"),
+        &json!({"taskDefinitionArn": td_arn, "serviceArn": service_arn, "deploymentId": deployment, "state": state}),
+        &[
+            ("BERTH_TASK_DEFINITION_ARN", td_arn.clone()),
+            ("BERTH_SERVICE_ARN", service_arn.clone()),
+            ("BERTH_DEPLOYMENT_ID", deployment.clone()),
+            ("BERTH_STATE", state.to_string()),
+        ],
+    )?;
+    Ok(outcome)
 }
 
 #[cfg(test)]
@@ -186,5 +373,21 @@ mod tests {
         let failed_then_rolling =
             json!({"status": "ACTIVE", "deployments": [{"rolloutState": "IN_PROGRESS"}, {"rolloutState": "FAILED"}]});
         assert!(shows_failure(&failed_then_rolling));
+    }
+
+    #[test]
+    fn images_are_swapped_into_a_registerable_request() {
+        let described = json!({
+            "taskDefinitionArn": "arn:aws:ecs:us-east-1:0:task-definition/web:3", "revision": 3, "status": "ACTIVE",
+            "family": "web", "networkMode": "bridge", "requiresAttributes": [], "compatibilities": ["EC2"],
+            "containerDefinitions": [{"name": "app", "image": "old:1"}, {"name": "side", "image": "side:1"}]
+        });
+        let r = with_images(&described, &[("app".into(), "new:2".into())]).unwrap();
+        assert_eq!(r["containerDefinitions"][0]["image"], "new:2");
+        assert_eq!(r["containerDefinitions"][1]["image"], "side:1");
+        assert!(r.get("revision").is_none() && r.get("status").is_none() && r.get("requiresAttributes").is_none());
+        let e = with_images(&described, &[("nope".into(), "x".into())]).unwrap_err();
+        assert!(e.to_string().contains("has: app, side"), "{e}");
+        assert!(parse_images(&["bad".into()]).is_err());
     }
 }

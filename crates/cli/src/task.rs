@@ -14,6 +14,8 @@ use crate::credentials;
 pub enum TaskCommand {
     /// Where RunTask would place tasks, and why every other instance was ruled out.
     Plan(PlanArgs),
+    /// Run one task; with --wait, exit with its essential container's exit code.
+    Run(crate::run_task::RunArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -109,9 +111,10 @@ fn parse_items(raw: &[String], last_key: &str) -> anyhow::Result<Vec<Value>> {
     Ok(out)
 }
 
-pub async fn run(command: TaskCommand) -> anyhow::Result<()> {
+pub async fn run(command: TaskCommand) -> anyhow::Result<i32> {
     match command {
-        TaskCommand::Plan(args) => plan(args).await,
+        TaskCommand::Plan(args) => plan(args).await.map(|_| 0),
+        TaskCommand::Run(args) => crate::run_task::run(args).await,
     }
 }
 

@@ -1,0 +1,85 @@
+//! `berth events`: service events of a cluster, oldest first; `--follow` keeps printing
+//! new ones as they happen.
+
+use std::{collections::HashSet, time::Duration};
+
+use clap::Args;
+use serde_json::json;
+
+use crate::{ls::list_all, service::call, task::Connection};
+
+#[derive(Args)]
+pub struct EventsArgs {
+    #[arg(long, default_value = "default")]
+    cluster: String,
+    /// Only this service's events.
+    #[arg(long)]
+    service: Option<String>,
+    /// Keep watching for new events.
+    #[arg(long)]
+    follow: bool,
+}
+
+#[derive(Args)]
+pub struct EventsCommand {
+    #[command(flatten)]
+    args: EventsArgs,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// The events of the services, oldest first, as (createdAt, service, id, message).
+async fn collect(
+    client: &berth_agent::client::ServerClient,
+    cluster: &str,
+    service: Option<&str>,
+) -> anyhow::Result<Vec<(f64, String, String, String)>> {
+    let names = match service {
+        Some(s) => vec![s.to_string()],
+        None => list_all(client, "ListServices", json!({"cluster": cluster}), "serviceArns").await?,
+    };
+    let mut out = Vec::new();
+    for chunk in names.chunks(10) {
+        let d = call(client, "DescribeServices", &json!({"cluster": cluster, "services": chunk})).await?;
+        for s in d["services"].as_array().into_iter().flatten() {
+            let name = s["serviceName"].as_str().unwrap_or("").to_string();
+            for e in s["events"].as_array().into_iter().flatten() {
+                out.push((
+                    e["createdAt"].as_f64().unwrap_or(0.0),
+                    name.clone(),
+                    e["id"].as_str().unwrap_or("").to_string(),
+                    e["message"].as_str().unwrap_or("").to_string(),
+                ));
+            }
+        }
+        if let (Some(s), Some(f)) = (service, d["failures"].as_array().and_then(|f| f.first())) {
+            anyhow::bail!("service {s}: {}", f["reason"].as_str().unwrap_or("not found"));
+        }
+    }
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(out)
+}
+
+fn print(event: &(f64, String, String, String)) {
+    let secs = event.0 as i64;
+    let (y, m, d) = berth_model::time::civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    println!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z  {}", s / 3600, s % 3600 / 60, s % 60, event.3);
+}
+
+pub async fn run(command: EventsCommand) -> anyhow::Result<()> {
+    let client = command.connection.client()?;
+    let a = command.args;
+    let mut seen = HashSet::new();
+    loop {
+        for e in collect(&client, &a.cluster, a.service.as_deref()).await? {
+            if seen.insert(e.2.clone()) {
+                print(&e);
+            }
+        }
+        if !a.follow {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

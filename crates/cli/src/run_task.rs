@@ -1,0 +1,170 @@
+//! `berth task run`: run one task, optionally wait for it to stop and exit with its
+//! essential container's exit code, as a CI step expects of `docker run`.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::{json, Value};
+
+use crate::{service::call, task::Connection, ui::OutputArgs};
+
+/// Exit code when the task stopped without its essential container exiting (it never
+/// started, or was stopped from outside), like `docker run`'s 125.
+pub const DID_NOT_RUN: i32 = 125;
+
+#[derive(Args)]
+pub struct RunArgs {
+    #[arg(long, default_value = "default")]
+    cluster: String,
+    /// family, family:revision or ARN.
+    #[arg(long)]
+    task_definition: String,
+    /// Wait for the task to stop and exit with its essential container's exit code.
+    #[arg(long)]
+    wait: bool,
+    /// Show the container's output (read from the local Docker engine, so the task must run
+    /// on this host, as with `berth up`).
+    #[arg(long)]
+    logs: bool,
+    /// With --wait: give up after this many seconds (exit 124).
+    #[arg(long, default_value_t = 3600)]
+    timeout: u64,
+    #[arg(long)]
+    started_by: Option<String>,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// The exit code a stopped task stands for: its first essential container's, else 125.
+pub fn exit_code(task: &Value, essential: &[String]) -> i32 {
+    let containers = task["containers"].as_array().cloned().unwrap_or_default();
+    containers
+        .iter()
+        .filter(|c| essential.is_empty() || c["name"].as_str().is_some_and(|n| essential.iter().any(|e| e == n)))
+        .find_map(|c| c["exitCode"].as_i64())
+        .map(|c| c as i32)
+        .unwrap_or(DID_NOT_RUN)
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
+    let client = args.connection.client()?;
+    let mut body = json!({"cluster": args.cluster, "taskDefinition": args.task_definition, "count": 1});
+    if let Some(s) = &args.started_by {
+        body["startedBy"] = json!(s);
+    }
+    let answer = call(&client, "RunTask", &body).await?;
+    let Some(task) = answer["tasks"].as_array().and_then(|t| t.first()).cloned() else {
+        let reasons: Vec<String> = answer["failures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| format!("{} {}", f["reason"].as_str().unwrap_or(""), f["detail"].as_str().unwrap_or("")))
+            .collect();
+        anyhow::bail!("RunTask placed no task: {}", reasons.join("; "));
+    };
+    let arn = task["taskArn"].as_str().context("no task ARN")?.to_string();
+    let td = task["taskDefinitionArn"].as_str().unwrap_or_default().to_string();
+    let progress = args.output.progress();
+    progress.line(&format!("started {arn}"));
+    if !args.wait {
+        progress.finish();
+        args.output.emit(
+            &arn,
+            &json!({"taskArn": arn, "taskDefinitionArn": td, "state": "PROVISIONING"}),
+            &[("BERTH_TASK_ARN", arn.clone()), ("BERTH_TASK_DEFINITION_ARN", td.clone())],
+        )?;
+        return Ok(0);
+    }
+    let (stopped, code) =
+        match wait_stopped(&client, &args.cluster, &arn, &td, args.logs, Duration::from_secs(args.timeout), &progress)
+            .await?
+        {
+            Some(done) => done,
+            None => return Ok(124),
+        };
+    let reason = stopped["stoppedReason"].as_str().unwrap_or("");
+    progress.line(&format!("{arn}: STOPPED ({reason}), exit code {code}"));
+    progress.finish();
+    args.output.emit(
+        "",
+        &json!({"taskArn": arn, "taskDefinitionArn": td, "state": "STOPPED", "stoppedReason": reason, "exitCode": code}),
+        &[
+            ("BERTH_TASK_ARN", arn.clone()),
+            ("BERTH_TASK_DEFINITION_ARN", td.clone()),
+            ("BERTH_STATE", "STOPPED".into()),
+            ("BERTH_EXIT_CODE", code.to_string()),
+        ],
+    )?;
+    Ok(code)
+}
+
+/// Polls a task until it is STOPPED; returns it with its exit code, or `None` on timeout.
+pub async fn wait_stopped(
+    client: &berth_agent::client::ServerClient,
+    cluster: &str,
+    arn: &str,
+    td: &str,
+    logs: bool,
+    timeout: Duration,
+    progress: &crate::ui::Progress,
+) -> anyhow::Result<Option<(Value, i32)>> {
+    let described = call(client, "DescribeTaskDefinition", &json!({"taskDefinition": td})).await?;
+    let essential: Vec<String> = described["taskDefinition"]["containerDefinitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["essential"].as_bool() != Some(false))
+        .filter_map(|c| c["name"].as_str().map(String::from))
+        .collect();
+    let deadline = Instant::now() + timeout;
+    let mut last = String::new();
+    let mut followed = Vec::new();
+    let stopped = loop {
+        let d = call(client, "DescribeTasks", &json!({"cluster": cluster, "tasks": [arn]})).await?;
+        let t = d["tasks"][0].clone();
+        let status = t["lastStatus"].as_str().unwrap_or("").to_string();
+        if status != last {
+            progress.status(&format!("{arn}: {status}"));
+            last = status.clone();
+        }
+        if logs {
+            for c in t["containers"].as_array().into_iter().flatten() {
+                if let Some(id) = c["runtimeId"].as_str().filter(|id| !followed.contains(&id.to_string())) {
+                    followed.push(id.to_string());
+                    // `docker logs --follow` streams until the container exits.
+                    let _ = std::process::Command::new("docker").args(["logs", "--follow", id]).spawn();
+                }
+            }
+        }
+        if status == "STOPPED" {
+            break t;
+        }
+        if Instant::now() > deadline {
+            progress.line(&format!("{arn}: timed out after {} s", timeout.as_secs()));
+            progress.finish();
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    // Let a followed log stream drain before reporting.
+    if logs {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let code = exit_code(&stopped, &essential);
+    Ok(Some((stopped, code)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes() {
+        let t = json!({"containers": [{"name": "side", "exitCode": 0}, {"name": "app", "exitCode": 3}]});
+        assert_eq!(exit_code(&t, &["app".into()]), 3);
+        assert_eq!(exit_code(&json!({"containers": [{"name": "app"}]}), &["app".into()]), DID_NOT_RUN);
+    }
+}
