@@ -121,7 +121,9 @@ pub fn locate(sources: &[(PathBuf, String)], path: &str) -> Option<String> {
                 let matches = [format!("{key}:"), format!("\"{key}\":"), format!("'{key}':")]
                     .iter()
                     .any(|k| bare.starts_with(k.as_str()));
-                if matches && indent > parent_indent {
+                // A top-level key sits at column 0; deeper ones anywhere inside their parent.
+                let level_ok = if parent_indent < 0 { indent == 0 } else { indent > parent_indent };
+                if matches && level_ok {
                     hit = Some((i, indent));
                     break;
                 }
@@ -893,7 +895,9 @@ fn volume(
                 std::fs::canonicalize(&p).unwrap_or(p)
             };
             let abs = abs.to_string_lossy().into_owned();
-            let name = format!("host{}", sanitize(&abs));
+            // Named after the path as written, so the name does not depend on where the project lives.
+            let written = source.trim_start_matches("./").trim_start_matches(['/', '~']);
+            let name = format!("host-{}", sanitize(written).trim_matches('-'));
             (name.clone(), json!({"name": name, "host": {"sourcePath": abs}}))
         }
         "volume" => {
@@ -970,5 +974,6 @@ mod tests {
         assert_eq!(locate(&sources, "services.web.networks").as_deref(), Some("c.yml:4"));
         assert_eq!(locate(&sources, "services.db.networks").as_deref(), Some("c.yml:6"));
         assert_eq!(locate(&sources, "services.web.ports"), None);
+        assert_eq!(locate(&sources, "networks"), None, "only a top-level key matches a top-level path");
     }
 }

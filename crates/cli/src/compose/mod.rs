@@ -112,6 +112,21 @@ const DEFAULT_FILES: [&str; 4] = ["compose.yaml", "compose.yml", "docker-compose
 
 /// Loads and converts the project; prints what is not translated (an error with --strict).
 fn load(args: &ProjectArgs, registry_host: Option<String>) -> anyhow::Result<(load::Project, Converted)> {
+    let (project, converted) = load_quietly(args, registry_host)?;
+    for v in &project.unset {
+        eprintln!("warning: variable {v} is not set; it is interpolated as an empty string");
+    }
+    for n in &converted.notes {
+        let (level, tail) = if args.strict { ("error", "") } else { ("warning", " (ignored)") };
+        eprintln!("{level}: {} is not translated to ECS{tail}", n.location);
+    }
+    if args.strict && !converted.notes.is_empty() {
+        bail!("{} key(s) cannot be translated (--strict)", converted.notes.len());
+    }
+    Ok((project, converted))
+}
+
+fn load_quietly(args: &ProjectArgs, registry_host: Option<String>) -> anyhow::Result<(load::Project, Converted)> {
     let files = if args.files.is_empty() {
         let found = DEFAULT_FILES.iter().map(PathBuf::from).find(|p| p.exists());
         vec![found
@@ -122,22 +137,8 @@ fn load(args: &ProjectArgs, registry_host: Option<String>) -> anyhow::Result<(lo
     let dir = files[0].parent().filter(|d| !d.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| ".".into());
     let env = load::environment(&dir, std::env::vars())?;
     let project = load::load(&files, args.project_name.as_deref(), &env)?;
-    for v in &project.unset {
-        eprintln!("warning: variable {v} is not set; it is interpolated as an empty string");
-    }
-    let converted =
-        convert::convert(&project, &Options { service_per_container: args.service_per_container, registry_host })?;
-    for n in &converted.notes {
-        eprintln!(
-            "{}: {} is not translated to ECS{}",
-            if args.strict { "error" } else { "warning" },
-            n.location,
-            if args.strict { "" } else { " (ignored)" }
-        );
-    }
-    if args.strict && !converted.notes.is_empty() {
-        bail!("{} key(s) cannot be translated (--strict)", converted.notes.len());
-    }
+    let options = Options { service_per_container: args.service_per_container, registry_host };
+    let converted = convert::convert(&project, &options)?;
     Ok((project, converted))
 }
 
@@ -153,7 +154,7 @@ async fn registry_host(client: &ServerClient) -> anyhow::Result<String> {
 
 /// Whether the project builds images (and so needs the registry's address).
 fn has_builds(args: &ProjectArgs) -> bool {
-    load(args, Some("REGISTRY".into())).map(|(_, c)| !c.builds.is_empty()).unwrap_or(false)
+    load_quietly(args, Some("REGISTRY".into())).map(|(_, c)| !c.builds.is_empty()).unwrap_or(false)
 }
 
 async fn convert_command(args: ConvertArgs) -> anyhow::Result<()> {
