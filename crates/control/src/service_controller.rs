@@ -109,6 +109,7 @@ pub(crate) fn reconcile(
     let account = Arn::parse(arn).map(|a| a.account).unwrap_or_default();
     let caller = Caller { region: region.to_string(), account };
     let mut svc = rec.service.clone();
+    let mut last_completed = rec.last_completed.clone();
     let name = svc.service_name.clone();
     let group = format!("service:{name}");
     let tasks: Vec<&Arc<TaskRecord>> =
@@ -174,15 +175,20 @@ pub(crate) fn reconcile(
             &mut svc,
             format!("(service {name}) (deployment {primary_id}) deployment failed: tasks failed to start."),
         );
-        let good = svc.deployments[1..].iter().find(|d| d.rollout_state.as_deref() == Some("COMPLETED")).cloned();
-        if let (true, Some(good)) = (breaker.rollback, good) {
+        // The last COMPLETED deployment: still listed, or remembered after it drained.
+        let good = svc.deployments[1..]
+            .iter()
+            .find(|d| d.rollout_state.as_deref() == Some("COMPLETED"))
+            .map(|d| (d.id.clone(), d.task_definition.clone()))
+            .or_else(|| last_completed.clone().filter(|(id, _)| *id != primary_id));
+        if let (true, Some((good_id, good_td))) = (breaker.rollback, good) {
             for d in &mut svc.deployments {
                 d.status = "ACTIVE".into();
             }
-            let reason = format!("ECS deployment circuit breaker: rolling back to deploymentId {}.", good.id);
-            svc.deployments.insert(0, new_deployment(&good.task_definition, desired, Some(&reason)));
-            svc.task_definition = good.task_definition.clone();
-            push_event(&mut svc, format!("(service {name}) rolling back to deployment {}.", good.id));
+            let reason = format!("ECS deployment circuit breaker: rolling back to deploymentId {good_id}.");
+            svc.deployments.insert(0, new_deployment(&good_td, desired, Some(&reason)));
+            svc.task_definition = good_td;
+            push_event(&mut svc, format!("(service {name}) rolling back to deployment {good_id}."));
         }
     }
 
@@ -378,6 +384,7 @@ pub(crate) fn reconcile(
         let id = svc.deployments[0].id.clone();
         svc.deployments[0].rollout_state = Some("COMPLETED".into());
         svc.deployments[0].rollout_state_reason = Some(format!("ECS deployment {id} completed."));
+        last_completed = Some((id.clone(), svc.deployments[0].task_definition.clone()));
         push_event(&mut svc, format!("(service {name}) (deployment {id}) deployment completed."));
     }
     if steady
@@ -406,7 +413,7 @@ pub(crate) fn reconcile(
     {
         svc.status = "INACTIVE".into();
     }
-    if svc != rec.service {
+    if svc != rec.service || last_completed != rec.last_completed {
         for d in &mut svc.deployments {
             if d != rec.service.deployments.iter().find(|x| x.id == d.id).unwrap_or(d) {
                 d.updated_at = now;
@@ -414,7 +421,7 @@ pub(crate) fn reconcile(
         }
         changes.push(Change::Service {
             region: region.to_string(),
-            record: Arc::new(crate::ServiceRecord { service: svc, cluster: rec.cluster.clone() }),
+            record: Arc::new(crate::ServiceRecord { service: svc, cluster: rec.cluster.clone(), last_completed }),
         });
     }
     Ok(())

@@ -21,13 +21,17 @@ struct Harness {
 
 impl Harness {
     async fn new(desired: i64, breaker: bool) -> Harness {
+        Harness::with_percents(desired, breaker, 200, 100).await
+    }
+
+    async fn with_percents(desired: i64, breaker: bool, maximum: i64, minimum: i64) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let control = open(dir.path());
         let c = caller();
         cluster_with_instances(&control, &["a", "b"], 4096, 3).await;
         let config = DeploymentConfiguration {
-            maximum_percent: Some(200),
-            minimum_healthy_percent: Some(100),
+            maximum_percent: Some(maximum),
+            minimum_healthy_percent: Some(minimum),
             deployment_circuit_breaker: breaker.then_some(DeploymentCircuitBreaker { enable: true, rollback: true }),
         };
         let svc = control
@@ -229,4 +233,49 @@ async fn the_breaker_fails_a_deployment_and_rolls_back() {
     assert!(messages(&s)
         .iter()
         .any(|m| *m == format!("(service web) (deployment {bad}) deployment failed: tasks failed to start.")));
+}
+
+#[tokio::test]
+async fn the_breaker_rolls_back_to_a_deployment_that_already_drained() {
+    // With minimumHealthyPercent 0 the old task stops before the new one starts, so the
+    // old deployment leaves the list before the new one fails.
+    let h = Harness::with_percents(1, true, 100, 0).await;
+    h.pass(0.0).await;
+    let good = h.service().deployments[0].id.clone();
+    h.report(&h.live(&good), "RUNNING", None).await;
+    h.age(&h.live(&good), 60.0).await;
+    assert_eq!(h.pass(0.0).await.deployments[0].rollout_state.as_deref(), Some("COMPLETED"));
+    let c = caller();
+    let update = UpdateService {
+        cluster: Some("c".into()),
+        service: "web".into(),
+        task_definition: Some("web:3".into()),
+        ..Default::default()
+    };
+    h.control.update_service(&c, update).await.unwrap();
+    let old = h.live(&good);
+    h.pass(3.0).await;
+    h.report(&old, "STOPPED", None).await;
+    let s = h.pass(3.1).await;
+    assert_eq!(s.deployments.len(), 1, "the drained deployment is gone: {:?}", s.deployments);
+    let bad = s.deployments[0].id.clone();
+    let mut at = 3.2;
+    for _ in 0..4 {
+        let s = h.pass(at).await;
+        if s.deployments[0].id != bad {
+            break;
+        }
+        h.report(&h.live(&bad), "STOPPED", Some("TaskFailedToStart")).await;
+        at += 0.1;
+    }
+    let s = h.pass(at).await;
+    assert!(
+        s.task_definition.ends_with("web:1"),
+        "rolled back to the drained deployment's revision: {}",
+        s.task_definition
+    );
+    assert_eq!(
+        s.deployments[0].rollout_state_reason.as_deref(),
+        Some(format!("ECS deployment circuit breaker: rolling back to deploymentId {good}.").as_str())
+    );
 }

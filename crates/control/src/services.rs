@@ -204,7 +204,11 @@ impl Control {
                 });
             }
             service.tags = req.tags;
-            let record = ServiceRecord { service: Service { tags: Vec::new(), ..service.clone() }, cluster };
+            let record = ServiceRecord {
+                service: Service { tags: Vec::new(), ..service.clone() },
+                cluster,
+                last_completed: None,
+            };
             changes.push(Change::Service { region: caller.region.clone(), record: Arc::new(record) });
             Ok(service)
         })

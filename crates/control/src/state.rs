@@ -80,6 +80,10 @@ pub struct RegionState {
 pub struct ServiceRecord {
     pub service: Service,
     pub cluster: String,
+    /// The last deployment that COMPLETED, as (id, task definition ARN): what the circuit
+    /// breaker rolls back to, even after that deployment has drained and left the list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_completed: Option<(String, String)>,
 }
 
 /// What the tasks on one instance hold.

@@ -1,0 +1,272 @@
+//! End to end on the real Docker engine: a two-service compose project brought up with
+//! `berth compose up`, reached on its published port, redeployed with a new image by
+//! `berth service deploy --wait`, a failing deploy that exits with the rollback code, a
+//! one-off task whose exit code becomes `berth task run`'s, and `compose down`.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
+
+use berth_testkit::{docker_cli, sdk_client, wait_for, AgentProcess, BerthProcess, TestImage};
+
+const DEADLINE: Duration = Duration::from_secs(90);
+
+fn berth() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_berth"))
+}
+
+struct Cli<'a> {
+    server: &'a BerthProcess,
+    credential: berth_api::sigv4::Credential,
+    dir: PathBuf,
+}
+
+impl Cli<'_> {
+    /// Runs `berth ARGS --endpoint-url …` in the project directory: (exit code, stdout, stderr).
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(berth())
+            .args(args)
+            .args(["--endpoint-url", &self.server.endpoint])
+            .current_dir(&self.dir)
+            .env("AWS_ACCESS_KEY_ID", &self.credential.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &self.credential.secret_access_key)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn http_get(port: u16) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok();
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).map_err(|e| e.to_string())?;
+    Ok(body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compose_project_goes_up_is_redeployed_and_comes_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = BerthProcess::start(berth(), &dir.path().join("server"), 0);
+    let credential = server.credential();
+    let ecs = sdk_client(&server.endpoint, &credential, "us-east-1");
+    let cluster = format!("compose-{}", std::process::id());
+    let image = TestImage::build(&cluster, &cluster);
+    let v2 = format!("{}-v2", image.reference);
+    docker_cli(&["tag", &image.reference, &v2]);
+    ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
+    let _agent = AgentProcess::start(berth(), &server.endpoint, &cluster, &dir.path().join("agent"), &credential, &[]);
+    wait_for("the agent to register", DEADLINE, async || {
+        let l = ecs.list_container_instances().cluster(&cluster).send().await.map_err(|e| e.to_string())?;
+        if l.container_instance_arns().is_empty() {
+            Err("none yet".into())
+        } else {
+            Ok(())
+        }
+    })
+    .await;
+
+    let project = dir.path().join("shop");
+    std::fs::create_dir_all(&project).unwrap();
+    let port = free_port();
+    std::fs::write(project.join(".env"), format!("IMAGE={}\nPORT={port}\n", image.reference)).unwrap();
+    std::fs::write(
+        project.join("docker-compose.yml"),
+        r#"
+services:
+  web:
+    image: ${IMAGE}
+    command: ["sh", "-c", "mkdir -p /www && echo hello from compose > /www/index.html && exec httpd -f -p 80 -h /www"]
+    ports: ["${PORT}:80"]
+    mem_limit: 32m
+    stop_grace_period: 2s
+  worker:
+    image: ${IMAGE}
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"]
+    mem_limit: 16m
+    stop_grace_period: 2s
+x-ecs:
+  deploymentConfiguration:
+    maximumPercent: 100
+    minimumHealthyPercent: 0
+    deploymentCircuitBreaker: {enable: true, rollback: true}
+"#,
+    )
+    .unwrap();
+    let cli = Cli { server: &server, credential: credential.clone(), dir: project.clone() };
+    let env_file = project.join("outputs.env");
+    let env_path = env_file.to_str().unwrap();
+
+    let (code, out, err) =
+        cli.run(&["compose", "up", "--cluster", &cluster, "--wait", "--output", "json", "--output-env", env_path]);
+    assert_eq!(code, 0, "compose up: {out}\n{err}");
+    let result: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(result["project"], "shop");
+    assert_eq!(result["services"][0]["state"], "COMPLETED");
+    let outputs = std::fs::read_to_string(&env_file).unwrap();
+    assert!(outputs.contains("BERTH_SERVICE_ARN=arn:aws:ecs:us-east-1:"), "{outputs}");
+    assert!(outputs.contains("BERTH_STATE=COMPLETED"), "{outputs}");
+    let page = wait_for("the published port to answer", DEADLINE, async || http_get(port)).await;
+    assert!(page.contains("hello from compose"), "{page}");
+
+    let (code, ps, _) = cli.run(&["compose", "ps", "--cluster", &cluster]);
+    assert_eq!(code, 0);
+    assert!(ps.contains("RUNNING") && ps.contains(&format!("web:{port}->80/tcp")), "{ps}");
+    let (_, listed, _) = cli.run(&["ls", "services", "--cluster", &cluster, "--output", "json"]);
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed[0]["serviceName"], "shop");
+
+    // A new image, deployed and followed to the end.
+    let (code, out, err) = cli.run(&[
+        "service",
+        "deploy",
+        "--cluster",
+        &cluster,
+        "--service",
+        "shop",
+        "--image",
+        &format!("web={v2}"),
+        "--wait",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "deploy: {out}\n{err}");
+    let deployed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(deployed["state"], "COMPLETED");
+    assert!(deployed["taskDefinitionArn"].as_str().unwrap().ends_with("task-definition/shop:2"));
+    let running = docker_cli(&[
+        "ps",
+        "--filter",
+        &format!("label=com.amazonaws.ecs.cluster={cluster}"),
+        "--filter",
+        "label=com.amazonaws.ecs.container-name=web",
+        "--format",
+        "{{.Image}}",
+    ]);
+    assert_eq!(running.trim(), v2);
+    let page = wait_for("the new task to answer", DEADLINE, async || http_get(port)).await;
+    assert!(page.contains("hello from compose"));
+
+    // An image that cannot be pulled: the breaker rolls back, and the exit code says so.
+    let (code, out, err) = cli.run(&[
+        "service",
+        "deploy",
+        "--cluster",
+        &cluster,
+        "--service",
+        "shop",
+        "--image",
+        "web=berth-test/does-not-exist:1",
+        "--wait",
+        "--timeout",
+        "120",
+    ]);
+    assert_eq!(code, 3, "a rolled-back deploy exits 3: {out}\n{err}");
+    assert!(out.contains("rolled back"), "{out}");
+
+    let (_, events, _) = cli.run(&["events", "--cluster", &cluster, "--service", "shop"]);
+    assert!(events.contains("(service shop) has reached a steady state."), "{events}");
+    assert!(events.contains("deployment failed"), "{events}");
+
+    // A one-off task: its container's exit code is the command's.
+    let td = ecs
+        .register_task_definition()
+        .family(format!("{cluster}-job"))
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("job")
+                .image(&image.reference)
+                .memory(16)
+                .command("sh")
+                .command("-c")
+                .command("echo working; exit 7")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let td_arn = td.task_definition().unwrap().task_definition_arn().unwrap().to_string();
+    let (code, out, err) = cli.run(&[
+        "task",
+        "run",
+        "--cluster",
+        &cluster,
+        "--task-definition",
+        &td_arn,
+        "--wait",
+        "--output-env",
+        env_path,
+    ]);
+    assert_eq!(code, 7, "task run exits with the container's code: {out}\n{err}");
+    let outputs = std::fs::read_to_string(&env_file).unwrap();
+    assert!(outputs.contains("BERTH_EXIT_CODE=7") && outputs.contains("BERTH_TASK_ARN=arn:aws:ecs:"), "{outputs}");
+
+    let (code, out, err) = cli.run(&["compose", "down", "--cluster", &cluster]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    wait_for("the project's containers to go", DEADLINE, async || {
+        let left = docker_cli(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=com.amazonaws.ecs.cluster={cluster}"),
+            "--filter",
+            "label=com.amazonaws.ecs.container-name=web",
+        ]);
+        if left.is_empty() {
+            Ok(())
+        } else {
+            Err(left)
+        }
+    })
+    .await;
+    let d = ecs.describe_services().cluster(&cluster).services("shop").send().await.unwrap();
+    assert_ne!(d.services()[0].status(), Some("ACTIVE"));
+    let _ = Command::new("docker").args(["rmi", &v2]).output();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compose_up_task_mode_returns_the_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = BerthProcess::start(berth(), &dir.path().join("server"), 0);
+    let credential = server.credential();
+    let ecs = sdk_client(&server.endpoint, &credential, "us-east-1");
+    let cluster = format!("composetask-{}", std::process::id());
+    let image = TestImage::build(&cluster, &cluster);
+    ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
+    let _agent = AgentProcess::start(berth(), &server.endpoint, &cluster, &dir.path().join("agent"), &credential, &[]);
+    let project = dir.path().join("job");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("compose.yaml"),
+        format!("services:\n  job:\n    image: {}\n    command: sh -c 'exit 4'\n    mem_limit: 16m\n", image.reference),
+    )
+    .unwrap();
+    let cli = Cli { server: &server, credential: credential.clone(), dir: project };
+    wait_for("the agent to register", DEADLINE, async || {
+        let l = ecs.list_container_instances().cluster(&cluster).send().await.map_err(|e| e.to_string())?;
+        if l.container_instance_arns().is_empty() {
+            Err("none yet".into())
+        } else {
+            Ok(())
+        }
+    })
+    .await;
+    let (code, out, err) = cli.run(&["compose", "up", "--cluster", &cluster, "--task", "--wait", "--output", "json"]);
+    assert_eq!(code, 4, "{out}\n{err}");
+    let result: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(result["tasks"][0]["exitCode"], 4);
+    assert_eq!(result["tasks"][0]["state"], "STOPPED");
+}
