@@ -270,3 +270,67 @@ async fn compose_up_task_mode_returns_the_exit_code() {
     assert_eq!(result["tasks"][0]["exitCode"], 4);
     assert_eq!(result["tasks"][0]["state"], "STOPPED");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compose_build_pushes_to_the_registry_and_up_runs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = BerthProcess::start(berth(), &dir.path().join("server"), 0);
+    let credential = server.credential();
+    let ecs = sdk_client(&server.endpoint, &credential, "us-east-1");
+    let cluster = format!("composebuild-{}", std::process::id());
+    let base = TestImage::build(&cluster, &cluster);
+    ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
+    let _agent = AgentProcess::start(berth(), &server.endpoint, &cluster, &dir.path().join("agent"), &credential, &[]);
+    let project = dir.path().join("built");
+    std::fs::create_dir_all(project.join("app")).unwrap();
+    std::fs::write(
+        project.join("app/Dockerfile"),
+        format!(
+            "FROM {}\nRUN echo built-by-berth > /message\nCMD [\"sh\", \"-c\", \"cat /message; sleep 600\"]\n",
+            base.reference
+        ),
+    )
+    .unwrap();
+    std::fs::write(project.join("compose.yaml"), "services:\n  app:\n    build: ./app\n    mem_limit: 16m\n").unwrap();
+    let cli = Cli { server: &server, credential: credential.clone(), dir: project };
+    let host = format!("127.0.0.1:{}", server.port());
+    let image = format!("{host}/built/app:latest");
+
+    let (code, out, err) = cli.run(&["compose", "up", "--cluster", &cluster]);
+    assert_ne!(code, 0, "up before build must say the image is missing");
+    assert!(err.contains("run `berth compose build` first"), "{out}\n{err}");
+
+    let (code, out, err) = cli.run(&["compose", "build", "--output", "json"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let built: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(built["images"][0]["image"], image.as_str());
+    assert!(built["images"][0]["digest"].as_str().unwrap().starts_with("sha256:"));
+    // The engine must pull it from the registry, with the agent's own credentials.
+    docker_cli(&["rmi", &image]);
+
+    let (code, out, err) = cli.run(&["compose", "up", "--cluster", &cluster, "--wait"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let running = wait_for("the built image to run", DEADLINE, async || {
+        let ids = docker_cli(&["ps", "-q", "--filter", &format!("label=com.amazonaws.ecs.cluster={cluster}")]);
+        if ids.is_empty() {
+            Err("nothing running".to_string())
+        } else {
+            Ok(ids)
+        }
+    })
+    .await;
+    let logs = docker_cli(&["logs", running.lines().next().unwrap()]);
+    assert!(logs.contains("built-by-berth"), "{logs}");
+    let (code, _, _) = cli.run(&["compose", "down", "--cluster", &cluster]);
+    assert_eq!(code, 0);
+    wait_for("the containers to go", DEADLINE, async || {
+        let ids = docker_cli(&["ps", "-q", "--filter", &format!("label=com.amazonaws.ecs.cluster={cluster}")]);
+        if ids.is_empty() {
+            Ok(())
+        } else {
+            Err(ids)
+        }
+    })
+    .await;
+    let _ = Command::new("docker").args(["rmi", &image]).output();
+}
