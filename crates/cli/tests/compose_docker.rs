@@ -68,16 +68,9 @@ async fn a_compose_project_goes_up_is_redeployed_and_comes_down() {
     let v2 = format!("{}-v2", image.reference);
     docker_cli(&["tag", &image.reference, &v2]);
     ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
-    let _agent = AgentProcess::start(berth(), &server.endpoint, &cluster, &dir.path().join("agent"), &credential, &[]);
-    wait_for("the agent to register", DEADLINE, async || {
-        let l = ecs.list_container_instances().cluster(&cluster).send().await.map_err(|e| e.to_string())?;
-        if l.container_instance_arns().is_empty() {
-            Err("none yet".into())
-        } else {
-            Ok(())
-        }
-    })
-    .await;
+    let _agent =
+        AgentProcess::start_registered(berth(), &server.endpoint, &cluster, &dir.path().join("agent"), &credential)
+            .await;
 
     let project = dir.path().join("shop");
     std::fs::create_dir_all(&project).unwrap();
@@ -246,7 +239,9 @@ async fn compose_up_task_mode_returns_the_exit_code() {
     let cluster = format!("composetask-{}", std::process::id());
     let image = TestImage::build(&cluster, &cluster);
     ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
-    let _agent = AgentProcess::start(berth(), &server.endpoint, &cluster, &dir.path().join("agent"), &credential, &[]);
+    let _agent =
+        AgentProcess::start_registered(berth(), &server.endpoint, &cluster, &dir.path().join("agent"), &credential)
+            .await;
     let project = dir.path().join("job");
     std::fs::create_dir_all(&project).unwrap();
     std::fs::write(
@@ -255,15 +250,6 @@ async fn compose_up_task_mode_returns_the_exit_code() {
     )
     .unwrap();
     let cli = Cli { server: &server, credential: credential.clone(), dir: project };
-    wait_for("the agent to register", DEADLINE, async || {
-        let l = ecs.list_container_instances().cluster(&cluster).send().await.map_err(|e| e.to_string())?;
-        if l.container_instance_arns().is_empty() {
-            Err("none yet".into())
-        } else {
-            Ok(())
-        }
-    })
-    .await;
     let (code, out, err) = cli.run(&["compose", "up", "--cluster", &cluster, "--task", "--wait", "--output", "json"]);
     assert_eq!(code, 4, "{out}\n{err}");
     let result: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -280,7 +266,9 @@ async fn compose_build_pushes_to_the_registry_and_up_runs_it() {
     let cluster = format!("composebuild-{}", std::process::id());
     let base = TestImage::build(&cluster, &cluster);
     ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
-    let _agent = AgentProcess::start(berth(), &server.endpoint, &cluster, &dir.path().join("agent"), &credential, &[]);
+    let _agent =
+        AgentProcess::start_registered(berth(), &server.endpoint, &cluster, &dir.path().join("agent"), &credential)
+            .await;
     let project = dir.path().join("built");
     std::fs::create_dir_all(project.join("app")).unwrap();
     std::fs::write(

@@ -238,16 +238,9 @@ async fn an_ecs_task_runs_an_image_only_the_registry_has() {
     let credential = server.credential();
     let ecs = sdk_client(&server.endpoint, &credential, "us-east-1");
     ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
-    let _agent = AgentProcess::start(berth(), &server.endpoint, &cluster, &dir.path().join("agent"), &credential, &[]);
-    wait_for("the agent to register", DEADLINE, async || {
-        let l = ecs.list_container_instances().cluster(&cluster).send().await.map_err(|e| e.to_string())?;
-        if l.container_instance_arns().is_empty() {
-            Err("none yet".into())
-        } else {
-            Ok(())
-        }
-    })
-    .await;
+    let _agent =
+        AgentProcess::start_registered(berth(), &server.endpoint, &cluster, &dir.path().join("agent"), &credential)
+            .await;
     let td = ecs
         .register_task_definition()
         .family(&cluster)

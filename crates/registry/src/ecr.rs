@@ -83,6 +83,29 @@ struct RepoRequest {
     repository_name: Option<String>,
 }
 
+/// The request shape of the paginated image listings (ListImages, DescribeImages,
+/// GetLifecyclePolicyPreview).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ImagesRequest {
+    #[serde(flatten)]
+    repo: RepoRequest,
+    image_ids: Option<Vec<ImageId>>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+    #[serde(default)]
+    filter: TagFilter,
+}
+
+/// A reply of one page: `items` under `key`, and `nextToken` when more remain.
+fn paged_reply(key: &str, items: Vec<Value>, next: Option<String>, mut extra: Value) -> Result<Vec<u8>, EcrError> {
+    extra[key] = Value::Array(items);
+    if let Some(n) = next {
+        extra["nextToken"] = json!(n);
+    }
+    reply(extra)
+}
+
 #[derive(Deserialize, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ImageId {
@@ -298,11 +321,7 @@ impl Registry {
             m.repos_in(region).map(|r| (r.record.name.clone(), self.repository_json(region, &r.record))).collect()
         });
         let (items, next) = page(all, req.next_token.as_deref(), max);
-        let mut out = json!({ "repositories": items });
-        if let Some(n) = next {
-            out["nextToken"] = json!(n);
-        }
-        reply(out)
+        paged_reply("repositories", items, next, json!({}))
     }
 
     async fn delete_repository(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
@@ -364,17 +383,7 @@ impl Registry {
     }
 
     fn list_images(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Req {
-            #[serde(flatten)]
-            repo: RepoRequest,
-            next_token: Option<String>,
-            max_results: Option<i64>,
-            #[serde(default)]
-            filter: TagFilter,
-        }
-        let req: Req = decode(body)?;
+        let req: ImagesRequest = decode(body)?;
         let max = max_results(req.max_results, 100, 1000)?;
         let all = self.with_repo(region, &req.repo, |_, repo| {
             let mut ids = Vec::new();
@@ -393,11 +402,7 @@ impl Registry {
             Ok::<_, EcrError>(ids)
         })??;
         let (items, next) = page(all, req.next_token.as_deref(), max);
-        let mut out = json!({ "imageIds": items });
-        if let Some(n) = next {
-            out["nextToken"] = json!(n);
-        }
-        reply(out)
+        paged_reply("imageIds", items, next, json!({}))
     }
 
     fn image_detail(&self, repo: &Repo, image: &ImageRecord) -> Value {
@@ -424,18 +429,7 @@ impl Registry {
     }
 
     fn describe_images(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Req {
-            #[serde(flatten)]
-            repo: RepoRequest,
-            image_ids: Option<Vec<ImageId>>,
-            next_token: Option<String>,
-            max_results: Option<i64>,
-            #[serde(default)]
-            filter: TagFilter,
-        }
-        let req: Req = decode(body)?;
+        let req: ImagesRequest = decode(body)?;
         let account = self.inner.account.clone();
         if let Some(ids) = &req.image_ids {
             let details = self.with_repo(region, &req.repo, |_, repo| {
@@ -460,11 +454,7 @@ impl Registry {
             Ok::<_, EcrError>(out)
         })??;
         let (items, next) = page(all, req.next_token.as_deref(), max);
-        let mut out = json!({ "imageDetails": items });
-        if let Some(n) = next {
-            out["nextToken"] = json!(n);
-        }
-        reply(out)
+        paged_reply("imageDetails", items, next, json!({}))
     }
 
     fn batch_get_image(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
@@ -780,17 +770,7 @@ impl Registry {
     }
 
     fn get_preview(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Req {
-            #[serde(flatten)]
-            repo: RepoRequest,
-            next_token: Option<String>,
-            max_results: Option<i64>,
-            #[serde(default)]
-            filter: TagFilter,
-        }
-        let req: Req = decode(body)?;
+        let req: ImagesRequest = decode(body)?;
         let max = max_results(req.max_results, 100, 100)?;
         let account = self.inner.account.clone();
         let (name, preview, results) = self.with_repo(region, &req.repo, |_, r| {
@@ -826,14 +806,11 @@ impl Registry {
         })?;
         let total = results.len();
         let (items, next) = page(results, req.next_token.as_deref(), max);
-        let mut out = json!({
+        let summary = json!({
             "registryId": account, "repositoryName": name, "lifecyclePolicyText": preview.policy,
-            "status": "COMPLETE", "previewResults": items, "summary": {"expiringImageTotalCount": total},
+            "status": "COMPLETE", "summary": {"expiringImageTotalCount": total},
         });
-        if let Some(n) = next {
-            out["nextToken"] = json!(n);
-        }
-        reply(out)
+        paged_reply("previewResults", items, next, summary)
     }
 
     /// The repository an ECR ARN names: `arn:aws:ecr:REGION:ACCOUNT:repository/NAME`.

@@ -102,6 +102,29 @@ pub struct AgentProcess {
 }
 
 impl AgentProcess {
+    /// Starts an agent with no extra flags and waits (up to a minute) until the cluster
+    /// lists a container instance.
+    pub async fn start_registered(
+        binary: &Path,
+        endpoint: &str,
+        cluster: &str,
+        data_dir: &Path,
+        credential: &Credential,
+    ) -> AgentProcess {
+        let agent = AgentProcess::start(binary, endpoint, cluster, data_dir, credential, &[]);
+        let ecs = crate::sdk_client(endpoint, credential, "us-east-1");
+        crate::wait_for("the agent to register", Duration::from_secs(60), async || {
+            let l = ecs.list_container_instances().cluster(cluster).send().await.map_err(|e| e.to_string())?;
+            if l.container_instance_arns().is_empty() {
+                Err("no container instance yet".into())
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+        agent
+    }
+
     /// Starts `binary agent --server ENDPOINT --cluster CLUSTER --data-dir DIR ARGS...`,
     /// signing with `credential`.
     pub fn start(

@@ -2,7 +2,6 @@
 
 use std::{net::SocketAddr, path::Path, sync::Arc};
 
-use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region};
 use berth_api::{sigv4::Credential, Api, ApiConfig};
 use berth_control::Control;
 use berth_registry::{Registry, RegistryConfig, TokenKey};
@@ -84,44 +83,36 @@ impl Drop for TestServer {
     }
 }
 
-/// An ECS SDK client for any berth endpoint (plain HTTP, no retries so errors surface).
-pub fn sdk_client(endpoint: &str, credential: &Credential, region: &str) -> aws_sdk_ecs::Client {
-    let http = aws_smithy_http_client::Builder::new().build_http();
-    let config = aws_sdk_ecs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new(region.to_string()))
-        .credentials_provider(Credentials::new(
-            credential.access_key_id.clone(),
-            credential.secret_access_key.clone(),
-            None,
-            None,
-            "berth-test",
-        ))
-        .http_client(http)
-        .retry_config(aws_sdk_ecs::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_ecs::Client::from_conf(config)
+/// Builds a client of one AWS SDK crate for a berth endpoint: plain HTTP, static
+/// credentials, no retries (so errors surface).
+macro_rules! berth_sdk_client {
+    ($sdk:ident, $endpoint:expr, $credential:expr, $region:expr) => {{
+        let config = $sdk::Config::builder()
+            .behavior_version($sdk::config::BehaviorVersion::latest())
+            .endpoint_url($endpoint)
+            .region($sdk::config::Region::new($region.to_string()))
+            .credentials_provider($sdk::config::Credentials::new(
+                $credential.access_key_id.clone(),
+                $credential.secret_access_key.clone(),
+                None,
+                None,
+                "berth-test",
+            ))
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .retry_config($sdk::config::retry::RetryConfig::disabled())
+            .build();
+        $sdk::Client::from_conf(config)
+    }};
 }
 
-/// An ECR SDK client for any berth endpoint (plain HTTP, no retries).
+/// An ECS SDK client for any berth endpoint.
+pub fn sdk_client(endpoint: &str, credential: &Credential, region: &str) -> aws_sdk_ecs::Client {
+    berth_sdk_client!(aws_sdk_ecs, endpoint, credential, region)
+}
+
+/// An ECR SDK client for any berth endpoint.
 pub fn ecr_client(endpoint: &str, credential: &Credential, region: &str) -> aws_sdk_ecr::Client {
-    let http = aws_smithy_http_client::Builder::new().build_http();
-    let config = aws_sdk_ecr::Config::builder()
-        .behavior_version(aws_sdk_ecr::config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_sdk_ecr::config::Region::new(region.to_string()))
-        .credentials_provider(aws_sdk_ecr::config::Credentials::new(
-            credential.access_key_id.clone(),
-            credential.secret_access_key.clone(),
-            None,
-            None,
-            "berth-test",
-        ))
-        .http_client(http)
-        .retry_config(aws_sdk_ecr::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_ecr::Client::from_conf(config)
+    berth_sdk_client!(aws_sdk_ecr, endpoint, credential, region)
 }
 
 impl TestServer {
