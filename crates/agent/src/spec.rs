@@ -147,6 +147,14 @@ pub fn container_spec(
         })
         .unwrap_or_default();
     let cpu = over.and_then(|o| o.cpu).unwrap_or(def.cpu);
+    let linux = other("linuxParameters");
+    let capabilities = |which: &str| -> Vec<String> {
+        linux
+            .and_then(|l| l.get("capabilities"))
+            .and_then(|c| c.get(which))
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    };
     ContainerSpec {
         name: ctx.container_name(&name),
         image: def.image.clone().unwrap_or_default(),
@@ -179,11 +187,42 @@ pub fn container_spec(
             .map(|l| (l.log_driver.clone(), l.options.clone().unwrap_or_default())),
         privileged: def.privileged == Some(true),
         readonly_rootfs: other("readonlyRootFilesystem").and_then(|v| v.as_bool()) == Some(true),
-        init: other("linuxParameters").and_then(|l| l.get("initProcessEnabled")).and_then(|v| v.as_bool())
-            == Some(true),
+        init: linux.and_then(|l| l.get("initProcessEnabled")).and_then(|v| v.as_bool()) == Some(true),
         extra_hosts,
         dns: strings("dnsServers"),
+        dns_search: strings("dnsSearchDomains"),
         stop_timeout: Some(stop_timeout(def)),
+        tmpfs: linux
+            .and_then(|l| l.get("tmpfs"))
+            .and_then(|t| t.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|t| {
+                let path = t.get("containerPath")?.as_str()?.to_string();
+                let mut options: Vec<String> =
+                    t.get("size").and_then(|s| s.as_i64()).map(|s| format!("size={s}m")).into_iter().collect();
+                options.extend(
+                    t.get("mountOptions")
+                        .and_then(|o| o.as_array())
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|o| o.as_str().map(String::from)),
+                );
+                Some((path, options.join(",")))
+            })
+            .collect(),
+        cap_add: capabilities("add"),
+        cap_drop: capabilities("drop"),
+        shm_size_mib: linux.and_then(|l| l.get("sharedMemorySize")).and_then(|v| v.as_i64()),
+        security_opt: strings("dockerSecurityOptions"),
+        sysctls: other("systemControls")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|c| Some((c.get("namespace")?.as_str()?.to_string(), c.get("value")?.as_str()?.to_string())))
+            .collect(),
+        tty: other("pseudoTerminal").and_then(|v| v.as_bool()) == Some(true),
+        open_stdin: other("interactive").and_then(|v| v.as_bool()) == Some(true),
     }
 }
 
@@ -244,8 +283,13 @@ mod tests {
                 "mountPoints": [{"sourceVolume": "data", "containerPath": "/data", "readOnly": true}, {"sourceVolume": "scratch", "containerPath": "/tmp/s"}],
                 "ulimits": [{"name": "nofile", "softLimit": 1024, "hardLimit": 2048}],
                 "healthCheck": {"command": ["CMD-SHELL", "true"], "interval": 5, "timeout": 2, "retries": 1},
-                "stopTimeout": 7, "linuxParameters": {"initProcessEnabled": true},
-                "extraHosts": [{"hostname": "db.local", "ipAddress": "10.0.0.1"}]
+                "stopTimeout": 7, "extraHosts": [{"hostname": "db.local", "ipAddress": "10.0.0.1"}],
+                "linuxParameters": {"initProcessEnabled": true, "sharedMemorySize": 128,
+                    "capabilities": {"add": ["NET_ADMIN"], "drop": ["MKNOD"]},
+                    "tmpfs": [{"containerPath": "/run", "size": 32, "mountOptions": ["noexec"]}]},
+                "dnsSearchDomains": ["svc.local"], "dockerSecurityOptions": ["no-new-privileges"],
+                "systemControls": [{"namespace": "net.core.somaxconn", "value": "1024"}],
+                "pseudoTerminal": true, "interactive": true
             }]
         }));
         let overrides: TaskOverride = serde_json::from_value(
@@ -267,6 +311,13 @@ mod tests {
         assert_eq!(s.stop_timeout, Some(Duration::from_secs(7)));
         assert!(s.init);
         assert_eq!(s.extra_hosts, vec!["db.local:10.0.0.1"]);
+        assert_eq!(s.tmpfs, vec![("/run".to_string(), "size=32m,noexec".to_string())]);
+        assert_eq!((s.cap_add.clone(), s.cap_drop.clone()), (vec!["NET_ADMIN".to_string()], vec!["MKNOD".to_string()]));
+        assert_eq!(s.shm_size_mib, Some(128));
+        assert_eq!(s.dns_search, vec!["svc.local"]);
+        assert_eq!(s.security_opt, vec!["no-new-privileges"]);
+        assert_eq!(s.sysctls["net.core.somaxconn"], "1024");
+        assert!(s.tty && s.open_stdin);
     }
 
     #[test]

@@ -91,6 +91,10 @@ services:
     command: ["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"]
     mem_limit: 16m
     stop_grace_period: 2s
+    tmpfs: ["/scratch:size=8m"]
+    cap_drop: [NET_RAW]
+    shm_size: 16m
+    sysctls: {net.core.somaxconn: "1024"}
 x-ecs:
   deploymentConfiguration:
     maximumPercent: 100
@@ -115,12 +119,33 @@ x-ecs:
     let page = wait_for("the published port to answer", DEADLINE, async || http_get(port)).await;
     assert!(page.contains("hello from compose"), "{page}");
 
+    // Linux settings reach the engine.
+    let worker = docker_cli(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.amazonaws.ecs.cluster={cluster}"),
+        "--filter",
+        "label=com.amazonaws.ecs.container-name=worker",
+    ]);
+    let host_config = docker_cli(&["inspect", "--format", "{{json .HostConfig}}", worker.lines().next().unwrap()]);
+    let host_config: serde_json::Value = serde_json::from_str(&host_config).unwrap();
+    assert_eq!(host_config["Tmpfs"]["/scratch"], "size=8m");
+    assert_eq!(host_config["CapDrop"], serde_json::json!(["NET_RAW"]));
+    assert_eq!(host_config["ShmSize"], 16 << 20);
+    assert_eq!(host_config["Sysctls"]["net.core.somaxconn"], "1024");
     let (code, ps, _) = cli.run(&["compose", "ps", "--cluster", &cluster]);
     assert_eq!(code, 0);
     assert!(ps.contains("RUNNING") && ps.contains(&format!("web:{port}->80/tcp")), "{ps}");
     let (_, listed, _) = cli.run(&["ls", "services", "--cluster", &cluster, "--output", "json"]);
     let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
     assert_eq!(listed[0]["serviceName"], "shop");
+    let (_, tasks, _) = cli.run(&["ls", "tasks", "--cluster", &cluster]);
+    assert!(tasks.starts_with("TASK") && tasks.contains("RUNNING") && tasks.contains("service:shop"), "{tasks}");
+    let (_, instances, _) = cli.run(&["ls", "instances", "--cluster", &cluster]);
+    assert!(instances.contains("ACTIVE") && instances.contains("true"), "{instances}");
+    let (_, clusters, _) = cli.run(&["ls", "clusters"]);
+    assert!(clusters.lines().any(|l| l.starts_with(&cluster) && l.contains("ACTIVE")), "{clusters}");
 
     // A new image, deployed and followed to the end.
     let (code, out, err) = cli.run(&[

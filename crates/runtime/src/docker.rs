@@ -90,6 +90,13 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         init: spec.init.then_some(true),
         extra_hosts: (!spec.extra_hosts.is_empty()).then(|| spec.extra_hosts.clone()),
         dns: (!spec.dns.is_empty()).then(|| spec.dns.clone()),
+        dns_search: (!spec.dns_search.is_empty()).then(|| spec.dns_search.clone()),
+        tmpfs: (!spec.tmpfs.is_empty()).then(|| spec.tmpfs.iter().cloned().collect()),
+        cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
+        cap_drop: (!spec.cap_drop.is_empty()).then(|| spec.cap_drop.clone()),
+        shm_size: spec.shm_size_mib.map(|m| m * 1024 * 1024),
+        security_opt: (!spec.security_opt.is_empty()).then(|| spec.security_opt.clone()),
+        sysctls: (!spec.sysctls.is_empty()).then(|| spec.sysctls.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
         ..Default::default()
     };
     ContainerCreateBody {
@@ -111,6 +118,8 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
             ..Default::default()
         }),
         stop_timeout: spec.stop_timeout.map(|d| d.as_secs() as i64),
+        tty: spec.tty.then_some(true),
+        open_stdin: spec.open_stdin.then_some(true),
         host_config: Some(host_config),
         ..Default::default()
     }
@@ -322,5 +331,26 @@ mod tests {
         let bindings = body.host_config.unwrap().port_bindings.unwrap();
         assert_eq!(bindings["80/tcp"].as_ref().unwrap()[0].host_port.as_deref(), Some(""));
         assert_eq!(bindings["53/udp"].as_ref().unwrap()[0].host_port.as_deref(), Some("5353"));
+    }
+
+    #[test]
+    fn linux_parameters_reach_the_host_config() {
+        let spec = ContainerSpec {
+            tmpfs: vec![("/run".into(), "size=64m".into())],
+            cap_add: vec!["NET_ADMIN".into()],
+            cap_drop: vec!["ALL".into()],
+            shm_size_mib: Some(128),
+            sysctls: [("net.core.somaxconn".to_string(), "1024".to_string())].into(),
+            tty: true,
+            ..Default::default()
+        };
+        let body = create_body(&spec);
+        assert_eq!(body.tty, Some(true));
+        let host = body.host_config.unwrap();
+        assert_eq!(host.tmpfs.unwrap()["/run"], "size=64m");
+        assert_eq!(host.cap_add.unwrap(), vec!["NET_ADMIN"]);
+        assert_eq!(host.cap_drop.unwrap(), vec!["ALL"]);
+        assert_eq!(host.shm_size, Some(128 << 20));
+        assert_eq!(host.sysctls.unwrap()["net.core.somaxconn"], "1024");
     }
 }

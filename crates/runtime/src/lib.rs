@@ -44,7 +44,18 @@ pub struct ContainerSpec {
     pub init: bool,
     pub extra_hosts: Vec<String>,
     pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
     pub stop_timeout: Option<Duration>,
+    /// tmpfs mounts: (container path, mount options such as `size=64m,noexec`).
+    pub tmpfs: Vec<(String, String)>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    /// `/dev/shm` size, MiB.
+    pub shm_size_mib: Option<i64>,
+    pub security_opt: Vec<String>,
+    pub sysctls: BTreeMap<String, String>,
+    pub tty: bool,
+    pub open_stdin: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
