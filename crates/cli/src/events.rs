@@ -18,6 +18,9 @@ pub struct EventsArgs {
     /// Keep watching for new events.
     #[arg(long)]
     follow: bool,
+    /// `json` prints one JSON object per event and line.
+    #[arg(long, value_enum, default_value = "text")]
+    output: crate::ui::Format,
 }
 
 #[derive(Args)]
@@ -60,7 +63,12 @@ async fn collect(
     Ok(out)
 }
 
-fn print(event: &(f64, String, String, String)) {
+fn print(event: &(f64, String, String, String), format: crate::ui::Format) {
+    if format == crate::ui::Format::Json {
+        let line = json!({"createdAt": event.0, "serviceName": event.1, "id": event.2, "message": event.3});
+        println!("{line}");
+        return;
+    }
     let secs = event.0 as i64;
     let (y, m, d) = berth_model::time::civil_from_days(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
@@ -74,7 +82,7 @@ pub async fn run(command: EventsCommand) -> anyhow::Result<()> {
     loop {
         for e in collect(&client, &a.cluster, a.service.as_deref()).await? {
             if seen.insert(e.2.clone()) {
-                print(&e);
+                print(&e, a.output);
             }
         }
         if !a.follow {

@@ -62,6 +62,8 @@ pub struct WaitArgs {
     #[arg(long, default_value_t = 600)]
     timeout: u64,
     #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
     connection: Connection,
 }
 
@@ -92,10 +94,17 @@ pub async fn run(command: ServiceCommand) -> anyhow::Result<Outcome> {
     match command {
         ServiceCommand::Wait(args) => {
             let client = args.connection.client()?;
-            let progress = Progress::new(false);
-            let (outcome, _) =
+            let progress = args.output.progress();
+            let (outcome, service) =
                 follow(&client, &args.cluster, &args.service, Duration::from_secs(args.timeout), &progress).await?;
             progress.finish();
+            let deployment = service["deployments"][0]["id"].as_str().unwrap_or_default().to_string();
+            let arn = service["serviceArn"].as_str().unwrap_or_default().to_string();
+            args.output.emit(
+                "",
+                &json!({"serviceArn": arn, "deploymentId": deployment, "state": outcome.state(), "deployments": service["deployments"]}),
+                &[("BERTH_SERVICE_ARN", arn.clone()), ("BERTH_DEPLOYMENT_ID", deployment.clone()), ("BERTH_STATE", outcome.state().into())],
+            )?;
             Ok(outcome)
         }
         ServiceCommand::Deploy(args) => deploy(args).await,

@@ -198,6 +198,10 @@ x-ecs:
     let (_, events, _) = cli.run(&["events", "--cluster", &cluster, "--service", "shop"]);
     assert!(events.contains("(service shop) has reached a steady state."), "{events}");
     assert!(events.contains("deployment failed"), "{events}");
+    let (_, lines, _) = cli.run(&["events", "--cluster", &cluster, "--service", "shop", "--output", "json"]);
+    let parsed: Vec<serde_json::Value> = lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(parsed.iter().all(|e| e["serviceName"] == "shop" && e["message"].is_string()), "{lines}");
+    assert_eq!(parsed.len(), events.lines().count());
 
     // A one-off task: its container's exit code is the command's.
     let td = ecs
