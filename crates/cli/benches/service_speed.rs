@@ -4,6 +4,10 @@
 //!    UpdateService to the new deployment COMPLETED, against the time to start one task
 //!    with RunTask (the baseline, measured in the same run).
 //!
+//! 3. the engine's floor, through the same Docker API the agent uses: one container created
+//!    and started, then ten at once, then those ten stopped at once — what any
+//!    orchestrator on this engine pays for a 10-task rollout.
+//!
 //! Run: `cargo bench -p berth-cli --bench service_speed`
 
 use std::{
@@ -177,6 +181,7 @@ fn main() {
         (kill_ms, percentile(&one, 50.0), rollout)
     });
     drop(agent);
+    let (floor_one, floor_ten, floor_stop) = runtime.block_on(engine_floor(&image.reference, &cluster));
 
     let p50 = percentile(&kill_ms, 50.0);
     println!(
@@ -191,4 +196,65 @@ fn main() {
     let ratio = rollout_ms / one_task_ms;
     println!("one task RunTask -> RUNNING (baseline, median of 5): {one_task_ms:.0} ms");
     println!("rolling deployment of 10 tasks (max 200%, no health check): {rollout_ms:.0} ms = {ratio:.1}x one task (target <= 3x: {})", if ratio <= 3.0 { "met" } else { "NOT met" });
+    println!(
+        "engine floor (Docker API, no orchestrator): one create+start {floor_one:.0} ms; 10 at once {floor_ten:.0} ms = {:.1}x one; stopping 10 at once {floor_stop:.0} ms; start+stop of 10 = {:.1}x one task through berth",
+        floor_ten / floor_one,
+        (floor_ten + floor_stop) / one_task_ms
+    );
+}
+
+/// Creates and starts containers straight through the Docker API: one alone (median of 3),
+/// then ten concurrently, then stops those ten concurrently. Returns the three times in ms.
+async fn engine_floor(image: &str, cluster: &str) -> (f64, f64, f64) {
+    use berth_runtime::{docker::DockerRuntime, ContainerRuntime, ContainerSpec};
+    let docker = std::sync::Arc::new(DockerRuntime::connect().await.expect("docker"));
+    let spec = |n: usize| ContainerSpec {
+        name: format!("{cluster}-floor-{n}"),
+        image: image.to_string(),
+        command: Some(vec!["sh".into(), "-c".into(), "trap \"exit 0\" TERM; sleep 300 & wait".into()]),
+        network_mode: "bridge".into(),
+        labels: [("com.amazonaws.ecs.cluster".to_string(), cluster.to_string())].into(),
+        memory_mib: Some(16),
+        ..Default::default()
+    };
+    let start = |n: usize| {
+        let docker = docker.clone();
+        let spec = spec(n);
+        async move {
+            let id = docker.create(&spec).await.expect("create");
+            docker.start(&id).await.expect("start");
+            id
+        }
+    };
+    let mut ones = Vec::new();
+    for n in 0..3 {
+        let t = Instant::now();
+        let id = start(100 + n).await;
+        ones.push(t.elapsed().as_secs_f64() * 1000.0);
+        docker.stop(&id, Duration::from_secs(1)).await.unwrap();
+        docker.remove(&id).await.unwrap();
+    }
+    let t = Instant::now();
+    let handles: Vec<_> = (0..10).map(|n| tokio::spawn(start(n))).collect();
+    let mut ids = Vec::new();
+    for h in handles {
+        ids.push(h.await.unwrap());
+    }
+    let ten = t.elapsed().as_secs_f64() * 1000.0;
+    let t = Instant::now();
+    let stops: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (docker, id) = (docker.clone(), id.clone());
+            tokio::spawn(async move { docker.stop(&id, Duration::from_secs(1)).await })
+        })
+        .collect();
+    for s in stops {
+        s.await.unwrap().unwrap();
+    }
+    let stop = t.elapsed().as_secs_f64() * 1000.0;
+    for id in ids {
+        let _ = docker.remove(&id).await;
+    }
+    (percentile(&ones, 50.0), ten, stop)
 }
