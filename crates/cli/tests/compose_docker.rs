@@ -43,6 +43,34 @@ impl Cli<'_> {
     }
 }
 
+/// A server, a cluster named after the test with one registered agent, and an image.
+/// Fields drop in order: the agent, then the server, then the image and its containers.
+struct Env {
+    _agent: AgentProcess,
+    server: BerthProcess,
+    credential: berth_api::sigv4::Credential,
+    ecs: aws_sdk_ecs::Client,
+    cluster: String,
+    image: TestImage,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    async fn start(name: &str) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let server = BerthProcess::start(berth(), &dir.path().join("server"), 0);
+        let credential = server.credential();
+        let ecs = sdk_client(&server.endpoint, &credential, "us-east-1");
+        let cluster = format!("{name}-{}", std::process::id());
+        let image = TestImage::build(&cluster, &cluster);
+        ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
+        let agent =
+            AgentProcess::start_registered(berth(), &server.endpoint, &cluster, &dir.path().join("agent"), &credential)
+                .await;
+        Env { _agent: agent, server, credential, ecs, cluster, image, dir }
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -59,18 +87,11 @@ fn http_get(port: u16) -> Result<String, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_compose_project_goes_up_is_redeployed_and_comes_down() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = BerthProcess::start(berth(), &dir.path().join("server"), 0);
-    let credential = server.credential();
-    let ecs = sdk_client(&server.endpoint, &credential, "us-east-1");
-    let cluster = format!("compose-{}", std::process::id());
-    let image = TestImage::build(&cluster, &cluster);
+    let env = Env::start("compose").await;
+    let (dir, server, credential, ecs, cluster, image) =
+        (&env.dir, &env.server, &env.credential, &env.ecs, env.cluster.clone(), &env.image);
     let v2 = format!("{}-v2", image.reference);
     docker_cli(&["tag", &image.reference, &v2]);
-    ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
-    let _agent =
-        AgentProcess::start_registered(berth(), &server.endpoint, &cluster, &dir.path().join("agent"), &credential)
-            .await;
 
     let project = dir.path().join("shop");
     std::fs::create_dir_all(&project).unwrap();
@@ -103,7 +124,7 @@ x-ecs:
 "#,
     )
     .unwrap();
-    let cli = Cli { server: &server, credential: credential.clone(), dir: project.clone() };
+    let cli = Cli { server, credential: credential.clone(), dir: project.clone() };
     let env_file = project.join("outputs.env");
     let env_path = env_file.to_str().unwrap();
 
@@ -261,16 +282,9 @@ x-ecs:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compose_up_task_mode_returns_the_exit_code() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = BerthProcess::start(berth(), &dir.path().join("server"), 0);
-    let credential = server.credential();
-    let ecs = sdk_client(&server.endpoint, &credential, "us-east-1");
-    let cluster = format!("composetask-{}", std::process::id());
-    let image = TestImage::build(&cluster, &cluster);
-    ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
-    let _agent =
-        AgentProcess::start_registered(berth(), &server.endpoint, &cluster, &dir.path().join("agent"), &credential)
-            .await;
+    let env = Env::start("composetask").await;
+    let (dir, server, credential, cluster, image) =
+        (&env.dir, &env.server, &env.credential, env.cluster.clone(), &env.image);
     let project = dir.path().join("job");
     std::fs::create_dir_all(&project).unwrap();
     std::fs::write(
@@ -278,7 +292,7 @@ async fn compose_up_task_mode_returns_the_exit_code() {
         format!("services:\n  job:\n    image: {}\n    command: sh -c 'exit 4'\n    mem_limit: 16m\n", image.reference),
     )
     .unwrap();
-    let cli = Cli { server: &server, credential: credential.clone(), dir: project };
+    let cli = Cli { server, credential: credential.clone(), dir: project };
     let (code, out, err) = cli.run(&["compose", "up", "--cluster", &cluster, "--task", "--wait", "--output", "json"]);
     assert_eq!(code, 4, "{out}\n{err}");
     let result: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -288,16 +302,9 @@ async fn compose_up_task_mode_returns_the_exit_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compose_build_pushes_to_the_registry_and_up_runs_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = BerthProcess::start(berth(), &dir.path().join("server"), 0);
-    let credential = server.credential();
-    let ecs = sdk_client(&server.endpoint, &credential, "us-east-1");
-    let cluster = format!("composebuild-{}", std::process::id());
-    let base = TestImage::build(&cluster, &cluster);
-    ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
-    let _agent =
-        AgentProcess::start_registered(berth(), &server.endpoint, &cluster, &dir.path().join("agent"), &credential)
-            .await;
+    let env = Env::start("composebuild").await;
+    let (dir, server, credential, cluster, base) =
+        (&env.dir, &env.server, &env.credential, env.cluster.clone(), &env.image);
     let project = dir.path().join("built");
     std::fs::create_dir_all(project.join("app")).unwrap();
     std::fs::write(
@@ -309,7 +316,7 @@ async fn compose_build_pushes_to_the_registry_and_up_runs_it() {
     )
     .unwrap();
     std::fs::write(project.join("compose.yaml"), "services:\n  app:\n    build: ./app\n    mem_limit: 16m\n").unwrap();
-    let cli = Cli { server: &server, credential: credential.clone(), dir: project };
+    let cli = Cli { server, credential: credential.clone(), dir: project };
     let host = format!("127.0.0.1:{}", server.port());
     let image = format!("{host}/built/app:latest");
 
