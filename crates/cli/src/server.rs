@@ -18,7 +18,9 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
     let credentials_path = data_dir.join("credentials");
     let credential = credentials::load_or_create(&credentials_path)?;
     let store: Arc<dyn berth_store::Store> = Arc::new(SqliteStore::open(&data_dir).context("opening the state store")?);
-    let control = Control::open(store.clone()).map_err(|e| anyhow::anyhow!("loading state: {e}"))?;
+    let (records, revision) = store.load().context("loading the state store")?;
+    let control =
+        Control::open_loaded(store.clone(), &records, revision).map_err(|e| anyhow::anyhow!("loading state: {e}"))?;
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let local = listener.local_addr()?;
@@ -26,7 +28,7 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
         let ip = if local.ip().is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { local.ip() };
         std::net::SocketAddr::new(ip, local.port()).to_string()
     });
-    let registry = Registry::open(
+    let registry = Registry::open_loaded(
         RegistryConfig {
             data_dir: data_dir.clone(),
             account: args.account_id.clone(),
@@ -35,8 +37,10 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
             gc_grace: Duration::from_secs(args.registry_gc_grace_secs),
         },
         store,
+        &records,
     )
     .map_err(|e| anyhow::anyhow!("loading the registry: {e}"))?;
+    drop(records);
     registry.spawn_maintenance(Duration::from_secs(600));
     control.spawn_instance_health(HealthConfig {
         heartbeat_timeout: Duration::from_secs(args.heartbeat_timeout),

@@ -73,7 +73,17 @@ impl Control {
     /// Loads the state from `store` and starts the writer thread.
     pub fn open(store: Arc<dyn Store>) -> Result<Control, EcsError> {
         let (records, revision) = store.load().map_err(|e| EcsError::Server(e.to_string()))?;
-        let state = State::from_records(&records, revision).map_err(EcsError::Server)?;
+        Control::open_loaded(store, &records, revision)
+    }
+
+    /// Like [`Control::open`], from records already loaded from `store` (so a server that
+    /// also hands them to the registry reads the store once).
+    pub fn open_loaded(
+        store: Arc<dyn Store>,
+        records: &[berth_store::Record],
+        revision: u64,
+    ) -> Result<Control, EcsError> {
+        let state = State::from_records(records, revision).map_err(EcsError::Server)?;
         tracing::info!(records = records.len(), revision, "loaded state");
         let heartbeats = agent_channel::Heartbeats::new();
         let read = Arc::new(RwLock::new(state.clone()));

@@ -24,7 +24,7 @@ use std::{
     time::Duration,
 };
 
-use berth_store::Store;
+use berth_store::{Record, Store};
 
 pub use error::{DistError, EcrError};
 use meta::{Edit, Meta};
@@ -82,9 +82,14 @@ impl From<StoreFailure> for DistError {
 impl Registry {
     /// Opens the blob directory and loads the registry's records from `store`.
     pub fn open(config: RegistryConfig, store: Arc<dyn Store>) -> Result<Registry, String> {
-        let blobs = blobs::BlobStore::open(&config.data_dir).map_err(|e| format!("registry storage: {e}"))?;
         let (records, _) = store.load().map_err(|e| e.to_string())?;
-        let meta = Meta::from_records(&records)?;
+        Registry::open_loaded(config, store, &records)
+    }
+
+    /// Like [`Registry::open`], from records already loaded from `store`.
+    pub fn open_loaded(config: RegistryConfig, store: Arc<dyn Store>, records: &[Record]) -> Result<Registry, String> {
+        let blobs = blobs::BlobStore::open(&config.data_dir).map_err(|e| format!("registry storage: {e}"))?;
+        let meta = Meta::from_records(records)?;
         Ok(Registry {
             inner: Arc::new(Inner {
                 account: config.account,

@@ -31,14 +31,15 @@ impl TestServer {
             secret_access_key: "test-secret-key-that-is-long-enough-0000".into(),
         };
         let store: Arc<dyn berth_store::Store> = Arc::new(SqliteStore::open(data_dir.path()).expect("open store"));
-        let control = Control::open(store.clone()).expect("load state");
+        let (records, revision) = store.load().expect("load the store");
+        let control = Control::open_loaded(store.clone(), &records, revision).expect("load state");
         control.spawn_service_controller(berth_control::ServiceControllerConfig {
             settle: std::time::Duration::from_millis(200),
             interval: std::time::Duration::from_millis(100),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
-        let registry = Registry::open(
+        let registry = Registry::open_loaded(
             RegistryConfig {
                 data_dir: data_dir.path().to_path_buf(),
                 account: ACCOUNT.into(),
@@ -47,6 +48,7 @@ impl TestServer {
                 gc_grace: std::time::Duration::ZERO,
             },
             store,
+            &records,
         )
         .expect("open registry");
         let api = Api::new(
