@@ -235,7 +235,7 @@ x-ecs:
                 .memory(16)
                 .command("sh")
                 .command("-c")
-                .command("echo working; exit 7")
+                .command("echo working on it; sleep 1; exit 7")
                 .build(),
         )
         .send()
@@ -250,10 +250,12 @@ x-ecs:
         "--task-definition",
         &td_arn,
         "--wait",
+        "--logs",
         "--output-env",
         env_path,
     ]);
     assert_eq!(code, 7, "task run exits with the container's code: {out}\n{err}");
+    assert!(out.contains("working on it"), "--logs shows the container's output: {out}");
     let outputs = std::fs::read_to_string(&env_file).unwrap();
     assert!(outputs.contains("BERTH_EXIT_CODE=7") && outputs.contains("BERTH_TASK_ARN=arn:aws:ecs:"), "{outputs}");
 
