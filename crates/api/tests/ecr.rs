@@ -271,6 +271,10 @@ async fn lifecycle_policies_preview_and_expire() {
     want.sort();
     assert_eq!(expiring, want, "the two oldest releases expire; the untagged one is within its count");
     assert_eq!(preview.summary().unwrap().expiring_image_total_count(), Some(2));
+    let one = ecr.get_lifecycle_policy_preview().repository_name("web").image_ids(tag("v0")).send().await.unwrap();
+    assert_eq!(one.preview_results().len(), 1);
+    assert_eq!(one.preview_results()[0].image_digest(), Some(digests[0].as_str()));
+    assert_eq!(one.preview_results()[0].image_tags(), ["v0"]);
     assert_eq!(
         ecr.describe_images().repository_name("web").send().await.unwrap().image_details().len(),
         5,

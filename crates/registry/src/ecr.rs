@@ -771,6 +771,9 @@ impl Registry {
 
     fn get_preview(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
         let req: ImagesRequest = decode(body)?;
+        if req.image_ids.is_some() && (req.next_token.is_some() || req.max_results.is_some()) {
+            return Err(EcrError::invalid("imageIds cannot be combined with nextToken or maxResults"));
+        }
         let max = max_results(req.max_results, 100, 100)?;
         let account = self.inner.account.clone();
         let (name, preview, results) = self.with_repo(region, &req.repo, |_, r| {
@@ -779,6 +782,13 @@ impl Registry {
             for (digest, priority) in preview.iter().flat_map(|p| p.expiring.iter()) {
                 let tags = r.tags_of(digest);
                 if !req.filter.keeps(!tags.is_empty())? {
+                    continue;
+                }
+                let asked = |id: &ImageId| {
+                    id.image_digest.as_deref() == Some(digest.as_str())
+                        || id.image_tag.as_ref().is_some_and(|t| tags.contains(t))
+                };
+                if req.image_ids.as_ref().is_some_and(|ids| !ids.iter().any(asked)) {
                     continue;
                 }
                 let mut item = json!({
@@ -804,7 +814,7 @@ impl Registry {
                 ),
             )
         })?;
-        let total = results.len();
+        let total = preview.expiring.len();
         let (items, next) = page(results, req.next_token.as_deref(), max);
         let summary = json!({
             "registryId": account, "repositoryName": name, "lifecyclePolicyText": preview.policy,
