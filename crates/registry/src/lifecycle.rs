@@ -159,6 +159,9 @@ impl Policy {
             rules.push(Rule { priority, tag_status, prefixes, patterns, count });
         }
         rules.sort_by_key(|r| r.priority);
+        if rules.iter().filter(|r| r.tag_status == TagStatus::Untagged).count() > 1 {
+            return Err(invalid("only one rule may select untagged images".into()));
+        }
         if let Some(pos) = rules.iter().position(|r| r.tag_status == TagStatus::Any) {
             if pos != rules.len() - 1 {
                 return Err(invalid("the rule with tagStatus 'any' must have the highest rulePriority".into()));
@@ -317,6 +320,11 @@ mod tests {
             {"rulePriority": 2, "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 1}, "action": {"type": "expire"}}
         ]);
         assert!(policy(any_first).is_err());
+        let two_untagged = serde_json::json!([
+            {"rulePriority": 1, "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 1}, "action": {"type": "expire"}},
+            {"rulePriority": 2, "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1}, "action": {"type": "expire"}}
+        ]);
+        assert!(policy(two_untagged).is_err());
         assert!(Policy::parse("{}").is_err(), "shorter than 100 characters");
     }
 
