@@ -24,8 +24,9 @@ use crate::{
     sigv4::{self, Credential, SignedRequest, Verifier},
 };
 
-/// Largest request body accepted (a task definition is at most 64 KiB).
-const MAX_BODY: usize = 4 << 20;
+/// Largest request body accepted: a task definition is at most 64 KiB, but ECR's PutImage
+/// carries a manifest of up to 4 MiB as an escaped JSON string.
+const MAX_BODY: usize = 10 << 20;
 const ECS_PREFIX: &str = "AmazonEC2ContainerServiceV20141113.";
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
