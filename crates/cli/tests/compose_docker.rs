@@ -71,6 +71,15 @@ impl Env {
     }
 }
 
+/// Removes an image reference when the test ends, whether it passed or not.
+struct RemoveOnDrop(String);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rmi", &self.0]).output();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -92,6 +101,7 @@ async fn a_compose_project_goes_up_is_redeployed_and_comes_down() {
         (&env.dir, &env.server, &env.credential, &env.ecs, env.cluster.clone(), &env.image);
     let v2 = format!("{}-v2", image.reference);
     docker_cli(&["tag", &image.reference, &v2]);
+    let _v2 = RemoveOnDrop(v2.clone());
 
     let project = dir.path().join("shop");
     std::fs::create_dir_all(&project).unwrap();
@@ -279,7 +289,6 @@ x-ecs:
     .await;
     let d = ecs.describe_services().cluster(&cluster).services("shop").send().await.unwrap();
     assert_ne!(d.services()[0].status(), Some("ACTIVE"));
-    let _ = Command::new("docker").args(["rmi", &v2]).output();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,6 +330,7 @@ async fn compose_build_pushes_to_the_registry_and_up_runs_it() {
     let cli = Cli { server, credential: credential.clone(), dir: project };
     let host = format!("127.0.0.1:{}", server.port());
     let image = format!("{host}/built/app:latest");
+    let _built = RemoveOnDrop(image.clone());
 
     let (code, out, err) = cli.run(&["compose", "up", "--cluster", &cluster]);
     assert_ne!(code, 0, "up before build must say the image is missing");
@@ -358,5 +368,4 @@ async fn compose_build_pushes_to_the_registry_and_up_runs_it() {
         }
     })
     .await;
-    let _ = Command::new("docker").args(["rmi", &image]).output();
 }
