@@ -69,10 +69,7 @@ fn print(event: &(f64, String, String, String), format: crate::ui::Format) {
         println!("{line}");
         return;
     }
-    let secs = event.0 as i64;
-    let (y, m, d) = berth_model::time::civil_from_days(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
-    println!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z  {}", s / 3600, s % 3600 / 60, s % 60, event.3);
+    println!("{}  {}", crate::ui::format_time(event.0 as i64), event.3);
 }
 
 pub async fn run(command: EventsCommand) -> anyhow::Result<()> {

@@ -122,6 +122,7 @@ pub async fn wait_stopped(
     let deadline = Instant::now() + timeout;
     let mut last = String::new();
     let mut followed = Vec::new();
+    let mut followed_children: Vec<std::process::Child> = Vec::new();
     let stopped = loop {
         let d = call(client, "DescribeTasks", &json!({"cluster": cluster, "tasks": [arn]})).await?;
         let t = d["tasks"][0].clone();
@@ -135,7 +136,9 @@ pub async fn wait_stopped(
                 if let Some(id) = c["runtimeId"].as_str().filter(|id| !followed.contains(&id.to_string())) {
                     followed.push(id.to_string());
                     // `docker logs --follow` streams until the container exits.
-                    let _ = std::process::Command::new("docker").args(["logs", "--follow", id]).spawn();
+                    if let Ok(child) = std::process::Command::new("docker").args(["logs", "--follow", id]).spawn() {
+                        followed_children.push(child);
+                    }
                 }
             }
         }
@@ -149,9 +152,15 @@ pub async fn wait_stopped(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
-    // Let a followed log stream drain before reporting.
-    if logs {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    // Each `docker logs --follow` ends once its container has stopped; let them finish
+    // printing (within a few seconds) before reporting.
+    let drained_by = Instant::now() + Duration::from_secs(5);
+    for mut child in followed_children {
+        while child.try_wait().ok().flatten().is_none() && Instant::now() < drained_by {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
     let code = exit_code(&stopped, &essential);
     Ok(Some((stopped, code)))

@@ -40,16 +40,23 @@ pub struct DeployArgs {
     /// base the images are swapped into; without, deployed as it is.
     #[arg(long)]
     task_definition: Option<String>,
-    /// Follow the rollout until it ends.
-    #[arg(long)]
-    wait: bool,
-    /// With --wait: give up after this many seconds.
-    #[arg(long, default_value_t = 600)]
-    timeout: u64,
+    #[command(flatten)]
+    follow: FollowArgs,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
     connection: Connection,
+}
+
+/// `--wait` and `--timeout`, for the commands that can follow what they started.
+#[derive(Args)]
+pub struct FollowArgs {
+    /// Follow the rollout (for a one-off task, the task) until it ends.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
 }
 
 #[derive(Args)]
@@ -338,13 +345,13 @@ async fn deploy(args: DeployArgs) -> anyhow::Result<Outcome> {
         .to_string();
     let progress = args.output.progress();
     progress.line(&format!("{}: deploying {td_arn} ({deployment})", args.service));
-    let outcome = if args.wait {
-        follow(&client, &args.cluster, &args.service, Duration::from_secs(args.timeout), &progress).await?.0
+    let outcome = if args.follow.wait {
+        follow(&client, &args.cluster, &args.service, Duration::from_secs(args.follow.timeout), &progress).await?.0
     } else {
         Outcome::Completed
     };
     progress.finish();
-    let state = if args.wait { outcome.state() } else { "IN_PROGRESS" };
+    let state = if args.follow.wait { outcome.state() } else { "IN_PROGRESS" };
     args.output.emit(
         &format!("{td_arn}\n{deployment} {state}"),
         &json!({"taskDefinitionArn": td_arn, "serviceArn": service_arn, "deploymentId": deployment, "state": state}),

@@ -109,7 +109,11 @@ impl Progress {
 
 /// The current UTC time as `2026-11-22T04:30:01Z`.
 pub fn timestamp() -> String {
-    let secs = berth_model::time::now() as i64;
+    format_time(berth_model::time::now() as i64)
+}
+
+/// Epoch seconds as `2026-11-22T04:30:01Z`.
+pub fn format_time(secs: i64) -> String {
     let (y, m, d) = berth_model::time::civil_from_days(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s % 3600 / 60, s % 60)

@@ -80,6 +80,18 @@ impl Drop for RemoveOnDrop {
     }
 }
 
+/// `docker ps` of the test cluster's running containers (optionally one container name),
+/// one line per container in `format`.
+fn containers_of(cluster: &str, container: Option<&str>, format: &str) -> String {
+    let cluster_filter = format!("label=com.amazonaws.ecs.cluster={cluster}");
+    let mut args = vec!["ps", "--filter", cluster_filter.as_str(), "--format", format];
+    let name_filter = container.map(|c| format!("label=com.amazonaws.ecs.container-name={c}"));
+    if let Some(f) = &name_filter {
+        args.extend(["--filter", f.as_str()]);
+    }
+    docker_cli(&args)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -151,14 +163,7 @@ x-ecs:
     assert!(page.contains("hello from compose"), "{page}");
 
     // Linux settings reach the engine.
-    let worker = docker_cli(&[
-        "ps",
-        "-q",
-        "--filter",
-        &format!("label=com.amazonaws.ecs.cluster={cluster}"),
-        "--filter",
-        "label=com.amazonaws.ecs.container-name=worker",
-    ]);
+    let worker = containers_of(&cluster, Some("worker"), "{{.ID}}");
     let host_config = docker_cli(&["inspect", "--format", "{{json .HostConfig}}", worker.lines().next().unwrap()]);
     let host_config: serde_json::Value = serde_json::from_str(&host_config).unwrap();
     assert_eq!(host_config["Tmpfs"]["/scratch"], "size=8m");
@@ -196,16 +201,7 @@ x-ecs:
     let deployed: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(deployed["state"], "COMPLETED");
     assert!(deployed["taskDefinitionArn"].as_str().unwrap().ends_with("task-definition/shop:2"));
-    let running = docker_cli(&[
-        "ps",
-        "--filter",
-        &format!("label=com.amazonaws.ecs.cluster={cluster}"),
-        "--filter",
-        "label=com.amazonaws.ecs.container-name=web",
-        "--format",
-        "{{.Image}}",
-    ]);
-    assert_eq!(running.trim(), v2);
+    assert_eq!(containers_of(&cluster, Some("web"), "{{.Image}}").trim(), v2);
     let page = wait_for("the new task to answer", DEADLINE, async || http_get(port)).await;
     assert!(page.contains("hello from compose"));
 
@@ -272,14 +268,7 @@ x-ecs:
     let (code, out, err) = cli.run(&["compose", "down", "--cluster", &cluster]);
     assert_eq!(code, 0, "{out}\n{err}");
     wait_for("the project's containers to go", DEADLINE, async || {
-        let left = docker_cli(&[
-            "ps",
-            "-q",
-            "--filter",
-            &format!("label=com.amazonaws.ecs.cluster={cluster}"),
-            "--filter",
-            "label=com.amazonaws.ecs.container-name=web",
-        ]);
+        let left = containers_of(&cluster, Some("web"), "{{.ID}}");
         if left.is_empty() {
             Ok(())
         } else {
@@ -347,7 +336,7 @@ async fn compose_build_pushes_to_the_registry_and_up_runs_it() {
     let (code, out, err) = cli.run(&["compose", "up", "--cluster", &cluster, "--wait"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let running = wait_for("the built image to run", DEADLINE, async || {
-        let ids = docker_cli(&["ps", "-q", "--filter", &format!("label=com.amazonaws.ecs.cluster={cluster}")]);
+        let ids = containers_of(&cluster, None, "{{.ID}}");
         if ids.is_empty() {
             Err("nothing running".to_string())
         } else {
@@ -360,7 +349,7 @@ async fn compose_build_pushes_to_the_registry_and_up_runs_it() {
     let (code, _, _) = cli.run(&["compose", "down", "--cluster", &cluster]);
     assert_eq!(code, 0);
     wait_for("the containers to go", DEADLINE, async || {
-        let ids = docker_cli(&["ps", "-q", "--filter", &format!("label=com.amazonaws.ecs.cluster={cluster}")]);
+        let ids = containers_of(&cluster, None, "{{.ID}}");
         if ids.is_empty() {
             Ok(())
         } else {

@@ -10,7 +10,6 @@ use crate::{
     digest::Digest,
     error::EcrError,
     lifecycle::Policy,
-    manifest,
     meta::{EcrTag, Edit, ImageRecord, Meta, Preview, Repo, RepositoryRecord},
     names,
     push::{DeleteError, PushError},
@@ -189,12 +188,11 @@ impl Registry {
         }
     }
 
-    fn repository_json(&self, region: &str, r: &RepositoryRecord) -> Value {
+    fn repository_json(&self, r: &RepositoryRecord) -> Value {
         let mut encryption = json!({"encryptionType": r.encryption_type});
         if let Some(k) = &r.kms_key {
             encryption["kmsKey"] = json!(k);
         }
-        let _ = region;
         json!({
             "repositoryArn": r.arn,
             "registryId": self.inner.account,
@@ -286,7 +284,7 @@ impl Registry {
             Ok(())
         })
         .await?;
-        reply(json!({"repository": self.repository_json(region, &record)}))
+        reply(json!({"repository": self.repository_json(&record)}))
     }
 
     fn describe_repositories(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
@@ -309,7 +307,7 @@ impl Registry {
                     .iter()
                     .map(|n| {
                         m.repo(region, n)
-                            .map(|r| self.repository_json(region, &r.record))
+                            .map(|r| self.repository_json(&r.record))
                             .ok_or_else(|| EcrError::repository_not_found(n, &self.inner.account))
                     })
                     .collect::<Result<Vec<_>, _>>()
@@ -317,9 +315,8 @@ impl Registry {
             return reply(json!({ "repositories": repos }));
         }
         let max = max_results(req.max_results, 100, 1000)?;
-        let all = self.read(|m| {
-            m.repos_in(region).map(|r| (r.record.name.clone(), self.repository_json(region, &r.record))).collect()
-        });
+        let all = self
+            .read(|m| m.repos_in(region).map(|r| (r.record.name.clone(), self.repository_json(&r.record))).collect());
         let (items, next) = page(all, req.next_token.as_deref(), max);
         paged_reply("repositories", items, next, json!({}))
     }
@@ -351,7 +348,7 @@ impl Registry {
             })
             .await?;
         self.spawn_collect();
-        reply(json!({"repository": self.repository_json(region, &record)}))
+        reply(json!({"repository": self.repository_json(&record)}))
     }
 
     /// Collects garbage in the background (after deletes).
@@ -982,6 +979,3 @@ fn strip_nulls(v: Value) -> Value {
         other => other,
     }
 }
-
-/// Media types a client can expect for images in berth (for documentation and tests).
-pub const MANIFEST_TYPES: [&str; 4] = manifest::KNOWN;

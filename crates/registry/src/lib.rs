@@ -109,10 +109,6 @@ impl Registry {
         &self.inner.host
     }
 
-    pub fn account(&self) -> &str {
-        &self.inner.account
-    }
-
     pub fn token_key(&self) -> &TokenKey {
         &self.inner.token_key
     }

@@ -589,7 +589,7 @@ fn container(
                         } else {
                             def.insert(ek.clone(), ev.clone());
                         }
-                    } else if !ctx_service_per_container(options) {
+                    } else if !options.service_per_container {
                         bail!("{here}.{ek}: task and service settings go in the top-level x-ecs (or use --service-per-container)");
                     }
                 }
@@ -634,10 +634,6 @@ fn container(
 
 /// MiB reserved for a container that states no memory at all.
 pub const DEFAULT_MEMORY_RESERVATION: i64 = 128;
-
-fn ctx_service_per_container(options: &Options) -> bool {
-    options.service_per_container
-}
 
 fn truthy(v: &Value, here: &str) -> anyhow::Result<bool> {
     match v {

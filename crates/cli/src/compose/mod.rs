@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::{
     ls::{ports, table, tasks_of},
-    service::{call, follow, Outcome},
+    service::{call, follow, FollowArgs, Outcome},
     task::Connection,
     ui::OutputArgs,
 };
@@ -73,11 +73,8 @@ pub struct UpArgs {
     /// Run the task definition once as a task instead of as a service.
     #[arg(long)]
     task: bool,
-    /// Follow the rollout (or, with --task, the task) until it ends.
-    #[arg(long)]
-    wait: bool,
-    #[arg(long, default_value_t = 600)]
-    timeout: u64,
+    #[command(flatten)]
+    follow: FollowArgs,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -234,14 +231,14 @@ async fn up(args: UpArgs) -> anyhow::Result<i32> {
             progress.line(&format!("started {arn}"));
             let mut state = "PROVISIONING".to_string();
             let mut exit = Value::Null;
-            if args.wait {
+            if args.follow.wait {
                 match crate::run_task::wait_stopped(
                     &client,
                     &args.cluster,
                     &arn,
                     td,
                     false,
-                    Duration::from_secs(args.timeout),
+                    Duration::from_secs(args.follow.timeout),
                     &progress,
                 )
                 .await?
@@ -322,8 +319,9 @@ async fn up(args: UpArgs) -> anyhow::Result<i32> {
     let mut worst = Outcome::Completed;
     let mut states = Vec::new();
     for (name, _, _, _) in &results {
-        let state = if args.wait {
-            let (o, _) = follow(&client, &args.cluster, name, Duration::from_secs(args.timeout), &progress).await?;
+        let state = if args.follow.wait {
+            let (o, _) =
+                follow(&client, &args.cluster, name, Duration::from_secs(args.follow.timeout), &progress).await?;
             if worst == Outcome::Completed {
                 worst = o;
             }
