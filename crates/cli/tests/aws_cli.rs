@@ -31,19 +31,7 @@ struct Aws<'a> {
 
 impl Aws<'_> {
     fn run(&self, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new(self.cli)
-            .args(["--endpoint-url", &self.server.endpoint, "--output", "json"])
-            .args(args)
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.server.data_dir.join("credentials"))
-            .env("AWS_PROFILE", "berth")
-            .env("AWS_DEFAULT_REGION", self.region)
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_PAGER", "")
-            .env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY")
-            .env_remove("AWS_SESSION_TOKEN")
-            .output()
-            .expect("run aws");
+        let out = self.server.aws(self.cli, self.region, args);
         (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
     }
 

@@ -30,18 +30,7 @@ fn aws_cli() -> PathBuf {
 }
 
 fn aws(server: &BerthProcess, args: &[&str]) -> String {
-    let out = Command::new(aws_cli())
-        .args(["--endpoint-url", &server.endpoint, "--output", "json"])
-        .args(args)
-        .env("AWS_SHARED_CREDENTIALS_FILE", server.data_dir.join("credentials"))
-        .env("AWS_PROFILE", "berth")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_PAGER", "")
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .output()
-        .expect("run aws");
+    let out = server.aws(&aws_cli(), "us-east-1", args);
     assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -96,6 +96,17 @@ struct ImagesRequest {
     filter: TagFilter,
 }
 
+/// The request shape of BatchGetImage and BatchDeleteImage.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchRequest {
+    #[serde(flatten)]
+    repo: RepoRequest,
+    image_ids: Option<Vec<ImageId>>,
+    /// BatchGetImage only.
+    accepted_media_types: Option<Vec<String>>,
+}
+
 /// A reply of one page: `items` under `key`, and `nextToken` when more remain.
 fn paged_reply(key: &str, items: Vec<Value>, next: Option<String>, mut extra: Value) -> Result<Vec<u8>, EcrError> {
     extra[key] = Value::Array(items);
@@ -454,29 +465,32 @@ impl Registry {
         paged_reply("imageDetails", items, next, json!({}))
     }
 
+    /// An `Image` (BatchGetImage, PutImage): the manifest under its identifier.
+    fn image_json(&self, repository: &str, digest: &str, tag: Option<&str>, manifest: &str, media_type: &str) -> Value {
+        strip_nulls(json!({
+            "registryId": self.inner.account,
+            "repositoryName": repository,
+            "imageId": {"imageDigest": digest, "imageTag": tag},
+            "imageManifest": manifest,
+            "imageManifestMediaType": media_type,
+        }))
+    }
+
     fn batch_get_image(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Req {
-            #[serde(flatten)]
-            repo: RepoRequest,
-            image_ids: Option<Vec<ImageId>>,
-            accepted_media_types: Option<Vec<String>>,
-        }
-        let req: Req = decode(body)?;
+        let req: BatchRequest = decode(body)?;
         let ids = check_ids(&req.image_ids)?;
         let accepted: Vec<&str> = req.accepted_media_types.iter().flatten().map(String::as_str).collect();
         let (images, failures) = self.with_repo(region, &req.repo, |_, repo| {
             let (mut images, mut failures) = (Vec::new(), Vec::new());
             for id in ids {
                 match resolve(repo, id) {
-                    Ok(i) if crate::dist::accepts(&accepted, &i.media_type) => images.push(json!({
-                        "registryId": self.inner.account,
-                        "repositoryName": repo.record.name,
-                        "imageId": {"imageDigest": i.digest, "imageTag": id.image_tag},
-                        "imageManifest": i.manifest,
-                        "imageManifestMediaType": i.media_type,
-                    })),
+                    Ok(i) if crate::dist::accepts(&accepted, &i.media_type) => images.push(self.image_json(
+                        &repo.record.name,
+                        &i.digest,
+                        id.image_tag.as_deref(),
+                        &i.manifest,
+                        &i.media_type,
+                    )),
                     Ok(i) => failures.push(failure(
                         id,
                         "UnsupportedImageType",
@@ -487,19 +501,11 @@ impl Registry {
             }
             (images, failures)
         })?;
-        let images: Vec<Value> = images.into_iter().map(strip_nulls).collect();
         reply(json!({ "images": images, "failures": failures }))
     }
 
     async fn batch_delete_image(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Req {
-            #[serde(flatten)]
-            repo: RepoRequest,
-            image_ids: Option<Vec<ImageId>>,
-        }
-        let req: Req = decode(body)?;
+        let req: BatchRequest = decode(body)?;
         let ids = check_ids(&req.image_ids)?.to_vec();
         self.with_repo(region, &req.repo, |_, _| ())?;
         let name = req.repo.repository_name.clone().unwrap_or_default();
@@ -600,13 +606,8 @@ impl Registry {
             ));
         }
         self.after_push(region, &name);
-        reply(json!({"image": strip_nulls(json!({
-            "registryId": self.inner.account,
-            "repositoryName": name,
-            "imageId": {"imageDigest": pushed.digest.to_string(), "imageTag": tag},
-            "imageManifest": manifest_text,
-            "imageManifestMediaType": pushed.media_type,
-        }))}))
+        let image = self.image_json(&name, pushed.digest.as_str(), tag.as_deref(), &manifest_text, &pushed.media_type);
+        reply(json!({ "image": image }))
     }
 
     async fn update_repository_setting(&self, region: &str, operation: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {

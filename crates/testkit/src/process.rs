@@ -66,6 +66,24 @@ impl BerthProcess {
         Credential { access_key_id: value("aws_access_key_id"), secret_access_key: value("aws_secret_access_key") }
     }
 
+    /// Runs an aws CLI (`cli`) against this server in `region` with its generated
+    /// credentials, JSON output and no pager or user configuration.
+    pub fn aws(&self, cli: &Path, region: &str, args: &[&str]) -> std::process::Output {
+        Command::new(cli)
+            .args(["--endpoint-url", &self.endpoint, "--output", "json"])
+            .args(args)
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.data_dir.join("credentials"))
+            .env("AWS_PROFILE", "berth")
+            .env("AWS_DEFAULT_REGION", region)
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_PAGER", "")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .output()
+            .expect("run aws")
+    }
+
     pub fn port(&self) -> u16 {
         self.endpoint.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in endpoint")
     }
