@@ -35,7 +35,9 @@ impl TestImage {
         )
         .expect("write Dockerfile");
         let reference = format!("berth-test/busybox:{tag}");
-        docker_cli(&["build", "-q", "-t", &reference, context.path().to_str().expect("utf-8 path")]);
+        // No build cache: tests build in parallel and remove their images when done, and a
+        // removal takes the cached intermediate layers with it while another build uses them.
+        docker_cli(&["build", "-q", "--no-cache", "-t", &reference, context.path().to_str().expect("utf-8 path")]);
         TestImage { reference, cluster: cluster.to_string(), _context: context }
     }
 
