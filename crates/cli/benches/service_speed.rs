@@ -35,6 +35,9 @@ fn main() {
     // BERTH_BENCH_SETTLE_MS runs the server with another --task-settle-ms (default: the
     // server's default), to see how much of the rollout the settle time is.
     let settle = std::env::var("BERTH_BENCH_SETTLE_MS").ok();
+    // BERTH_BENCH_NETWORK=host runs the tasks (and the floor's containers) with host
+    // networking instead of bridge: no network namespace per container.
+    let network = std::env::var("BERTH_BENCH_NETWORK").unwrap_or_else(|_| "bridge".to_string());
     let extra: Vec<&str> = match &settle {
         Some(ms) => vec!["--task-settle-ms", ms.as_str()],
         None => Vec::new(),
@@ -61,6 +64,7 @@ fn main() {
         for revision in ["trap \"exit 0\" TERM; sleep 300 & wait", "trap \"exit 0\" TERM; sleep 301 & wait"] {
             ecs.register_task_definition()
                 .family("svc")
+                .network_mode(aws_sdk_ecs::types::NetworkMode::from(network.as_str()))
                 .container_definitions(container(revision))
                 .send()
                 .await
@@ -174,18 +178,22 @@ fn main() {
         };
         completed("svc:1").await;
         let started = Instant::now();
+        let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
         ecs.update_service().cluster(&cluster).service("roll").task_definition("svc:2").send().await.unwrap();
         completed("svc:2").await;
         let rollout = started.elapsed().as_secs_f64() * 1000.0;
+        if std::env::var_os("BERTH_BENCH_TIMELINE").is_some() {
+            timeline(&ecs, &cluster, wall).await;
+        }
         ecs.delete_service().cluster(&cluster).service("roll").force(true).send().await.unwrap();
         (kill_ms, percentile(&one, 50.0), rollout)
     });
     drop(agent);
-    let (floor_one, floor_ten, floor_stop) = runtime.block_on(engine_floor(&image.reference, &cluster));
+    let (floor_one, floor_ten, floor_stop) = runtime.block_on(engine_floor(&image.reference, &cluster, &network));
 
     let p50 = percentile(&kill_ms, 50.0);
     println!(
-        "services on Docker, one agent, busybox tasks; task settle: {}",
+        "services on Docker, one agent, busybox tasks, {network} networking; task settle: {}",
         settle.as_deref().map_or("default".to_string(), |ms| format!("{ms} ms"))
     );
     println!(
@@ -205,14 +213,14 @@ fn main() {
 
 /// Creates and starts containers straight through the Docker API: one alone (median of 3),
 /// then ten concurrently, then stops those ten concurrently. Returns the three times in ms.
-async fn engine_floor(image: &str, cluster: &str) -> (f64, f64, f64) {
+async fn engine_floor(image: &str, cluster: &str, network: &str) -> (f64, f64, f64) {
     use berth_runtime::{docker::DockerRuntime, ContainerRuntime, ContainerSpec};
     let docker = std::sync::Arc::new(DockerRuntime::connect().await.expect("docker"));
     let spec = |n: usize| ContainerSpec {
         name: format!("{cluster}-floor-{n}"),
         image: image.to_string(),
         command: Some(vec!["sh".into(), "-c".into(), "trap \"exit 0\" TERM; sleep 300 & wait".into()]),
-        network_mode: "bridge".into(),
+        network_mode: network.into(),
         labels: [("com.amazonaws.ecs.cluster".to_string(), cluster.to_string())].into(),
         memory_mib: Some(16),
         ..Default::default()
@@ -257,4 +265,36 @@ async fn engine_floor(image: &str, cluster: &str) -> (f64, f64, f64) {
         let _ = docker.remove(&id).await;
     }
     (percentile(&ones, 50.0), ten, stop)
+}
+
+/// Prints when each of the rollout's tasks was created, started, told to stop and stopped,
+/// in ms after UpdateService (BERTH_BENCH_TIMELINE=1).
+async fn timeline(ecs: &aws_sdk_ecs::Client, cluster: &str, since: f64) {
+    let mut arns = Vec::new();
+    for status in [aws_sdk_ecs::types::DesiredStatus::Running, aws_sdk_ecs::types::DesiredStatus::Stopped] {
+        let out = ecs.list_tasks().cluster(cluster).service_name("roll").desired_status(status).send().await.unwrap();
+        arns.extend(out.task_arns().iter().cloned());
+    }
+    let ms = |t: Option<&aws_sdk_ecs::primitives::DateTime>| {
+        t.map_or("-".to_string(), |t| format!("{:.0}", (t.as_secs_f64() - since) * 1000.0))
+    };
+    let mut rows = Vec::new();
+    for chunk in arns.chunks(100) {
+        let out = ecs.describe_tasks().cluster(cluster).set_tasks(Some(chunk.to_vec())).send().await.unwrap();
+        for t in out.tasks() {
+            rows.push((
+                t.task_definition_arn().unwrap_or_default().rsplit(':').next().unwrap_or_default().to_string(),
+                ms(t.created_at()),
+                ms(t.pull_started_at()),
+                ms(t.started_at()),
+                ms(t.stopping_at()),
+                ms(t.stopped_at()),
+            ));
+        }
+    }
+    rows.sort_by(|a, b| (&a.0, a.3.parse::<f64>().ok()).partial_cmp(&(&b.0, b.3.parse::<f64>().ok())).unwrap());
+    println!("revision  created  pull  started  stopping  stopped   (ms after UpdateService)");
+    for (rev, created, pull, started, stopping, stopped) in rows {
+        println!("{rev:>8} {created:>8} {pull:>5} {started:>8} {stopping:>9} {stopped:>8}");
+    }
 }

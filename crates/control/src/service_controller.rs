@@ -67,13 +67,31 @@ impl Control {
                         tracing::warn!(error = %e, "service reconcile failed");
                     }
                 }
+                // A task that settles needs no commit to count as healthy: wake when the next one does.
+                let pause = control
+                    .read(|s| until_next_settle(s, &config, time::now()))
+                    .map_or(config.interval, |d| d.min(config.interval));
                 tokio::select! {
-                    _ = tokio::time::sleep(config.interval) => {}
+                    _ = tokio::time::sleep(pause) => {}
                     _ = commits.changed() => tokio::time::sleep(Duration::from_millis(20)).await,
                 }
             }
         })
     }
+}
+
+/// How long until the next RUNNING service task has been up for the settle time, if any
+/// task is still settling.
+fn until_next_settle(state: &State, config: &ServiceControllerConfig, now: f64) -> Option<Duration> {
+    let settle = config.settle.as_secs_f64();
+    state
+        .regions()
+        .flat_map(|(_, r)| r.tasks.values())
+        .filter(|t| t.task.group.starts_with("service:") && t.task.last() == TaskStatus::Running)
+        .filter_map(|t| t.task.started_at.map(|at| at + settle - now))
+        .filter(|left| *left > 0.0)
+        .min_by(f64::total_cmp)
+        .map(|left| Duration::from_secs_f64(left + 0.005))
 }
 
 fn seconds(t: Option<f64>) -> f64 {

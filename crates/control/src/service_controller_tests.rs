@@ -153,6 +153,23 @@ async fn starts_the_count_and_completes_after_the_settle_time() {
 }
 
 #[tokio::test]
+async fn the_controller_wakes_when_the_next_task_settles() {
+    let h = Harness::new(2, false).await;
+    let d = h.pass(0.0).await.deployments[0].id.clone();
+    let settling = |now: f64| h.control.read(|s| until_next_settle(s, &h.config, now));
+    assert_eq!(settling(time::now()), None, "nothing is RUNNING yet");
+    let tasks = h.live(&d);
+    h.report(&tasks, "RUNNING", None).await;
+    h.age(&tasks[..1], 1.5).await;
+    // settle is 2 s: the older task settles in about 0.5 s, the other in about 2 s.
+    let left = settling(time::now()).expect("two tasks are settling").as_secs_f64();
+    assert!((0.3..=0.55).contains(&left), "{left}");
+    let left = settling(time::now() + 1.0).expect("one task is still settling").as_secs_f64();
+    assert!((0.8..=1.05).contains(&left), "{left}");
+    assert_eq!(settling(time::now() + 2.5), None, "both have settled");
+}
+
+#[tokio::test]
 async fn a_rollout_never_drops_below_the_minimum() {
     let h = Harness::new(2, false).await;
     h.pass(0.0).await;
