@@ -1,10 +1,9 @@
 //! ListAccountSettings.
 
 use berth_control::{Caller, Control, PageRequest, SettingsQuery};
-use berth_model::setting::Setting;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::{decode, reply};
+use super::{decode, page_reply};
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
@@ -19,14 +18,6 @@ struct Request {
     max_results: Option<i64>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Response {
-    settings: Vec<Setting>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_token: Option<String>,
-}
-
 pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
     let query = SettingsQuery {
@@ -37,5 +28,5 @@ pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>
         page: PageRequest { next_token: r.next_token, max_results: r.max_results },
     };
     let page = control.list_account_settings(caller, &query)?;
-    reply(&Response { settings: page.items, next_token: page.next_token })
+    page_reply("settings", page)
 }

@@ -1,10 +1,9 @@
 //! ListAttributes.
 
 use berth_control::{Caller, Control, PageRequest};
-use berth_model::container_instance::Attribute;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::{decode, reply, required};
+use super::{decode, page_reply, required};
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
@@ -16,14 +15,6 @@ struct Request {
     attribute_value: Option<String>,
     next_token: Option<String>,
     max_results: Option<i64>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Response {
-    attributes: Vec<Attribute>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_token: Option<String>,
 }
 
 pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
@@ -38,5 +29,5 @@ pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>
         r.attribute_value.as_deref(),
         &page,
     )?;
-    reply(&Response { attributes: page.items, next_token: page.next_token })
+    page_reply("attributes", page)
 }

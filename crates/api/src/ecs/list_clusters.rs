@@ -1,9 +1,9 @@
 //! ListClusters.
 
 use berth_control::{Caller, Control, PageRequest};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::{decode, reply};
+use super::{decode, page_reply};
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
@@ -13,16 +13,8 @@ struct Request {
     max_results: Option<i64>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Response {
-    cluster_arns: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_token: Option<String>,
-}
-
 pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
     let page = control.list_clusters(caller, &PageRequest { next_token: r.next_token, max_results: r.max_results })?;
-    reply(&Response { cluster_arns: page.items, next_token: page.next_token })
+    page_reply("clusterArns", page)
 }

@@ -1,9 +1,9 @@
 //! ListContainerInstances.
 
 use berth_control::{Caller, Control, PageRequest};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::{decode, reply};
+use super::{decode, page_reply};
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
@@ -16,14 +16,6 @@ struct Request {
     max_results: Option<i64>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Response {
-    container_instance_arns: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_token: Option<String>,
-}
-
 pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
     let page = PageRequest { next_token: r.next_token, max_results: r.max_results };
@@ -34,5 +26,5 @@ pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>
         r.filter.as_deref(),
         &page,
     )?;
-    reply(&Response { container_instance_arns: page.items, next_token: page.next_token })
+    page_reply("containerInstanceArns", page)
 }

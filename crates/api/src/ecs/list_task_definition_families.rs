@@ -1,9 +1,9 @@
 //! ListTaskDefinitionFamilies.
 
 use berth_control::{Caller, Control, PageRequest};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::{decode, reply};
+use super::{decode, page_reply};
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
@@ -15,17 +15,9 @@ struct Request {
     max_results: Option<i64>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Response {
-    families: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_token: Option<String>,
-}
-
 pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
     let page = PageRequest { next_token: r.next_token, max_results: r.max_results };
     let page = control.list_task_definition_families(caller, r.family_prefix.as_deref(), r.status.as_deref(), &page)?;
-    reply(&Response { families: page.items, next_token: page.next_token })
+    page_reply("families", page)
 }

@@ -2,9 +2,9 @@
 
 use berth_control::{Caller, Control, ListTaskDefinitions, PageRequest};
 use berth_model::EcsError;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::{decode, reply};
+use super::{decode, page_reply};
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
@@ -15,14 +15,6 @@ struct Request {
     sort: Option<String>,
     next_token: Option<String>,
     max_results: Option<i64>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Response {
-    task_definition_arns: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_token: Option<String>,
 }
 
 pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
@@ -39,5 +31,5 @@ pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>
         page: PageRequest { next_token: r.next_token, max_results: r.max_results },
     };
     let page = control.list_task_definitions(caller, &query)?;
-    reply(&Response { task_definition_arns: page.items, next_token: page.next_token })
+    page_reply("taskDefinitionArns", page)
 }

@@ -1,9 +1,9 @@
 //! ListTasks.
 
 use berth_control::{Caller, Control, ListTasks, PageRequest};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::{decode, reply};
+use super::{decode, page_reply};
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
@@ -20,14 +20,6 @@ struct Request {
     max_results: Option<i64>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Response {
-    task_arns: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_token: Option<String>,
-}
-
 pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: Request = decode(body)?;
     let q = ListTasks {
@@ -41,5 +33,5 @@ pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>
         page: PageRequest { next_token: r.next_token, max_results: r.max_results },
     };
     let page = control.list_tasks(caller, &q)?;
-    reply(&Response { task_arns: page.items, next_token: page.next_token })
+    page_reply("taskArns", page)
 }

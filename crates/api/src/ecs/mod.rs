@@ -155,7 +155,21 @@ pub async fn dispatch(
 
 /// Encodes a response body.
 fn reply<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(value).map_err(|e| ApiError::Ecs(berth_model::EcsError::Server(e.to_string())))
+    serde_json::to_vec(value).map_err(unencodable)
+}
+
+fn unencodable(e: serde_json::Error) -> ApiError {
+    ApiError::Ecs(berth_model::EcsError::Server(e.to_string()))
+}
+
+/// A List* answer: the page's items under `field`, and `nextToken` when there are more.
+fn page_reply<T: Serialize>(field: &str, page: berth_control::Page<T>) -> Result<Vec<u8>, ApiError> {
+    let mut out = serde_json::Map::new();
+    out.insert(field.to_string(), serde_json::to_value(page.items).map_err(unencodable)?);
+    if let Some(token) = page.next_token {
+        out.insert("nextToken".to_string(), token.into());
+    }
+    reply(&out)
 }
 
 /// Decodes a request body (errors name the offending field).
