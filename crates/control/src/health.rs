@@ -48,6 +48,9 @@ impl Control {
                     if let Err(e) = control.forget_stopped_tasks(config.stopped_task_retention).await {
                         tracing::warn!(error = %e, "forgetting stopped tasks failed");
                     }
+                    if let Err(e) = control.forget_deleted_task_definitions().await {
+                        tracing::warn!(error = %e, "forgetting deleted task definitions failed");
+                    }
                 }
             }
         })

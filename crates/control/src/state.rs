@@ -237,6 +237,15 @@ impl State {
                 family.last_revision = family.last_revision.max(td.revision);
                 family.revisions.insert(td.revision, td.clone());
             }
+            Change::ForgetTaskDefinition { region, family, revision } => {
+                if let Some(f) = self.region_mut(region).families.get_mut(family) {
+                    f.revisions.remove(revision);
+                }
+            }
+            Change::FamilyRevision { region, family, last_revision } => {
+                let f = self.region_mut(region).families.entry(family.clone()).or_default();
+                f.last_revision = f.last_revision.max(*last_revision);
+            }
             Change::Tags { region, arn, tags } => {
                 let r = self.region_mut(region);
                 if tags.is_empty() {
@@ -301,6 +310,19 @@ pub enum Change {
         region: String,
         task_definition: Arc<TaskDefinition>,
     },
+    /// A DELETE_IN_PROGRESS revision that nothing uses any more leaves the state.
+    ForgetTaskDefinition {
+        region: String,
+        family: String,
+        revision: u32,
+    },
+    /// The highest revision a family ever had, kept apart from the revisions themselves
+    /// so that forgetting the newest one never lets its number be used again.
+    FamilyRevision {
+        region: String,
+        family: String,
+        last_revision: u32,
+    },
     /// The full tag set of a resource; empty removes it.
     Tags {
         region: String,
@@ -318,6 +340,7 @@ pub enum Change {
 
 const CLUSTER: &str = "cluster";
 const TASK_DEFINITION: &str = "task-definition";
+const FAMILY: &str = "task-definition-family";
 const TAGS: &str = "tags";
 const SETTING: &str = "setting";
 const INSTANCE: &str = "container-instance";
@@ -360,6 +383,12 @@ impl Change {
                 key: format!("{region}/{}:{:010}", td.family, td.revision),
                 value: json(td.as_ref()),
             },
+            Change::ForgetTaskDefinition { region, family, revision } => {
+                Mutation::Delete { kind: TASK_DEFINITION, key: format!("{region}/{family}:{revision:010}") }
+            }
+            Change::FamilyRevision { region, family, last_revision } => {
+                Mutation::Put { kind: FAMILY, key: format!("{region}/{family}"), value: json(last_revision) }
+            }
             Change::Tags { region, arn, tags } if tags.is_empty() => {
                 Mutation::Delete { kind: TAGS, key: format!("{region}/{arn}") }
             }
@@ -385,6 +414,11 @@ impl Change {
             TASK_DEFINITION => Change::TaskDefinition {
                 region,
                 task_definition: Arc::new(serde_json::from_slice(&r.value).map_err(err)?),
+            },
+            FAMILY => Change::FamilyRevision {
+                region,
+                family: rest.to_string(),
+                last_revision: serde_json::from_slice(&r.value).map_err(err)?,
             },
             TAGS => Change::Tags {
                 region,
@@ -455,6 +489,7 @@ mod tests {
         let changes = [
             Change::Cluster { region: "eu-west-1".into(), cluster: cluster.clone() },
             Change::TaskDefinition { region: "eu-west-1".into(), task_definition: td.clone() },
+            Change::FamilyRevision { region: "eu-west-1".into(), family: "api".into(), last_revision: 4 },
             Change::Tags {
                 region: "eu-west-1".into(),
                 arn: "arn:aws:ecs:eu-west-1:1:cluster/web".into(),
@@ -472,6 +507,7 @@ mod tests {
         let r = state.region("eu-west-1");
         assert_eq!(r.clusters["web"], cluster);
         assert_eq!(r.families["web"].last_revision, 7);
+        assert_eq!((r.families["api"].last_revision, r.families["api"].revisions.len()), (4, 0));
         assert_eq!(r.tags["arn:aws:ecs:eu-west-1:1:cluster/web"][0], Tag::new("a", "b"));
         assert_eq!(r.settings[&("".to_string(), "containerInsights".to_string())], "enabled");
         assert!(state.region("us-east-1").clusters.is_empty());

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use berth_model::{
     tag::Tag,
+    task::TaskStatus,
     task_definition::{apply_defaults, validate_registration, Registration, TaskDefinition},
     time, Arn, EcsError, Failure,
 };
@@ -178,7 +179,8 @@ impl Control {
         self.read(|state| {
             let families = state.region(&caller.region).families.iter().filter(|(name, f)| {
                 let active = f.revisions.values().any(|td| td.status == "ACTIVE");
-                prefix.is_none_or(|p| name.starts_with(p))
+                !f.revisions.is_empty()
+                    && prefix.is_none_or(|p| name.starts_with(p))
                     && match status {
                         "ACTIVE" => active,
                         "INACTIVE" => !active,
@@ -267,6 +269,55 @@ impl Control {
     }
 }
 
+impl Control {
+    /// Forgets DELETE_IN_PROGRESS revisions that no task that has not STOPPED and no
+    /// service that is not INACTIVE uses any more (ECS: the deletion finishes once the
+    /// tasks and services that reference the revision are gone). Returns how many went.
+    pub async fn forget_deleted_task_definitions(&self) -> Result<usize, EcsError> {
+        self.write(|state, changes| {
+            let mut n = 0;
+            for (region, r) in state.regions() {
+                let mut in_use: std::collections::HashSet<&str> = r
+                    .tasks
+                    .values()
+                    .filter(|t| t.task.last() != TaskStatus::Stopped)
+                    .map(|t| t.task.task_definition_arn.as_str())
+                    .collect();
+                for svc in r.services.values().filter(|s| s.service.status != "INACTIVE") {
+                    in_use.insert(svc.service.task_definition.as_str());
+                    in_use.extend(svc.service.deployments.iter().map(|d| d.task_definition.as_str()));
+                    in_use.extend(svc.last_completed.iter().map(|(_, td)| td.as_str()));
+                }
+                for (family, f) in &r.families {
+                    for td in f.revisions.values().filter(|td| td.status == "DELETE_IN_PROGRESS") {
+                        if in_use.contains(td.task_definition_arn.as_str()) {
+                            continue;
+                        }
+                        changes.push(Change::FamilyRevision {
+                            region: region.clone(),
+                            family: family.clone(),
+                            last_revision: f.last_revision,
+                        });
+                        changes.push(Change::Tags {
+                            region: region.clone(),
+                            arn: td.task_definition_arn.clone(),
+                            tags: Arc::new(Vec::new()),
+                        });
+                        changes.push(Change::ForgetTaskDefinition {
+                            region: region.clone(),
+                            family: family.clone(),
+                            revision: td.revision,
+                        });
+                        n += 1;
+                    }
+                }
+            }
+            Ok(n)
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,6 +364,44 @@ mod tests {
         assert_eq!(control.list_task_definitions(&c, &all).unwrap().items.len(), 3);
         let fams = control.list_task_definition_families(&c, Some("w"), None, &PageRequest::default()).unwrap();
         assert_eq!(fams.items, vec!["web".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn deleted_revisions_go_once_nothing_uses_them_and_their_numbers_stay_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let control = open(dir.path());
+        let c = caller();
+        cluster_with_instances(&control, &["a"], 4096, 2).await;
+        let req = crate::RunTask { cluster: Some("c".into()), task_definition: "web:1".into(), ..Default::default() };
+        let (tasks, _) = control.run_task(&c, req).await.unwrap();
+        for r in ["web:1", "web:2"] {
+            control.deregister_task_definition(&c, r.into()).await.unwrap();
+        }
+        control.delete_task_definitions(&c, vec!["web:1".into(), "web:2".into()]).await.unwrap();
+
+        // web:2 is used by nothing: it goes. web:1 still has a task that has not stopped.
+        assert_eq!(control.forget_deleted_task_definitions().await.unwrap(), 1);
+        let gone = control.describe_task_definition(&c, "web:2", false).unwrap_err();
+        assert_eq!(gone.to_string(), "Unable to describe task definition.");
+        let kept = control.describe_task_definition(&c, "web:1", false).unwrap();
+        assert_eq!(kept.task_definition.status, "DELETE_IN_PROGRESS");
+        assert_eq!(control.forget_deleted_task_definitions().await.unwrap(), 0, "the task still uses web:1");
+
+        let stopped = berth_model::task::TaskStateChange {
+            task: Some(tasks[0].task_arn.clone()),
+            status: Some("STOPPED".into()),
+            ..Default::default()
+        };
+        control.submit_task_state_change(c.region.clone(), None, stopped).await.unwrap();
+        assert_eq!(control.forget_deleted_task_definitions().await.unwrap(), 1);
+        assert!(control.describe_task_definition(&c, "web:1", false).is_err());
+        let all = control.list_task_definition_families(&c, None, Some("ALL"), &PageRequest::default()).unwrap();
+        assert!(all.items.is_empty(), "a family with no revisions left is not listed: {:?}", all.items);
+
+        // After a restart the next revision is still 3, not 1.
+        drop(control);
+        let control = open(dir.path());
+        assert_eq!(control.register_task_definition(&c, reg("web")).await.unwrap().task_definition.revision, 3);
     }
 
     #[tokio::test]
