@@ -107,23 +107,8 @@ pub async fn run(command: ComposeCommand) -> anyhow::Result<i32> {
 
 const DEFAULT_FILES: [&str; 4] = ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"];
 
-/// Loads and converts the project; prints what is not translated (an error with --strict).
-fn load(args: &ProjectArgs, registry_host: Option<String>) -> anyhow::Result<(load::Project, Converted)> {
-    let (project, converted) = load_quietly(args, registry_host)?;
-    for v in &project.unset {
-        eprintln!("warning: variable {v} is not set; it is interpolated as an empty string");
-    }
-    for n in &converted.notes {
-        let (level, tail) = if args.strict { ("error", "") } else { ("warning", " (ignored)") };
-        eprintln!("{level}: {} is not translated to ECS{tail}", n.location);
-    }
-    if args.strict && !converted.notes.is_empty() {
-        bail!("{} key(s) cannot be translated (--strict)", converted.notes.len());
-    }
-    Ok((project, converted))
-}
-
-fn load_quietly(args: &ProjectArgs, registry_host: Option<String>) -> anyhow::Result<(load::Project, Converted)> {
+/// Reads the project's files (with `.env` and interpolation); warns about unset variables.
+fn read(args: &ProjectArgs) -> anyhow::Result<load::Project> {
     let files = if args.files.is_empty() {
         let found = DEFAULT_FILES.iter().map(PathBuf::from).find(|p| p.exists());
         vec![found
@@ -134,9 +119,28 @@ fn load_quietly(args: &ProjectArgs, registry_host: Option<String>) -> anyhow::Re
     let dir = files[0].parent().filter(|d| !d.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| ".".into());
     let env = load::environment(&dir, std::env::vars())?;
     let project = load::load(&files, args.project_name.as_deref(), &env)?;
+    for v in &project.unset {
+        eprintln!("warning: variable {v} is not set; it is interpolated as an empty string");
+    }
+    Ok(project)
+}
+
+/// Converts a read project; prints what is not translated (an error with --strict).
+fn convert_reported(
+    args: &ProjectArgs,
+    project: &load::Project,
+    registry_host: Option<String>,
+) -> anyhow::Result<Converted> {
     let options = Options { service_per_container: args.service_per_container, registry_host };
-    let converted = convert::convert(&project, &options)?;
-    Ok((project, converted))
+    let converted = convert::convert(project, &options)?;
+    for n in &converted.notes {
+        let (level, tail) = if args.strict { ("error", "") } else { ("warning", " (ignored)") };
+        eprintln!("{level}: {} is not translated to ECS{tail}", n.location);
+    }
+    if args.strict && !converted.notes.is_empty() {
+        bail!("{} key(s) cannot be translated (--strict)", converted.notes.len());
+    }
+    Ok(converted)
 }
 
 /// The registry's `host:port`, from GetAuthorizationToken's proxyEndpoint.
@@ -150,17 +154,19 @@ async fn registry_host(client: &ServerClient) -> anyhow::Result<String> {
 }
 
 /// Whether the project builds images (and so needs the registry's address).
-fn has_builds(args: &ProjectArgs) -> bool {
-    load_quietly(args, Some("REGISTRY".into())).map(|(_, c)| !c.builds.is_empty()).unwrap_or(false)
+fn has_builds(project: &load::Project) -> bool {
+    let services = project.doc.get("services").and_then(|s| s.as_mapping());
+    services.is_some_and(|m| m.values().any(|svc| svc.get("build").is_some()))
 }
 
 async fn convert_command(args: ConvertArgs) -> anyhow::Result<()> {
+    let project = read(&args.project)?;
     let registry = match &args.registry {
         Some(r) => Some(r.clone()),
-        None if has_builds(&args.project) => Some(registry_host(&args.connection.client()?).await?),
+        None if has_builds(&project) => Some(registry_host(&args.connection.client()?).await?),
         None => None,
     };
-    let (_, converted) = load(&args.project, registry)?;
+    let converted = convert_reported(&args.project, &project, registry)?;
     println!("{}", serde_json::to_string_pretty(&document(&converted))?);
     Ok(())
 }
@@ -187,8 +193,9 @@ async fn prepare(
     connection: &Connection,
 ) -> anyhow::Result<(ServerClient, load::Project, Converted)> {
     let client = connection.client()?;
-    let registry = if has_builds(project) { Some(registry_host(&client).await?) } else { None };
-    let (p, c) = load(project, registry)?;
+    let p = read(project)?;
+    let registry = if has_builds(&p) { Some(registry_host(&client).await?) } else { None };
+    let c = convert_reported(project, &p, registry)?;
     Ok((client, p, c))
 }
 
@@ -366,7 +373,7 @@ async fn up(args: UpArgs) -> anyhow::Result<i32> {
 
 async fn down(args: DownArgs) -> anyhow::Result<()> {
     let client = args.connection.client()?;
-    let (_, converted) = load(&args.project, Some("REGISTRY".into()))?;
+    let converted = convert_reported(&args.project, &read(&args.project)?, Some("REGISTRY".into()))?;
     let several = converted.services.len() > 1;
     let mut deleted = Vec::new();
     for plan in &converted.services {
@@ -397,7 +404,7 @@ async fn down(args: DownArgs) -> anyhow::Result<()> {
 
 async fn ps(args: DownArgs) -> anyhow::Result<()> {
     let client = args.connection.client()?;
-    let (_, converted) = load(&args.project, Some("REGISTRY".into()))?;
+    let converted = convert_reported(&args.project, &read(&args.project)?, Some("REGISTRY".into()))?;
     let several = converted.services.len() > 1;
     let mut rows = Vec::new();
     let mut all = Vec::new();
