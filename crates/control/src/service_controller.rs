@@ -86,8 +86,12 @@ fn until_next_settle(state: &State, config: &ServiceControllerConfig, now: f64) 
     let settle = config.settle.as_secs_f64();
     state
         .regions()
-        .flat_map(|(_, r)| r.tasks.values())
-        .filter(|t| t.task.group.starts_with("service:") && t.task.last() == TaskStatus::Running)
+        .flat_map(|(_, r)| {
+            r.services
+                .values()
+                .flat_map(|s| r.tasks_in_group(&s.cluster, &format!("service:{}", s.service.service_name)))
+        })
+        .filter(|t| t.task.last() == TaskStatus::Running)
         .filter_map(|t| t.task.started_at.map(|at| at + settle - now))
         .filter(|left| *left > 0.0)
         .min_by(f64::total_cmp)
@@ -130,8 +134,7 @@ pub(crate) fn reconcile(
     let mut last_completed = rec.last_completed.clone();
     let name = svc.service_name.clone();
     let group = format!("service:{name}");
-    let tasks: Vec<&Arc<TaskRecord>> =
-        r.tasks.values().filter(|t| t.cluster == rec.cluster && t.task.group == group).collect();
+    let tasks: Vec<&Arc<TaskRecord>> = r.tasks_in_group(&rec.cluster, &group).collect();
     let has_health_check: HashMap<String, bool> = svc
         .deployments
         .iter()

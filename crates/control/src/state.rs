@@ -65,6 +65,9 @@ pub struct RegionState {
     pub services: BTreeMap<String, Arc<ServiceRecord>>,
     /// Task ARNs by container instance ARN (derived from `tasks`).
     pub tasks_by_instance: HashMap<String, BTreeSet<String>>,
+    /// Task ARNs by (cluster, task group), STOPPED ones included until they are forgotten
+    /// (derived from `tasks`): a service's tasks without a scan of every task.
+    pub tasks_by_group: HashMap<(String, String), BTreeSet<String>>,
     /// What each instance's tasks hold (derived from `tasks`, kept current on every change).
     pub usage: HashMap<String, Usage>,
     /// Each instance's attributes as the scheduler reads them (derived from `instances`).
@@ -147,6 +150,12 @@ impl RegionState {
     pub fn tasks_on<'a>(&'a self, instance_arn: &str) -> impl Iterator<Item = &'a Arc<TaskRecord>> + 'a {
         self.tasks_by_instance.get(instance_arn).into_iter().flatten().filter_map(|arn| self.tasks.get(arn))
     }
+
+    /// The tasks of task group `group` in `cluster`.
+    pub fn tasks_in_group<'a>(&'a self, cluster: &str, group: &str) -> impl Iterator<Item = &'a Arc<TaskRecord>> + 'a {
+        let key = (cluster.to_string(), group.to_string());
+        self.tasks_by_group.get(&key).into_iter().flatten().filter_map(|arn| self.tasks.get(arn))
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -208,6 +217,8 @@ impl State {
                     r.tasks_by_instance.entry(instance.clone()).or_default().insert(arn.clone());
                     r.usage.entry(instance.clone()).or_default().account(record, 1);
                 }
+                let group = (record.cluster.clone(), record.task.group.clone());
+                r.tasks_by_group.entry(group).or_default().insert(arn.clone());
                 r.tasks.insert(arn, record.clone());
             }
             Change::ForgetTask { region, arn } => {
@@ -217,6 +228,13 @@ impl State {
                         r.usage.entry(instance.clone()).or_default().account(&old, -1);
                         if let Some(set) = r.tasks_by_instance.get_mut(instance) {
                             set.remove(arn);
+                        }
+                    }
+                    let group = (old.cluster.clone(), old.task.group.clone());
+                    if let Some(set) = r.tasks_by_group.get_mut(&group) {
+                        set.remove(arn);
+                        if set.is_empty() {
+                            r.tasks_by_group.remove(&group);
                         }
                     }
                 }
@@ -480,6 +498,37 @@ mod tests {
             assert_eq!(u.active_tasks(), if cpu > 0 { 1 } else { 0 });
         }
         assert_eq!(state.region("r").usage["i1"].running, 0);
+    }
+
+    #[test]
+    fn tasks_are_indexed_by_cluster_and_group_until_forgotten() {
+        let mut state = State::default();
+        let task = |arn: &str, cluster: &str, group: &str| {
+            let task = Task { task_arn: arn.into(), group: group.into(), ..Default::default() };
+            Change::Task {
+                region: "r".into(),
+                record: Arc::new(TaskRecord {
+                    task,
+                    cluster: cluster.into(),
+                    cpu: 0,
+                    memory: 0,
+                    host_ports: Vec::new(),
+                }),
+            }
+        };
+        for change in [task("t1", "c", "service:web"), task("t2", "c", "service:web"), task("t3", "d", "service:web")] {
+            state.apply(&change);
+        }
+        // An update of a task keeps one entry.
+        state.apply(&task("t1", "c", "service:web"));
+        let arns = |state: &State, cluster: &str| -> Vec<String> {
+            state.region("r").tasks_in_group(cluster, "service:web").map(|t| t.task.task_arn.clone()).collect()
+        };
+        assert_eq!(arns(&state, "c"), ["t1", "t2"]);
+        assert_eq!(arns(&state, "d"), ["t3"]);
+        state.apply(&Change::ForgetTask { region: "r".into(), arn: "t3".into() });
+        assert!(arns(&state, "d").is_empty());
+        assert_eq!(state.region("r").tasks_by_group.len(), 1, "an emptied group leaves the index");
     }
 
     #[test]
