@@ -694,12 +694,10 @@ impl Registry {
                 out["policyText"] = json!(text);
             }
             _ => {
-                let text = record.repository_policy.take().ok_or_else(|| {
-                    EcrError::new(
-                        "RepositoryPolicyNotFoundException",
-                        format!("Repository policy does not exist for the repository with name '{}' in the registry with id '{}'", record.name, self.inner.account),
-                    )
-                })?;
+                let text = record
+                    .repository_policy
+                    .take()
+                    .ok_or_else(|| repository_policy_not_found(&record.name, &self.inner.account))?;
                 out["policyText"] = json!(text);
             }
         }
@@ -731,12 +729,10 @@ impl Registry {
                 out["lastEvaluatedAt"] = json!(at);
             }
         } else {
-            let text = record.repository_policy.as_ref().ok_or_else(|| {
-                EcrError::new(
-                    "RepositoryPolicyNotFoundException",
-                    format!("Repository policy does not exist for the repository with name '{}' in the registry with id '{}'", record.name, self.inner.account),
-                )
-            })?;
+            let text = record
+                .repository_policy
+                .as_ref()
+                .ok_or_else(|| repository_policy_not_found(&record.name, &self.inner.account))?;
             out["policyText"] = json!(text);
         }
         reply(out)
@@ -951,6 +947,15 @@ fn image_not_found(id: &ImageId, repo: &str, account: &str) -> EcrError {
             "The image with imageId {{imageDigest:'{}', imageTag:'{}'}} does not exist within the repository with name '{repo}' in the registry with id '{account}'",
             id.image_digest.as_deref().unwrap_or("null"),
             id.image_tag.as_deref().unwrap_or("null")
+        ),
+    )
+}
+
+fn repository_policy_not_found(name: &str, account: &str) -> EcrError {
+    EcrError::new(
+        "RepositoryPolicyNotFoundException",
+        format!(
+            "Repository policy does not exist for the repository with name '{name}' in the registry with id '{account}'"
         ),
     )
 }
