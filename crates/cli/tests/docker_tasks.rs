@@ -701,24 +701,7 @@ async fn the_breaker_rolls_back_tasks_that_exit_and_service_wait_says_so() {
     let mut env = Env::start("breaker").await;
     env.agent(0, &[]).await;
     let good = env.register("brk", vec![env.container("app", "exec sleep 300").build()]).await;
-    env.ecs
-        .create_service()
-        .cluster(&env.cluster)
-        .service_name("svc")
-        .task_definition(&good)
-        .desired_count(2)
-        .deployment_configuration(
-            DeploymentConfiguration::builder()
-                .minimum_healthy_percent(50)
-                .maximum_percent(200)
-                .deployment_circuit_breaker(
-                    aws_sdk_ecs::types::DeploymentCircuitBreaker::builder().enable(true).rollback(true).build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_breaker_service(&env, &good, 2).await;
     let (code, output) = service_wait(&env, "svc");
     assert_eq!(code, 0, "{output}");
     assert!(output.contains("svc: deployment completed"), "{output}");

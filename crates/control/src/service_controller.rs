@@ -87,15 +87,18 @@ fn until_next_settle(state: &State, config: &ServiceControllerConfig, now: f64) 
     state
         .regions()
         .flat_map(|(_, r)| {
-            r.services
-                .values()
-                .flat_map(|s| r.tasks_in_group(&s.cluster, &format!("service:{}", s.service.service_name)))
+            r.services.values().flat_map(|s| r.tasks_in_group(&s.cluster, &service_group(&s.service.service_name)))
         })
         .filter(|t| t.task.last() == TaskStatus::Running)
         .filter_map(|t| t.task.started_at.map(|at| at + settle - now))
         .filter(|left| *left > 0.0)
         .min_by(f64::total_cmp)
         .map(|left| Duration::from_secs_f64(left + 0.005))
+}
+
+/// The task group of a service's tasks (ECS: `service:NAME`).
+pub(crate) fn service_group(service_name: &str) -> String {
+    format!("service:{service_name}")
 }
 
 fn seconds(t: Option<f64>) -> f64 {
@@ -133,7 +136,7 @@ pub(crate) fn reconcile(
     let mut svc = rec.service.clone();
     let mut last_completed = rec.last_completed.clone();
     let name = svc.service_name.clone();
-    let group = format!("service:{name}");
+    let group = service_group(&name);
     let tasks: Vec<&Arc<TaskRecord>> = r.tasks_in_group(&rec.cluster, &group).collect();
     let has_health_check: HashMap<String, bool> = svc
         .deployments
@@ -474,7 +477,7 @@ fn daemon_instances(r: &crate::RegionState, cluster: &str, svc: &Service) -> Vec
         return Vec::new();
     };
     let request =
-        berth_scheduler::Request { constraints, group: format!("service:{}", svc.service_name), ..Default::default() };
+        berth_scheduler::Request { constraints, group: service_group(&svc.service_name), ..Default::default() };
     r.instances
         .values()
         .filter(|i| i.cluster == cluster && i.instance.status == "ACTIVE" && i.instance.agent_connected)

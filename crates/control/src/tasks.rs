@@ -290,8 +290,10 @@ impl Control {
                 ),
                 None => None,
             };
-            let service_group =
-                q.service_name.as_ref().map(|s| format!("service:{}", berth_model::arn::cluster_name_from(s)));
+            let service_group = q
+                .service_name
+                .as_ref()
+                .map(|s| crate::service_controller::service_group(berth_model::arn::cluster_name_from(s)));
             let family_prefix = q.family.as_ref().map(|f| format!("/{f}:"));
             let items = region.tasks.values().filter(|t| {
                 let task = &t.task;
