@@ -17,6 +17,8 @@ pub enum ApiError {
     UnknownOperation(String),
     #[error("The request body is larger than {0} bytes.")]
     TooLarge(usize),
+    #[error("The request body did not arrive in time.")]
+    BodyTimeout,
 }
 
 impl ApiError {
@@ -27,6 +29,7 @@ impl ApiError {
             ApiError::Ecr(e) => e.code,
             ApiError::UnknownOperation(_) => "UnknownOperationException",
             ApiError::TooLarge(_) => "SerializationException",
+            ApiError::BodyTimeout => "RequestTimeoutException",
         }
     }
 
@@ -37,6 +40,7 @@ impl ApiError {
             ApiError::Ecr(e) => e.http_status(),
             ApiError::UnknownOperation(_) => 400,
             ApiError::TooLarge(_) => 413,
+            ApiError::BodyTimeout => 408,
         }
     }
 

@@ -8,8 +8,10 @@ pub mod berth;
 pub mod body;
 pub mod ecs;
 pub mod error;
+pub mod listener;
 pub mod registry;
 pub mod server;
 
 pub use berth_sigv4 as sigv4;
-pub use server::{serve, Api, ApiConfig};
+pub use listener::{serve, serve_with, ConnectionLimits};
+pub use server::{Api, ApiConfig};

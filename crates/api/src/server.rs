@@ -3,7 +3,6 @@
 
 use std::{
     convert::Infallible,
-    future::Future,
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc,
@@ -13,9 +12,7 @@ use std::{
 use berth_control::{Caller, Control};
 use berth_registry::Registry;
 use http_body_util::{BodyExt, Limited};
-use hyper::{body::Incoming, header, server::conn::http1, service::service_fn, Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use hyper::{body::Incoming, header, Method, Request, Response, StatusCode};
 
 use crate::{
     body::{self, Body},
@@ -58,33 +55,11 @@ impl Api {
     }
 }
 
-/// Serves connections from `listener` until `shutdown` completes.
-pub async fn serve(listener: TcpListener, api: Arc<Api>, shutdown: impl Future<Output = ()>) {
-    tokio::pin!(shutdown);
-    loop {
-        let stream = tokio::select! {
-            _ = &mut shutdown => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
-        let api = api.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| handle(api.clone(), req));
-            if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
-    }
-}
-
-async fn handle(api: Arc<Api>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+pub(crate) async fn handle(api: Arc<Api>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let request_id = api.request_ids.next();
+    if let Some(refusal) = unsupported_transfer_encoding(&req) {
+        return Ok(refusal);
+    }
     let path = req.uri().path();
     if path == "/v2" || path.starts_with("/v2/") {
         return Ok(crate::registry::handle(&api.registry, req).await);
@@ -122,7 +97,11 @@ async fn handle(api: Arc<Api>, req: Request<Incoming>) -> Result<Response<Body>,
 /// An AWS JSON 1.1 request: verify, route on the target, run the operation.
 async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError> {
     let (parts, body) = req.into_parts();
-    let body = Limited::new(body, MAX_BODY).collect().await.map_err(|_| ApiError::TooLarge(MAX_BODY))?.to_bytes();
+    let body = tokio::time::timeout(crate::listener::BODY_READ_TIMEOUT, Limited::new(body, MAX_BODY).collect())
+        .await
+        .map_err(|_| ApiError::BodyTimeout)?
+        .map_err(|_| ApiError::TooLarge(MAX_BODY))?
+        .to_bytes();
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
     let bearer =
         parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
@@ -176,6 +155,28 @@ async fn agent_request(api: &Api, token: &str, target: &str, body: &[u8]) -> Res
         }
         _ => Err(sigv4::AuthError::Missing.into()),
     }
+}
+
+/// A request whose Transfer-Encoding is anything but plain `chunked` gets 501, as AWS
+/// and nginx answer: berth decodes no other coding, and `gzip, chunked` must not be read
+/// as if it were only chunked.
+fn unsupported_transfer_encoding(req: &Request<Incoming>) -> Option<Response<Body>> {
+    let codings: Vec<String> = req
+        .headers()
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("?").split(',').map(|c| c.trim().to_ascii_lowercase()).collect::<Vec<_>>())
+        .collect();
+    if codings.is_empty() || codings == ["chunked"] {
+        return None;
+    }
+    let mut response = Response::new(body::full(format!(
+        "Transfer-Encoding '{}' is not supported: send the body plain or only chunked.\n",
+        codings.join(", ")
+    )));
+    *response.status_mut() = StatusCode::NOT_IMPLEMENTED;
+    response.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    Some(response)
 }
 
 /// Request ids shaped like UUIDs: a random per-process prefix and a counter.

@@ -81,8 +81,25 @@ fn check_request(req: &RunTask, td: &TaskDefinition) -> Result<(), EcsError> {
         return Err(EcsError::invalid("A task can have at most 50 tags."));
     }
     if let Some(o) = &req.overrides {
+        // ECS bounds the overrides' JSON at 8192 characters.
+        let size = serde_json::to_vec(o).map_or(0, |v| v.len());
+        if size > MAX_OVERRIDES_BYTES {
+            return Err(EcsError::invalid(format!(
+                "Task overrides are {size} characters long; at most {MAX_OVERRIDES_BYTES} are allowed."
+            )));
+        }
         for co in &o.container_overrides {
             let name = co.name.as_deref().unwrap_or_default();
+            for (field, value, least) in
+                [("cpu", co.cpu, 0), ("memory", co.memory, 6), ("memoryReservation", co.memory_reservation, 6)]
+            {
+                if value.is_some_and(|v| v < least) {
+                    return Err(EcsError::invalid(format!(
+                        "Container override '{name}': '{field}' must be at least {least}, not {}.",
+                        value.unwrap_or_default()
+                    )));
+                }
+            }
             if !td.container_definitions.iter().any(|c| c.name.as_deref() == Some(name)) {
                 return Err(EcsError::invalid(format!(
                     "Container override names '{name}', which is not a container of {}.",
@@ -93,6 +110,9 @@ fn check_request(req: &RunTask, td: &TaskDefinition) -> Result<(), EcsError> {
     }
     Ok(())
 }
+
+/// ECS's limit on the length of a RunTask's overrides.
+const MAX_OVERRIDES_BYTES: usize = 8192;
 
 fn json_field<'v>(v: &'v serde_json::Value, name: &str) -> Option<&'v str> {
     v.get(name).and_then(|x| x.as_str())

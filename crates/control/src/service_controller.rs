@@ -39,6 +39,10 @@ impl Default for ServiceControllerConfig {
 }
 
 const HEALTH_STOP_REASON: &str = "Task failed container health checks";
+/// The most tasks one pass places for one service. A pass runs inside the writer, so its
+/// work must stay small whatever the stored desired count says; the next pass (right after
+/// this one commits) places the next batch.
+pub(crate) const PLACEMENT_BATCH: i64 = 100;
 /// ECS's cap on the delay between attempts to start tasks that keep failing.
 const MAX_BACKOFF_SECS: f64 = 27.0 * 60.0;
 
@@ -321,7 +325,8 @@ pub(crate) fn reconcile(
                     placement_strategy: strategy,
                     ..task_labels(state, &caller, &svc)
                 };
-                match place_in(state, &caller, &req, want.min(room) as usize, changes) {
+                let batch = want.min(room).min(PLACEMENT_BATCH).min(cluster_room(r, &rec.cluster));
+                match place_in(state, &caller, &req, batch.max(1) as usize, changes) {
                     Ok((placed, failures)) => {
                         started.extend(placed.iter().map(|t| t.task_arn.clone()));
                         if placed.is_empty() {
@@ -465,6 +470,17 @@ fn task_labels(state: &State, caller: &Caller, svc: &Service) -> RunTask {
         enable_ecs_managed_tags: svc.enable_ecs_managed_tags,
         ..Default::default()
     }
+}
+
+/// An upper bound on the tasks `cluster` could still take: one per task slot left on its
+/// ACTIVE, connected instances (ECS's limit of tasks per instance is far above any real
+/// host's memory, so free memory at 4 MiB a task bounds it generously).
+fn cluster_room(r: &crate::RegionState, cluster: &str) -> i64 {
+    r.instances
+        .values()
+        .filter(|i| i.cluster == cluster && i.instance.status == "ACTIVE" && i.instance.agent_connected)
+        .map(|i| crate::instances::candidate(r, i).memory_free.max(0) / 4 + 1)
+        .sum()
 }
 
 /// The instances a DAEMON service runs on: ACTIVE instances of its cluster whose agent is

@@ -296,3 +296,64 @@ async fn the_breaker_rolls_back_to_a_deployment_that_already_drained() {
         Some(format!("ECS deployment circuit breaker: rolling back to deploymentId {good}.").as_str())
     );
 }
+
+#[tokio::test]
+async fn desired_counts_above_the_quota_are_refused_and_change_nothing() {
+    let h = Harness::new(2, false).await;
+    let c = caller();
+    let create = CreateService {
+        cluster: Some("c".into()),
+        service_name: "huge".into(),
+        task_definition: Some("web:1".into()),
+        desired_count: Some(1_000_000_000),
+        ..Default::default()
+    };
+    let err = h.control.create_service(&c, create).await.unwrap_err();
+    assert_eq!(err.code(), "InvalidParameterException");
+    assert!(err.to_string().contains("5000"), "{err}");
+    assert!(h.control.read(|s| s.region("us-east-1").services.values().all(|s| s.service.service_name != "huge")));
+    for bad in [5001, i64::MAX, -1] {
+        let update = UpdateService {
+            cluster: Some("c".into()),
+            service: "web".into(),
+            desired_count: Some(bad),
+            ..Default::default()
+        };
+        assert_eq!(h.control.update_service(&c, update).await.unwrap_err().code(), "InvalidParameterException");
+    }
+    assert_eq!(h.service().desired_count, 2);
+}
+
+#[tokio::test]
+async fn a_stored_huge_desired_count_is_worked_in_small_batches_and_can_be_fixed() {
+    // A record written before the quota was checked (or by hand) must not stall the writer.
+    let h = Harness::new(1, false).await;
+    let arn = h.arn.clone();
+    h.control
+        .write(move |state, changes| {
+            let mut rec = (*state.region("us-east-1").services[&arn]).clone();
+            rec.service.desired_count = i64::MAX;
+            rec.service.deployments[0].desired_count = i64::MAX;
+            rec.service.deployment_configuration.maximum_percent = Some(2000);
+            changes.push(Change::Service { region: "us-east-1".into(), record: Arc::new(rec) });
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let d = h.service().deployments[0].id.clone();
+    h.pass(0.0).await;
+    let first = h.live(&d).len() as i64;
+    assert!((1..=PLACEMENT_BATCH).contains(&first), "one pass placed {first} tasks");
+    h.pass(0.0).await;
+    // 2 instances × 4096 MiB hold 128 tasks of 64 MiB: never more, however often it runs.
+    h.pass(0.0).await;
+    assert_eq!(h.live(&d).len(), 128);
+    let update = UpdateService {
+        cluster: Some("c".into()),
+        service: "web".into(),
+        desired_count: Some(1),
+        ..Default::default()
+    };
+    h.control.update_service(&caller(), update).await.unwrap();
+    assert_eq!(h.service().desired_count, 1);
+}

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use berth_model::{
-    service::{Deployment, DeploymentConfiguration, Service, ServiceEvent, MAX_EVENTS},
+    service::{Deployment, DeploymentConfiguration, Service, ServiceEvent, MAX_EVENTS, MAX_TASKS_PER_SERVICE},
     tag::{self, Tag},
     time, Arn, EcsError, Failure,
 };
@@ -82,6 +82,27 @@ pub(crate) fn push_event(service: &mut Service, message: String) {
     service.events.truncate(MAX_EVENTS);
 }
 
+/// A desired count within 0 and ECS's per-service task quota: a count no cluster could
+/// hold would only make the controller work for nothing.
+fn check_desired_count(desired: i64) -> Result<(), EcsError> {
+    if !(0..=MAX_TASKS_PER_SERVICE).contains(&desired) {
+        return Err(EcsError::invalid(format!(
+            "desiredCount must be between 0 and {MAX_TASKS_PER_SERVICE} (the quota of tasks per service), not {desired}."
+        )));
+    }
+    Ok(())
+}
+
+/// ECS takes a grace period of 0 to 2,147,483,647 seconds.
+fn check_grace_period(seconds: Option<i64>) -> Result<(), EcsError> {
+    match seconds {
+        Some(s) if !(0..=i32::MAX as i64).contains(&s) => {
+            Err(EcsError::invalid(format!("healthCheckGracePeriodSeconds must be between 0 and 2147483647, not {s}.")))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn check_configuration(c: &DeploymentConfiguration, daemon: bool) -> Result<(), EcsError> {
     if let Some(max) = c.maximum_percent {
         if !(100..=2000).contains(&max) || (daemon && max != 100) {
@@ -148,9 +169,8 @@ impl Control {
             return Err(EcsError::invalid(format!("launchType {lt} is not supported yet in berth; use EC2.")));
         }
         let desired = req.desired_count.unwrap_or(0);
-        if desired < 0 {
-            return Err(EcsError::invalid("desiredCount must not be negative."));
-        }
+        check_desired_count(desired)?;
+        check_grace_period(req.health_check_grace_period_seconds)?;
         let mut config = req.deployment_configuration.clone().unwrap_or_default();
         check_configuration(&config, daemon)?;
         config.maximum_percent.get_or_insert(if daemon { 100 } else { 200 });
@@ -216,9 +236,10 @@ impl Control {
     }
 
     pub async fn update_service(&self, caller: &Caller, req: UpdateService) -> Result<Service, EcsError> {
-        if req.desired_count.is_some_and(|d| d < 0) {
-            return Err(EcsError::invalid("desiredCount must not be negative."));
+        if let Some(d) = req.desired_count {
+            check_desired_count(d)?;
         }
+        check_grace_period(req.health_check_grace_period_seconds)?;
         if let Some(c) = &req.deployment_configuration {
             check_configuration(c, false)?;
         }

@@ -55,6 +55,18 @@ impl fmt::Display for Arn {
 }
 
 /// How a caller may name a cluster: a bare name or its ARN. Returns the name.
+/// Whether `region` has the shape of an AWS region name (`us-east-1`, `us-gov-west-1`,
+/// `cn-northwest-1`): lowercase words joined by hyphens, ending in a number. Every ARN,
+/// registry host and token berth makes embeds the region, so nothing else is accepted.
+pub fn valid_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    region.len() <= 32
+        && parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts.last().is_some_and(|n| (1..=2).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 pub fn cluster_name_from(reference: &str) -> &str {
     match reference.strip_prefix("arn:") {
         Some(_) => reference.rsplit_once("cluster/").map(|(_, n)| n).unwrap_or(reference),
@@ -84,5 +96,31 @@ mod tests {
     fn cluster_reference() {
         assert_eq!(cluster_name_from("web"), "web");
         assert_eq!(cluster_name_from("arn:aws:ecs:us-east-1:1:cluster/web"), "web");
+    }
+}
+
+#[cfg(test)]
+mod region_tests {
+    use super::valid_region;
+
+    #[test]
+    fn region_shapes() {
+        for ok in ["us-east-1", "us-gov-west-1", "cn-northwest-1", "ap-southeast-5", "us-isob-east-1", "eu-central-2"] {
+            assert!(valid_region(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "local",
+            "us-east",
+            "us.east-1",
+            "US-EAST-1",
+            "us-east-1a",
+            "a-b-1",
+            "us--1",
+            "us-east-123",
+            "us-east-1\0",
+        ] {
+            assert!(!valid_region(bad), "{bad:?}");
+        }
     }
 }

@@ -9,7 +9,7 @@ use crate::EcsError;
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, EcsError> {
     let body: &[u8] = if body.iter().all(|b| b.is_ascii_whitespace()) { b"{}" } else { body };
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
@@ -19,7 +19,10 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, EcsError> {
         } else {
             EcsError::client(format!("Invalid value for '{path}': {inner}"))
         }
-    })
+    })?;
+    // One JSON document and nothing after it but whitespace.
+    de.end().map_err(|e| EcsError::client(format!("Malformed request body: data after the JSON document ({e})")))?;
+    Ok(value)
 }
 
 /// Fails with the ECS message for a missing required field.
@@ -30,6 +33,16 @@ pub fn required<'a, T>(value: &'a Option<T>, field: &str) -> Result<&'a T, EcsEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trailing_data_is_refused() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Empty {}
+        assert!(decode::<Empty>(b"{} \n").is_ok());
+        let err = decode::<Empty>(b"{}{\"x\":1}").unwrap_err();
+        assert_eq!(err.code(), "ClientException");
+        assert!(decode::<Empty>(b"{} garbage").is_err());
+    }
 
     #[derive(serde::Deserialize, Debug)]
     #[allow(dead_code)]

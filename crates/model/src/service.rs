@@ -91,14 +91,20 @@ pub struct ServiceEvent {
 /// At most this many events are kept and shown, newest first.
 pub const MAX_EVENTS: usize = 100;
 
+/// ECS's default quota "Tasks per service": the largest desiredCount a service may ask for.
+pub const MAX_TASKS_PER_SERVICE: i64 = 5000;
+
 /// The fewest healthy tasks a deployment may leave running: ceil(desired × min% / 100).
+/// Computed wide, so no stored value can overflow it.
 pub fn minimum_healthy(desired: i64, minimum_percent: i64) -> i64 {
-    (desired * minimum_percent + 99) / 100
+    let wide = (desired.max(0) as i128 * minimum_percent.max(0) as i128 + 99) / 100;
+    wide.min(i64::MAX as i128) as i64
 }
 
 /// The most RUNNING + PENDING tasks a service may have: floor(desired × max% / 100).
 pub fn maximum_tasks(desired: i64, maximum_percent: i64) -> i64 {
-    desired * maximum_percent / 100
+    let wide = desired.max(0) as i128 * maximum_percent.max(0) as i128 / 100;
+    wide.min(i64::MAX as i128) as i64
 }
 
 /// The circuit breaker's failure threshold: half the desired count, at least 3, at most 200.
@@ -120,5 +126,13 @@ mod tests {
         assert_eq!(circuit_breaker_threshold(1), 3);
         assert_eq!(circuit_breaker_threshold(25), 13);
         assert_eq!(circuit_breaker_threshold(800), 200);
+    }
+
+    #[test]
+    fn budgets_never_overflow() {
+        assert_eq!(maximum_tasks(i64::MAX, 200), i64::MAX);
+        assert_eq!(minimum_healthy(i64::MAX, 100), i64::MAX);
+        assert_eq!(maximum_tasks(-5, 200), 0);
+        assert!(minimum_healthy(i64::MAX / 2, 50) > 0);
     }
 }

@@ -37,11 +37,25 @@ pub fn validate(tags: &[Tag]) -> Result<(), EcsError> {
         if tag.value.as_deref().unwrap_or("").chars().count() > 256 {
             return Err(EcsError::invalid(format!("The value of tag '{key}' is longer than 256 characters.")));
         }
+        let value = tag.value.as_deref().unwrap_or("");
+        if let Some(bad) = key.chars().chain(value.chars()).find(|c| !tag_char(*c)) {
+            return Err(EcsError::invalid(format!(
+                "Tag '{}' contains the character {:?}: tags may hold letters, numbers, spaces and _ . : / = + - @ only.",
+                key.escape_default(),
+                bad
+            )));
+        }
         if !seen.insert(key) {
             return Err(EcsError::invalid(format!("Tag key '{key}' is given more than once.")));
         }
     }
     Ok(())
+}
+
+/// ECS's tag alphabet: `[\p{L}\p{Z}\p{N}_.:/=+\-@]` — letters, separators (spaces),
+/// numbers and a few marks; never a control character such as NUL.
+fn tag_char(c: char) -> bool {
+    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
 }
 
 /// Merges `new` into `existing` (a key present in both takes the new value) and checks
@@ -67,6 +81,16 @@ pub fn merge(existing: &[Tag], new: &[Tag]) -> Result<Vec<Tag>, EcsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_refused() {
+        assert!(validate(&[Tag::new("team name", "a/b=c+d-e@f:g_h.i")]).is_ok());
+        assert!(validate(&[Tag::new("équipe", "値")]).is_ok());
+        for (k, v) in [("a\0b", "x"), ("a", "line\nbreak"), ("tab\t", "x"), ("semi;colon", "x")] {
+            let err = validate(&[Tag::new(k, v)]).unwrap_err();
+            assert_eq!(err.code(), "InvalidParameterException", "{k:?}={v:?}");
+        }
+    }
 
     #[test]
     fn merge_overwrites_and_limits() {

@@ -165,8 +165,8 @@ impl<'r> Ranker<'r> {
 /// `instances` is the caller's snapshot and is updated with every placement.
 pub fn place(req: &Request, instances: &mut [Instance]) -> Vec<Placement> {
     let mut ranker = Ranker::new(req, instances);
-    let mut out = Vec::with_capacity(req.count);
-    for _ in 0..req.count {
+    let mut out = Vec::new();
+    for n in 0..req.count {
         let next = ranker.candidates(instances).next();
         match next {
             Some(idx) => {
@@ -174,9 +174,12 @@ pub fn place(req: &Request, instances: &mut [Instance]) -> Vec<Placement> {
                 out.push(Placement::Placed(idx));
             }
             None => {
-                let reasons =
+                // Nothing changes once a task fits nowhere, so every later one is refused
+                // for the same reasons: say it once per remaining task without recomputing.
+                let reasons: Vec<(String, Rejection)> =
                     instances.iter().filter_map(|i| check(req, i).err().map(|r| (i.arn.clone(), r))).collect();
-                out.push(Placement::Unplaced(reasons));
+                out.extend(std::iter::repeat_n(Placement::Unplaced(reasons), req.count - n));
+                break;
             }
         }
     }

@@ -45,6 +45,8 @@ pub enum AuthError {
     WrongService(String),
     #[error("The provided 'x-amz-content-sha256' header does not match the SHA-256 of the body.")]
     PayloadHashMismatch,
+    #[error("Credential should be scoped to a valid region, not '{0}'.")]
+    InvalidRegion(String),
 }
 
 impl AuthError {
@@ -56,7 +58,8 @@ impl AuthError {
             AuthError::Mismatch
             | AuthError::Expired { .. }
             | AuthError::WrongService(_)
-            | AuthError::PayloadHashMismatch => "InvalidSignatureException",
+            | AuthError::PayloadHashMismatch
+            | AuthError::InvalidRegion(_) => "InvalidSignatureException",
         }
     }
 
@@ -125,6 +128,15 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, AuthError> {
             "Credential must have the form ACCESS_KEY/DATE/REGION/SERVICE/aws4_request, not '{credential}'."
         )));
     }
+    if !berth_model::arn::valid_region(parts[2]) {
+        return Err(AuthError::InvalidRegion(parts[2].escape_default().to_string()));
+    }
+    let signed_headers: Vec<&str> = signed.split(';').collect();
+    if !signed_headers.contains(&"host") {
+        return Err(AuthError::Incomplete(format!(
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization. Authorization={value}"
+        )));
+    }
     Ok(Authorization {
         scope: Scope {
             access_key_id: parts[0].into(),
@@ -132,7 +144,7 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, AuthError> {
             region: parts[2].into(),
             service: parts[3].into(),
         },
-        signed_headers: signed.split(';').collect(),
+        signed_headers,
         signature,
     })
 }
@@ -187,6 +199,17 @@ impl Verifier {
             if !claimed.eq_ignore_ascii_case(&body_hash) {
                 return Err(AuthError::PayloadHashMismatch);
             }
+        }
+        // Every x-amz-* header the request carries must be signed: an unsigned X-Amz-Target
+        // would let a captured request be replayed as another operation.
+        if let Some((name, _)) = req.headers.iter().find(|(k, _)| {
+            let k = k.to_ascii_lowercase();
+            k.starts_with("x-amz-") && !auth.signed_headers.contains(&k.as_str())
+        }) {
+            return Err(AuthError::Incomplete(format!(
+                "Header '{}' must be listed in SignedHeaders: every x-amz-* header is signed.",
+                name.to_ascii_lowercase()
+            )));
         }
         let canonical = canonical_request(req, &auth.signed_headers, &body_hash);
         let string_to_sign = string_to_sign(amz_date, &auth.scope, &canonical);
@@ -472,6 +495,43 @@ mod tests {
         claimed.push(("x-amz-content-sha256".into(), "00".repeat(32)));
         assert_eq!(check(&v, &claimed, b"{}", now), Err(AuthError::PayloadHashMismatch));
         assert_eq!(check(&v, &[], b"", now), Err(AuthError::Missing));
+    }
+
+    #[test]
+    fn host_and_every_x_amz_header_must_be_signed() {
+        let v = Verifier::new(vec![cred()], false);
+        let now = 1_700_000_000;
+        // A captured CreateCluster replayed with another, unsigned target.
+        let headers = [("host", "127.0.0.1:1")];
+        let req = SignedRequest { method: "POST", path: "/", query: "", headers: &headers, body: b"{}" };
+        let mut h: Vec<(String, String)> = vec![("host".into(), "127.0.0.1:1".into())];
+        h.extend(sign(&req, &cred(), "eu-west-1", "ecs", now));
+        assert!(check(&v, &h, b"{}", now).is_ok());
+        h.push(("X-Amz-Target".into(), "AmazonEC2ContainerServiceV20141113.DeleteCluster".into()));
+        let err = check(&v, &h, b"{}", now).unwrap_err();
+        assert!(matches!(&err, AuthError::Incomplete(m) if m.contains("x-amz-target")), "{err:?}");
+        // Host left out of SignedHeaders.
+        let headers = [("x-amz-target", "X.Y")];
+        let req = SignedRequest { method: "POST", path: "/", query: "", headers: &headers, body: b"{}" };
+        let mut h: Vec<(String, String)> = vec![("x-amz-target".into(), "X.Y".into())];
+        h.extend(sign(&req, &cred(), "eu-west-1", "ecs", now));
+        let err = check(&v, &h, b"{}", now).unwrap_err();
+        assert!(matches!(&err, AuthError::Incomplete(m) if m.contains("'Host'")), "{err:?}");
+    }
+
+    #[test]
+    fn the_region_must_look_like_one() {
+        let v = Verifier::new(vec![cred()], true);
+        let now = 1_700_000_000;
+        for region in ["us.east-1", "x", "us-east-1;x"] {
+            let headers = [("host", "127.0.0.1:1")];
+            let req = SignedRequest { method: "POST", path: "/", query: "", headers: &headers, body: b"" };
+            let mut h: Vec<(String, String)> = vec![("host".into(), "127.0.0.1:1".into())];
+            h.extend(sign(&req, &cred(), region, "ecs", now));
+            let err = check(&v, &h, b"", now).unwrap_err();
+            assert_eq!(err.code(), "InvalidSignatureException");
+            assert!(matches!(err, AuthError::InvalidRegion(_)), "{region}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use berth_control::{Caller, Control};
 use berth_model::{
     tag::Tag,
-    task_definition::{Registration, TaskDefinition},
+    task_definition::{check_registration_size, Registration, TaskDefinition},
 };
 use serde::Serialize;
 
@@ -19,6 +19,7 @@ pub(super) struct Response<'a> {
 }
 
 pub async fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    check_registration_size(body.len())?;
     let registration: Registration = decode(body)?;
     let d = control.register_task_definition(caller, registration).await?;
     reply(&Response { task_definition: &d.task_definition, tags: d.tags })

@@ -114,6 +114,9 @@ pub(super) fn validate_container(
     }
     for u in c.ulimits.as_deref().unwrap_or_default() {
         one_of("ulimit name", &u.name, ULIMITS)?;
+        if u.soft_limit < 0 || u.hard_limit < 0 {
+            return Err(bad(&format!("ulimit '{}' limits must not be negative.", u.name)));
+        }
         if u.soft_limit > u.hard_limit {
             return Err(bad(&format!("ulimit '{}' has a softLimit above its hardLimit.", u.name)));
         }

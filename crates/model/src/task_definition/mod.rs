@@ -10,7 +10,10 @@ mod sizes;
 mod validate;
 
 pub use sizes::{fargate_pair_is_valid, parse_task_cpu, parse_task_memory};
-pub use validate::{apply_defaults, validate_family, validate_registration, Registration};
+pub use validate::{
+    apply_defaults, check_registration_size, validate_family, validate_registration, Registration,
+    MAX_TASK_DEFINITION_BYTES,
+};
 
 use serde::{Deserialize, Serialize};
 

@@ -98,6 +98,20 @@ pub(super) fn one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), Ec
     }
 }
 
+/// ECS's limit on the size of a task definition's JSON.
+pub const MAX_TASK_DEFINITION_BYTES: usize = 64 * 1024;
+
+/// Refuses a RegisterTaskDefinition body above ECS's 64 KiB, with ECS's wording, before
+/// anything is decoded or kept.
+pub fn check_registration_size(body_len: usize) -> Result<(), EcsError> {
+    if body_len > MAX_TASK_DEFINITION_BYTES {
+        return Err(EcsError::client(format!(
+            "Actual length: '{body_len}'. Max allowed length is '{MAX_TASK_DEFINITION_BYTES}' bytes."
+        )));
+    }
+    Ok(())
+}
+
 /// Validates a registration and derives the computed fields, or says what is wrong.
 pub fn validate_registration(reg: &Registration) -> Result<Derived, EcsError> {
     let family = reg.family.as_deref().ok_or_else(|| EcsError::client("Family is required and was not provided."))?;
