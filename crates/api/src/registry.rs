@@ -15,8 +15,14 @@ use crate::body::{self, Body};
 const API_VERSION: &str = "registry/2.0";
 
 /// Answers one `/v2/...` request.
-pub async fn handle(registry: &Registry, req: Request<Incoming>) -> Response<Body> {
-    let mut response = match route(registry, req).await {
+/// `registered(region, instance ARN)` says whether a container instance is still
+/// registered: an agent's pull-only credentials work only while it is.
+pub async fn handle(
+    registry: &Registry,
+    registered: &(dyn Fn(&str, &str) -> bool + Send + Sync),
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let mut response = match route(registry, registered, req).await {
         Ok(r) => r,
         Err(e) => {
             tracing::debug!(code = e.code, message = %e.message, "registry request refused");
@@ -134,8 +140,23 @@ fn json_response(value: &serde_json::Value, content_type: &'static str) -> Respo
     r
 }
 
-async fn route(registry: &Registry, req: Request<Incoming>) -> Result<Response<Body>, DistError> {
-    let region = registry.authenticate(header_str(&req, header::AUTHORIZATION))?;
+async fn route(
+    registry: &Registry,
+    registered: &(dyn Fn(&str, &str) -> bool + Send + Sync),
+    req: Request<Incoming>,
+) -> Result<Response<Body>, DistError> {
+    let grant = registry.authenticate(header_str(&req, header::AUTHORIZATION))?;
+    if let Some(instance) = &grant.pull_only_for {
+        if !registered(&grant.region, instance) {
+            return Err(DistError::unauthorized(format!(
+                "these credentials were issued to {instance}, which is no longer registered"
+            )));
+        }
+        if !matches!(*req.method(), Method::GET | Method::HEAD) {
+            return Err(DistError::new(403, "DENIED", "an agent's registry credentials can only pull"));
+        }
+    }
+    let region = grant.region;
     let path = req.uri().path().to_string();
     let route = parse_route(&path)
         .ok_or_else(|| DistError::new(404, "NOT_FOUND", format!("no registry endpoint at {path}")))?;
@@ -180,11 +201,14 @@ async fn route(registry: &Registry, req: Request<Incoming>) -> Result<Response<B
             Ok(upload_status(StatusCode::ACCEPTED, &name, &id, size))
         }
         (Route::Upload { name, id }, &Method::PUT) => {
-            let digest = query_param(&req, "digest")
-                .ok_or_else(|| DistError::digest_invalid("the final PUT of an upload needs ?digest="))?;
             let (name, id) = (name.to_string(), id.to_string());
-            append(registry, &region, &name, &id, req, false).await?;
-            let d = registry.finish_upload(&region, &name, &id, &digest).await?;
+            let finish = async {
+                let digest = query_param(&req, "digest")
+                    .ok_or_else(|| DistError::digest_invalid("the final PUT of an upload needs ?digest="))?;
+                append(registry, &region, &name, &id, req, false).await?;
+                registry.finish_upload(&region, &name, &id, &digest).await
+            };
+            let d = discard_on_error(registry, &region, &name, &id, finish).await?;
             Ok(blob_created(&name, d.as_str()))
         }
         (Route::Upload { name, id }, &Method::DELETE) => {
@@ -352,8 +376,11 @@ async fn start_upload(
         Some(digest) => {
             let name = name.to_string();
             let body = req.into_body();
-            write_body(registry, region, &name, &id, body).await?;
-            let d = registry.finish_upload(region, &name, &id, &digest).await?;
+            let finish = async {
+                write_body(registry, region, &name, &id, body).await?;
+                registry.finish_upload(region, &name, &id, &digest).await
+            };
+            let d = discard_on_error(registry, region, &name, &id, finish).await?;
             Ok(blob_created(&name, d.as_str()))
         }
         None => Ok(upload_status(StatusCode::ACCEPTED, name, &id, 0)),
@@ -384,7 +411,8 @@ async fn append(
             ));
         }
     }
-    write_body(registry, region, name, id, req.into_body()).await
+    // A chunk out of order (above) can be resent; a body that broke off cannot be resumed.
+    discard_on_error(registry, region, name, id, write_body(registry, region, name, id, req.into_body())).await
 }
 
 async fn write_body(
@@ -397,7 +425,11 @@ async fn write_body(
     let handle = registry.upload(region, name, id)?;
     let mut guard = handle.lock().await;
     let file = guard.as_mut().ok_or_else(DistError::upload_unknown)?;
-    while let Some(frame) = body.frame().await {
+    loop {
+        let next = tokio::time::timeout(crate::listener::BODY_READ_TIMEOUT, body.frame()).await.map_err(|_| {
+            DistError::new(400, "BLOB_UPLOAD_INVALID", "the upload body stalled; the upload was discarded")
+        })?;
+        let Some(frame) = next else { break };
         let frame =
             frame.map_err(|e| DistError::new(400, "BLOB_UPLOAD_INVALID", format!("reading the upload body: {e}")))?;
         if let Ok(data) = frame.into_data() {
@@ -406,6 +438,23 @@ async fn write_body(
         }
     }
     Ok(file.size())
+}
+
+/// Runs one step of an upload; if it fails (a body cut short, a bad digest, a write
+/// error) the upload is discarded, so nothing it held stays open until a restart.
+async fn discard_on_error<T>(
+    registry: &Registry,
+    region: &str,
+    name: &str,
+    id: &str,
+    step: impl std::future::Future<Output = Result<T, DistError>>,
+) -> Result<T, DistError> {
+    let result = step.await;
+    if result.is_err() {
+        // Already gone when the step itself took it (finish_upload); that is fine.
+        let _ = registry.cancel_upload(region, name, id).await;
+    }
+    result
 }
 
 fn upload_status(code: StatusCode, name: &str, id: &str, size: u64) -> Response<Body> {

@@ -62,7 +62,9 @@ pub(crate) async fn handle(api: Arc<Api>, req: Request<Incoming>) -> Result<Resp
     }
     let path = req.uri().path();
     if path == "/v2" || path.starts_with("/v2/") {
-        return Ok(crate::registry::handle(&api.registry, req).await);
+        let control = api.control.clone();
+        let registered = move |region: &str, arn: &str| control.instance_registered(region, arn);
+        return Ok(crate::registry::handle(&api.registry, &registered, req).await);
     }
     let result = match (req.method(), path) {
         (&Method::GET, "/healthz") => {

@@ -93,6 +93,10 @@ pub struct ServerArgs {
     /// before the manifest that references them).
     #[arg(long, default_value_t = 3600)]
     registry_gc_grace_secs: u64,
+    /// Connections served at once (more wait in the kernel's backlog); lowered to fit
+    /// the process's open-file limit.
+    #[arg(long, default_value_t = berth_api::listener::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
 }
 
 fn main() -> anyhow::Result<()> {

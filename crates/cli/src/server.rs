@@ -1,69 +1,42 @@
-//! `berth server` / `berth up`: open the store, load the state, serve the API.
+//! `berth server` / `berth up`: start a [`berth_server::Server`] from the flags, print how
+//! to use it, and (for `up`) join the local Docker engine as an agent.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
-use berth_api::{Api, ApiConfig};
-use berth_control::{Control, HealthConfig, ServiceControllerConfig};
-use berth_registry::{Registry, RegistryConfig, TokenKey};
+use berth_control::{HealthConfig, ServiceControllerConfig};
 use berth_runtime::docker::DockerRuntime;
-use berth_store::SqliteStore;
-use std::time::Duration;
+use berth_server::{Server, ServerConfig};
 
 use crate::{credentials, ServerArgs};
 
 pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
+    if !berth_model::arn::valid_region(&args.region) {
+        anyhow::bail!("--region '{}' is not a region name (for example us-east-1)", args.region);
+    }
+    berth_server::raise_descriptor_limit();
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
     let data_dir = args.data_dir.canonicalize()?;
     let credentials_path = data_dir.join("credentials");
     let credential = credentials::load_or_create(&credentials_path)?;
-    let store: Arc<dyn berth_store::Store> = Arc::new(SqliteStore::open(&data_dir).context("opening the state store")?);
-    let (records, revision) = store.load().context("loading the state store")?;
-    let control =
-        Control::open_loaded(store.clone(), &records, revision).map_err(|e| anyhow::anyhow!("loading state: {e}"))?;
-    let listener =
-        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
-    let local = listener.local_addr()?;
-    let registry_host = args.registry_host.clone().unwrap_or_else(|| {
-        let ip = if local.ip().is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { local.ip() };
-        std::net::SocketAddr::new(ip, local.port()).to_string()
-    });
-    let registry = Registry::open_loaded(
-        RegistryConfig {
-            data_dir: data_dir.clone(),
-            account: args.account_id.clone(),
-            host: registry_host.clone(),
-            token_key: TokenKey::derive(credential.secret_access_key.as_bytes()),
-            gc_grace: Duration::from_secs(args.registry_gc_grace_secs),
-        },
-        store,
-        &records,
-    )
-    .map_err(|e| anyhow::anyhow!("loading the registry: {e}"))?;
-    drop(records);
-    registry.spawn_maintenance(Duration::from_secs(600));
-    control.spawn_instance_health(HealthConfig {
+    let mut config = ServerConfig::new(args.listen, data_dir.clone(), credential.clone());
+    config.account_id = args.account_id.clone();
+    config.accept_any_credentials = args.insecure_accept_any_credentials;
+    config.registry_host = args.registry_host.clone();
+    config.registry_gc_grace = Duration::from_secs(args.registry_gc_grace_secs);
+    config.health = HealthConfig {
         heartbeat_timeout: Duration::from_secs(args.heartbeat_timeout),
         disconnected_grace: Duration::from_secs(args.disconnected_grace),
         ..HealthConfig::default()
-    });
-    control.spawn_service_controller(ServiceControllerConfig {
+    };
+    config.service_controller = ServiceControllerConfig {
         settle: Duration::from_millis(args.task_settle_ms),
         ..ServiceControllerConfig::default()
-    });
-    if args.insecure_accept_any_credentials {
-        tracing::warn!("--insecure-accept-any-credentials is ON: any well-formed signature is accepted, whatever its secret. Do not expose this server.");
-    }
-    let api = Api::new(
-        control,
-        registry,
-        ApiConfig {
-            account_id: args.account_id.clone(),
-            credentials: vec![credential.clone()],
-            accept_any_credentials: args.insecure_accept_any_credentials,
-        },
-    );
-    let endpoint = format!("http://{local}");
+    };
+    config.connections.max_connections = args.max_connections;
+    let mut server = Server::start(config).await?;
+    let endpoint = server.endpoint();
+    let registry_host = server.registry_host().to_string();
     println!("berth {mode} listening on {endpoint}");
     println!("data directory: {}", data_dir.display());
     println!("Use it with the aws CLI:");
@@ -81,7 +54,9 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
     if mode == "up" {
         start_local_agent(&endpoint, &data_dir, credential, &args.region).await;
     }
-    berth_api::serve(listener, api, shutdown_signal()).await;
+    shutdown_signal().await;
+    server.shutdown();
+    server.join().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -112,6 +112,11 @@ impl Control {
         })
     }
 
+    /// Whether container instance `arn` is registered (ACTIVE or DRAINING) in `region`.
+    pub fn instance_registered(&self, region: &str, arn: &str) -> bool {
+        self.read(|state| state.region(region).instances.get(arn).is_some_and(|i| i.instance.status != "INACTIVE"))
+    }
+
     pub(crate) fn heartbeat_seen(&self, arn: &str) {
         self.inner.heartbeats.seen(arn);
     }

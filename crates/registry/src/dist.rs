@@ -16,18 +16,26 @@ use crate::{
     Registry,
 };
 
-/// An upload in progress: where it goes and its file (taken while a request writes to it).
+/// An upload in progress: where it goes, its file (taken while a request writes to it)
+/// and when a request last touched it.
 pub struct UploadSlot {
     region: String,
     repo: String,
     file: Arc<tokio::sync::Mutex<Option<UploadFile>>>,
+    touched: f64,
 }
+
+/// Uploads open at once; one more is refused until one finishes, is cancelled or expires.
+/// Each holds a file, two descriptors and a write buffer of up to 1 MiB.
+pub const MAX_OPEN_UPLOADS: usize = 256;
+/// An upload no request has touched for this long is discarded by the maintenance pass.
+pub const UPLOAD_IDLE_EXPIRY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 pub type UploadHandle = Arc<tokio::sync::Mutex<Option<UploadFile>>>;
 
 impl Registry {
-    /// Checks an `Authorization` header; returns the region its token was issued for.
-    pub fn authenticate(&self, header: Option<&str>) -> Result<String, DistError> {
+    /// Checks an `Authorization` header; returns what its token allows.
+    pub fn authenticate(&self, header: Option<&str>) -> Result<crate::token::Grant, DistError> {
         let now = Registry::now() as u64;
         self.inner.token_key.verify_header(header, now).map_err(|e| DistError::unauthorized(e.to_string()))
     }
@@ -57,24 +65,62 @@ impl Registry {
     /// Opens a new upload session; returns its id.
     pub async fn start_upload(&self, region: &str, name: &str) -> Result<String, DistError> {
         self.check_repo(region, name)?;
+        if self.open_uploads() >= MAX_OPEN_UPLOADS {
+            return Err(DistError::new(
+                429,
+                "TOOMANYREQUESTS",
+                format!("{MAX_OPEN_UPLOADS} uploads are open; finish or cancel one, or retry later"),
+            ));
+        }
         let file = self.inner.blobs.create_upload().await?;
         let id = file.id.clone();
         let slot = UploadSlot {
             region: region.to_string(),
             repo: name.to_string(),
             file: Arc::new(tokio::sync::Mutex::new(Some(file))),
+            touched: Registry::now(),
         };
         self.inner.uploads.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), slot);
         Ok(id)
     }
 
+    /// How many uploads are in progress.
+    pub fn open_uploads(&self) -> usize {
+        self.inner.uploads.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     /// The upload `id`, which must belong to this repository.
     pub fn upload(&self, region: &str, name: &str, id: &str) -> Result<UploadHandle, DistError> {
-        let uploads = self.inner.uploads.lock().unwrap_or_else(|p| p.into_inner());
-        match uploads.get(id) {
-            Some(s) if s.region == region && s.repo == name => Ok(s.file.clone()),
+        let mut uploads = self.inner.uploads.lock().unwrap_or_else(|p| p.into_inner());
+        match uploads.get_mut(id) {
+            Some(s) if s.region == region && s.repo == name => {
+                s.touched = Registry::now();
+                Ok(s.file.clone())
+            }
             _ => Err(DistError::upload_unknown()),
         }
+    }
+
+    /// Discards uploads untouched for `idle` that no request is writing to; returns how many.
+    pub async fn expire_uploads(&self, idle: std::time::Duration) -> usize {
+        let cutoff = Registry::now() - idle.as_secs_f64();
+        let stale: Vec<UploadHandle> = {
+            let mut uploads = self.inner.uploads.lock().unwrap_or_else(|p| p.into_inner());
+            let ids: Vec<String> = uploads
+                .iter()
+                .filter(|(_, s)| s.touched < cutoff && s.file.try_lock().is_ok())
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.iter().filter_map(|id| uploads.remove(id)).map(|s| s.file).collect()
+        };
+        let mut expired = 0;
+        for handle in stale {
+            if let Some(f) = handle.lock().await.take() {
+                self.inner.blobs.discard(f).await;
+                expired += 1;
+            }
+        }
+        expired
     }
 
     fn take_upload(&self, region: &str, name: &str, id: &str) -> Result<UploadHandle, DistError> {
@@ -86,9 +132,15 @@ impl Registry {
     /// Completes an upload whose bytes are all written: checks them against `digest`, makes
     /// the blob visible and links it into the repository. A mismatch discards the upload.
     pub async fn finish_upload(&self, region: &str, name: &str, id: &str, digest: &str) -> Result<Digest, DistError> {
-        let expected = Digest::parse(digest)
-            .ok_or_else(|| DistError::digest_invalid(format!("'{digest}' is not a sha256 digest")))?;
         let handle = self.take_upload(region, name, id)?;
+        let Some(expected) = Digest::parse(digest) else {
+            if let Some(f) = handle.lock().await.take() {
+                self.inner.blobs.discard(f).await;
+            }
+            return Err(DistError::digest_invalid(format!(
+                "'{digest}' is not a sha256 digest; the upload was discarded"
+            )));
+        };
         let file = handle.lock().await.take().ok_or_else(DistError::upload_unknown)?;
         let actual = file.digest();
         if actual != expected {
@@ -221,6 +273,15 @@ impl Registry {
         } else {
             self.delete_tag(region, name, reference, false).await.map(|_| ())
         };
+        if result.is_ok() {
+            // Blobs only the deleted image used go once the grace period allows.
+            let registry = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = registry.collect_garbage().await {
+                    tracing::warn!(error = %e, "registry garbage collection after a delete failed");
+                }
+            });
+        }
         result.map_err(|e| match e {
             DeleteError::NoRepository => DistError::name_unknown(name),
             DeleteError::NotFound => DistError::manifest_unknown(reference),

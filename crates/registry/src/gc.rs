@@ -172,12 +172,13 @@ mod tests {
         let mut stored = 0;
         for i in 0..100u32 {
             let layer = format!("layer {i}");
+            let layer_size = layer.len();
             let config = upload(&r, "web", b"{}").await.unwrap();
             let Ok(layer) = upload(&r, "web", layer.as_bytes()).await else { continue };
             let manifest = serde_json::json!({
                 "schemaVersion": 2, "mediaType": crate::manifest::OCI_MANIFEST,
                 "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.as_str(), "size": 2},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer.as_str(), "size": 7}],
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer.as_str(), "size": layer_size}],
             });
             let pushed = r
                 .push_image("us-east-1", "web", Some(format!("v{i}")), None, manifest.to_string().into_bytes(), None)

@@ -151,7 +151,7 @@ impl Registry {
     }
 
     /// Runs lifecycle policies and garbage collection every `interval` until the process ends.
-    pub fn spawn_maintenance(&self, interval: Duration) {
+    pub fn spawn_maintenance(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
         let registry = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
@@ -160,10 +160,11 @@ impl Registry {
                 tick.tick().await;
                 registry.maintain().await;
             }
-        });
+        })
     }
 
-    /// One maintenance pass: expire images by lifecycle policy, then collect garbage.
+    /// One maintenance pass: expire images by lifecycle policy, discard idle uploads, then
+    /// collect garbage.
     pub async fn maintain(&self) {
         let repos: Vec<(String, String)> = self.read(|m| {
             m.repos.iter().filter(|(_, r)| r.record.lifecycle_policy.is_some()).map(|(k, _)| k.clone()).collect()
@@ -172,6 +173,10 @@ impl Registry {
             if let Err(e) = self.apply_lifecycle(&region, &name).await {
                 tracing::warn!(repository = %name, error = %e, "lifecycle evaluation failed");
             }
+        }
+        let expired = self.expire_uploads(dist::UPLOAD_IDLE_EXPIRY).await;
+        if expired > 0 {
+            tracing::info!(expired, "discarded uploads left idle");
         }
         if let Err(e) = self.collect_garbage().await {
             tracing::warn!(error = %e, "registry garbage collection failed");

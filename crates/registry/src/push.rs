@@ -82,6 +82,17 @@ impl Registry {
                 if !missing.is_empty() {
                     return Err(PushError::BlobsMissing(missing));
                 }
+                // A descriptor's size must be the stored blob's: clients trust it to read the blob.
+                if let Some((b, stored)) = parsed
+                    .blobs
+                    .iter()
+                    .find_map(|b| r.blobs.get(b.digest.as_str()).filter(|l| l.size != b.size).map(|l| (b, l.size)))
+                {
+                    return Err(PushError::Invalid(DistError::manifest_invalid(format!(
+                        "{} is {stored} bytes, but the manifest says {}",
+                        b.digest, b.size
+                    ))));
+                }
                 let missing: Vec<String> = parsed
                     .children
                     .iter()

@@ -10,6 +10,8 @@ use sha2::{Digest as _, Sha256};
 /// How long a token lives (ECR's 12 hours).
 pub const LIFETIME_SECS: u64 = 12 * 3600;
 const PREFIX: &str = "berth1";
+/// Tokens handed to agents: pull only, and only while their container instance is registered.
+const PULL_PREFIX: &str = "berth1pull";
 /// The user name `docker login` must use, as with ECR.
 pub const USER: &str = "AWS";
 
@@ -28,6 +30,15 @@ pub enum TokenError {
     BadSignature,
     #[error("the token expired; get a new one with 'aws ecr get-login-password'")]
     Expired,
+}
+
+/// What a verified token allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub region: String,
+    /// `Some(instance ARN)` for an agent's token: it may only read, and only while that
+    /// container instance is registered (the caller checks that).
+    pub pull_only_for: Option<String>,
 }
 
 impl TokenKey {
@@ -55,7 +66,39 @@ impl TokenKey {
     }
 
     /// Checks a token; returns its region.
-    pub fn verify(&self, token: &str, now: u64) -> Result<String, TokenError> {
+    /// A pull-only token for the agent of container instance `instance_arn`.
+    pub fn issue_pull(&self, region: &str, instance_arn: &str, expires: u64) -> String {
+        let who = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(instance_arn);
+        format!("{PULL_PREFIX}.{region}.{who}.{expires}.{}", self.pull_mac(region, instance_arn, expires))
+    }
+
+    fn pull_mac(&self, region: &str, instance_arn: &str, expires: u64) -> String {
+        self.mac(&format!("pull\n{instance_arn}\n{region}"), expires)
+    }
+
+    fn verify_pull(&self, token: &str, now: u64) -> Result<Grant, TokenError> {
+        let mut parts = token.split('.');
+        let (Some(PULL_PREFIX), Some(region), Some(who), Some(expires), Some(mac), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed);
+        };
+        let expires: u64 = expires.parse().map_err(|_| TokenError::Malformed)?;
+        let arn = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(who).map_err(|_| TokenError::Malformed)?;
+        let arn = String::from_utf8(arn).map_err(|_| TokenError::Malformed)?;
+        if !same(&self.pull_mac(region, &arn, expires), mac) {
+            return Err(TokenError::BadSignature);
+        }
+        if now >= expires {
+            return Err(TokenError::Expired);
+        }
+        Ok(Grant { region: region.to_string(), pull_only_for: Some(arn) })
+    }
+
+    pub fn verify(&self, token: &str, now: u64) -> Result<Grant, TokenError> {
+        if token.starts_with(PULL_PREFIX) {
+            return self.verify_pull(token, now);
+        }
         let mut parts = token.split('.');
         let (Some(PREFIX), Some(region), Some(expires), Some(mac), None) =
             (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
@@ -63,20 +106,17 @@ impl TokenKey {
             return Err(TokenError::Malformed);
         };
         let expires: u64 = expires.parse().map_err(|_| TokenError::Malformed)?;
-        let want = self.mac(region, expires);
-        // Compare in constant time: every byte is looked at whatever differs first.
-        let same = want.len() == mac.len() && want.bytes().zip(mac.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-        if !same {
+        if !same(&self.mac(region, expires), mac) {
             return Err(TokenError::BadSignature);
         }
         if now >= expires {
             return Err(TokenError::Expired);
         }
-        Ok(region.to_string())
+        Ok(Grant { region: region.to_string(), pull_only_for: None })
     }
 
     /// Checks an HTTP `Authorization` header (Basic `AWS:<token>`, or Bearer `<token>`).
-    pub fn verify_header(&self, header: Option<&str>, now: u64) -> Result<String, TokenError> {
+    pub fn verify_header(&self, header: Option<&str>, now: u64) -> Result<Grant, TokenError> {
         let header = header.ok_or(TokenError::Missing)?;
         if let Some(token) = header.strip_prefix("Bearer ") {
             return self.verify(token.trim(), now);
@@ -93,6 +133,11 @@ impl TokenKey {
     }
 }
 
+/// Compares two MACs in constant time: every byte is looked at whatever differs first.
+fn same(want: &str, got: &str) -> bool {
+    want.len() == got.len() && want.bytes().zip(got.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,7 +146,8 @@ mod tests {
     fn issue_then_verify() {
         let key = TokenKey::derive(b"secret");
         let token = key.issue("eu-west-1", 2000);
-        assert_eq!(key.verify(&token, 1999), Ok("eu-west-1".into()));
+        let full = Grant { region: "eu-west-1".into(), pull_only_for: None };
+        assert_eq!(key.verify(&token, 1999), Ok(full));
         assert_eq!(key.verify(&token, 2000), Err(TokenError::Expired));
         assert_eq!(TokenKey::derive(b"other").verify(&token, 0), Err(TokenError::BadSignature));
         let forged = token.replace("eu-west-1", "us-east-1");
@@ -113,9 +159,26 @@ mod tests {
     fn basic_header_needs_the_aws_user() {
         let key = TokenKey::derive(b"secret");
         let auth = key.authorization_token("us-east-1", 100);
-        assert_eq!(key.verify_header(Some(&format!("Basic {auth}")), 50), Ok("us-east-1".into()));
+        let full = Grant { region: "us-east-1".into(), pull_only_for: None };
+        assert_eq!(key.verify_header(Some(&format!("Basic {auth}")), 50), Ok(full));
         let other = base64::engine::general_purpose::STANDARD.encode(format!("bob:{}", key.issue("us-east-1", 100)));
         assert_eq!(key.verify_header(Some(&format!("Basic {other}")), 50), Err(TokenError::WrongUser));
         assert_eq!(key.verify_header(None, 50), Err(TokenError::Missing));
+    }
+
+    #[test]
+    fn pull_tokens_name_their_instance_and_cannot_be_widened() {
+        let key = TokenKey::derive(b"secret");
+        let arn = "arn:aws:ecs:us-east-1:000000000000:container-instance/default/abc";
+        let token = key.issue_pull("us-east-1", arn, 100);
+        let grant = key.verify(&token, 50).unwrap();
+        assert_eq!(grant, Grant { region: "us-east-1".into(), pull_only_for: Some(arn.into()) });
+        // Dropping the instance part to pass it off as a full token breaks the signature.
+        let parts: Vec<&str> = token.split('.').collect();
+        let widened = format!("berth1.{}.{}.{}", parts[1], parts[3], parts[4]);
+        assert_eq!(key.verify(&widened, 50), Err(TokenError::BadSignature));
+        let other = token.replace(parts[2], &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("x"));
+        assert_eq!(key.verify(&other, 50), Err(TokenError::BadSignature));
+        assert_eq!(key.verify(&token, 100), Err(TokenError::Expired));
     }
 }

@@ -13,7 +13,7 @@ pub use docker::{docker_cli, TestImage};
 pub use http::{RawClient, RawResponse, Signing};
 pub use process::{AgentProcess, BerthProcess};
 pub use registry::{digest_of, image_manifest, RegistryClient, RegistryResponse};
-pub use server::{ecr_client, sdk_client, TestServer};
+pub use server::{ecr_client, sdk_client, test_config, TestServer};
 
 /// Polls `probe` every 20 ms until it returns `Ok`, and returns that. After `deadline`
 /// it panics with `what` and the last `Err` the probe gave (what it saw instead).

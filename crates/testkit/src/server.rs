@@ -1,21 +1,21 @@
-//! An in-process berth server on 127.0.0.1:0.
+//! An in-process berth server on 127.0.0.1:0: the same [`berth_server::Server`] the
+//! binary runs (every controller included), in a temporary data directory.
 
-use std::{net::SocketAddr, path::Path, sync::Arc};
+use std::{net::SocketAddr, path::Path, time::Duration};
 
-use berth_api::{sigv4::Credential, Api, ApiConfig};
-use berth_control::Control;
-use berth_registry::{Registry, RegistryConfig, TokenKey};
-use berth_store::SqliteStore;
-use tokio::sync::oneshot;
+use berth_api::sigv4::Credential;
+use berth_registry::Registry;
+use berth_server::{Server, ServerConfig};
 
 pub const ACCOUNT: &str = "123456789012";
 
 pub struct TestServer {
     pub addr: SocketAddr,
     pub credential: Credential,
-    pub data_dir: tempfile::TempDir,
     pub registry: Registry,
-    stop: Option<oneshot::Sender<()>>,
+    server: Server,
+    // Dropped after the server, which holds a lock inside it.
+    pub data_dir: tempfile::TempDir,
 }
 
 impl TestServer {
@@ -26,41 +26,16 @@ impl TestServer {
 
     pub async fn start_with(accept_any_credentials: bool) -> TestServer {
         let data_dir = tempfile::tempdir().expect("temp dir");
-        let credential = Credential {
-            access_key_id: "AKIATESTKEY000000000".into(),
-            secret_access_key: "test-secret-key-that-is-long-enough-0000".into(),
-        };
-        let store: Arc<dyn berth_store::Store> = Arc::new(SqliteStore::open(data_dir.path()).expect("open store"));
-        let (records, revision) = store.load().expect("load the store");
-        let control = Control::open_loaded(store.clone(), &records, revision).expect("load state");
-        control.spawn_service_controller(berth_control::ServiceControllerConfig {
-            settle: std::time::Duration::from_millis(200),
-            interval: std::time::Duration::from_millis(100),
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let registry = Registry::open_loaded(
-            RegistryConfig {
-                data_dir: data_dir.path().to_path_buf(),
-                account: ACCOUNT.into(),
-                host: addr.to_string(),
-                token_key: TokenKey::derive(credential.secret_access_key.as_bytes()),
-                gc_grace: std::time::Duration::ZERO,
-            },
-            store,
-            &records,
-        )
-        .expect("open registry");
-        let api = Api::new(
-            control,
-            registry.clone(),
-            ApiConfig { account_id: ACCOUNT.into(), credentials: vec![credential.clone()], accept_any_credentials },
-        );
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(berth_api::serve(listener, api, async move {
-            let _ = stopped.await;
-        }));
-        TestServer { addr, credential, data_dir, registry, stop: Some(stop) }
+        let mut config = test_config(data_dir.path());
+        config.accept_any_credentials = accept_any_credentials;
+        Self::start_config(data_dir, config).await
+    }
+
+    /// Starts a server with `config` (see [`test_config`]) in `data_dir`.
+    pub async fn start_config(data_dir: tempfile::TempDir, config: ServerConfig) -> TestServer {
+        let credential = config.credentials[0].clone();
+        let server = Server::start(config).await.expect("start the server");
+        TestServer { addr: server.addr(), credential, registry: server.registry().clone(), server, data_dir }
     }
 
     pub fn endpoint(&self) -> String {
@@ -75,14 +50,27 @@ impl TestServer {
     pub fn data_path(&self) -> &Path {
         self.data_dir.path()
     }
+
+    pub fn control(&self) -> &berth_control::Control {
+        self.server.control()
+    }
 }
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
+/// The test server's configuration: a fixed credential, quick controller passes, and
+/// registry blobs collected as soon as nothing references them.
+pub fn test_config(data_dir: &Path) -> ServerConfig {
+    let credential = Credential {
+        access_key_id: "AKIATESTKEY000000000".into(),
+        secret_access_key: "test-secret-key-that-is-long-enough-0000".into(),
+    };
+    let mut config = ServerConfig::new(([127, 0, 0, 1], 0).into(), data_dir.to_path_buf(), credential);
+    config.account_id = ACCOUNT.into();
+    config.registry_gc_grace = Duration::ZERO;
+    config.service_controller = berth_control::ServiceControllerConfig {
+        settle: Duration::from_millis(200),
+        interval: Duration::from_millis(100),
+    };
+    config
 }
 
 /// Builds a client of one AWS SDK crate for a berth endpoint: plain HTTP, static

@@ -34,11 +34,12 @@ pub async fn dispatch(
             let wait = Duration::from_secs(r.wait_seconds.unwrap_or(20).min(MAX_WAIT_SECS));
             let desired = control.poll_desired_tasks(agent, r.known_version, wait).await?;
             let mut reply = serde_json::to_value(&desired).map_err(|e| berth_model::EcsError::Server(e.to_string()))?;
-            // Credentials for pulling from berth's registry, fresh on every poll (they last 12 h).
+            // Pull-only credentials for berth's registry, fresh on every poll (they last 12 h
+            // and stop working once the instance is deregistered).
             let expires = berth_model::time::now() as u64 + berth_registry::token::LIFETIME_SECS;
             reply["registryAuth"] = serde_json::json!({
                 "username": berth_registry::token::USER,
-                "password": registry.token_key().issue(&agent.region, expires),
+                "password": registry.token_key().issue_pull(&agent.region, &agent.instance_arn, expires),
                 "registry": registry.host(),
             });
             Ok(serde_json::to_vec(&reply).map_err(|e| berth_model::EcsError::Server(e.to_string()))?)

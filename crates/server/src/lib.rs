@@ -1,0 +1,231 @@
+//! berth-server — one running berth server: the state store, the control plane and its
+//! controllers, the registry and its maintenance, and the API listener, assembled in one
+//! place. `berth server`, `berth up` and the test kit all start it through
+//! [`Server::start`], so tests run exactly the controllers production runs.
+//!
+//! ```text
+//!  data dir ─lock─► SqliteStore ─load─► Control (writer, service + instance-health controllers)
+//!                         │                 ▲
+//!                         └──────────► Registry (maintenance)
+//!  TcpListener ───────────────────────► Api ─┘
+//! ```
+
+mod data_dir;
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use berth_api::{sigv4::Credential, Api, ApiConfig, ConnectionLimits};
+use berth_control::{Control, HealthConfig, ServiceControllerConfig};
+use berth_registry::{Registry, RegistryConfig, TokenKey};
+use berth_store::SqliteStore;
+use tokio::{sync::oneshot, task::JoinHandle};
+
+pub use data_dir::DataDirLock;
+
+/// Everything a server needs to start.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub account_id: String,
+    /// The credentials requests are verified against; the first one also derives the
+    /// registry's token key.
+    pub credentials: Vec<Credential>,
+    pub accept_any_credentials: bool,
+    /// `host:port` in repository URIs; `None` uses the listen address.
+    pub registry_host: Option<String>,
+    pub registry_gc_grace: Duration,
+    pub registry_maintenance_interval: Duration,
+    pub health: HealthConfig,
+    pub service_controller: ServiceControllerConfig,
+    pub connections: ConnectionLimits,
+}
+
+impl ServerConfig {
+    /// A configuration with berth's defaults for everything but what must be given.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf, credential: Credential) -> ServerConfig {
+        ServerConfig {
+            listen,
+            data_dir,
+            account_id: "000000000000".into(),
+            credentials: vec![credential],
+            accept_any_credentials: false,
+            registry_host: None,
+            registry_gc_grace: Duration::from_secs(3600),
+            registry_maintenance_interval: Duration::from_secs(600),
+            health: HealthConfig::default(),
+            service_controller: ServiceControllerConfig::default(),
+            connections: ConnectionLimits::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Locked(#[from] data_dir::LockError),
+    #[error("opening the state store: {0}")]
+    Store(String),
+    #[error("loading the state: {0}")]
+    State(String),
+    #[error("loading the registry: {0}")]
+    Registry(String),
+    #[error("listening on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("no credential configured")]
+    NoCredential,
+}
+
+/// Raises this process's soft limit on open descriptors to its hard limit (a server holds
+/// one per connection, upload and database file); returns the limit now in force.
+pub fn raise_descriptor_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not raise the open-file limit");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+        }
+    }
+}
+
+/// How many connections fit under the descriptor limit, leaving room for the database,
+/// registry files, agents' own sockets and the like.
+fn descriptor_budget() -> usize {
+    let soft = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
+    (soft.saturating_sub(256) as usize).max(16)
+}
+
+/// A started server.
+pub struct Server {
+    addr: SocketAddr,
+    registry_host: String,
+    data_dir: PathBuf,
+    control: Control,
+    registry: Registry,
+    stop: Option<oneshot::Sender<()>>,
+    serving: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
+    _lock: DataDirLock,
+}
+
+impl Server {
+    /// Locks the data directory, loads the store, starts the controllers, the registry's
+    /// maintenance and the listener. Returns once the listener is bound.
+    pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
+        let lock = data_dir::prepare(&config.data_dir)?;
+        let data_dir = config
+            .data_dir
+            .canonicalize()
+            .map_err(|source| ServerError::DataDir { path: config.data_dir.clone(), source })?;
+        let secret = config.credentials.first().ok_or(ServerError::NoCredential)?.secret_access_key.clone();
+        let store: Arc<dyn berth_store::Store> =
+            Arc::new(SqliteStore::open(&data_dir).map_err(|e| ServerError::Store(e.to_string()))?);
+        let (records, revision) = store.load().map_err(|e| ServerError::Store(e.to_string()))?;
+        let control =
+            Control::open_loaded(store.clone(), &records, revision).map_err(|e| ServerError::State(e.to_string()))?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ServerError::Listen { addr: config.listen, source })?;
+        let addr = listener.local_addr().map_err(|source| ServerError::Listen { addr: config.listen, source })?;
+        let registry_host = config.registry_host.clone().unwrap_or_else(|| {
+            let ip = if addr.ip().is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { addr.ip() };
+            SocketAddr::new(ip, addr.port()).to_string()
+        });
+        let registry = Registry::open_loaded(
+            RegistryConfig {
+                data_dir: data_dir.clone(),
+                account: config.account_id.clone(),
+                host: registry_host.clone(),
+                token_key: TokenKey::derive(secret.as_bytes()),
+                gc_grace: config.registry_gc_grace,
+            },
+            store,
+            &records,
+        )
+        .map_err(ServerError::Registry)?;
+        drop(records);
+        let background = vec![
+            registry.spawn_maintenance(config.registry_maintenance_interval),
+            control.spawn_instance_health(config.health),
+            control.spawn_service_controller(config.service_controller),
+        ];
+        if config.accept_any_credentials {
+            tracing::warn!("accepting any well-formed signature, whatever its secret: do not expose this server");
+        }
+        let api = Api::new(
+            control.clone(),
+            registry.clone(),
+            ApiConfig {
+                account_id: config.account_id.clone(),
+                credentials: config.credentials.clone(),
+                accept_any_credentials: config.accept_any_credentials,
+            },
+        );
+        let mut connections = config.connections;
+        connections.max_connections = connections.max_connections.min(descriptor_budget());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = tokio::spawn(berth_api::serve_with(listener, api, connections, async move {
+            let _ = stopped.await;
+        }));
+        Ok(Server {
+            addr,
+            registry_host,
+            data_dir,
+            control,
+            registry,
+            stop: Some(stop),
+            serving,
+            background,
+            _lock: lock,
+        })
+    }
+
+    /// The address the API listens on (the bound port when the configuration said 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn registry_host(&self) -> &str {
+        &self.registry_host
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    pub fn control(&self) -> &Control {
+        &self.control
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Stops accepting connections and stops the controllers; the data directory stays
+    /// locked until the server is dropped.
+    pub fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        for task in &self.background {
+            task.abort();
+        }
+    }
+
+    /// Waits until the listener has stopped (after [`Server::shutdown`]).
+    pub async fn join(&mut self) {
+        let _ = (&mut self.serving).await;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
