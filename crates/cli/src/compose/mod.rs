@@ -1,9 +1,6 @@
 //! `berth compose convert|up|down|ps|build`: a Compose project as ECS task definitions and
 //! services on berth.
 
-pub mod convert;
-pub mod load;
-
 use std::{path::PathBuf, time::Duration};
 
 use anyhow::{bail, Context};
@@ -17,7 +14,10 @@ use crate::{
     task::Connection,
     ui::OutputArgs,
 };
-use convert::{Converted, Options};
+use berth_compose::{
+    convert::{self, Converted, Options},
+    load,
+};
 
 #[derive(Subcommand)]
 pub enum ComposeCommand {

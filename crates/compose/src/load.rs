@@ -66,14 +66,29 @@ pub fn read_env_file(path: &Path) -> anyhow::Result<Vec<(String, String)>> {
 
 /// Loads and merges `files`.
 pub fn load(files: &[PathBuf], project_name: Option<&str>, env: &BTreeMap<String, String>) -> anyhow::Result<Project> {
-    let first = files.first().context("no compose file given")?;
+    let mut texts = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        texts.push((path.clone(), text));
+    }
+    load_sources(texts, project_name, env)
+}
+
+/// Merges compose documents already read: `(path, text)` in override order. The first
+/// path's directory is the project directory.
+pub fn load_sources(
+    texts: Vec<(PathBuf, String)>,
+    project_name: Option<&str>,
+    env: &BTreeMap<String, String>,
+) -> anyhow::Result<Project> {
+    let first = texts.first().map(|(p, _)| p.clone()).context("no compose file given")?;
     let dir = first.parent().map(Path::to_path_buf).unwrap_or_default();
     let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
     let mut merged = Mapping::new();
     let mut sources = Vec::new();
     let mut unset = Vec::new();
-    for path in files {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    for (path, text) in texts {
+        let path = &path;
         let mut value: Value = serde_yaml::from_str(&text).map_err(|e| match e.location() {
             Some(l) => anyhow::anyhow!("{}:{}:{}: not valid YAML: {e}", path.display(), l.line(), l.column()),
             None => anyhow::anyhow!("{}: not valid YAML: {e}", path.display()),

@@ -10,6 +10,7 @@ use serde_yaml::Value;
 
 use super::load::{as_key_values, depends_on_map, join, read_env_file, scalar_string, Project};
 
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// One ECS service (and task definition) per compose service instead of one per project.
     pub service_per_container: bool,
