@@ -521,3 +521,7 @@ fn throttle(deployment: &str, tasks: &[&Arc<TaskRecord>], now: f64, healthy: &dy
 #[cfg(test)]
 #[path = "service_controller_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "service_controller_props.rs"]
+mod props;
