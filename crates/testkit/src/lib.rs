@@ -4,12 +4,14 @@
 //! tests that kill it.
 
 mod docker;
+mod docker_env;
 mod http;
 mod process;
 mod registry;
 mod server;
 
 pub use docker::{docker_cli, TestImage};
+pub use docker_env::{DockerEnv, DEADLINE};
 pub use http::{RawClient, RawResponse, Signing};
 pub use process::{AgentProcess, BerthProcess};
 pub use registry::{digest_of, image_manifest, RegistryClient, RegistryResponse};
