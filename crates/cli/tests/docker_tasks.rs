@@ -8,8 +8,7 @@ use std::{
 };
 
 use aws_sdk_ecs::types::{
-    ContainerCondition, ContainerDefinition, ContainerDependency, HealthCheck, KeyValuePair,
-    PortMapping, Task,
+    ContainerCondition, ContainerDefinition, ContainerDependency, HealthCheck, KeyValuePair, PortMapping, Task,
 };
 use berth_testkit::{docker_cli, sdk_client, wait_for, BerthProcess, DockerEnv, TestImage, DEADLINE};
 

@@ -27,19 +27,28 @@ impl DockerEnv {
     /// A server (short heartbeat timeout and grace, for the failure tests), a cluster
     /// named after the test and an image for it.
     pub async fn start(binary: &Path, name: &str) -> DockerEnv {
+        Self::start_with(binary, name, &["--heartbeat-timeout", "3", "--disconnected-grace", "3"]).await
+    }
+
+    /// Like [`DockerEnv::start`], with these `berth server` flags.
+    pub async fn start_with(binary: &Path, name: &str, server_flags: &[&str]) -> DockerEnv {
         let dir = tempfile::tempdir().unwrap();
-        let server = BerthProcess::start_with(
-            binary,
-            &dir.path().join("server"),
-            0,
-            &["--heartbeat-timeout", "3", "--disconnected-grace", "3"],
-        );
+        let server = BerthProcess::start_with(binary, &dir.path().join("server"), 0, server_flags);
         let credential = server.credential();
         let ecs = sdk_client(&server.endpoint, &credential, "us-east-1");
         let cluster = format!("{name}-{}", std::process::id());
         ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
         let image = TestImage::build(&cluster, &cluster);
-        DockerEnv { binary: binary.to_path_buf(), agents: Vec::new(), server: Some(server), credential, ecs, cluster, image, dir }
+        DockerEnv {
+            binary: binary.to_path_buf(),
+            agents: Vec::new(),
+            server: Some(server),
+            credential,
+            ecs,
+            cluster,
+            image,
+            dir,
+        }
     }
 
     pub fn server(&self) -> &BerthProcess {
@@ -48,6 +57,12 @@ impl DockerEnv {
 
     /// Starts agent `n` (its own data directory) and waits until it is registered.
     pub async fn agent(&mut self, n: usize, args: &[&str]) -> String {
+        let endpoint = self.server().endpoint.clone();
+        self.agent_via(n, &endpoint, args).await
+    }
+
+    /// Starts agent `n` talking to the server through `endpoint` (a [`crate::FaultyLink`]).
+    pub async fn agent_via(&mut self, n: usize, endpoint: &str, args: &[&str]) -> String {
         let data = self.dir.path().join(format!("agent{n}"));
         let saved = data.join("agent.json");
         let before = match std::fs::read_to_string(&saved) {
@@ -57,7 +72,7 @@ impl DockerEnv {
             }
             Err(_) => -1,
         };
-        let agent = AgentProcess::start(&self.binary, &self.server().endpoint, &self.cluster, &data, &self.credential, args);
+        let agent = AgentProcess::start(&self.binary, endpoint, &self.cluster, &data, &self.credential, args);
         if self.agents.len() <= n {
             self.agents.resize_with(n + 1, || None);
         }
@@ -138,4 +153,3 @@ impl DockerEnv {
         .await
     }
 }
-

@@ -6,6 +6,7 @@
 mod docker;
 mod docker_env;
 mod http;
+mod link;
 mod process;
 mod registry;
 mod server;
@@ -13,6 +14,7 @@ mod server;
 pub use docker::{docker_cli, TestImage};
 pub use docker_env::{DockerEnv, DEADLINE};
 pub use http::{RawClient, RawResponse, Signing};
+pub use link::FaultyLink;
 pub use process::{AgentProcess, BerthProcess};
 pub use registry::{digest_of, image_manifest, RegistryClient, RegistryResponse};
 pub use server::{ecr_client, sdk_client, test_config, TestServer};

@@ -84,6 +84,10 @@ impl BerthProcess {
             .expect("run aws")
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn port(&self) -> u16 {
         self.endpoint.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in endpoint")
     }

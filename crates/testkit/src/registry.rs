@@ -8,6 +8,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::{client::conn::http1, HeaderMap, Method, Request};
 use hyper_util::rt::TokioIo;
 
+#[derive(Clone)]
 pub struct RegistryClient {
     addr: SocketAddr,
     /// The `Authorization` header value, or `None` to send none.
