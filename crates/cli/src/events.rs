@@ -66,10 +66,10 @@ async fn collect(
 fn print(event: &(f64, String, String, String), format: crate::ui::Format) {
     if format == crate::ui::Format::Json {
         let line = json!({"createdAt": event.0, "serviceName": event.1, "id": event.2, "message": event.3});
-        println!("{line}");
+        outln!("{line}");
         return;
     }
-    println!("{}  {}", crate::ui::format_time(event.0 as i64), event.3);
+    outln!("{}  {}", crate::ui::format_time(event.0 as i64), event.3);
 }
 
 pub async fn run(command: EventsCommand) -> anyhow::Result<()> {

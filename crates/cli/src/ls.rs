@@ -221,8 +221,8 @@ pub async fn run(args: LsArgs) -> anyhow::Result<()> {
         }
     };
     match args.output {
-        TableOrJson::Json => println!("{}", serde_json::to_string_pretty(&items)?),
-        TableOrJson::Table => println!("{}", table(&header, &rows)),
+        TableOrJson::Json => outln!("{}", serde_json::to_string_pretty(&items)?),
+        TableOrJson::Table => outln!("{}", table(&header, &rows)),
     }
     Ok(())
 }

@@ -1,5 +1,19 @@
 //! The `berth` binary: `berth server` (the control plane), `berth up` (everything on one
-//! machine with embedded defaults). Later issues add `berth agent` and user commands.
+//! machine with embedded defaults), `berth agent`, and the user commands.
+
+/// `println!` for command output: a reader that went away (`berth ls | head -1`) ends the
+/// command quietly, as it does for other Unix tools, instead of a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            panic!("writing to stdout: {e}");
+        }
+    }};
+}
 
 mod agent;
 mod bench;
@@ -106,6 +120,7 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -130,7 +130,7 @@ async fn plan(args: PlanArgs) -> anyhow::Result<()> {
     });
     let (answer, _): (Value, _) = client.signed("BerthV1.PlanTask", &body).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&answer)?),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(&answer)?),
         Output::Text => print!("{}", render(&args.task_definition, &args.cluster, &answer)),
     }
     Ok(())

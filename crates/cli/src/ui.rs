@@ -33,9 +33,9 @@ impl OutputArgs {
     /// Prints the result: `text` in text mode, `json` in JSON mode; appends `env` lines.
     pub fn emit(&self, text: &str, json: &Value, env: &[(&str, String)]) -> anyhow::Result<()> {
         if self.json() {
-            println!("{}", serde_json::to_string_pretty(json)?);
+            outln!("{}", serde_json::to_string_pretty(json)?);
         } else if !text.is_empty() {
-            println!("{text}");
+            outln!("{text}");
         }
         if let Some(path) = &self.output_env {
             let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
@@ -101,8 +101,12 @@ impl Progress {
         if self.stderr {
             eprint!("{text}");
         } else {
-            print!("{text}");
-            let _ = std::io::stdout().flush();
+            if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes()).and_then(|()| std::io::stdout().flush())
+            {
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    std::process::exit(0);
+                }
+            }
         }
     }
 }

@@ -167,7 +167,7 @@ async fn convert_command(args: ConvertArgs) -> anyhow::Result<()> {
         None => None,
     };
     let converted = convert_reported(&args.project, &project, registry)?;
-    println!("{}", serde_json::to_string_pretty(&document(&converted))?);
+    outln!("{}", serde_json::to_string_pretty(&document(&converted))?);
     Ok(())
 }
 
