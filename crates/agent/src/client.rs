@@ -29,7 +29,27 @@ pub enum ClientError {
     Decode(String),
 }
 
+/// The innermost cause of a connection failure ("Connection refused"), which says more
+/// than hyper's outer "client error (Connect)".
+fn transport_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
+}
+
 impl ClientError {
+    /// Worth trying again: the server could not be reached, or said it is overloaded or
+    /// failed inside (a restart under way looks like this).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Transport(_) => true,
+            ClientError::Api { status, code, .. } => *status >= 500 || code == "ThrottlingException",
+            ClientError::Decode(_) => false,
+        }
+    }
+
     /// The server no longer accepts this agent's token.
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, ClientError::Api { code, .. } if code == "UnrecognizedClientException" || code == "MissingAuthenticationTokenException")
@@ -46,6 +66,11 @@ pub struct ServerClient {
 }
 
 impl ServerClient {
+    /// The server's URL.
+    pub fn endpoint(&self) -> String {
+        self.base.to_string()
+    }
+
     pub fn new(server: &str, credential: Credential, region: &str) -> Result<ServerClient, ClientError> {
         let base: Uri =
             server.parse().map_err(|e| ClientError::Transport(format!("bad server URL '{server}': {e}")))?;
@@ -88,14 +113,14 @@ impl ServerClient {
         let request = builder.body(Full::new(Bytes::from(body))).map_err(|e| ClientError::Transport(e.to_string()))?;
         let response = tokio::time::timeout(timeout, self.http.request(request))
             .await
-            .map_err(|_| ClientError::Transport(format!("{target} timed out")))?
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
+            .map_err(|_| ClientError::Transport(format!("{target} to {} timed out", self.base)))?
+            .map_err(|e| ClientError::Transport(format!("{}: {}", self.base, transport_cause(&e))))?;
         let status = response.status().as_u16();
         let token = response.headers().get(TOKEN_HEADER).and_then(|v| v.to_str().ok()).map(String::from);
         let bytes = tokio::time::timeout(timeout, response.into_body().collect())
             .await
-            .map_err(|_| ClientError::Transport(format!("{target} timed out")))?
-            .map_err(|e| ClientError::Transport(e.to_string()))?
+            .map_err(|_| ClientError::Transport(format!("{target} to {} timed out", self.base)))?
+            .map_err(|e| ClientError::Transport(format!("{}: {e}", self.base)))?
             .to_bytes();
         if status != 200 {
             let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();

@@ -113,7 +113,20 @@ pub struct ServerArgs {
     max_connections: usize,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
+    // A user's mistake is one clear line, whatever RUST_BACKTRACE says; bugs still panic.
+    let code = match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("berth: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+/// Runs the command; returns the process exit code.
+fn run() -> anyhow::Result<i32> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
@@ -125,23 +138,14 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Server(args) => runtime.block_on(server::run(args, "server")),
-        Command::Up(args) => runtime.block_on(server::run(args, "up")),
-        Command::Agent(args) => runtime.block_on(agent::run(args)),
-        Command::Task(command) => {
-            let code = runtime.block_on(task::run(command))?;
-            std::process::exit(code);
-        }
-        Command::Bench(command) => runtime.block_on(bench::run(command)),
-        Command::Compose(command) => {
-            let code = runtime.block_on(compose::run(command))?;
-            std::process::exit(code);
-        }
-        Command::Ls(args) => runtime.block_on(ls::run(args)),
-        Command::Events(command) => runtime.block_on(events::run(command)),
-        Command::Service(command) => {
-            let outcome = runtime.block_on(service::run(command))?;
-            std::process::exit(outcome as i32);
-        }
+        Command::Server(args) => runtime.block_on(server::run(args, "server")).map(|()| 0),
+        Command::Up(args) => runtime.block_on(server::run(args, "up")).map(|()| 0),
+        Command::Agent(args) => runtime.block_on(agent::run(args)).map(|()| 0),
+        Command::Task(command) => runtime.block_on(task::run(command)),
+        Command::Bench(command) => runtime.block_on(bench::run(command)).map(|()| 0),
+        Command::Compose(command) => runtime.block_on(compose::run(command)),
+        Command::Ls(args) => runtime.block_on(ls::run(args)).map(|()| 0),
+        Command::Events(command) => runtime.block_on(events::run(command)).map(|()| 0),
+        Command::Service(command) => runtime.block_on(service::run(command)).map(|outcome| outcome as i32),
     }
 }

@@ -17,9 +17,10 @@ use crate::{
 
 #[derive(Subcommand)]
 pub enum ServiceCommand {
-    /// Show a service's rollout as it happens; exit 0 when it COMPLETED, 2 when it FAILED,
-    /// 3 when the circuit breaker rolled it back, 4 when the service is missing or being
-    /// deleted, 5 on timeout.
+    /// Show a service's rollout as it happens; exit 0 when it COMPLETED with every task
+    /// running, 2 when it FAILED, 3 when the circuit breaker rolled it back, 4 when the
+    /// service is missing or being deleted, 5 on timeout, 6 when the server could not be
+    /// reached until the timeout.
     Wait(WaitArgs),
     /// Register a new revision of the service's task definition with images swapped
     /// (`--image CONTAINER=IMAGE`), or use `--task-definition`, and update the service.
@@ -82,6 +83,7 @@ pub enum Outcome {
     RolledBack = 3,
     Gone = 4,
     TimedOut = 5,
+    Unreachable = 6,
 }
 
 impl Outcome {
@@ -93,6 +95,7 @@ impl Outcome {
             Outcome::RolledBack => "ROLLED_BACK",
             Outcome::Gone => "GONE",
             Outcome::TimedOut => "TIMED_OUT",
+            Outcome::Unreachable => "UNREACHABLE",
         }
     }
 }
@@ -140,13 +143,63 @@ fn verdict(service: &Value, rolled_back: bool) -> Option<Outcome> {
     let primary = deployments.first()?;
     let reason = primary["rolloutStateReason"].as_str().unwrap_or("");
     let rollback = rolled_back || reason.starts_with("ECS deployment circuit breaker: rolling back");
+    // As `services-stable`: one deployment, COMPLETED, and every desired task running.
+    let all_running = service["runningCount"] == service["desiredCount"] && service["pendingCount"].as_i64() == Some(0);
     match primary["rolloutState"].as_str() {
         Some("FAILED") => Some(Outcome::Failed),
-        Some("COMPLETED") if deployments.len() == 1 => {
+        Some("COMPLETED") if deployments.len() == 1 && all_running => {
             Some(if rollback { Outcome::RolledBack } else { Outcome::Completed })
         }
         _ => None,
     }
+}
+
+/// DescribeServices for one service, retried with back-off while the server cannot be
+/// reached or fails inside (a restart), until `deadline`. `None` when the deadline passed.
+async fn describe_retrying(
+    client: &ServerClient,
+    cluster: &str,
+    service_name: &str,
+    deadline: Instant,
+    progress: &Progress,
+) -> anyhow::Result<Option<Value>> {
+    let body = json!({"cluster": cluster, "services": [service_name]});
+    let mut pause = Duration::from_millis(250);
+    let mut said = false;
+    loop {
+        match client.ecs::<Value>("DescribeServices", &body).await {
+            Ok((answer, _)) => {
+                if said {
+                    progress.line(&format!("reached {} again", client.endpoint()));
+                }
+                return Ok(Some(answer));
+            }
+            Err(e) if e.is_transient() => {
+                if !said {
+                    progress.line(&format!("cannot reach the server ({e}); retrying until the timeout"));
+                    said = true;
+                }
+                if Instant::now() + pause > deadline {
+                    return Ok(None);
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => bail!("DescribeServices: {e}"),
+        }
+    }
+}
+
+/// The events to show first: those since the followed deployment was created (a redeploy
+/// that cannot place its tasks says why in an event that may predate the first poll).
+fn events_since_deployment(service: &Value) -> Vec<&Value> {
+    let since = service["deployments"][0]["createdAt"].as_f64().unwrap_or(f64::MAX) - 0.001;
+    service["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["createdAt"].as_f64().is_some_and(|t| t >= since))
+        .collect()
 }
 
 fn progress_text(service: &Value) -> String {
@@ -185,7 +238,10 @@ pub async fn follow(
     let mut rolled_back = false;
     let mut failure_event = false;
     loop {
-        let answer = call(client, "DescribeServices", &json!({"cluster": cluster, "services": [service_name]})).await?;
+        let Some(answer) = describe_retrying(client, cluster, service_name, deadline, progress).await? else {
+            progress.line(&format!("{service_name}: could not reach {} before the timeout", client.endpoint()));
+            return Ok((Outcome::Unreachable, Value::Null));
+        };
         let Some(service) = answer["services"].as_array().and_then(|s| s.first()).cloned() else {
             progress.line(&format!("service {service_name} not found in cluster {cluster}"));
             return Ok((Outcome::Gone, Value::Null));
@@ -197,8 +253,15 @@ pub async fn follow(
             .filter_map(|e| e["id"].as_str().map(String::from))
             .collect();
         match &seen_events {
-            // Only events that arrive while waiting are shown, oldest first.
-            None => seen_events = Some(ids),
+            // First the events since the deployment began, then those that arrive, oldest first.
+            None => {
+                for e in events_since_deployment(&service).iter().rev() {
+                    let message = e["message"].as_str().unwrap_or("");
+                    progress.line(&format!("event: {message}"));
+                    failure_event |= message.contains(") deployment failed:");
+                }
+                seen_events = Some(ids)
+            }
             Some(seen) => {
                 let fresh: Vec<&Value> = service["events"]
                     .as_array()
@@ -234,6 +297,7 @@ pub async fn follow(
                 Outcome::RolledBack => "deployment FAILED and was rolled back",
                 Outcome::Gone => "service is not ACTIVE",
                 Outcome::TimedOut => "timed out",
+                Outcome::Unreachable => "server unreachable",
             };
             progress.line(&format!("{service_name}: {word}"));
             return Ok((outcome, service));

@@ -1,0 +1,162 @@
+//! `berth service wait` as a CI job uses it: success only when the service is stable
+//! (deployment COMPLETED and every desired task running), the events that explain a stall
+//! even when they came before the wait began, and a server restart in the middle survived.
+//! The agent is the real one on the simulated engine, in this process.
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use aws_sdk_ecs::types::ContainerDefinition;
+use berth_agent::AgentConfig;
+use berth_runtime::sim::SimRuntime;
+use berth_testkit::{sdk_client, wait_for, BerthProcess};
+
+fn berth() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_berth"))
+}
+
+struct World {
+    server: Option<BerthProcess>,
+    dir: tempfile::TempDir,
+    credential: berth_api::sigv4::Credential,
+    ecs: aws_sdk_ecs::Client,
+    _agent: tokio::task::JoinHandle<Result<(), berth_agent::AgentError>>,
+}
+
+impl World {
+    /// A server and one simulated agent with room for exactly one task of 48 MiB.
+    async fn start() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let server = BerthProcess::start_with(berth(), &dir.path().join("server"), 0, &["--task-settle-ms", "100"]);
+        let credential = server.credential();
+        let ecs = sdk_client(&server.endpoint, &credential, "us-east-1");
+        ecs.create_cluster().cluster_name("ci").send().await.unwrap();
+        let config = AgentConfig {
+            server: server.endpoint.clone(),
+            cluster: "ci".into(),
+            data_dir: dir.path().join("agent"),
+            credential: credential.clone(),
+            region: "us-east-1".into(),
+            attributes: Vec::new(),
+            availability_zone: None,
+            instance_type: None,
+            cpu: Some(1024),
+            memory: Some(64),
+            heartbeat_interval: Duration::from_millis(500),
+            poll_wait: Duration::from_secs(5),
+        };
+        let agent = tokio::spawn(berth_agent::run(config, Arc::new(SimRuntime::new())));
+        let app = ContainerDefinition::builder().name("app").image("busybox").memory(48).build();
+        ecs.register_task_definition().family("app").container_definitions(app).send().await.unwrap();
+        World { server: Some(server), dir, credential, ecs, _agent: agent }
+    }
+
+    fn endpoint(&self) -> String {
+        self.server.as_ref().unwrap().endpoint.clone()
+    }
+
+    /// Runs `berth service wait` to the end; returns (exit code, stdout + stderr).
+    fn wait(&self, endpoint: &str, timeout: u64) -> (i32, String) {
+        let out = std::process::Command::new(berth())
+            .args(["service", "wait", "--cluster", "ci", "--service", "web", "--timeout", &timeout.to_string()])
+            .args(["--endpoint-url", endpoint])
+            .env("AWS_ACCESS_KEY_ID", &self.credential.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &self.credential.secret_access_key)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    async fn create_service(&self, desired: i32) {
+        self.ecs
+            .create_service()
+            .cluster("ci")
+            .service_name("web")
+            .task_definition("app")
+            .desired_count(desired)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scale_out_that_cannot_place_is_not_success_and_the_wait_says_why() {
+    let world = World::start().await;
+    world.create_service(1).await;
+    assert_eq!(world.wait(&world.endpoint(), 60).0, 0, "one task fits: the service becomes stable");
+    // A second task has no room: the deployment stays COMPLETED but the service is not stable.
+    world.ecs.update_service().cluster("ci").service("web").desired_count(2).send().await.unwrap();
+    wait_for("the placement failure event", Duration::from_secs(20), async || {
+        let out = world.ecs.describe_services().cluster("ci").services("web").send().await.unwrap();
+        let events = out.services()[0].events();
+        match events.iter().find(|e| e.message().unwrap_or_default().contains("unable to place a task")) {
+            Some(_) => Ok(()),
+            None => Err(format!("{events:?}")),
+        }
+    })
+    .await;
+    let (code, output) = world.wait(&world.endpoint(), 3);
+    assert_eq!(code, 5, "pending tasks are not success: {output}");
+    assert!(output.contains("unable to place a task"), "the event from before the wait is shown: {output}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_rides_out_a_server_restart() {
+    let mut world = World::start().await;
+    world.create_service(1).await;
+    let endpoint = world.endpoint();
+    let port = world.server.as_ref().unwrap().port();
+    world.server.take().unwrap().kill9();
+    let mut child = std::process::Command::new(berth())
+        .args(["service", "wait", "--cluster", "ci", "--service", "web", "--timeout", "60"])
+        .args(["--endpoint-url", &endpoint])
+        .env("AWS_ACCESS_KEY_ID", &world.credential.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &world.credential.secret_access_key)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stream)).map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    drop(tx);
+    // The wait meets a dead server first; once it says so, the server comes back.
+    let mut output = String::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        output.push_str(&line);
+        output.push('\n');
+        if line.contains("cannot reach the server") {
+            break;
+        }
+    }
+    assert!(output.contains("cannot reach the server") && output.contains(&endpoint), "{output}");
+    world.server =
+        Some(BerthProcess::start_with(berth(), &world.dir.path().join("server"), port, &["--task-settle-ms", "100"]));
+    for line in rx.iter() {
+        output.push_str(&line);
+        output.push('\n');
+    }
+    let code = child.wait().unwrap().code().unwrap_or(-1);
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("reached") && output.contains("again"), "{output}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_is_its_own_exit_code() {
+    let world = World::start().await;
+    let (code, output) = world.wait("http://127.0.0.1:9", 2);
+    assert_eq!(code, 6, "{output}");
+    assert!(output.contains("http://127.0.0.1:9"), "the URL tried is named: {output}");
+}
