@@ -27,6 +27,9 @@ pub struct LsArgs {
     /// Only tasks of this service (with `tasks`).
     #[arg(long)]
     service: Option<String>,
+    /// With `tasks`: include tasks that are stopped or stopping.
+    #[arg(long)]
+    all: bool,
     #[arg(long, value_enum, default_value = "table")]
     output: TableOrJson,
     #[command(flatten)]
@@ -117,18 +120,23 @@ pub fn ports(task: &Value) -> String {
         .join(",")
 }
 
+/// The cluster's (or service's) tasks that should run, and with `include_stopped` those
+/// stopped or stopping too.
 pub async fn tasks_of(
     client: &berth_agent::client::ServerClient,
     cluster: &str,
     service: Option<&str>,
+    include_stopped: bool,
 ) -> anyhow::Result<Vec<Value>> {
     let mut body = json!({"cluster": cluster});
     if let Some(s) = service {
         body["serviceName"] = json!(s);
     }
     let mut arns = list_all(client, "ListTasks", body.clone(), "taskArns").await?;
-    body["desiredStatus"] = json!("STOPPED");
-    arns.extend(list_all(client, "ListTasks", body, "taskArns").await?);
+    if include_stopped {
+        body["desiredStatus"] = json!("STOPPED");
+        arns.extend(list_all(client, "ListTasks", body, "taskArns").await?);
+    }
     describe(client, "DescribeTasks", cluster, "tasks", &arns, 100, "tasks").await
 }
 
@@ -175,7 +183,7 @@ pub async fn run(args: LsArgs) -> anyhow::Result<()> {
             (items, vec!["SERVICE", "STATUS", "TASK DEFINITION", "DESIRED", "RUNNING", "PENDING", "ROLLOUT"], rows)
         }
         What::Tasks => {
-            let items = tasks_of(&client, c, args.service.as_deref()).await?;
+            let items = tasks_of(&client, c, args.service.as_deref(), args.all).await?;
             let rows = items
                 .iter()
                 .map(|t| {

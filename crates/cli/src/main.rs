@@ -24,6 +24,7 @@ mod ls;
 mod run_task;
 mod server;
 mod service;
+mod service_manage;
 mod task;
 mod ui;
 

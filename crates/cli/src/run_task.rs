@@ -12,6 +12,10 @@ use crate::{service::call, task::Connection, ui::OutputArgs};
 /// Exit code when the task stopped without its essential container exiting (it never
 /// started, or was stopped from outside), like `docker run`'s 125.
 pub const DID_NOT_RUN: i32 = 125;
+/// Exit code when `--wait` gave up (`timeout`'s 124).
+pub const TIMED_OUT: i32 = 124;
+/// Exit code when the server could not be reached until the deadline.
+pub const UNREACHABLE: i32 = 6;
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -27,11 +31,25 @@ pub struct RunArgs {
     /// on this host, as with `berth up`).
     #[arg(long)]
     logs: bool,
-    /// With --wait: give up after this many seconds (exit 124).
+    /// With --wait: give up after this many seconds (exit 124). The task keeps running
+    /// unless --stop-on-timeout.
     #[arg(long, default_value_t = 3600)]
     timeout: u64,
+    /// With --wait: stop the task when the timeout is reached.
+    #[arg(long)]
+    stop_on_timeout: bool,
     #[arg(long)]
     started_by: Option<String>,
+    /// Override the command of the container (`--container`, default the first essential
+    /// one): one argument per `--command`, e.g. `--command sh --command -c --command 'make test'`.
+    #[arg(long = "command", value_name = "ARG", allow_hyphen_values = true)]
+    command: Vec<String>,
+    /// Set an environment variable in that container; repeat for more.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// The container `--command` and `--env` apply to.
+    #[arg(long)]
+    container: Option<String>,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -54,6 +72,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let mut body = json!({"cluster": args.cluster, "taskDefinition": args.task_definition, "count": 1});
     if let Some(s) = &args.started_by {
         body["startedBy"] = json!(s);
+    }
+    if !args.command.is_empty() || !args.env.is_empty() {
+        body["overrides"] = overrides(&client, &args).await?;
     }
     let answer = call(&client, "RunTask", &body).await?;
     let Some(task) = answer["tasks"].as_array().and_then(|t| t.first()).cloned() else {
@@ -78,13 +99,35 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         )?;
         return Ok(0);
     }
-    let (stopped, code) =
-        match wait_stopped(&client, &args.cluster, &arn, &td, args.logs, Duration::from_secs(args.timeout), &progress)
-            .await?
-        {
-            Some(done) => done,
-            None => return Ok(124),
-        };
+    let (stopped, code) = match wait_stopped(
+        &client,
+        &args.cluster,
+        &arn,
+        &td,
+        args.logs,
+        Duration::from_secs(args.timeout),
+        &progress,
+    )
+    .await?
+    {
+        Waited::Stopped(task, code) => (task, code),
+        Waited::Unreachable => return Ok(UNREACHABLE),
+        Waited::TimedOut if args.stop_on_timeout => {
+            let reason = format!("berth task run: timed out after {} s", args.timeout);
+            call(&client, "StopTask", &json!({"cluster": args.cluster, "task": arn, "reason": reason})).await?;
+            progress.line(&format!("{arn}: timed out after {} s; asked it to stop", args.timeout));
+            progress.finish();
+            return Ok(TIMED_OUT);
+        }
+        Waited::TimedOut => {
+            progress.line(&format!(
+                    "{arn}: timed out after {} s; the task is still running (stop it with `aws ecs stop-task --cluster {} --task {arn}`, or pass --stop-on-timeout)",
+                    args.timeout, args.cluster
+                ));
+            progress.finish();
+            return Ok(TIMED_OUT);
+        }
+    };
     let reason = stopped["stoppedReason"].as_str().unwrap_or("");
     progress.line(&format!("{arn}: STOPPED ({reason}), exit code {code}"));
     progress.finish();
@@ -101,7 +144,47 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
     Ok(code)
 }
 
-/// Polls a task until it is STOPPED; returns it with its exit code, or `None` on timeout.
+/// How waiting for a task ended.
+pub enum Waited {
+    /// The task, and the exit code it stands for.
+    Stopped(Value, i32),
+    TimedOut,
+    Unreachable,
+}
+
+/// The RunTask `overrides` for `--command`/`--env`: on `--container`, else the task
+/// definition's first essential container.
+async fn overrides(client: &berth_agent::client::ServerClient, args: &RunArgs) -> anyhow::Result<Value> {
+    let described = call(client, "DescribeTaskDefinition", &json!({"taskDefinition": args.task_definition})).await?;
+    let containers = described["taskDefinition"]["containerDefinitions"].as_array().cloned().unwrap_or_default();
+    let name = match &args.container {
+        Some(n) => n.clone(),
+        None => containers
+            .iter()
+            .find(|c| c["essential"].as_bool() != Some(false))
+            .and_then(|c| c["name"].as_str())
+            .context("the task definition has no essential container")?
+            .to_string(),
+    };
+    let mut o = json!({"name": name});
+    if !args.command.is_empty() {
+        o["command"] = json!(args.command);
+    }
+    let env: Vec<Value> = args
+        .env
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok(json!({"name": k, "value": v})),
+            _ => anyhow::bail!("--env takes KEY=VALUE, not '{kv}'"),
+        })
+        .collect::<anyhow::Result<_>>()?;
+    if !env.is_empty() {
+        o["environment"] = json!(env);
+    }
+    Ok(json!({"containerOverrides": [o]}))
+}
+
+/// Polls a task until it is STOPPED (riding out a server restart), or the timeout.
 pub async fn wait_stopped(
     client: &berth_agent::client::ServerClient,
     cluster: &str,
@@ -110,8 +193,19 @@ pub async fn wait_stopped(
     logs: bool,
     timeout: Duration,
     progress: &crate::ui::Progress,
-) -> anyhow::Result<Option<(Value, i32)>> {
-    let described = call(client, "DescribeTaskDefinition", &json!({"taskDefinition": td})).await?;
+) -> anyhow::Result<Waited> {
+    let deadline = Instant::now() + timeout;
+    let Some(described) = crate::service::call_retrying(
+        client,
+        "DescribeTaskDefinition",
+        &json!({"taskDefinition": td}),
+        deadline,
+        progress,
+    )
+    .await?
+    else {
+        return Ok(Waited::Unreachable);
+    };
     let essential: Vec<String> = described["taskDefinition"]["containerDefinitions"]
         .as_array()
         .into_iter()
@@ -119,12 +213,14 @@ pub async fn wait_stopped(
         .filter(|c| c["essential"].as_bool() != Some(false))
         .filter_map(|c| c["name"].as_str().map(String::from))
         .collect();
-    let deadline = Instant::now() + timeout;
     let mut last = String::new();
     let mut followed = Vec::new();
     let mut followed_children: Vec<std::process::Child> = Vec::new();
     let stopped = loop {
-        let d = call(client, "DescribeTasks", &json!({"cluster": cluster, "tasks": [arn]})).await?;
+        let body = json!({"cluster": cluster, "tasks": [arn]});
+        let Some(d) = crate::service::call_retrying(client, "DescribeTasks", &body, deadline, progress).await? else {
+            return Ok(Waited::Unreachable);
+        };
         let t = d["tasks"][0].clone();
         let status = t["lastStatus"].as_str().unwrap_or("").to_string();
         if status != last {
@@ -146,9 +242,7 @@ pub async fn wait_stopped(
             break t;
         }
         if Instant::now() > deadline {
-            progress.line(&format!("{arn}: timed out after {} s", timeout.as_secs()));
-            progress.finish();
-            return Ok(None);
+            return Ok(Waited::TimedOut);
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
@@ -163,7 +257,7 @@ pub async fn wait_stopped(
         let _ = child.wait();
     }
     let code = exit_code(&stopped, &essential);
-    Ok(Some((stopped, code)))
+    Ok(Waited::Stopped(stopped, code))
 }
 
 #[cfg(test)]

@@ -26,6 +26,12 @@ pub enum ServiceCommand {
     /// (`--image CONTAINER=IMAGE`), or use `--task-definition`, and update the service.
     /// With `--wait`, exit as `service wait` does.
     Deploy(DeployArgs),
+    /// Create a REPLICA service of a task definition; with `--wait`, exit as `service wait`.
+    Create(crate::service_manage::CreateArgs),
+    /// Set a service's desired count; with `--wait`, exit as `service wait`.
+    Scale(crate::service_manage::ScaleArgs),
+    /// Delete a service (scaled to 0 first with `--force`).
+    Delete(crate::service_manage::DeleteArgs),
 }
 
 #[derive(Args)]
@@ -118,6 +124,9 @@ pub async fn run(command: ServiceCommand) -> anyhow::Result<Outcome> {
             Ok(outcome)
         }
         ServiceCommand::Deploy(args) => deploy(args).await,
+        ServiceCommand::Create(args) => crate::service_manage::create(args).await,
+        ServiceCommand::Scale(args) => crate::service_manage::scale(args).await,
+        ServiceCommand::Delete(args) => crate::service_manage::delete(args).await,
     }
 }
 
@@ -154,20 +163,19 @@ fn verdict(service: &Value, rolled_back: bool) -> Option<Outcome> {
     }
 }
 
-/// DescribeServices for one service, retried with back-off while the server cannot be
-/// reached or fails inside (a restart), until `deadline`. `None` when the deadline passed.
-async fn describe_retrying(
+/// `operation`, retried with back-off while the server cannot be reached or fails inside
+/// (a restart), until `deadline`. `None` when the deadline passed first.
+pub async fn call_retrying(
     client: &ServerClient,
-    cluster: &str,
-    service_name: &str,
+    operation: &str,
+    body: &Value,
     deadline: Instant,
     progress: &Progress,
 ) -> anyhow::Result<Option<Value>> {
-    let body = json!({"cluster": cluster, "services": [service_name]});
     let mut pause = Duration::from_millis(250);
     let mut said = false;
     loop {
-        match client.ecs::<Value>("DescribeServices", &body).await {
+        match client.ecs::<Value>(operation, body).await {
             Ok((answer, _)) => {
                 if said {
                     progress.line(&format!("reached {} again", client.endpoint()));
@@ -185,7 +193,7 @@ async fn describe_retrying(
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(5));
             }
-            Err(e) => bail!("DescribeServices: {e}"),
+            Err(e) => bail!("{operation}: {e}"),
         }
     }
 }
@@ -238,7 +246,8 @@ pub async fn follow(
     let mut rolled_back = false;
     let mut failure_event = false;
     loop {
-        let Some(answer) = describe_retrying(client, cluster, service_name, deadline, progress).await? else {
+        let body = json!({"cluster": cluster, "services": [service_name]});
+        let Some(answer) = call_retrying(client, "DescribeServices", &body, deadline, progress).await? else {
             progress.line(&format!("{service_name}: could not reach {} before the timeout", client.endpoint()));
             return Ok((Outcome::Unreachable, Value::Null));
         };
@@ -437,8 +446,12 @@ mod tests {
     fn verdicts() {
         let svc = |state: &str, reason: &str, n: usize| {
             let d = json!({"rolloutState": state, "rolloutStateReason": reason});
-            json!({"status": "ACTIVE", "deployments": vec![d; n]})
+            json!({"status": "ACTIVE", "deployments": vec![d; n], "desiredCount": 2, "runningCount": 2, "pendingCount": 0})
         };
+        let mut scaling = svc("COMPLETED", "ECS deployment ecs-svc/1 completed.", 1);
+        scaling["desiredCount"] = json!(3);
+        scaling["pendingCount"] = json!(1);
+        assert_eq!(verdict(&scaling, false), None, "a scale-out still pending is not stable");
         assert_eq!(
             verdict(&svc("COMPLETED", "ECS deployment ecs-svc/1 completed.", 1), false),
             Some(Outcome::Completed)

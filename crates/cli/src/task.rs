@@ -12,7 +12,8 @@ use crate::credentials;
 
 #[derive(Subcommand)]
 pub enum TaskCommand {
-    /// Where RunTask would place tasks, and why every other instance was ruled out.
+    /// Where RunTask would place tasks, and why every other instance was ruled out; exits 2
+    /// when a task would be placed nowhere.
     Plan(PlanArgs),
     /// Run one task; with --wait, exit with its essential container's exit code.
     Run(crate::run_task::RunArgs),
@@ -113,12 +114,16 @@ fn parse_items(raw: &[String], last_key: &str) -> anyhow::Result<Vec<Value>> {
 
 pub async fn run(command: TaskCommand) -> anyhow::Result<i32> {
     match command {
-        TaskCommand::Plan(args) => plan(args).await.map(|_| 0),
+        TaskCommand::Plan(args) => plan(args).await,
         TaskCommand::Run(args) => crate::run_task::run(args).await,
     }
 }
 
-async fn plan(args: PlanArgs) -> anyhow::Result<()> {
+/// Exit code of `task plan` when some task would be placed nowhere.
+pub const UNPLACEABLE: i32 = 2;
+
+/// Prints the plan; exits [`UNPLACEABLE`] when a task would not be placed.
+async fn plan(args: PlanArgs) -> anyhow::Result<i32> {
     let client = args.connection.client()?;
     let body = json!({
         "cluster": args.cluster,
@@ -131,9 +136,10 @@ async fn plan(args: PlanArgs) -> anyhow::Result<()> {
     let (answer, _): (Value, _) = client.signed("BerthV1.PlanTask", &body).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     match args.output {
         Output::Json => outln!("{}", serde_json::to_string_pretty(&answer)?),
-        Output::Text => print!("{}", render(&args.task_definition, &args.cluster, &answer)),
+        Output::Text => outln!("{}", render(&args.task_definition, &args.cluster, &answer).trim_end()),
     }
-    Ok(())
+    let unplaced = answer["placements"].as_array().into_iter().flatten().any(Value::is_null);
+    Ok(if unplaced { UNPLACEABLE } else { 0 })
 }
 
 fn short(arn: &str) -> &str {

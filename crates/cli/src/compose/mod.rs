@@ -250,14 +250,19 @@ async fn up(args: UpArgs) -> anyhow::Result<i32> {
                 )
                 .await?
                 {
-                    Some((_, c)) => {
+                    crate::run_task::Waited::Stopped(_, c) => {
                         state = "STOPPED".into();
                         exit = json!(c);
                         code = if code == 0 { c } else { code };
                     }
-                    None => {
+                    crate::run_task::Waited::TimedOut => {
+                        progress.line(&format!("{arn}: timed out; the task is still running"));
                         state = "TIMED_OUT".into();
-                        code = 124;
+                        code = crate::run_task::TIMED_OUT;
+                    }
+                    crate::run_task::Waited::Unreachable => {
+                        state = "UNREACHABLE".into();
+                        code = crate::run_task::UNREACHABLE;
                     }
                 }
             }
@@ -410,7 +415,7 @@ async fn ps(args: DownArgs) -> anyhow::Result<()> {
     let mut all = Vec::new();
     for plan in &converted.services {
         let name = service_name(plan, &args.service_name, several);
-        for t in tasks_of(&client, &args.cluster, Some(&name)).await? {
+        for t in tasks_of(&client, &args.cluster, Some(&name), false).await? {
             rows.push(vec![
                 name.clone(),
                 t["taskArn"].as_str().unwrap_or("").rsplit('/').next().unwrap_or("").to_string(),

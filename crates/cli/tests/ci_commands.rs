@@ -1,7 +1,9 @@
-//! `berth service wait` as a CI job uses it: success only when the service is stable
-//! (deployment COMPLETED and every desired task running), the events that explain a stall
-//! even when they came before the wait began, and a server restart in the middle survived.
-//! The agent is the real one on the simulated engine, in this process.
+//! berth's commands as a CI job uses them. `service wait`: success only when the service is
+//! stable (deployment COMPLETED and every desired task running), the events that explain a
+//! stall even when they came before the wait began, a server restart in the middle
+//! survived. `service create/scale/delete`, `task run` with overrides and timeouts,
+//! `task plan`'s exit code, `ls tasks`. The agent is the real one on the simulated engine,
+//! in this process.
 
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -47,6 +49,10 @@ impl World {
         let agent = tokio::spawn(berth_agent::run(config, Arc::new(SimRuntime::new())));
         let app = ContainerDefinition::builder().name("app").image("busybox").memory(48).build();
         ecs.register_task_definition().family("app").container_definitions(app).send().await.unwrap();
+        let small = ContainerDefinition::builder().name("job").image("busybox").memory(6).command("true").build();
+        ecs.register_task_definition().family("job").container_definitions(small).send().await.unwrap();
+        let huge = ContainerDefinition::builder().name("big").image("busybox").memory(4096).build();
+        ecs.register_task_definition().family("huge").container_definitions(huge).send().await.unwrap();
         World { server: Some(server), dir, credential, ecs, _agent: agent }
     }
 
@@ -56,8 +62,18 @@ impl World {
 
     /// Runs `berth service wait` to the end; returns (exit code, stdout + stderr).
     fn wait(&self, endpoint: &str, timeout: u64) -> (i32, String) {
+        let timeout = timeout.to_string();
+        self.berth_at(endpoint, &["service", "wait", "--cluster", "ci", "--service", "web", "--timeout", &timeout])
+    }
+
+    /// Runs `berth ARGS --endpoint-url …` against this server.
+    fn berth(&self, args: &[&str]) -> (i32, String) {
+        self.berth_at(&self.endpoint(), args)
+    }
+
+    fn berth_at(&self, endpoint: &str, args: &[&str]) -> (i32, String) {
         let out = std::process::Command::new(berth())
-            .args(["service", "wait", "--cluster", "ci", "--service", "web", "--timeout", &timeout.to_string()])
+            .args(args)
             .args(["--endpoint-url", endpoint])
             .env("AWS_ACCESS_KEY_ID", &self.credential.access_key_id)
             .env("AWS_SECRET_ACCESS_KEY", &self.credential.secret_access_key)
@@ -159,4 +175,130 @@ async fn a_server_that_never_answers_is_its_own_exit_code() {
     let (code, output) = world.wait("http://127.0.0.1:9", 2);
     assert_eq!(code, 6, "{output}");
     assert!(output.contains("http://127.0.0.1:9"), "the URL tried is named: {output}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_are_created_scaled_and_deleted_from_the_cli() {
+    let world = World::start().await;
+    let (code, out) = world.berth(&[
+        "service",
+        "create",
+        "--cluster",
+        "ci",
+        "--service",
+        "web",
+        "--task-definition",
+        "app",
+        "--desired-count",
+        "1",
+        "--wait",
+        "--timeout",
+        "60",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = world.berth(&[
+        "service",
+        "scale",
+        "--cluster",
+        "ci",
+        "--service",
+        "web",
+        "--count",
+        "0",
+        "--wait",
+        "--timeout",
+        "60",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let described = world.ecs.describe_services().cluster("ci").services("web").send().await.unwrap();
+    assert_eq!((described.services()[0].desired_count(), described.services()[0].running_count()), (0, 0));
+    let (code, out) = world.berth(&["service", "delete", "--cluster", "ci", "--service", "web"]);
+    assert_eq!(code, 0, "{out}");
+    let described = world.ecs.describe_services().cluster("ci").services("web").send().await.unwrap();
+    assert_ne!(described.services()[0].status(), Some("ACTIVE"));
+}
+
+/// The task ARN `berth task run` printed.
+fn task_arn(output: &str) -> String {
+    output
+        .split_whitespace()
+        .find(|w| w.starts_with("arn:aws:ecs:") && w.contains(":task/"))
+        .expect(output)
+        .trim_end_matches(':')
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_run_takes_overrides_and_says_when_it_left_a_task_running() {
+    let world = World::start().await;
+    let (code, out) = world.berth(&[
+        "task",
+        "run",
+        "--cluster",
+        "ci",
+        "--task-definition",
+        "job",
+        "--command",
+        "sh",
+        "--command",
+        "-c",
+        "--command",
+        "make test",
+        "--env",
+        "MODE=ci",
+        "--wait",
+        "--timeout",
+        "1",
+    ]);
+    assert_eq!(code, 124, "the simulated task never exits: {out}");
+    assert!(out.contains("still running") && out.contains("--stop-on-timeout"), "{out}");
+    let arn = task_arn(&out);
+    let task = world.ecs.describe_tasks().cluster("ci").tasks(&arn).send().await.unwrap().tasks()[0].clone();
+    assert_eq!(task.desired_status(), Some("RUNNING"), "left running, as it said");
+    let o = &task.overrides().unwrap().container_overrides()[0];
+    assert_eq!((o.name(), o.command()), (Some("job"), &["sh".to_string(), "-c".into(), "make test".into()][..]));
+    assert_eq!(o.environment()[0].name(), Some("MODE"));
+
+    let (code, out) = world.berth(&[
+        "task",
+        "run",
+        "--cluster",
+        "ci",
+        "--task-definition",
+        "job",
+        "--wait",
+        "--timeout",
+        "1",
+        "--stop-on-timeout",
+    ]);
+    assert_eq!(code, 124, "{out}");
+    let arn = task_arn(&out);
+    let task = world.ecs.describe_tasks().cluster("ci").tasks(&arn).send().await.unwrap().tasks()[0].clone();
+    assert_eq!(task.desired_status(), Some("STOPPED"), "--stop-on-timeout stopped it");
+    assert!(task.stopped_reason().unwrap_or_default().contains("timed out"), "{task:?}");
+
+    // `ls tasks` shows the running task only; `--all` the stopped one too.
+    wait_for("the stopped task to be STOPPED", Duration::from_secs(20), async || {
+        let t = world.ecs.describe_tasks().cluster("ci").tasks(&arn).send().await.unwrap().tasks()[0].clone();
+        if t.last_status() == Some("STOPPED") {
+            Ok(())
+        } else {
+            Err(format!("{:?}", t.last_status()))
+        }
+    })
+    .await;
+    let (_, listed) = world.berth(&["ls", "tasks", "--cluster", "ci"]);
+    let (_, all) = world.berth(&["ls", "tasks", "--cluster", "ci", "--all"]);
+    let id = arn.rsplit('/').next().unwrap();
+    assert!(!listed.contains(id) && all.contains(id), "{listed}\n---\n{all}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_plan_exits_non_zero_when_a_task_fits_nowhere() {
+    let world = World::start().await;
+    let (code, out) = world.berth(&["task", "plan", "--cluster", "ci", "--task-definition", "job"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = world.berth(&["task", "plan", "--cluster", "ci", "--task-definition", "huge"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("nowhere"), "{out}");
 }
