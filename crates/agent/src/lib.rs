@@ -52,6 +52,39 @@ pub struct AgentConfig {
     pub memory: Option<i64>,
     pub heartbeat_interval: Duration,
     pub poll_wait: Duration,
+    /// When images are pulled (the ECS agent's `ECS_IMAGE_PULL_BEHAVIOR`).
+    pub image_pull_behavior: ImagePullBehavior,
+}
+
+/// When the agent pulls a task's images, as the ECS agent's `ECS_IMAGE_PULL_BEHAVIOR`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ImagePullBehavior {
+    /// Pull every time, so a moved tag (`:latest`) runs its new image; if the pull fails,
+    /// run the cached image when there is one.
+    #[default]
+    Default,
+    /// Pull every time; a failed pull fails the task.
+    Always,
+    /// Pull only when the image is not on the host yet.
+    Once,
+    /// Use the image on the host when there is one, else pull.
+    PreferCached,
+}
+
+impl std::str::FromStr for ImagePullBehavior {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "default" => Ok(ImagePullBehavior::Default),
+            "always" => Ok(ImagePullBehavior::Always),
+            "once" => Ok(ImagePullBehavior::Once),
+            "prefer-cached" => Ok(ImagePullBehavior::PreferCached),
+            other => {
+                Err(format!("'{other}' is not an image pull behavior: use default, always, once or prefer-cached"))
+            }
+        }
+    }
 }
 
 /// Memory kept back for the host and the agent when `--memory` is not given.
@@ -241,6 +274,7 @@ async fn converge<R: ContainerRuntime>(
                     ctx.runtime.clone(),
                     ctx.reporter.clone(),
                     ctx.credentials.clone(),
+                    ctx.config.image_pull_behavior,
                     ctx.config.cluster.clone(),
                     ctx.session.instance_arn(),
                     t,

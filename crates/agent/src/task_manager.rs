@@ -78,6 +78,7 @@ impl Managed {
 pub struct TaskManager<R: ContainerRuntime> {
     runtime: Arc<R>,
     reporter: Reporter,
+    pull_behavior: crate::ImagePullBehavior,
     credentials: RegistryCredentials,
     cluster: String,
     instance_arn: String,
@@ -111,6 +112,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
         runtime: Arc<R>,
         reporter: Reporter,
         credentials: RegistryCredentials,
+        pull_behavior: crate::ImagePullBehavior,
         cluster: String,
         instance_arn: String,
         task: DesiredTask,
@@ -133,6 +135,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
             runtime,
             reporter,
             credentials,
+            pull_behavior,
             cluster,
             instance_arn,
             task_arn,
@@ -234,6 +237,23 @@ impl<R: ContainerRuntime> TaskManager<R> {
         }
     }
 
+    /// Makes `image` available as the pull behavior says; the error is the pull's.
+    async fn pull(&self, image: &str) -> Result<(), berth_runtime::RuntimeError> {
+        use crate::ImagePullBehavior::*;
+        let present = self.runtime.has_image(image).await.unwrap_or(false);
+        if present && matches!(self.pull_behavior, Once | PreferCached) {
+            return Ok(());
+        }
+        let auth = self.credentials.for_image(image);
+        match self.runtime.pull_image(image, auth.as_ref()).await {
+            Err(e) if present && self.pull_behavior == Default => {
+                tracing::info!(%image, error = %e, "pull failed; running the cached image");
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
     /// Pulls images, then creates and starts every container whose dependencies are met.
     async fn advance_start(&mut self) {
         if !self.pulled {
@@ -241,13 +261,9 @@ impl<R: ContainerRuntime> TaskManager<R> {
             self.report();
             let images: Vec<String> = self.containers.iter().filter_map(|c| c.def.image.clone()).collect();
             for image in images {
-                let present = self.runtime.has_image(&image).await.unwrap_or(false);
-                if !present {
-                    let auth = self.credentials.for_image(&image);
-                    if let Err(e) = self.runtime.pull_image(&image, auth.as_ref()).await {
-                        self.fail_start(format!("CannotPullContainerError: pull image {image}: {e}")).await;
-                        return;
-                    }
+                if let Err(e) = self.pull(&image).await {
+                    self.fail_start(format!("CannotPullContainerError: pull image {image}: {e}")).await;
+                    return;
                 }
             }
             self.pulled = true;

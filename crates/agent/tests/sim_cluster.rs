@@ -23,10 +23,13 @@ struct Sim {
 }
 
 async fn start() -> Sim {
+    start_with(SimRuntime::new(), berth_agent::ImagePullBehavior::Default).await
+}
+
+async fn start_with(sim: SimRuntime, image_pull_behavior: berth_agent::ImagePullBehavior) -> Sim {
     let server = TestServer::start().await;
     let ecs = server.sdk("us-east-1");
     ecs.create_cluster().cluster_name("sim").send().await.unwrap();
-    let sim = SimRuntime::new();
     let agent_dir = tempfile::tempdir().unwrap();
     let config = AgentConfig {
         server: server.endpoint(),
@@ -41,6 +44,7 @@ async fn start() -> Sim {
         memory: Some(2048),
         heartbeat_interval: Duration::from_millis(200),
         poll_wait: Duration::from_secs(5),
+        image_pull_behavior,
     };
     let agent = tokio::spawn(berth_agent::run(config, Arc::new(sim.clone())));
     let instance = wait_for("the agent to register", DEADLINE, async || {
@@ -529,5 +533,45 @@ async fn service_tasks_carry_propagated_and_managed_tags() {
         .collect();
     for expected in [("team", "blue"), ("aws:ecs:serviceName", "tagged"), ("aws:ecs:clusterName", "sim")] {
         assert!(tags.contains(&(expected.0.to_string(), expected.1.to_string())), "{tags:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_are_pulled_as_the_pull_behavior_says() {
+    use berth_agent::ImagePullBehavior::*;
+    // `cached` is on the host and pulls fine; `stale` is on the host but its registry is gone.
+    let (cached, stale) = ("registry.example/cached:latest", "registry.example/does-not-exist:latest");
+    for (behavior, pulls_cached, stale_runs) in
+        [(Default, 1, true), (Always, 1, false), (Once, 0, true), (PreferCached, 0, true)]
+    {
+        let sim = SimRuntime::new();
+        sim.add_image(cached);
+        sim.add_image(stale);
+        let s = start_with(sim.clone(), behavior).await;
+        let container = |image: &str| ContainerDefinition::builder().name("app").image(image).memory(16).build();
+        let fresh = s.register("fresh", container(cached)).await;
+        let old = s.register("old", container(stale)).await;
+        let run = |td: String| {
+            let ecs = s.ecs.clone();
+            async move {
+                let out = ecs.run_task().cluster("sim").task_definition(td).send().await.unwrap();
+                out.tasks()[0].task_arn().unwrap().to_string()
+            }
+        };
+        let a = run(fresh).await;
+        s.wait(&a, "RUNNING", |t| t.last_status() == Some("RUNNING")).await;
+        assert_eq!(
+            sim.pulls(cached),
+            pulls_cached,
+            "{behavior:?}: a moved tag is pulled unless the cache is preferred"
+        );
+        let b = run(old).await;
+        let t = s.wait(&b, "RUNNING or STOPPED", |t| matches!(t.last_status(), Some("RUNNING" | "STOPPED"))).await;
+        if stale_runs {
+            assert_eq!(t.last_status(), Some("RUNNING"), "{behavior:?}: the cached image runs when the pull fails");
+        } else {
+            assert_eq!(t.last_status(), Some("STOPPED"), "{behavior:?}");
+            assert!(t.stopped_reason().unwrap_or_default().contains("CannotPullContainerError"), "{t:?}");
+        }
     }
 }

@@ -61,6 +61,7 @@ fn main() {
                 memory: Some(8192),
                 heartbeat_interval: Duration::from_secs(5),
                 poll_wait: Duration::from_secs(20),
+                image_pull_behavior: berth_agent::ImagePullBehavior::Default,
             };
             agents.push(tokio::spawn(berth_agent::run(config, Arc::new(SimRuntime::new()))));
         }

@@ -41,6 +41,10 @@ pub struct AgentArgs {
     /// Seconds between heartbeats.
     #[arg(long, default_value_t = 5)]
     heartbeat_interval: u64,
+    /// When images are pulled, as the ECS agent's setting: `default` (pull every time, run
+    /// the cached image if the pull fails), `always`, `once`, `prefer-cached`.
+    #[arg(long, env = "ECS_IMAGE_PULL_BEHAVIOR", default_value = "default")]
+    image_pull_behavior: berth_agent::ImagePullBehavior,
 }
 
 fn parse_attributes(raw: &[String]) -> anyhow::Result<Vec<(String, String)>> {
@@ -66,6 +70,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         memory: args.memory,
         heartbeat_interval: Duration::from_secs(args.heartbeat_interval.max(1)),
         poll_wait: Duration::from_secs(20),
+        image_pull_behavior: args.image_pull_behavior,
     };
     let docker = DockerRuntime::connect().await.context("connecting to the Docker engine")?;
     berth_agent::run(config, Arc::new(docker)).await?;
@@ -92,6 +97,7 @@ pub fn local_config(
         memory: None,
         heartbeat_interval: Duration::from_secs(5),
         poll_wait: Duration::from_secs(20),
+        image_pull_behavior: berth_agent::ImagePullBehavior::Default,
     }
 }
 

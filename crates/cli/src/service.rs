@@ -395,7 +395,14 @@ async fn deploy(args: DeployArgs) -> anyhow::Result<Outcome> {
     } else {
         let d = call(&client, "DescribeTaskDefinition", &json!({"taskDefinition": base, "include": ["TAGS"]})).await?;
         let mut request = with_images(&d["taskDefinition"], &images)?;
-        if let Some(tags) = d["tags"].as_array().filter(|t| !t.is_empty()) {
+        // The copy is no longer what `compose up` deployed: its fingerprint stays behind.
+        let tags: Vec<&Value> = d["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["key"].as_str() != Some(crate::compose::FINGERPRINT_TAG))
+            .collect();
+        if !tags.is_empty() {
             request["tags"] = json!(tags);
         }
         let registered = call(&client, "RegisterTaskDefinition", &request).await?;

@@ -45,6 +45,7 @@ impl World {
             memory: Some(64),
             heartbeat_interval: Duration::from_millis(500),
             poll_wait: Duration::from_secs(5),
+            image_pull_behavior: berth_agent::ImagePullBehavior::Default,
         };
         let agent = tokio::spawn(berth_agent::run(config, Arc::new(SimRuntime::new())));
         let app = ContainerDefinition::builder().name("app").image("busybox").memory(48).build();

@@ -161,6 +161,12 @@ x-ecs:
     assert!(outputs.contains("BERTH_STATE=COMPLETED"), "{outputs}");
     let page = wait_for("the published port to answer", DEADLINE, async || http_get(port)).await;
     assert!(page.contains("hello from compose"), "{page}");
+    // Unchanged: a second `up` deploys nothing and says so.
+    let (code, out, err) = cli.run(&["compose", "up", "--cluster", &cluster, "--wait"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(format!("{out}{err}").contains("unchanged: nothing to deploy"), "{out}\n{err}");
+    let revisions = ecs.list_task_definitions().family_prefix("shop").send().await.unwrap();
+    assert_eq!(revisions.task_definition_arns().len(), 1, "no new revision");
 
     // Linux settings reach the engine.
     let worker = containers_of(&cluster, Some("worker"), "{{.ID}}");
@@ -305,6 +311,7 @@ async fn compose_build_pushes_to_the_registry_and_up_runs_it() {
     let env = Env::start("composebuild").await;
     let (dir, server, credential, cluster, base) =
         (&env.dir, &env.server, &env.credential, env.cluster.clone(), &env.image);
+    let ecs = &env.ecs;
     let project = dir.path().join("built");
     std::fs::create_dir_all(project.join("app")).unwrap();
     std::fs::write(
@@ -346,6 +353,17 @@ async fn compose_build_pushes_to_the_registry_and_up_runs_it() {
     .await;
     let logs = docker_cli(&["logs", running.lines().next().unwrap()]);
     assert!(logs.contains("built-by-berth"), "{logs}");
+    // The deploy runs the image by the digest it was pushed with, not by its movable tag.
+    let services = ecs.list_services().cluster(&cluster).send().await.unwrap();
+    let described =
+        ecs.describe_services().cluster(&cluster).services(&services.service_arns()[0]).send().await.unwrap();
+    let td = described.services()[0].task_definition().unwrap().to_string();
+    let td = ecs.describe_task_definition().task_definition(td).send().await.unwrap().task_definition.unwrap();
+    let pinned = td.container_definitions()[0].image().unwrap();
+    assert!(
+        pinned.contains("@sha256:") && pinned.contains(&built["images"][0]["digest"].as_str().unwrap()[..20]),
+        "{pinned}"
+    );
     let (code, _, _) = cli.run(&["compose", "down", "--cluster", &cluster]);
     assert_eq!(code, 0);
     wait_for("the containers to go", DEADLINE, async || {

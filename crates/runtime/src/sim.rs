@@ -24,6 +24,8 @@ pub struct SimRuntime {
 #[derive(Default)]
 struct SimState {
     images: HashSet<String>,
+    /// Pull attempts, by image.
+    pulls: BTreeMap<String, usize>,
     containers: BTreeMap<String, SimContainer>,
     next_id: u64,
     next_port: u32,
@@ -41,6 +43,16 @@ impl SimRuntime {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SimState> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Puts `image` on the simulated host, as if pulled or built earlier.
+    pub fn add_image(&self, image: &str) {
+        self.lock().images.insert(image.to_string());
+    }
+
+    /// How many times `image` was pulled (or tried).
+    pub fn pulls(&self, image: &str) -> usize {
+        self.lock().pulls.get(image).copied().unwrap_or(0)
     }
 
     /// Makes a running container exit with `code`, as if its process ended.
@@ -72,6 +84,7 @@ impl ContainerRuntime for SimRuntime {
     }
 
     async fn pull_image(&self, image: &str, _auth: Option<&RegistryAuth>) -> Result<()> {
+        *self.lock().pulls.entry(image.to_string()).or_default() += 1;
         if image.contains("does-not-exist") {
             return Err(RuntimeError::NotFound(format!("pull access denied for {image}, repository does not exist")));
         }

@@ -207,18 +207,51 @@ fn service_name(plan: &convert::ServicePlan, override_name: &Option<String>, sev
     }
 }
 
-async fn up(args: UpArgs) -> anyhow::Result<i32> {
-    let (client, project, converted) = prepare(&args.project, &args.connection).await?;
-    let progress = args.output.progress();
+/// The tag that carries a compose service's fingerprint on the task definitions `compose up`
+/// registers: the next `up` of an unchanged project compares it and deploys nothing.
+pub const FINGERPRINT_TAG: &str = "berth:compose:fingerprint";
+
+/// What `up` would deploy for one service: its task definition and service settings.
+fn fingerprint(td: &Value, plan: &convert::ServicePlan) -> String {
+    use sha2::Digest as _;
+    // serde_json's maps are sorted, so equal requests print the same.
+    let doc = json!({"taskDefinition": td, "desiredCount": plan.desired_count, "settings": plan.settings});
+    hex::encode(&sha2::Sha256::digest(doc.to_string().as_bytes())[..16])
+}
+
+/// Checks every built image is in berth's registry and pins it by the digest it has there,
+/// so a later push to the same tag does not change what this deploy runs.
+async fn pin_built_images(client: &ServerClient, converted: &mut Converted) -> anyhow::Result<()> {
+    let mut pins = Vec::new();
     for b in &converted.builds {
         let tag = b.image.rsplit_once(':').map(|(_, t)| t).unwrap_or("latest");
         let (found, _): (Value, _) = client
             .ecr("DescribeImages", &json!({"repositoryName": b.repository, "imageIds": [{"imageTag": tag}]}))
             .await
             .map_err(|_| anyhow::anyhow!("{} is not in the registry yet: run `berth compose build` first", b.image))?;
-        if found["imageDetails"].as_array().is_none_or(|d| d.is_empty()) {
+        let digest = found["imageDetails"][0]["imageDigest"].as_str().map(String::from);
+        let Some(digest) = digest else {
             bail!("{} is not in the registry yet: run `berth compose build` first", b.image);
+        };
+        let name = b.image.rsplit_once(':').map_or(b.image.as_str(), |(n, _)| n);
+        pins.push((b.image.clone(), format!("{name}@{digest}")));
+    }
+    for td in &mut converted.task_definitions {
+        for c in td["containerDefinitions"].as_array_mut().into_iter().flatten() {
+            if let Some((_, pinned)) = pins.iter().find(|(image, _)| c["image"].as_str() == Some(image.as_str())) {
+                c["image"] = json!(pinned);
+            }
         }
+    }
+    Ok(())
+}
+
+async fn up(args: UpArgs) -> anyhow::Result<i32> {
+    let (client, project, mut converted) = prepare(&args.project, &args.connection).await?;
+    let progress = args.output.progress();
+    pin_built_images(&client, &mut converted).await?;
+    if !args.task {
+        return up_services(args, client, project, converted, progress).await;
     }
     let mut td_arns = Vec::new();
     for td in &converted.task_definitions {
@@ -227,71 +260,117 @@ async fn up(args: UpArgs) -> anyhow::Result<i32> {
         progress.line(&format!("registered {arn}"));
         td_arns.push(arn);
     }
-    if args.task {
-        let mut results = Vec::new();
-        let mut code = 0;
-        for td in &td_arns {
-            let r = call(&client, "RunTask", &json!({"cluster": args.cluster, "taskDefinition": td, "startedBy": format!("compose/{}", project.name)})).await?;
-            let Some(arn) = r["tasks"][0]["taskArn"].as_str().map(String::from) else {
-                bail!("RunTask placed no task: {}", r["failures"]);
-            };
-            progress.line(&format!("started {arn}"));
-            let mut state = "PROVISIONING".to_string();
-            let mut exit = Value::Null;
-            if args.follow.wait {
-                match crate::run_task::wait_stopped(
-                    &client,
-                    &args.cluster,
-                    &arn,
-                    td,
-                    false,
-                    Duration::from_secs(args.follow.timeout),
-                    &progress,
-                )
-                .await?
-                {
-                    crate::run_task::Waited::Stopped(_, c) => {
-                        state = "STOPPED".into();
-                        exit = json!(c);
-                        code = if code == 0 { c } else { code };
-                    }
-                    crate::run_task::Waited::TimedOut => {
-                        progress.line(&format!("{arn}: timed out; the task is still running"));
-                        state = "TIMED_OUT".into();
-                        code = crate::run_task::TIMED_OUT;
-                    }
-                    crate::run_task::Waited::Unreachable => {
-                        state = "UNREACHABLE".into();
-                        code = crate::run_task::UNREACHABLE;
-                    }
+    let mut results = Vec::new();
+    let mut code = 0;
+    for td in &td_arns {
+        let r = call(
+            &client,
+            "RunTask",
+            &json!({"cluster": args.cluster, "taskDefinition": td, "startedBy": format!("compose/{}", project.name)}),
+        )
+        .await?;
+        let Some(arn) = r["tasks"][0]["taskArn"].as_str().map(String::from) else {
+            bail!("RunTask placed no task: {}", r["failures"]);
+        };
+        progress.line(&format!("started {arn}"));
+        let mut state = "PROVISIONING".to_string();
+        let mut exit = Value::Null;
+        if args.follow.wait {
+            match crate::run_task::wait_stopped(
+                &client,
+                &args.cluster,
+                &arn,
+                td,
+                false,
+                Duration::from_secs(args.follow.timeout),
+                &progress,
+            )
+            .await?
+            {
+                crate::run_task::Waited::Stopped(_, c) => {
+                    state = "STOPPED".into();
+                    exit = json!(c);
+                    code = if code == 0 { c } else { code };
+                }
+                crate::run_task::Waited::TimedOut => {
+                    progress.line(&format!("{arn}: timed out; the task is still running"));
+                    state = "TIMED_OUT".into();
+                    code = crate::run_task::TIMED_OUT;
+                }
+                crate::run_task::Waited::Unreachable => {
+                    state = "UNREACHABLE".into();
+                    code = crate::run_task::UNREACHABLE;
                 }
             }
-            results.push(json!({"taskArn": arn, "taskDefinitionArn": td, "state": state, "exitCode": exit}));
         }
-        progress.finish();
-        let first = &results[0];
-        let mut env = vec![
-            ("BERTH_TASK_ARN", first["taskArn"].as_str().unwrap_or("").to_string()),
-            ("BERTH_TASK_DEFINITION_ARN", td_arns[0].clone()),
-            ("BERTH_STATE", first["state"].as_str().unwrap_or("").to_string()),
-        ];
-        if let Some(c) = first["exitCode"].as_i64() {
-            env.push(("BERTH_EXIT_CODE", c.to_string()));
-        }
-        let text =
-            results.iter().map(|r| r["taskArn"].as_str().unwrap_or("").to_string()).collect::<Vec<_>>().join("\n");
-        args.output.emit(&text, &json!({"project": project.name, "tasks": results}), &env)?;
-        return Ok(code);
+        results.push(json!({"taskArn": arn, "taskDefinitionArn": td, "state": state, "exitCode": exit}));
     }
+    progress.finish();
+    let first = &results[0];
+    let mut env = vec![
+        ("BERTH_TASK_ARN", first["taskArn"].as_str().unwrap_or("").to_string()),
+        ("BERTH_TASK_DEFINITION_ARN", td_arns[0].clone()),
+        ("BERTH_STATE", first["state"].as_str().unwrap_or("").to_string()),
+    ];
+    if let Some(c) = first["exitCode"].as_i64() {
+        env.push(("BERTH_EXIT_CODE", c.to_string()));
+    }
+    let text = results.iter().map(|r| r["taskArn"].as_str().unwrap_or("").to_string()).collect::<Vec<_>>().join("\n");
+    args.output.emit(&text, &json!({"project": project.name, "tasks": results}), &env)?;
+    Ok(code)
+}
+
+/// `compose up` of services: registers and deploys what changed since the last `up`; a
+/// service whose task definition and settings are as last deployed is left alone.
+async fn up_services(
+    args: UpArgs,
+    client: ServerClient,
+    project: load::Project,
+    converted: Converted,
+    progress: crate::ui::Progress,
+) -> anyhow::Result<i32> {
     let several = converted.services.len() > 1;
     let mut results = Vec::new();
-    for (plan, td) in converted.services.iter().zip(&td_arns) {
+    let mut td_arns = Vec::new();
+    for (plan, td_request) in converted.services.iter().zip(&converted.task_definitions) {
         let name = service_name(plan, &args.service_name, several);
         let existing = call(&client, "DescribeServices", &json!({"cluster": args.cluster, "services": [name]})).await?;
-        let active = existing["services"]
+        let current = existing["services"]
             .as_array()
             .and_then(|s| s.first())
-            .is_some_and(|s| s["status"].as_str() == Some("ACTIVE"));
+            .filter(|s| s["status"].as_str() == Some("ACTIVE"))
+            .cloned();
+        let active = current.is_some();
+        let print = fingerprint(td_request, plan);
+        if let Some(svc) = &current {
+            let current_td = svc["taskDefinition"].as_str().unwrap_or_default();
+            let described =
+                call(&client, "DescribeTaskDefinition", &json!({"taskDefinition": current_td, "include": ["TAGS"]}))
+                    .await?;
+            let deployed = described["tags"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|t| t["key"].as_str() == Some(FINGERPRINT_TAG))
+                .and_then(|t| t["value"].as_str());
+            if deployed == Some(print.as_str()) {
+                progress.line(&format!("service {name} is unchanged: nothing to deploy"));
+                let deployment = svc["deployments"][0]["id"].as_str().unwrap_or("").to_string();
+                let arn = svc["serviceArn"].as_str().unwrap_or("").to_string();
+                td_arns.push(current_td.to_string());
+                results.push((name, arn, deployment, current_td.to_string()));
+                continue;
+            }
+        }
+        let mut request = td_request.clone();
+        let mut tags = request["tags"].as_array().cloned().unwrap_or_default();
+        tags.push(json!({"key": FINGERPRINT_TAG, "value": print}));
+        request["tags"] = json!(tags);
+        let r = call(&client, "RegisterTaskDefinition", &request).await?;
+        let td = r["taskDefinition"]["taskDefinitionArn"].as_str().context("no task definition ARN")?.to_string();
+        progress.line(&format!("registered {td}"));
+        td_arns.push(td.clone());
+        let td = &td;
         let mut body = json!({"cluster": args.cluster, "taskDefinition": td, "desiredCount": plan.desired_count});
         let answer = if active {
             body["service"] = json!(name);
