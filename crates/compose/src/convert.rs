@@ -39,11 +39,30 @@ pub struct Build {
     pub target: Option<String>,
 }
 
-/// A key berth does not translate, with where it is.
+/// Something the conversion reports about a key, with where it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Note {
     pub location: String,
     pub key: String,
+    pub kind: NoteKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NoteKind {
+    /// A compose key ECS has nothing for: ignored (an error with `--strict`).
+    Untranslated,
+    /// A value changed to what ECS accepts, or a setting berth chose; the text says what.
+    Adjusted(String),
+}
+
+impl Note {
+    /// What happened, after the location.
+    pub fn message(&self) -> String {
+        match &self.kind {
+            NoteKind::Untranslated => "is not translated to ECS".to_string(),
+            NoteKind::Adjusted(what) => what.clone(),
+        }
+    }
 }
 
 pub struct Converted {
@@ -82,6 +101,133 @@ const X_ECS_CONTAINER: [&str; 4] = ["essential", "cpu", "memory", "memoryReserva
 
 /// Top-level keys that are read (or harmless) and need no note.
 const TOP_LEVEL: [&str; 4] = ["version", "name", "services", "volumes"];
+/// Every top-level key of the compose specification.
+const SPEC_TOP_LEVEL: [&str; 9] =
+    ["version", "name", "include", "services", "networks", "volumes", "secrets", "configs", "models"];
+/// Every service key of the compose specification.
+const SPEC_SERVICE: &[&str] = &[
+    "annotations",
+    "attach",
+    "blkio_config",
+    "build",
+    "cap_add",
+    "cap_drop",
+    "cgroup",
+    "cgroup_parent",
+    "command",
+    "configs",
+    "container_name",
+    "cpu_count",
+    "cpu_percent",
+    "cpu_period",
+    "cpu_quota",
+    "cpu_rt_period",
+    "cpu_rt_runtime",
+    "cpu_shares",
+    "cpus",
+    "cpuset",
+    "credential_spec",
+    "depends_on",
+    "deploy",
+    "develop",
+    "device_cgroup_rules",
+    "devices",
+    "dns",
+    "dns_opt",
+    "dns_search",
+    "domainname",
+    "entrypoint",
+    "env_file",
+    "environment",
+    "expose",
+    "extends",
+    "external_links",
+    "extra_hosts",
+    "gpus",
+    "group_add",
+    "healthcheck",
+    "hostname",
+    "image",
+    "init",
+    "ipc",
+    "isolation",
+    "label_file",
+    "labels",
+    "links",
+    "logging",
+    "mac_address",
+    "mem_limit",
+    "mem_reservation",
+    "mem_swappiness",
+    "memswap_limit",
+    "models",
+    "network_mode",
+    "networks",
+    "oom_kill_disable",
+    "oom_score_adj",
+    "pid",
+    "pids_limit",
+    "platform",
+    "ports",
+    "post_start",
+    "pre_stop",
+    "privileged",
+    "profiles",
+    "provider",
+    "pull_policy",
+    "read_only",
+    "restart",
+    "runtime",
+    "scale",
+    "secrets",
+    "security_opt",
+    "shm_size",
+    "stdin_open",
+    "stop_grace_period",
+    "stop_signal",
+    "storage_opt",
+    "sysctls",
+    "tmpfs",
+    "tty",
+    "ulimits",
+    "use_api_socket",
+    "user",
+    "userns_mode",
+    "uts",
+    "volumes",
+    "volumes_from",
+    "working_dir",
+];
+
+/// The known key closest to `key` by edit distance, if it is close enough to be a typo.
+fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+    let limit = (key.chars().count() / 3).clamp(1, 3);
+    known.iter().map(|k| (edit_distance(key, k), *k)).filter(|(d, _)| *d <= limit).min().map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(row[j]).min(row[j + 1]) };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// ECS's bounds on container health checks, in seconds (retries: a count).
+const HEALTH_BOUNDS: [(&str, i64, i64); 4] =
+    [("interval", 5, 300), ("timeout", 2, 60), ("startPeriod", 0, 300), ("retries", 1, 10)];
+/// docker compose's default stop grace period (ECS's is 30 s), and ECS's maximum.
+const COMPOSE_STOP_GRACE_SECS: i64 = 10;
+const ECS_MAX_STOP_TIMEOUT_SECS: i64 = 120;
+/// The smallest container memory limit Docker and ECS accept, in MiB.
+const MIN_MEMORY_MIB: i64 = 6;
 
 struct Ctx<'a> {
     project: &'a Project,
@@ -90,11 +236,36 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn note(&mut self, path: &str) {
-        let location = match locate(&self.project.sources, path) {
+        self.push(path, NoteKind::Untranslated);
+    }
+
+    /// Reports a value changed (or chosen) for ECS.
+    fn adjusted(&mut self, path: &str, what: String) {
+        self.push(path, NoteKind::Adjusted(what));
+    }
+
+    fn push(&mut self, path: &str, kind: NoteKind) {
+        let location = self.at(path);
+        if !self.notes.iter().any(|n| n.location == location && n.kind == kind) {
+            self.notes.push(Note { location, key: path.rsplit('.').next().unwrap_or(path).to_string(), kind });
+        }
+    }
+
+    /// `file:line: path`, or the path alone when it cannot be found in the files.
+    fn at(&self, path: &str) -> String {
+        match locate(&self.project.sources, path) {
             Some(at) => format!("{at}: {path}"),
             None => path.to_string(),
+        }
+    }
+
+    /// A key the compose specification does not have: an error that names the closest one.
+    fn unknown(&self, path: &str, key: &str, known: &[&str]) -> anyhow::Error {
+        let hint = match closest(key, known) {
+            Some(k) => format!(" — did you mean `{k}`?"),
+            None => String::new(),
         };
-        self.notes.push(Note { location, key: path.rsplit('.').next().unwrap_or(path).to_string() });
+        anyhow!("{}: unknown key `{key}`{hint}", self.at(path))
     }
 }
 
@@ -143,15 +314,43 @@ pub fn convert(project: &Project, options: &Options) -> anyhow::Result<Converted
     let doc = &project.doc;
     for (k, _) in doc {
         let key = scalar_string(k);
-        if !TOP_LEVEL.contains(&key.as_str()) && key != "x-ecs" && !key.starts_with("x-") {
-            ctx.note(&key);
+        if key.starts_with("x-") || TOP_LEVEL.contains(&key.as_str()) {
+            continue;
         }
+        if !SPEC_TOP_LEVEL.contains(&key.as_str()) {
+            return Err(ctx.unknown(&key, &key, &SPEC_TOP_LEVEL));
+        }
+        ctx.note(&key);
     }
     let top_ecs = x_ecs(doc.get("x-ecs"), "x-ecs", &[&X_ECS_TASK, &X_ECS_SERVICE])?;
     let named_volumes = doc.get("volumes").and_then(Value::as_mapping).cloned().unwrap_or_default();
     let services = doc.get("services").and_then(Value::as_mapping).context("no services")?;
     if services.is_empty() {
         bail!("services: the project has no services");
+    }
+    // The whole project is checked before anything is made of it.
+    let names: Vec<String> = services.keys().map(scalar_string).collect();
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    for (svc_name, svc) in services {
+        let path = join("services", &scalar_string(svc_name));
+        for (k, _) in svc.as_mapping().into_iter().flatten() {
+            let key = scalar_string(k);
+            if !key.starts_with("x-") && !SPEC_SERVICE.contains(&key.as_str()) {
+                return Err(ctx.unknown(&join(&path, &key), &key, SPEC_SERVICE));
+            }
+        }
+        if let Some(d) = svc.get("depends_on") {
+            for (target, _) in depends_on_map(d) {
+                if !names.contains(&target) {
+                    let hint =
+                        closest(&target, &name_refs).map(|n| format!(" — did you mean `{n}`?")).unwrap_or_default();
+                    bail!(
+                        "{}: depends on `{target}`, which is not a service of this project{hint}",
+                        ctx.at(&join(&path, "depends_on"))
+                    );
+                }
+            }
+        }
     }
     // Containers other services wait on to complete successfully cannot be essential.
     let mut completes = Vec::new();
@@ -172,6 +371,9 @@ pub fn convert(project: &Project, options: &Options) -> anyhow::Result<Converted
         let svc = svc.as_mapping().ok_or_else(|| anyhow!("{path}: a service must be a mapping"))?;
         let c = container(&mut ctx, &name, svc, &named_volumes, completes.contains(&name), options, &mut builds)?;
         containers.push(c);
+    }
+    if !options.service_per_container {
+        one_health_rule(&mut ctx, &mut containers);
     }
     let mut task_definitions = Vec::new();
     let mut plans = Vec::new();
@@ -250,6 +452,23 @@ fn x_ecs(v: Option<&Value>, path: &str, allowed: &[&[&str]]) -> anyhow::Result<M
         }
     }
     Ok(map)
+}
+
+/// In one task, ECS reports the task's health as UNKNOWN while any essential container has
+/// no health check, so a rollout waiting for HEALTHY would wait forever. docker compose
+/// waits for checked services to be healthy and the others to run: the containers without
+/// a check become non-essential, so the task's health is that of the checked ones.
+fn one_health_rule(ctx: &mut Ctx<'_>, containers: &mut [ContainerOut]) {
+    let essential = |c: &ContainerOut| c.def.get("essential") == Some(&json!(true));
+    let checked = |c: &ContainerOut| c.def.contains_key("healthCheck");
+    if !containers.iter().any(|c| essential(c) && checked(c)) {
+        return;
+    }
+    for c in containers.iter_mut().filter(|c| essential(c) && !checked(c)) {
+        c.def.insert("essential".into(), json!(false));
+        let what = "has no healthcheck while others in the project do: it runs as a non-essential container, so the task's health is that of the checked ones (set x-ecs.essential to keep it essential; add a healthcheck to have it checked)".to_string();
+        ctx.adjusted(&join("services", &c.name), what);
+    }
 }
 
 struct ContainerOut {
@@ -414,7 +633,24 @@ fn container(
                 }
             }
             "healthcheck" => {
-                if let Some(h) = healthcheck(v, &here)? {
+                if let Some(mut h) = healthcheck(v, &here)? {
+                    for (field, least, most) in HEALTH_BOUNDS {
+                        if let Some(n) = h.get(field).and_then(Json::as_i64) {
+                            let fixed = n.clamp(least, most);
+                            if fixed != n {
+                                h[field] = json!(fixed);
+                                let key = match field {
+                                    "startPeriod" => "start_period",
+                                    other => other,
+                                };
+                                let unit = if field == "retries" { "" } else { " s" };
+                                ctx.adjusted(
+                                    &join(&here, key),
+                                    format!("{n}{unit} is outside what ECS accepts ({least}–{most}{unit}): using {fixed}{unit}"),
+                                );
+                            }
+                        }
+                    }
                     def.insert("healthCheck".into(), h);
                 }
             }
@@ -537,7 +773,12 @@ fn container(
                 entry[if key == "cap_add" { "add" } else { "drop" }] = json!(caps);
             }
             "stop_grace_period" => {
-                def.insert("stopTimeout".into(), json!(seconds(v, &here)?.ceil() as i64));
+                let wanted = seconds(v, &here)?.ceil() as i64;
+                let fixed = wanted.clamp(0, ECS_MAX_STOP_TIMEOUT_SECS);
+                if fixed != wanted {
+                    ctx.adjusted(&here, format!("{wanted} s is more than ECS allows: using {fixed} s"));
+                }
+                def.insert("stopTimeout".into(), json!(fixed));
             }
             "extra_hosts" => {
                 let hosts: Vec<Json> = as_key_values(v)
@@ -609,12 +850,21 @@ fn container(
         let list: Vec<Json> = env.into_iter().map(|(k, v)| json!({"name": k, "value": v})).collect();
         def.insert("environment".into(), Json::Array(list));
     }
+    for (value, key) in [(&mut memory, "mem_limit"), (&mut reservation, "mem_reservation")] {
+        if let Some(m) = value.filter(|m| *m < MIN_MEMORY_MIB) {
+            let what = format!("{m} MiB is below the {MIN_MEMORY_MIB} MiB ECS accepts: using {MIN_MEMORY_MIB} MiB");
+            ctx.adjusted(&at(key), what);
+            *value = Some(MIN_MEMORY_MIB);
+        }
+    }
     if let Some(m) = memory {
         def.entry("memory").or_insert(json!(m));
     }
     if let Some(r) = reservation {
         def.entry("memoryReservation").or_insert(json!(r));
     }
+    // docker compose waits 10 s for a container to stop; ECS's default is 30 s.
+    def.entry("stopTimeout").or_insert(json!(COMPOSE_STOP_GRACE_SECS));
     if let Some(c) = cpu {
         def.entry("cpu").or_insert(json!(c));
     }
@@ -899,7 +1149,11 @@ fn volume(
         }
         "volume" => {
             let source = source.unwrap_or_default();
-            let mut config = json!({"scope": "shared", "autoprovision": true, "driver": "local"});
+            let project = &ctx.project.name;
+            let labels = json!({"com.docker.compose.project": project, "com.docker.compose.volume": source});
+            let mut config = json!({"scope": "shared", "autoprovision": true, "driver": "local", "labels": labels});
+            // As docker compose: `PROJECT_NAME`, unless the volume is external or named.
+            let mut docker_name = format!("{project}_{}", sanitize(&source));
             match named.get(source.as_str()) {
                 Some(Value::Mapping(m)) => {
                     if let Some(d) = m.get("driver") {
@@ -912,20 +1166,25 @@ fn volume(
                             .collect::<BTreeMap<_, _>>());
                     }
                     if let Some(l) = m.get("labels") {
-                        config["labels"] = json!(as_key_values(l)
-                            .into_iter()
-                            .map(|(k, v)| (k, scalar_string(&v)))
-                            .collect::<BTreeMap<_, _>>());
+                        for (k, v) in as_key_values(l) {
+                            config["labels"][k] = json!(scalar_string(&v));
+                        }
+                    }
+                    if let Some(n) = m.get("name") {
+                        docker_name = sanitize(&scalar_string(n));
                     }
                     if m.get("external").and_then(Value::as_bool) == Some(true) {
                         config["autoprovision"] = json!(false);
+                        if m.get("name").is_none() {
+                            docker_name = sanitize(&source);
+                        }
                     }
                 }
                 Some(Value::Null) => {}
                 Some(_) => bail!("volumes.{source}: must be a mapping"),
                 None => bail!("{here}: named volume '{source}' is not declared under the top-level 'volumes'"),
             }
-            (source.clone(), json!({"name": source, "dockerVolumeConfiguration": config}))
+            (docker_name.clone(), json!({"name": docker_name, "dockerVolumeConfiguration": config}))
         }
         "anonymous" => {
             let name = format!("{service}{}", sanitize(&target));

@@ -119,6 +119,22 @@ pub fn load_sources(
     Ok(Project { name, dir, doc: merged, sources, unset })
 }
 
+/// Where variable `name` is first used in the files, as `file:line`.
+pub fn locate_variable(sources: &[(PathBuf, String)], name: &str) -> Option<String> {
+    let uses = [
+        format!("${{{name}}}"),
+        format!("${{{name}:"),
+        format!("${{{name}-"),
+        format!("${{{name}?"),
+        format!("${name}"),
+    ];
+    sources.iter().find_map(|(file, text)| {
+        text.lines()
+            .position(|l| uses.iter().any(|u| l.contains(u.as_str())))
+            .map(|i| format!("{}:{}", file.display(), i + 1))
+    })
+}
+
 /// Lowercase letters, digits, `-` and `_`, starting with a letter or digit (as docker compose).
 fn normalize_project_name(raw: &str) -> anyhow::Result<String> {
     let name: String =

@@ -120,7 +120,8 @@ fn read(args: &ProjectArgs) -> anyhow::Result<load::Project> {
     let env = load::environment(&dir, std::env::vars())?;
     let project = load::load(&files, args.project_name.as_deref(), &env)?;
     for v in &project.unset {
-        eprintln!("warning: variable {v} is not set; it is interpolated as an empty string");
+        let at = load::locate_variable(&project.sources, v).map(|l| format!("{l}: ")).unwrap_or_default();
+        eprintln!("warning: {at}variable {v} is not set; it is interpolated as an empty string");
     }
     Ok(project)
 }
@@ -133,12 +134,19 @@ fn convert_reported(
 ) -> anyhow::Result<Converted> {
     let options = Options { service_per_container: args.service_per_container, registry_host };
     let converted = convert::convert(project, &options)?;
+    let mut untranslated = 0;
     for n in &converted.notes {
-        let (level, tail) = if args.strict { ("error", "") } else { ("warning", " (ignored)") };
-        eprintln!("{level}: {} is not translated to ECS{tail}", n.location);
+        match n.kind {
+            convert::NoteKind::Untranslated => {
+                untranslated += 1;
+                let (level, tail) = if args.strict { ("error", "") } else { ("warning", " (ignored)") };
+                eprintln!("{level}: {} {}{tail}", n.location, n.message());
+            }
+            convert::NoteKind::Adjusted(_) => eprintln!("warning: {} {}", n.location, n.message()),
+        }
     }
-    if args.strict && !converted.notes.is_empty() {
-        bail!("{} key(s) cannot be translated (--strict)", converted.notes.len());
+    if args.strict && untranslated > 0 {
+        bail!("{untranslated} key(s) cannot be translated (--strict)");
     }
     Ok(converted)
 }
