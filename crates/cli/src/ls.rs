@@ -112,12 +112,24 @@ pub fn ports(task: &Value) -> String {
         .flatten()
         .flat_map(|c| {
             let name = c["name"].as_str().unwrap_or("").to_string();
-            c["networkBindings"].as_array().cloned().unwrap_or_default().into_iter().map(move |b| {
-                format!("{name}:{}->{}/{}", b["hostPort"], b["containerPort"], b["protocol"].as_str().unwrap_or("tcp"))
-            })
+            c["networkBindings"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |b| format!("{name}:{}", binding(&b)))
         })
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// One container's published ports, `HOST->CONTAINER/PROTO`.
+pub fn container_ports(container: &Value) -> String {
+    container["networkBindings"].as_array().into_iter().flatten().map(binding).collect::<Vec<_>>().join(",")
+}
+
+fn binding(b: &Value) -> String {
+    format!("{}->{}/{}", b["hostPort"], b["containerPort"], b["protocol"].as_str().unwrap_or("tcp"))
 }
 
 /// The cluster's (or service's) tasks that should run, and with `include_stopped` those

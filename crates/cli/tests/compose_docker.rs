@@ -178,7 +178,11 @@ x-ecs:
     assert_eq!(host_config["Sysctls"]["net.core.somaxconn"], "1024");
     let (code, ps, _) = cli.run(&["compose", "ps", "--cluster", &cluster]);
     assert_eq!(code, 0);
-    assert!(ps.contains("RUNNING") && ps.contains(&format!("web:{port}->80/tcp")), "{ps}");
+    // One row per compose service, each with its own ports.
+    let web_row = ps.lines().find(|l| l.starts_with("web ")).unwrap_or_else(|| panic!("{ps}"));
+    let worker_row = ps.lines().find(|l| l.starts_with("worker ")).unwrap_or_else(|| panic!("{ps}"));
+    assert!(web_row.contains("RUNNING") && web_row.contains(&format!("{port}->80/tcp")), "{ps}");
+    assert!(!worker_row.contains("->"), "{ps}");
     let (_, listed, _) = cli.run(&["ls", "services", "--cluster", &cluster, "--output", "json"]);
     let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
     assert_eq!(listed[0]["serviceName"], "shop");
@@ -273,6 +277,10 @@ x-ecs:
 
     let (code, out, err) = cli.run(&["compose", "down", "--cluster", &cluster]);
     assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("deleted shop") && !out.contains("still stopping"), "{out}\n{err}");
+    // `down` returned once the tasks stopped.
+    let tasks = ecs.list_tasks().cluster(&cluster).service_name("shop").send().await.unwrap();
+    assert!(tasks.task_arns().is_empty(), "no task left running: {:?}", tasks.task_arns());
     wait_for("the project's containers to go", DEADLINE, async || {
         let left = containers_of(&cluster, Some("web"), "{{.ID}}");
         if left.is_empty() {
@@ -375,4 +383,36 @@ async fn compose_build_pushes_to_the_registry_and_up_runs_it() {
         }
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_with_a_published_port_redeploys_and_finishes() {
+    let env = Env::start("composeport").await;
+    let project = env.dir.path().join("site");
+    std::fs::create_dir_all(&project).unwrap();
+    let port = free_port();
+    let write = |greeting: &str| {
+        let file = format!(
+            "services:\n  web:\n    image: {}\n    command: [\"sh\", \"-c\", \"mkdir -p /www && echo {greeting} > /www/index.html && exec httpd -f -p 80 -h /www\"]\n    ports: [\"{port}:80\"]\n    mem_limit: 16m\n    stop_grace_period: 1s\n",
+            env.image.reference
+        );
+        std::fs::write(project.join("compose.yaml"), file).unwrap();
+    };
+    let cli = Cli { server: &env.server, credential: env.credential.clone(), dir: project.clone() };
+    write("first");
+    let (code, out, err) = cli.run(&["compose", "up", "--cluster", &env.cluster, "--wait", "--timeout", "80"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("publishes a fixed host port"), "the deployment settings are explained: {err}");
+    // The new task needs the port the old one holds: the redeploy must still finish.
+    write("second");
+    let (code, out, err) = cli.run(&["compose", "up", "--cluster", &env.cluster, "--wait", "--timeout", "80"]);
+    assert_eq!(code, 0, "a redeploy with a fixed port finishes: {out}\n{err}");
+    let page = wait_for("the new page", DEADLINE, async || match http_get(port) {
+        Ok(p) if p.contains("second") => Ok(p),
+        other => Err(format!("{other:?}")),
+    })
+    .await;
+    assert!(page.contains("second"));
+    let (code, _, _) = cli.run(&["compose", "down", "--cluster", &env.cluster]);
+    assert_eq!(code, 0);
 }

@@ -417,6 +417,24 @@ pub fn convert(project: &Project, options: &Options) -> anyhow::Result<Converted
         if options.service_per_container {
             apply(&group[0].service_ecs, &mut td);
         }
+        // A published port is held by the running task: the next one can start only once the
+        // old one stopped, or a redeploy would wait forever for the port.
+        let fixed_port = group.iter().find(|c| {
+            c.def
+                .get("portMappings")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+                .any(|p| p.get("hostPort").and_then(Json::as_i64).is_some_and(|h| h > 0))
+        });
+        if let (Some(c), false) = (fixed_port, settings.contains_key("deploymentConfiguration")) {
+            settings
+                .insert("deploymentConfiguration".into(), json!({"maximumPercent": 100, "minimumHealthyPercent": 0}));
+            ctx.adjusted(
+                &join(&join("services", &c.name), "ports"),
+                "publishes a fixed host port: deploys stop the old task before starting the new one (maximumPercent 100, minimumHealthyPercent 0; set x-ecs.deploymentConfiguration to choose otherwise)".into(),
+            );
+        }
         let replicas: Vec<i64> = group.iter().filter_map(|c| c.replicas).collect();
         let desired = match settings.remove("desiredCount") {
             Some(v) => v.as_i64().ok_or_else(|| anyhow!("x-ecs.desiredCount must be an integer"))?,
@@ -430,7 +448,8 @@ pub fn convert(project: &Project, options: &Options) -> anyhow::Result<Converted
             }
         };
         plans.push(ServicePlan {
-            name: if options.service_per_container { group[0].name.clone() } else { project.name.clone() },
+            // Named like the family, so two projects' `web` services do not collide.
+            name: family.clone(),
             family,
             desired_count: desired,
             settings,
@@ -663,9 +682,17 @@ fn container(
                         "service_completed_successfully" => "SUCCESS",
                         other => bail!("{here}.{target}.condition: '{other}' is not a depends_on condition"),
                     };
+                    if options.service_per_container {
+                        // Each service is its own task: ECS orders containers within a task only.
+                        let what = format!("on `{target}` cannot be enforced across services with --service-per-container: each starts on its own");
+                        ctx.adjusted(&here, what);
+                        continue;
+                    }
                     deps.push(json!({"containerName": target, "condition": condition}));
                 }
-                def.insert("dependsOn".into(), Json::Array(deps));
+                if !deps.is_empty() {
+                    def.insert("dependsOn".into(), Json::Array(deps));
+                }
             }
             "links" => {
                 let links: Vec<String> = v.as_sequence().into_iter().flatten().map(scalar_string).collect();

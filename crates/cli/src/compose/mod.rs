@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use crate::{
-    ls::{ports, table, tasks_of},
+    ls::{container_ports, table, tasks_of},
     service::{call, follow, FollowArgs, Outcome},
     task::Connection,
     ui::OutputArgs,
@@ -89,6 +89,9 @@ pub struct DownArgs {
     cluster: String,
     #[arg(long)]
     service_name: Option<String>,
+    /// `down`: how long to wait for the tasks to stop (0: do not wait).
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -486,12 +489,41 @@ async fn down(args: DownArgs) -> anyhow::Result<()> {
             Err(e) => bail!("DeleteService {name}: {e}"),
         }
     }
-    let text = deleted
-        .iter()
-        .map(|d| format!("deleted {}", d["serviceName"].as_str().unwrap_or("")))
-        .collect::<Vec<_>>()
-        .join("\n");
-    args.output.emit(&text, &json!({"services": deleted}), &[])
+    let names: Vec<String> = deleted.iter().filter_map(|d| d["serviceName"].as_str().map(String::from)).collect();
+    let stopped = wait_tasks_stopped(&client, &args.cluster, &names, Duration::from_secs(args.timeout)).await?;
+    let state = if stopped { "deleted" } else { "deleted, tasks still stopping" };
+    if !stopped && args.timeout > 0 {
+        eprintln!("the tasks did not all stop within {} s; they are still stopping", args.timeout);
+    }
+    let text = names.iter().map(|n| format!("{state} {n}")).collect::<Vec<_>>().join("\n");
+    args.output.emit(&text, &json!({"services": deleted, "tasksStopped": stopped}), &[])
+}
+
+/// Waits until no task of `services` is left running (or `timeout`); whether they all stopped.
+async fn wait_tasks_stopped(
+    client: &ServerClient,
+    cluster: &str,
+    services: &[String],
+    timeout: Duration,
+) -> anyhow::Result<bool> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let mut left = 0;
+        for s in services {
+            left += tasks_of(client, cluster, Some(s), true)
+                .await?
+                .iter()
+                .filter(|t| t["lastStatus"].as_str() != Some("STOPPED"))
+                .count();
+        }
+        if left == 0 {
+            return Ok(true);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 async fn ps(args: DownArgs) -> anyhow::Result<()> {
@@ -503,16 +535,21 @@ async fn ps(args: DownArgs) -> anyhow::Result<()> {
     for plan in &converted.services {
         let name = service_name(plan, &args.service_name, several);
         for t in tasks_of(&client, &args.cluster, Some(&name), false).await? {
-            rows.push(vec![
-                name.clone(),
-                t["taskArn"].as_str().unwrap_or("").rsplit('/').next().unwrap_or("").to_string(),
-                t["lastStatus"].as_str().unwrap_or("").to_string(),
-                t["healthStatus"].as_str().unwrap_or("").to_string(),
-                ports(&t),
-            ]);
+            let task = t["taskArn"].as_str().unwrap_or("").rsplit('/').next().unwrap_or("").to_string();
+            // One row per compose service (a container of the task), with its own ports.
+            for c in t["containers"].as_array().into_iter().flatten() {
+                rows.push(vec![
+                    c["name"].as_str().unwrap_or("").to_string(),
+                    task.clone(),
+                    c["lastStatus"].as_str().unwrap_or("").to_string(),
+                    c["healthStatus"].as_str().unwrap_or("").to_string(),
+                    container_ports(c),
+                ]);
+            }
             all.push(t);
         }
     }
+    rows.sort();
     args.output.emit(&table(&["SERVICE", "TASK", "STATUS", "HEALTH", "PORTS"], &rows), &json!(all), &[])
 }
 
