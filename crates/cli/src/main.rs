@@ -21,6 +21,7 @@ mod compose;
 mod credentials;
 mod events;
 mod ls;
+mod rollout;
 mod run_task;
 mod server;
 mod service;

@@ -245,6 +245,10 @@ pub async fn follow(
     let mut last_progress = String::new();
     let mut rolled_back = false;
     let mut failure_event = false;
+    // The deployment the breaker failed, once seen; and when the counts last moved.
+    let mut failed_deployment: Option<String> = None;
+    let mut last_change = Instant::now();
+    let mut said_waiting: Vec<String> = Vec::new();
     loop {
         let body = json!({"cluster": cluster, "services": [service_name]});
         let Some(answer) = call_retrying(client, "DescribeServices", &body, deadline, progress).await? else {
@@ -288,6 +292,27 @@ pub async fn follow(
             }
         }
         let now = progress_text(&service);
+        if let Some(d) = service["deployments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|d| d["rolloutState"].as_str() == Some("FAILED"))
+            .and_then(|d| d["id"].as_str())
+        {
+            failed_deployment.get_or_insert_with(|| d.to_string());
+        }
+        if now != last_progress {
+            last_change = Instant::now();
+        } else if last_change.elapsed() >= STALL_REPORT && service["deployments"][0]["rolloutState"] == "IN_PROGRESS" {
+            // Nothing moved for a while: say what the rollout is waiting for, once per reason.
+            for line in crate::rollout::waiting_for(client, cluster, &service).await.unwrap_or_default() {
+                if !said_waiting.contains(&line) {
+                    progress.line(&format!("waiting: {line}"));
+                    said_waiting.push(line);
+                }
+            }
+            last_change = Instant::now();
+        }
         if now != last_progress {
             progress.status(&now);
             last_progress = now;
@@ -309,6 +334,13 @@ pub async fn follow(
                 Outcome::Unreachable => "server unreachable",
             };
             progress.line(&format!("{service_name}: {word}"));
+            if matches!(outcome, Outcome::Failed | Outcome::RolledBack) {
+                let failed =
+                    failed_deployment.clone().or_else(|| service["deployments"][0]["id"].as_str().map(String::from));
+                if let Some(id) = failed {
+                    report_failure(client, cluster, &id, progress).await;
+                }
+            }
             return Ok((outcome, service));
         }
         if Instant::now() > deadline {
@@ -316,6 +348,19 @@ pub async fn follow(
             return Ok((Outcome::TimedOut, service));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// How long the counts may stand still before `follow` says what the rollout waits for.
+const STALL_REPORT: Duration = Duration::from_secs(5);
+
+/// Prints why a failed deployment's tasks failed.
+async fn report_failure(client: &ServerClient, cluster: &str, deployment: &str, progress: &Progress) {
+    let Ok((causes, health)) = crate::rollout::failure_causes(client, cluster, deployment).await else { return };
+    let what = if health { "its tasks failed their health checks" } else { "its tasks failed to start" };
+    progress.line(&format!("deployment {deployment}: {what}"));
+    for cause in causes.iter().take(5) {
+        progress.line(&format!("  cause: {cause}"));
     }
 }
 
@@ -362,6 +407,31 @@ pub fn with_images(described: &Value, images: &[(String, String)]) -> anyhow::Re
     Ok(Value::Object(request))
 }
 
+/// Refuses, before anything changes, an image of berth's own registry that is not there:
+/// the rollout could only fail to pull it.
+async fn check_images_in_registry(client: &ServerClient, images: &[(String, String)]) -> anyhow::Result<()> {
+    if images.is_empty() {
+        return Ok(());
+    }
+    let host = crate::compose::registry_host(client).await?;
+    for (_, image) in images {
+        let Some(rest) = image.strip_prefix(&format!("{host}/")) else { continue };
+        let (repository, id) = match rest.split_once('@') {
+            Some((repo, digest)) => (repo, json!({"imageDigest": digest})),
+            None => match rest.rsplit_once(':') {
+                Some((repo, tag)) => (repo, json!({"imageTag": tag})),
+                None => (rest, json!({"imageTag": "latest"})),
+            },
+        };
+        let found =
+            client.ecr::<Value>("DescribeImages", &json!({"repositoryName": repository, "imageIds": [id]})).await;
+        if found.is_err() {
+            bail!("{image} is not in berth's registry: push it first (docker push {image}); nothing was deployed");
+        }
+    }
+    Ok(())
+}
+
 fn parse_images(raw: &[String]) -> anyhow::Result<Vec<(String, String)>> {
     raw.iter()
         .map(|s| match s.split_once('=') {
@@ -377,6 +447,7 @@ async fn deploy(args: DeployArgs) -> anyhow::Result<Outcome> {
         bail!("give --image CONTAINER=IMAGE (one or more), --task-definition, or both");
     }
     let client = args.connection.client()?;
+    check_images_in_registry(&client, &images).await?;
     let described =
         call(&client, "DescribeServices", &json!({"cluster": args.cluster, "services": [args.service]})).await?;
     let service = described["services"]

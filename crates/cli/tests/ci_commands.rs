@@ -21,11 +21,12 @@ struct World {
     dir: tempfile::TempDir,
     credential: berth_api::sigv4::Credential,
     ecs: aws_sdk_ecs::Client,
+    sim: SimRuntime,
     _agent: tokio::task::JoinHandle<Result<(), berth_agent::AgentError>>,
 }
 
 impl World {
-    /// A server and one simulated agent with room for exactly one task of 48 MiB.
+    /// A server and one simulated agent with room for exactly one task of `app` (96 MiB).
     async fn start() -> World {
         let dir = tempfile::tempdir().unwrap();
         let server = BerthProcess::start_with(berth(), &dir.path().join("server"), 0, &["--task-settle-ms", "100"]);
@@ -42,19 +43,20 @@ impl World {
             availability_zone: None,
             instance_type: None,
             cpu: Some(1024),
-            memory: Some(64),
+            memory: Some(128),
             heartbeat_interval: Duration::from_millis(500),
             poll_wait: Duration::from_secs(5),
             image_pull_behavior: berth_agent::ImagePullBehavior::Default,
         };
-        let agent = tokio::spawn(berth_agent::run(config, Arc::new(SimRuntime::new())));
-        let app = ContainerDefinition::builder().name("app").image("busybox").memory(48).build();
+        let sim = SimRuntime::new();
+        let agent = tokio::spawn(berth_agent::run(config, Arc::new(sim.clone())));
+        let app = ContainerDefinition::builder().name("app").image("busybox").memory(96).build();
         ecs.register_task_definition().family("app").container_definitions(app).send().await.unwrap();
         let small = ContainerDefinition::builder().name("job").image("busybox").memory(6).command("true").build();
         ecs.register_task_definition().family("job").container_definitions(small).send().await.unwrap();
         let huge = ContainerDefinition::builder().name("big").image("busybox").memory(4096).build();
         ecs.register_task_definition().family("huge").container_definitions(huge).send().await.unwrap();
-        World { server: Some(server), dir, credential, ecs, _agent: agent }
+        World { server: Some(server), dir, credential, ecs, sim, _agent: agent }
     }
 
     fn endpoint(&self) -> String {
@@ -302,4 +304,109 @@ async fn task_plan_exits_non_zero_when_a_task_fits_nowhere() {
     let (code, out) = world.berth(&["task", "plan", "--cluster", "ci", "--task-definition", "huge"]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("nowhere"), "{out}");
+}
+
+/// Registers `family` with `containers` and creates service `web` of it with the breaker on.
+async fn breaker_service(world: &World, family: &str, containers: Vec<ContainerDefinition>) {
+    world
+        .ecs
+        .register_task_definition()
+        .family(family)
+        .set_container_definitions(Some(containers))
+        .send()
+        .await
+        .unwrap();
+    let breaker = aws_sdk_ecs::types::DeploymentCircuitBreaker::builder().enable(true).rollback(false).build();
+    let config = aws_sdk_ecs::types::DeploymentConfiguration::builder().deployment_circuit_breaker(breaker).build();
+    world
+        .ecs
+        .create_service()
+        .cluster("ci")
+        .service_name("web")
+        .task_definition(family)
+        .desired_count(1)
+        .deployment_configuration(config)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_rollout_says_what_its_tasks_failed_of() {
+    let world = World::start().await;
+    let unpullable = ContainerDefinition::builder().name("app").image("example/does-not-exist:1").memory(16).build();
+    breaker_service(&world, "broken", vec![unpullable]).await;
+    let (code, out) = world.wait(&world.endpoint(), 60);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("its tasks failed to start"), "{out}");
+    assert!(out.contains("cause: CannotPullContainerError"), "the pull error is shown: {out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_failing_health_checks_says_so() {
+    let world = World::start().await;
+    let check = aws_sdk_ecs::types::HealthCheck::builder().command("CMD").command("true").interval(5).build().unwrap();
+    let app = ContainerDefinition::builder().name("app").image("busybox").memory(16).health_check(check).build();
+    breaker_service(&world, "sick", vec![app]).await;
+    // Every container the agent starts turns unhealthy.
+    let sim = world.sim.clone();
+    let sicken = tokio::spawn(async move {
+        loop {
+            for (_, _, status) in sim.containers() {
+                sim.set_health(&status.id, berth_runtime::Health::Unhealthy);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await; // the engine's health check cadence, simulated
+        }
+    });
+    let (code, out) = world.wait(&world.endpoint(), 60);
+    sicken.abort();
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("its tasks failed their health checks"), "{out}");
+    assert!(out.contains("app failed its health check"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_rollout_says_what_it_waits_for() {
+    let world = World::start().await;
+    let check = aws_sdk_ecs::types::HealthCheck::builder().command("CMD").command("true").interval(5).build().unwrap();
+    let web = ContainerDefinition::builder().name("web").image("busybox").memory(16).health_check(check).build();
+    let worker = ContainerDefinition::builder().name("worker").image("busybox").memory(16).build();
+    breaker_service(&world, "mixed", vec![web, worker]).await;
+    let sim = world.sim.clone();
+    let heal = tokio::spawn(async move {
+        loop {
+            for (name, _, status) in sim.containers() {
+                if name.ends_with("-web") {
+                    sim.set_health(&status.id, berth_runtime::Health::Healthy);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await; // the engine's health check cadence, simulated
+        }
+    });
+    let (code, out) = world.wait(&world.endpoint(), 9);
+    heal.abort();
+    assert_eq!(code, 5, "{out}");
+    assert!(out.contains("waiting: task") && out.contains("container worker has no health check"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploying_an_image_the_registry_lacks_is_refused_before_anything_changes() {
+    let world = World::start().await;
+    world.create_service(1).await;
+    let host = world.endpoint().trim_start_matches("http://").to_string();
+    let (code, out) = world.berth(&[
+        "service",
+        "deploy",
+        "--cluster",
+        "ci",
+        "--service",
+        "web",
+        "--image",
+        &format!("app={host}/nothing:1"),
+    ]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("is not in berth's registry"), "{out}");
+    let described = world.ecs.describe_services().cluster("ci").services("web").send().await.unwrap();
+    assert_eq!(described.services()[0].deployments().len(), 1, "no deployment was started");
+    assert!(described.services()[0].task_definition().unwrap().ends_with("app:1"));
 }

@@ -155,7 +155,7 @@ fn convert_reported(
 }
 
 /// The registry's `host:port`, from GetAuthorizationToken's proxyEndpoint.
-async fn registry_host(client: &ServerClient) -> anyhow::Result<String> {
+pub(crate) async fn registry_host(client: &ServerClient) -> anyhow::Result<String> {
     let (auth, _): (Value, _) = client
         .ecr("GetAuthorizationToken", &json!({}))
         .await
