@@ -20,6 +20,7 @@ mod bench;
 mod compose;
 mod credentials;
 mod events;
+mod explain;
 mod ls;
 mod rollout;
 mod run_task;

@@ -41,7 +41,7 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
     println!("data directory: {}", data_dir.display());
     println!("Use it with the aws CLI:");
     println!(
-        "  export AWS_SHARED_CREDENTIALS_FILE={} AWS_PROFILE={} AWS_DEFAULT_REGION={}",
+        "  export AWS_SHARED_CREDENTIALS_FILE={} AWS_PROFILE={} AWS_DEFAULT_REGION={} BERTH_ENDPOINT_URL={endpoint}",
         credentials_path.display(),
         credentials::PROFILE,
         args.region

@@ -132,8 +132,10 @@ pub async fn run(command: ServiceCommand) -> anyhow::Result<Outcome> {
 
 /// Fails with the server's words.
 pub async fn call(client: &ServerClient, operation: &str, body: &Value) -> anyhow::Result<Value> {
-    let (v, _): (Value, _) = client.ecs(operation, body).await.map_err(|e| anyhow::anyhow!("{operation}: {e}"))?;
-    Ok(v)
+    match client.ecs::<Value>(operation, body).await {
+        Ok((v, _)) => Ok(v),
+        Err(e) => Err(anyhow::anyhow!(crate::explain::explain(client, operation, body, &e).await)),
+    }
 }
 
 /// Whether the service shows a deployment the circuit breaker failed.
@@ -193,7 +195,7 @@ pub async fn call_retrying(
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(5));
             }
-            Err(e) => bail!("{operation}: {e}"),
+            Err(e) => bail!(crate::explain::explain(client, operation, body, &e).await),
         }
     }
 }

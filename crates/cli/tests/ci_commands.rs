@@ -78,6 +78,8 @@ impl World {
         let out = std::process::Command::new(berth())
             .args(args)
             .args(["--endpoint-url", endpoint])
+            // A user's mistake stays one line even when backtraces are asked for.
+            .env("RUST_BACKTRACE", "1")
             .env("AWS_ACCESS_KEY_ID", &self.credential.access_key_id)
             .env("AWS_SECRET_ACCESS_KEY", &self.credential.secret_access_key)
             .env("AWS_DEFAULT_REGION", "us-east-1")
@@ -409,4 +411,22 @@ async fn deploying_an_image_the_registry_lacks_is_refused_before_anything_change
     let described = world.ecs.describe_services().cluster("ci").services("web").send().await.unwrap();
     assert_eq!(described.services()[0].deployments().len(), 1, "no deployment was started");
     assert!(described.services()[0].task_definition().unwrap().ends_with("app:1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_name_the_thing_and_what_to_do() {
+    let world = World::start().await;
+    let (code, out) = world.berth(&["ls", "services", "--cluster", "cii"]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out.trim().lines().count(), 1, "one line, no backtrace: {out}");
+    assert!(out.contains("cluster 'cii' not found — did you mean 'ci'?"), "{out}");
+
+    world.ecs.create_cluster().cluster_name("empty").send().await.unwrap();
+    let (code, out) = world.berth(&["task", "run", "--cluster", "empty", "--task-definition", "job"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("has no container instances") && out.contains("berth agent --server"), "{out}");
+
+    let (code, out) = world.berth(&["task", "run", "--cluster", "ci", "--task-definition", "nope:3"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("task definition 'nope:3' not found"), "{out}");
 }

@@ -65,3 +65,37 @@ fn logs_written_to_a_pipe_have_no_colour_codes() {
         assert!(!line.contains('\u{1b}'), "no ANSI escapes in {line:?}");
     }
 }
+
+#[test]
+fn a_second_server_on_the_same_data_directory_refuses_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = BerthProcess::start(berth(), dir.path(), 0);
+    let out = Command::new(berth())
+        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("is in use by another berth process"), "{stderr}");
+    assert!(stderr.contains(&format!("(pid {})", first.pid())), "names the holder: {stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one clear line: {stderr}");
+}
+
+#[test]
+fn berth_up_prints_the_endpoint_for_berth_s_own_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(berth())
+        .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap()).lines().take(4).map(Result::unwrap).collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    let endpoint = lines[0].split("listening on ").nth(1).unwrap().trim().to_string();
+    assert!(lines.iter().any(|l| l.contains(&format!("BERTH_ENDPOINT_URL={endpoint}"))), "{lines:#?}");
+}

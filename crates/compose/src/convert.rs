@@ -199,8 +199,8 @@ const SPEC_SERVICE: &[&str] = &[
     "working_dir",
 ];
 
-/// The known key closest to `key` by edit distance, if it is close enough to be a typo.
-fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+/// The known name closest to `key` by edit distance, if it is close enough to be a typo.
+pub fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
     let limit = (key.chars().count() / 3).clamp(1, 3);
     known.iter().map(|k| (edit_distance(key, k), *k)).filter(|(d, _)| *d <= limit).min().map(|(_, k)| k)
 }
