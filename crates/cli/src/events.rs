@@ -76,15 +76,35 @@ pub async fn run(command: EventsCommand) -> anyhow::Result<()> {
     let client = command.connection.client()?;
     let a = command.args;
     let mut seen = HashSet::new();
+    let mut pause = Duration::from_secs(1);
+    let mut unreachable = false;
     loop {
-        for e in collect(&client, &a.cluster, a.service.as_deref()).await? {
-            if seen.insert(e.2.clone()) {
-                print(&e, a.output);
+        match collect(&client, &a.cluster, a.service.as_deref()).await {
+            Ok(events) => {
+                if unreachable {
+                    eprintln!("reached {} again", client.endpoint());
+                    unreachable = false;
+                    pause = Duration::from_secs(1);
+                }
+                for e in events {
+                    if seen.insert(e.2.clone()) {
+                        print(&e, a.output);
+                    }
+                }
             }
+            // Following rides out a server restart, like `tail -F`.
+            Err(e) if a.follow && crate::service::is_transient(&e) => {
+                if !unreachable {
+                    eprintln!("{e}; retrying");
+                    unreachable = true;
+                }
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
         }
         if !a.follow {
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(pause).await;
     }
 }

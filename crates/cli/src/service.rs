@@ -134,8 +134,33 @@ pub async fn run(command: ServiceCommand) -> anyhow::Result<Outcome> {
 pub async fn call(client: &ServerClient, operation: &str, body: &Value) -> anyhow::Result<Value> {
     match client.ecs::<Value>(operation, body).await {
         Ok((v, _)) => Ok(v),
-        Err(e) => Err(anyhow::anyhow!(crate::explain::explain(client, operation, body, &e).await)),
+        Err(e) => {
+            let transient = e.is_transient();
+            let message = crate::explain::explain(client, operation, body, &e).await;
+            Err(CallError { message, transient }.into())
+        }
     }
+}
+
+/// A failed call, in words; `transient` when trying again later may work (the server
+/// could not be reached, or failed inside).
+#[derive(Debug)]
+pub struct CallError {
+    pub message: String,
+    pub transient: bool,
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// Whether `error` is a call worth trying again.
+pub fn is_transient(error: &anyhow::Error) -> bool {
+    error.downcast_ref::<CallError>().is_some_and(|c| c.transient)
 }
 
 /// Whether the service shows a deployment the circuit breaker failed.

@@ -430,3 +430,53 @@ async fn errors_name_the_thing_and_what_to_do() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("task definition 'nope:3' not found"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_follow_rides_out_a_server_restart() {
+    let mut world = World::start().await;
+    world.create_service(1).await;
+    let endpoint = world.endpoint();
+    let port = world.server.as_ref().unwrap().port();
+    let mut child = std::process::Command::new(berth())
+        .args(["events", "--cluster", "ci", "--follow", "--endpoint-url", &endpoint])
+        .env("AWS_ACCESS_KEY_ID", &world.credential.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &world.credential.secret_access_key)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stream)).map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let mut output = String::new();
+    let mut until = |what: &str| {
+        while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+            output.push_str(&line);
+            output.push('\n');
+            if line.contains(what) {
+                return true;
+            }
+        }
+        false
+    };
+    assert!(until("has started 1 tasks"), "the service's first event is shown");
+    world.server.take().unwrap().kill9();
+    assert!(until("retrying"), "the follower says it lost the server");
+    world.server =
+        Some(BerthProcess::start_with(berth(), &world.dir.path().join("server"), port, &["--task-settle-ms", "100"]));
+    assert!(until("reached"), "and carries on once it is back");
+    world.ecs.update_service().cluster("ci").service("web").desired_count(0).send().await.unwrap();
+    assert!(until("has stopped 1 running tasks"), "new events after the restart are shown");
+    let _ = child.kill();
+    let _ = child.wait();
+}
