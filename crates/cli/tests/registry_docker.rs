@@ -270,6 +270,36 @@ async fn an_ecs_task_runs_an_image_only_the_registry_has() {
         }
     })
     .await;
+
+    // The tag moves in the registry while the host keeps the old image under it: the next
+    // task runs the new one, since the agent pulls every time (ECS's default).
+    let old_id = docker_cli(&["image", "inspect", "--format", "{{.Id}}", &uri]);
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!("FROM {uri}\nRUN [\"/bin/busybox\", \"touch\", \"/moved\"]\n"),
+    )
+    .unwrap();
+    docker_cli(&["build", "-q", "-t", &uri, context.path().to_str().unwrap()]);
+    let new_id = docker_cli(&["image", "inspect", "--format", "{{.Id}}", &uri]);
+    let _ids = Tags(vec![old_id.clone(), new_id.clone()]);
+    assert_ne!(old_id, new_id);
+    docker.ok(&["push", &uri]);
+    docker_cli(&["tag", &old_id, &uri]);
+    let run = ecs.run_task().cluster(&cluster).task_definition(&td_arn).send().await.unwrap();
+    let task = run.tasks()[0].task_arn().unwrap().to_string();
+    let container = wait_for("the task on the moved tag to run", DEADLINE, async || {
+        let id = docker_cli(&["ps", "-q", "--filter", &format!("label=com.amazonaws.ecs.task-arn={task}")]);
+        if id.is_empty() {
+            Err("no container yet".into())
+        } else {
+            Ok(id)
+        }
+    })
+    .await;
+    let image = docker_cli(&["inspect", "--format", "{{.Image}}", container.trim()]);
+    assert_eq!(image, new_id, "the moved tag's new image runs, not the cached one");
+    ecs.stop_task().cluster(&cluster).task(&task).send().await.unwrap();
 }
 
 #[tokio::test]

@@ -71,7 +71,7 @@ async fn plan_ranks_explains_and_changes_nothing() {
             "type=memberOf,expression=attribute:ecs.availability-zone == az-a",
         ],
     );
-    assert!(ok, "{err}");
+    assert!(!ok && err.is_empty(), "a task that fits nowhere is a non-zero exit (2), with the plan printed: {err}");
     assert!(text.contains("task 1 -> nowhere"), "{text}");
     assert!(text.contains(&format!("{small}  RESOURCE:MEMORY: memory: needs 512 MiB, 300 free")), "{text}");
     let member_of = "MemberOf placement constraint unsatisfied.: memberOf: the instance does not match 'attribute:ecs.availability-zone == az-a'";
