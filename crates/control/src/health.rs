@@ -17,7 +17,13 @@ pub struct HealthConfig {
     pub check_interval: Duration,
     /// STOPPED tasks stay describable this long, then are forgotten (ECS: at least 1 h).
     pub stopped_task_retention: Duration,
+    /// At most this many STOPPED tasks are kept per region, the oldest forgotten first, so
+    /// memory stays bounded however fast tasks come and go.
+    pub max_stopped_tasks: usize,
 }
+
+/// The default cap on STOPPED tasks kept per region (each takes a few KiB).
+pub const MAX_STOPPED_TASKS: usize = 10_000;
 
 impl Default for HealthConfig {
     fn default() -> Self {
@@ -26,6 +32,7 @@ impl Default for HealthConfig {
             disconnected_grace: Duration::from_secs(120),
             check_interval: Duration::from_secs(1),
             stopped_task_retention: Duration::from_secs(3600),
+            max_stopped_tasks: MAX_STOPPED_TASKS,
         }
     }
 }
@@ -45,7 +52,9 @@ impl Control {
                 }
                 if last_collection.elapsed() >= Duration::from_secs(60) {
                     last_collection = Instant::now();
-                    if let Err(e) = control.forget_stopped_tasks(config.stopped_task_retention).await {
+                    if let Err(e) =
+                        control.forget_stopped_tasks(config.stopped_task_retention, config.max_stopped_tasks).await
+                    {
                         tracing::warn!(error = %e, "forgetting stopped tasks failed");
                     }
                     if let Err(e) = control.forget_deleted_task_definitions().await {
@@ -93,14 +102,26 @@ impl Control {
         Ok(())
     }
 
-    /// Removes STOPPED tasks whose `stoppedAt` is older than `retention`.
-    pub async fn forget_stopped_tasks(&self, retention: Duration) -> Result<usize, berth_model::EcsError> {
+    /// Removes STOPPED tasks whose `stoppedAt` is older than `retention`, and the oldest
+    /// beyond `max_kept` per region.
+    pub async fn forget_stopped_tasks(
+        &self,
+        retention: Duration,
+        max_kept: usize,
+    ) -> Result<usize, berth_model::EcsError> {
         let cutoff = time::now() - retention.as_secs_f64();
         self.write(move |state, changes| {
             let mut n = 0;
             for (region, r) in state.regions() {
-                for t in r.tasks.values() {
-                    if t.task.last() == TaskStatus::Stopped && t.task.stopped_at.is_some_and(|at| at <= cutoff) {
+                let mut stopped: Vec<(f64, &Arc<crate::TaskRecord>)> = r
+                    .tasks
+                    .values()
+                    .filter(|t| t.task.last() == TaskStatus::Stopped)
+                    .map(|t| (t.task.stopped_at.unwrap_or(0.0), t))
+                    .collect();
+                stopped.sort_by(|a, b| b.0.total_cmp(&a.0));
+                for (i, (at, t)) in stopped.into_iter().enumerate() {
+                    if at <= cutoff || i >= max_kept {
                         let arn = t.task.task_arn.clone();
                         changes.push(Change::Tags {
                             region: region.clone(),
@@ -177,6 +198,39 @@ mod tests {
     use crate::{test_support::*, ListTasks, RunTask};
 
     #[tokio::test]
+    async fn only_the_newest_stopped_tasks_are_kept_past_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let control = open(dir.path());
+        let c = caller();
+        cluster_with_instances(&control, &["a"], 1024, 1).await;
+        let run =
+            RunTask { cluster: Some("c".into()), task_definition: "web".into(), count: Some(5), ..Default::default() };
+        let (tasks, _) = control.run_task(&c, run).await.unwrap();
+        // Stopped one after another: the first is the oldest.
+        for t in &tasks {
+            let change = TaskStateChange {
+                task: Some(t.task_arn.clone()),
+                status: Some("STOPPED".into()),
+                containers: vec![ContainerStateChange {
+                    container_name: Some("app".into()),
+                    status: Some("STOPPED".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            control.submit_task_state_change("us-east-1".into(), None, change).await.unwrap();
+        }
+        assert_eq!(control.forget_stopped_tasks(std::time::Duration::from_secs(3600), 2).await.unwrap(), 3);
+        let arns: Vec<String> = tasks.iter().map(|t| t.task_arn.clone()).collect();
+        let (found, _) = control.describe_tasks(&c, Some("c"), &arns, false).unwrap();
+        let mut kept: Vec<String> = found.iter().map(|t| t.task_arn.clone()).collect();
+        kept.sort();
+        let mut newest = arns[3..].to_vec();
+        newest.sort();
+        assert_eq!(kept, newest, "the two most recently stopped stay");
+    }
+
+    #[tokio::test]
     async fn stopped_tasks_are_forgotten_after_their_retention() {
         let dir = tempfile::tempdir().unwrap();
         let control = open(dir.path());
@@ -199,8 +253,8 @@ mod tests {
         control.submit_task_state_change("us-east-1".into(), None, change).await.unwrap();
 
         // Within the retention nothing goes; past it only the STOPPED task does.
-        assert_eq!(control.forget_stopped_tasks(std::time::Duration::from_secs(3600)).await.unwrap(), 0);
-        assert_eq!(control.forget_stopped_tasks(std::time::Duration::ZERO).await.unwrap(), 1);
+        assert_eq!(control.forget_stopped_tasks(std::time::Duration::from_secs(3600), 10).await.unwrap(), 0);
+        assert_eq!(control.forget_stopped_tasks(std::time::Duration::ZERO, 10).await.unwrap(), 1);
         let (found, missing) =
             control.describe_tasks(&c, Some("c"), &[stopped.clone(), tasks[1].task_arn.clone()], false).unwrap();
         assert_eq!((found.len(), missing.len()), (1, 1));
