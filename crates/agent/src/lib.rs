@@ -10,7 +10,7 @@
 //!                    └─▶ reporter ◀─────────────────────────┘ (state changes)
 //! ```
 
-pub mod client;
+use berth_client as client;
 mod registration;
 pub mod reporter;
 pub mod spec;
@@ -23,9 +23,9 @@ use std::{
     time::Duration,
 };
 
+use berth_model::agent::{DesiredTask, DesiredTasks, PollDesiredTasks};
 use berth_runtime::ContainerRuntime;
 use berth_sigv4::Credential;
-use serde::Deserialize;
 use tokio::sync::watch;
 
 use crate::{
@@ -124,24 +124,6 @@ impl Session {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DesiredTasks {
-    version: u64,
-    instance_status: String,
-    tasks: Vec<DesiredTask>,
-    #[serde(default)]
-    registry_auth: Option<RegistryAuthWire>,
-}
-
-/// Credentials the server hands out for pulling from its registry.
-#[derive(Deserialize)]
-struct RegistryAuthWire {
-    username: String,
-    password: String,
-    registry: String,
-}
-
 /// The latest registry credentials from the server, shared by every task manager.
 #[derive(Clone, Default)]
 pub(crate) struct RegistryCredentials(Arc<std::sync::RwLock<Option<berth_runtime::RegistryAuth>>>);
@@ -159,15 +141,6 @@ impl RegistryCredentials {
         let (host, _) = image.split_once('/')?;
         (host == auth.server).then(|| auth.clone())
     }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct DesiredTask {
-    pub(crate) task_arn: String,
-    desired_status: String,
-    pub(crate) task_definition: Arc<berth_model::task_definition::TaskDefinition>,
-    pub(crate) overrides: berth_model::task::TaskOverride,
 }
 
 struct Running {
@@ -191,7 +164,7 @@ pub async fn run<R: ContainerRuntime>(config: AgentConfig, runtime: Arc<R>) -> R
     let mut version = 0;
     let mut first = true;
     loop {
-        let body = serde_json::json!({ "knownVersion": version, "waitSeconds": config.poll_wait.as_secs() });
+        let body = PollDesiredTasks { known_version: version, wait_seconds: Some(config.poll_wait.as_secs()) };
         let timeout = config.poll_wait + Duration::from_secs(10);
         let desired: DesiredTasks = match client.agent(&session.token(), "PollDesiredTasks", &body, timeout).await {
             Ok(d) => d,

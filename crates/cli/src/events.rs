@@ -33,7 +33,7 @@ pub struct EventsCommand {
 
 /// The events of the services, oldest first, as (createdAt, service, id, message).
 async fn collect(
-    client: &berth_agent::client::ServerClient,
+    client: &berth_client::ServerClient,
     cluster: &str,
     service: Option<&str>,
 ) -> anyhow::Result<Vec<(f64, String, String, String)>> {

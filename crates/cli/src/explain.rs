@@ -2,7 +2,7 @@
 //! "Unable to describe task definition."; a person also wants to know which one, what it
 //! was probably meant to be, and what to do next.
 
-use berth_agent::client::{ClientError, ServerClient};
+use berth_client::{ClientError, ServerClient};
 use serde_json::{json, Value};
 
 /// `error` from `operation` with `body`, with what the user can act on.

@@ -38,7 +38,7 @@ pub struct LsArgs {
 
 /// Every page of a List* call: the ARNs under `key`.
 pub async fn list_all(
-    client: &berth_agent::client::ServerClient,
+    client: &berth_client::ServerClient,
     operation: &str,
     body: Value,
     key: &str,
@@ -61,7 +61,7 @@ pub async fn list_all(
 
 /// Describes ARNs in batches the Describe* call accepts.
 async fn describe(
-    client: &berth_agent::client::ServerClient,
+    client: &berth_client::ServerClient,
     operation: &str,
     cluster: &str,
     key: &str,
@@ -135,7 +135,7 @@ fn binding(b: &Value) -> String {
 /// The cluster's (or service's) tasks that should run, and with `include_stopped` those
 /// stopped or stopping too.
 pub async fn tasks_of(
-    client: &berth_agent::client::ServerClient,
+    client: &berth_client::ServerClient,
     cluster: &str,
     service: Option<&str>,
     include_stopped: bool,

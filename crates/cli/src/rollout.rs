@@ -1,7 +1,7 @@
 //! What a rollout is waiting for, and why it failed, in words a person can act on: read
 //! from the deployment's own tasks (their status, health, stop reasons and exit codes).
 
-use berth_agent::client::ServerClient;
+use berth_client::ServerClient;
 use serde_json::{json, Value};
 
 use crate::service::call;

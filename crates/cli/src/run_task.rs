@@ -154,7 +154,7 @@ pub enum Waited {
 
 /// The RunTask `overrides` for `--command`/`--env`: on `--container`, else the task
 /// definition's first essential container.
-async fn overrides(client: &berth_agent::client::ServerClient, args: &RunArgs) -> anyhow::Result<Value> {
+async fn overrides(client: &berth_client::ServerClient, args: &RunArgs) -> anyhow::Result<Value> {
     let described = call(client, "DescribeTaskDefinition", &json!({"taskDefinition": args.task_definition})).await?;
     let containers = described["taskDefinition"]["containerDefinitions"].as_array().cloned().unwrap_or_default();
     let name = match &args.container {
@@ -186,7 +186,7 @@ async fn overrides(client: &berth_agent::client::ServerClient, args: &RunArgs) -
 
 /// Polls a task until it is STOPPED (riding out a server restart), or the timeout.
 pub async fn wait_stopped(
-    client: &berth_agent::client::ServerClient,
+    client: &berth_client::ServerClient,
     cluster: &str,
     arn: &str,
     td: &str,

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use berth_agent::client::ServerClient;
+use berth_client::ServerClient;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 

@@ -99,7 +99,7 @@ pub async fn delete(args: DeleteArgs) -> anyhow::Result<Outcome> {
 
 /// Reports what was done and, with `--wait`, follows the rollout to its end.
 async fn finish(
-    client: &berth_agent::client::ServerClient,
+    client: &berth_client::ServerClient,
     cluster: &str,
     service_name: &str,
     service: &Value,

@@ -102,6 +102,38 @@ impl World {
     }
 }
 
+/// Starts `berth ARGS --endpoint-url ENDPOINT` with the world's credentials; its stdout and
+/// stderr lines arrive on the receiver as they are printed.
+fn spawn_berth(
+    world: &World,
+    endpoint: &str,
+    args: &[&str],
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = std::process::Command::new(berth())
+        .args(args)
+        .args(["--endpoint-url", endpoint])
+        .env("AWS_ACCESS_KEY_ID", &world.credential.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &world.credential.secret_access_key)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stream)).map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    (child, rx)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scale_out_that_cannot_place_is_not_success_and_the_wait_says_why() {
     let world = World::start().await;
@@ -130,29 +162,8 @@ async fn a_wait_rides_out_a_server_restart() {
     let endpoint = world.endpoint();
     let port = world.server.as_ref().unwrap().port();
     world.server.take().unwrap().kill9();
-    let mut child = std::process::Command::new(berth())
-        .args(["service", "wait", "--cluster", "ci", "--service", "web", "--timeout", "60"])
-        .args(["--endpoint-url", &endpoint])
-        .env("AWS_ACCESS_KEY_ID", &world.credential.access_key_id)
-        .env("AWS_SECRET_ACCESS_KEY", &world.credential.secret_access_key)
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    for stream in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in std::io::BufRead::lines(std::io::BufReader::new(stream)).map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-    }
-    drop(tx);
+    let (mut child, rx) =
+        spawn_berth(&world, &endpoint, &["service", "wait", "--cluster", "ci", "--service", "web", "--timeout", "60"]);
     // The wait meets a dead server first; once it says so, the server comes back.
     let mut output = String::new();
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
@@ -437,27 +448,7 @@ async fn events_follow_rides_out_a_server_restart() {
     world.create_service(1).await;
     let endpoint = world.endpoint();
     let port = world.server.as_ref().unwrap().port();
-    let mut child = std::process::Command::new(berth())
-        .args(["events", "--cluster", "ci", "--follow", "--endpoint-url", &endpoint])
-        .env("AWS_ACCESS_KEY_ID", &world.credential.access_key_id)
-        .env("AWS_SECRET_ACCESS_KEY", &world.credential.secret_access_key)
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    for stream in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in std::io::BufRead::lines(std::io::BufReader::new(stream)).map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-    }
+    let (mut child, rx) = spawn_berth(&world, &endpoint, &["events", "--cluster", "ci", "--follow"]);
     let mut output = String::new();
     let mut until = |what: &str| {
         while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {

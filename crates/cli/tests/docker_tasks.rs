@@ -68,15 +68,7 @@ async fn a_task_runs_serves_on_its_dynamic_port_and_stops() {
     let exit = task.containers()[0].exit_code().unwrap();
     assert!(exit == 137 || exit == 143, "killed by SIGTERM/SIGKILL: {exit}");
     // Once STOPPED is recorded the agent removes the container.
-    wait_for("the stopped task's container to be removed", DEADLINE, async || {
-        let left = env.image.containers();
-        if left.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{left:?}"))
-        }
-    })
-    .await;
+    env.wait_containers_removed().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

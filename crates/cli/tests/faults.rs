@@ -90,6 +90,19 @@ async fn converged(env: &DockerEnv) -> Vec<Task> {
     .await
 }
 
+/// Waits until `n` writes were acknowledged: the moment of the kill.
+async fn wait_acknowledged<T>(acknowledged: &Mutex<Vec<T>>, n: usize) {
+    wait_for("acknowledgements", DEADLINE, async || {
+        let have = acknowledged.lock().unwrap().len();
+        if have >= n {
+            Ok(())
+        } else {
+            Err(format!("{have} of {n}"))
+        }
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_during_a_run_task_burst_loses_no_task_and_leaves_no_orphan() {
     let mut env = DockerEnv::start(berth(), "burst").await;
@@ -114,15 +127,7 @@ async fn a_server_killed_during_a_run_task_burst_loses_no_task_and_leaves_no_orp
             })
         })
         .collect();
-    wait_for("RunTask acknowledgements", DEADLINE, async || {
-        let n = acknowledged.lock().unwrap().len();
-        if n >= kill_after {
-            Ok(())
-        } else {
-            Err(format!("{n} of {kill_after}"))
-        }
-    })
-    .await;
+    wait_acknowledged(&acknowledged, kill_after).await;
     let port = env.server().port();
     env.server.take().unwrap().kill9();
     stop.store(true, Ordering::Relaxed);
@@ -148,15 +153,7 @@ async fn a_server_killed_during_a_run_task_burst_loses_no_task_and_leaves_no_orp
     for t in &tasks {
         env.ecs.stop_task().cluster(&env.cluster).task(t.task_arn().unwrap()).send().await.unwrap();
     }
-    wait_for("every container to be removed", DEADLINE, async || {
-        let left = env.image.containers();
-        if left.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{left:?}"))
-        }
-    })
-    .await;
+    env.wait_containers_removed().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,15 +205,7 @@ async fn an_agent_killed_during_a_rolling_deploy_comes_back_and_the_service_reac
     assert_eq!(running.len(), 4, "{running:#?}");
     assert!(running.iter().all(|t| t.task_definition_arn() == Some(v2.as_str())));
     env.ecs.delete_service().cluster(&env.cluster).service("web").force(true).send().await.unwrap();
-    wait_for("every container to be removed", DEADLINE, async || {
-        let left = env.image.containers();
-        if left.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{left:?}"))
-        }
-    })
-    .await;
+    env.wait_containers_removed().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,15 +285,7 @@ async fn a_server_killed_during_registry_pushes_keeps_every_acknowledged_image()
             })
         })
         .collect();
-    wait_for("acknowledged pushes", DEADLINE, async || {
-        let n = acknowledged.lock().unwrap().len();
-        if n >= kill_after {
-            Ok(())
-        } else {
-            Err(format!("{n} of {kill_after}"))
-        }
-    })
-    .await;
+    wait_acknowledged(&acknowledged, kill_after).await;
     let port = server.port();
     server.kill9();
     for w in workers {

@@ -4,8 +4,8 @@
 
 use std::{collections::HashMap, sync::Arc, sync::Mutex, time::Duration};
 
-use berth_model::{task::TaskOverride, task_definition::TaskDefinition, EcsError};
-use serde::{Deserialize, Serialize};
+pub use berth_model::agent::{DesiredTask, DesiredTasks};
+use berth_model::EcsError;
 use tokio::time::Instant;
 
 use crate::{instances::sha256_hex, state::Change, task_definitions::TaskDefinitionRef, Control, State};
@@ -15,26 +15,6 @@ use crate::{instances::sha256_hex, state::Change, task_definitions::TaskDefiniti
 pub struct AgentIdentity {
     pub region: String,
     pub instance_arn: String,
-}
-
-/// Everything an instance should be running, as of `version`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DesiredTasks {
-    pub version: u64,
-    pub cluster_arn: String,
-    /// ACTIVE, DRAINING or INACTIVE (deregistered: the agent should stop).
-    pub instance_status: String,
-    pub tasks: Vec<DesiredTask>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DesiredTask {
-    pub task_arn: String,
-    pub desired_status: String,
-    pub task_definition: Arc<TaskDefinition>,
-    pub overrides: TaskOverride,
 }
 
 /// When each instance's agent was last heard from, and since when it is disconnected.
@@ -98,7 +78,7 @@ fn desired_tasks(state: &State, id: &AgentIdentity) -> Result<DesiredTasks, EcsE
         .map(|a| berth_model::Arn::ecs(&a.region, &a.account, "cluster", &rec.cluster).to_string())
         .unwrap_or_default();
     let version = region.desired_version(&id.instance_arn, state.version_base());
-    Ok(DesiredTasks { version, cluster_arn, instance_status: rec.instance.status.clone(), tasks })
+    Ok(DesiredTasks { version, cluster_arn, instance_status: rec.instance.status.clone(), tasks, registry_auth: None })
 }
 
 impl Control {

@@ -2,6 +2,7 @@
 //! ARNs, status enums, the ECS error kinds and request validation. Nothing here does IO:
 //! every other crate speaks these types.
 
+pub mod agent;
 pub mod arn;
 pub mod cluster;
 pub mod container_instance;

@@ -152,4 +152,17 @@ impl DockerEnv {
         })
         .await
     }
+
+    /// Waits until no container of the test's cluster is left.
+    pub async fn wait_containers_removed(&self) {
+        wait_for("every container of the cluster to be removed", DEADLINE, async || {
+            let left = self.image.containers();
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{left:?}"))
+            }
+        })
+        .await;
+    }
 }

@@ -4,22 +4,14 @@
 use std::time::Duration;
 
 use berth_control::{AgentIdentity, Control};
+pub use berth_model::agent::TARGET_PREFIX;
+use berth_model::agent::{PollDesiredTasks, RegistryAuth};
 use berth_registry::Registry;
-use serde::Deserialize;
 
 use crate::error::ApiError;
 
-pub const TARGET_PREFIX: &str = "BerthAgentV1.";
 /// Longest a poll may wait before answering with an unchanged set.
 const MAX_WAIT_SECS: u64 = 30;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PollRequest {
-    #[serde(default)]
-    known_version: u64,
-    wait_seconds: Option<u64>,
-}
 
 pub async fn dispatch(
     control: &Control,
@@ -30,19 +22,18 @@ pub async fn dispatch(
 ) -> Result<Vec<u8>, ApiError> {
     match operation {
         "PollDesiredTasks" => {
-            let r: PollRequest = berth_model::json::decode(body)?;
+            let r: PollDesiredTasks = berth_model::json::decode(body)?;
             let wait = Duration::from_secs(r.wait_seconds.unwrap_or(20).min(MAX_WAIT_SECS));
-            let desired = control.poll_desired_tasks(agent, r.known_version, wait).await?;
-            let mut reply = serde_json::to_value(&desired).map_err(|e| berth_model::EcsError::Server(e.to_string()))?;
+            let mut desired = control.poll_desired_tasks(agent, r.known_version, wait).await?;
             // Pull-only credentials for berth's registry, fresh on every poll (they last 12 h
             // and stop working once the instance is deregistered).
             let expires = berth_model::time::now() as u64 + berth_registry::token::LIFETIME_SECS;
-            reply["registryAuth"] = serde_json::json!({
-                "username": berth_registry::token::USER,
-                "password": registry.token_key().issue_pull(&agent.region, &agent.instance_arn, expires),
-                "registry": registry.host(),
+            desired.registry_auth = Some(RegistryAuth {
+                username: berth_registry::token::USER.to_string(),
+                password: registry.token_key().issue_pull(&agent.region, &agent.instance_arn, expires),
+                registry: registry.host().to_string(),
             });
-            Ok(serde_json::to_vec(&reply).map_err(|e| berth_model::EcsError::Server(e.to_string()))?)
+            Ok(serde_json::to_vec(&desired).map_err(|e| berth_model::EcsError::Server(e.to_string()))?)
         }
         "Heartbeat" => {
             control.agent_heartbeat(agent).await?;

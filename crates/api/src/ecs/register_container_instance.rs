@@ -12,7 +12,7 @@ use super::{decode, reply, Reply};
 use crate::error::ApiError;
 
 /// The response header carrying the agent token.
-pub const AGENT_TOKEN_HEADER: &str = "x-berth-agent-token";
+pub use berth_model::agent::TOKEN_HEADER as AGENT_TOKEN_HEADER;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

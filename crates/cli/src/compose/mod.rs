@@ -4,7 +4,7 @@
 use std::{path::PathBuf, time::Duration};
 
 use anyhow::{bail, Context};
-use berth_agent::client::ServerClient;
+use berth_client::ServerClient;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 

@@ -1,5 +1,6 @@
-//! The agent's HTTP client for the server: SigV4-signed ECS calls for registration,
-//! token-authenticated calls after that.
+//! berth-client — one HTTP client for a berth server: SigV4-signed AWS JSON calls (ECS,
+//! ECR, berth's own operations) for the CLI, the benchmarks and an agent's registration,
+//! and the agent-token calls an agent makes after that.
 
 use std::time::Duration;
 
@@ -16,8 +17,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 const ECS: &str = "AmazonEC2ContainerServiceV20141113.";
 const ECR: &str = "AmazonEC2ContainerRegistry_V20150921.";
-const AGENT: &str = "BerthAgentV1.";
-const TOKEN_HEADER: &str = "x-berth-agent-token";
+use berth_model::agent::{TARGET_PREFIX as AGENT, TOKEN_HEADER};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

@@ -1,0 +1,57 @@
+//! The agent protocol: how an agent asks for the tasks its instance should run, and what
+//! the server answers. The server and the agent both speak these types.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{task::TaskOverride, task_definition::TaskDefinition};
+
+/// `X-Amz-Target` prefix of berth's agent operations (PollDesiredTasks, Heartbeat).
+pub const TARGET_PREFIX: &str = "BerthAgentV1.";
+/// The response header RegisterContainerInstance carries the agent's token in; requests
+/// then send it as `Authorization: Bearer TOKEN`.
+pub const TOKEN_HEADER: &str = "x-berth-agent-token";
+
+/// PollDesiredTasks: answer once the desired set is newer than `known_version`, or after
+/// `wait_seconds` with the same version.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PollDesiredTasks {
+    #[serde(default)]
+    pub known_version: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_seconds: Option<u64>,
+}
+
+/// Everything an instance should be running, as of `version`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DesiredTasks {
+    pub version: u64,
+    pub cluster_arn: String,
+    /// ACTIVE, DRAINING or INACTIVE (deregistered: the agent should stop).
+    pub instance_status: String,
+    pub tasks: Vec<DesiredTask>,
+    /// Pull-only credentials for berth's registry, fresh on every answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_auth: Option<RegistryAuth>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DesiredTask {
+    pub task_arn: String,
+    pub desired_status: String,
+    pub task_definition: Arc<TaskDefinition>,
+    pub overrides: TaskOverride,
+}
+
+/// Credentials for berth's registry at `registry` (`host:port`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryAuth {
+    pub username: String,
+    pub password: String,
+    pub registry: String,
+}
