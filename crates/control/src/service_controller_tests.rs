@@ -357,3 +357,36 @@ async fn a_stored_huge_desired_count_is_worked_in_small_batches_and_can_be_fixed
     h.control.update_service(&caller(), update).await.unwrap();
     assert_eq!(h.service().desired_count, 1);
 }
+
+#[tokio::test]
+async fn negative_grace_periods_and_overrides_are_refused() {
+    let h = Harness::new(1, false).await;
+    let c = caller();
+    let update = UpdateService {
+        cluster: Some("c".into()),
+        service: "web".into(),
+        health_check_grace_period_seconds: Some(-1),
+        ..Default::default()
+    };
+    assert_eq!(h.control.update_service(&c, update).await.unwrap_err().code(), "InvalidParameterException");
+    assert_eq!(h.service().health_check_grace_period_seconds, None, "nothing changed");
+    for (memory, cpu) in [(Some(-64), None), (Some(2), None), (None, Some(-1))] {
+        let overrides = berth_model::task::TaskOverride {
+            container_overrides: vec![berth_model::task::ContainerOverride {
+                name: Some("app".into()),
+                memory,
+                cpu,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let run = crate::RunTask {
+            cluster: Some("c".into()),
+            task_definition: "web:1".into(),
+            overrides: Some(overrides),
+            ..Default::default()
+        };
+        let err = h.control.run_task(&c, run).await.unwrap_err();
+        assert_eq!(err.code(), "InvalidParameterException", "{memory:?} {cpu:?}: {err}");
+    }
+}

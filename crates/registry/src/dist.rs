@@ -108,7 +108,7 @@ impl Registry {
             let mut uploads = self.inner.uploads.lock().unwrap_or_else(|p| p.into_inner());
             let ids: Vec<String> = uploads
                 .iter()
-                .filter(|(_, s)| s.touched < cutoff && s.file.try_lock().is_ok())
+                .filter(|(_, s)| s.touched <= cutoff && s.file.try_lock().is_ok())
                 .map(|(id, _)| id.clone())
                 .collect();
             ids.iter().filter_map(|id| uploads.remove(id)).map(|s| s.file).collect()

@@ -142,3 +142,22 @@ fn defaults_are_filled_in() {
     apply_defaults(&mut containers, Some("awsvpc"));
     assert_eq!(containers[0].port_mappings[0].host_port, Some(0), "an explicit value is kept");
 }
+
+#[test]
+fn negative_ulimits_are_refused() {
+    let with = |soft: i64, hard: i64| {
+        json!({"family": "web", "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 128,
+            "ulimits": [{"name": "nofile", "softLimit": soft, "hardLimit": hard}]}]})
+    };
+    assert!(validate_registration(&reg(with(1024, 2048))).is_ok());
+    assert!(err(with(-1, 2048)).contains("must not be negative"));
+    assert!(err(with(-5, -1)).contains("must not be negative"));
+}
+
+#[test]
+fn registrations_over_64_kib_are_refused_with_ecs_words() {
+    assert!(check_registration_size(64 * 1024).is_ok());
+    let e = check_registration_size(64 * 1024 + 1).unwrap_err();
+    assert_eq!(e.code(), "ClientException");
+    assert_eq!(e.to_string(), "Actual length: '65537'. Max allowed length is '65536' bytes.");
+}
