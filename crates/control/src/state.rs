@@ -287,7 +287,7 @@ impl State {
     pub fn from_records(records: &[Record], revision: u64) -> Result<State, String> {
         let mut state = State { version_base: revision, ..State::default() };
         // `ecr.*` records belong to the registry, which loads them itself.
-        for r in records.iter().filter(|r| !r.kind.starts_with("ecr.")) {
+        for r in records.iter().filter(|r| berth_store::owner(&r.kind) == berth_store::Owner::Control) {
             let change = Change::decode(r).map_err(|e| format!("record {}/{}: {e}", r.kind, r.key))?;
             state.apply(&change);
         }

@@ -20,7 +20,7 @@ pub mod token;
 use std::{
     collections::HashMap,
     path::PathBuf,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, RwLock},
     time::Duration,
 };
 
@@ -55,7 +55,11 @@ struct Inner {
     gc_grace: Duration,
     blobs: blobs::BlobStore,
     store: Arc<dyn Store>,
-    meta: Mutex<Meta>,
+    /// Readers take it shared; a writer takes it exclusively only to apply edits that are
+    /// already on disk, never across the store's fsync.
+    meta: RwLock<Meta>,
+    /// Serializes writers: held from deciding the edits to applying them.
+    writer: Mutex<()>,
     uploads: Mutex<HashMap<String, dist::UploadSlot>>,
     /// Held shared while blobs are being made visible and linked, exclusively while the
     /// collector decides what to delete: a blob is never collected between its rename into
@@ -98,7 +102,8 @@ impl Registry {
                 gc_grace: config.gc_grace,
                 blobs,
                 store,
-                meta: Mutex::new(meta),
+                meta: RwLock::new(meta),
+                writer: Mutex::new(()),
                 uploads: Mutex::new(HashMap::new()),
                 gc_lock: tokio::sync::RwLock::new(()),
             }),
@@ -115,12 +120,14 @@ impl Registry {
 
     /// Runs `f` against the metadata.
     pub fn read<R>(&self, f: impl FnOnce(&Meta) -> R) -> R {
-        let meta = self.inner.meta.lock().unwrap_or_else(|p| p.into_inner());
+        let meta = self.inner.meta.read().unwrap_or_else(|p| p.into_inner());
         f(&meta)
     }
 
-    /// Runs `op` under the metadata lock; the edits it pushes are committed to the store,
-    /// then applied, then its result is returned. A failed commit applies nothing.
+    /// Runs `op` against the metadata; the edits it pushes are committed to the store, then
+    /// applied, then its result is returned. A failed commit applies nothing. Writers run
+    /// one at a time; readers are never kept waiting by the commit's disk sync, only by the
+    /// short application of edits that are already durable.
     pub async fn write<R, E>(
         &self,
         op: impl FnOnce(&Meta, &mut Vec<Edit>) -> Result<R, E> + Send + 'static,
@@ -131,15 +138,18 @@ impl Registry {
     {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let mut meta = inner.meta.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
             let mut edits = Vec::new();
-            let out = op(&meta, &mut edits)?;
+            let (out, mutations) = {
+                let meta = inner.meta.read().unwrap_or_else(|p| p.into_inner());
+                let out = op(&meta, &mut edits)?;
+                let mutations: Vec<_> = edits.iter().flat_map(|e| meta.mutations(e)).collect();
+                (out, mutations)
+            };
             if !edits.is_empty() {
-                let mut mutations = Vec::new();
-                for e in &edits {
-                    mutations.extend(meta.mutations(e));
-                }
+                // No other writer can change the metadata until `_writer` is released.
                 inner.store.commit(&mutations).map_err(|e| StoreFailure(e.to_string()))?;
+                let mut meta = inner.meta.write().unwrap_or_else(|p| p.into_inner());
                 for e in &edits {
                     meta.apply(e);
                 }
@@ -185,5 +195,68 @@ impl Registry {
 
     pub(crate) fn now() -> f64 {
         berth_model::time::now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{mpsc, Arc, Mutex};
+
+    use berth_store::{Mutation, Record, Store, StoreError};
+
+    use super::*;
+
+    /// A store whose commits wait until the test lets them finish: a slow disk sync.
+    struct SlowDisk {
+        release: Mutex<mpsc::Receiver<()>>,
+        committing: Mutex<mpsc::Sender<()>>,
+    }
+
+    impl Store for SlowDisk {
+        fn commit(&self, _batch: &[Mutation]) -> Result<u64, StoreError> {
+            let _ = self.committing.lock().unwrap().send(());
+            let _ = self.release.lock().unwrap().recv();
+            Ok(1)
+        }
+
+        fn load(&self) -> Result<(Vec<Record>, u64), StoreError> {
+            Ok((Vec::new(), 0))
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn readers_are_not_kept_waiting_by_a_commit_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let (release, released) = mpsc::channel();
+        let (committing, started) = mpsc::channel();
+        let store = Arc::new(SlowDisk { release: Mutex::new(released), committing: Mutex::new(committing) });
+        let config = RegistryConfig {
+            data_dir: dir.path().to_path_buf(),
+            account: "123456789012".into(),
+            host: "127.0.0.1:1".into(),
+            token_key: TokenKey::derive(b"k"),
+            gc_grace: Duration::ZERO,
+        };
+        let registry = Registry::open(config, store).unwrap();
+        let writer = {
+            let r = registry.clone();
+            tokio::spawn(async move {
+                let body = serde_json::json!({"repositoryName": "web"}).to_string();
+                r.ecr("us-east-1", "CreateRepository", body.as_bytes()).await
+            })
+        };
+        // The commit is on "disk" now and will stay there until released.
+        tokio::task::spawn_blocking(move || started.recv().unwrap()).await.unwrap();
+        // A reader answers meanwhile (and does not see the uncommitted repository yet).
+        let reader = {
+            let r = registry.clone();
+            tokio::task::spawn_blocking(move || r.read(|m| m.repos.len()))
+        };
+        let seen =
+            tokio::time::timeout(Duration::from_secs(10), reader).await.expect("a read during a commit").unwrap();
+        assert_eq!(seen, 0);
+        release.send(()).unwrap();
+        writer.await.unwrap().unwrap();
+        assert_eq!(registry.read(|m| m.repos.len()), 1, "applied once durable");
     }
 }

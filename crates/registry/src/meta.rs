@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use berth_store::{Mutation, Record};
 use serde::{Deserialize, Serialize};
 
-pub const KIND_PREFIX: &str = "ecr.";
+pub const KIND_PREFIX: &str = berth_store::REGISTRY_KINDS;
 const REPOSITORY: &str = "ecr.repository";
 const IMAGE: &str = "ecr.image";
 const TAG: &str = "ecr.tag";
@@ -287,7 +287,8 @@ impl Meta {
     /// `ecr.blob` < `ecr.image` < `ecr.repository` < `ecr.tag`, so they are applied in two passes).
     pub fn from_records(records: &[Record]) -> Result<Meta, String> {
         let mut meta = Meta::default();
-        let ours: Vec<&Record> = records.iter().filter(|r| r.kind.starts_with(KIND_PREFIX)).collect();
+        let ours: Vec<&Record> =
+            records.iter().filter(|r| berth_store::owner(&r.kind) == berth_store::Owner::Registry).collect();
         let err = |r: &Record, e: &dyn std::fmt::Display| format!("record {}/{}: {e}", r.kind, r.key);
         for r in ours.iter().filter(|r| r.kind == REPOSITORY) {
             let (region, _) = r.key.split_once('/').ok_or_else(|| err(r, &"key has no region"))?;

@@ -10,6 +10,26 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
+/// Which writer owns a record. Two writers share the store — the control plane's and the
+/// registry's — and each record kind belongs to exactly one of them; each loads only its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Control,
+    Registry,
+}
+
+/// Every kind the registry writes starts with this.
+pub const REGISTRY_KINDS: &str = "ecr.";
+
+/// The writer that owns records of `kind`.
+pub fn owner(kind: &str) -> Owner {
+    if kind.starts_with(REGISTRY_KINDS) {
+        Owner::Registry
+    } else {
+        Owner::Control
+    }
+}
+
 /// One change to the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mutation {

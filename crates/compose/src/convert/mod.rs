@@ -1,0 +1,381 @@
+//! From a loaded Compose project to ECS: task definitions (RegisterTaskDefinition
+//! inputs), the services to create, the images to build, and a note for every key that
+//! has no ECS translation. Pure: no files but `env_file`s are read, nothing is sent.
+
+use std::{collections::BTreeMap, path::PathBuf};
+
+use anyhow::{anyhow, bail, Context};
+use serde_json::{json, Map, Value as Json};
+use serde_yaml::Value;
+
+use crate::load::{depends_on_map, join, scalar_string, Project};
+
+mod container;
+mod keys;
+mod values;
+
+use container::container;
+pub use container::DEFAULT_MEMORY_RESERVATION;
+pub use keys::closest;
+use keys::{SPEC_SERVICE, SPEC_TOP_LEVEL};
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// One ECS service (and task definition) per compose service instead of one per project.
+    pub service_per_container: bool,
+    /// `host:port` of berth's registry, for images built from a `build:` section.
+    pub registry_host: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServicePlan {
+    pub name: String,
+    pub family: String,
+    pub desired_count: i64,
+    /// CreateService members from `x-ecs` (launchType, placement, deploymentConfiguration, …).
+    pub settings: Map<String, Json>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Build {
+    pub service: String,
+    /// Where the image is pushed: `HOST/REPOSITORY:TAG`.
+    pub image: String,
+    pub repository: String,
+    pub context: PathBuf,
+    pub dockerfile: Option<String>,
+    pub args: Vec<(String, String)>,
+    pub target: Option<String>,
+}
+
+/// Something the conversion reports about a key, with where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Note {
+    pub location: String,
+    pub key: String,
+    pub kind: NoteKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NoteKind {
+    /// A compose key ECS has nothing for: ignored (an error with `--strict`).
+    Untranslated,
+    /// A value changed to what ECS accepts, or a setting berth chose; the text says what.
+    Adjusted(String),
+}
+
+impl Note {
+    /// What happened, after the location.
+    pub fn message(&self) -> String {
+        match &self.kind {
+            NoteKind::Untranslated => "is not translated to ECS".to_string(),
+            NoteKind::Adjusted(what) => what.clone(),
+        }
+    }
+}
+
+pub struct Converted {
+    pub task_definitions: Vec<Json>,
+    pub services: Vec<ServicePlan>,
+    pub builds: Vec<Build>,
+    pub notes: Vec<Note>,
+}
+
+/// Task-definition members `x-ecs` may set (top level, or per service in
+/// service-per-container mode).
+const X_ECS_TASK: [&str; 8] = [
+    "cpu",
+    "memory",
+    "networkMode",
+    "taskRoleArn",
+    "executionRoleArn",
+    "requiresCompatibilities",
+    "pidMode",
+    "ipcMode",
+];
+/// CreateService members `x-ecs` may set.
+const X_ECS_SERVICE: [&str; 9] = [
+    "launchType",
+    "placementConstraints",
+    "placementStrategy",
+    "deploymentConfiguration",
+    "desiredCount",
+    "healthCheckGracePeriodSeconds",
+    "enableECSManagedTags",
+    "propagateTags",
+    "schedulingStrategy",
+];
+/// Container members `x-ecs` may set on a service.
+const X_ECS_CONTAINER: [&str; 4] = ["essential", "cpu", "memory", "memoryReservation"];
+
+/// Top-level keys that are read (or harmless) and need no note.
+const TOP_LEVEL: [&str; 4] = ["version", "name", "services", "volumes"];
+
+struct Ctx<'a> {
+    project: &'a Project,
+    notes: Vec<Note>,
+}
+
+impl Ctx<'_> {
+    fn note(&mut self, path: &str) {
+        self.push(path, NoteKind::Untranslated);
+    }
+
+    /// Reports a value changed (or chosen) for ECS.
+    fn adjusted(&mut self, path: &str, what: String) {
+        self.push(path, NoteKind::Adjusted(what));
+    }
+
+    fn push(&mut self, path: &str, kind: NoteKind) {
+        let location = self.at(path);
+        if !self.notes.iter().any(|n| n.location == location && n.kind == kind) {
+            self.notes.push(Note { location, key: path.rsplit('.').next().unwrap_or(path).to_string(), kind });
+        }
+    }
+
+    /// `file:line: path`, or the path alone when it cannot be found in the files.
+    fn at(&self, path: &str) -> String {
+        match locate(&self.project.sources, path) {
+            Some(at) => format!("{at}: {path}"),
+            None => path.to_string(),
+        }
+    }
+
+    /// A key the compose specification does not have: an error that names the closest one.
+    fn unknown(&self, path: &str, key: &str, known: &[&str]) -> anyhow::Error {
+        let hint = match closest(key, known) {
+            Some(k) => format!(" — did you mean `{k}`?"),
+            None => String::new(),
+        };
+        anyhow!("{}: unknown key `{key}`{hint}", self.at(path))
+    }
+}
+
+/// Finds `a.b.c` in the YAML text of the sources (the last file that has it): `file:line`.
+pub fn locate(sources: &[(PathBuf, String)], path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    sources.iter().rev().find_map(|(file, text)| {
+        let lines: Vec<&str> = text.lines().collect();
+        let mut from = 0;
+        let mut parent_indent: i64 = -1;
+        let mut found = None;
+        for part in &parts {
+            let key = part.split('[').next().unwrap_or(part);
+            let mut hit = None;
+            for (i, line) in lines.iter().enumerate().skip(from) {
+                let trimmed = line.trim_start();
+                if trimmed.is_empty() || trimmed.starts_with('#') {
+                    continue;
+                }
+                let indent = (line.len() - trimmed.len()) as i64;
+                if indent <= parent_indent && i > from {
+                    break;
+                }
+                let bare = trimmed.trim_start_matches("- ");
+                let matches = [format!("{key}:"), format!("\"{key}\":"), format!("'{key}':")]
+                    .iter()
+                    .any(|k| bare.starts_with(k.as_str()));
+                // A top-level key sits at column 0; deeper ones anywhere inside their parent.
+                let level_ok = if parent_indent < 0 { indent == 0 } else { indent > parent_indent };
+                if matches && level_ok {
+                    hit = Some((i, indent));
+                    break;
+                }
+            }
+            let (i, indent) = hit?;
+            from = i + 1;
+            parent_indent = indent;
+            found = Some(i + 1);
+        }
+        found.map(|line| format!("{}:{line}", file.display()))
+    })
+}
+
+pub fn convert(project: &Project, options: &Options) -> anyhow::Result<Converted> {
+    let mut ctx = Ctx { project, notes: Vec::new() };
+    let doc = &project.doc;
+    for (k, _) in doc {
+        let key = scalar_string(k);
+        if key.starts_with("x-") || TOP_LEVEL.contains(&key.as_str()) {
+            continue;
+        }
+        if !SPEC_TOP_LEVEL.contains(&key.as_str()) {
+            return Err(ctx.unknown(&key, &key, &SPEC_TOP_LEVEL));
+        }
+        ctx.note(&key);
+    }
+    let top_ecs = x_ecs(doc.get("x-ecs"), "x-ecs", &[&X_ECS_TASK, &X_ECS_SERVICE])?;
+    let named_volumes = doc.get("volumes").and_then(Value::as_mapping).cloned().unwrap_or_default();
+    let services = doc.get("services").and_then(Value::as_mapping).context("no services")?;
+    if services.is_empty() {
+        bail!("services: the project has no services");
+    }
+    // The whole project is checked before anything is made of it.
+    let names: Vec<String> = services.keys().map(scalar_string).collect();
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    for (svc_name, svc) in services {
+        let path = join("services", &scalar_string(svc_name));
+        for (k, _) in svc.as_mapping().into_iter().flatten() {
+            let key = scalar_string(k);
+            if !key.starts_with("x-") && !SPEC_SERVICE.contains(&key.as_str()) {
+                return Err(ctx.unknown(&join(&path, &key), &key, SPEC_SERVICE));
+            }
+        }
+        if let Some(d) = svc.get("depends_on") {
+            for (target, _) in depends_on_map(d) {
+                if !names.contains(&target) {
+                    let hint =
+                        closest(&target, &name_refs).map(|n| format!(" — did you mean `{n}`?")).unwrap_or_default();
+                    bail!(
+                        "{}: depends on `{target}`, which is not a service of this project{hint}",
+                        ctx.at(&join(&path, "depends_on"))
+                    );
+                }
+            }
+        }
+    }
+    // Containers other services wait on to complete successfully cannot be essential.
+    let mut completes = Vec::new();
+    for (_, svc) in services {
+        if let Some(d) = svc.get("depends_on") {
+            for (name, opts) in depends_on_map(d) {
+                if opts.get("condition").and_then(Value::as_str) == Some("service_completed_successfully") {
+                    completes.push(name);
+                }
+            }
+        }
+    }
+    let mut containers = Vec::new();
+    let mut builds = Vec::new();
+    for (name, svc) in services {
+        let name = scalar_string(name);
+        let path = join("services", &name);
+        let svc = svc.as_mapping().ok_or_else(|| anyhow!("{path}: a service must be a mapping"))?;
+        let c = container(&mut ctx, &name, svc, &named_volumes, completes.contains(&name), options, &mut builds)?;
+        containers.push(c);
+    }
+    if !options.service_per_container {
+        one_health_rule(&mut ctx, &mut containers);
+    }
+    let mut task_definitions = Vec::new();
+    let mut plans = Vec::new();
+    let groups: Vec<Vec<&ContainerOut>> = if options.service_per_container {
+        containers.iter().map(|c| vec![c]).collect()
+    } else {
+        vec![containers.iter().collect()]
+    };
+    for group in groups {
+        let family = if options.service_per_container {
+            format!("{}-{}", project.name, group[0].name)
+        } else {
+            project.name.clone()
+        };
+        let mut td = Map::new();
+        td.insert("family".into(), json!(family));
+        td.insert(
+            "containerDefinitions".into(),
+            Json::Array(group.iter().map(|c| Json::Object(c.def.clone())).collect()),
+        );
+        let mut volumes: BTreeMap<String, Json> = BTreeMap::new();
+        for c in &group {
+            for (n, v) in &c.volumes {
+                volumes.insert(n.clone(), v.clone());
+            }
+        }
+        if !volumes.is_empty() {
+            td.insert("volumes".into(), Json::Array(volumes.into_values().collect()));
+        }
+        let mut settings = Map::new();
+        let mut apply = |ecs: &Map<String, Json>, td: &mut Map<String, Json>| {
+            for (k, v) in ecs {
+                if X_ECS_TASK.contains(&k.as_str()) {
+                    td.insert(k.clone(), v.clone());
+                } else if X_ECS_SERVICE.contains(&k.as_str()) {
+                    settings.insert(k.clone(), v.clone());
+                }
+            }
+        };
+        apply(&top_ecs, &mut td);
+        if options.service_per_container {
+            apply(&group[0].service_ecs, &mut td);
+        }
+        // A published port is held by the running task: the next one can start only once the
+        // old one stopped, or a redeploy would wait forever for the port.
+        let fixed_port = group.iter().find(|c| {
+            c.def
+                .get("portMappings")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+                .any(|p| p.get("hostPort").and_then(Json::as_i64).is_some_and(|h| h > 0))
+        });
+        if let (Some(c), false) = (fixed_port, settings.contains_key("deploymentConfiguration")) {
+            settings
+                .insert("deploymentConfiguration".into(), json!({"maximumPercent": 100, "minimumHealthyPercent": 0}));
+            ctx.adjusted(
+                &join(&join("services", &c.name), "ports"),
+                "publishes a fixed host port: deploys stop the old task before starting the new one (maximumPercent 100, minimumHealthyPercent 0; set x-ecs.deploymentConfiguration to choose otherwise)".into(),
+            );
+        }
+        let replicas: Vec<i64> = group.iter().filter_map(|c| c.replicas).collect();
+        let desired = match settings.remove("desiredCount") {
+            Some(v) => v.as_i64().ok_or_else(|| anyhow!("x-ecs.desiredCount must be an integer"))?,
+            None => {
+                if replicas.windows(2).any(|w| w[0] != w[1]) {
+                    bail!(
+                        "services ask for different deploy.replicas ({replicas:?}) but run as one ECS service; set x-ecs.desiredCount or use --service-per-container"
+                    );
+                }
+                replicas.first().copied().unwrap_or(1)
+            }
+        };
+        plans.push(ServicePlan {
+            // Named like the family, so two projects' `web` services do not collide.
+            name: family.clone(),
+            family,
+            desired_count: desired,
+            settings,
+        });
+        task_definitions.push(Json::Object(td));
+    }
+    Ok(Converted { task_definitions, services: plans, builds, notes: ctx.notes })
+}
+
+/// Reads an `x-ecs` block, refusing keys it does not know.
+fn x_ecs(v: Option<&Value>, path: &str, allowed: &[&[&str]]) -> anyhow::Result<Map<String, Json>> {
+    let Some(v) = v else { return Ok(Map::new()) };
+    let json: Json = serde_json::to_value(v).with_context(|| format!("{path}: not representable as JSON"))?;
+    let Json::Object(map) = json else { bail!("{path} must be a mapping") };
+    for k in map.keys() {
+        if !allowed.iter().any(|list| list.contains(&k.as_str())) {
+            let all: Vec<&str> = allowed.iter().flat_map(|l| l.iter().copied()).collect();
+            bail!("{path}.{k} is not an x-ecs setting berth knows (one of: {})", all.join(", "));
+        }
+    }
+    Ok(map)
+}
+
+/// In one task, ECS reports the task's health as UNKNOWN while any essential container has
+/// no health check, so a rollout waiting for HEALTHY would wait forever. docker compose
+/// waits for checked services to be healthy and the others to run: the containers without
+/// a check become non-essential, so the task's health is that of the checked ones.
+fn one_health_rule(ctx: &mut Ctx<'_>, containers: &mut [ContainerOut]) {
+    let essential = |c: &ContainerOut| c.def.get("essential") == Some(&json!(true));
+    let checked = |c: &ContainerOut| c.def.contains_key("healthCheck");
+    if !containers.iter().any(|c| essential(c) && checked(c)) {
+        return;
+    }
+    for c in containers.iter_mut().filter(|c| essential(c) && !checked(c)) {
+        c.def.insert("essential".into(), json!(false));
+        let what = "has no healthcheck while others in the project do: it runs as a non-essential container, so the task's health is that of the checked ones (set x-ecs.essential to keep it essential; add a healthcheck to have it checked)".to_string();
+        ctx.adjusted(&join("services", &c.name), what);
+    }
+}
+
+struct ContainerOut {
+    name: String,
+    def: Map<String, Json>,
+    volumes: Vec<(String, Json)>,
+    replicas: Option<i64>,
+    service_ecs: Map<String, Json>,
+}
