@@ -359,6 +359,9 @@ async fn compose_build_pushes_to_the_registry_and_up_runs_it() {
         }
     })
     .await;
+    // The agent pulled it by digest: an image with no tag, removed when the test ends.
+    let pulled = docker_cli(&["inspect", "--format", "{{.Image}}", running.lines().next().unwrap()]);
+    let _pulled = RemoveOnDrop(pulled);
     let logs = docker_cli(&["logs", running.lines().next().unwrap()]);
     assert!(logs.contains("built-by-berth"), "{logs}");
     // The deploy runs the image by the digest it was pushed with, not by its movable tag.

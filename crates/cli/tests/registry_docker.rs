@@ -282,7 +282,8 @@ async fn an_ecs_task_runs_an_image_only_the_registry_has() {
     .unwrap();
     docker_cli(&["build", "-q", "-t", &uri, context.path().to_str().unwrap()]);
     let new_id = docker_cli(&["image", "inspect", "--format", "{{.Id}}", &uri]);
-    let _ids = Tags(vec![old_id.clone(), new_id.clone()]);
+    // Removed child first, then its parent, once no container uses them.
+    let _ids = Tags(vec![new_id.clone(), old_id.clone()]);
     assert_ne!(old_id, new_id);
     docker.ok(&["push", &uri]);
     docker_cli(&["tag", &old_id, &uri]);
@@ -300,6 +301,16 @@ async fn an_ecs_task_runs_an_image_only_the_registry_has() {
     let image = docker_cli(&["inspect", "--format", "{{.Image}}", container.trim()]);
     assert_eq!(image, new_id, "the moved tag's new image runs, not the cached one");
     ecs.stop_task().cluster(&cluster).task(&task).send().await.unwrap();
+    // Its images can go only once the agent removed the container.
+    wait_for("the task's container to be removed", DEADLINE, async || {
+        let id = docker_cli(&["ps", "-aq", "--filter", &format!("label=com.amazonaws.ecs.task-arn={task}")]);
+        if id.is_empty() {
+            Ok(())
+        } else {
+            Err(id)
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
