@@ -195,6 +195,8 @@ impl Control {
 mod tests {
     use berth_model::task::{ContainerStateChange, TaskStateChange};
 
+    use std::sync::Arc;
+
     use crate::{test_support::*, ListTasks, RunTask};
 
     #[tokio::test]
@@ -220,8 +222,22 @@ mod tests {
             };
             control.submit_task_state_change("us-east-1".into(), None, change).await.unwrap();
         }
-        assert_eq!(control.forget_stopped_tasks(std::time::Duration::from_secs(3600), 2).await.unwrap(), 3);
+        // The clock counts milliseconds: spread the stop times so their order is certain.
         let arns: Vec<String> = tasks.iter().map(|t| t.task_arn.clone()).collect();
+        let spread = arns.clone();
+        let base = berth_model::time::now() - 100.0;
+        control
+            .write(move |state, changes| {
+                for (i, arn) in spread.iter().enumerate() {
+                    let mut rec = (**state.region("us-east-1").tasks.get(arn).unwrap()).clone();
+                    rec.task.stopped_at = Some(base + i as f64);
+                    changes.push(crate::state::Change::Task { region: "us-east-1".into(), record: Arc::new(rec) });
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(control.forget_stopped_tasks(std::time::Duration::from_secs(3600), 2).await.unwrap(), 3);
         let (found, _) = control.describe_tasks(&c, Some("c"), &arns, false).unwrap();
         let mut kept: Vec<String> = found.iter().map(|t| t.task_arn.clone()).collect();
         kept.sort();

@@ -182,9 +182,20 @@ pub(crate) fn prepare(state: &State, caller: &Caller, req: &RunTask, count: usiz
         count,
         constraints,
         strategies,
-        seed: rand::random(),
+        seed: placement_seed(state.region(&caller.region), &cluster, &td.task_definition_arn),
     };
     Ok(Prepared { cluster, td, request })
+}
+
+/// The `random` strategy's seed: drawn from the state the placement decides over (the
+/// cluster, the task definition, how many tasks the region holds), not from a fresh random
+/// number. Successive placements still differ, since every placement adds tasks, and a
+/// dry run (`berth task plan`) over the same state predicts exactly what RunTask will do.
+fn placement_seed(region: &RegionState, cluster: &str, task_definition: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (cluster, task_definition, region.tasks.len()).hash(&mut h);
+    h.finish()
 }
 
 /// The cluster's registered instances (ARN order) and their scheduler snapshot.
@@ -216,4 +227,30 @@ pub(crate) fn runnable_definition(region: &RegionState, reference: &str) -> Resu
         return Err(EcsError::client("TaskDefinition is inactive"));
     }
     Ok(td.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{test_support::*, RunTask};
+
+    #[tokio::test]
+    async fn a_plan_predicts_where_run_task_puts_random_tasks() {
+        let dir = tempfile::tempdir().unwrap();
+        let control = open(dir.path());
+        let c = caller();
+        cluster_with_instances(&control, &["a", "b", "c", "d", "e", "f"], 4096, 1).await;
+        for round in 0..4 {
+            // RunTask's default strategy is `random`.
+            let req = RunTask {
+                cluster: Some("c".into()),
+                task_definition: "web".into(),
+                count: Some(3),
+                ..Default::default()
+            };
+            let planned = control.plan_task(&c, &req).unwrap().placements;
+            let (tasks, _) = control.run_task(&c, req).await.unwrap();
+            let placed: Vec<Option<String>> = tasks.iter().map(|t| t.container_instance_arn.clone()).collect();
+            assert_eq!(planned, placed, "round {round}: the plan is what RunTask did");
+        }
+    }
 }
