@@ -65,9 +65,16 @@ fn main() {
             };
             agents.push(tokio::spawn(berth_agent::run(config, Arc::new(SimRuntime::new()))));
         }
-        while ecs.list_container_instances().cluster("load").send().await.unwrap().container_instance_arns().len() < 2 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        berth_testkit::wait_for("both agents to register", Duration::from_secs(60), async || {
+            let n =
+                ecs.list_container_instances().cluster("load").send().await.unwrap().container_instance_arns().len();
+            if n == 2 {
+                Ok(())
+            } else {
+                Err(format!("{n} registered"))
+            }
+        })
+        .await;
         let ecr = ecr_client(&endpoint, &credential, "us-east-1");
         ecr.create_repository().repository_name("load").send().await.unwrap();
         let addr = endpoint.trim_start_matches("http://").parse().unwrap();

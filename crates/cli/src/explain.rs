@@ -13,7 +13,7 @@ pub async fn explain(client: &ServerClient, operation: &str, body: &Value, error
     if code == "ClusterNotFoundException" {
         let existing = clusters(client).await;
         let names: Vec<&str> = existing.iter().map(String::as_str).collect();
-        let hint = match berth_compose::convert::closest(cluster, &names) {
+        let hint = match berth_model::suggest::closest(cluster, &names) {
             Some(near) => format!(" — did you mean '{near}'?"),
             None if names.is_empty() => " (there are no clusters yet: create one with `aws ecs create-cluster`)".into(),
             None => format!(" (clusters: {})", names.join(", ")),

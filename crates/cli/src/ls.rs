@@ -146,7 +146,7 @@ pub async fn tasks_of(
     }
     let mut arns = list_all(client, "ListTasks", body.clone(), "taskArns").await?;
     if include_stopped {
-        body["desiredStatus"] = json!("STOPPED");
+        body["desiredStatus"] = json!(berth_model::task::TaskStatus::Stopped.as_str());
         arns.extend(list_all(client, "ListTasks", body, "taskArns").await?);
     }
     describe(client, "DescribeTasks", cluster, "tasks", &arns, 100, "tasks").await

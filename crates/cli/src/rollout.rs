@@ -2,6 +2,7 @@
 //! from the deployment's own tasks (their status, health, stop reasons and exit codes).
 
 use berth_client::ServerClient;
+use berth_model::{status::HealthStatus, task::TaskStatus};
 use serde_json::{json, Value};
 
 use crate::service::call;
@@ -18,11 +19,14 @@ async fn deployment_tasks(
     client: &ServerClient,
     cluster: &str,
     deployment: &str,
-    desired: &str,
+    desired: TaskStatus,
 ) -> anyhow::Result<Vec<Value>> {
-    let listed =
-        call(client, "ListTasks", &json!({"cluster": cluster, "startedBy": deployment, "desiredStatus": desired}))
-            .await?;
+    let listed = call(
+        client,
+        "ListTasks",
+        &json!({"cluster": cluster, "startedBy": deployment, "desiredStatus": desired.as_str()}),
+    )
+    .await?;
     let arns: Vec<Value> = listed["taskArns"].as_array().cloned().unwrap_or_default();
     if arns.is_empty() {
         return Ok(Vec::new());
@@ -47,21 +51,21 @@ pub async fn waiting_for(client: &ServerClient, cluster: &str, service: &Value) 
     let any_checked =
         definitions.iter().any(|c| c["essential"].as_bool() != Some(false) && !c["healthCheck"].is_null());
     let mut lines = Vec::new();
-    for t in deployment_tasks(client, cluster, id, "RUNNING").await? {
+    for t in deployment_tasks(client, cluster, id, TaskStatus::Running).await? {
         let task = short(t["taskArn"].as_str().unwrap_or_default());
         let status = t["lastStatus"].as_str().unwrap_or_default();
-        if status != "RUNNING" {
+        if status != TaskStatus::Running.as_str() {
             lines.push(format!("task {task} is {status}"));
             continue;
         }
-        let health = t["healthStatus"].as_str().unwrap_or("UNKNOWN");
-        if !any_checked || health == "HEALTHY" {
+        let health = t["healthStatus"].as_str().unwrap_or(HealthStatus::Unknown.as_str());
+        if !any_checked || health == HealthStatus::Healthy.as_str() {
             continue;
         }
         for c in t["containers"].as_array().into_iter().flatten() {
             let name = c["name"].as_str().unwrap_or_default();
-            let container_health = c["healthStatus"].as_str().unwrap_or("UNKNOWN");
-            if !essential(name) || container_health == "HEALTHY" {
+            let container_health = c["healthStatus"].as_str().unwrap_or(HealthStatus::Unknown.as_str());
+            if !essential(name) || container_health == HealthStatus::Healthy.as_str() {
                 continue;
             }
             if checked(name) {
@@ -83,7 +87,7 @@ pub async fn failure_causes(
 ) -> anyhow::Result<(Vec<String>, bool)> {
     let mut causes: Vec<String> = Vec::new();
     let mut health = false;
-    for t in deployment_tasks(client, cluster, deployment, "STOPPED").await? {
+    for t in deployment_tasks(client, cluster, deployment, TaskStatus::Stopped).await? {
         let reason = t["stoppedReason"].as_str().unwrap_or_default().to_string();
         health |= reason == HEALTH_STOP_REASON;
         let mut details: Vec<String> = Vec::new();
@@ -91,7 +95,7 @@ pub async fn failure_causes(
             let name = c["name"].as_str().unwrap_or_default();
             if reason == HEALTH_STOP_REASON {
                 // Stopped for its health: the exit code is only the stop's.
-                if c["healthStatus"].as_str() == Some("UNHEALTHY") {
+                if c["healthStatus"].as_str() == Some(HealthStatus::Unhealthy.as_str()) {
                     details.push(format!("{name} failed its health check"));
                 }
             } else if let Some(r) = c["reason"].as_str().filter(|r| !reason.contains(*r)) {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use berth_client::ServerClient;
+use berth_model::status::RolloutState;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
@@ -183,7 +184,7 @@ fn verdict(service: &Value, rolled_back: bool) -> Option<Outcome> {
     let all_running = service["runningCount"] == service["desiredCount"] && service["pendingCount"].as_i64() == Some(0);
     match primary["rolloutState"].as_str() {
         Some("FAILED") => Some(Outcome::Failed),
-        Some("COMPLETED") if deployments.len() == 1 && all_running => {
+        Some(s) if s == RolloutState::Completed.as_str() && deployments.len() == 1 && all_running => {
             Some(if rollback { Outcome::RolledBack } else { Outcome::Completed })
         }
         _ => None,
@@ -323,14 +324,16 @@ pub async fn follow(
             .as_array()
             .into_iter()
             .flatten()
-            .find(|d| d["rolloutState"].as_str() == Some("FAILED"))
+            .find(|d| d["rolloutState"].as_str() == Some(RolloutState::Failed.as_str()))
             .and_then(|d| d["id"].as_str())
         {
             failed_deployment.get_or_insert_with(|| d.to_string());
         }
         if now != last_progress {
             last_change = Instant::now();
-        } else if last_change.elapsed() >= STALL_REPORT && service["deployments"][0]["rolloutState"] == "IN_PROGRESS" {
+        } else if last_change.elapsed() >= STALL_REPORT
+            && service["deployments"][0]["rolloutState"] == RolloutState::InProgress.as_str()
+        {
             // Nothing moved for a while: say what the rollout is waiting for, once per reason.
             for line in crate::rollout::waiting_for(client, cluster, &service).await.unwrap_or_default() {
                 if !said_waiting.contains(&line) {

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use berth_model::status::RolloutState;
 use clap::Args;
 use serde_json::{json, Value};
 
@@ -116,7 +117,7 @@ async fn finish(
         Outcome::Completed
     };
     progress.finish();
-    let state = if wait.wait { outcome.state() } else { "IN_PROGRESS" };
+    let state = if wait.wait { outcome.state() } else { RolloutState::InProgress.as_str() };
     output.emit(
         &format!("{arn} {state}"),
         &json!({"serviceArn": arn, "state": state}),

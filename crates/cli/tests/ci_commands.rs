@@ -134,6 +134,19 @@ fn spawn_berth(
     (child, rx)
 }
 
+/// Collects lines from `rx` into `output` until one contains `what` (true), or none comes
+/// for 30 s or the command ended (false).
+fn read_until(rx: &std::sync::mpsc::Receiver<String>, output: &mut String, what: &str) -> bool {
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        output.push_str(&line);
+        output.push('\n');
+        if line.contains(what) {
+            return true;
+        }
+    }
+    false
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scale_out_that_cannot_place_is_not_success_and_the_wait_says_why() {
     let world = World::start().await;
@@ -166,13 +179,7 @@ async fn a_wait_rides_out_a_server_restart() {
         spawn_berth(&world, &endpoint, &["service", "wait", "--cluster", "ci", "--service", "web", "--timeout", "60"]);
     // The wait meets a dead server first; once it says so, the server comes back.
     let mut output = String::new();
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
-        output.push_str(&line);
-        output.push('\n');
-        if line.contains("cannot reach the server") {
-            break;
-        }
-    }
+    read_until(&rx, &mut output, "cannot reach the server");
     assert!(output.contains("cannot reach the server") && output.contains(&endpoint), "{output}");
     world.server =
         Some(BerthProcess::start_with(berth(), &world.dir.path().join("server"), port, &["--task-settle-ms", "100"]));
@@ -361,18 +368,9 @@ async fn a_rollout_failing_health_checks_says_so() {
     let check = aws_sdk_ecs::types::HealthCheck::builder().command("CMD").command("true").interval(5).build().unwrap();
     let app = ContainerDefinition::builder().name("app").image("busybox").memory(16).health_check(check).build();
     breaker_service(&world, "sick", vec![app]).await;
-    // Every container the agent starts turns unhealthy.
-    let sim = world.sim.clone();
-    let sicken = tokio::spawn(async move {
-        loop {
-            for (_, _, status) in sim.containers() {
-                sim.set_health(&status.id, berth_runtime::Health::Unhealthy);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await; // the engine's health check cadence, simulated
-        }
-    });
+    // Every container `app` the agent starts turns unhealthy.
+    world.sim.set_health_of("-app", berth_runtime::Health::Unhealthy);
     let (code, out) = world.wait(&world.endpoint(), 60);
-    sicken.abort();
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("its tasks failed their health checks"), "{out}");
     assert!(out.contains("app failed its health check"), "{out}");
@@ -385,19 +383,8 @@ async fn a_waiting_rollout_says_what_it_waits_for() {
     let web = ContainerDefinition::builder().name("web").image("busybox").memory(16).health_check(check).build();
     let worker = ContainerDefinition::builder().name("worker").image("busybox").memory(16).build();
     breaker_service(&world, "mixed", vec![web, worker]).await;
-    let sim = world.sim.clone();
-    let heal = tokio::spawn(async move {
-        loop {
-            for (name, _, status) in sim.containers() {
-                if name.ends_with("-web") {
-                    sim.set_health(&status.id, berth_runtime::Health::Healthy);
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await; // the engine's health check cadence, simulated
-        }
-    });
+    world.sim.set_health_of("-web", berth_runtime::Health::Healthy);
     let (code, out) = world.wait(&world.endpoint(), 9);
-    heal.abort();
     assert_eq!(code, 5, "{out}");
     assert!(out.contains("waiting: task") && out.contains("container worker has no health check"), "{out}");
 }
@@ -450,16 +437,7 @@ async fn events_follow_rides_out_a_server_restart() {
     let port = world.server.as_ref().unwrap().port();
     let (mut child, rx) = spawn_berth(&world, &endpoint, &["events", "--cluster", "ci", "--follow"]);
     let mut output = String::new();
-    let mut until = |what: &str| {
-        while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
-            output.push_str(&line);
-            output.push('\n');
-            if line.contains(what) {
-                return true;
-            }
-        }
-        false
-    };
+    let mut until = |what: &str| read_until(&rx, &mut output, what);
     assert!(until("has started 1 tasks"), "the service's first event is shown");
     world.server.take().unwrap().kill9();
     assert!(until("retrying"), "the follower says it lost the server");

@@ -194,8 +194,19 @@ async fn an_agent_killed_during_a_rolling_deploy_comes_back_and_the_service_reac
     steady(&env, &v1).await;
 
     env.ecs.update_service().cluster(&env.cluster).service("web").task_definition(&v2).send().await.unwrap();
-    let pause = rand::thread_rng().gen_range(0..1500);
-    tokio::time::sleep(Duration::from_millis(pause)).await; // the random moment of the kill, not a wait for a state
+    // The kill comes once the rollout has started a random number of its new tasks.
+    let started = rand::thread_rng().gen_range(1..=4);
+    wait_for("the rollout to start its new tasks", DEADLINE, async || {
+        let out = env.ecs.describe_services().cluster(&env.cluster).services("web").send().await.unwrap();
+        let primary = &out.services()[0].deployments()[0];
+        let new = primary.running_count() + primary.pending_count();
+        if primary.task_definition() == Some(v2.as_str()) && new >= started {
+            Ok(())
+        } else {
+            Err(format!("{new} of {started} new tasks"))
+        }
+    })
+    .await;
     env.agents[1].take().unwrap().kill9();
     env.agent(1, &[]).await;
     steady(&env, &v2).await;

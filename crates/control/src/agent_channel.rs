@@ -5,7 +5,7 @@
 use std::{collections::HashMap, sync::Arc, sync::Mutex, time::Duration};
 
 pub use berth_model::agent::{DesiredTask, DesiredTasks};
-use berth_model::EcsError;
+use berth_model::{status::InstanceStatus, EcsError};
 use tokio::time::Instant;
 
 use crate::{instances::sha256_hex, state::Change, task_definitions::TaskDefinitionRef, Control, State};
@@ -94,7 +94,13 @@ impl Control {
 
     /// Whether container instance `arn` is registered (ACTIVE or DRAINING) in `region`.
     pub fn instance_registered(&self, region: &str, arn: &str) -> bool {
-        self.read(|state| state.region(region).instances.get(arn).is_some_and(|i| i.instance.status != "INACTIVE"))
+        self.read(|state| {
+            state
+                .region(region)
+                .instances
+                .get(arn)
+                .is_some_and(|i| i.instance.status != InstanceStatus::Inactive.as_str())
+        })
     }
 
     pub(crate) fn heartbeat_seen(&self, arn: &str) {

@@ -199,6 +199,21 @@ mod tests {
 
     use crate::{test_support::*, ListTasks, RunTask};
 
+    /// The agent's report that task `arn` (its container `app`) stopped.
+    fn stopped_report(arn: &str) -> TaskStateChange {
+        let stopped = Some(berth_model::task::TaskStatus::Stopped.as_str().to_string());
+        TaskStateChange {
+            task: Some(arn.to_string()),
+            status: stopped.clone(),
+            containers: vec![ContainerStateChange {
+                container_name: Some("app".into()),
+                status: stopped,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
     #[tokio::test]
     async fn only_the_newest_stopped_tasks_are_kept_past_the_cap() {
         let dir = tempfile::tempdir().unwrap();
@@ -210,17 +225,7 @@ mod tests {
         let (tasks, _) = control.run_task(&c, run).await.unwrap();
         // Stopped one after another: the first is the oldest.
         for t in &tasks {
-            let change = TaskStateChange {
-                task: Some(t.task_arn.clone()),
-                status: Some("STOPPED".into()),
-                containers: vec![ContainerStateChange {
-                    container_name: Some("app".into()),
-                    status: Some("STOPPED".into()),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            };
-            control.submit_task_state_change("us-east-1".into(), None, change).await.unwrap();
+            control.submit_task_state_change("us-east-1".into(), None, stopped_report(&t.task_arn)).await.unwrap();
         }
         // The clock counts milliseconds: spread the stop times so their order is certain.
         let arns: Vec<String> = tasks.iter().map(|t| t.task_arn.clone()).collect();
@@ -256,17 +261,7 @@ mod tests {
             RunTask { cluster: Some("c".into()), task_definition: "web".into(), count: Some(2), ..Default::default() };
         let (tasks, _) = control.run_task(&c, run).await.unwrap();
         let stopped = tasks[0].task_arn.clone();
-        let change = TaskStateChange {
-            task: Some(stopped.clone()),
-            status: Some("STOPPED".into()),
-            containers: vec![ContainerStateChange {
-                container_name: Some("app".into()),
-                status: Some("STOPPED".into()),
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        control.submit_task_state_change("us-east-1".into(), None, change).await.unwrap();
+        control.submit_task_state_change("us-east-1".into(), None, stopped_report(&stopped)).await.unwrap();
 
         // Within the retention nothing goes; past it only the STOPPED task does.
         assert_eq!(control.forget_stopped_tasks(std::time::Duration::from_secs(3600), 10).await.unwrap(), 0);

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use berth_model::{
     container_instance::{self, Attribute, ContainerInstance, Resource, VersionInfo},
+    status::InstanceStatus,
     tag::Tag,
     time, Arn, EcsError, Failure,
 };
@@ -99,6 +100,18 @@ pub(crate) fn candidate(region: &RegionState, rec: &InstanceRecord) -> Instance 
         task_groups: u.groups.clone(),
         placed_groups: Default::default(),
     }
+}
+
+/// MiB of memory the instance has left for new tasks.
+pub(crate) fn free_memory(region: &RegionState, rec: &InstanceRecord) -> i64 {
+    registered(&rec.instance, "MEMORY").map_or(0, |r| r.integer_value)
+        - usage(region, &rec.instance.container_instance_arn).memory
+}
+
+/// Whether new tasks of `cluster` may go to the instance: it is in the cluster, ACTIVE, and
+/// its agent is connected.
+pub(crate) fn schedulable(rec: &InstanceRecord, cluster: &str) -> bool {
+    rec.cluster == cluster && rec.instance.status == InstanceStatus::Active.as_str() && rec.instance.agent_connected
 }
 
 /// Finds an instance of `cluster` by ARN or id.

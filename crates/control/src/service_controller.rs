@@ -478,8 +478,8 @@ fn task_labels(state: &State, caller: &Caller, svc: &Service) -> RunTask {
 fn cluster_room(r: &crate::RegionState, cluster: &str) -> i64 {
     r.instances
         .values()
-        .filter(|i| i.cluster == cluster && i.instance.status == "ACTIVE" && i.instance.agent_connected)
-        .map(|i| crate::instances::candidate(r, i).memory_free.max(0) / 4 + 1)
+        .filter(|i| crate::instances::schedulable(i, cluster))
+        .map(|i| crate::instances::free_memory(r, i).max(0) / 4 + 1)
         .sum()
 }
 
@@ -496,7 +496,7 @@ fn daemon_instances(r: &crate::RegionState, cluster: &str, svc: &Service) -> Vec
         berth_scheduler::Request { constraints, group: service_group(&svc.service_name), ..Default::default() };
     r.instances
         .values()
-        .filter(|i| i.cluster == cluster && i.instance.status == "ACTIVE" && i.instance.agent_connected)
+        .filter(|i| crate::instances::schedulable(i, cluster))
         .filter(|i| {
             let facts = crate::instances::candidate(r, i);
             request.constraints.iter().all(|c| c.admits_instance(&facts, &request.group))

@@ -11,6 +11,7 @@ use std::{collections::HashSet, sync::Arc};
 
 use berth_model::{
     service::{circuit_breaker_threshold, maximum_tasks, minimum_healthy},
+    status::RolloutState,
     task::TaskStatus,
     time,
 };
@@ -100,7 +101,7 @@ impl World {
         let mut live: Vec<_> = self
             .tasks()
             .into_iter()
-            .filter(|t| t.task.last() != TaskStatus::Stopped && t.task.desired_status == "RUNNING")
+            .filter(|t| t.task.last() != TaskStatus::Stopped && t.task.desired_status == TaskStatus::Running.as_str())
             .collect();
         live.sort_by(|a, b| a.task.task_arn.cmp(&b.task.task_arn));
         live
@@ -114,15 +115,15 @@ impl World {
             .collect()
     }
 
-    async fn report(&self, arn: &str, status: &str, stop_code: Option<&str>) {
+    async fn report(&self, arn: &str, status: TaskStatus, stop_code: Option<&str>) {
         let change = berth_model::task::TaskStateChange {
             task: Some(arn.to_string()),
-            status: Some(status.into()),
+            status: Some(status.as_str().into()),
             stop_code: stop_code.map(String::from),
             reason: stop_code.map(|_| "CannotStartContainerError: boom".to_string()),
             containers: vec![berth_model::task::ContainerStateChange {
                 container_name: Some("app".into()),
-                status: Some(status.into()),
+                status: Some(status.as_str().into()),
                 ..Default::default()
             }],
             ..Default::default()
@@ -172,7 +173,7 @@ impl World {
                     .count() as i64;
                 if d.id == after.deployments[0].id && failed >= circuit_breaker_threshold(d.desired_count) {
                     prop_assert!(
-                        d.rollout_state.as_deref() != Some("IN_PROGRESS"),
+                        d.rollout_state.as_deref() != Some(RolloutState::InProgress.as_str()),
                         "deployment {} has {failed} failed tasks and is still IN_PROGRESS",
                         d.id
                     );
@@ -189,7 +190,7 @@ impl World {
                 let pending: Vec<_> =
                     self.live().into_iter().filter(|t| t.task.last() != TaskStatus::Running).collect();
                 if let Some(t) = pending.get(*pick as usize % pending.len().max(1)) {
-                    self.report(&t.task.task_arn, "RUNNING", None).await;
+                    self.report(&t.task.task_arn, TaskStatus::Running, None).await;
                     // Reports carry the agent's clock: make the start time this world's now.
                     let (arn, now) = (t.task.task_arn.clone(), self.now);
                     self.control
@@ -206,18 +207,20 @@ impl World {
             Step::Fail { pick } => {
                 let live = self.live();
                 if let Some(t) = live.get(*pick as usize % live.len().max(1)) {
-                    self.report(&t.task.task_arn, "STOPPED", Some("TaskFailedToStart")).await;
+                    self.report(&t.task.task_arn, TaskStatus::Stopped, Some("TaskFailedToStart")).await;
                 }
             }
             Step::Stopped => {
                 let stopping: Vec<String> = self
                     .tasks()
                     .into_iter()
-                    .filter(|t| t.task.desired_status == "STOPPED" && t.task.last() != TaskStatus::Stopped)
+                    .filter(|t| {
+                        t.task.desired_status == TaskStatus::Stopped.as_str() && t.task.last() != TaskStatus::Stopped
+                    })
                     .map(|t| t.task.task_arn.clone())
                     .collect();
                 for arn in stopping {
-                    self.report(&arn, "STOPPED", None).await;
+                    self.report(&arn, TaskStatus::Stopped, None).await;
                 }
             }
             Step::Deploy => {

@@ -10,6 +10,8 @@ pub mod error;
 pub mod json;
 pub mod service;
 pub mod setting;
+pub mod status;
+pub mod suggest;
 pub mod tag;
 pub mod task;
 pub mod task_definition;

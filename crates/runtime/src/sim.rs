@@ -26,6 +26,8 @@ struct SimState {
     images: HashSet<String>,
     /// Pull attempts, by image.
     pulls: BTreeMap<String, usize>,
+    /// Health that containers whose name ends with the suffix report once started.
+    health_rules: Vec<(String, Health)>,
     containers: BTreeMap<String, SimContainer>,
     next_id: u64,
     next_port: u32,
@@ -59,6 +61,16 @@ impl SimRuntime {
     pub fn exit(&self, id: &str, code: i64) {
         if let Some(c) = self.lock().containers.get_mut(id) {
             c.status.state = RunState::Exited(code);
+        }
+    }
+
+    /// Every container whose name ends with `name_suffix` (for example `-web`, the
+    /// container `web` of any task), now and from its start on, reports `health`.
+    pub fn set_health_of(&self, name_suffix: &str, health: Health) {
+        let mut s = self.lock();
+        s.health_rules.push((name_suffix.to_string(), health));
+        for c in s.containers.values_mut().filter(|c| c.status.name.ends_with(name_suffix)) {
+            c.status.health = health;
         }
     }
 
@@ -112,6 +124,9 @@ impl ContainerRuntime for SimRuntime {
     async fn start(&self, id: &str) -> Result<()> {
         let mut s = self.lock();
         let base = 49153 + s.next_port;
+        let rule = s.containers.get(id).and_then(|c| {
+            s.health_rules.iter().rev().find(|(suffix, _)| c.status.name.ends_with(suffix.as_str())).map(|(_, h)| *h)
+        });
         let c = s.containers.get_mut(id).ok_or_else(|| RuntimeError::NotFound(id.into()))?;
         if c.spec.command.as_deref() == Some(&["fail".to_string()][..]) {
             c.status.state = RunState::Exited(127);
@@ -119,7 +134,7 @@ impl ContainerRuntime for SimRuntime {
         }
         c.status.state = RunState::Running;
         if c.spec.health_check.is_some() {
-            c.status.health = Health::Starting;
+            c.status.health = rule.unwrap_or(Health::Starting);
         }
         let mut used = 0;
         if c.spec.network_mode == "bridge" {

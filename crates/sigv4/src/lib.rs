@@ -203,8 +203,8 @@ impl Verifier {
         // Every x-amz-* header the request carries must be signed: an unsigned X-Amz-Target
         // would let a captured request be replayed as another operation.
         if let Some((name, _)) = req.headers.iter().find(|(k, _)| {
-            let k = k.to_ascii_lowercase();
-            k.starts_with("x-amz-") && !auth.signed_headers.contains(&k.as_str())
+            k.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("x-amz-"))
+                && !auth.signed_headers.iter().any(|s| s.eq_ignore_ascii_case(k))
         }) {
             return Err(AuthError::Incomplete(format!(
                 "Header '{}' must be listed in SignedHeaders: every x-amz-* header is signed.",

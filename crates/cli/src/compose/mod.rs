@@ -18,6 +18,7 @@ use berth_compose::{
     convert::{self, Converted, Options},
     load,
 };
+use berth_model::{status::ServiceStatus, task::TaskStatus};
 
 #[derive(Subcommand)]
 pub enum ComposeCommand {
@@ -284,7 +285,7 @@ async fn up(args: UpArgs) -> anyhow::Result<i32> {
             bail!("RunTask placed no task: {}", r["failures"]);
         };
         progress.line(&format!("started {arn}"));
-        let mut state = "PROVISIONING".to_string();
+        let mut state = TaskStatus::Provisioning.as_str().to_string();
         let mut exit = Value::Null;
         if args.follow.wait {
             match crate::run_task::wait_stopped(
@@ -299,7 +300,7 @@ async fn up(args: UpArgs) -> anyhow::Result<i32> {
             .await?
             {
                 crate::run_task::Waited::Stopped(_, c) => {
-                    state = "STOPPED".into();
+                    state = TaskStatus::Stopped.as_str().into();
                     exit = json!(c);
                     code = if code == 0 { c } else { code };
                 }
@@ -349,7 +350,7 @@ async fn up_services(
         let current = existing["services"]
             .as_array()
             .and_then(|s| s.first())
-            .filter(|s| s["status"].as_str() == Some("ACTIVE"))
+            .filter(|s| s["status"].as_str() == Some(ServiceStatus::Active.as_str()))
             .cloned();
         let active = current.is_some();
         let print = fingerprint(td_request, plan);
@@ -513,7 +514,7 @@ async fn wait_tasks_stopped(
             left += tasks_of(client, cluster, Some(s), true)
                 .await?
                 .iter()
-                .filter(|t| t["lastStatus"].as_str() != Some("STOPPED"))
+                .filter(|t| t["lastStatus"].as_str() != Some(TaskStatus::Stopped.as_str()))
                 .count();
         }
         if left == 0 {

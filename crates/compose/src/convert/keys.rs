@@ -1,4 +1,4 @@
-//! The compose specification's keys, and the closest one to a key that is not among them.
+//! The compose specification's keys: what a compose file may say at the top level and in a service.
 
 /// Every top-level key of the compose specification.
 pub(super) const SPEC_TOP_LEVEL: [&str; 9] =
@@ -98,23 +98,53 @@ pub(super) const SPEC_SERVICE: &[&str] = &[
     "working_dir",
 ];
 
-/// The known name closest to `key` by edit distance, if it is close enough to be a typo.
-pub fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
-    let limit = (key.chars().count() / 3).clamp(1, 3);
-    known.iter().map(|k| (edit_distance(key, k), *k)).filter(|(d, _)| *d <= limit).min().map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(row[j]).min(row[j + 1]) };
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
+/// The nested mappings of a service whose keys are checked too, with the keys the compose
+/// specification allows in each (path below the service).
+pub(super) const SPEC_NESTED: &[(&[&str], &[&str])] = &[
+    (&["healthcheck"], &["test", "interval", "timeout", "retries", "start_period", "start_interval", "disable"]),
+    (
+        &["build"],
+        &[
+            "context",
+            "dockerfile",
+            "dockerfile_inline",
+            "args",
+            "ssh",
+            "cache_from",
+            "cache_to",
+            "additional_contexts",
+            "entitlements",
+            "extra_hosts",
+            "isolation",
+            "privileged",
+            "labels",
+            "no_cache",
+            "platforms",
+            "pull",
+            "secrets",
+            "shm_size",
+            "tags",
+            "target",
+            "ulimits",
+            "network",
+        ],
+    ),
+    (
+        &["deploy"],
+        &[
+            "mode",
+            "replicas",
+            "labels",
+            "resources",
+            "restart_policy",
+            "rollback_config",
+            "update_config",
+            "placement",
+            "endpoint_mode",
+        ],
+    ),
+    (&["deploy", "resources"], &["limits", "reservations"]),
+    (&["deploy", "resources", "limits"], &["cpus", "memory", "pids"]),
+    (&["deploy", "resources", "reservations"], &["cpus", "memory", "devices", "generic_resources"]),
+    (&["logging"], &["driver", "options"]),
+];

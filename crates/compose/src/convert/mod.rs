@@ -14,10 +14,10 @@ mod container;
 mod keys;
 mod values;
 
+pub use berth_model::suggest::closest;
 use container::container;
 pub use container::DEFAULT_MEMORY_RESERVATION;
-pub use keys::closest;
-use keys::{SPEC_SERVICE, SPEC_TOP_LEVEL};
+use keys::{SPEC_NESTED, SPEC_SERVICE, SPEC_TOP_LEVEL};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -219,6 +219,16 @@ pub fn convert(project: &Project, options: &Options) -> anyhow::Result<Converted
             let key = scalar_string(k);
             if !key.starts_with("x-") && !SPEC_SERVICE.contains(&key.as_str()) {
                 return Err(ctx.unknown(&join(&path, &key), &key, SPEC_SERVICE));
+            }
+        }
+        for (at, allowed) in SPEC_NESTED {
+            let nested = at.iter().try_fold(svc, |v, k| v.get(*k));
+            for (k, _) in nested.and_then(Value::as_mapping).into_iter().flatten() {
+                let key = scalar_string(k);
+                if !key.starts_with("x-") && !allowed.contains(&key.as_str()) {
+                    let full = at.iter().fold(path.clone(), |p, k| join(&p, k));
+                    return Err(ctx.unknown(&join(&full, &key), &key, allowed));
+                }
             }
         }
         if let Some(d) = svc.get("depends_on") {
