@@ -1,5 +1,5 @@
 //! The fault matrix: `kill -9` of the server or an agent at a random moment of a RunTask
-//! burst, a rolling deploy and registry pushes; an agent cut off from the server and
+//! burst or a rolling deploy, of the server during registry pushes; an agent cut off from the server and
 //! healed; the server's disk filling up; the server restarted under load. After each, no
 //! acknowledged write is lost, no container is duplicated or orphaned, and services are
 //! back at their count.
@@ -103,11 +103,43 @@ async fn wait_acknowledged<T>(acknowledged: &Mutex<Vec<T>>, n: usize) {
     .await;
 }
 
+/// What a fault test kills with SIGKILL and starts again.
+#[derive(Clone, Copy, Debug)]
+enum Victim {
+    Server,
+    /// The agent with this index.
+    Agent(usize),
+}
+
+/// Kills `victim` with SIGKILL and starts it again on the same port or data directory.
+async fn kill_and_restart(env: &mut DockerEnv, victim: Victim) {
+    match victim {
+        Victim::Server => {
+            let port = env.server().port();
+            env.server.take().unwrap().kill9();
+            env.server = Some(BerthProcess::start_with(
+                berth(),
+                &env.dir.path().join("server"),
+                port,
+                &["--heartbeat-timeout", "3", "--disconnected-grace", "3"],
+            ));
+        }
+        Victim::Agent(n) => {
+            env.agents[n].take().unwrap().kill9();
+            env.agent(n, &[]).await;
+        }
+    }
+}
+
+/// RunTask from three clients at once; the server is killed after a random number of
+/// acknowledgements and started again. Every acknowledged task must be known and running in
+/// exactly one container, and no container may run for a task the server does not want.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_during_a_run_task_burst_loses_no_task_and_leaves_no_orphan() {
-    let mut env = DockerEnv::start(berth(), "burst").await;
+    let name = "burst";
+    let mut env = DockerEnv::start(berth(), name).await;
     env.agent(0, &[]).await;
-    let td = env.register("burst", vec![env.container("app", "exec sleep 300").build()]).await;
+    let td = env.register(name, vec![env.container("app", "exec sleep 300").build()]).await;
     let kill_after = rand::thread_rng().gen_range(2..=8);
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -128,18 +160,12 @@ async fn a_server_killed_during_a_run_task_burst_loses_no_task_and_leaves_no_orp
         })
         .collect();
     wait_acknowledged(&acknowledged, kill_after).await;
-    let port = env.server().port();
-    env.server.take().unwrap().kill9();
+    // The clients are cut off mid-request by the kill.
+    kill_and_restart(&mut env, Victim::Server).await;
     stop.store(true, Ordering::Relaxed);
     for w in workers {
         w.await.unwrap();
     }
-    env.server = Some(BerthProcess::start_with(
-        berth(),
-        &env.dir.path().join("server"),
-        port,
-        &["--heartbeat-timeout", "3", "--disconnected-grace", "3"],
-    ));
 
     let acknowledged = acknowledged.lock().unwrap().clone();
     let tasks = converged(&env).await;
@@ -158,11 +184,23 @@ async fn a_server_killed_during_a_run_task_burst_loses_no_task_and_leaves_no_orp
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_killed_during_a_rolling_deploy_comes_back_and_the_service_reaches_its_count() {
-    let mut env = DockerEnv::start(berth(), "deploykill").await;
+    rolling_deploy_with_a_kill("deploykill", Victim::Agent(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_during_a_rolling_deploy_comes_back_and_the_service_reaches_its_count() {
+    rolling_deploy_with_a_kill("deployserver", Victim::Server).await;
+}
+
+/// A service of 4 on two agents rolls out a new revision; `victim` is killed once a random
+/// number of the new tasks started, and started again. The rollout completes, with exactly
+/// the 4 new tasks running in one container each.
+async fn rolling_deploy_with_a_kill(name: &str, victim: Victim) {
+    let mut env = DockerEnv::start(berth(), name).await;
     env.agent(0, &[]).await;
     env.agent(1, &[]).await;
-    let v1 = env.register("deploykill", vec![env.container("app", "exec sleep 300").build()]).await;
-    let v2 = env.register("deploykill", vec![env.container("app", "exec sleep 301").build()]).await;
+    let v1 = env.register(name, vec![env.container("app", "exec sleep 300").build()]).await;
+    let v2 = env.register(name, vec![env.container("app", "exec sleep 301").build()]).await;
     let config = DeploymentConfiguration::builder().maximum_percent(200).minimum_healthy_percent(50).build();
     env.ecs
         .create_service()
@@ -207,8 +245,7 @@ async fn an_agent_killed_during_a_rolling_deploy_comes_back_and_the_service_reac
         }
     })
     .await;
-    env.agents[1].take().unwrap().kill9();
-    env.agent(1, &[]).await;
+    kill_and_restart(&mut env, victim).await;
     steady(&env, &v2).await;
 
     let tasks = converged(&env).await;
