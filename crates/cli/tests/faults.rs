@@ -131,12 +131,20 @@ async fn kill_and_restart(env: &mut DockerEnv, victim: Victim) {
     }
 }
 
-/// RunTask from three clients at once; the server is killed after a random number of
-/// acknowledgements and started again. Every acknowledged task must be known and running in
-/// exactly one container, and no container may run for a task the server does not want.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_during_a_run_task_burst_loses_no_task_and_leaves_no_orphan() {
-    let name = "burst";
+    run_task_burst_with_a_kill("burst", Victim::Server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_killed_during_a_run_task_burst_loses_no_task_and_leaves_no_orphan() {
+    run_task_burst_with_a_kill("burstagent", Victim::Agent(0)).await;
+}
+
+/// RunTask from three clients at once; `victim` is killed after a random number of
+/// acknowledgements and started again. Every acknowledged task must be known and running in
+/// exactly one container, and no container may run for a task the server does not want.
+async fn run_task_burst_with_a_kill(name: &str, victim: Victim) {
     let mut env = DockerEnv::start(berth(), name).await;
     env.agent(0, &[]).await;
     let td = env.register(name, vec![env.container("app", "exec sleep 300").build()]).await;
@@ -160,8 +168,13 @@ async fn a_server_killed_during_a_run_task_burst_loses_no_task_and_leaves_no_orp
         })
         .collect();
     wait_acknowledged(&acknowledged, kill_after).await;
-    // The clients are cut off mid-request by the kill.
-    kill_and_restart(&mut env, Victim::Server).await;
+    if let Victim::Agent(_) = victim {
+        // The server stays up, so the clients would go on placing tasks for as long as the
+        // agent takes to come back; requests in flight still land while the agent dies.
+        stop.store(true, Ordering::Relaxed);
+    }
+    // A killed server cuts the clients off mid-request.
+    kill_and_restart(&mut env, victim).await;
     stop.store(true, Ordering::Relaxed);
     for w in workers {
         w.await.unwrap();
