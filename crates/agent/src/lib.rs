@@ -28,6 +28,8 @@ use berth_runtime::ContainerRuntime;
 use berth_sigv4::Credential;
 use tokio::sync::watch;
 
+use berth_model::status::{DesiredStatus, InstanceStatus};
+
 use crate::{
     client::{ClientError, ServerClient},
     reporter::Reporter,
@@ -179,7 +181,7 @@ pub async fn run<R: ContainerRuntime>(config: AgentConfig, runtime: Arc<R>) -> R
                 continue;
             }
         };
-        if desired.instance_status == "INACTIVE" {
+        if desired.instance_status == InstanceStatus::Inactive {
             return Err(AgentError::Deregistered);
         }
         version = desired.version;
@@ -231,7 +233,7 @@ async fn converge<R: ContainerRuntime>(
         remove_orphans(ctx.runtime.as_ref(), &ctx.session.instance_arn(), &wanted).await;
     }
     for t in desired {
-        let want = if t.desired_status == "RUNNING" { Desired::Running } else { Desired::Stopped };
+        let want = if t.desired_status == DesiredStatus::Running { Desired::Running } else { Desired::Stopped };
         match tasks.get(&t.task_arn) {
             Some(running) => {
                 running.desired.send_if_modified(|d| {

@@ -5,7 +5,7 @@
 use std::{sync::Arc, time::Duration};
 
 use berth_model::{
-    task::{ContainerStateChange, NetworkBinding, TaskOverride, TaskStateChange},
+    task::{ContainerStateChange, HealthStatus, NetworkBinding, TaskOverride, TaskStateChange, TaskStatus},
     task_definition::{ContainerDefinition, TaskDefinition},
 };
 use berth_runtime::{ContainerRuntime, Health, RunState};
@@ -36,29 +36,14 @@ const STEADY_AFTER: Duration = Duration::from_secs(5);
 /// How long a container may wait for its dependencies when it sets no startTimeout.
 const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(180);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Phase {
-    Pending,
-    Running,
-    Stopping,
-    Stopped,
-}
-
-impl Phase {
-    fn as_str(self) -> &'static str {
-        match self {
-            Phase::Pending => "PENDING",
-            Phase::Running => "RUNNING",
-            Phase::Stopping => "STOPPING",
-            Phase::Stopped => "STOPPED",
-        }
-    }
-}
+/// Where the task is: PENDING, RUNNING, STOPPING or STOPPED (ECS's lifecycle, of which the
+/// agent walks these four).
+type Phase = TaskStatus;
 
 struct Managed {
     def: ContainerDefinition,
     id: Option<String>,
-    status: &'static str,
+    status: TaskStatus,
     exit_code: Option<i64>,
     reason: Option<String>,
     health: Health,
@@ -71,7 +56,7 @@ impl Managed {
     }
 
     fn exited(&self) -> bool {
-        self.status == "STOPPED"
+        self.status == TaskStatus::Stopped
     }
 }
 
@@ -98,11 +83,11 @@ pub struct TaskManager<R: ContainerRuntime> {
     last_report: Option<TaskStateChange>,
 }
 
-fn health_str(h: Health) -> &'static str {
+fn health_status(h: Health) -> HealthStatus {
     match h {
-        Health::Healthy => "HEALTHY",
-        Health::Unhealthy => "UNHEALTHY",
-        Health::None | Health::Starting => "UNKNOWN",
+        Health::Healthy => HealthStatus::Healthy,
+        Health::Unhealthy => HealthStatus::Unhealthy,
+        Health::None | Health::Starting => HealthStatus::Unknown,
     }
 }
 
@@ -124,7 +109,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
             .map(|def| Managed {
                 def: def.clone(),
                 id: None,
-                status: "PENDING",
+                status: TaskStatus::Pending,
                 exit_code: None,
                 reason: None,
                 health: Health::None,
@@ -312,7 +297,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
                 return Err(format!("dependsOn names an unknown container '{}'", dep.container_name));
             };
             let met = match dep.condition.as_str() {
-                "START" => d.id.is_some() && d.status != "PENDING",
+                "START" => d.id.is_some() && d.status != TaskStatus::Pending,
                 "COMPLETE" => d.exited(),
                 "SUCCESS" => {
                     if d.exited() && d.exit_code != Some(0) {
@@ -372,7 +357,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
         .map_err(|e| format!("CannotCreateContainerError: {e}"))?;
         self.containers[i].id = Some(id.clone());
         self.runtime.start(&id).await.map_err(|e| format!("CannotStartContainerError: {e}"))?;
-        self.containers[i].status = "RUNNING";
+        self.containers[i].status = TaskStatus::Running;
         Ok(())
     }
 
@@ -384,9 +369,9 @@ impl<R: ContainerRuntime> TaskManager<R> {
                 Ok(Some(s)) => {
                     // A container's status only moves forward.
                     match s.state {
-                        RunState::Running if c.status != "STOPPED" => c.status = "RUNNING",
-                        RunState::Exited(code) if c.status != "STOPPED" => {
-                            c.status = "STOPPED";
+                        RunState::Running if !c.exited() => c.status = TaskStatus::Running,
+                        RunState::Exited(code) if !c.exited() => {
+                            c.status = TaskStatus::Stopped;
                             c.exit_code = Some(code);
                         }
                         _ => {}
@@ -404,8 +389,8 @@ impl<R: ContainerRuntime> TaskManager<R> {
                         .collect();
                 }
                 Ok(None) => {
-                    if c.status != "STOPPED" {
-                        c.status = "STOPPED";
+                    if !c.exited() {
+                        c.status = TaskStatus::Stopped;
                         c.reason.get_or_insert_with(|| "The container was removed outside berth.".into());
                     }
                 }
@@ -434,7 +419,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
         self.refresh().await;
         for c in &mut self.containers {
             if c.id.is_none() {
-                c.status = "STOPPED";
+                c.status = TaskStatus::Stopped;
             }
         }
         if let Some(c) = self.containers.iter_mut().find(|c| c.exit_code.is_none() && c.reason.is_none()) {
@@ -461,7 +446,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
     fn finish(&mut self, code: Option<&'static str>, reason: Option<String>) {
         self.phase = Phase::Stopped;
         for c in &mut self.containers {
-            c.status = "STOPPED";
+            c.status = TaskStatus::Stopped;
         }
         if self.stop_code.is_none() {
             self.stop_code = code;
@@ -492,7 +477,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
         let change = TaskStateChange {
             cluster: Some(self.cluster.clone()),
             task: Some(self.task_arn.clone()),
-            status: Some(self.phase.as_str().to_string()),
+            status: Some(self.phase),
             reason: if stopped { self.stopped_reason.clone() } else { None },
             containers: self
                 .containers
@@ -503,8 +488,8 @@ impl<R: ContainerRuntime> TaskManager<R> {
                     exit_code: c.exit_code,
                     network_bindings: c.bindings.clone(),
                     reason: c.reason.clone(),
-                    status: Some(c.status.to_string()),
-                    health_status: Some(health_str(c.health).to_string()),
+                    status: Some(c.status),
+                    health_status: Some(health_status(c.health)),
                     image_digest: None,
                 })
                 .collect(),
@@ -539,7 +524,7 @@ mod tests {
         };
         DesiredTask {
             task_arn: "arn:aws:ecs:us-east-1:000000000000:task/c/t1".into(),
-            desired_status: "RUNNING".into(),
+            desired_status: berth_model::status::DesiredStatus::Running,
             task_definition: Arc::new(TaskDefinition { container_definitions: vec![def], ..Default::default() }),
             overrides: TaskOverride::default(),
         }

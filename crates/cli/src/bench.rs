@@ -8,8 +8,12 @@
 use std::{sync::Arc, time::Instant};
 
 use anyhow::{bail, Context};
-use berth_control::{Caller, Control, CreateCluster, RegisterInstance, RunTask};
+use berth_control::{Caller, Control};
 use berth_model::container_instance::{Attribute, Resource};
+use berth_model::{
+    ecs::{CreateClusterRequest, RegisterContainerInstanceRequest, RunTaskRequest},
+    placement::{PlacementConstraint, PlacementStrategy},
+};
 use berth_store::SqliteStore;
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -52,7 +56,7 @@ async fn placement(args: PlacementArgs) -> anyhow::Result<()> {
     let control = Control::open(Arc::new(SqliteStore::open(dir.path())?)).map_err(|e| anyhow::anyhow!("{e}"))?;
     let c = caller();
     control
-        .create_cluster(&c, CreateCluster { cluster_name: Some("bench".into()), ..Default::default() })
+        .create_cluster(&c, CreateClusterRequest { cluster_name: Some("bench".into()), ..Default::default() })
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let definition = json!({"family": "bench", "containerDefinitions": [{"name": "app", "image": "busybox", "cpu": 10, "memory": 32}]});
@@ -73,14 +77,14 @@ async fn placement(args: PlacementArgs) -> anyhow::Result<()> {
     while next < groups || !in_flight.is_empty() {
         while next < groups && in_flight.len() < args.concurrency.max(1) {
             let count = args.group_size.min(args.tasks - next * args.group_size);
-            let request = RunTask {
+            let request = RunTaskRequest {
                 cluster: Some("bench".into()),
-                task_definition: "bench".into(),
+                task_definition: Some("bench".into()),
                 group: Some(format!("service:bench-{next}")),
-                placement_constraints: vec![json!({"type": "memberOf", "expression": "attribute:stack == prod"})],
+                placement_constraints: vec![PlacementConstraint::member_of("attribute:stack == prod")],
                 placement_strategy: vec![
-                    json!({"type": "spread", "field": "attribute:ecs.availability-zone"}),
-                    json!({"type": "binpack", "field": "memory"}),
+                    PlacementStrategy::spread("attribute:ecs.availability-zone"),
+                    PlacementStrategy::binpack("memory"),
                 ],
                 ..Default::default()
             };
@@ -114,7 +118,7 @@ async fn register_instances(control: &Control, n: usize, parallel: usize) -> any
             set.join_next().await.expect("a registration in flight")?.map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         let (cpu, memory) = sizes[i % sizes.len()];
-        let req = RegisterInstance {
+        let req = RegisterContainerInstanceRequest {
             cluster: Some("bench".into()),
             total_resources: vec![Resource::integer("CPU", cpu), Resource::integer("MEMORY", memory)],
             attributes: vec![

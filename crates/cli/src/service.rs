@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use berth_client::ServerClient;
-use berth_model::status::RolloutState;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
+
+use berth_model::status::RolloutState;
 
 use crate::{
     task::Connection,

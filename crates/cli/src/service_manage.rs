@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use berth_model::status::RolloutState;
 use clap::Args;
 use serde_json::{json, Value};
+
+use berth_model::status::RolloutState;
 
 use crate::{
     service::{call, follow, FollowArgs, Outcome},

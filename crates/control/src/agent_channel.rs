@@ -69,7 +69,7 @@ fn desired_tasks(state: &State, id: &AgentIdentity) -> Result<DesiredTasks, EcsE
             .ok_or_else(|| EcsError::Server(format!("task definition of {} is missing", t.task.task_arn)))?;
         tasks.push(DesiredTask {
             task_arn: t.task.task_arn.clone(),
-            desired_status: t.task.desired_status.clone(),
+            desired_status: t.task.desired_status,
             task_definition: td,
             overrides: t.task.overrides.clone(),
         });
@@ -78,7 +78,7 @@ fn desired_tasks(state: &State, id: &AgentIdentity) -> Result<DesiredTasks, EcsE
         .map(|a| berth_model::Arn::ecs(&a.region, &a.account, "cluster", &rec.cluster).to_string())
         .unwrap_or_default();
     let version = region.desired_version(&id.instance_arn, state.version_base());
-    Ok(DesiredTasks { version, cluster_arn, instance_status: rec.instance.status.clone(), tasks, registry_auth: None })
+    Ok(DesiredTasks { version, cluster_arn, instance_status: rec.instance.status, tasks, registry_auth: None })
 }
 
 impl Control {
@@ -95,11 +95,7 @@ impl Control {
     /// Whether container instance `arn` is registered (ACTIVE or DRAINING) in `region`.
     pub fn instance_registered(&self, region: &str, arn: &str) -> bool {
         self.read(|state| {
-            state
-                .region(region)
-                .instances
-                .get(arn)
-                .is_some_and(|i| i.instance.status != InstanceStatus::Inactive.as_str())
+            state.region(region).instances.get(arn).is_some_and(|i| i.instance.status != InstanceStatus::Inactive)
         })
     }
 
@@ -117,7 +113,7 @@ impl Control {
             self.write(move |state, changes| {
                 let id = who;
                 if let Some(rec) = state.region(&id.region).instances.get(&id.instance_arn) {
-                    if !rec.instance.agent_connected && rec.instance.status != "INACTIVE" {
+                    if !rec.instance.agent_connected && rec.instance.status != InstanceStatus::Inactive {
                         let mut next = (**rec).clone();
                         next.instance.agent_connected = true;
                         next.instance.version += 1;

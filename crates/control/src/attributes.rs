@@ -2,7 +2,13 @@
 
 use std::sync::Arc;
 
-use berth_model::{container_instance::Attribute, EcsError};
+use berth_model::{
+    container_instance::Attribute,
+    ecs::{AttributesRequest, AttributesResponse, ListAttributesRequest, ListAttributesResponse},
+    json,
+    status::InstanceStatus,
+    EcsError,
+};
 
 use crate::{clusters::active_cluster, instances::find_instance, state::Change, Caller, Control, Page, PageRequest};
 
@@ -23,10 +29,11 @@ impl Control {
     pub async fn change_attributes(
         &self,
         caller: &Caller,
-        cluster: Option<String>,
-        attributes: Vec<Attribute>,
+        req: AttributesRequest,
         put: bool,
-    ) -> Result<Vec<Attribute>, EcsError> {
+    ) -> Result<AttributesResponse, EcsError> {
+        let attributes = json::required(&req.attributes, "attributes")?.clone();
+        let cluster = req.cluster;
         if attributes.is_empty() {
             return Err(EcsError::invalid("attributes must not be empty."));
         }
@@ -75,7 +82,7 @@ impl Control {
                 rec.instance.version += 1;
                 changes.push(Change::Instance { region: caller.region.clone(), record: Arc::new(rec) });
             }
-            Ok(attributes)
+            Ok(AttributesResponse { attributes })
         })
         .await
     }
@@ -84,12 +91,12 @@ impl Control {
     pub fn list_attributes(
         &self,
         caller: &Caller,
-        cluster: Option<&str>,
-        target_type: &str,
-        name: Option<&str>,
-        value: Option<&str>,
-        page: &PageRequest,
-    ) -> Result<Page<Attribute>, EcsError> {
+        req: &ListAttributesRequest,
+    ) -> Result<ListAttributesResponse, EcsError> {
+        let target_type = json::required(&req.target_type, "targetType")?;
+        let (cluster, name, value) =
+            (req.cluster.as_deref(), req.attribute_name.as_deref(), req.attribute_value.as_deref());
+        let page = PageRequest::of(&req.next_token, req.max_results);
         if target_type != "container-instance" {
             return Err(EcsError::invalid(format!(
                 "Invalid targetType '{target_type}': only container-instance is supported."
@@ -102,7 +109,11 @@ impl Control {
             let cluster = active_cluster(state, caller, cluster)?.cluster_name.clone();
             let region = state.region(&caller.region);
             let mut items = Vec::new();
-            for rec in region.instances.values().filter(|r| r.cluster == cluster && r.instance.status != "INACTIVE") {
+            for rec in region
+                .instances
+                .values()
+                .filter(|r| r.cluster == cluster && r.instance.status != InstanceStatus::Inactive)
+            {
                 let arn = &rec.instance.container_instance_arn;
                 for a in &rec.instance.attributes {
                     if name.is_some_and(|n| n != a.name) || value.is_some_and(|v| Some(v) != a.value.as_deref()) {
@@ -118,5 +129,6 @@ impl Control {
             }
             page.page(100, true, items.into_iter())
         })
+        .map(|Page { items, next_token }| ListAttributesResponse { attributes: items, next_token })
     }
 }

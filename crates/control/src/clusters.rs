@@ -4,31 +4,18 @@ use std::sync::Arc;
 
 use berth_model::{
     cluster::{self, Cluster, ClusterSetting, DEFAULT_CLUSTER},
-    tag::{self, Tag},
+    ecs::{
+        ClusterResponse, CreateClusterRequest, DeleteClusterRequest, DescribeClustersRequest, DescribeClustersResponse,
+        ListClustersRequest, ListClustersResponse, UpdateClusterRequest,
+    },
+    json,
+    status::{ClusterStatus, InstanceStatus, ServiceStatus},
+    tag,
     task::TaskStatus,
     Arn, EcsError, Failure, KeyValuePair,
 };
 
 use crate::{settings, state::Change, Caller, Control, Page, PageRequest, State};
-
-#[derive(Debug, Clone, Default)]
-pub struct CreateCluster {
-    pub cluster_name: Option<String>,
-    pub tags: Vec<Tag>,
-    pub settings: Vec<ClusterSetting>,
-    pub configuration: Option<serde_json::Value>,
-    pub capacity_providers: Vec<String>,
-    pub default_capacity_provider_strategy: Vec<serde_json::Value>,
-    pub service_connect_defaults: Option<serde_json::Value>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct UpdateCluster {
-    pub cluster: String,
-    pub settings: Option<Vec<ClusterSetting>>,
-    pub configuration: Option<serde_json::Value>,
-    pub service_connect_defaults: Option<serde_json::Value>,
-}
 
 /// The optional parts of a cluster DescribeClusters adds on request (`include`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,6 +30,24 @@ impl ClusterInclude {
     /// Everything: what Create/Update/Delete return.
     pub const ALL: ClusterInclude =
         ClusterInclude { settings: true, statistics: false, tags: true, configurations: true };
+
+    /// DescribeClusters' `include`, with ECS's error for a value it does not know.
+    pub fn parse(include: &[String]) -> Result<ClusterInclude, EcsError> {
+        let mut out = ClusterInclude::default();
+        for field in include {
+            match field.as_str() {
+                "SETTINGS" => out.settings = true,
+                "STATISTICS" => out.statistics = true,
+                "TAGS" => out.tags = true,
+                "CONFIGURATIONS" => out.configurations = true,
+                "ATTACHMENTS" => {}
+                other => return Err(EcsError::invalid(format!(
+                    "Invalid include value '{other}': use ATTACHMENTS, CONFIGURATIONS, SETTINGS, STATISTICS or TAGS."
+                ))),
+            }
+        }
+        Ok(out)
+    }
 }
 
 pub fn cluster_arn(caller: &Caller, name: &str) -> String {
@@ -58,7 +63,7 @@ pub fn active_cluster<'s>(
     let name = berth_model::arn::cluster_name_from(reference.unwrap_or(DEFAULT_CLUSTER));
     match state.region(&caller.region).clusters.get(name) {
         None => Err(EcsError::ClusterNotFound),
-        Some(c) if c.status != "ACTIVE" => {
+        Some(c) if c.status != ClusterStatus::Active => {
             Err(EcsError::invalid("The specified cluster is inactive. Specify an active cluster and try again."))
         }
         Some(c) => Ok(c),
@@ -69,9 +74,11 @@ pub fn active_cluster<'s>(
 fn view(state: &State, caller: &Caller, c: &Cluster, include: ClusterInclude) -> Cluster {
     let mut out = c.clone();
     let region = state.region(&caller.region);
-    out.registered_container_instances_count =
-        region.instances.values().filter(|i| i.cluster == c.cluster_name && i.instance.status != "INACTIVE").count()
-            as i64;
+    out.registered_container_instances_count = region
+        .instances
+        .values()
+        .filter(|i| i.cluster == c.cluster_name && i.instance.status != InstanceStatus::Inactive)
+        .count() as i64;
     let tasks = region.tasks.values().filter(|t| t.cluster == c.cluster_name);
     let (mut running, mut pending) = (0, 0);
     for t in tasks {
@@ -83,8 +90,11 @@ fn view(state: &State, caller: &Caller, c: &Cluster, include: ClusterInclude) ->
     }
     out.running_tasks_count = running;
     out.pending_tasks_count = pending;
-    out.active_services_count =
-        region.services.values().filter(|s| s.cluster == c.cluster_name && s.service.status == "ACTIVE").count() as i64;
+    out.active_services_count = region
+        .services
+        .values()
+        .filter(|s| s.cluster == c.cluster_name && s.service.status == ServiceStatus::Active)
+        .count() as i64;
     if include.tags {
         out.tags = crate::tags::tags_of(state, caller, &c.cluster_arn);
     }
@@ -114,7 +124,11 @@ fn view(state: &State, caller: &Caller, c: &Cluster, include: ClusterInclude) ->
 
 impl Control {
     /// CreateCluster. Creating a cluster that already exists returns it unchanged, as ECS does.
-    pub async fn create_cluster(&self, caller: &Caller, req: CreateCluster) -> Result<Cluster, EcsError> {
+    pub async fn create_cluster(
+        &self,
+        caller: &Caller,
+        req: CreateClusterRequest,
+    ) -> Result<ClusterResponse, EcsError> {
         let name = req.cluster_name.clone().unwrap_or_else(|| DEFAULT_CLUSTER.into());
         cluster::validate_name(&name)?;
         cluster::validate_settings(&req.settings)?;
@@ -125,7 +139,7 @@ impl Control {
         let caller = caller.clone();
         self.write(move |state, changes| {
             let region = state.region(&caller.region);
-            if let Some(existing) = region.clusters.get(&name).filter(|c| c.status == "ACTIVE") {
+            if let Some(existing) = region.clusters.get(&name).filter(|c| c.status == ClusterStatus::Active) {
                 return Ok(view(state, &caller, existing, ClusterInclude::ALL));
             }
             let insights = settings::effective(state, &caller, "containerInsights");
@@ -137,7 +151,7 @@ impl Control {
                 cluster_arn: cluster_arn(&caller, &name),
                 cluster_name: name,
                 configuration: req.configuration,
-                status: "ACTIVE".into(),
+                status: ClusterStatus::Active,
                 settings,
                 capacity_providers: req.capacity_providers,
                 default_capacity_provider_strategy: req.default_capacity_provider_strategy,
@@ -155,15 +169,17 @@ impl Control {
             Ok(out)
         })
         .await
+        .map(|cluster| ClusterResponse { cluster })
     }
 
     /// DescribeClusters: known clusters (ACTIVE or INACTIVE) and a MISSING failure for the rest.
     pub fn describe_clusters(
         &self,
         caller: &Caller,
-        references: &[String],
-        include: ClusterInclude,
-    ) -> Result<(Vec<Cluster>, Vec<Failure>), EcsError> {
+        req: &DescribeClustersRequest,
+    ) -> Result<DescribeClustersResponse, EcsError> {
+        let include = ClusterInclude::parse(&req.include)?;
+        let references = &req.clusters[..];
         if references.len() > 100 {
             return Err(EcsError::invalid("DescribeClusters accepts at most 100 clusters."));
         }
@@ -180,27 +196,45 @@ impl Control {
                     None => failures.push(Failure::new(cluster_arn(caller, name), "MISSING")),
                 }
             }
-            (found, failures)
+            DescribeClustersResponse { clusters: found, failures }
         }))
     }
 
     /// ListClusters: ARNs of the ACTIVE clusters, by name.
-    pub fn list_clusters(&self, caller: &Caller, page: &PageRequest) -> Result<Page<String>, EcsError> {
-        self.read(|state| {
+    pub fn list_clusters(&self, caller: &Caller, req: &ListClustersRequest) -> Result<ListClustersResponse, EcsError> {
+        let page = PageRequest::of(&req.next_token, req.max_results);
+        let Page { items, next_token } = self.read(|state| {
             let clusters = state.region(&caller.region).clusters.values();
-            let active = clusters.filter(|c| c.status == "ACTIVE");
+            let active = clusters.filter(|c| c.status == ClusterStatus::Active);
             page.page(100, true, active.map(|c| (c.cluster_name.clone(), c.cluster_arn.clone())))
-        })
+        })?;
+        Ok(ListClustersResponse { cluster_arns: items, next_token })
     }
 
-    /// UpdateCluster and UpdateClusterSettings.
-    pub async fn update_cluster(&self, caller: &Caller, req: UpdateCluster) -> Result<Cluster, EcsError> {
+    /// UpdateClusterSettings: UpdateCluster with `settings` required.
+    pub async fn update_cluster_settings(
+        &self,
+        caller: &Caller,
+        req: UpdateClusterRequest,
+    ) -> Result<ClusterResponse, EcsError> {
+        json::required(&req.settings, "settings")?;
+        self.update_cluster(caller, UpdateClusterRequest { configuration: None, service_connect_defaults: None, ..req })
+            .await
+    }
+
+    /// UpdateCluster.
+    pub async fn update_cluster(
+        &self,
+        caller: &Caller,
+        req: UpdateClusterRequest,
+    ) -> Result<ClusterResponse, EcsError> {
+        let reference = json::required(&req.cluster, "cluster")?.clone();
         if let Some(s) = &req.settings {
             cluster::validate_settings(s)?;
         }
         let caller = caller.clone();
         self.write(move |state, changes| {
-            let mut cluster = (**active_cluster(state, &caller, Some(&req.cluster))?).clone();
+            let mut cluster = (**active_cluster(state, &caller, Some(&reference))?).clone();
             if let Some(s) = &req.settings {
                 cluster.settings = cluster::merge_settings(&cluster.settings, s);
             }
@@ -212,19 +246,24 @@ impl Control {
             }
             let out = view(state, &caller, &cluster, ClusterInclude::ALL);
             changes.push(Change::Cluster { region: caller.region.clone(), cluster: Arc::new(cluster) });
-            Ok(out)
+            Ok(ClusterResponse { cluster: out })
         })
         .await
     }
 
     /// DeleteCluster: refused while the cluster holds instances, services or tasks; the
     /// cluster then stays describable as INACTIVE.
-    pub async fn delete_cluster(&self, caller: &Caller, reference: String) -> Result<Cluster, EcsError> {
+    pub async fn delete_cluster(
+        &self,
+        caller: &Caller,
+        req: DeleteClusterRequest,
+    ) -> Result<ClusterResponse, EcsError> {
+        let reference = json::required(&req.cluster, "cluster")?.clone();
         let caller = caller.clone();
         self.write(move |state, changes| {
             let name = berth_model::arn::cluster_name_from(&reference);
             let cluster = match state.region(&caller.region).clusters.get(name) {
-                Some(c) if c.status == "ACTIVE" => c,
+                Some(c) if c.status == ClusterStatus::Active => c,
                 _ => return Err(EcsError::ClusterNotFound),
             };
             let counted = view(state, &caller, cluster, ClusterInclude::default());
@@ -244,11 +283,11 @@ impl Control {
                 ));
             }
             let mut deleted = view(state, &caller, cluster, ClusterInclude::ALL);
-            deleted.status = "INACTIVE".into();
+            deleted.status = ClusterStatus::Inactive;
             let mut stored = (**cluster).clone();
-            stored.status = "INACTIVE".into();
+            stored.status = ClusterStatus::Inactive;
             changes.push(Change::Cluster { region: caller.region.clone(), cluster: Arc::new(stored) });
-            Ok(deleted)
+            Ok(ClusterResponse { cluster: deleted })
         })
         .await
     }
@@ -258,6 +297,7 @@ impl Control {
 mod tests {
     use super::*;
     use crate::test_support::*;
+    use berth_model::tag::Tag;
 
     #[tokio::test]
     async fn lifecycle() {
@@ -267,7 +307,7 @@ mod tests {
         let created = control
             .create_cluster(
                 &c,
-                CreateCluster {
+                CreateClusterRequest {
                     cluster_name: Some("web".into()),
                     tags: vec![Tag::new("team", "a")],
                     ..Default::default()
@@ -275,30 +315,34 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(created.cluster_arn, "arn:aws:ecs:us-east-1:000000000000:cluster/web");
-        assert_eq!(created.settings[0].value.as_deref(), Some("disabled"));
+        assert_eq!(created.cluster.cluster_arn, "arn:aws:ecs:us-east-1:000000000000:cluster/web");
+        assert_eq!(created.cluster.settings[0].value.as_deref(), Some("disabled"));
         // Creating again returns the same cluster.
         let again = control
-            .create_cluster(&c, CreateCluster { cluster_name: Some("web".into()), ..Default::default() })
+            .create_cluster(&c, CreateClusterRequest { cluster_name: Some("web".into()), ..Default::default() })
             .await
             .unwrap();
-        assert_eq!(again.tags, vec![Tag::new("team", "a")]);
+        assert_eq!(again.cluster.tags, vec![Tag::new("team", "a")]);
 
-        let (found, missing) =
-            control.describe_clusters(&c, &["web".into(), "nope".into()], ClusterInclude::default()).unwrap();
+        let req = DescribeClustersRequest { clusters: vec!["web".into(), "nope".into()], include: Vec::new() };
+        let DescribeClustersResponse { clusters: found, failures: missing } =
+            control.describe_clusters(&c, &req).unwrap();
         assert_eq!(found.len(), 1);
         assert!(found[0].tags.is_empty() && found[0].settings.is_empty());
         assert_eq!(missing[0].reason.as_deref(), Some("MISSING"));
 
-        let deleted = control.delete_cluster(&c, "web".into()).await.unwrap();
-        assert_eq!(deleted.status, "INACTIVE");
-        assert!(control.list_clusters(&c, &PageRequest::default()).unwrap().items.is_empty());
+        let deleted = control.delete_cluster(&c, DeleteClusterRequest { cluster: Some("web".into()) }).await.unwrap();
+        assert_eq!(deleted.cluster.status, ClusterStatus::Inactive);
+        assert!(control.list_clusters(&c, &ListClustersRequest::default()).unwrap().cluster_arns.is_empty());
         let err = control
-            .update_cluster(&c, UpdateCluster { cluster: "web".into(), ..Default::default() })
+            .update_cluster(&c, UpdateClusterRequest { cluster: Some("web".into()), ..Default::default() })
             .await
             .unwrap_err();
         assert_eq!(err.code(), "InvalidParameterException");
-        assert_eq!(control.delete_cluster(&c, "web".into()).await.unwrap_err(), EcsError::ClusterNotFound);
+        assert_eq!(
+            control.delete_cluster(&c, DeleteClusterRequest { cluster: Some("web".into()) }).await.unwrap_err(),
+            EcsError::ClusterNotFound
+        );
     }
 
     #[tokio::test]
@@ -308,11 +352,11 @@ mod tests {
         {
             let control = open(dir.path());
             control
-                .create_cluster(&c, CreateCluster { cluster_name: Some("a".into()), ..Default::default() })
+                .create_cluster(&c, CreateClusterRequest { cluster_name: Some("a".into()), ..Default::default() })
                 .await
                 .unwrap();
         }
         let control = open(dir.path());
-        assert_eq!(control.list_clusters(&c, &PageRequest::default()).unwrap().items.len(), 1);
+        assert_eq!(control.list_clusters(&c, &ListClustersRequest::default()).unwrap().cluster_arns.len(), 1);
     }
 }

@@ -5,7 +5,11 @@
 
 use std::{sync::Arc, time::Duration};
 
-use berth_model::{task::TaskStatus, time};
+use berth_model::{
+    status::{DesiredStatus, InstanceStatus},
+    task::TaskStatus,
+    time,
+};
 use tokio::time::Instant;
 
 use crate::{state::Change, tasks::bump_instance, Control};
@@ -70,7 +74,7 @@ impl Control {
         let instances: Vec<(String, String, bool, bool)> = self.read(|s| {
             s.regions()
                 .flat_map(|(region, r)| {
-                    r.instances.values().filter(|i| i.instance.status != "INACTIVE").map(move |i| {
+                    r.instances.values().filter(|i| i.instance.status != InstanceStatus::Inactive).map(move |i| {
                         let has_tasks = r
                             .tasks_on(&i.instance.container_instance_arn)
                             .any(|t| t.task.last() != TaskStatus::Stopped);
@@ -164,15 +168,15 @@ impl Control {
             for t in r.tasks_on(&arn).filter(|t| t.task.last() != TaskStatus::Stopped) {
                 let mut next = (**t).clone();
                 let task = &mut next.task;
-                task.last_status = "STOPPED".into();
-                task.desired_status = "STOPPED".into();
+                task.last_status = TaskStatus::Stopped;
+                task.desired_status = DesiredStatus::Stopped;
                 task.connectivity = Some("DISCONNECTED".into());
                 task.stopped_at = Some(now);
                 task.stopping_at.get_or_insert(now);
                 task.stopped_reason.get_or_insert_with(|| reason.clone());
                 for c in &mut task.containers {
-                    if c.last_status != "STOPPED" {
-                        c.last_status = "STOPPED".into();
+                    if c.last_status != TaskStatus::Stopped {
+                        c.last_status = TaskStatus::Stopped;
                         c.reason.get_or_insert_with(|| "The container instance's agent stopped responding.".into());
                     }
                 }
@@ -197,14 +201,15 @@ mod tests {
 
     use std::sync::Arc;
 
-    use crate::{test_support::*, ListTasks, RunTask};
+    use crate::test_support::*;
+    use berth_model::ecs::{ListTasksRequest, RunTaskRequest, TasksResponse};
 
     /// The agent's report that task `arn` (its container `app`) stopped.
     fn stopped_report(arn: &str) -> TaskStateChange {
-        let stopped = Some(berth_model::task::TaskStatus::Stopped.as_str().to_string());
+        let stopped = Some(berth_model::task::TaskStatus::Stopped);
         TaskStateChange {
             task: Some(arn.to_string()),
-            status: stopped.clone(),
+            status: stopped,
             containers: vec![ContainerStateChange {
                 container_name: Some("app".into()),
                 status: stopped,
@@ -220,9 +225,13 @@ mod tests {
         let control = open(dir.path());
         let c = caller();
         cluster_with_instances(&control, &["a"], 1024, 1).await;
-        let run =
-            RunTask { cluster: Some("c".into()), task_definition: "web".into(), count: Some(5), ..Default::default() };
-        let (tasks, _) = control.run_task(&c, run).await.unwrap();
+        let run = RunTaskRequest {
+            cluster: Some("c".into()),
+            task_definition: Some("web".into()),
+            count: Some(5),
+            ..Default::default()
+        };
+        let tasks = control.run_task(&c, run).await.unwrap().tasks;
         // Stopped one after another: the first is the oldest.
         for t in &tasks {
             control.submit_task_state_change("us-east-1".into(), None, stopped_report(&t.task_arn)).await.unwrap();
@@ -243,7 +252,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(control.forget_stopped_tasks(std::time::Duration::from_secs(3600), 2).await.unwrap(), 3);
-        let (found, _) = control.describe_tasks(&c, Some("c"), &arns, false).unwrap();
+        let TasksResponse { tasks: found, .. } = control.describe_tasks(&c, &tasks_in("c", &arns)).unwrap();
         let mut kept: Vec<String> = found.iter().map(|t| t.task_arn.clone()).collect();
         kept.sort();
         let mut newest = arns[3..].to_vec();
@@ -257,29 +266,38 @@ mod tests {
         let control = open(dir.path());
         let c = caller();
         cluster_with_instances(&control, &["a"], 1024, 1).await;
-        let run =
-            RunTask { cluster: Some("c".into()), task_definition: "web".into(), count: Some(2), ..Default::default() };
-        let (tasks, _) = control.run_task(&c, run).await.unwrap();
+        let run = RunTaskRequest {
+            cluster: Some("c".into()),
+            task_definition: Some("web".into()),
+            count: Some(2),
+            ..Default::default()
+        };
+        let tasks = control.run_task(&c, run).await.unwrap().tasks;
         let stopped = tasks[0].task_arn.clone();
         control.submit_task_state_change("us-east-1".into(), None, stopped_report(&stopped)).await.unwrap();
 
         // Within the retention nothing goes; past it only the STOPPED task does.
         assert_eq!(control.forget_stopped_tasks(std::time::Duration::from_secs(3600), 10).await.unwrap(), 0);
         assert_eq!(control.forget_stopped_tasks(std::time::Duration::ZERO, 10).await.unwrap(), 1);
-        let (found, missing) =
-            control.describe_tasks(&c, Some("c"), &[stopped.clone(), tasks[1].task_arn.clone()], false).unwrap();
+        let arns = [stopped.clone(), tasks[1].task_arn.clone()];
+        let TasksResponse { tasks: found, failures: missing } =
+            control.describe_tasks(&c, &tasks_in("c", &arns)).unwrap();
         assert_eq!((found.len(), missing.len()), (1, 1));
         let listed = control
             .list_tasks(
                 &c,
-                &ListTasks { cluster: Some("c".into()), desired_status: Some("STOPPED".into()), ..Default::default() },
+                &ListTasksRequest {
+                    cluster: Some("c".into()),
+                    desired_status: Some("STOPPED".into()),
+                    ..Default::default()
+                },
             )
             .unwrap();
-        assert!(listed.items.is_empty());
+        assert!(listed.task_arns.is_empty());
         // And it stays forgotten after a restart.
         drop(control);
         let control = open(dir.path());
-        let (_, missing) = control.describe_tasks(&c, Some("c"), &[stopped], false).unwrap();
+        let TasksResponse { failures: missing, .. } = control.describe_tasks(&c, &tasks_in("c", &[stopped])).unwrap();
         assert_eq!(missing.len(), 1);
     }
 }

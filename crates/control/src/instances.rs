@@ -3,9 +3,14 @@
 use std::sync::Arc;
 
 use berth_model::{
-    container_instance::{self, Attribute, ContainerInstance, Resource, VersionInfo},
+    container_instance::{self, Attribute, ContainerInstance, Resource},
+    ecs::{
+        ContainerInstanceResponse, ContainerInstancesResponse, DeregisterContainerInstanceRequest,
+        DescribeContainerInstancesRequest, ListContainerInstancesRequest, ListContainerInstancesResponse,
+        RegisterContainerInstanceRequest, UpdateContainerInstancesStateRequest,
+    },
+    json,
     status::InstanceStatus,
-    tag::Tag,
     time, Arn, EcsError, Failure,
 };
 use berth_scheduler::Instance;
@@ -15,16 +20,6 @@ use crate::{
     state::{Change, Usage},
     Caller, Control, InstanceRecord, Page, PageRequest, RegionState,
 };
-
-#[derive(Debug, Clone, Default)]
-pub struct RegisterInstance {
-    pub cluster: Option<String>,
-    pub total_resources: Vec<Resource>,
-    pub version_info: Option<VersionInfo>,
-    pub container_instance_arn: Option<String>,
-    pub attributes: Vec<Attribute>,
-    pub tags: Vec<Tag>,
-}
 
 /// A registered instance and the token its agent authenticates with from now on.
 #[derive(Debug, Clone)]
@@ -88,7 +83,7 @@ pub(crate) fn candidate(region: &RegionState, rec: &InstanceRecord) -> Instance 
     Instance {
         arn: ci.container_instance_arn.clone(),
         ec2_instance_id: ci.ec2_instance_id.clone().unwrap_or_default(),
-        active: ci.status == "ACTIVE",
+        active: ci.status == InstanceStatus::Active,
         agent_connected: ci.agent_connected,
         agent_version: ci.version_info.as_ref().and_then(|v| v.agent_version.clone()).unwrap_or_default(),
         registered_at: ci.registered_at,
@@ -111,7 +106,7 @@ pub(crate) fn free_memory(region: &RegionState, rec: &InstanceRecord) -> i64 {
 /// Whether new tasks of `cluster` may go to the instance: it is in the cluster, ACTIVE, and
 /// its agent is connected.
 pub(crate) fn schedulable(rec: &InstanceRecord, cluster: &str) -> bool {
-    rec.cluster == cluster && rec.instance.status == InstanceStatus::Active.as_str() && rec.instance.agent_connected
+    rec.cluster == cluster && rec.instance.status == InstanceStatus::Active && rec.instance.agent_connected
 }
 
 /// Finds an instance of `cluster` by ARN or id.
@@ -157,7 +152,7 @@ impl Control {
     pub async fn register_container_instance(
         &self,
         caller: &Caller,
-        req: RegisterInstance,
+        req: RegisterContainerInstanceRequest,
     ) -> Result<RegisteredInstance, EcsError> {
         let cpu = req.total_resources.iter().find(|r| r.name == "CPU").map(|r| r.integer_value);
         let memory = req.total_resources.iter().find(|r| r.name == "MEMORY").map(|r| r.integer_value);
@@ -178,7 +173,7 @@ impl Control {
                     .container_instance_arn
                     .as_deref()
                     .and_then(|a| find_instance(region, &cluster, a))
-                    .filter(|r| r.instance.status != "INACTIVE");
+                    .filter(|r| r.instance.status != InstanceStatus::Inactive);
                 let (arn, registered_at, version) = match existing {
                     Some(r) => {
                         (r.instance.container_instance_arn.clone(), r.instance.registered_at, r.instance.version + 1)
@@ -198,7 +193,7 @@ impl Control {
                     version_info: req.version_info,
                     remaining_resources: Vec::new(),
                     registered_resources: req.total_resources,
-                    status: "ACTIVE".into(),
+                    status: InstanceStatus::Active,
                     status_reason: None,
                     agent_connected: true,
                     running_tasks_count: 0,
@@ -225,16 +220,16 @@ impl Control {
     pub async fn deregister_container_instance(
         &self,
         caller: &Caller,
-        cluster: Option<String>,
-        reference: String,
-        force: bool,
-    ) -> Result<ContainerInstance, EcsError> {
+        req: DeregisterContainerInstanceRequest,
+    ) -> Result<ContainerInstanceResponse, EcsError> {
+        let reference = json::required(&req.container_instance, "containerInstance")?.clone();
+        let (cluster, force) = (req.cluster, req.force.unwrap_or(false));
         let caller = caller.clone();
         self.write(move |state, changes| {
             let cluster = active_cluster(state, &caller, cluster.as_deref())?.cluster_name.clone();
             let region = state.region(&caller.region);
             let rec = find_instance(region, &cluster, &reference)
-                .filter(|r| r.instance.status != "INACTIVE")
+                .filter(|r| r.instance.status != InstanceStatus::Inactive)
                 .ok_or_else(|| EcsError::invalid(format!("Container instance '{reference}' is not registered in cluster '{cluster}'.")))?;
             let active = usage(region, &rec.instance.container_instance_arn).active_tasks();
             if active > 0 && !force {
@@ -243,14 +238,14 @@ impl Control {
                 )));
             }
             let mut next = (**rec).clone();
-            next.instance.status = "INACTIVE".into();
+            next.instance.status = InstanceStatus::Inactive;
             next.instance.agent_connected = false;
             next.instance.version += 1;
             // The token stays valid so the agent's next poll learns it was deregistered.
             changes.push(Change::DesiredVersion { region: caller.region.clone(), arn: next.instance.container_instance_arn.clone() });
             let view = instance_view(region, &next, true);
             changes.push(Change::Instance { region: caller.region.clone(), record: Arc::new(next) });
-            Ok(view)
+            Ok(ContainerInstanceResponse { container_instance: view })
         })
         .await
     }
@@ -259,10 +254,16 @@ impl Control {
     pub fn describe_container_instances(
         &self,
         caller: &Caller,
-        cluster: Option<&str>,
-        references: &[String],
-        with_tags: bool,
-    ) -> Result<(Vec<ContainerInstance>, Vec<Failure>), EcsError> {
+        req: &DescribeContainerInstancesRequest,
+    ) -> Result<ContainerInstancesResponse, EcsError> {
+        if let Some(bad) = req.include.iter().find(|i| *i != "TAGS" && *i != "CONTAINER_INSTANCE_HEALTH") {
+            return Err(EcsError::invalid(format!(
+                "Invalid include value '{bad}': use TAGS or CONTAINER_INSTANCE_HEALTH."
+            )));
+        }
+        let references = json::required(&req.container_instances, "containerInstances")?;
+        let with_tags = req.include.iter().any(|i| i == "TAGS");
+        let cluster = req.cluster.as_deref();
         if references.is_empty() || references.len() > 100 {
             return Err(EcsError::invalid("containerInstances must list 1 to 100 instances."));
         }
@@ -277,7 +278,7 @@ impl Control {
                     None => failures.push(Failure::new(reference.clone(), "MISSING")),
                 }
             }
-            Ok((found, failures))
+            Ok(ContainerInstancesResponse { container_instances: found, failures })
         })
     }
 
@@ -285,18 +286,21 @@ impl Control {
     pub fn list_container_instances(
         &self,
         caller: &Caller,
-        cluster: Option<&str>,
-        status: Option<&str>,
-        filter: Option<&str>,
-        page: &PageRequest,
-    ) -> Result<Page<String>, EcsError> {
-        if let Some(s) = status {
-            if !["ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED"].contains(&s) {
-                return Err(EcsError::invalid(format!(
-                    "Invalid status '{s}': use ACTIVE, DRAINING, REGISTERING, DEREGISTERING or REGISTRATION_FAILED."
-                )));
-            }
-        }
+        req: &ListContainerInstancesRequest,
+    ) -> Result<ListContainerInstancesResponse, EcsError> {
+        let (cluster, filter) = (req.cluster.as_deref(), req.filter.as_deref());
+        let page = PageRequest::of(&req.next_token, req.max_results);
+        let status = match req.status.as_deref() {
+            Some(s) => match InstanceStatus::parse(s).filter(|s| *s != InstanceStatus::Inactive) {
+                Some(s) => Some(s),
+                None => {
+                    return Err(EcsError::invalid(format!(
+                        "Invalid status '{s}': use ACTIVE, DRAINING, REGISTERING, DEREGISTERING or REGISTRATION_FAILED."
+                    )))
+                }
+            },
+            None => None,
+        };
         let filter = match filter.map(str::trim).filter(|f| !f.is_empty()) {
             Some(f) => Some(
                 berth_scheduler::query::parse(f)
@@ -311,7 +315,9 @@ impl Control {
                 r.cluster == cluster
                     && match status {
                         Some(s) => r.instance.status == s,
-                        None => r.instance.status == "ACTIVE" || r.instance.status == "DRAINING",
+                        None => {
+                            r.instance.status == InstanceStatus::Active || r.instance.status == InstanceStatus::Draining
+                        }
                     }
                     && filter.as_ref().is_none_or(|f| f.matches(&candidate(region, r)))
             });
@@ -321,21 +327,26 @@ impl Control {
                 items.map(|r| (r.instance.container_instance_arn.clone(), r.instance.container_instance_arn.clone())),
             )
         })
+        .map(|Page { items, next_token }| ListContainerInstancesResponse { container_instance_arns: items, next_token })
     }
 
     /// UpdateContainerInstancesState: ACTIVE or DRAINING, at most 10 instances.
     pub async fn update_container_instances_state(
         &self,
         caller: &Caller,
-        cluster: Option<String>,
-        references: Vec<String>,
-        status: String,
-    ) -> Result<(Vec<ContainerInstance>, Vec<Failure>), EcsError> {
-        if status != "ACTIVE" && status != "DRAINING" {
-            return Err(EcsError::invalid(format!(
-                "Invalid status '{status}': container instances can be set ACTIVE or DRAINING."
-            )));
-        }
+        req: UpdateContainerInstancesStateRequest,
+    ) -> Result<ContainerInstancesResponse, EcsError> {
+        let references = json::required(&req.container_instances, "containerInstances")?.clone();
+        let status = json::required(&req.status, "status")?.clone();
+        let cluster = req.cluster;
+        let status = match InstanceStatus::parse(&status) {
+            Some(s @ (InstanceStatus::Active | InstanceStatus::Draining)) => s,
+            _ => {
+                return Err(EcsError::invalid(format!(
+                    "Invalid status '{status}': container instances can be set ACTIVE or DRAINING."
+                )))
+            }
+        };
         if references.is_empty() || references.len() > 10 {
             return Err(EcsError::invalid("containerInstances must list 1 to 10 instances."));
         }
@@ -345,20 +356,21 @@ impl Control {
             let region = state.region(&caller.region);
             let (mut updated, mut failures) = (Vec::new(), Vec::new());
             for reference in &references {
-                let Some(rec) = find_instance(region, &cluster, reference).filter(|r| r.instance.status != "INACTIVE")
+                let Some(rec) = find_instance(region, &cluster, reference)
+                    .filter(|r| r.instance.status != InstanceStatus::Inactive)
                 else {
                     failures.push(Failure::new(reference.clone(), "MISSING"));
                     continue;
                 };
                 let mut next = (**rec).clone();
                 if next.instance.status != status {
-                    next.instance.status = status.clone();
+                    next.instance.status = status;
                     next.instance.version += 1;
                     changes.push(Change::Instance { region: caller.region.clone(), record: Arc::new(next.clone()) });
                 }
                 updated.push(instance_view(region, &next, false));
             }
-            Ok((updated, failures))
+            Ok(ContainerInstancesResponse { container_instances: updated, failures })
         })
         .await
     }

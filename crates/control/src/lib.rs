@@ -30,17 +30,14 @@ use berth_model::EcsError;
 use berth_store::Store;
 
 pub use agent_channel::{AgentIdentity, DesiredTask, DesiredTasks};
-pub use clusters::{ClusterInclude, CreateCluster, UpdateCluster};
+pub use clusters::ClusterInclude;
 pub use health::HealthConfig;
-pub use instances::{RegisterInstance, RegisteredInstance};
+pub use instances::RegisteredInstance;
 pub use paginate::{Page, PageRequest};
 pub use placement::PlanOutcome;
 pub use service_controller::ServiceControllerConfig;
-pub use services::{CreateService, UpdateService};
-pub use settings::SettingsQuery;
 pub use state::{Change, InstanceRecord, RegionState, ServiceRecord, State, TaskRecord, Usage};
-pub use task_definitions::{DescribedTaskDefinition, ListTaskDefinitions, TaskDefinitionRef};
-pub use tasks::{ListTasks, RunTask};
+pub use task_definitions::TaskDefinitionRef;
 
 /// Who is calling and where: the region comes from the request's SigV4 scope.
 #[derive(Debug, Clone)]
@@ -121,17 +118,29 @@ pub(crate) mod test_support {
         Control::open(Arc::new(store)).unwrap()
     }
 
+    /// DescribeTasks of `arns` in `cluster`.
+    pub fn tasks_in(cluster: &str, arns: &[String]) -> berth_model::ecs::DescribeTasksRequest {
+        berth_model::ecs::DescribeTasksRequest {
+            cluster: Some(cluster.into()),
+            tasks: Some(arns.to_vec()),
+            include: Vec::new(),
+        }
+    }
+
     /// Cluster `c` with one registered instance per zone in `zones` (no agents), and
     /// `revisions` revisions of the task definition `web` (one 64 MiB container `app`).
     pub async fn cluster_with_instances(control: &Control, zones: &[&str], memory: i64, revisions: usize) {
-        use berth_model::container_instance::{Attribute, Resource};
+        use berth_model::{
+            container_instance::{Attribute, Resource},
+            ecs::{CreateClusterRequest, RegisterContainerInstanceRequest},
+        };
         let c = caller();
         control
-            .create_cluster(&c, CreateCluster { cluster_name: Some("c".into()), ..Default::default() })
+            .create_cluster(&c, CreateClusterRequest { cluster_name: Some("c".into()), ..Default::default() })
             .await
             .unwrap();
         for az in zones {
-            let req = RegisterInstance {
+            let req = RegisterContainerInstanceRequest {
                 cluster: Some("c".into()),
                 total_resources: vec![Resource::integer("CPU", 4096), Resource::integer("MEMORY", memory)],
                 attributes: vec![Attribute::new("ecs.availability-zone", az)],

@@ -18,6 +18,11 @@ pub struct Page<T> {
 }
 
 impl PageRequest {
+    /// The paging members of a List* request.
+    pub fn of(next_token: &Option<String>, max_results: Option<i64>) -> PageRequest {
+        PageRequest { next_token: next_token.clone(), max_results }
+    }
+
     /// Checks `maxResults` against `1..=limit` and decodes the token.
     fn parse(&self, limit: i64) -> Result<(usize, Option<String>), EcsError> {
         let max = match self.max_results {

@@ -6,6 +6,9 @@
 use std::sync::Arc;
 
 use berth_model::{
+    ecs::RunTaskRequest,
+    placement::{PlacementConstraint, PlacementStrategy},
+    status::{InstanceStatus, TaskDefinitionStatus},
     tag,
     task::TaskOverride,
     task_definition::{parse_task_cpu, parse_task_memory, TaskDefinition},
@@ -14,8 +17,8 @@ use berth_model::{
 use berth_scheduler::{Constraint, Demand, Request, Strategy, MAX_CONSTRAINTS, MAX_STRATEGIES};
 
 use crate::{
-    clusters::active_cluster, instances::candidate, task_definitions::TaskDefinitionRef, tasks::RunTask, Caller,
-    InstanceRecord, RegionState, State,
+    clusters::active_cluster, instances::candidate, task_definitions::TaskDefinitionRef, Caller, InstanceRecord,
+    RegionState, State,
 };
 
 /// What one task of `td` (with `overrides`) needs from an instance.
@@ -58,7 +61,7 @@ pub(crate) fn demand(td: &TaskDefinition, overrides: &TaskOverride) -> Result<De
     Ok(Demand { cpu, memory, host_ports, required_attributes })
 }
 
-fn check_request(req: &RunTask, td: &TaskDefinition) -> Result<(), EcsError> {
+fn check_request(req: &RunTaskRequest, td: &TaskDefinition) -> Result<(), EcsError> {
     if let Some(lt) = req.launch_type.as_deref().filter(|lt| *lt != "EC2") {
         return Err(EcsError::invalid(format!("launchType {lt} is not supported yet in berth; use EC2.")));
     }
@@ -114,29 +117,19 @@ fn check_request(req: &RunTask, td: &TaskDefinition) -> Result<(), EcsError> {
 /// ECS's limit on the length of a RunTask's overrides.
 const MAX_OVERRIDES_BYTES: usize = 8192;
 
-fn json_field<'v>(v: &'v serde_json::Value, name: &str) -> Option<&'v str> {
-    v.get(name).and_then(|x| x.as_str())
-}
-
 /// The task definition's and the request's constraints, and the request's strategies
 /// (RunTask's default: `random`), checked against ECS's limits.
 pub(crate) fn placement_rules(
     td: &TaskDefinition,
-    constraints: &[serde_json::Value],
-    strategies: &[serde_json::Value],
+    constraints: &[PlacementConstraint],
+    strategies: &[PlacementStrategy],
     default: Vec<Strategy>,
 ) -> Result<(Vec<Constraint>, Vec<Strategy>), EcsError> {
     let bad = |m: String| EcsError::invalid(m);
     let mut parsed = Vec::new();
-    for c in &td.placement_constraints {
+    for c in td.placement_constraints.iter().chain(constraints) {
         parsed.push(
             berth_scheduler::parse_constraint(c.kind.as_deref().unwrap_or_default(), c.expression.as_deref())
-                .map_err(bad)?,
-        );
-    }
-    for c in constraints {
-        parsed.push(
-            berth_scheduler::parse_constraint(json_field(c, "type").unwrap_or_default(), json_field(c, "expression"))
                 .map_err(bad)?,
         );
     }
@@ -152,8 +145,7 @@ pub(crate) fn placement_rules(
     let mut chosen = Vec::new();
     for s in strategies {
         chosen.push(
-            berth_scheduler::parse_strategy(json_field(s, "type").unwrap_or_default(), json_field(s, "field"))
-                .map_err(bad)?,
+            berth_scheduler::parse_strategy(s.kind.as_deref().unwrap_or_default(), s.field.as_deref()).map_err(bad)?,
         );
     }
     if chosen.is_empty() {
@@ -169,9 +161,15 @@ pub(crate) struct Prepared {
     pub request: Request,
 }
 
-pub(crate) fn prepare(state: &State, caller: &Caller, req: &RunTask, count: usize) -> Result<Prepared, EcsError> {
+pub(crate) fn prepare(
+    state: &State,
+    caller: &Caller,
+    req: &RunTaskRequest,
+    count: usize,
+) -> Result<Prepared, EcsError> {
     let cluster = active_cluster(state, caller, req.cluster.as_deref())?.cluster_name.clone();
-    let td = runnable_definition(state.region(&caller.region), &req.task_definition)?;
+    let reference = berth_model::json::required(&req.task_definition, "taskDefinition")?;
+    let td = runnable_definition(state.region(&caller.region), reference)?;
     check_request(req, &td)?;
     let overrides = req.overrides.clone().unwrap_or_default();
     let (constraints, strategies) =
@@ -203,8 +201,11 @@ pub(crate) fn snapshot<'s>(
     region: &'s RegionState,
     cluster: &str,
 ) -> (Vec<&'s Arc<InstanceRecord>>, Vec<berth_scheduler::Instance>) {
-    let records: Vec<&Arc<InstanceRecord>> =
-        region.instances.values().filter(|r| r.cluster == cluster && r.instance.status != "INACTIVE").collect();
+    let records: Vec<&Arc<InstanceRecord>> = region
+        .instances
+        .values()
+        .filter(|r| r.cluster == cluster && r.instance.status != InstanceStatus::Inactive)
+        .collect();
     let instances = records.iter().map(|r| candidate(region, r)).collect();
     (records, instances)
 }
@@ -223,7 +224,7 @@ pub struct PlanOutcome {
 pub(crate) fn runnable_definition(region: &RegionState, reference: &str) -> Result<Arc<TaskDefinition>, EcsError> {
     let r = TaskDefinitionRef::parse(reference)?;
     let td = r.resolve(region).ok_or_else(|| EcsError::client("Unable to describe task definition."))?;
-    if td.status != "ACTIVE" {
+    if td.status != TaskDefinitionStatus::Active {
         return Err(EcsError::client("TaskDefinition is inactive"));
     }
     Ok(td.clone())
@@ -231,7 +232,8 @@ pub(crate) fn runnable_definition(region: &RegionState, reference: &str) -> Resu
 
 #[cfg(test)]
 mod tests {
-    use crate::{test_support::*, RunTask};
+    use crate::test_support::*;
+    use berth_model::ecs::RunTaskRequest;
 
     #[tokio::test]
     async fn a_plan_predicts_where_run_task_puts_random_tasks() {
@@ -241,14 +243,14 @@ mod tests {
         cluster_with_instances(&control, &["a", "b", "c", "d", "e", "f"], 4096, 1).await;
         for round in 0..4 {
             // RunTask's default strategy is `random`.
-            let req = RunTask {
+            let req = RunTaskRequest {
                 cluster: Some("c".into()),
-                task_definition: "web".into(),
+                task_definition: Some("web".into()),
                 count: Some(3),
                 ..Default::default()
             };
             let planned = control.plan_task(&c, &req).unwrap().placements;
-            let (tasks, _) = control.run_task(&c, req).await.unwrap();
+            let tasks = control.run_task(&c, req).await.unwrap().tasks;
             let placed: Vec<Option<String>> = tasks.iter().map(|t| t.container_instance_arn.clone()).collect();
             assert_eq!(planned, placed, "round {round}: the plan is what RunTask did");
         }

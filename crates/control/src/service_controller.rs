@@ -10,7 +10,10 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use berth_model::{
+    ecs::RunTaskRequest,
+    placement::PlacementStrategy,
     service::{circuit_breaker_threshold, maximum_tasks, minimum_healthy, Service},
+    status::{DeploymentStatus, DesiredStatus, HealthStatus, InstanceStatus, RolloutState, ServiceStatus},
     task::TaskStatus,
     time, Arn, EcsError,
 };
@@ -19,7 +22,7 @@ use crate::{
     services::{new_deployment, push_event},
     state::Change,
     task_definitions::TaskDefinitionRef,
-    tasks::{place_in, stop_in, RunTask},
+    tasks::{place_in, stop_in},
     Caller, Control, State, TaskRecord,
 };
 
@@ -58,7 +61,7 @@ impl Control {
                         .flat_map(|(region, r)| {
                             r.services
                                 .values()
-                                .filter(|svc| svc.service.status != "INACTIVE")
+                                .filter(|svc| svc.service.status != ServiceStatus::Inactive)
                                 .map(move |svc| (region.clone(), svc.service.service_arn.clone()))
                         })
                         .collect()
@@ -132,7 +135,7 @@ pub(crate) fn reconcile(
 ) -> Result<(), EcsError> {
     let r = state.region(region);
     let Some(rec) = r.services.get(arn) else { return Ok(()) };
-    if rec.service.status == "INACTIVE" {
+    if rec.service.status == ServiceStatus::Inactive {
         return Ok(());
     }
     let account = Arn::parse(arn).map(|a| a.account).unwrap_or_default();
@@ -154,11 +157,12 @@ pub(crate) fn reconcile(
         })
         .collect();
     let grace = svc.health_check_grace_period_seconds.unwrap_or(0) as f64;
-    let active = |t: &TaskRecord| t.task.last() != TaskStatus::Stopped && t.task.desired_status == "RUNNING";
+    let active =
+        |t: &TaskRecord| t.task.last() != TaskStatus::Stopped && t.task.desired_status == DesiredStatus::Running;
     let healthy = |t: &TaskRecord| {
         t.task.last() == TaskStatus::Running
             && if has_health_check.get(t.task.started_by.as_deref().unwrap_or_default()).copied().unwrap_or(false) {
-                t.task.health_status == "HEALTHY"
+                t.task.health_status == HealthStatus::Healthy
             } else {
                 seconds(t.task.started_at) + config.settle.as_secs_f64() <= now
             }
@@ -168,7 +172,7 @@ pub(crate) fn reconcile(
 
     // Unhealthy tasks are replaced (after the grace period).
     let mut unhealthy_stopped: Vec<String> = Vec::new();
-    for t in tasks.iter().filter(|t| active(t) && t.task.health_status == "UNHEALTHY") {
+    for t in tasks.iter().filter(|t| active(t) && t.task.health_status == HealthStatus::Unhealthy) {
         if seconds(t.task.started_at) + grace <= now {
             stop_in(region, t, "ServiceSchedulerInitiated", HEALTH_STOP_REASON, changes);
             unhealthy_stopped.push(t.task.task_arn.clone());
@@ -185,7 +189,7 @@ pub(crate) fn reconcile(
     if daemon {
         svc.desired_count = eligible.len() as i64;
     }
-    let desired = if svc.status == "ACTIVE" { svc.desired_count } else { 0 };
+    let desired = if svc.status == ServiceStatus::Active { svc.desired_count } else { 0 };
     let primary_id = svc.deployments[0].id.clone();
     let primary_tasks = of(&primary_id);
     let primary_failed = primary_tasks.iter().filter(|t| failed(t)).count() as i64
@@ -193,11 +197,11 @@ pub(crate) fn reconcile(
     svc.deployments[0].failed_tasks = primary_failed;
     let breaker = svc.deployment_configuration.deployment_circuit_breaker.unwrap_or_default();
     if breaker.enable
-        && svc.deployments[0].rollout_state.as_deref() == Some("IN_PROGRESS")
+        && svc.deployments[0].rollout_state == Some(RolloutState::InProgress)
         && primary_failed >= circuit_breaker_threshold(desired)
     {
         let d = &mut svc.deployments[0];
-        d.rollout_state = Some("FAILED".into());
+        d.rollout_state = Some(RolloutState::Failed);
         d.rollout_state_reason = Some("ECS deployment circuit breaker: tasks failed to start.".into());
         push_event(
             &mut svc,
@@ -206,12 +210,12 @@ pub(crate) fn reconcile(
         // The last COMPLETED deployment: still listed, or remembered after it drained.
         let good = svc.deployments[1..]
             .iter()
-            .find(|d| d.rollout_state.as_deref() == Some("COMPLETED"))
+            .find(|d| d.rollout_state == Some(RolloutState::Completed))
             .map(|d| (d.id.clone(), d.task_definition.clone()))
             .or_else(|| last_completed.clone().filter(|(id, _)| *id != primary_id));
         if let (true, Some((good_id, good_td))) = (breaker.rollback, good) {
             for d in &mut svc.deployments {
-                d.status = "ACTIVE".into();
+                d.status = DeploymentStatus::Active;
             }
             let reason = format!("ECS deployment circuit breaker: rolling back to deploymentId {good_id}.");
             svc.deployments.insert(0, new_deployment(&good_td, desired, Some(&reason)));
@@ -231,7 +235,7 @@ pub(crate) fn reconcile(
             .container_instance_arn
             .as_ref()
             .and_then(|i| r.instances.get(i))
-            .is_some_and(|i| i.instance.status == "DRAINING")
+            .is_some_and(|i| i.instance.status == InstanceStatus::Draining)
     };
     let primary_live: Vec<&TaskRecord> = of(&primary.id).into_iter().filter(|t| live(t) && !draining(t)).collect();
     let total_live = tasks.iter().filter(|t| live(t)).count() as i64;
@@ -246,7 +250,7 @@ pub(crate) fn reconcile(
         let mut starts: Vec<String> = Vec::new();
         for t in tasks.iter().filter(|t| live(t)) {
             let on = t.task.container_instance_arn.clone().unwrap_or_default();
-            let keep = eligible.contains(&on) && svc.status == "ACTIVE";
+            let keep = eligible.contains(&on) && svc.status == ServiceStatus::Active;
             let superseded = t.task.started_by.as_deref() != Some(primary.id.as_str());
             if !keep || superseded {
                 stop_in(region, t, "ServiceSchedulerInitiated", &scaling_reason, changes);
@@ -268,13 +272,13 @@ pub(crate) fn reconcile(
             }
         }
         if !starts.is_empty()
-            && svc.status == "ACTIVE"
-            && primary.rollout_state.as_deref() != Some("FAILED")
+            && svc.status == ServiceStatus::Active
+            && primary.rollout_state != Some(RolloutState::Failed)
             && !throttled
         {
-            let req = RunTask {
+            let req = RunTaskRequest {
                 cluster: Some(rec.cluster.clone()),
-                task_definition: primary.task_definition.clone(),
+                task_definition: Some(primary.task_definition.clone()),
                 group: Some(group.clone()),
                 started_by: Some(primary.id.clone()),
                 container_instances: Some(starts),
@@ -301,7 +305,11 @@ pub(crate) fn reconcile(
         // Start PRIMARY tasks within maximumPercent, unless the rollout failed or starts are throttled.
         let want = desired - primary_live.len() as i64;
         let room = max_total - total_live;
-        if want > 0 && room > 0 && primary.rollout_state.as_deref() != Some("FAILED") && svc.status == "ACTIVE" {
+        if want > 0
+            && room > 0
+            && primary.rollout_state != Some(RolloutState::Failed)
+            && svc.status == ServiceStatus::Active
+        {
             if throttled {
                 let message = format!("(service {name}) is unable to consistently start tasks successfully.");
                 if svc.events.first().map(|e| &e.message) != Some(&message) {
@@ -310,15 +318,15 @@ pub(crate) fn reconcile(
             } else {
                 let strategy = if svc.placement_strategy.is_empty() {
                     vec![
-                        serde_json::json!({"type": "spread", "field": "attribute:ecs.availability-zone"}),
-                        serde_json::json!({"type": "spread", "field": "instanceId"}),
+                        PlacementStrategy::spread("attribute:ecs.availability-zone"),
+                        PlacementStrategy::spread("instanceId"),
                     ]
                 } else {
                     svc.placement_strategy.clone()
                 };
-                let req = RunTask {
+                let req = RunTaskRequest {
                     cluster: Some(rec.cluster.clone()),
-                    task_definition: primary.task_definition.clone(),
+                    task_definition: Some(primary.task_definition.clone()),
                     group: Some(group.clone()),
                     started_by: Some(primary.id.clone()),
                     placement_constraints: svc.placement_constraints.clone(),
@@ -409,9 +417,9 @@ pub(crate) fn reconcile(
         .collect();
     let primary_healthy = of(&primary.id).into_iter().filter(|t| live(t) && healthy(t)).count() as i64;
     let steady = svc.deployments.len() == 1 && primary_healthy == desired && started.is_empty() && stopped.is_empty();
-    if steady && svc.deployments[0].rollout_state.as_deref() == Some("IN_PROGRESS") {
+    if steady && svc.deployments[0].rollout_state == Some(RolloutState::InProgress) {
         let id = svc.deployments[0].id.clone();
-        svc.deployments[0].rollout_state = Some("COMPLETED".into());
+        svc.deployments[0].rollout_state = Some(RolloutState::Completed);
         svc.deployments[0].rollout_state_reason = Some(format!("ECS deployment {id} completed."));
         last_completed = Some((id.clone(), svc.deployments[0].task_definition.clone()));
         push_event(&mut svc, format!("(service {name}) (deployment {id}) deployment completed."));
@@ -435,12 +443,12 @@ pub(crate) fn reconcile(
     }
     svc.running_count = svc.deployments.iter().map(|d| d.running_count).sum();
     svc.pending_count = svc.deployments.iter().map(|d| d.pending_count).sum();
-    if svc.status == "DRAINING"
+    if svc.status == ServiceStatus::Draining
         && tasks.iter().all(|t| t.task.last() == TaskStatus::Stopped || stopped.contains(&t.task.task_arn))
         && started.is_empty()
         && now_live(&primary.id) == 0
     {
-        svc.status = "INACTIVE".into();
+        svc.status = ServiceStatus::Inactive;
     }
     if svc != rec.service || last_completed != rec.last_completed {
         for d in &mut svc.deployments {
@@ -458,13 +466,13 @@ pub(crate) fn reconcile(
 
 /// How a service's tasks are tagged: its own tags when it propagates SERVICE, the task
 /// definition's when TASK_DEFINITION, and ECS's managed tags when enabled.
-fn task_labels(state: &State, caller: &Caller, svc: &Service) -> RunTask {
+fn task_labels(state: &State, caller: &Caller, svc: &Service) -> RunTaskRequest {
     let tags = if svc.propagate_tags == "SERVICE" {
         crate::tags::tags_of(state, caller, &svc.service_arn)
     } else {
         Vec::new()
     };
-    RunTask {
+    RunTaskRequest {
         tags,
         propagate_tags: Some(svc.propagate_tags.clone()),
         enable_ecs_managed_tags: svc.enable_ecs_managed_tags,

@@ -18,7 +18,8 @@ use berth_model::{
 use proptest::prelude::*;
 
 use super::*;
-use crate::{test_support::*, CreateService, UpdateService};
+use crate::test_support::*;
+use berth_model::ecs::{CreateServiceRequest, UpdateServiceRequest};
 use berth_model::service::{DeploymentCircuitBreaker, DeploymentConfiguration};
 
 #[derive(Debug, Clone)]
@@ -75,9 +76,9 @@ impl World {
             minimum_healthy_percent: Some(minimum),
             deployment_circuit_breaker: Some(DeploymentCircuitBreaker { enable: true, rollback: false }),
         };
-        let create = CreateService {
+        let create = CreateServiceRequest {
             cluster: Some("c".into()),
-            service_name: "web".into(),
+            service_name: Some("web".into()),
             task_definition: Some("web:1".into()),
             desired_count: Some(desired),
             deployment_configuration: Some(deployment_configuration),
@@ -86,7 +87,7 @@ impl World {
         let svc = control.create_service(&caller(), create).await.unwrap();
         let config =
             ServiceControllerConfig { settle: std::time::Duration::from_secs_f64(SETTLE), ..Default::default() };
-        World { control, _dir: dir, arn: svc.service_arn, config, now: time::now() }
+        World { control, _dir: dir, arn: svc.service.service_arn, config, now: time::now() }
     }
 
     fn service(&self) -> Service {
@@ -101,7 +102,7 @@ impl World {
         let mut live: Vec<_> = self
             .tasks()
             .into_iter()
-            .filter(|t| t.task.last() != TaskStatus::Stopped && t.task.desired_status == TaskStatus::Running.as_str())
+            .filter(|t| t.task.last() != TaskStatus::Stopped && t.task.desired_status == DesiredStatus::Running)
             .collect();
         live.sort_by(|a, b| a.task.task_arn.cmp(&b.task.task_arn));
         live
@@ -118,12 +119,12 @@ impl World {
     async fn report(&self, arn: &str, status: TaskStatus, stop_code: Option<&str>) {
         let change = berth_model::task::TaskStateChange {
             task: Some(arn.to_string()),
-            status: Some(status.as_str().into()),
+            status: Some(status),
             stop_code: stop_code.map(String::from),
             reason: stop_code.map(|_| "CannotStartContainerError: boom".to_string()),
             containers: vec![berth_model::task::ContainerStateChange {
                 container_name: Some("app".into()),
-                status: Some(status.as_str().into()),
+                status: Some(status),
                 ..Default::default()
             }],
             ..Default::default()
@@ -173,7 +174,7 @@ impl World {
                     .count() as i64;
                 if d.id == after.deployments[0].id && failed >= circuit_breaker_threshold(d.desired_count) {
                     prop_assert!(
-                        d.rollout_state.as_deref() != Some(RolloutState::InProgress.as_str()),
+                        d.rollout_state != Some(RolloutState::InProgress),
                         "deployment {} has {failed} failed tasks and is still IN_PROGRESS",
                         d.id
                     );
@@ -214,9 +215,7 @@ impl World {
                 let stopping: Vec<String> = self
                     .tasks()
                     .into_iter()
-                    .filter(|t| {
-                        t.task.desired_status == TaskStatus::Stopped.as_str() && t.task.last() != TaskStatus::Stopped
-                    })
+                    .filter(|t| t.task.desired_status == DesiredStatus::Stopped && t.task.last() != TaskStatus::Stopped)
                     .map(|t| t.task.task_arn.clone())
                     .collect();
                 for arn in stopping {
@@ -225,18 +224,18 @@ impl World {
             }
             Step::Deploy => {
                 let next = if self.service().task_definition.ends_with(":1") { "web:2" } else { "web:1" };
-                let update = UpdateService {
+                let update = UpdateServiceRequest {
                     cluster: Some("c".into()),
-                    service: "web".into(),
+                    service: Some("web".into()),
                     task_definition: Some(next.into()),
                     ..Default::default()
                 };
                 self.control.update_service(&caller(), update).await.unwrap();
             }
             Step::Scale { desired } => {
-                let update = UpdateService {
+                let update = UpdateServiceRequest {
                     cluster: Some("c".into()),
-                    service: "web".into(),
+                    service: Some("web".into()),
                     desired_count: Some(i64::from(*desired)),
                     ..Default::default()
                 };

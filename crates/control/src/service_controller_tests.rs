@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 use berth_model::{
     service::{DeploymentCircuitBreaker, DeploymentConfiguration, Service},
+    status::{DesiredStatus, RolloutState, TaskStatus},
     task::{ContainerStateChange, TaskStateChange},
     time,
 };
 
 use super::*;
-use crate::{test_support::*, CreateService, UpdateService};
+use crate::test_support::*;
+use berth_model::ecs::{CreateServiceRequest, UpdateServiceRequest};
 
 struct Harness {
     control: Control,
@@ -37,9 +39,9 @@ impl Harness {
         let svc = control
             .create_service(
                 &c,
-                CreateService {
+                CreateServiceRequest {
                     cluster: Some("c".into()),
-                    service_name: "web".into(),
+                    service_name: Some("web".into()),
                     task_definition: Some("web:1".into()),
                     desired_count: Some(desired),
                     deployment_configuration: Some(config),
@@ -49,7 +51,7 @@ impl Harness {
             .await
             .unwrap();
         let config = ServiceControllerConfig { settle: std::time::Duration::from_secs(2), ..Default::default() };
-        Harness { control, _dir: dir, arn: svc.service_arn, config }
+        Harness { control, _dir: dir, arn: svc.service.service_arn, config }
     }
 
     /// One controller pass as of `at` seconds from now.
@@ -73,7 +75,9 @@ impl Harness {
             s.region("us-east-1")
                 .tasks
                 .values()
-                .filter(|t| t.task.started_by.as_deref() == Some(deployment) && t.task.desired_status == "RUNNING")
+                .filter(|t| {
+                    t.task.started_by.as_deref() == Some(deployment) && t.task.desired_status == DesiredStatus::Running
+                })
                 .map(|t| t.task.task_arn.clone())
                 .collect()
         })
@@ -84,12 +88,12 @@ impl Harness {
         for t in tasks {
             let change = TaskStateChange {
                 task: Some(t.clone()),
-                status: Some(status.into()),
+                status: TaskStatus::parse(status),
                 stop_code: stop_code.map(String::from),
                 reason: stop_code.map(|_| "CannotStartContainerError: boom".to_string()),
                 containers: vec![ContainerStateChange {
                     container_name: Some("app".into()),
-                    status: Some(status.into()),
+                    status: TaskStatus::parse(status),
                     ..Default::default()
                 }],
                 ..Default::default()
@@ -120,7 +124,9 @@ impl Harness {
             s.region("us-east-1")
                 .tasks
                 .values()
-                .filter(|t| t.task.desired_status == "STOPPED" && t.task.last_status != "STOPPED")
+                .filter(|t| {
+                    t.task.desired_status == DesiredStatus::Stopped && t.task.last_status != TaskStatus::Stopped
+                })
                 .map(|t| t.task.task_arn.clone())
                 .collect()
         });
@@ -142,10 +148,10 @@ async fn starts_the_count_and_completes_after_the_settle_time() {
     h.report(&h.live(&d), "RUNNING", None).await;
     // Running, but not yet for the settle time: not complete.
     let s = h.pass(0.5).await;
-    assert_eq!(s.deployments[0].rollout_state.as_deref(), Some("IN_PROGRESS"));
+    assert_eq!(s.deployments[0].rollout_state, Some(RolloutState::InProgress));
     assert_eq!(s.running_count, 3);
     let s = h.pass(3.0).await;
-    assert_eq!(s.deployments[0].rollout_state.as_deref(), Some("COMPLETED"));
+    assert_eq!(s.deployments[0].rollout_state, Some(RolloutState::Completed));
     assert_eq!(messages(&s)[0], "(service web) has reached a steady state.");
     // A second pass changes nothing (level-triggered, idempotent).
     let before = h.service();
@@ -179,9 +185,9 @@ async fn a_rollout_never_drops_below_the_minimum() {
     h.pass(0.0).await;
 
     let c = caller();
-    let update = UpdateService {
+    let update = UpdateServiceRequest {
         cluster: Some("c".into()),
-        service: "web".into(),
+        service: Some("web".into()),
         task_definition: Some("web:2".into()),
         ..Default::default()
     };
@@ -201,7 +207,7 @@ async fn a_rollout_never_drops_below_the_minimum() {
     h.stop_requested().await;
     let s = h.pass(0.0).await;
     assert_eq!(s.deployments.len(), 1);
-    assert_eq!(s.deployments[0].rollout_state.as_deref(), Some("COMPLETED"));
+    assert_eq!(s.deployments[0].rollout_state, Some(RolloutState::Completed));
 }
 
 #[tokio::test]
@@ -216,9 +222,9 @@ async fn the_breaker_fails_a_deployment_and_rolls_back() {
     h.control
         .update_service(
             &c,
-            UpdateService {
+            UpdateServiceRequest {
                 cluster: Some("c".into()),
-                service: "web".into(),
+                service: Some("web".into()),
                 task_definition: Some("web:3".into()),
                 ..Default::default()
             },
@@ -240,7 +246,7 @@ async fn the_breaker_fails_a_deployment_and_rolls_back() {
     let s = h.pass(at).await;
     let failed =
         s.deployments.iter().find(|d| d.id == bad).expect("the failed deployment is listed while its tasks stop");
-    assert_eq!(failed.rollout_state.as_deref(), Some("FAILED"));
+    assert_eq!(failed.rollout_state, Some(RolloutState::Failed));
     assert_eq!(s.deployments[0].task_definition, h.service().task_definition);
     assert!(s.task_definition.ends_with("web:1"), "{}", s.task_definition);
     assert_eq!(
@@ -261,11 +267,11 @@ async fn the_breaker_rolls_back_to_a_deployment_that_already_drained() {
     let good = h.service().deployments[0].id.clone();
     h.report(&h.live(&good), "RUNNING", None).await;
     h.age(&h.live(&good), 60.0).await;
-    assert_eq!(h.pass(0.0).await.deployments[0].rollout_state.as_deref(), Some("COMPLETED"));
+    assert_eq!(h.pass(0.0).await.deployments[0].rollout_state, Some(RolloutState::Completed));
     let c = caller();
-    let update = UpdateService {
+    let update = UpdateServiceRequest {
         cluster: Some("c".into()),
-        service: "web".into(),
+        service: Some("web".into()),
         task_definition: Some("web:3".into()),
         ..Default::default()
     };
@@ -301,9 +307,9 @@ async fn the_breaker_rolls_back_to_a_deployment_that_already_drained() {
 async fn desired_counts_above_the_quota_are_refused_and_change_nothing() {
     let h = Harness::new(2, false).await;
     let c = caller();
-    let create = CreateService {
+    let create = CreateServiceRequest {
         cluster: Some("c".into()),
-        service_name: "huge".into(),
+        service_name: Some("huge".into()),
         task_definition: Some("web:1".into()),
         desired_count: Some(1_000_000_000),
         ..Default::default()
@@ -313,9 +319,9 @@ async fn desired_counts_above_the_quota_are_refused_and_change_nothing() {
     assert!(err.to_string().contains("5000"), "{err}");
     assert!(h.control.read(|s| s.region("us-east-1").services.values().all(|s| s.service.service_name != "huge")));
     for bad in [5001, i64::MAX, -1] {
-        let update = UpdateService {
+        let update = UpdateServiceRequest {
             cluster: Some("c".into()),
-            service: "web".into(),
+            service: Some("web".into()),
             desired_count: Some(bad),
             ..Default::default()
         };
@@ -348,9 +354,9 @@ async fn a_stored_huge_desired_count_is_worked_in_small_batches_and_can_be_fixed
     // 2 instances × 4096 MiB hold 128 tasks of 64 MiB: never more, however often it runs.
     h.pass(0.0).await;
     assert_eq!(h.live(&d).len(), 128);
-    let update = UpdateService {
+    let update = UpdateServiceRequest {
         cluster: Some("c".into()),
-        service: "web".into(),
+        service: Some("web".into()),
         desired_count: Some(1),
         ..Default::default()
     };
@@ -362,9 +368,9 @@ async fn a_stored_huge_desired_count_is_worked_in_small_batches_and_can_be_fixed
 async fn negative_grace_periods_and_overrides_are_refused() {
     let h = Harness::new(1, false).await;
     let c = caller();
-    let update = UpdateService {
+    let update = UpdateServiceRequest {
         cluster: Some("c".into()),
-        service: "web".into(),
+        service: Some("web".into()),
         health_check_grace_period_seconds: Some(-1),
         ..Default::default()
     };
@@ -380,9 +386,9 @@ async fn negative_grace_periods_and_overrides_are_refused() {
             }],
             ..Default::default()
         };
-        let run = crate::RunTask {
+        let run = berth_model::ecs::RunTaskRequest {
             cluster: Some("c".into()),
-            task_definition: "web:1".into(),
+            task_definition: Some("web:1".into()),
             overrides: Some(overrides),
             ..Default::default()
         };

@@ -5,45 +5,20 @@
 use std::sync::Arc;
 
 use berth_model::{
+    ecs::{
+        include_tags, CreateServiceRequest, DeleteServiceRequest, DescribeServicesRequest, DescribeServicesResponse,
+        ListServicesRequest, ListServicesResponse, ServiceResponse, UpdateServiceRequest,
+    },
+    json,
     service::{Deployment, DeploymentConfiguration, Service, ServiceEvent, MAX_EVENTS, MAX_TASKS_PER_SERVICE},
-    tag::{self, Tag},
-    time, Arn, EcsError, Failure,
+    status::{DeploymentStatus, RolloutState, ServiceStatus},
+    tag, time, Arn, EcsError, Failure,
 };
 
 use crate::{
     clusters::active_cluster, instances::random_id, placement::runnable_definition, state::Change, Caller, Control,
     Page, PageRequest, RegionState, ServiceRecord, State,
 };
-
-#[derive(Debug, Clone, Default)]
-pub struct CreateService {
-    pub cluster: Option<String>,
-    pub service_name: String,
-    pub task_definition: Option<String>,
-    pub desired_count: Option<i64>,
-    pub launch_type: Option<String>,
-    pub scheduling_strategy: Option<String>,
-    pub deployment_configuration: Option<DeploymentConfiguration>,
-    pub placement_constraints: Vec<serde_json::Value>,
-    pub placement_strategy: Vec<serde_json::Value>,
-    pub health_check_grace_period_seconds: Option<i64>,
-    pub tags: Vec<Tag>,
-    pub propagate_tags: Option<String>,
-    pub enable_ecs_managed_tags: bool,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct UpdateService {
-    pub cluster: Option<String>,
-    pub service: String,
-    pub desired_count: Option<i64>,
-    pub task_definition: Option<String>,
-    pub force_new_deployment: bool,
-    pub deployment_configuration: Option<DeploymentConfiguration>,
-    pub placement_constraints: Option<Vec<serde_json::Value>>,
-    pub placement_strategy: Option<Vec<serde_json::Value>>,
-    pub health_check_grace_period_seconds: Option<i64>,
-}
 
 pub(crate) fn service_arn(region: &str, account: &str, cluster: &str, name: &str) -> String {
     Arn::ecs(region, account, "service", &format!("{cluster}/{name}")).to_string()
@@ -64,13 +39,13 @@ pub(crate) fn new_deployment(task_definition: &str, desired: i64, reason: Option
     };
     Deployment {
         id,
-        status: "PRIMARY".into(),
+        status: DeploymentStatus::Primary,
         task_definition: task_definition.into(),
         desired_count: desired,
         created_at: now,
         updated_at: now,
         launch_type: "EC2".into(),
-        rollout_state: Some("IN_PROGRESS".into()),
+        rollout_state: Some(RolloutState::InProgress),
         rollout_state_reason: Some(reason),
         ..Default::default()
     }
@@ -128,11 +103,9 @@ pub(crate) fn find_service<'s>(
     reference: &str,
 ) -> Option<&'s Arc<ServiceRecord>> {
     let name = reference.rsplit('/').next().unwrap_or(reference);
-    region
-        .services
-        .values()
-        .filter(|s| s.cluster == cluster && s.service.service_name == name)
-        .max_by(|a, b| (a.service.status != "INACTIVE").cmp(&(b.service.status != "INACTIVE")))
+    region.services.values().filter(|s| s.cluster == cluster && s.service.service_name == name).max_by(|a, b| {
+        (a.service.status != ServiceStatus::Inactive).cmp(&(b.service.status != ServiceStatus::Inactive))
+    })
 }
 
 fn service_view(state: &State, caller: &Caller, s: &Service, include: bool) -> Service {
@@ -142,8 +115,12 @@ fn service_view(state: &State, caller: &Caller, s: &Service, include: bool) -> S
 }
 
 impl Control {
-    pub async fn create_service(&self, caller: &Caller, req: CreateService) -> Result<Service, EcsError> {
-        let name = req.service_name.clone();
+    pub async fn create_service(
+        &self,
+        caller: &Caller,
+        req: CreateServiceRequest,
+    ) -> Result<ServiceResponse, EcsError> {
+        let name = json::required(&req.service_name, "serviceName")?.clone();
         if name.is_empty()
             || name.len() > 255
             || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -183,7 +160,7 @@ impl Control {
         self.write(move |state, changes| {
             let cluster = active_cluster(state, &caller, req.cluster.as_deref())?.cluster_name.clone();
             let region = state.region(&caller.region);
-            if find_service(region, &cluster, &name).is_some_and(|s| s.service.status != "INACTIVE") {
+            if find_service(region, &cluster, &name).is_some_and(|s| s.service.status != ServiceStatus::Inactive) {
                 return Err(EcsError::invalid("Creation of service was not idempotent."));
             }
             let td = runnable_definition(region, &td_ref)?;
@@ -199,7 +176,7 @@ impl Control {
                 service_arn: arn.clone(),
                 service_name: name.clone(),
                 cluster_arn: Arn::ecs(&caller.region, &caller.account, "cluster", &cluster).to_string(),
-                status: "ACTIVE".into(),
+                status: ServiceStatus::Active,
                 desired_count: desired,
                 launch_type: "EC2".into(),
                 task_definition: td.task_definition_arn.clone(),
@@ -230,12 +207,17 @@ impl Control {
                 last_completed: None,
             };
             changes.push(Change::Service { region: caller.region.clone(), record: Arc::new(record) });
-            Ok(service)
+            Ok(ServiceResponse { service })
         })
         .await
     }
 
-    pub async fn update_service(&self, caller: &Caller, req: UpdateService) -> Result<Service, EcsError> {
+    pub async fn update_service(
+        &self,
+        caller: &Caller,
+        req: UpdateServiceRequest,
+    ) -> Result<ServiceResponse, EcsError> {
+        let reference = json::required(&req.service, "service")?.clone();
         if let Some(d) = req.desired_count {
             check_desired_count(d)?;
         }
@@ -247,8 +229,8 @@ impl Control {
         self.write(move |state, changes| {
             let cluster = active_cluster(state, &caller, req.cluster.as_deref())?.cluster_name.clone();
             let region = state.region(&caller.region);
-            let rec = find_service(region, &cluster, &req.service).ok_or(EcsError::ServiceNotFound)?;
-            if rec.service.status != "ACTIVE" {
+            let rec = find_service(region, &cluster, &reference).ok_or(EcsError::ServiceNotFound)?;
+            if rec.service.status != ServiceStatus::Active {
                 return Err(EcsError::ServiceNotActive);
             }
             if rec.service.scheduling_strategy == "DAEMON" && req.desired_count.is_some() {
@@ -297,7 +279,7 @@ impl Control {
                     Vec::new(),
                 )?;
                 for d in &mut s.deployments {
-                    d.status = "ACTIVE".into();
+                    d.status = DeploymentStatus::Active;
                 }
                 s.task_definition = td.clone();
                 s.deployments.insert(0, new_deployment(&td, s.desired_count, None));
@@ -307,7 +289,7 @@ impl Control {
             }
             let out = service_view(state, &caller, &next.service, false);
             changes.push(Change::Service { region: caller.region.clone(), record: Arc::new(next) });
-            Ok(out)
+            Ok(ServiceResponse { service: out })
         })
         .await
     }
@@ -317,29 +299,29 @@ impl Control {
     pub async fn delete_service(
         &self,
         caller: &Caller,
-        cluster: Option<String>,
-        reference: String,
-        force: bool,
-    ) -> Result<Service, EcsError> {
+        req: DeleteServiceRequest,
+    ) -> Result<ServiceResponse, EcsError> {
+        let reference = json::required(&req.service, "service")?.clone();
+        let (cluster, force) = (req.cluster, req.force.unwrap_or(false));
         let caller = caller.clone();
         self.write(move |state, changes| {
             let cluster = active_cluster(state, &caller, cluster.as_deref())?.cluster_name.clone();
             let region = state.region(&caller.region);
             let rec = find_service(region, &cluster, &reference)
-                .filter(|s| s.service.status == "ACTIVE")
+                .filter(|s| s.service.status == ServiceStatus::Active)
                 .ok_or(EcsError::ServiceNotFound)?;
             if rec.service.desired_count > 0 && !force {
                 return Err(EcsError::invalid("The service cannot be stopped while it is scaled above 0."));
             }
             let mut next = (**rec).clone();
-            next.service.status = "DRAINING".into();
+            next.service.status = ServiceStatus::Draining;
             next.service.desired_count = 0;
             for d in &mut next.service.deployments {
                 d.desired_count = 0;
             }
             let out = service_view(state, &caller, &next.service, false);
             changes.push(Change::Service { region: caller.region.clone(), record: Arc::new(next) });
-            Ok(out)
+            Ok(ServiceResponse { service: out })
         })
         .await
     }
@@ -348,10 +330,11 @@ impl Control {
     pub fn describe_services(
         &self,
         caller: &Caller,
-        cluster: Option<&str>,
-        references: &[String],
-        with_tags: bool,
-    ) -> Result<(Vec<Service>, Vec<Failure>), EcsError> {
+        req: &DescribeServicesRequest,
+    ) -> Result<DescribeServicesResponse, EcsError> {
+        let with_tags = include_tags(&req.include)?;
+        let references = json::required(&req.services, "services")?;
+        let cluster = req.cluster.as_deref();
         if references.is_empty() || references.len() > 10 {
             return Err(EcsError::invalid("services must list 1 to 10 services."));
         }
@@ -372,28 +355,25 @@ impl Control {
                     )),
                 }
             }
-            Ok((found, failures))
+            Ok(DescribeServicesResponse { services: found, failures })
         })
     }
 
     /// ListServices: ACTIVE services (DRAINING and INACTIVE ones are not listed).
-    pub fn list_services(
-        &self,
-        caller: &Caller,
-        cluster: Option<&str>,
-        launch_type: Option<&str>,
-        strategy: Option<&str>,
-        page: &PageRequest,
-    ) -> Result<Page<String>, EcsError> {
+    pub fn list_services(&self, caller: &Caller, req: &ListServicesRequest) -> Result<ListServicesResponse, EcsError> {
+        let (cluster, launch_type, strategy) =
+            (req.cluster.as_deref(), req.launch_type.as_deref(), req.scheduling_strategy.as_deref());
+        let page = PageRequest::of(&req.next_token, req.max_results);
         self.read(|state| {
             let cluster = active_cluster(state, caller, cluster)?.cluster_name.clone();
             let items = state.region(&caller.region).services.values().filter(|s| {
                 s.cluster == cluster
-                    && s.service.status == "ACTIVE"
+                    && s.service.status == ServiceStatus::Active
                     && launch_type.is_none_or(|l| s.service.launch_type == l)
                     && strategy.is_none_or(|st| s.service.scheduling_strategy == st)
             });
             page.page(100, true, items.map(|s| (s.service.service_arn.clone(), s.service.service_arn.clone())))
         })
+        .map(|Page { items, next_token }| ListServicesResponse { service_arns: items, next_token })
     }
 }

@@ -3,20 +3,19 @@
 //! A principal's own setting wins over the account default, which wins over berth's
 //! built-in default. The account default is stored under the empty principal.
 
-use berth_model::{setting, setting::Setting, EcsError};
+use berth_model::{
+    ecs::{
+        DeleteAccountSettingRequest, ListAccountSettingsRequest, ListAccountSettingsResponse, PutAccountSettingRequest,
+        SettingResponse,
+    },
+    json, setting,
+    setting::Setting,
+    EcsError,
+};
 
 use crate::{state::Change, Caller, Control, Page, PageRequest, State};
 
 const ACCOUNT_DEFAULT: &str = "";
-
-#[derive(Debug, Clone, Default)]
-pub struct SettingsQuery {
-    pub name: Option<String>,
-    pub value: Option<String>,
-    pub principal_arn: Option<String>,
-    pub effective_settings: bool,
-    pub page: PageRequest,
-}
 
 /// The value `name` has for the caller.
 pub fn effective(state: &State, caller: &Caller, name: &str) -> String {
@@ -39,11 +38,12 @@ impl Control {
     pub async fn put_account_setting(
         &self,
         caller: &Caller,
-        name: String,
-        value: String,
-        principal: Option<String>,
+        req: PutAccountSettingRequest,
         default: bool,
-    ) -> Result<Setting, EcsError> {
+    ) -> Result<SettingResponse, EcsError> {
+        let name = json::required(&req.name, "name")?.clone();
+        let value = json::required(&req.value, "value")?.clone();
+        let principal = if default { None } else { req.principal_arn };
         setting::validate(&name, &value)?;
         let caller = caller.clone();
         let shown = principal.clone().unwrap_or_else(|| caller.principal_arn());
@@ -55,7 +55,7 @@ impl Control {
                 name: name.clone(),
                 value: Some(value.clone()),
             });
-            Ok(Setting { name, value, principal_arn: shown, kind: "user".into() })
+            Ok(SettingResponse { setting: Setting { name, value, principal_arn: shown, kind: "user".into() } })
         })
         .await
     }
@@ -64,9 +64,10 @@ impl Control {
     pub async fn delete_account_setting(
         &self,
         caller: &Caller,
-        name: String,
-        principal: Option<String>,
-    ) -> Result<Setting, EcsError> {
+        req: DeleteAccountSettingRequest,
+    ) -> Result<SettingResponse, EcsError> {
+        let name = json::required(&req.name, "name")?.clone();
+        let principal = req.principal_arn;
         if setting::builtin_default(&name).is_none() {
             setting::validate(&name, "")?;
         }
@@ -83,14 +84,18 @@ impl Control {
                 name: name.clone(),
                 value: None,
             });
-            Ok(Setting { name, value, principal_arn: principal, kind: "user".into() })
+            Ok(SettingResponse { setting: Setting { name, value, principal_arn: principal, kind: "user".into() } })
         })
         .await
     }
 
     /// ListAccountSettings. With `effectiveSettings`, every setting's effective value;
     /// otherwise only the values set for the principal (or as the account default).
-    pub fn list_account_settings(&self, caller: &Caller, q: &SettingsQuery) -> Result<Page<Setting>, EcsError> {
+    pub fn list_account_settings(
+        &self,
+        caller: &Caller,
+        q: &ListAccountSettingsRequest,
+    ) -> Result<ListAccountSettingsResponse, EcsError> {
         if let Some(n) = &q.name {
             if setting::builtin_default(n).is_none() {
                 setting::validate(n, "")?;
@@ -116,8 +121,9 @@ impl Control {
                 })
                 .filter(|s| q.value.as_deref().is_none_or(|v| v == s.value))
                 .collect();
-            q.page.page(10, true, all.into_iter().map(|s| (s.name.clone(), s)))
+            PageRequest::of(&q.next_token, q.max_results).page(10, true, all.into_iter().map(|s| (s.name.clone(), s)))
         })
+        .map(|Page { items, next_token }| ListAccountSettingsResponse { settings: items, next_token })
     }
 }
 
@@ -131,22 +137,33 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let control = open(dir.path());
         let c = caller();
-        let q = |name: &str, effective| SettingsQuery {
+        let q = |name: &str, effective| ListAccountSettingsRequest {
             name: Some(name.into()),
             effective_settings: effective,
             ..Default::default()
         };
+        let put = |name: &str, value: &str| PutAccountSettingRequest {
+            name: Some(name.into()),
+            value: Some(value.into()),
+            principal_arn: None,
+        };
         let eff = control.list_account_settings(&c, &q("containerInsights", true)).unwrap();
-        assert_eq!((eff.items[0].value.as_str(), eff.items[0].kind.as_str()), ("disabled", "aws_managed"));
-        assert!(control.list_account_settings(&c, &q("containerInsights", false)).unwrap().items.is_empty());
+        assert_eq!((eff.settings[0].value.as_str(), eff.settings[0].kind.as_str()), ("disabled", "aws_managed"));
+        assert!(control.list_account_settings(&c, &q("containerInsights", false)).unwrap().settings.is_empty());
 
-        control.put_account_setting(&c, "containerInsights".into(), "enabled".into(), None, true).await.unwrap();
+        control.put_account_setting(&c, put("containerInsights", "enabled"), true).await.unwrap();
         assert_eq!(control.read(|s| effective(s, &c, "containerInsights")), "enabled");
-        control.put_account_setting(&c, "containerInsights".into(), "enhanced".into(), None, false).await.unwrap();
+        control.put_account_setting(&c, put("containerInsights", "enhanced"), false).await.unwrap();
         assert_eq!(control.read(|s| effective(s, &c, "containerInsights")), "enhanced");
-        control.delete_account_setting(&c, "containerInsights".into(), None).await.unwrap();
+        control
+            .delete_account_setting(
+                &c,
+                DeleteAccountSettingRequest { name: Some("containerInsights".into()), principal_arn: None },
+            )
+            .await
+            .unwrap();
         assert_eq!(control.read(|s| effective(s, &c, "containerInsights")), "enabled");
 
-        assert!(control.put_account_setting(&c, "containerInsights".into(), "on".into(), None, false).await.is_err());
+        assert!(control.put_account_setting(&c, put("containerInsights", "on"), false).await.is_err());
     }
 }

@@ -10,8 +10,8 @@ use std::{
 };
 
 use berth_model::{
-    cluster::Cluster, container_instance::ContainerInstance, service::Service, tag::Tag, task::Task,
-    task_definition::TaskDefinition,
+    cluster::Cluster, container_instance::ContainerInstance, service::Service, status::DesiredStatus, tag::Tag,
+    task::Task, task_definition::TaskDefinition,
 };
 use berth_store::{Mutation, Record};
 use serde::{Deserialize, Serialize};
@@ -126,7 +126,7 @@ impl Usage {
                 groups.remove(&t.task.group);
             }
         }
-        if t.task.desired_status == "RUNNING" {
+        if t.task.desired_status == DesiredStatus::Running {
             self.running += sign;
         }
         if last < berth_model::task::TaskStatus::Running {
@@ -463,7 +463,10 @@ impl Change {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use berth_model::task::Task;
+    use berth_model::{
+        status::{ClusterStatus, TaskStatus},
+        task::Task,
+    };
 
     fn record(m: Mutation) -> Record {
         match m {
@@ -480,8 +483,8 @@ mod tests {
                 task: Task {
                     task_arn: "t1".into(),
                     container_instance_arn: Some("i1".into()),
-                    last_status: status.into(),
-                    desired_status: if status == "STOPPED" { "STOPPED" } else { "RUNNING" }.into(),
+                    last_status: TaskStatus::parse(status).unwrap(),
+                    desired_status: if status == "STOPPED" { DesiredStatus::Stopped } else { DesiredStatus::Running },
                     group: "family:web".into(),
                     ..Default::default()
                 },
@@ -533,7 +536,8 @@ mod tests {
 
     #[test]
     fn changes_round_trip_through_records() {
-        let cluster = Arc::new(Cluster { cluster_name: "web".into(), status: "ACTIVE".into(), ..Default::default() });
+        let cluster =
+            Arc::new(Cluster { cluster_name: "web".into(), status: ClusterStatus::Active, ..Default::default() });
         let td = Arc::new(TaskDefinition { family: "web".into(), revision: 7, ..Default::default() });
         let changes = [
             Change::Cluster { region: "eu-west-1".into(), cluster: cluster.clone() },

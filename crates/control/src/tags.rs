@@ -3,6 +3,9 @@
 use std::sync::Arc;
 
 use berth_model::{
+    ecs::{Empty, ListTagsForResourceRequest, ListTagsForResourceResponse, TagResourceRequest, UntagResourceRequest},
+    json,
+    status::ClusterStatus,
     tag::{self, Tag},
     Arn, EcsError,
 };
@@ -26,7 +29,7 @@ fn check_resource(state: &State, caller: &Caller, arn: &str) -> Result<(), EcsEr
     let region = state.region(&caller.region);
     match parsed.resource_type.as_str() {
         "cluster" => match region.clusters.get(&parsed.resource) {
-            Some(c) if c.status == "ACTIVE" => Ok(()),
+            Some(c) if c.status == ClusterStatus::Active => Ok(()),
             _ => Err(EcsError::ClusterNotFound),
         },
         "task-definition" => {
@@ -41,7 +44,9 @@ fn check_resource(state: &State, caller: &Caller, arn: &str) -> Result<(), EcsEr
 }
 
 impl Control {
-    pub async fn tag_resource(&self, caller: &Caller, arn: String, tags: Vec<Tag>) -> Result<(), EcsError> {
+    pub async fn tag_resource(&self, caller: &Caller, req: TagResourceRequest) -> Result<Empty, EcsError> {
+        let tags = json::required(&req.tags, "tags")?.clone();
+        let arn = json::required(&req.resource_arn, "resourceArn")?.clone();
         if tags.is_empty() {
             return Err(EcsError::invalid("At least one tag is required."));
         }
@@ -51,27 +56,34 @@ impl Control {
             check_resource(state, &caller, &arn)?;
             let merged = tag::merge(&tags_of(state, &caller, &arn), &tags)?;
             changes.push(Change::Tags { region: caller.region.clone(), arn, tags: Arc::new(merged) });
-            Ok(())
+            Ok(Empty {})
         })
         .await
     }
 
-    pub async fn untag_resource(&self, caller: &Caller, arn: String, keys: Vec<String>) -> Result<(), EcsError> {
+    pub async fn untag_resource(&self, caller: &Caller, req: UntagResourceRequest) -> Result<Empty, EcsError> {
+        let keys = json::required(&req.tag_keys, "tagKeys")?.clone();
+        let arn = json::required(&req.resource_arn, "resourceArn")?.clone();
         let caller = caller.clone();
         self.write(move |state, changes| {
             check_resource(state, &caller, &arn)?;
             let mut tags = tags_of(state, &caller, &arn);
             tags.retain(|t| !keys.iter().any(|k| Some(k) == t.key.as_ref()));
             changes.push(Change::Tags { region: caller.region.clone(), arn, tags: Arc::new(tags) });
-            Ok(())
+            Ok(Empty {})
         })
         .await
     }
 
-    pub fn list_tags_for_resource(&self, caller: &Caller, arn: &str) -> Result<Vec<Tag>, EcsError> {
+    pub fn list_tags_for_resource(
+        &self,
+        caller: &Caller,
+        req: &ListTagsForResourceRequest,
+    ) -> Result<ListTagsForResourceResponse, EcsError> {
+        let arn = json::required(&req.resource_arn, "resourceArn")?;
         self.read(|state| {
             check_resource(state, caller, arn)?;
-            Ok(tags_of(state, caller, arn))
+            Ok(ListTagsForResourceResponse { tags: tags_of(state, caller, arn) })
         })
     }
 }
@@ -79,7 +91,16 @@ impl Control {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{test_support::*, CreateCluster};
+    use crate::test_support::*;
+    use berth_model::ecs::CreateClusterRequest;
+
+    fn tag(arn: &str, tags: Vec<Tag>) -> TagResourceRequest {
+        TagResourceRequest { resource_arn: Some(arn.into()), tags: Some(tags) }
+    }
+
+    fn of(arn: &str) -> ListTagsForResourceRequest {
+        ListTagsForResourceRequest { resource_arn: Some(arn.into()) }
+    }
 
     #[tokio::test]
     async fn tag_round_trip() {
@@ -87,20 +108,26 @@ mod tests {
         let control = open(dir.path());
         let c = caller();
         let cluster = control
-            .create_cluster(&c, CreateCluster { cluster_name: Some("web".into()), ..Default::default() })
+            .create_cluster(&c, CreateClusterRequest { cluster_name: Some("web".into()), ..Default::default() })
             .await
             .unwrap();
-        let arn = cluster.cluster_arn;
-        control.tag_resource(&c, arn.clone(), vec![Tag::new("a", "1"), Tag::new("b", "2")]).await.unwrap();
-        control.untag_resource(&c, arn.clone(), vec!["a".into()]).await.unwrap();
-        assert_eq!(control.list_tags_for_resource(&c, &arn).unwrap(), vec![Tag::new("b", "2")]);
+        let arn = cluster.cluster.cluster_arn;
+        control.tag_resource(&c, tag(&arn, vec![Tag::new("a", "1"), Tag::new("b", "2")])).await.unwrap();
+        control
+            .untag_resource(
+                &c,
+                UntagResourceRequest { resource_arn: Some(arn.clone()), tag_keys: Some(vec!["a".into()]) },
+            )
+            .await
+            .unwrap();
+        assert_eq!(control.list_tags_for_resource(&c, &of(&arn)).unwrap().tags, vec![Tag::new("b", "2")]);
 
         let missing = "arn:aws:ecs:us-east-1:000000000000:cluster/nope".to_string();
         assert_eq!(
-            control.tag_resource(&c, missing, vec![Tag::new("a", "1")]).await.unwrap_err(),
+            control.tag_resource(&c, tag(&missing, vec![Tag::new("a", "1")])).await.unwrap_err(),
             EcsError::ClusterNotFound
         );
         let other_region = Caller { region: "eu-west-1".into(), ..caller() };
-        assert!(control.list_tags_for_resource(&other_region, &arn).is_err());
+        assert!(control.list_tags_for_resource(&other_region, &of(&arn)).is_err());
     }
 }

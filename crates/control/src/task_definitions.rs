@@ -3,7 +3,13 @@
 use std::sync::Arc;
 
 use berth_model::{
-    tag::Tag,
+    ecs::{
+        include_tags, DeleteTaskDefinitionsRequest, DeleteTaskDefinitionsResponse, DeregisterTaskDefinitionRequest,
+        DescribeTaskDefinitionRequest, ListTaskDefinitionFamiliesRequest, ListTaskDefinitionFamiliesResponse,
+        ListTaskDefinitionsRequest, ListTaskDefinitionsResponse, TaskDefinitionResponse,
+    },
+    json,
+    status::{ServiceStatus, TaskDefinitionStatus},
     task::TaskStatus,
     task_definition::{apply_defaults, validate_registration, Registration, TaskDefinition},
     time, Arn, EcsError, Failure,
@@ -43,24 +49,9 @@ impl TaskDefinitionRef {
         let family = region.families.get(&self.family)?;
         match self.revision {
             Some(r) => family.revisions.get(&r),
-            None => family.revisions.values().rev().find(|td| td.status == "ACTIVE"),
+            None => family.revisions.values().rev().find(|td| td.status == TaskDefinitionStatus::Active),
         }
     }
-}
-
-/// A task definition with its tags (DescribeTaskDefinition, RegisterTaskDefinition).
-#[derive(Debug, Clone)]
-pub struct DescribedTaskDefinition {
-    pub task_definition: Arc<TaskDefinition>,
-    pub tags: Option<Vec<Tag>>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ListTaskDefinitions {
-    pub family_prefix: Option<String>,
-    pub status: Option<String>,
-    pub descending: bool,
-    pub page: PageRequest,
 }
 
 fn unable_to_describe() -> EcsError {
@@ -73,7 +64,7 @@ impl Control {
         &self,
         caller: &Caller,
         reg: Registration,
-    ) -> Result<DescribedTaskDefinition, EcsError> {
+    ) -> Result<TaskDefinitionResponse, EcsError> {
         let derived = validate_registration(&reg)?;
         let caller = caller.clone();
         self.write(move |state, changes| {
@@ -95,7 +86,7 @@ impl Control {
                 network_mode: reg.network_mode,
                 revision,
                 volumes: reg.volumes,
-                status: "ACTIVE".into(),
+                status: TaskDefinitionStatus::Active,
                 requires_attributes: derived.requires_attributes,
                 placement_constraints: reg.placement_constraints,
                 compatibilities: derived.compatibilities,
@@ -118,7 +109,7 @@ impl Control {
                 changes.push(Change::Tags { region: caller.region.clone(), arn, tags: Arc::new(tags.clone()) });
             }
             changes.push(Change::TaskDefinition { region: caller.region.clone(), task_definition: td.clone() });
-            Ok(DescribedTaskDefinition { task_definition: td, tags: (!tags.is_empty()).then_some(tags) })
+            Ok(TaskDefinitionResponse { task_definition: td, tags: (!tags.is_empty()).then_some(tags) })
         })
         .await
     }
@@ -128,27 +119,38 @@ impl Control {
     pub fn describe_task_definition(
         &self,
         caller: &Caller,
-        reference: &str,
-        include_tags: bool,
-    ) -> Result<DescribedTaskDefinition, EcsError> {
-        let r = TaskDefinitionRef::parse(reference)?;
+        req: &DescribeTaskDefinitionRequest,
+    ) -> Result<TaskDefinitionResponse, EcsError> {
+        let with_tags = include_tags(&req.include)?;
+        let r = TaskDefinitionRef::parse(json::required(&req.task_definition, "taskDefinition")?)?;
         self.read(|state| {
             let region = state.region(&caller.region);
             let td = r.resolve(region).ok_or_else(unable_to_describe)?.clone();
-            let tags = include_tags.then(|| crate::tags::tags_of(state, caller, &td.task_definition_arn));
-            Ok(DescribedTaskDefinition { task_definition: td, tags })
+            let tags = with_tags.then(|| crate::tags::tags_of(state, caller, &td.task_definition_arn));
+            Ok(TaskDefinitionResponse { task_definition: td, tags })
         })
     }
 
     /// ListTaskDefinitions: ARNs by family then revision. `familyPrefix` names one family
     /// exactly, as in ECS; `status` defaults to ACTIVE.
-    pub fn list_task_definitions(&self, caller: &Caller, req: &ListTaskDefinitions) -> Result<Page<String>, EcsError> {
-        let status = req.status.as_deref().unwrap_or("ACTIVE");
-        if !["ACTIVE", "INACTIVE", "DELETE_IN_PROGRESS"].contains(&status) {
+    pub fn list_task_definitions(
+        &self,
+        caller: &Caller,
+        req: &ListTaskDefinitionsRequest,
+    ) -> Result<ListTaskDefinitionsResponse, EcsError> {
+        let descending = match req.sort.as_deref() {
+            None | Some("ASC") => false,
+            Some("DESC") => true,
+            Some(other) => return Err(EcsError::invalid(format!("Invalid sort '{other}': use ASC or DESC."))),
+        };
+        let page = PageRequest::of(&req.next_token, req.max_results);
+        let requested = req.status.as_deref().unwrap_or("ACTIVE");
+        let Some(status) = TaskDefinitionStatus::parse(requested) else {
+            let status = requested;
             return Err(EcsError::invalid(format!(
                 "Invalid status '{status}': use ACTIVE, INACTIVE or DELETE_IN_PROGRESS."
             )));
-        }
+        };
         self.read(|state| {
             let families = state.region(&caller.region).families.iter();
             let families = families.filter(|(name, _)| req.family_prefix.as_deref().is_none_or(|p| p == name.as_str()));
@@ -156,29 +158,30 @@ impl Control {
                 .flat_map(|(_, f)| f.revisions.values())
                 .filter(|td| td.status == status)
                 .map(|td| (format!("{}:{:010}", td.family, td.revision), td.task_definition_arn.clone()));
-            if req.descending {
-                req.page.page(100, false, tds.collect::<Vec<_>>().into_iter().rev())
+            if descending {
+                page.page(100, false, tds.collect::<Vec<_>>().into_iter().rev())
             } else {
-                req.page.page(100, true, tds)
+                page.page(100, true, tds)
             }
         })
+        .map(|Page { items, next_token }| ListTaskDefinitionsResponse { task_definition_arns: items, next_token })
     }
 
     /// ListTaskDefinitionFamilies: ACTIVE = has an ACTIVE revision, INACTIVE = has none, ALL.
     pub fn list_task_definition_families(
         &self,
         caller: &Caller,
-        prefix: Option<&str>,
-        status: Option<&str>,
-        page: &PageRequest,
-    ) -> Result<Page<String>, EcsError> {
-        let status = status.unwrap_or("ACTIVE");
+        req: &ListTaskDefinitionFamiliesRequest,
+    ) -> Result<ListTaskDefinitionFamiliesResponse, EcsError> {
+        let prefix = req.family_prefix.as_deref();
+        let page = PageRequest::of(&req.next_token, req.max_results);
+        let status = req.status.as_deref().unwrap_or("ACTIVE");
         if !["ACTIVE", "INACTIVE", "ALL"].contains(&status) {
             return Err(EcsError::invalid(format!("Invalid status '{status}': use ACTIVE, INACTIVE or ALL.")));
         }
         self.read(|state| {
             let families = state.region(&caller.region).families.iter().filter(|(name, f)| {
-                let active = f.revisions.values().any(|td| td.status == "ACTIVE");
+                let active = f.revisions.values().any(|td| td.status == TaskDefinitionStatus::Active);
                 !f.revisions.is_empty()
                     && prefix.is_none_or(|p| name.starts_with(p))
                     && match status {
@@ -189,15 +192,17 @@ impl Control {
             });
             page.page(100, true, families.map(|(name, _)| (name.clone(), name.clone())))
         })
+        .map(|Page { items, next_token }| ListTaskDefinitionFamiliesResponse { families: items, next_token })
     }
 
     /// DeregisterTaskDefinition: the revision becomes INACTIVE (it stays describable).
     pub async fn deregister_task_definition(
         &self,
         caller: &Caller,
-        reference: String,
-    ) -> Result<Arc<TaskDefinition>, EcsError> {
-        let r = TaskDefinitionRef::parse(&reference)?;
+        req: DeregisterTaskDefinitionRequest,
+    ) -> Result<TaskDefinitionResponse, EcsError> {
+        let reference = json::required(&req.task_definition, "taskDefinition")?;
+        let r = TaskDefinitionRef::parse(reference)?;
         if r.revision.is_none() {
             return Err(EcsError::client(format!(
                 "Invalid task definition '{reference}': a revision is required (family:revision)."
@@ -206,17 +211,18 @@ impl Control {
         let caller = caller.clone();
         self.write(move |state, changes| {
             let td = r.resolve(state.region(&caller.region)).ok_or_else(unable_to_describe)?;
-            if td.status != "ACTIVE" {
+            if td.status != TaskDefinitionStatus::Active {
                 return Ok(td.clone());
             }
             let mut inactive = (**td).clone();
-            inactive.status = "INACTIVE".into();
+            inactive.status = TaskDefinitionStatus::Inactive;
             inactive.deregistered_at = Some(time::now());
             let inactive = Arc::new(inactive);
             changes.push(Change::TaskDefinition { region: caller.region.clone(), task_definition: inactive.clone() });
             Ok(inactive)
         })
         .await
+        .map(|task_definition| TaskDefinitionResponse { task_definition, tags: None })
     }
 
     /// DeleteTaskDefinitions: up to 10 INACTIVE revisions go to DELETE_IN_PROGRESS.
@@ -224,8 +230,9 @@ impl Control {
     pub async fn delete_task_definitions(
         &self,
         caller: &Caller,
-        references: Vec<String>,
-    ) -> Result<(Vec<Arc<TaskDefinition>>, Vec<Failure>), EcsError> {
+        req: DeleteTaskDefinitionsRequest,
+    ) -> Result<DeleteTaskDefinitionsResponse, EcsError> {
+        let references = json::required(&req.task_definitions, "taskDefinitions")?.clone();
         if references.is_empty() || references.len() > 10 {
             return Err(EcsError::invalid("DeleteTaskDefinitions takes 1 to 10 task definitions."));
         }
@@ -247,14 +254,14 @@ impl Control {
                 };
                 match td {
                     None => failures.push(Failure::new(reference.clone(), "MISSING")),
-                    Some(td) if td.status == "ACTIVE" => failures.push(Failure {
+                    Some(td) if td.status == TaskDefinitionStatus::Active => failures.push(Failure {
                         detail: Some("The task definition is ACTIVE: deregister it before deleting it.".into()),
                         ..Failure::new(td.task_definition_arn.clone(), "TASK_DEFINITION_NOT_INACTIVE")
                     }),
-                    Some(td) if td.status == "DELETE_IN_PROGRESS" => deleted.push(td.clone()),
+                    Some(td) if td.status == TaskDefinitionStatus::DeleteInProgress => deleted.push(td.clone()),
                     Some(td) => {
                         let mut d = (**td).clone();
-                        d.status = "DELETE_IN_PROGRESS".into();
+                        d.status = TaskDefinitionStatus::DeleteInProgress;
                         d.delete_requested_at = Some(time::now());
                         let d = Arc::new(d);
                         changes
@@ -263,7 +270,7 @@ impl Control {
                     }
                 }
             }
-            Ok((deleted, failures))
+            Ok(DeleteTaskDefinitionsResponse { task_definitions: deleted, failures })
         })
         .await
     }
@@ -283,13 +290,13 @@ impl Control {
                     .filter(|t| t.task.last() != TaskStatus::Stopped)
                     .map(|t| t.task.task_definition_arn.as_str())
                     .collect();
-                for svc in r.services.values().filter(|s| s.service.status != "INACTIVE") {
+                for svc in r.services.values().filter(|s| s.service.status != ServiceStatus::Inactive) {
                     in_use.insert(svc.service.task_definition.as_str());
                     in_use.extend(svc.service.deployments.iter().map(|d| d.task_definition.as_str()));
                     in_use.extend(svc.last_completed.iter().map(|(_, td)| td.as_str()));
                 }
                 for (family, f) in &r.families {
-                    for td in f.revisions.values().filter(|td| td.status == "DELETE_IN_PROGRESS") {
+                    for td in f.revisions.values().filter(|td| td.status == TaskDefinitionStatus::DeleteInProgress) {
                         if in_use.contains(td.task_definition_arn.as_str()) {
                             continue;
                         }
@@ -321,6 +328,22 @@ impl Control {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn deregister(reference: &str) -> DeregisterTaskDefinitionRequest {
+        DeregisterTaskDefinitionRequest { task_definition: Some(reference.into()) }
+    }
+
+    fn describe(reference: &str) -> DescribeTaskDefinitionRequest {
+        DescribeTaskDefinitionRequest { task_definition: Some(reference.into()), include: Vec::new() }
+    }
+
+    fn families(prefix: Option<&str>, status: Option<&str>) -> ListTaskDefinitionFamiliesRequest {
+        ListTaskDefinitionFamiliesRequest {
+            family_prefix: prefix.map(String::from),
+            status: status.map(String::from),
+            ..Default::default()
+        }
+    }
     use crate::test_support::*;
 
     fn reg(family: &str) -> Registration {
@@ -353,17 +376,24 @@ mod tests {
             let td = control.register_task_definition(&c, reg("web")).await.unwrap();
             assert_eq!(td.task_definition.revision, expected);
         }
-        control.deregister_task_definition(&c, "web:3".into()).await.unwrap();
-        assert_eq!(control.describe_task_definition(&c, "web", false).unwrap().task_definition.revision, 2);
-        let (deleted, failures) =
-            control.delete_task_definitions(&c, vec!["web:3".into(), "web:1".into(), "web:9".into()]).await.unwrap();
-        assert_eq!(deleted[0].status, "DELETE_IN_PROGRESS");
+        control.deregister_task_definition(&c, deregister("web:3")).await.unwrap();
+        assert_eq!(control.describe_task_definition(&c, &describe("web")).unwrap().task_definition.revision, 2);
+        let DeleteTaskDefinitionsResponse { task_definitions: deleted, failures } = control
+            .delete_task_definitions(
+                &c,
+                DeleteTaskDefinitionsRequest {
+                    task_definitions: Some(vec!["web:3".into(), "web:1".into(), "web:9".into()]),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(deleted[0].status, TaskDefinitionStatus::DeleteInProgress);
         assert_eq!(failures.len(), 2);
         assert_eq!(control.register_task_definition(&c, reg("web")).await.unwrap().task_definition.revision, 4);
-        let all = ListTaskDefinitions::default();
-        assert_eq!(control.list_task_definitions(&c, &all).unwrap().items.len(), 3);
-        let fams = control.list_task_definition_families(&c, Some("w"), None, &PageRequest::default()).unwrap();
-        assert_eq!(fams.items, vec!["web".to_string()]);
+        let all = ListTaskDefinitionsRequest::default();
+        assert_eq!(control.list_task_definitions(&c, &all).unwrap().task_definition_arns.len(), 3);
+        let fams = control.list_task_definition_families(&c, &families(Some("w"), None)).unwrap();
+        assert_eq!(fams.families, vec!["web".to_string()]);
     }
 
     #[tokio::test]
@@ -372,31 +402,41 @@ mod tests {
         let control = open(dir.path());
         let c = caller();
         cluster_with_instances(&control, &["a"], 4096, 2).await;
-        let req = crate::RunTask { cluster: Some("c".into()), task_definition: "web:1".into(), ..Default::default() };
-        let (tasks, _) = control.run_task(&c, req).await.unwrap();
+        let req = berth_model::ecs::RunTaskRequest {
+            cluster: Some("c".into()),
+            task_definition: Some("web:1".into()),
+            ..Default::default()
+        };
+        let tasks = control.run_task(&c, req).await.unwrap().tasks;
         for r in ["web:1", "web:2"] {
-            control.deregister_task_definition(&c, r.into()).await.unwrap();
+            control.deregister_task_definition(&c, deregister(r)).await.unwrap();
         }
-        control.delete_task_definitions(&c, vec!["web:1".into(), "web:2".into()]).await.unwrap();
+        control
+            .delete_task_definitions(
+                &c,
+                DeleteTaskDefinitionsRequest { task_definitions: Some(vec!["web:1".into(), "web:2".into()]) },
+            )
+            .await
+            .unwrap();
 
         // web:2 is used by nothing: it goes. web:1 still has a task that has not stopped.
         assert_eq!(control.forget_deleted_task_definitions().await.unwrap(), 1);
-        let gone = control.describe_task_definition(&c, "web:2", false).unwrap_err();
+        let gone = control.describe_task_definition(&c, &describe("web:2")).unwrap_err();
         assert_eq!(gone.to_string(), "Unable to describe task definition.");
-        let kept = control.describe_task_definition(&c, "web:1", false).unwrap();
-        assert_eq!(kept.task_definition.status, "DELETE_IN_PROGRESS");
+        let kept = control.describe_task_definition(&c, &describe("web:1")).unwrap();
+        assert_eq!(kept.task_definition.status, TaskDefinitionStatus::DeleteInProgress);
         assert_eq!(control.forget_deleted_task_definitions().await.unwrap(), 0, "the task still uses web:1");
 
         let stopped = berth_model::task::TaskStateChange {
             task: Some(tasks[0].task_arn.clone()),
-            status: Some("STOPPED".into()),
+            status: Some(TaskStatus::Stopped),
             ..Default::default()
         };
         control.submit_task_state_change(c.region.clone(), None, stopped).await.unwrap();
         assert_eq!(control.forget_deleted_task_definitions().await.unwrap(), 1);
-        assert!(control.describe_task_definition(&c, "web:1", false).is_err());
-        let all = control.list_task_definition_families(&c, None, Some("ALL"), &PageRequest::default()).unwrap();
-        assert!(all.items.is_empty(), "a family with no revisions left is not listed: {:?}", all.items);
+        assert!(control.describe_task_definition(&c, &describe("web:1")).is_err());
+        let all = control.list_task_definition_families(&c, &families(None, Some("ALL"))).unwrap();
+        assert!(all.families.is_empty(), "a family with no revisions left is not listed: {:?}", all.families);
 
         // After a restart the next revision is still 3, not 1.
         drop(control);

@@ -5,21 +5,13 @@
 use std::sync::Arc;
 
 use berth_model::{
-    task::{task_health, Task, TaskStateChange, TaskStatus},
+    ecs::SubmitContainerStateChangeRequest,
+    status::DesiredStatus,
+    task::{task_health, ContainerStateChange, Task, TaskStateChange, TaskStatus},
     time, EcsError,
 };
 
 use crate::{state::Change, task_definitions::TaskDefinitionRef, tasks::bump_instance, Control, RegionState};
-
-/// Container statuses the agent reports, in order.
-fn container_rank(s: &str) -> u8 {
-    match s {
-        "PENDING" => 0,
-        "RUNNING" => 1,
-        "STOPPED" => 2,
-        _ => 0,
-    }
-}
 
 /// Folds `change` into `task`. Returns whether the task went STOPPED with this report.
 fn merge(region: &RegionState, task: &mut Task, change: &TaskStateChange) -> Result<bool, EcsError> {
@@ -29,10 +21,9 @@ fn merge(region: &RegionState, task: &mut Task, change: &TaskStateChange) -> Res
         let Some(container) = task.containers.iter_mut().find(|x| x.name == name) else {
             return Err(EcsError::invalid(format!("Task {} has no container named '{name}'.", task.task_arn)));
         };
-        if let Some(s) = &c.status {
-            if container_rank(s) >= container_rank(&container.last_status) {
-                container.last_status = s.clone();
-            }
+        if let Some(s) = c.status {
+            // A container's status only moves forward.
+            container.last_status = container.last_status.max(s);
         }
         if c.runtime_id.is_some() {
             container.runtime_id = c.runtime_id.clone();
@@ -49,8 +40,8 @@ fn merge(region: &RegionState, task: &mut Task, change: &TaskStateChange) -> Res
         if !c.network_bindings.is_empty() {
             container.network_bindings = c.network_bindings.clone();
         }
-        if let Some(h) = &c.health_status {
-            container.health_status = h.clone();
+        if let Some(h) = c.health_status {
+            container.health_status = h;
         }
     }
     let essential: Vec<String> = TaskDefinitionRef::parse(&task.task_definition_arn)
@@ -59,8 +50,7 @@ fn merge(region: &RegionState, task: &mut Task, change: &TaskStateChange) -> Res
         .map(|td| td.container_definitions.iter().filter(|c| c.is_essential()).filter_map(|c| c.name.clone()).collect())
         .unwrap_or_default();
     task.health_status =
-        task_health(task.containers.iter().filter(|c| essential.contains(&c.name)).map(|c| c.health_status.as_str()))
-            .to_string();
+        task_health(task.containers.iter().filter(|c| essential.contains(&c.name)).map(|c| c.health_status));
     if task.pull_started_at.is_none() {
         task.pull_started_at = change.pull_started_at;
     }
@@ -68,12 +58,8 @@ fn merge(region: &RegionState, task: &mut Task, change: &TaskStateChange) -> Res
         task.pull_stopped_at = change.pull_stopped_at;
     }
     let before = task.last();
-    let reported = match change.status.as_deref() {
-        Some(s) => TaskStatus::parse(s).ok_or_else(|| EcsError::invalid(format!("Invalid task status '{s}'.")))?,
-        None => before,
-    };
-    let after = before.max(reported);
-    task.last_status = after.as_str().to_string();
+    let after = before.max(change.status.unwrap_or(before));
+    task.last_status = after;
     if after >= TaskStatus::Running && before < TaskStatus::Running && after == TaskStatus::Running {
         task.started_at = Some(now);
     }
@@ -81,7 +67,7 @@ fn merge(region: &RegionState, task: &mut Task, change: &TaskStateChange) -> Res
     if stopped_now {
         task.stopped_at = Some(now);
         task.execution_stopped_at = Some(change.execution_stopped_at.unwrap_or(now));
-        task.desired_status = "STOPPED".into();
+        task.desired_status = DesiredStatus::Stopped;
         if task.stopping_at.is_none() {
             task.stopping_at = Some(now);
         }
@@ -127,22 +113,46 @@ impl Control {
         })
         .await
     }
+
+    /// SubmitContainerStateChange: a report about one container, applied as a task report.
+    pub async fn submit_container_state_change(
+        &self,
+        region: String,
+        instance: Option<String>,
+        r: SubmitContainerStateChangeRequest,
+    ) -> Result<(), EcsError> {
+        let change = TaskStateChange {
+            cluster: r.cluster,
+            task: r.task,
+            containers: vec![ContainerStateChange {
+                container_name: r.container_name,
+                runtime_id: r.runtime_id,
+                exit_code: r.exit_code,
+                network_bindings: r.network_bindings,
+                reason: r.reason,
+                status: r.status,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        self.submit_task_state_change(region, instance, change).await
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use berth_model::task::{Container, ContainerStateChange};
+    use berth_model::task::{Container, HealthStatus};
 
     fn task() -> Task {
         Task {
             task_arn: "arn:aws:ecs:r:1:task/c/t".into(),
-            last_status: "PROVISIONING".into(),
-            desired_status: "RUNNING".into(),
+            last_status: TaskStatus::Provisioning,
+            desired_status: DesiredStatus::Running,
             containers: vec![Container {
                 name: "app".into(),
-                last_status: "PENDING".into(),
-                health_status: "UNKNOWN".into(),
+                last_status: TaskStatus::Pending,
+                health_status: HealthStatus::Unknown,
                 ..Default::default()
             }],
             ..Default::default()
@@ -151,10 +161,10 @@ mod tests {
 
     fn report(status: &str, container: &str) -> TaskStateChange {
         TaskStateChange {
-            status: Some(status.into()),
+            status: TaskStatus::parse(status),
             containers: vec![ContainerStateChange {
                 container_name: Some("app".into()),
-                status: Some(container.into()),
+                status: TaskStatus::parse(container),
                 ..Default::default()
             }],
             ..Default::default()
@@ -173,7 +183,7 @@ mod tests {
         stop.reason = Some("Essential container in task exited".into());
         stop.stop_code = Some("EssentialContainerExited".into());
         assert!(merge(&region, &mut t, &stop).unwrap());
-        assert_eq!(t.desired_status, "STOPPED");
+        assert_eq!(t.desired_status, DesiredStatus::Stopped);
         assert_eq!(t.stop_code.as_deref(), Some("EssentialContainerExited"));
         assert!(t.stopped_at.is_some() && t.execution_stopped_at.is_some());
     }

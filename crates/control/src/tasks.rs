@@ -7,8 +7,14 @@
 use std::sync::Arc;
 
 use berth_model::{
+    ecs::{
+        include_tags, DescribeTasksRequest, ListTasksRequest, ListTasksResponse, RunTaskRequest, StopTaskRequest,
+        TaskResponse, TasksResponse,
+    },
+    json,
+    status::{DesiredStatus, HealthStatus, InstanceStatus, TaskStatus},
     tag::Tag,
-    task::{Container, Task, TaskOverride},
+    task::{Container, Task},
     task_definition::TaskDefinition,
     time, Arn, EcsError, Failure,
 };
@@ -22,45 +28,11 @@ use crate::{
     Caller, Control, InstanceRecord, Page, PageRequest, RegionState, State, TaskRecord,
 };
 
-/// The parts of RunTask and StartTask berth honours.
-#[derive(Debug, Clone, Default)]
-pub struct RunTask {
-    pub cluster: Option<String>,
-    pub task_definition: String,
-    pub count: Option<i64>,
-    pub launch_type: Option<String>,
-    pub group: Option<String>,
-    pub started_by: Option<String>,
-    pub overrides: Option<TaskOverride>,
-    pub tags: Vec<Tag>,
-    pub placement_constraints: Vec<serde_json::Value>,
-    pub placement_strategy: Vec<serde_json::Value>,
-    /// StartTask: the instances to start one task on each.
-    pub container_instances: Option<Vec<String>>,
-    /// `TASK_DEFINITION` copies the task definition's tags to the tasks (`SERVICE` is the
-    /// service controller's, which passes the service's tags in `tags`).
-    pub propagate_tags: Option<String>,
-    /// Adds ECS's managed tags `aws:ecs:clusterName` (and `aws:ecs:serviceName`).
-    pub enable_ecs_managed_tags: bool,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ListTasks {
-    pub cluster: Option<String>,
-    pub container_instance: Option<String>,
-    pub family: Option<String>,
-    pub started_by: Option<String>,
-    pub service_name: Option<String>,
-    pub desired_status: Option<String>,
-    pub launch_type: Option<String>,
-    pub page: PageRequest,
-}
-
 fn new_task(
     caller: &Caller,
     cluster: &str,
     td: &TaskDefinition,
-    req: &RunTask,
+    req: &RunTaskRequest,
     instance: &InstanceRecord,
     demand: &Demand,
 ) -> TaskRecord {
@@ -81,8 +53,8 @@ fn new_task(
             task_arn: task_arn.clone(),
             name: c.name.clone().unwrap_or_default(),
             image: c.image.clone().unwrap_or_default(),
-            last_status: "PENDING".into(),
-            health_status: "UNKNOWN".into(),
+            last_status: TaskStatus::Pending,
+            health_status: HealthStatus::Unknown,
             cpu: Some(c.cpu.to_string()),
             memory: c.memory.map(|m| m.to_string()),
             memory_reservation: c.memory_reservation.map(|m| m.to_string()),
@@ -100,10 +72,10 @@ fn new_task(
         containers,
         cpu: Some(demand.cpu.to_string()),
         created_at: time::now(),
-        desired_status: "RUNNING".into(),
+        desired_status: DesiredStatus::Running,
         group: req.group.clone().unwrap_or_else(|| format!("family:{}", td.family)),
-        health_status: "UNKNOWN".into(),
-        last_status: "PROVISIONING".into(),
+        health_status: HealthStatus::Unknown,
+        last_status: TaskStatus::Provisioning,
         launch_type: "EC2".into(),
         memory: Some(demand.memory.to_string()),
         overrides: req.overrides.clone().unwrap_or_default(),
@@ -164,7 +136,7 @@ fn dedup(failures: &mut Vec<Failure>) {
 
 impl Control {
     /// RunTask (or, with `container_instances`, StartTask).
-    pub async fn run_task(&self, caller: &Caller, req: RunTask) -> Result<(Vec<Task>, Vec<Failure>), EcsError> {
+    pub async fn run_task(&self, caller: &Caller, req: RunTaskRequest) -> Result<TasksResponse, EcsError> {
         let count = req.count.unwrap_or(1);
         if req.container_instances.is_none() && !(1..=10).contains(&count) {
             return Err(EcsError::invalid(format!("count must be between 1 and 10, not {count}.")));
@@ -174,7 +146,14 @@ impl Control {
                 return Err(EcsError::invalid("containerInstances must list 1 to 10 instances."));
             }
         }
-        self.place_tasks(caller, req, count as usize).await
+        let (tasks, failures) = self.place_tasks(caller, req, count as usize).await?;
+        Ok(TasksResponse { tasks, failures })
+    }
+
+    /// StartTask: RunTask on the instances `containerInstances` names, one task each.
+    pub async fn start_task(&self, caller: &Caller, req: RunTaskRequest) -> Result<TasksResponse, EcsError> {
+        json::required(&req.container_instances, "containerInstances")?;
+        self.run_task(caller, RunTaskRequest { count: None, ..req }).await
     }
 
     /// Places and records `count` tasks of one request, with no per-call limit: RunTask's
@@ -182,7 +161,7 @@ impl Control {
     pub async fn place_tasks(
         &self,
         caller: &Caller,
-        req: RunTask,
+        req: RunTaskRequest,
         count: usize,
     ) -> Result<(Vec<Task>, Vec<Failure>), EcsError> {
         let caller = caller.clone();
@@ -191,7 +170,7 @@ impl Control {
 
     /// The dry run behind `berth task plan`: RunTask's validation and placement over the
     /// current state, with nothing written.
-    pub fn plan_task(&self, caller: &Caller, req: &RunTask) -> Result<PlanOutcome, EcsError> {
+    pub fn plan_task(&self, caller: &Caller, req: &RunTaskRequest) -> Result<PlanOutcome, EcsError> {
         let count = req.count.unwrap_or(1);
         if !(1..=10_000).contains(&count) {
             return Err(EcsError::invalid(format!("count must be between 1 and 10000, not {count}.")));
@@ -213,13 +192,9 @@ impl Control {
 
     /// StopTask: desiredStatus STOPPED now; the agent stops the containers (SIGTERM, then
     /// SIGKILL after each container's stopTimeout) and reports STOPPED.
-    pub async fn stop_task(
-        &self,
-        caller: &Caller,
-        cluster: Option<String>,
-        reference: String,
-        reason: Option<String>,
-    ) -> Result<Task, EcsError> {
+    pub async fn stop_task(&self, caller: &Caller, req: StopTaskRequest) -> Result<TaskResponse, EcsError> {
+        let reference = json::required(&req.task, "task")?.clone();
+        let StopTaskRequest { cluster, reason, .. } = req;
         if reason.as_deref().is_some_and(|r| r.len() > 255) {
             return Err(EcsError::invalid("reason can be at most 255 characters."));
         }
@@ -229,7 +204,7 @@ impl Control {
             let region = state.region(&caller.region);
             let rec = find_task(region, &cluster, &reference)
                 .ok_or_else(|| EcsError::invalid("The referenced task was not found."))?;
-            if rec.task.desired_status == "STOPPED" {
+            if rec.task.desired_status == DesiredStatus::Stopped {
                 return Ok(view(state, &caller, rec, false));
             }
             let reason = reason.unwrap_or_else(|| "Task stopped by user".into());
@@ -237,16 +212,14 @@ impl Control {
             Ok(view(state, &caller, &next, false))
         })
         .await
+        .map(|task| TaskResponse { task })
     }
 
     /// DescribeTasks: by ARN or id; unknown ones are MISSING failures.
-    pub fn describe_tasks(
-        &self,
-        caller: &Caller,
-        cluster: Option<&str>,
-        references: &[String],
-        with_tags: bool,
-    ) -> Result<(Vec<Task>, Vec<Failure>), EcsError> {
+    pub fn describe_tasks(&self, caller: &Caller, req: &DescribeTasksRequest) -> Result<TasksResponse, EcsError> {
+        let with_tags = include_tags(&req.include)?;
+        let references = json::required(&req.tasks, "tasks")?;
+        let cluster = req.cluster.as_deref();
         if references.is_empty() || references.len() > 100 {
             return Err(EcsError::invalid("tasks must list 1 to 100 tasks."));
         }
@@ -260,18 +233,18 @@ impl Control {
                     None => failures.push(Failure::new(reference.clone(), "MISSING")),
                 }
             }
-            Ok((found, failures))
+            Ok(TasksResponse { tasks: found, failures })
         })
     }
 
     /// ListTasks: task ARNs filtered as ECS filters them; desiredStatus defaults to RUNNING.
-    pub fn list_tasks(&self, caller: &Caller, q: &ListTasks) -> Result<Page<String>, EcsError> {
-        let desired = q.desired_status.as_deref().unwrap_or("RUNNING");
-        if !["RUNNING", "PENDING", "STOPPED"].contains(&desired) {
+    pub fn list_tasks(&self, caller: &Caller, q: &ListTasksRequest) -> Result<ListTasksResponse, EcsError> {
+        let requested = q.desired_status.as_deref().unwrap_or("RUNNING");
+        let Some(desired) = DesiredStatus::parse(requested) else {
             return Err(EcsError::invalid(format!(
-                "Invalid desiredStatus '{desired}': use RUNNING, PENDING or STOPPED."
+                "Invalid desiredStatus '{requested}': use RUNNING, PENDING or STOPPED."
             )));
-        }
+        };
         if q.family.is_some() && q.service_name.is_some() {
             return Err(EcsError::invalid("family and serviceName cannot be given together."));
         }
@@ -305,8 +278,13 @@ impl Control {
                     && service_group.as_ref().is_none_or(|g| &task.group == g)
                     && q.launch_type.as_ref().is_none_or(|l| &task.launch_type == l)
             });
-            q.page.page(100, true, items.map(|t| (t.task.task_arn.clone(), t.task.task_arn.clone())))
+            PageRequest::of(&q.next_token, q.max_results).page(
+                100,
+                true,
+                items.map(|t| (t.task.task_arn.clone(), t.task.task_arn.clone())),
+            )
         })
+        .map(|Page { items, next_token }| ListTasksResponse { task_arns: items, next_token })
     }
 }
 
@@ -315,7 +293,7 @@ impl Control {
 pub(crate) fn place_in(
     state: &State,
     caller: &Caller,
-    req: &RunTask,
+    req: &RunTaskRequest,
     count: usize,
     changes: &mut Vec<Change>,
 ) -> Result<(Vec<Task>, Vec<Failure>), EcsError> {
@@ -330,7 +308,7 @@ pub(crate) fn place_in(
             for reference in list {
                 match find_instance(region, &cluster, reference) {
                     None => failures.push(Failure::new(reference.clone(), "MISSING")),
-                    Some(rec) if rec.instance.status == "INACTIVE" => {
+                    Some(rec) if rec.instance.status == InstanceStatus::Inactive => {
                         failures.push(Failure::new(rec.instance.container_instance_arn.clone(), "INACTIVE"))
                     }
                     Some(rec) => match berth_scheduler::check(&request, &candidate(region, rec)) {
@@ -371,7 +349,7 @@ pub(crate) fn place_in(
 
 /// The tags a new task gets: the request's, the task definition's when propagated, and
 /// ECS's managed tags when enabled (added after validation: users may not set `aws:` keys).
-fn task_tags(state: &State, caller: &Caller, req: &RunTask, cluster: &str, td: &TaskDefinition) -> Vec<Tag> {
+fn task_tags(state: &State, caller: &Caller, req: &RunTaskRequest, cluster: &str, td: &TaskDefinition) -> Vec<Tag> {
     let mut tags = req.tags.clone();
     let mut add = |key: &str, value: &str| {
         if !tags.iter().any(|t| t.key.as_deref() == Some(key)) {
@@ -403,7 +381,7 @@ pub(crate) fn stop_in(
 ) -> Arc<TaskRecord> {
     let mut next = rec.clone();
     let t = &mut next.task;
-    t.desired_status = "STOPPED".into();
+    t.desired_status = DesiredStatus::Stopped;
     t.stopping_at = Some(time::now());
     t.stop_code = Some(code.into());
     t.stopped_reason = Some(reason.into());

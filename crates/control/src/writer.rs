@@ -136,7 +136,8 @@ mod tests {
         let err = control.write(|_, _| -> Result<(), EcsError> { panic!("boom") }).await.unwrap_err();
         assert_eq!(err.code(), "ServerException");
         let c = caller();
-        let cluster = crate::CreateCluster { cluster_name: Some("after".into()), ..Default::default() };
+        let cluster =
+            berth_model::ecs::CreateClusterRequest { cluster_name: Some("after".into()), ..Default::default() };
         assert!(control.create_cluster(&c, cluster).await.is_ok());
     }
 }

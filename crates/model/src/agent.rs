@@ -31,7 +31,7 @@ pub struct DesiredTasks {
     pub version: u64,
     pub cluster_arn: String,
     /// ACTIVE, DRAINING or INACTIVE (deregistered: the agent should stop).
-    pub instance_status: String,
+    pub instance_status: crate::status::InstanceStatus,
     pub tasks: Vec<DesiredTask>,
     /// Pull-only credentials for berth's registry, fresh on every answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42,7 +42,7 @@ pub struct DesiredTasks {
 #[serde(rename_all = "camelCase")]
 pub struct DesiredTask {
     pub task_arn: String,
-    pub desired_status: String,
+    pub desired_status: crate::status::DesiredStatus,
     pub task_definition: Arc<TaskDefinition>,
     pub overrides: TaskOverride,
 }

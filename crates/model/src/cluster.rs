@@ -14,7 +14,7 @@ pub struct Cluster {
     pub cluster_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub configuration: Option<serde_json::Value>,
-    pub status: String,
+    pub status: crate::status::ClusterStatus,
     pub registered_container_instances_count: i64,
     pub running_tasks_count: i64,
     pub pending_tasks_count: i64,

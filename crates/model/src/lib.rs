@@ -4,10 +4,13 @@
 
 pub mod agent;
 pub mod arn;
+pub mod berth;
 pub mod cluster;
 pub mod container_instance;
+pub mod ecs;
 pub mod error;
 pub mod json;
+pub mod placement;
 pub mod service;
 pub mod setting;
 pub mod status;

@@ -15,7 +15,7 @@ pub struct Service {
     pub load_balancers: Vec<serde_json::Value>,
     #[serde(default)]
     pub service_registries: Vec<serde_json::Value>,
-    pub status: String,
+    pub status: crate::status::ServiceStatus,
     pub desired_count: i64,
     pub running_count: i64,
     pub pending_count: i64,
@@ -26,9 +26,9 @@ pub struct Service {
     pub events: Vec<ServiceEvent>,
     pub created_at: Timestamp,
     #[serde(default)]
-    pub placement_constraints: Vec<serde_json::Value>,
+    pub placement_constraints: Vec<crate::placement::PlacementConstraint>,
     #[serde(default)]
-    pub placement_strategy: Vec<serde_json::Value>,
+    pub placement_strategy: Vec<crate::placement::PlacementStrategy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health_check_grace_period_seconds: Option<i64>,
     pub scheduling_strategy: String,
@@ -65,7 +65,7 @@ pub struct DeploymentCircuitBreaker {
 #[serde(rename_all = "camelCase")]
 pub struct Deployment {
     pub id: String,
-    pub status: String,
+    pub status: crate::status::DeploymentStatus,
     pub task_definition: String,
     pub desired_count: i64,
     pub pending_count: i64,
@@ -75,7 +75,7 @@ pub struct Deployment {
     pub updated_at: Timestamp,
     pub launch_type: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rollout_state: Option<String>,
+    pub rollout_state: Option<crate::status::RolloutState>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollout_state_reason: Option<String>,
 }

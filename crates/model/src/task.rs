@@ -3,51 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::status::{DesiredStatus, HealthStatus, TaskStatus};
 use crate::{tag::Tag, time::Timestamp, KeyValuePair};
-
-/// The task lifecycle in ECS's order. A task only moves forward; a task's status is the
-/// lowest of what is left to do, and one that fails before RUNNING skips to STOPPED.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum TaskStatus {
-    Provisioning,
-    Pending,
-    Activating,
-    Running,
-    Deactivating,
-    Stopping,
-    Deprovisioning,
-    Stopped,
-}
-
-impl TaskStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskStatus::Provisioning => "PROVISIONING",
-            TaskStatus::Pending => "PENDING",
-            TaskStatus::Activating => "ACTIVATING",
-            TaskStatus::Running => "RUNNING",
-            TaskStatus::Deactivating => "DEACTIVATING",
-            TaskStatus::Stopping => "STOPPING",
-            TaskStatus::Deprovisioning => "DEPROVISIONING",
-            TaskStatus::Stopped => "STOPPED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<TaskStatus> {
-        Some(match s {
-            "PROVISIONING" => TaskStatus::Provisioning,
-            "PENDING" => TaskStatus::Pending,
-            "ACTIVATING" => TaskStatus::Activating,
-            "RUNNING" => TaskStatus::Running,
-            "DEACTIVATING" => TaskStatus::Deactivating,
-            "STOPPING" => TaskStatus::Stopping,
-            "DEPROVISIONING" => TaskStatus::Deprovisioning,
-            "STOPPED" => TaskStatus::Stopped,
-            _ => return None,
-        })
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -69,13 +26,13 @@ pub struct Task {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu: Option<String>,
     pub created_at: Timestamp,
-    pub desired_status: String,
+    pub desired_status: DesiredStatus,
     pub enable_execute_command: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub execution_stopped_at: Option<Timestamp>,
     pub group: String,
-    pub health_status: String,
-    pub last_status: String,
+    pub health_status: HealthStatus,
+    pub last_status: TaskStatus,
     pub launch_type: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
@@ -105,11 +62,11 @@ pub struct Task {
 
 impl Task {
     pub fn last(&self) -> TaskStatus {
-        TaskStatus::parse(&self.last_status).unwrap_or(TaskStatus::Provisioning)
+        self.last_status
     }
 
     pub fn wants_to_run(&self) -> bool {
-        self.desired_status == "RUNNING"
+        self.desired_status == DesiredStatus::Running
     }
 
     /// The short id at the end of the ARN.
@@ -129,7 +86,7 @@ pub struct Container {
     pub image_digest: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime_id: Option<String>,
-    pub last_status: String,
+    pub last_status: TaskStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,7 +95,7 @@ pub struct Container {
     pub network_bindings: Vec<NetworkBinding>,
     #[serde(default)]
     pub network_interfaces: Vec<serde_json::Value>,
-    pub health_status: String,
+    pub health_status: HealthStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -214,10 +171,10 @@ pub struct ContainerStateChange {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<TaskStatus>,
     /// berth extension: HEALTHY, UNHEALTHY or UNKNOWN.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub health_status: Option<String>,
+    pub health_status: Option<HealthStatus>,
 }
 
 /// The body of SubmitTaskStateChange, plus berth's `stopCode` extension so the agent can
@@ -230,7 +187,7 @@ pub struct TaskStateChange {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<TaskStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(default)]
@@ -246,21 +203,21 @@ pub struct TaskStateChange {
 }
 
 /// Task health over its essential containers: UNHEALTHY beats UNKNOWN beats HEALTHY.
-pub fn task_health<'a>(essential_health: impl Iterator<Item = &'a str>) -> &'static str {
-    let mut worst = "HEALTHY";
+pub fn task_health(essential_health: impl Iterator<Item = HealthStatus>) -> HealthStatus {
+    let mut worst = HealthStatus::Healthy;
     let mut any = false;
     for h in essential_health {
         any = true;
         match h {
-            "UNHEALTHY" => return "UNHEALTHY",
-            "HEALTHY" => {}
-            _ => worst = "UNKNOWN",
+            HealthStatus::Unhealthy => return HealthStatus::Unhealthy,
+            HealthStatus::Healthy => {}
+            HealthStatus::Unknown => worst = HealthStatus::Unknown,
         }
     }
     if any {
         worst
     } else {
-        "UNKNOWN"
+        HealthStatus::Unknown
     }
 }
 
@@ -278,9 +235,10 @@ mod tests {
 
     #[test]
     fn health_over_essential_containers() {
-        assert_eq!(task_health(["HEALTHY", "HEALTHY"].into_iter()), "HEALTHY");
-        assert_eq!(task_health(["HEALTHY", "UNKNOWN"].into_iter()), "UNKNOWN");
-        assert_eq!(task_health(["UNKNOWN", "UNHEALTHY"].into_iter()), "UNHEALTHY");
-        assert_eq!(task_health(std::iter::empty()), "UNKNOWN");
+        use HealthStatus::*;
+        assert_eq!(task_health([Healthy, Healthy].into_iter()), Healthy);
+        assert_eq!(task_health([Healthy, Unknown].into_iter()), Unknown);
+        assert_eq!(task_health([Unknown, Unhealthy].into_iter()), Unhealthy);
+        assert_eq!(task_health(std::iter::empty()), Unknown);
     }
 }

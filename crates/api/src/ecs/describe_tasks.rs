@@ -1,32 +1,12 @@
 //! DescribeTasks.
 
 use berth_control::{Caller, Control};
-use berth_model::{task::Task, EcsError, Failure};
-use serde::{Deserialize, Serialize};
+use berth_model::ecs::DescribeTasksRequest;
 
 use super::{decode, reply};
 use crate::error::ApiError;
 
-#[derive(Deserialize)]
-struct Request {
-    cluster: Option<String>,
-    tasks: Option<Vec<String>>,
-    #[serde(default)]
-    include: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct Response {
-    tasks: Vec<Task>,
-    failures: Vec<Failure>,
-}
-
 pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let r: Request = decode(body)?;
-    if let Some(bad) = r.include.iter().find(|i| *i != "TAGS") {
-        return Err(EcsError::invalid(format!("Invalid include value '{bad}': the only value is TAGS.")).into());
-    }
-    let refs = berth_model::json::required(&r.tasks, "tasks")?;
-    let (tasks, failures) = control.describe_tasks(caller, r.cluster.as_deref(), refs, !r.include.is_empty())?;
-    reply(&Response { tasks, failures })
+    let request: DescribeTasksRequest = decode(body)?;
+    reply(&control.describe_tasks(caller, &request)?)
 }

@@ -1,20 +1,12 @@
 //! ListClusters.
 
-use berth_control::{Caller, Control, PageRequest};
-use serde::Deserialize;
+use berth_control::{Caller, Control};
+use berth_model::ecs::ListClustersRequest;
 
-use super::{decode, page_reply};
+use super::{decode, reply};
 use crate::error::ApiError;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Request {
-    next_token: Option<String>,
-    max_results: Option<i64>,
-}
-
 pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let r: Request = decode(body)?;
-    let page = control.list_clusters(caller, &PageRequest { next_token: r.next_token, max_results: r.max_results })?;
-    page_reply("clusterArns", page)
+    let request: ListClustersRequest = decode(body)?;
+    reply(&control.list_clusters(caller, &request)?)
 }

@@ -1,25 +1,12 @@
 //! ListTagsForResource.
 
 use berth_control::{Caller, Control};
-use berth_model::tag::Tag;
-use serde::{Deserialize, Serialize};
+use berth_model::ecs::ListTagsForResourceRequest;
 
-use super::{decode, reply, required};
+use super::{decode, reply};
 use crate::error::ApiError;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Request {
-    resource_arn: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Response {
-    tags: Vec<Tag>,
-}
-
 pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let r: Request = decode(body)?;
-    let tags = control.list_tags_for_resource(caller, &required(r.resource_arn, "resourceArn")?)?;
-    reply(&Response { tags })
+    let request: ListTagsForResourceRequest = decode(body)?;
+    reply(&control.list_tags_for_resource(caller, &request)?)
 }

@@ -1,23 +1,12 @@
 //! ListTaskDefinitionFamilies.
 
-use berth_control::{Caller, Control, PageRequest};
-use serde::Deserialize;
+use berth_control::{Caller, Control};
+use berth_model::ecs::ListTaskDefinitionFamiliesRequest;
 
-use super::{decode, page_reply};
+use super::{decode, reply};
 use crate::error::ApiError;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Request {
-    family_prefix: Option<String>,
-    status: Option<String>,
-    next_token: Option<String>,
-    max_results: Option<i64>,
-}
-
 pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let r: Request = decode(body)?;
-    let page = PageRequest { next_token: r.next_token, max_results: r.max_results };
-    let page = control.list_task_definition_families(caller, r.family_prefix.as_deref(), r.status.as_deref(), &page)?;
-    page_reply("families", page)
+    let request: ListTaskDefinitionFamiliesRequest = decode(body)?;
+    reply(&control.list_task_definition_families(caller, &request)?)
 }

@@ -41,47 +41,7 @@ use serde::Serialize;
 use crate::error::ApiError;
 
 /// Every operation berth answers, by its ECS name.
-pub const OPERATIONS: &[&str] = &[
-    "CreateCluster",
-    "DescribeClusters",
-    "ListClusters",
-    "UpdateCluster",
-    "UpdateClusterSettings",
-    "DeleteCluster",
-    "RegisterTaskDefinition",
-    "DescribeTaskDefinition",
-    "ListTaskDefinitions",
-    "ListTaskDefinitionFamilies",
-    "DeregisterTaskDefinition",
-    "DeleteTaskDefinitions",
-    "TagResource",
-    "UntagResource",
-    "ListTagsForResource",
-    "PutAccountSetting",
-    "PutAccountSettingDefault",
-    "ListAccountSettings",
-    "DeleteAccountSetting",
-    "RegisterContainerInstance",
-    "DeregisterContainerInstance",
-    "DescribeContainerInstances",
-    "ListContainerInstances",
-    "UpdateContainerInstancesState",
-    "PutAttributes",
-    "DeleteAttributes",
-    "ListAttributes",
-    "RunTask",
-    "StartTask",
-    "StopTask",
-    "DescribeTasks",
-    "ListTasks",
-    "SubmitTaskStateChange",
-    "SubmitContainerStateChange",
-    "CreateService",
-    "UpdateService",
-    "DeleteService",
-    "DescribeServices",
-    "ListServices",
-];
+pub use berth_model::ecs::OPERATIONS;
 
 /// Operations an agent may call with its token instead of SigV4 credentials.
 pub const AGENT_OPERATIONS: &[&str] = &["SubmitTaskStateChange", "SubmitContainerStateChange"];
@@ -113,8 +73,8 @@ pub async fn dispatch(
         "CreateCluster" => create_cluster::handle(control, caller, body).await,
         "DescribeClusters" => describe_clusters::handle(control, caller, body),
         "ListClusters" => list_clusters::handle(control, caller, body),
-        "UpdateCluster" => update_cluster::handle(control, caller, body).await,
-        "UpdateClusterSettings" => update_cluster::handle_settings(control, caller, body).await,
+        "UpdateCluster" => update_cluster::handle(control, caller, body, false).await,
+        "UpdateClusterSettings" => update_cluster::handle(control, caller, body, true).await,
         "DeleteCluster" => delete_cluster::handle(control, caller, body).await,
         "RegisterTaskDefinition" => register_task_definition::handle(control, caller, body).await,
         "DescribeTaskDefinition" => describe_task_definition::handle(control, caller, body),
@@ -162,22 +122,7 @@ fn unencodable(e: serde_json::Error) -> ApiError {
     ApiError::Ecs(berth_model::EcsError::Server(e.to_string()))
 }
 
-/// A List* answer: the page's items under `field`, and `nextToken` when there are more.
-fn page_reply<T: Serialize>(field: &str, page: berth_control::Page<T>) -> Result<Vec<u8>, ApiError> {
-    let mut out = serde_json::Map::new();
-    out.insert(field.to_string(), serde_json::to_value(page.items).map_err(unencodable)?);
-    if let Some(token) = page.next_token {
-        out.insert("nextToken".to_string(), token.into());
-    }
-    reply(&out)
-}
-
 /// Decodes a request body (errors name the offending field).
 fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     Ok(berth_model::json::decode(body)?)
-}
-
-/// A required string member, or the ECS error for its absence.
-fn required(value: Option<String>, field: &str) -> Result<String, ApiError> {
-    Ok(berth_model::json::required(&value, field)?.clone())
 }

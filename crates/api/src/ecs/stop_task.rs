@@ -1,26 +1,12 @@
 //! StopTask.
 
 use berth_control::{Caller, Control};
-use berth_model::task::Task;
-use serde::{Deserialize, Serialize};
+use berth_model::ecs::StopTaskRequest;
 
-use super::{decode, reply, required};
+use super::{decode, reply};
 use crate::error::ApiError;
 
-#[derive(Deserialize)]
-struct Request {
-    cluster: Option<String>,
-    task: Option<String>,
-    reason: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Response {
-    task: Task,
-}
-
 pub async fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let r: Request = decode(body)?;
-    let task = control.stop_task(caller, r.cluster, required(r.task, "task")?, r.reason).await?;
-    reply(&Response { task })
+    let request: StopTaskRequest = decode(body)?;
+    reply(&control.stop_task(caller, request).await?)
 }

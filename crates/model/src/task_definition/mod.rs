@@ -34,7 +34,7 @@ pub struct TaskDefinition {
     pub revision: u32,
     #[serde(default)]
     pub volumes: Vec<serde_json::Value>,
-    pub status: String,
+    pub status: crate::status::TaskDefinitionStatus,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires_attributes: Vec<RequiredAttribute>,
     #[serde(default)]
@@ -76,14 +76,7 @@ pub struct RequiredAttribute {
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PlacementConstraint {
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expression: Option<String>,
-}
+pub use crate::placement::PlacementConstraint;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::container_rules::validate_container;
 use super::{
@@ -13,7 +13,7 @@ use super::{
 use crate::{tag::Tag, EcsError};
 
 /// The body of a RegisterTaskDefinition request.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Registration {
     pub family: Option<String>,

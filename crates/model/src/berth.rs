@@ -1,0 +1,38 @@
+//! berth's own operations (`BerthV1.*`), beside the ECS API.
+
+use serde::{Deserialize, Serialize};
+
+use crate::placement::PlacementStrategy;
+
+/// `PlanTask` takes RunTask's body ([`crate::ecs::RunTaskRequest`], `count` up to
+/// 10,000) and answers where the tasks would go, changing nothing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanTaskResponse {
+    /// The strategies in force (RunTask's default is `random`).
+    pub strategies: Vec<PlacementStrategy>,
+    /// Where each task would go; `None`: nowhere.
+    pub placements: Vec<Option<String>>,
+    /// Every instance, for the first task: its rank or the filter that rejects it.
+    pub instances: Vec<PlannedInstance>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedInstance {
+    pub container_instance_arn: String,
+    /// 1 = chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank: Option<usize>,
+    /// The spread bucket the instance is in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bucket: Vec<String>,
+    /// Its key under the other strategies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key: Vec<i64>,
+    /// The rejecting filter (`RESOURCE:MEMORY`, `MemberOf`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
