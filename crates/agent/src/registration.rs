@@ -3,7 +3,10 @@
 
 use std::{path::Path, sync::Arc, sync::RwLock};
 
-use berth_model::container_instance::{Attribute, ContainerInstance, Resource, VersionInfo};
+use berth_model::{
+    container_instance::{Attribute, Resource, VersionInfo},
+    ecs::{op, ContainerInstanceResponse, CreateClusterRequest, Operation, RegisterContainerInstanceRequest},
+};
 use berth_runtime::ContainerRuntime;
 use serde::{Deserialize, Serialize};
 
@@ -65,7 +68,7 @@ async fn request_body<R: ContainerRuntime>(
     config: &AgentConfig,
     runtime: &R,
     arn: Option<&str>,
-) -> Result<serde_json::Value, AgentError> {
+) -> Result<RegisterContainerInstanceRequest, AgentError> {
     let info = runtime.info().await?;
     let cpu = config.cpu.unwrap_or(info.cpus * 1024);
     let memory = config.memory.unwrap_or((info.memory_mib - RESERVED_MEMORY_MIB).max(0));
@@ -94,19 +97,14 @@ async fn request_body<R: ContainerRuntime>(
         agent_hash: None,
         docker_version: Some(info.version),
     };
-    Ok(serde_json::json!({
-        "cluster": config.cluster,
-        "totalResources": resources,
-        "versionInfo": version,
-        "attributes": attributes,
-        "containerInstanceArn": arn,
-    }))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Registered {
-    container_instance: ContainerInstance,
+    Ok(RegisterContainerInstanceRequest {
+        cluster: Some(config.cluster.clone()),
+        total_resources: resources,
+        version_info: Some(version),
+        container_instance_arn: arn.map(String::from),
+        attributes,
+        tags: Vec::new(),
+    })
 }
 
 async fn call_register<R: ContainerRuntime>(
@@ -117,14 +115,13 @@ async fn call_register<R: ContainerRuntime>(
 ) -> Result<Identity, AgentError> {
     if config.cluster == berth_model::cluster::DEFAULT_CLUSTER {
         // Like the ECS agent: the default cluster is created on first use.
-        let _: (serde_json::Value, _) = client
-            .ecs("CreateCluster", &serde_json::json!({ "clusterName": config.cluster }))
-            .await
-            .map_err(AgentError::Registration)?;
+        let create = CreateClusterRequest { cluster_name: Some(config.cluster.clone()), ..Default::default() };
+        client.call::<op::CreateCluster>(&create).await.map_err(AgentError::Registration)?;
     }
     let body = request_body(config, runtime, arn).await?;
-    let (registered, token): (Registered, _) =
-        client.ecs("RegisterContainerInstance", &body).await.map_err(AgentError::Registration)?;
+    // The agent's token comes back in a response header, so this call is not `call`.
+    let (registered, token): (ContainerInstanceResponse, _) =
+        client.ecs(op::RegisterContainerInstance::NAME, &body).await.map_err(AgentError::Registration)?;
     let token = token.ok_or_else(|| {
         AgentError::Registration(crate::client::ClientError::Decode("the server sent no agent token".into()))
     })?;

@@ -1,15 +1,21 @@
-//! Response bodies: whole buffers for API replies, streamed files for registry blobs.
+//! Response bodies: whole buffers for API replies, streamed files for registry blobs; and
+//! how long a request body may take.
 
 use std::{
     io,
     pin::Pin,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use tokio::io::{AsyncRead, ReadBuf};
+
+/// How long a request body may take to arrive (the registry's uploads instead bound the
+/// gap between two pieces of a body, since an image layer may take long as a whole).
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub type Body = BoxBody<Bytes, io::Error>;
 

@@ -13,9 +13,6 @@ use crate::server::{handle, Api};
 
 /// How long a connection may take to send a request head, and stay idle between requests.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a request body may take to arrive (the registry's uploads instead bound the
-/// gap between two pieces of a body, since an image layer may take long as a whole).
-pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// Connections served at once unless configured otherwise; more wait in the kernel's backlog.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 

@@ -426,7 +426,7 @@ async fn write_body(
     let mut guard = handle.lock().await;
     let file = guard.as_mut().ok_or_else(DistError::upload_unknown)?;
     loop {
-        let next = tokio::time::timeout(crate::listener::BODY_READ_TIMEOUT, body.frame()).await.map_err(|_| {
+        let next = tokio::time::timeout(crate::body::BODY_READ_TIMEOUT, body.frame()).await.map_err(|_| {
             DistError::new(400, "BLOB_UPLOAD_INVALID", "the upload body stalled; the upload was discarded")
         })?;
         let Some(frame) = next else { break };

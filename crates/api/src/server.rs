@@ -99,7 +99,7 @@ pub(crate) async fn handle(api: Arc<Api>, req: Request<Incoming>) -> Result<Resp
 /// An AWS JSON 1.1 request: verify, route on the target, run the operation.
 async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError> {
     let (parts, body) = req.into_parts();
-    let body = tokio::time::timeout(crate::listener::BODY_READ_TIMEOUT, Limited::new(body, MAX_BODY).collect())
+    let body = tokio::time::timeout(crate::body::BODY_READ_TIMEOUT, Limited::new(body, MAX_BODY).collect())
         .await
         .map_err(|_| ApiError::BodyTimeout)?
         .map_err(|_| ApiError::TooLarge(MAX_BODY))?

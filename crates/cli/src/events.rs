@@ -6,7 +6,10 @@ use std::{collections::HashSet, time::Duration};
 use clap::Args;
 use serde_json::json;
 
-use crate::{ls::list_all, service::call, task::Connection};
+use crate::{
+    calls::{call, Connection},
+    ls::list_all,
+};
 
 #[derive(Args)]
 pub struct EventsArgs {
@@ -93,7 +96,7 @@ pub async fn run(command: EventsCommand) -> anyhow::Result<()> {
                 }
             }
             // Following rides out a server restart, like `tail -F`.
-            Err(e) if a.follow && crate::service::is_transient(&e) => {
+            Err(e) if a.follow && crate::calls::is_transient(&e) => {
                 if !unreachable {
                     eprintln!("{e}; retrying");
                     unreachable = true;

@@ -3,7 +3,7 @@
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
-use crate::{service::call, task::Connection};
+use crate::calls::{call, Connection};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum What {

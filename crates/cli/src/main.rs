@@ -17,10 +17,12 @@ macro_rules! outln {
 
 mod agent;
 mod bench;
+mod calls;
 mod compose;
 mod credentials;
 mod events;
 mod explain;
+mod follow;
 mod ls;
 mod rollout;
 mod run_task;

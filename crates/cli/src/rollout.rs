@@ -2,10 +2,14 @@
 //! from the deployment's own tasks (their status, health, stop reasons and exit codes).
 
 use berth_client::ServerClient;
-use berth_model::{status::HealthStatus, task::TaskStatus};
-use serde_json::{json, Value};
+use berth_model::{
+    ecs::{op, DescribeTaskDefinitionRequest, DescribeTasksRequest, ListTasksRequest},
+    service::Service,
+    status::{DesiredStatus, HealthStatus},
+    task::{Task, TaskStatus},
+};
 
-use crate::service::call;
+use crate::calls::request;
 
 /// The stop reason the service controller gives a task whose health check failed.
 const HEALTH_STOP_REASON: &str = "Task failed container health checks";
@@ -19,55 +23,49 @@ async fn deployment_tasks(
     client: &ServerClient,
     cluster: &str,
     deployment: &str,
-    desired: TaskStatus,
-) -> anyhow::Result<Vec<Value>> {
-    let listed = call(
-        client,
-        "ListTasks",
-        &json!({"cluster": cluster, "startedBy": deployment, "desiredStatus": desired.as_str()}),
-    )
-    .await?;
-    let arns: Vec<Value> = listed["taskArns"].as_array().cloned().unwrap_or_default();
+    desired: DesiredStatus,
+) -> anyhow::Result<Vec<Task>> {
+    let list = ListTasksRequest {
+        cluster: Some(cluster.into()),
+        started_by: Some(deployment.into()),
+        desired_status: Some(desired.as_str().into()),
+        ..Default::default()
+    };
+    let mut arns = request::<op::ListTasks>(client, &list).await?.task_arns;
     if arns.is_empty() {
         return Ok(Vec::new());
     }
-    let arns: Vec<Value> = arns.into_iter().take(100).collect();
-    let described = call(client, "DescribeTasks", &json!({"cluster": cluster, "tasks": arns})).await?;
-    Ok(described["tasks"].as_array().cloned().unwrap_or_default())
+    arns.truncate(100);
+    let describe = DescribeTasksRequest { cluster: Some(cluster.into()), tasks: Some(arns), include: Vec::new() };
+    Ok(request::<op::DescribeTasks>(client, &describe).await?.tasks)
 }
 
 /// Why the deployment's running tasks do not count yet, one line per task.
-pub async fn waiting_for(client: &ServerClient, cluster: &str, service: &Value) -> anyhow::Result<Vec<String>> {
-    let primary = &service["deployments"][0];
-    let Some(id) = primary["id"].as_str() else { return Ok(Vec::new()) };
-    let td = primary["taskDefinition"].as_str().unwrap_or_default();
-    let described = call(client, "DescribeTaskDefinition", &json!({"taskDefinition": td})).await?;
-    let definitions = described["taskDefinition"]["containerDefinitions"].as_array().cloned().unwrap_or_default();
-    let checked =
-        |name: &str| definitions.iter().any(|c| c["name"].as_str() == Some(name) && !c["healthCheck"].is_null());
-    let essential = |name: &str| {
-        definitions.iter().any(|c| c["name"].as_str() == Some(name) && c["essential"].as_bool() != Some(false))
-    };
-    let any_checked =
-        definitions.iter().any(|c| c["essential"].as_bool() != Some(false) && !c["healthCheck"].is_null());
+pub async fn waiting_for(client: &ServerClient, cluster: &str, service: &Service) -> anyhow::Result<Vec<String>> {
+    let Some(primary) = service.deployments.first() else { return Ok(Vec::new()) };
+    let describe =
+        DescribeTaskDefinitionRequest { task_definition: Some(primary.task_definition.clone()), include: Vec::new() };
+    let td = request::<op::DescribeTaskDefinition>(client, &describe).await?.task_definition;
+    let definition = |name: &str| td.container_definitions.iter().find(|c| c.name.as_deref() == Some(name));
+    let checked = |name: &str| definition(name).is_some_and(|c| c.health_check.is_some());
+    let essential = |name: &str| definition(name).is_some_and(|c| c.is_essential());
+    let any_checked = td.container_definitions.iter().any(|c| c.is_essential() && c.health_check.is_some());
     let mut lines = Vec::new();
-    for t in deployment_tasks(client, cluster, id, TaskStatus::Running).await? {
-        let task = short(t["taskArn"].as_str().unwrap_or_default());
-        let status = t["lastStatus"].as_str().unwrap_or_default();
-        if status != TaskStatus::Running.as_str() {
-            lines.push(format!("task {task} is {status}"));
+    for t in deployment_tasks(client, cluster, &primary.id, DesiredStatus::Running).await? {
+        let task = short(&t.task_arn);
+        if t.last_status != TaskStatus::Running {
+            lines.push(format!("task {task} is {}", t.last_status));
             continue;
         }
-        let health = t["healthStatus"].as_str().unwrap_or(HealthStatus::Unknown.as_str());
-        if !any_checked || health == HealthStatus::Healthy.as_str() {
+        let health = t.health_status;
+        if !any_checked || health == HealthStatus::Healthy {
             continue;
         }
-        for c in t["containers"].as_array().into_iter().flatten() {
-            let name = c["name"].as_str().unwrap_or_default();
-            let container_health = c["healthStatus"].as_str().unwrap_or(HealthStatus::Unknown.as_str());
-            if !essential(name) || container_health == HealthStatus::Healthy.as_str() {
+        for c in &t.containers {
+            if !essential(&c.name) || c.health_status == HealthStatus::Healthy {
                 continue;
             }
+            let (name, container_health) = (&c.name, c.health_status);
             if checked(name) {
                 lines.push(format!("task {task} health {health}: container {name} is {container_health}"));
             } else {
@@ -87,20 +85,20 @@ pub async fn failure_causes(
 ) -> anyhow::Result<(Vec<String>, bool)> {
     let mut causes: Vec<String> = Vec::new();
     let mut health = false;
-    for t in deployment_tasks(client, cluster, deployment, TaskStatus::Stopped).await? {
-        let reason = t["stoppedReason"].as_str().unwrap_or_default().to_string();
+    for t in deployment_tasks(client, cluster, deployment, DesiredStatus::Stopped).await? {
+        let reason = t.stopped_reason.clone().unwrap_or_default();
         health |= reason == HEALTH_STOP_REASON;
         let mut details: Vec<String> = Vec::new();
-        for c in t["containers"].as_array().into_iter().flatten() {
-            let name = c["name"].as_str().unwrap_or_default();
+        for c in &t.containers {
+            let name = &c.name;
             if reason == HEALTH_STOP_REASON {
                 // Stopped for its health: the exit code is only the stop's.
-                if c["healthStatus"].as_str() == Some(HealthStatus::Unhealthy.as_str()) {
+                if c.health_status == HealthStatus::Unhealthy {
                     details.push(format!("{name} failed its health check"));
                 }
-            } else if let Some(r) = c["reason"].as_str().filter(|r| !reason.contains(*r)) {
+            } else if let Some(r) = c.reason.as_deref().filter(|r| !reason.contains(*r)) {
                 details.push(format!("{name}: {r}"));
-            } else if let Some(code) = c["exitCode"].as_i64().filter(|c| *c != 0) {
+            } else if let Some(code) = c.exit_code.filter(|c| *c != 0) {
                 details.push(format!("{name} exited with code {code}"));
             }
         }

@@ -3,11 +3,23 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use clap::Args;
-use serde_json::{json, Value};
+use std::sync::Arc;
 
-use crate::{service::call, task::Connection, ui::OutputArgs};
+use anyhow::Context;
+use berth_client::ServerClient;
+use berth_model::{
+    ecs::{op, DescribeTaskDefinitionRequest, DescribeTasksRequest, RunTaskRequest, StopTaskRequest},
+    task::{ContainerOverride, Task, TaskOverride, TaskStatus},
+    task_definition::TaskDefinition,
+    KeyValuePair,
+};
+use clap::Args;
+use serde_json::json;
+
+use crate::{
+    calls::{request, request_retrying, Connection},
+    ui::OutputArgs,
+};
 
 /// Exit code when the task stopped without its essential container exiting (it never
 /// started, or was stopped from outside), like `docker run`'s 125.
@@ -57,44 +69,44 @@ pub struct RunArgs {
 }
 
 /// The exit code a stopped task stands for: its first essential container's, else 125.
-pub fn exit_code(task: &Value, essential: &[String]) -> i32 {
-    let containers = task["containers"].as_array().cloned().unwrap_or_default();
-    containers
+pub fn exit_code(task: &Task, essential: &[String]) -> i32 {
+    task.containers
         .iter()
-        .filter(|c| essential.is_empty() || c["name"].as_str().is_some_and(|n| essential.iter().any(|e| e == n)))
-        .find_map(|c| c["exitCode"].as_i64())
+        .filter(|c| essential.is_empty() || essential.contains(&c.name))
+        .find_map(|c| c.exit_code)
         .map(|c| c as i32)
         .unwrap_or(DID_NOT_RUN)
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let client = args.connection.client()?;
-    let mut body = json!({"cluster": args.cluster, "taskDefinition": args.task_definition, "count": 1});
-    if let Some(s) = &args.started_by {
-        body["startedBy"] = json!(s);
-    }
+    let mut run = RunTaskRequest {
+        cluster: Some(args.cluster.clone()),
+        task_definition: Some(args.task_definition.clone()),
+        count: Some(1),
+        started_by: args.started_by.clone(),
+        ..Default::default()
+    };
     if !args.command.is_empty() || !args.env.is_empty() {
-        body["overrides"] = overrides(&client, &args).await?;
+        run.overrides = Some(overrides(&client, &args).await?);
     }
-    let answer = call(&client, "RunTask", &body).await?;
-    let Some(task) = answer["tasks"].as_array().and_then(|t| t.first()).cloned() else {
-        let reasons: Vec<String> = answer["failures"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|f| format!("{} {}", f["reason"].as_str().unwrap_or(""), f["detail"].as_str().unwrap_or("")))
+    let answer = request::<op::RunTask>(&client, &run).await?;
+    let Some(task) = answer.tasks.into_iter().next() else {
+        let reasons: Vec<String> = answer
+            .failures
+            .iter()
+            .map(|f| format!("{} {}", f.reason.as_deref().unwrap_or(""), f.detail.as_deref().unwrap_or("")))
             .collect();
         anyhow::bail!("RunTask placed no task: {}", reasons.join("; "));
     };
-    let arn = task["taskArn"].as_str().context("no task ARN")?.to_string();
-    let td = task["taskDefinitionArn"].as_str().unwrap_or_default().to_string();
+    let (arn, td) = (task.task_arn.clone(), task.task_definition_arn.clone());
     let progress = args.output.progress();
     progress.line(&format!("started {arn}"));
     if !args.wait {
         progress.finish();
         args.output.emit(
             &arn,
-            &json!({"taskArn": arn, "taskDefinitionArn": td, "state": "PROVISIONING"}),
+            &json!({"taskArn": arn, "taskDefinitionArn": td, "state": task.last_status}),
             &[("BERTH_TASK_ARN", arn.clone()), ("BERTH_TASK_DEFINITION_ARN", td.clone())],
         )?;
         return Ok(0);
@@ -114,7 +126,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         Waited::Unreachable => return Ok(UNREACHABLE),
         Waited::TimedOut if args.stop_on_timeout => {
             let reason = format!("berth task run: timed out after {} s", args.timeout);
-            call(&client, "StopTask", &json!({"cluster": args.cluster, "task": arn, "reason": reason})).await?;
+            let stop =
+                StopTaskRequest { cluster: Some(args.cluster.clone()), task: Some(arn.clone()), reason: Some(reason) };
+            request::<op::StopTask>(&client, &stop).await?;
             progress.line(&format!("{arn}: timed out after {} s; asked it to stop", args.timeout));
             progress.finish();
             return Ok(TIMED_OUT);
@@ -128,16 +142,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
             return Ok(TIMED_OUT);
         }
     };
-    let reason = stopped["stoppedReason"].as_str().unwrap_or("");
-    progress.line(&format!("{arn}: STOPPED ({reason}), exit code {code}"));
+    let reason = stopped.stopped_reason.as_deref().unwrap_or("");
+    let state = stopped.last_status;
+    progress.line(&format!("{arn}: {state} ({reason}), exit code {code}"));
     progress.finish();
     args.output.emit(
         "",
-        &json!({"taskArn": arn, "taskDefinitionArn": td, "state": "STOPPED", "stoppedReason": reason, "exitCode": code}),
+        &json!({"taskArn": arn, "taskDefinitionArn": td, "state": state, "stoppedReason": reason, "exitCode": code}),
         &[
             ("BERTH_TASK_ARN", arn.clone()),
             ("BERTH_TASK_DEFINITION_ARN", td.clone()),
-            ("BERTH_STATE", "STOPPED".into()),
+            ("BERTH_STATE", state.to_string()),
             ("BERTH_EXIT_CODE", code.to_string()),
         ],
     )?;
@@ -147,46 +162,49 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
 /// How waiting for a task ended.
 pub enum Waited {
     /// The task, and the exit code it stands for.
-    Stopped(Value, i32),
+    Stopped(Box<Task>, i32),
     TimedOut,
     Unreachable,
 }
 
+async fn describe_definition(client: &ServerClient, reference: &str) -> anyhow::Result<Arc<TaskDefinition>> {
+    let describe = DescribeTaskDefinitionRequest { task_definition: Some(reference.into()), include: Vec::new() };
+    Ok(request::<op::DescribeTaskDefinition>(client, &describe).await?.task_definition)
+}
+
 /// The RunTask `overrides` for `--command`/`--env`: on `--container`, else the task
 /// definition's first essential container.
-async fn overrides(client: &berth_client::ServerClient, args: &RunArgs) -> anyhow::Result<Value> {
-    let described = call(client, "DescribeTaskDefinition", &json!({"taskDefinition": args.task_definition})).await?;
-    let containers = described["taskDefinition"]["containerDefinitions"].as_array().cloned().unwrap_or_default();
+async fn overrides(client: &ServerClient, args: &RunArgs) -> anyhow::Result<TaskOverride> {
+    let td = describe_definition(client, &args.task_definition).await?;
     let name = match &args.container {
         Some(n) => n.clone(),
-        None => containers
+        None => td
+            .container_definitions
             .iter()
-            .find(|c| c["essential"].as_bool() != Some(false))
-            .and_then(|c| c["name"].as_str())
-            .context("the task definition has no essential container")?
-            .to_string(),
+            .find(|c| c.is_essential())
+            .and_then(|c| c.name.clone())
+            .context("the task definition has no essential container")?,
     };
-    let mut o = json!({"name": name});
-    if !args.command.is_empty() {
-        o["command"] = json!(args.command);
-    }
-    let env: Vec<Value> = args
+    let environment: Vec<KeyValuePair> = args
         .env
         .iter()
         .map(|kv| match kv.split_once('=') {
-            Some((k, v)) if !k.is_empty() => Ok(json!({"name": k, "value": v})),
+            Some((k, v)) if !k.is_empty() => Ok(KeyValuePair { name: Some(k.into()), value: Some(v.into()) }),
             _ => anyhow::bail!("--env takes KEY=VALUE, not '{kv}'"),
         })
         .collect::<anyhow::Result<_>>()?;
-    if !env.is_empty() {
-        o["environment"] = json!(env);
-    }
-    Ok(json!({"containerOverrides": [o]}))
+    let container = ContainerOverride {
+        name: Some(name),
+        command: (!args.command.is_empty()).then(|| args.command.clone()),
+        environment: (!environment.is_empty()).then_some(environment),
+        ..Default::default()
+    };
+    Ok(TaskOverride { container_overrides: vec![container], ..Default::default() })
 }
 
 /// Polls a task until it is STOPPED (riding out a server restart), or the timeout.
 pub async fn wait_stopped(
-    client: &berth_client::ServerClient,
+    client: &ServerClient,
     cluster: &str,
     arn: &str,
     td: &str,
@@ -195,41 +213,37 @@ pub async fn wait_stopped(
     progress: &crate::ui::Progress,
 ) -> anyhow::Result<Waited> {
     let deadline = Instant::now() + timeout;
-    let Some(described) = crate::service::call_retrying(
-        client,
-        "DescribeTaskDefinition",
-        &json!({"taskDefinition": td}),
-        deadline,
-        progress,
-    )
-    .await?
+    let describe = DescribeTaskDefinitionRequest { task_definition: Some(td.into()), include: Vec::new() };
+    let Some(described) = request_retrying::<op::DescribeTaskDefinition>(client, &describe, deadline, progress).await?
     else {
         return Ok(Waited::Unreachable);
     };
-    let essential: Vec<String> = described["taskDefinition"]["containerDefinitions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["essential"].as_bool() != Some(false))
-        .filter_map(|c| c["name"].as_str().map(String::from))
+    let essential: Vec<String> = described
+        .task_definition
+        .container_definitions
+        .iter()
+        .filter(|c| c.is_essential())
+        .filter_map(|c| c.name.clone())
         .collect();
-    let mut last = String::new();
+    let mut last = None;
     let mut followed = Vec::new();
     let mut followed_children: Vec<std::process::Child> = Vec::new();
+    let describe =
+        DescribeTasksRequest { cluster: Some(cluster.into()), tasks: Some(vec![arn.into()]), include: Vec::new() };
     let stopped = loop {
-        let body = json!({"cluster": cluster, "tasks": [arn]});
-        let Some(d) = crate::service::call_retrying(client, "DescribeTasks", &body, deadline, progress).await? else {
+        let Some(d) = request_retrying::<op::DescribeTasks>(client, &describe, deadline, progress).await? else {
             return Ok(Waited::Unreachable);
         };
-        let t = d["tasks"][0].clone();
-        let status = t["lastStatus"].as_str().unwrap_or("").to_string();
-        if status != last {
-            progress.status(&format!("{arn}: {status}"));
-            last = status.clone();
+        let Some(t) = d.tasks.into_iter().next() else {
+            anyhow::bail!("task {arn} is not known in cluster '{cluster}' any more");
+        };
+        if last != Some(t.last_status) {
+            progress.status(&format!("{arn}: {}", t.last_status));
+            last = Some(t.last_status);
         }
         if logs {
-            for c in t["containers"].as_array().into_iter().flatten() {
-                if let Some(id) = c["runtimeId"].as_str().filter(|id| !followed.contains(&id.to_string())) {
+            for id in t.containers.iter().filter_map(|c| c.runtime_id.as_deref()) {
+                if !followed.iter().any(|f| f == id) {
                     followed.push(id.to_string());
                     // `docker logs --follow` streams until the container exits.
                     if let Ok(child) = std::process::Command::new("docker").args(["logs", "--follow", id]).spawn() {
@@ -238,7 +252,7 @@ pub async fn wait_stopped(
                 }
             }
         }
-        if status == "STOPPED" {
+        if t.last_status == TaskStatus::Stopped {
             break t;
         }
         if Instant::now() > deadline {
@@ -257,17 +271,22 @@ pub async fn wait_stopped(
         let _ = child.wait();
     }
     let code = exit_code(&stopped, &essential);
-    Ok(Waited::Stopped(stopped, code))
+    Ok(Waited::Stopped(Box::new(stopped), code))
 }
 
 #[cfg(test)]
 mod tests {
+    use berth_model::task::Container;
+
     use super::*;
 
     #[test]
     fn exit_codes() {
-        let t = json!({"containers": [{"name": "side", "exitCode": 0}, {"name": "app", "exitCode": 3}]});
+        let container =
+            |name: &str, code: Option<i64>| Container { name: name.into(), exit_code: code, ..Default::default() };
+        let t = Task { containers: vec![container("side", Some(0)), container("app", Some(3))], ..Default::default() };
         assert_eq!(exit_code(&t, &["app".into()]), 3);
-        assert_eq!(exit_code(&json!({"containers": [{"name": "app"}]}), &["app".into()]), DID_NOT_RUN);
+        let never = Task { containers: vec![container("app", None)], ..Default::default() };
+        assert_eq!(exit_code(&never, &["app".into()]), DID_NOT_RUN);
     }
 }

@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use berth_model::status::RolloutState;
 
 use crate::{
-    service::{call, follow, FollowArgs, Outcome},
-    task::Connection,
+    calls::{call, Connection},
+    follow::{follow, FollowArgs, Outcome},
     ui::OutputArgs,
 };
 

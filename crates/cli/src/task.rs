@@ -1,14 +1,11 @@
 //! `berth task plan`: a dry run of RunTask that shows, for every instance, its rank or
 //! the filter that rules it out.
 
-use std::path::PathBuf;
-
 use anyhow::{bail, Context};
-use berth_client::ServerClient;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
-use crate::credentials;
+use crate::calls::Connection;
 
 #[derive(Subcommand)]
 pub enum TaskCommand {
@@ -23,37 +20,6 @@ pub enum TaskCommand {
 pub enum Output {
     Text,
     Json,
-}
-
-/// How berth's user commands find the server, as the aws CLI does.
-#[derive(Args, Clone)]
-pub struct Connection {
-    /// The server (default: BERTH_ENDPOINT_URL, else a local `berth up` on its default port).
-    #[arg(long, env = "BERTH_ENDPOINT_URL")]
-    endpoint_url: Option<String>,
-    /// The region (default: AWS_REGION / AWS_DEFAULT_REGION, else us-east-1).
-    #[arg(long)]
-    region: Option<String>,
-}
-
-impl Connection {
-    /// A signing client: the standard AWS credential chain, else the credentials a local
-    /// `berth up` wrote to ./berth-data.
-    pub fn client(&self) -> anyhow::Result<ServerClient> {
-        let endpoint = self.endpoint_url.clone().unwrap_or_else(|| format!("http://{}", crate::DEFAULT_LISTEN));
-        let region = self
-            .region
-            .clone()
-            .or_else(|| std::env::var("AWS_REGION").ok())
-            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-            .unwrap_or_else(|| "us-east-1".into());
-        let credential = match credentials::from_environment() {
-            Ok(c) => c,
-            Err(chain) => credentials::load_existing(&PathBuf::from("berth-data/credentials"))
-                .with_context(|| format!("no AWS credentials found ({chain:#}), and no ./berth-data/credentials"))?,
-        };
-        ServerClient::new(&endpoint, credential, &region).map_err(|e| anyhow::anyhow!("{e}"))
-    }
 }
 
 #[derive(Args)]

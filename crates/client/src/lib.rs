@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use berth_model::task::TaskStateChange;
+use berth_model::{ecs::Operation, task::TaskStateChange};
 use berth_sigv4::{Credential, SignedRequest};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -140,6 +140,12 @@ impl ServerClient {
         body: &impl Serialize,
     ) -> Result<(T, Option<String>), ClientError> {
         self.signed(&format!("{ECS}{operation}"), body).await
+    }
+
+    /// A typed ECS call: `client.call::<op::RunTask>(&request)` sends the operation's
+    /// request type and decodes its response type.
+    pub async fn call<O: Operation>(&self, request: &O::Request) -> Result<O::Response, ClientError> {
+        Ok(self.signed(&format!("{ECS}{}", O::NAME), request).await?.0)
     }
 
     /// A SigV4-signed ECR call.

@@ -41,9 +41,11 @@ impl ClusterInclude {
                 "TAGS" => out.tags = true,
                 "CONFIGURATIONS" => out.configurations = true,
                 "ATTACHMENTS" => {}
-                other => return Err(EcsError::invalid(format!(
+                other => {
+                    return Err(EcsError::invalid(format!(
                     "Invalid include value '{other}': use ATTACHMENTS, CONFIGURATIONS, SETTINGS, STATISTICS or TAGS."
-                ))),
+                )))
+                }
             }
         }
         Ok(out)
@@ -96,7 +98,7 @@ fn view(state: &State, caller: &Caller, c: &Cluster, include: ClusterInclude) ->
         .filter(|s| s.cluster == c.cluster_name && s.service.status == ServiceStatus::Active)
         .count() as i64;
     if include.tags {
-        out.tags = crate::tags::tags_of(state, caller, &c.cluster_arn);
+        out.tags = state.tags_of(&caller.region, &c.cluster_arn);
     }
     if !include.settings {
         out.settings.clear();

@@ -467,11 +467,8 @@ pub(crate) fn reconcile(
 /// How a service's tasks are tagged: its own tags when it propagates SERVICE, the task
 /// definition's when TASK_DEFINITION, and ECS's managed tags when enabled.
 fn task_labels(state: &State, caller: &Caller, svc: &Service) -> RunTaskRequest {
-    let tags = if svc.propagate_tags == "SERVICE" {
-        crate::tags::tags_of(state, caller, &svc.service_arn)
-    } else {
-        Vec::new()
-    };
+    let tags =
+        if svc.propagate_tags == "SERVICE" { state.tags_of(&caller.region, &svc.service_arn) } else { Vec::new() };
     RunTaskRequest {
         tags,
         propagate_tags: Some(svc.propagate_tags.clone()),

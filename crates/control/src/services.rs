@@ -110,7 +110,7 @@ pub(crate) fn find_service<'s>(
 
 fn service_view(state: &State, caller: &Caller, s: &Service, include: bool) -> Service {
     let mut out = s.clone();
-    out.tags = if include { crate::tags::tags_of(state, caller, &s.service_arn) } else { Vec::new() };
+    out.tags = if include { state.tags_of(&caller.region, &s.service_arn) } else { Vec::new() };
     out
 }
 

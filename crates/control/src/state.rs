@@ -172,6 +172,11 @@ impl State {
         self.regions.get(region).unwrap_or(&EMPTY_REGION)
     }
 
+    /// The tags on `arn` in `region`, empty when it has none.
+    pub fn tags_of(&self, region: &str, arn: &str) -> Vec<Tag> {
+        self.region(region).tags.get(arn).map(|t| t.to_vec()).unwrap_or_default()
+    }
+
     fn region_mut(&mut self, region: &str) -> &mut RegionState {
         self.regions.entry(region.to_string()).or_default()
     }

@@ -6,16 +6,10 @@ use berth_model::{
     ecs::{Empty, ListTagsForResourceRequest, ListTagsForResourceResponse, TagResourceRequest, UntagResourceRequest},
     json,
     status::ClusterStatus,
-    tag::{self, Tag},
-    Arn, EcsError,
+    tag, Arn, EcsError,
 };
 
 use crate::{state::Change, task_definitions::TaskDefinitionRef, Caller, Control, State};
-
-/// The tags on `arn`, empty when it has none.
-pub fn tags_of(state: &State, caller: &Caller, arn: &str) -> Vec<Tag> {
-    state.region(&caller.region).tags.get(arn).map(|t| t.to_vec()).unwrap_or_default()
-}
 
 /// Checks that `arn` names an existing taggable resource in the caller's region.
 fn check_resource(state: &State, caller: &Caller, arn: &str) -> Result<(), EcsError> {
@@ -54,7 +48,7 @@ impl Control {
         let caller = caller.clone();
         self.write(move |state, changes| {
             check_resource(state, &caller, &arn)?;
-            let merged = tag::merge(&tags_of(state, &caller, &arn), &tags)?;
+            let merged = tag::merge(&state.tags_of(&caller.region, &arn), &tags)?;
             changes.push(Change::Tags { region: caller.region.clone(), arn, tags: Arc::new(merged) });
             Ok(Empty {})
         })
@@ -67,7 +61,7 @@ impl Control {
         let caller = caller.clone();
         self.write(move |state, changes| {
             check_resource(state, &caller, &arn)?;
-            let mut tags = tags_of(state, &caller, &arn);
+            let mut tags = state.tags_of(&caller.region, &arn);
             tags.retain(|t| !keys.iter().any(|k| Some(k) == t.key.as_ref()));
             changes.push(Change::Tags { region: caller.region.clone(), arn, tags: Arc::new(tags) });
             Ok(Empty {})
@@ -83,7 +77,7 @@ impl Control {
         let arn = json::required(&req.resource_arn, "resourceArn")?;
         self.read(|state| {
             check_resource(state, caller, arn)?;
-            Ok(ListTagsForResourceResponse { tags: tags_of(state, caller, arn) })
+            Ok(ListTagsForResourceResponse { tags: state.tags_of(&caller.region, arn) })
         })
     }
 }
@@ -92,7 +86,7 @@ impl Control {
 mod tests {
     use super::*;
     use crate::test_support::*;
-    use berth_model::ecs::CreateClusterRequest;
+    use berth_model::{ecs::CreateClusterRequest, tag::Tag};
 
     fn tag(arn: &str, tags: Vec<Tag>) -> TagResourceRequest {
         TagResourceRequest { resource_arn: Some(arn.into()), tags: Some(tags) }

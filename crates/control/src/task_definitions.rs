@@ -126,7 +126,7 @@ impl Control {
         self.read(|state| {
             let region = state.region(&caller.region);
             let td = r.resolve(region).ok_or_else(unable_to_describe)?.clone();
-            let tags = with_tags.then(|| crate::tags::tags_of(state, caller, &td.task_definition_arn));
+            let tags = with_tags.then(|| state.tags_of(&caller.region, &td.task_definition_arn));
             Ok(TaskDefinitionResponse { task_definition: td, tags })
         })
     }

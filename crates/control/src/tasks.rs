@@ -124,7 +124,7 @@ pub(crate) fn bump_instance(caller_region: &str, task: &Task, changes: &mut Vec<
 fn view(state: &State, caller: &Caller, t: &TaskRecord, with_tags: bool) -> Task {
     let mut task = t.task.clone();
     if with_tags {
-        task.tags = crate::tags::tags_of(state, caller, &task.task_arn);
+        task.tags = state.tags_of(&caller.region, &task.task_arn);
     }
     task
 }
@@ -357,7 +357,7 @@ fn task_tags(state: &State, caller: &Caller, req: &RunTaskRequest, cluster: &str
         }
     };
     if req.propagate_tags.as_deref() == Some("TASK_DEFINITION") {
-        for t in crate::tags::tags_of(state, caller, &td.task_definition_arn) {
+        for t in state.tags_of(&caller.region, &td.task_definition_arn) {
             add(t.key.as_deref().unwrap_or_default(), t.value.as_deref().unwrap_or_default());
         }
     }

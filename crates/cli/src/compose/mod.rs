@@ -9,9 +9,9 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use crate::{
+    calls::{call, Connection},
+    follow::{follow, FollowArgs, Outcome},
     ls::{container_ports, table, tasks_of},
-    service::{call, follow, FollowArgs, Outcome},
-    task::Connection,
     ui::OutputArgs,
 };
 use berth_compose::{

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::container_rules::validate_container;
 use super::{
     fargate_pair_is_valid, parse_task_cpu, parse_task_memory, ContainerDefinition, PlacementConstraint,
-    RequiredAttribute,
+    RequiredAttribute, TaskDefinition,
 };
 use crate::{tag::Tag, EcsError};
 
@@ -368,3 +368,30 @@ fn required_attributes(
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
+
+impl TaskDefinition {
+    /// The RegisterTaskDefinition request that registers this definition again (its
+    /// members a registration takes; what ECS derives or stamps is left out).
+    pub fn registration(&self) -> Registration {
+        Registration {
+            family: Some(self.family.clone()),
+            task_role_arn: self.task_role_arn.clone(),
+            execution_role_arn: self.execution_role_arn.clone(),
+            network_mode: self.network_mode.clone(),
+            container_definitions: Some(self.container_definitions.clone()),
+            volumes: self.volumes.clone(),
+            placement_constraints: self.placement_constraints.clone(),
+            requires_compatibilities: self.requires_compatibilities.clone(),
+            cpu: self.cpu.clone(),
+            memory: self.memory.clone(),
+            tags: Vec::new(),
+            pid_mode: self.pid_mode.clone(),
+            ipc_mode: self.ipc_mode.clone(),
+            proxy_configuration: self.proxy_configuration.clone(),
+            inference_accelerators: self.inference_accelerators.clone(),
+            ephemeral_storage: self.ephemeral_storage.clone(),
+            runtime_platform: self.runtime_platform.clone(),
+            enable_fault_injection: self.enable_fault_injection,
+        }
+    }
+}
