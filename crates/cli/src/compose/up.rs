@@ -1,0 +1,247 @@
+//! `berth compose up`: register the project's task definitions, create or update its
+//! services, run its one-off tasks, and follow them with `--wait`.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use berth_client::ServerClient;
+use clap::Args;
+use serde_json::{json, Value};
+
+use super::project::*;
+use crate::{
+    calls::{call, Connection},
+    follow::{follow, FollowArgs, Outcome},
+    ui::OutputArgs,
+};
+use berth_compose::{convert::Converted, load};
+use berth_model::{status::ServiceStatus, task::TaskStatus};
+
+#[derive(Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    project: ProjectArgs,
+    #[arg(long, default_value = "default")]
+    cluster: String,
+    /// The ECS service's name (default: the project name).
+    #[arg(long)]
+    service_name: Option<String>,
+    /// Run the task definition once as a task instead of as a service.
+    #[arg(long)]
+    task: bool,
+    #[command(flatten)]
+    follow: FollowArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+pub(super) async fn up(args: UpArgs) -> anyhow::Result<i32> {
+    let (client, project, mut converted) = prepare(&args.project, &args.connection).await?;
+    let progress = args.output.progress();
+    pin_built_images(&client, &mut converted).await?;
+    if !args.task {
+        return up_services(args, client, project, converted, progress).await;
+    }
+    let mut td_arns = Vec::new();
+    for td in &converted.task_definitions {
+        let r = call(&client, "RegisterTaskDefinition", td).await?;
+        let arn = r["taskDefinition"]["taskDefinitionArn"].as_str().context("no task definition ARN")?.to_string();
+        progress.line(&format!("registered {arn}"));
+        td_arns.push(arn);
+    }
+    let mut results = Vec::new();
+    let mut code = 0;
+    for td in &td_arns {
+        let r = call(
+            &client,
+            "RunTask",
+            &json!({"cluster": args.cluster, "taskDefinition": td, "startedBy": format!("compose/{}", project.name)}),
+        )
+        .await?;
+        let Some(arn) = r["tasks"][0]["taskArn"].as_str().map(String::from) else {
+            bail!("RunTask placed no task: {}", r["failures"]);
+        };
+        progress.line(&format!("started {arn}"));
+        let mut state = TaskStatus::Provisioning.as_str().to_string();
+        let mut exit = Value::Null;
+        if args.follow.wait {
+            match crate::run_task::wait_stopped(
+                &client,
+                &args.cluster,
+                &arn,
+                td,
+                false,
+                Duration::from_secs(args.follow.timeout),
+                &progress,
+            )
+            .await?
+            {
+                crate::run_task::Waited::Stopped(_, c) => {
+                    state = TaskStatus::Stopped.as_str().into();
+                    exit = json!(c);
+                    code = if code == 0 { c } else { code };
+                }
+                crate::run_task::Waited::TimedOut => {
+                    progress.line(&format!("{arn}: timed out; the task is still running"));
+                    state = "TIMED_OUT".into();
+                    code = crate::run_task::TIMED_OUT;
+                }
+                crate::run_task::Waited::Unreachable => {
+                    state = "UNREACHABLE".into();
+                    code = crate::run_task::UNREACHABLE;
+                }
+            }
+        }
+        results.push(json!({"taskArn": arn, "taskDefinitionArn": td, "state": state, "exitCode": exit}));
+    }
+    progress.finish();
+    let first = &results[0];
+    let mut env = vec![
+        ("BERTH_TASK_ARN", first["taskArn"].as_str().unwrap_or("").to_string()),
+        ("BERTH_TASK_DEFINITION_ARN", td_arns[0].clone()),
+        ("BERTH_STATE", first["state"].as_str().unwrap_or("").to_string()),
+    ];
+    if let Some(c) = first["exitCode"].as_i64() {
+        env.push(("BERTH_EXIT_CODE", c.to_string()));
+    }
+    let text = results.iter().map(|r| r["taskArn"].as_str().unwrap_or("").to_string()).collect::<Vec<_>>().join("\n");
+    args.output.emit(&text, &json!({"project": project.name, "tasks": results}), &env)?;
+    Ok(code)
+}
+
+/// `compose up` of services: registers and deploys what changed since the last `up`; a
+/// service whose task definition and settings are as last deployed is left alone.
+async fn up_services(
+    args: UpArgs,
+    client: ServerClient,
+    project: load::Project,
+    converted: Converted,
+    progress: crate::ui::Progress,
+) -> anyhow::Result<i32> {
+    let several = converted.services.len() > 1;
+    let mut results = Vec::new();
+    let mut td_arns = Vec::new();
+    for (plan, td_request) in converted.services.iter().zip(&converted.task_definitions) {
+        let name = service_name(plan, &args.service_name, several);
+        let existing = call(&client, "DescribeServices", &json!({"cluster": args.cluster, "services": [name]})).await?;
+        let current = existing["services"]
+            .as_array()
+            .and_then(|s| s.first())
+            .filter(|s| s["status"].as_str() == Some(ServiceStatus::Active.as_str()))
+            .cloned();
+        let active = current.is_some();
+        let print = fingerprint(td_request, plan);
+        if let Some(svc) = &current {
+            let current_td = svc["taskDefinition"].as_str().unwrap_or_default();
+            let described =
+                call(&client, "DescribeTaskDefinition", &json!({"taskDefinition": current_td, "include": ["TAGS"]}))
+                    .await?;
+            let deployed = described["tags"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|t| t["key"].as_str() == Some(FINGERPRINT_TAG))
+                .and_then(|t| t["value"].as_str());
+            if deployed == Some(print.as_str()) {
+                progress.line(&format!("service {name} is unchanged: nothing to deploy"));
+                let deployment = svc["deployments"][0]["id"].as_str().unwrap_or("").to_string();
+                let arn = svc["serviceArn"].as_str().unwrap_or("").to_string();
+                td_arns.push(current_td.to_string());
+                results.push((name, arn, deployment, current_td.to_string()));
+                continue;
+            }
+        }
+        let mut request = td_request.clone();
+        let mut tags = request["tags"].as_array().cloned().unwrap_or_default();
+        tags.push(json!({"key": FINGERPRINT_TAG, "value": print}));
+        request["tags"] = json!(tags);
+        let r = call(&client, "RegisterTaskDefinition", &request).await?;
+        let td = r["taskDefinition"]["taskDefinitionArn"].as_str().context("no task definition ARN")?.to_string();
+        progress.line(&format!("registered {td}"));
+        td_arns.push(td.clone());
+        let td = &td;
+        let mut body = json!({"cluster": args.cluster, "taskDefinition": td, "desiredCount": plan.desired_count});
+        let answer = if active {
+            body["service"] = json!(name);
+            for key in [
+                "deploymentConfiguration",
+                "placementConstraints",
+                "placementStrategy",
+                "healthCheckGracePeriodSeconds",
+                "enableECSManagedTags",
+                "propagateTags",
+            ] {
+                if let Some(v) = plan.settings.get(key) {
+                    body[key] = v.clone();
+                }
+            }
+            call(&client, "UpdateService", &body).await?
+        } else {
+            body["serviceName"] = json!(name);
+            for (k, v) in &plan.settings {
+                body[k] = v.clone();
+            }
+            call(&client, "CreateService", &body).await?
+        };
+        let svc = &answer["service"];
+        let deployment = svc["deployments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|d| d["status"].as_str() == Some("PRIMARY"))
+            .and_then(|d| d["id"].as_str())
+            .unwrap_or("")
+            .to_string();
+        progress
+            .line(&format!("{} service {name} with {td} ({deployment})", if active { "updated" } else { "created" }));
+        results.push((name, svc["serviceArn"].as_str().unwrap_or("").to_string(), deployment, td.clone()));
+    }
+    let mut worst = Outcome::Completed;
+    let mut states = Vec::new();
+    for (name, _, _, _) in &results {
+        let state = if args.follow.wait {
+            let (o, _) =
+                follow(&client, &args.cluster, name, Duration::from_secs(args.follow.timeout), &progress).await?;
+            if worst == Outcome::Completed {
+                worst = o;
+            }
+            o.state()
+        } else {
+            "IN_PROGRESS"
+        };
+        states.push(state);
+    }
+    progress.finish();
+    let services: Vec<Value> = results
+        .iter()
+        .zip(&states)
+        .map(|((n, arn, d, td), s)| json!({"serviceName": n, "serviceArn": arn, "deploymentId": d, "taskDefinitionArn": td, "state": s}))
+        .collect();
+    let (_, arn, dep, td) = &results[0];
+    let env = vec![
+        ("BERTH_TASK_DEFINITION_ARN", td.clone()),
+        ("BERTH_SERVICE_ARN", arn.clone()),
+        ("BERTH_DEPLOYMENT_ID", dep.clone()),
+        ("BERTH_STATE", states[0].to_string()),
+    ];
+    let text = services
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {} {}",
+                s["serviceName"].as_str().unwrap_or(""),
+                s["deploymentId"].as_str().unwrap_or(""),
+                s["state"].as_str().unwrap_or("")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    args.output.emit(
+        &text,
+        &json!({"project": project.name, "taskDefinitionArns": td_arns, "services": services}),
+        &env,
+    )?;
+    Ok(worst as i32)
+}
