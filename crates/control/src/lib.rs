@@ -10,6 +10,7 @@
 mod agent_channel;
 mod attributes;
 mod clusters;
+pub mod controller;
 mod health;
 mod instances;
 mod paginate;

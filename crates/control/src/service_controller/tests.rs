@@ -11,7 +11,10 @@ use berth_model::{
 };
 
 use super::*;
-use crate::test_support::*;
+use crate::{
+    controller::{Clock, ManualClock},
+    test_support::*,
+};
 use berth_model::ecs::{CreateServiceRequest, UpdateServiceRequest};
 
 struct Harness {
@@ -162,7 +165,14 @@ async fn starts_the_count_and_completes_after_the_settle_time() {
 async fn the_controller_wakes_when_the_next_task_settles() {
     let h = Harness::new(2, false).await;
     let d = h.pass(0.0).await.deployments[0].id.clone();
-    let settling = |now: f64| h.control.read(|s| until_next_settle(s, &h.config, now));
+    // The pass's own answer: when to look again. Decided without writing anything.
+    let settling = |now: f64| {
+        let action = h.control.read(|s| reconcile(s, "us-east-1", &h.arn, &h.config, now, &mut Vec::new()).unwrap());
+        match action {
+            Action::RequeueAfter(d) => Some(d),
+            Action::Done => None,
+        }
+    };
     assert_eq!(settling(time::now()), None, "nothing is RUNNING yet");
     let tasks = h.live(&d);
     h.report(&tasks, "RUNNING", None).await;
@@ -173,6 +183,32 @@ async fn the_controller_wakes_when_the_next_task_settles() {
     let left = settling(time::now() + 1.0).expect("one task is still settling").as_secs_f64();
     assert!((0.8..=1.05).contains(&left), "{left}");
     assert_eq!(settling(time::now() + 2.5), None, "both have settled");
+}
+
+#[tokio::test]
+async fn the_running_controller_decides_on_the_time_its_clock_gives() {
+    let h = Harness::new(1, false).await;
+    let d = h.pass(0.0).await.deployments[0].id.clone();
+    h.report(&h.live(&d), "RUNNING", None).await;
+    // The clock stands still: the task never settles, so the rollout stays IN_PROGRESS.
+    let clock = ManualClock::at(time::now());
+    let shared: Arc<dyn Clock> = Arc::new(clock.clone());
+    let config = ServiceControllerConfig { interval: std::time::Duration::from_millis(20), ..h.config };
+    let running = h.control.spawn_controller(ServiceController { config }, shared, config.interval);
+    // A round has run once the RUNNING report is counted.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while h.service().running_count != 1 {
+        assert!(std::time::Instant::now() < deadline, "the controller never ran");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(h.service().deployments[0].rollout_state, Some(RolloutState::InProgress), "time did not move");
+    // Past the settle time the next round completes it.
+    clock.advance(std::time::Duration::from_secs(3));
+    while h.service().deployments[0].rollout_state != Some(RolloutState::Completed) {
+        assert!(std::time::Instant::now() < deadline, "the rollout did not complete after the clock moved");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    running.abort();
 }
 
 #[tokio::test]

@@ -1,0 +1,336 @@
+//! The service controller: level-triggered. Every pass looks at one service afresh and
+//! moves its tasks one step toward what the service wants — replace tasks that turned
+//! unhealthy, trip the circuit breaker (and roll back) when a deployment's tasks keep
+//! failing ([`breaker`]), start the PRIMARY deployment's tasks within maximumPercent and
+//! stop old ones within minimumHealthyPercent ([`replicas`]; one task per instance for a
+//! DAEMON service, [`daemon`]), then record counts, rollout states and events
+//! ([`progress`]). A pass that finds nothing to do writes nothing, so running it twice is
+//! harmless. It runs inside the writer, so it decides over exactly the state it changes.
+
+mod breaker;
+mod daemon;
+mod progress;
+mod replicas;
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use berth_model::{
+    ecs::RunTaskRequest,
+    service::Service,
+    status::{DesiredStatus, HealthStatus, InstanceStatus, ServiceStatus},
+    task::TaskStatus,
+    Arn, EcsError,
+};
+
+use crate::{
+    controller::{Action, Clock, Reconciler, SystemClock},
+    state::Change,
+    task_definitions::TaskDefinitionRef,
+    tasks::stop_in,
+    Caller, Control, RegionState, State, TaskRecord,
+};
+
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceControllerConfig {
+    /// How long a RUNNING task without a health check must stay up before it counts as
+    /// healthy (ECS waits a fixed 40 s; berth's default is short).
+    pub settle: Duration,
+    /// The resync period; passes also run after every commit.
+    pub interval: Duration,
+}
+
+impl Default for ServiceControllerConfig {
+    fn default() -> Self {
+        ServiceControllerConfig { settle: Duration::from_secs(1), interval: Duration::from_millis(500) }
+    }
+}
+
+const HEALTH_STOP_REASON: &str = "Task failed container health checks";
+/// The most tasks one pass places for one service. A pass runs inside the writer, so its
+/// work must stay small whatever the stored desired count says; the next pass (right after
+/// this one commits) places the next batch.
+pub(crate) const PLACEMENT_BATCH: i64 = 100;
+/// ECS's cap on the delay between attempts to start tasks that keep failing.
+const MAX_BACKOFF_SECS: f64 = 27.0 * 60.0;
+
+/// The service controller as a [`Reconciler`]: its keys are (region, service ARN).
+pub struct ServiceController {
+    pub config: ServiceControllerConfig,
+}
+
+impl Reconciler for ServiceController {
+    type Key = (String, String);
+    const NAME: &'static str = "service";
+
+    fn keys(&self, state: &State) -> Vec<(String, String)> {
+        state
+            .regions()
+            .flat_map(|(region, r)| {
+                r.services
+                    .values()
+                    .filter(|svc| svc.service.status != ServiceStatus::Inactive)
+                    .map(move |svc| (region.clone(), svc.service.service_arn.clone()))
+            })
+            .collect()
+    }
+
+    fn reconcile(
+        &self,
+        state: &State,
+        (region, arn): &(String, String),
+        now: f64,
+        changes: &mut Vec<Change>,
+    ) -> Result<Action, EcsError> {
+        reconcile(state, region, arn, &self.config, now, changes)
+    }
+}
+
+impl Control {
+    /// Runs the service controller on the wall clock until the returned handle is aborted.
+    pub fn spawn_service_controller(&self, config: ServiceControllerConfig) -> tokio::task::JoinHandle<()> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        self.spawn_controller(ServiceController { config }, clock, config.interval)
+    }
+}
+
+/// How long until the next RUNNING task of the service has been up for the settle time,
+/// if one is still settling: a task that settles needs no commit to count as healthy.
+fn until_next_settle(tasks: &[&Arc<TaskRecord>], config: &ServiceControllerConfig, now: f64) -> Option<Duration> {
+    let settle = config.settle.as_secs_f64();
+    tasks
+        .iter()
+        .filter(|t| t.task.last() == TaskStatus::Running)
+        .filter_map(|t| t.task.started_at.map(|at| at + settle - now))
+        .filter(|left| *left > 0.0)
+        .min_by(f64::total_cmp)
+        .map(|left| Duration::from_secs_f64(left + 0.005))
+}
+
+/// The task group of a service's tasks (ECS: `service:NAME`).
+pub(crate) fn service_group(service_name: &str) -> String {
+    format!("service:{service_name}")
+}
+
+fn seconds(t: Option<f64>) -> f64 {
+    t.unwrap_or(0.0)
+}
+
+/// Whether a task counts as failed for the circuit breaker and the start throttle.
+fn failed(t: &TaskRecord) -> bool {
+    t.task.last() == TaskStatus::Stopped
+        && (matches!(t.task.stop_code.as_deref(), Some("TaskFailedToStart" | "EssentialContainerExited"))
+            || t.task.stopped_reason.as_deref() == Some(HEALTH_STOP_REASON))
+}
+
+fn short_id(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// Adds `message` to the service's events unless it is already the newest.
+fn push_event_once(svc: &mut Service, message: String) {
+    if svc.events.first().map(|e| &e.message) != Some(&message) {
+        crate::services::push_event(svc, message);
+    }
+}
+
+/// What one pass over one service sees: its tasks, and how to judge them at `now`.
+struct Pass<'a> {
+    r: &'a RegionState,
+    region: &'a str,
+    tasks: Vec<&'a Arc<TaskRecord>>,
+    /// Per deployment id: whether its task definition health-checks an essential container.
+    has_health_check: HashMap<String, bool>,
+    settle: f64,
+    now: f64,
+    /// Tasks this pass stopped for failing their health checks.
+    unhealthy_stopped: Vec<String>,
+    /// Tasks this pass started and stopped.
+    started: Vec<String>,
+    stopped: Vec<String>,
+}
+
+impl<'a> Pass<'a> {
+    /// Wanted and not yet STOPPED.
+    fn active(&self, t: &TaskRecord) -> bool {
+        t.task.last() != TaskStatus::Stopped && t.task.desired_status == DesiredStatus::Running
+    }
+
+    /// Counts toward minimumHealthyPercent: RUNNING, and HEALTHY when its definition checks
+    /// health, else up for the settle time.
+    fn healthy(&self, t: &TaskRecord) -> bool {
+        let checked = self.has_health_check.get(t.task.started_by.as_deref().unwrap_or_default()).copied();
+        t.task.last() == TaskStatus::Running
+            && if checked.unwrap_or(false) {
+                t.task.health_status == HealthStatus::Healthy
+            } else {
+                seconds(t.task.started_at) + self.settle <= self.now
+            }
+    }
+
+    /// Active and not stopped by this pass for its health.
+    fn live(&self, t: &TaskRecord) -> bool {
+        self.active(t) && !self.unhealthy_stopped.contains(&t.task.task_arn)
+    }
+
+    /// The tasks a deployment started.
+    fn of(&self, id: &str) -> Vec<&'a TaskRecord> {
+        self.tasks.iter().copied().filter(|t| t.task.started_by.as_deref() == Some(id)).map(|t| t.as_ref()).collect()
+    }
+
+    /// On a DRAINING instance: replaced elsewhere, like an old deployment's task.
+    fn draining(&self, t: &TaskRecord) -> bool {
+        t.task
+            .container_instance_arn
+            .as_ref()
+            .and_then(|i| self.r.instances.get(i))
+            .is_some_and(|i| i.instance.status == InstanceStatus::Draining)
+    }
+
+    fn stop(&mut self, t: &TaskRecord, reason: &str, changes: &mut Vec<Change>) {
+        stop_in(self.region, t, "ServiceSchedulerInitiated", reason, changes);
+        self.stopped.push(t.task.task_arn.clone());
+    }
+}
+
+/// One pass over one service, as of `now` (epoch seconds): a pure decision over `state`,
+/// expressed as the changes it pushes, and when the service needs another look.
+pub(crate) fn reconcile(
+    state: &State,
+    region: &str,
+    arn: &str,
+    config: &ServiceControllerConfig,
+    now: f64,
+    changes: &mut Vec<Change>,
+) -> Result<Action, EcsError> {
+    let r = state.region(region);
+    let Some(rec) = r.services.get(arn) else { return Ok(Action::Done) };
+    if rec.service.status == ServiceStatus::Inactive {
+        return Ok(Action::Done);
+    }
+    let account = Arn::parse(arn).map(|a| a.account).unwrap_or_default();
+    let caller = Caller { region: region.to_string(), account };
+    let mut svc = rec.service.clone();
+    let mut last_completed = rec.last_completed.clone();
+    let has_health_check = svc
+        .deployments
+        .iter()
+        .map(|d| {
+            let td = TaskDefinitionRef::parse(&d.task_definition).ok().and_then(|x| x.resolve(r).cloned());
+            let hc = td.is_some_and(|td| {
+                td.container_definitions.iter().any(|c| c.is_essential() && c.health_check.is_some())
+            });
+            (d.id.clone(), hc)
+        })
+        .collect();
+    let mut pass = Pass {
+        r,
+        region,
+        tasks: r.tasks_in_group(&rec.cluster, &service_group(&svc.service_name)).collect(),
+        has_health_check,
+        settle: config.settle.as_secs_f64(),
+        now,
+        unhealthy_stopped: Vec::new(),
+        started: Vec::new(),
+        stopped: Vec::new(),
+    };
+
+    // Unhealthy tasks are replaced (after the grace period).
+    let grace = svc.health_check_grace_period_seconds.unwrap_or(0) as f64;
+    let unhealthy: Vec<&Arc<TaskRecord>> = pass
+        .tasks
+        .iter()
+        .filter(|t| pass.active(t) && t.task.health_status == HealthStatus::Unhealthy)
+        .filter(|t| seconds(t.task.started_at) + grace <= now)
+        .copied()
+        .collect();
+    for t in unhealthy {
+        pass.stop(t, HEALTH_STOP_REASON, changes);
+        pass.unhealthy_stopped.push(t.task.task_arn.clone());
+    }
+
+    let daemon = svc.scheduling_strategy == "DAEMON";
+    let eligible = if daemon { daemon::instances(r, &rec.cluster, &svc) } else { Vec::new() };
+    if daemon {
+        svc.desired_count = eligible.len() as i64;
+    }
+    let desired = if svc.status == ServiceStatus::Active { svc.desired_count } else { 0 };
+    breaker::check(&pass, &mut svc, &mut last_completed, desired);
+
+    let primary = svc.deployments[0].clone();
+    let throttled = throttle(&pass, &primary.id);
+    let step = Step { state, caller: &caller, cluster: &rec.cluster, primary: &primary, desired, throttled };
+    if daemon {
+        daemon::step(&mut pass, &step, &mut svc, &eligible, changes);
+    } else {
+        replicas::step(&mut pass, &step, &mut svc, changes);
+    }
+    progress::record(&pass, &step, &mut svc, &mut last_completed);
+
+    let next = until_next_settle(&pass.tasks, config, now).map_or(Action::Done, Action::RequeueAfter);
+    if svc != rec.service || last_completed != rec.last_completed {
+        for d in &mut svc.deployments {
+            if d != rec.service.deployments.iter().find(|x| x.id == d.id).unwrap_or(d) {
+                d.updated_at = now;
+            }
+        }
+        changes.push(Change::Service {
+            region: region.to_string(),
+            record: Arc::new(crate::ServiceRecord { service: svc, cluster: rec.cluster.clone(), last_completed }),
+        });
+    }
+    Ok(next)
+}
+
+/// What the start and stop steps share about the service being reconciled.
+struct Step<'s> {
+    state: &'s State,
+    caller: &'s Caller,
+    cluster: &'s str,
+    /// The PRIMARY deployment (after the breaker had its say).
+    primary: &'s berth_model::service::Deployment,
+    desired: i64,
+    /// Starts are held back by ECS's backoff for tasks that keep failing.
+    throttled: bool,
+}
+
+impl Step<'_> {
+    /// The RunTask a start of the PRIMARY deployment's tasks makes: its tags as the service
+    /// propagates them (its own for SERVICE, the task definition's for TASK_DEFINITION)
+    /// and ECS's managed tags when enabled.
+    fn run_request(&self, svc: &Service) -> RunTaskRequest {
+        let tags = if svc.propagate_tags == "SERVICE" {
+            self.state.tags_of(&self.caller.region, &svc.service_arn)
+        } else {
+            Vec::new()
+        };
+        RunTaskRequest {
+            cluster: Some(self.cluster.to_string()),
+            task_definition: Some(self.primary.task_definition.clone()),
+            group: Some(service_group(&svc.service_name)),
+            started_by: Some(self.primary.id.clone()),
+            tags,
+            propagate_tags: Some(svc.propagate_tags.clone()),
+            enable_ecs_managed_tags: svc.enable_ecs_managed_tags,
+            ..Default::default()
+        }
+    }
+}
+
+/// ECS's start throttle: once three or more of the deployment's tasks failed and none is
+/// healthy, wait 2^(failures-3) seconds (at most 27 minutes) after the last failure.
+fn throttle(pass: &Pass, deployment: &str) -> bool {
+    let mine = pass.of(deployment);
+    let failures: Vec<f64> = mine.iter().filter(|t| failed(t)).map(|t| seconds(t.task.stopped_at)).collect();
+    if failures.len() < 3 || mine.iter().any(|t| pass.healthy(t)) {
+        return false;
+    }
+    let last = failures.iter().cloned().fold(0.0, f64::max);
+    let delay = 2f64.powi(failures.len() as i32 - 3).min(MAX_BACKOFF_SECS);
+    pass.now < last + delay
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod props;
