@@ -3,12 +3,13 @@
 
 use std::{collections::HashSet, time::Duration};
 
+use berth_model::ecs::{op, DescribeServicesRequest};
 use clap::Args;
 use serde_json::json;
 
 use crate::{
-    calls::{call, Connection},
-    ls::list_all,
+    calls::{request, Connection},
+    ls::service_arns,
 };
 
 #[derive(Args)]
@@ -42,24 +43,23 @@ async fn collect(
 ) -> anyhow::Result<Vec<(f64, String, String, String)>> {
     let names = match service {
         Some(s) => vec![s.to_string()],
-        None => list_all(client, "ListServices", json!({"cluster": cluster}), "serviceArns").await?,
+        None => service_arns(client, cluster).await?,
     };
     let mut out = Vec::new();
     for chunk in names.chunks(10) {
-        let d = call(client, "DescribeServices", &json!({"cluster": cluster, "services": chunk})).await?;
-        for s in d["services"].as_array().into_iter().flatten() {
-            let name = s["serviceName"].as_str().unwrap_or("").to_string();
-            for e in s["events"].as_array().into_iter().flatten() {
-                out.push((
-                    e["createdAt"].as_f64().unwrap_or(0.0),
-                    name.clone(),
-                    e["id"].as_str().unwrap_or("").to_string(),
-                    e["message"].as_str().unwrap_or("").to_string(),
-                ));
+        let req = DescribeServicesRequest {
+            cluster: Some(cluster.into()),
+            services: Some(chunk.to_vec()),
+            include: Vec::new(),
+        };
+        let d = request::<op::DescribeServices>(client, &req).await?;
+        for s in &d.services {
+            for e in &s.events {
+                out.push((e.created_at, s.service_name.clone(), e.id.clone(), e.message.clone()));
             }
         }
-        if let (Some(s), Some(f)) = (service, d["failures"].as_array().and_then(|f| f.first())) {
-            anyhow::bail!("service {s}: {}", f["reason"].as_str().unwrap_or("not found"));
+        if let (Some(s), Some(f)) = (service, d.failures.first()) {
+            anyhow::bail!("service {s}: {}", f.reason.as_deref().unwrap_or("not found"));
         }
     }
     out.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -1,9 +1,19 @@
 //! `berth ls clusters|services|tasks|instances`: what is there, as a table or JSON.
 
+use berth_client::ServerClient;
+use berth_model::{
+    ecs::{
+        op, DescribeClustersRequest, DescribeContainerInstancesRequest, DescribeServicesRequest, DescribeTasksRequest,
+        ListClustersRequest, ListContainerInstancesRequest, ListServicesRequest, ListTasksRequest, Operation,
+    },
+    service::Service,
+    status::DesiredStatus,
+    task::{Container, NetworkBinding, Task},
+};
 use clap::{Args, ValueEnum};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::calls::{call, Connection};
+use crate::calls::{request, Connection};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum What {
@@ -36,43 +46,41 @@ pub struct LsArgs {
     connection: Connection,
 }
 
-/// Every page of a List* call: the ARNs under `key`.
-pub async fn list_all(
-    client: &berth_client::ServerClient,
-    operation: &str,
-    body: Value,
-    key: &str,
+/// Every page of a List* call, as ARNs: `page` sets the token of a request, `items`
+/// takes the ARNs and the next token from a response.
+async fn list_all<O: Operation>(
+    client: &ServerClient,
+    mut req: O::Request,
+    page: impl Fn(&mut O::Request, Option<String>),
+    items: impl Fn(O::Response) -> (Vec<String>, Option<String>),
 ) -> anyhow::Result<Vec<String>> {
     let mut out = Vec::new();
-    let mut token: Option<String> = None;
     loop {
-        let mut b = body.clone();
-        if let Some(t) = &token {
-            b["nextToken"] = json!(t);
-        }
-        let page = call(client, operation, &b).await?;
-        out.extend(page[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)));
-        match page["nextToken"].as_str() {
-            Some(t) => token = Some(t.to_string()),
+        let (arns, next) = items(request::<O>(client, &req).await?);
+        out.extend(arns);
+        match next {
+            Some(t) => page(&mut req, Some(t)),
             None => return Ok(out),
         }
     }
 }
 
-/// Describes ARNs in batches the Describe* call accepts.
-async fn describe(
-    client: &berth_client::ServerClient,
-    operation: &str,
-    cluster: &str,
-    key: &str,
-    arns: &[String],
-    batch: usize,
-    result: &str,
-) -> anyhow::Result<Vec<Value>> {
+/// The ARNs of the cluster's ACTIVE services.
+pub async fn service_arns(client: &ServerClient, cluster: &str) -> anyhow::Result<Vec<String>> {
+    let req = ListServicesRequest { cluster: Some(cluster.into()), ..Default::default() };
+    list_all::<op::ListServices>(client, req, |r, t| r.next_token = t, |p| (p.service_arns, p.next_token)).await
+}
+
+/// Describes services, 10 at a time (DescribeServices' limit).
+pub async fn describe_services(client: &ServerClient, cluster: &str, names: &[String]) -> anyhow::Result<Vec<Service>> {
     let mut out = Vec::new();
-    for chunk in arns.chunks(batch) {
-        let d = call(client, operation, &json!({"cluster": cluster, key: chunk})).await?;
-        out.extend(d[result].as_array().cloned().unwrap_or_default());
+    for chunk in names.chunks(10) {
+        let req = DescribeServicesRequest {
+            cluster: Some(cluster.into()),
+            services: Some(chunk.to_vec()),
+            include: Vec::new(),
+        };
+        out.extend(request::<op::DescribeServices>(client, &req).await?.services);
     }
     Ok(out)
 }
@@ -105,144 +113,156 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// `container:hostPort->containerPort/protocol` for a task's bindings.
-pub fn ports(task: &Value) -> String {
-    task["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|c| {
-            let name = c["name"].as_str().unwrap_or("").to_string();
-            c["networkBindings"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .map(move |b| format!("{name}:{}", binding(&b)))
-        })
+pub fn ports(task: &Task) -> String {
+    task.containers
+        .iter()
+        .flat_map(|c| c.network_bindings.iter().map(move |b| format!("{}:{}", c.name, binding(b))))
         .collect::<Vec<_>>()
         .join(",")
 }
 
 /// One container's published ports, `HOST->CONTAINER/PROTO`.
-pub fn container_ports(container: &Value) -> String {
-    container["networkBindings"].as_array().into_iter().flatten().map(binding).collect::<Vec<_>>().join(",")
+pub fn container_ports(container: &Container) -> String {
+    container.network_bindings.iter().map(binding).collect::<Vec<_>>().join(",")
 }
 
-fn binding(b: &Value) -> String {
-    format!("{}->{}/{}", b["hostPort"], b["containerPort"], b["protocol"].as_str().unwrap_or("tcp"))
+fn binding(b: &NetworkBinding) -> String {
+    let port = |p: Option<u32>| p.map_or("null".to_string(), |p| p.to_string());
+    format!("{}->{}/{}", port(b.host_port), port(b.container_port), b.protocol.as_deref().unwrap_or("tcp"))
 }
 
 /// The cluster's (or service's) tasks that should run, and with `include_stopped` those
 /// stopped or stopping too.
 pub async fn tasks_of(
-    client: &berth_client::ServerClient,
+    client: &ServerClient,
     cluster: &str,
     service: Option<&str>,
     include_stopped: bool,
-) -> anyhow::Result<Vec<Value>> {
-    let mut body = json!({"cluster": cluster});
-    if let Some(s) = service {
-        body["serviceName"] = json!(s);
-    }
-    let mut arns = list_all(client, "ListTasks", body.clone(), "taskArns").await?;
+) -> anyhow::Result<Vec<Task>> {
+    let mut req = ListTasksRequest {
+        cluster: Some(cluster.into()),
+        service_name: service.map(String::from),
+        ..Default::default()
+    };
+    let list = |req: ListTasksRequest| {
+        list_all::<op::ListTasks>(client, req, |r, t| r.next_token = t, |p| (p.task_arns, p.next_token))
+    };
+    let mut arns = list(req.clone()).await?;
     if include_stopped {
-        body["desiredStatus"] = json!(berth_model::task::TaskStatus::Stopped.as_str());
-        arns.extend(list_all(client, "ListTasks", body, "taskArns").await?);
+        req.desired_status = Some(DesiredStatus::Stopped.as_str().into());
+        arns.extend(list(req).await?);
     }
-    describe(client, "DescribeTasks", cluster, "tasks", &arns, 100, "tasks").await
+    let mut out = Vec::new();
+    for chunk in arns.chunks(100) {
+        let req =
+            DescribeTasksRequest { cluster: Some(cluster.into()), tasks: Some(chunk.to_vec()), include: Vec::new() };
+        out.extend(request::<op::DescribeTasks>(client, &req).await?.tasks);
+    }
+    Ok(out)
+}
+
+/// A table's rows and the items they show (for `--output json`).
+struct Listing {
+    items: Value,
+    header: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+fn listing<T: serde::Serialize>(
+    items: &[T],
+    header: Vec<&'static str>,
+    row: impl Fn(&T) -> Vec<String>,
+) -> anyhow::Result<Listing> {
+    Ok(Listing { items: serde_json::to_value(items)?, header, rows: items.iter().map(row).collect() })
 }
 
 pub async fn run(args: LsArgs) -> anyhow::Result<()> {
     let client = args.connection.client()?;
     let c = &args.cluster;
-    let (items, header, rows): (Vec<Value>, Vec<&str>, Vec<Vec<String>>) = match args.what {
+    let shown = match args.what {
         What::Clusters => {
-            let arns = list_all(&client, "ListClusters", json!({}), "clusterArns").await?;
-            let d = call(&client, "DescribeClusters", &json!({"clusters": arns})).await?;
-            let items = d["clusters"].as_array().cloned().unwrap_or_default();
-            let rows = items
-                .iter()
-                .map(|x| {
-                    vec![
-                        x["clusterName"].as_str().unwrap_or("").into(),
-                        x["status"].as_str().unwrap_or("").into(),
-                        x["registeredContainerInstancesCount"].to_string(),
-                        x["activeServicesCount"].to_string(),
-                        x["runningTasksCount"].to_string(),
-                        x["pendingTasksCount"].to_string(),
-                    ]
-                })
-                .collect();
-            (items, vec!["CLUSTER", "STATUS", "INSTANCES", "SERVICES", "RUNNING", "PENDING"], rows)
+            let arns = list_all::<op::ListClusters>(
+                &client,
+                ListClustersRequest::default(),
+                |r, t| r.next_token = t,
+                |p| (p.cluster_arns, p.next_token),
+            )
+            .await?;
+            let req = DescribeClustersRequest { clusters: arns, include: Vec::new() };
+            let items = request::<op::DescribeClusters>(&client, &req).await?.clusters;
+            listing(&items, vec!["CLUSTER", "STATUS", "INSTANCES", "SERVICES", "RUNNING", "PENDING"], |x| {
+                vec![
+                    x.cluster_name.clone(),
+                    x.status.to_string(),
+                    x.registered_container_instances_count.to_string(),
+                    x.active_services_count.to_string(),
+                    x.running_tasks_count.to_string(),
+                    x.pending_tasks_count.to_string(),
+                ]
+            })?
         }
         What::Services => {
-            let arns = list_all(&client, "ListServices", json!({"cluster": c}), "serviceArns").await?;
-            let items = describe(&client, "DescribeServices", c, "services", &arns, 10, "services").await?;
-            let rows = items
-                .iter()
-                .map(|x| {
-                    vec![
-                        x["serviceName"].as_str().unwrap_or("").into(),
-                        x["status"].as_str().unwrap_or("").into(),
-                        last(x["taskDefinition"].as_str().unwrap_or("")).into(),
-                        x["desiredCount"].to_string(),
-                        x["runningCount"].to_string(),
-                        x["pendingCount"].to_string(),
-                        x["deployments"][0]["rolloutState"].as_str().unwrap_or("").into(),
-                    ]
-                })
-                .collect();
-            (items, vec!["SERVICE", "STATUS", "TASK DEFINITION", "DESIRED", "RUNNING", "PENDING", "ROLLOUT"], rows)
+            let arns = service_arns(&client, c).await?;
+            let items = describe_services(&client, c, &arns).await?;
+            let header = vec!["SERVICE", "STATUS", "TASK DEFINITION", "DESIRED", "RUNNING", "PENDING", "ROLLOUT"];
+            listing(&items, header, |x| {
+                vec![
+                    x.service_name.clone(),
+                    x.status.to_string(),
+                    last(&x.task_definition).into(),
+                    x.desired_count.to_string(),
+                    x.running_count.to_string(),
+                    x.pending_count.to_string(),
+                    x.deployments.first().and_then(|d| d.rollout_state).map_or(String::new(), |s| s.to_string()),
+                ]
+            })?
         }
         What::Tasks => {
             let items = tasks_of(&client, c, args.service.as_deref(), args.all).await?;
-            let rows = items
-                .iter()
-                .map(|t| {
-                    vec![
-                        last(t["taskArn"].as_str().unwrap_or("")).into(),
-                        last(t["taskDefinitionArn"].as_str().unwrap_or("")).into(),
-                        t["lastStatus"].as_str().unwrap_or("").into(),
-                        t["desiredStatus"].as_str().unwrap_or("").into(),
-                        t["healthStatus"].as_str().unwrap_or("").into(),
-                        t["group"].as_str().unwrap_or("").into(),
-                        ports(t),
-                    ]
-                })
-                .collect();
-            (items, vec!["TASK", "TASK DEFINITION", "STATUS", "DESIRED", "HEALTH", "GROUP", "PORTS"], rows)
+            listing(&items, vec!["TASK", "TASK DEFINITION", "STATUS", "DESIRED", "HEALTH", "GROUP", "PORTS"], |t| {
+                vec![
+                    last(&t.task_arn).into(),
+                    last(&t.task_definition_arn).into(),
+                    t.last_status.to_string(),
+                    t.desired_status.to_string(),
+                    t.health_status.to_string(),
+                    t.group.clone(),
+                    ports(t),
+                ]
+            })?
         }
         What::Instances => {
-            let arns =
-                list_all(&client, "ListContainerInstances", json!({"cluster": c}), "containerInstanceArns").await?;
-            let items = describe(
+            let req = ListContainerInstancesRequest { cluster: Some(c.clone()), ..Default::default() };
+            let arns = list_all::<op::ListContainerInstances>(
                 &client,
-                "DescribeContainerInstances",
-                c,
-                "containerInstances",
-                &arns,
-                100,
-                "containerInstances",
+                req,
+                |r, t| r.next_token = t,
+                |p| (p.container_instance_arns, p.next_token),
             )
             .await?;
-            let rows = items
-                .iter()
-                .map(|x| {
-                    vec![
-                        last(x["containerInstanceArn"].as_str().unwrap_or("")).into(),
-                        x["status"].as_str().unwrap_or("").into(),
-                        x["agentConnected"].to_string(),
-                        x["runningTasksCount"].to_string(),
-                        x["pendingTasksCount"].to_string(),
-                    ]
-                })
-                .collect();
-            (items, vec!["INSTANCE", "STATUS", "CONNECTED", "RUNNING", "PENDING"], rows)
+            let mut items = Vec::new();
+            for chunk in arns.chunks(100) {
+                let req = DescribeContainerInstancesRequest {
+                    cluster: Some(c.clone()),
+                    container_instances: Some(chunk.to_vec()),
+                    include: Vec::new(),
+                };
+                items.extend(request::<op::DescribeContainerInstances>(&client, &req).await?.container_instances);
+            }
+            listing(&items, vec!["INSTANCE", "STATUS", "CONNECTED", "RUNNING", "PENDING"], |x| {
+                vec![
+                    last(&x.container_instance_arn).into(),
+                    x.status.to_string(),
+                    x.agent_connected.to_string(),
+                    x.running_tasks_count.to_string(),
+                    x.pending_tasks_count.to_string(),
+                ]
+            })?
         }
     };
     match args.output {
-        TableOrJson::Json => outln!("{}", serde_json::to_string_pretty(&items)?),
-        TableOrJson::Table => outln!("{}", table(&header, &rows)),
+        TableOrJson::Json => outln!("{}", serde_json::to_string_pretty(&shown.items)?),
+        TableOrJson::Table => outln!("{}", table(&shown.header, &shown.rows)),
     }
     Ok(())
 }
@@ -255,7 +275,15 @@ mod tests {
     fn tables_align() {
         let t = table(&["A", "LONGER"], &[vec!["xyz".into(), "1".into()]]);
         assert_eq!(t, "A    LONGER\nxyz  1");
-        let task = json!({"containers": [{"name": "web", "networkBindings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]}]});
+        let task: Task = serde_json::from_value(serde_json::json!({
+            "taskArn": "t", "clusterArn": "c", "taskDefinitionArn": "td", "createdAt": 0, "desiredStatus": "RUNNING",
+            "lastStatus": "RUNNING", "healthStatus": "UNKNOWN", "group": "g", "launchType": "EC2",
+            "enableExecuteCommand": false, "overrides": {}, "version": 1,
+            "containers": [{"containerArn": "x", "taskArn": "t", "name": "web", "image": "i", "lastStatus": "RUNNING",
+                            "healthStatus": "UNKNOWN",
+                            "networkBindings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]}]
+        }))
+        .unwrap();
         assert_eq!(ports(&task), "web:8080->80/tcp");
     }
 }

@@ -3,13 +3,16 @@
 
 use std::time::Duration;
 
+use berth_model::{
+    ecs::{op, CreateServiceRequest, DeleteServiceRequest, UpdateServiceRequest},
+    service::Service,
+    status::RolloutState,
+};
 use clap::Args;
-use serde_json::{json, Value};
-
-use berth_model::status::RolloutState;
+use serde_json::json;
 
 use crate::{
-    calls::{call, Connection},
+    calls::{request, Connection},
     follow::{follow, FollowArgs, Outcome},
     ui::OutputArgs,
 };
@@ -67,30 +70,39 @@ pub struct DeleteArgs {
 
 pub async fn create(args: CreateArgs) -> anyhow::Result<Outcome> {
     let client = args.connection.client()?;
-    let body = json!({
-        "cluster": args.cluster,
-        "serviceName": args.service,
-        "taskDefinition": args.task_definition,
-        "desiredCount": args.desired_count,
-    });
-    let answer = call(&client, "CreateService", &body).await?;
-    finish(&client, &args.cluster, &args.service, &answer["service"], &args.follow, &args.output, "created").await
+    let req = CreateServiceRequest {
+        cluster: Some(args.cluster.clone()),
+        service_name: Some(args.service.clone()),
+        task_definition: Some(args.task_definition.clone()),
+        desired_count: Some(args.desired_count),
+        ..Default::default()
+    };
+    let service = request::<op::CreateService>(&client, &req).await?.service;
+    finish(&client, &args.cluster, &args.service, &service, &args.follow, &args.output, "created").await
 }
 
 pub async fn scale(args: ScaleArgs) -> anyhow::Result<Outcome> {
     let client = args.connection.client()?;
-    let body = json!({"cluster": args.cluster, "service": args.service, "desiredCount": args.count});
-    let answer = call(&client, "UpdateService", &body).await?;
+    let req = UpdateServiceRequest {
+        cluster: Some(args.cluster.clone()),
+        service: Some(args.service.clone()),
+        desired_count: Some(args.count),
+        ..Default::default()
+    };
+    let service = request::<op::UpdateService>(&client, &req).await?.service;
     let word = format!("desired count set to {}", args.count);
-    finish(&client, &args.cluster, &args.service, &answer["service"], &args.follow, &args.output, &word).await
+    finish(&client, &args.cluster, &args.service, &service, &args.follow, &args.output, &word).await
 }
 
 pub async fn delete(args: DeleteArgs) -> anyhow::Result<Outcome> {
     let client = args.connection.client()?;
-    let body = json!({"cluster": args.cluster, "service": args.service, "force": args.force});
-    let answer = call(&client, "DeleteService", &body).await?;
-    let arn = answer["service"]["serviceArn"].as_str().unwrap_or_default().to_string();
-    let status = answer["service"]["status"].as_str().unwrap_or_default().to_string();
+    let req = DeleteServiceRequest {
+        cluster: Some(args.cluster.clone()),
+        service: Some(args.service.clone()),
+        force: Some(args.force),
+    };
+    let service = request::<op::DeleteService>(&client, &req).await?.service;
+    let (arn, status) = (service.service_arn, service.status.to_string());
     args.output.emit(
         &format!("{arn} {status}"),
         &json!({"serviceArn": arn, "status": status}),
@@ -104,12 +116,12 @@ async fn finish(
     client: &berth_client::ServerClient,
     cluster: &str,
     service_name: &str,
-    service: &Value,
+    service: &Service,
     wait: &FollowArgs,
     output: &OutputArgs,
     done: &str,
 ) -> anyhow::Result<Outcome> {
-    let arn = service["serviceArn"].as_str().unwrap_or_default().to_string();
+    let arn = service.service_arn.clone();
     let progress = output.progress();
     progress.line(&format!("{service_name}: {done}"));
     let outcome = if wait.wait {

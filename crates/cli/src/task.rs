@@ -2,8 +2,12 @@
 //! the filter that rules it out.
 
 use anyhow::{bail, Context};
+use berth_model::{
+    berth::{PlanTaskResponse, PlannedInstance},
+    ecs::RunTaskRequest,
+};
 use clap::{Args, Subcommand, ValueEnum};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::calls::Connection;
 
@@ -91,21 +95,28 @@ pub const UNPLACEABLE: i32 = 2;
 /// Prints the plan; exits [`UNPLACEABLE`] when a task would not be placed.
 async fn plan(args: PlanArgs) -> anyhow::Result<i32> {
     let client = args.connection.client()?;
-    let body = json!({
-        "cluster": args.cluster,
-        "taskDefinition": args.task_definition,
-        "count": args.count,
-        "group": args.group,
-        "placementConstraints": parse_items(&args.placement_constraints, "expression")?,
-        "placementStrategy": parse_items(&args.placement_strategy, "field")?,
-    });
-    let (answer, _): (Value, _) = client.signed("BerthV1.PlanTask", &body).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let req = RunTaskRequest {
+        cluster: Some(args.cluster.clone()),
+        task_definition: Some(args.task_definition.clone()),
+        count: Some(args.count),
+        group: args.group.clone(),
+        placement_constraints: typed(parse_items(&args.placement_constraints, "expression")?)?,
+        placement_strategy: typed(parse_items(&args.placement_strategy, "field")?)?,
+        ..Default::default()
+    };
+    let (answer, _): (PlanTaskResponse, _) =
+        client.signed("BerthV1.PlanTask", &req).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     match args.output {
         Output::Json => outln!("{}", serde_json::to_string_pretty(&answer)?),
         Output::Text => outln!("{}", render(&args.task_definition, &args.cluster, &answer).trim_end()),
     }
-    let unplaced = answer["placements"].as_array().into_iter().flatten().any(Value::is_null);
+    let unplaced = answer.placements.iter().any(Option::is_none);
     Ok(if unplaced { UNPLACEABLE } else { 0 })
+}
+
+/// Parsed items as the request's placement constraints or strategies.
+fn typed<T: serde::de::DeserializeOwned>(items: Vec<Value>) -> anyhow::Result<Vec<T>> {
+    items.into_iter().map(|v| serde_json::from_value(v).context("invalid placement item")).collect()
 }
 
 fn short(arn: &str) -> &str {
@@ -113,47 +124,47 @@ fn short(arn: &str) -> &str {
 }
 
 /// The plan as a person reads it.
-fn render(td: &str, cluster: &str, answer: &Value) -> String {
+fn render(td: &str, cluster: &str, answer: &PlanTaskResponse) -> String {
     let mut out = String::new();
-    let strategies: Vec<String> = answer["strategies"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|s| match s["field"].as_str() {
-            Some(f) => format!("{}({f})", s["type"].as_str().unwrap_or("")),
-            None => s["type"].as_str().unwrap_or("").to_string(),
+    let strategies: Vec<String> = answer
+        .strategies
+        .iter()
+        .map(|s| {
+            let kind = s.kind.as_deref().unwrap_or("");
+            match &s.field {
+                Some(f) => format!("{kind}({f})"),
+                None => kind.to_string(),
+            }
         })
         .collect();
     out.push_str(&format!("Plan for {td} in cluster {cluster}; strategies: {}\n", strategies.join(", ")));
-    for (n, p) in answer["placements"].as_array().into_iter().flatten().enumerate() {
-        match p.as_str() {
+    for (n, p) in answer.placements.iter().enumerate() {
+        match p {
             Some(arn) => out.push_str(&format!("  task {} -> {}\n", n + 1, short(arn))),
             None => out.push_str(&format!("  task {} -> nowhere: no instance passes every filter\n", n + 1)),
         }
     }
     out.push_str("Instances, for the next task:\n");
-    let mut rows: Vec<&Value> = answer["instances"].as_array().into_iter().flatten().collect();
-    rows.sort_by_key(|r| r["rank"].as_u64().unwrap_or(u64::MAX));
+    let mut rows: Vec<&PlannedInstance> = answer.instances.iter().collect();
+    rows.sort_by_key(|r| r.rank.unwrap_or(usize::MAX));
     for r in rows {
-        let id = short(r["containerInstanceArn"].as_str().unwrap_or(""));
-        match r["rank"].as_u64() {
+        let id = short(&r.container_instance_arn);
+        match r.rank {
             Some(rank) => {
-                let bucket =
-                    r["bucket"].as_array().map(|b| b.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join("/"));
-                let key = r["key"].as_array().map(|k| k.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","));
                 out.push_str(&format!("  #{rank:<4} {id}"));
-                if let Some(b) = bucket.filter(|b| !b.is_empty()) {
-                    out.push_str(&format!("  bucket {b}"));
+                if !r.bucket.is_empty() {
+                    out.push_str(&format!("  bucket {}", r.bucket.join("/")));
                 }
-                if let Some(k) = key.filter(|k| !k.is_empty()) {
-                    out.push_str(&format!("  key {k}"));
+                if !r.key.is_empty() {
+                    let key: Vec<String> = r.key.iter().map(i64::to_string).collect();
+                    out.push_str(&format!("  key {}", key.join(",")));
                 }
                 out.push('\n');
             }
             None => out.push_str(&format!(
                 "  -     {id}  {}: {}\n",
-                r["reason"].as_str().unwrap_or(""),
-                r["detail"].as_str().unwrap_or("")
+                r.reason.as_deref().unwrap_or(""),
+                r.detail.as_deref().unwrap_or("")
             )),
         }
     }
@@ -162,6 +173,8 @@ fn render(td: &str, cluster: &str, answer: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -188,7 +201,7 @@ mod tests {
                 {"containerInstanceArn": "arn:x/i1", "rank": 1, "key": [600]}
             ]
         });
-        let text = render("web", "default", &answer);
+        let text = render("web", "default", &serde_json::from_value(answer).unwrap());
         assert!(text.contains("strategies: binpack(memory)"), "{text}");
         assert!(text.contains("task 1 -> i1") && text.contains("task 2 -> nowhere"), "{text}");
         assert!(text.contains("#1    i1  key 600"), "{text}");

@@ -5,7 +5,7 @@
 use std::{collections::HashMap, sync::Arc, sync::Mutex, time::Duration};
 
 pub use berth_model::agent::{DesiredTask, DesiredTasks};
-use berth_model::{status::InstanceStatus, EcsError};
+use berth_model::{status::InstanceStatus, time, EcsError};
 use tokio::time::Instant;
 
 use crate::{instances::sha256_hex, state::Change, task_definitions::TaskDefinitionRef, Control, State};
@@ -20,38 +20,22 @@ pub struct AgentIdentity {
 /// When each instance's agent was last heard from, and since when it is disconnected.
 /// Kept in memory: after a server restart every instance starts with a fresh heartbeat.
 pub(crate) struct Heartbeats {
-    inner: Mutex<HeartbeatTimes>,
-}
-
-#[derive(Default)]
-struct HeartbeatTimes {
-    last_seen: HashMap<String, Instant>,
-    disconnected_at: HashMap<String, Instant>,
+    /// When each instance was last heard from (epoch seconds).
+    last_seen: Mutex<HashMap<String, f64>>,
 }
 
 impl Heartbeats {
     pub(crate) fn new() -> Heartbeats {
-        Heartbeats { inner: Mutex::new(HeartbeatTimes::default()) }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HeartbeatTimes> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        Heartbeats { last_seen: Mutex::new(HashMap::new()) }
     }
 
     pub(crate) fn seen(&self, arn: &str) {
-        let mut t = self.lock();
-        t.last_seen.insert(arn.to_string(), Instant::now());
-        t.disconnected_at.remove(arn);
+        self.last_seen.lock().unwrap_or_else(|p| p.into_inner()).insert(arn.to_string(), time::now());
     }
 
-    /// When `arn` was last heard from; an instance not heard from since start counts
-    /// from `default` (the server's start).
-    pub(crate) fn last_seen(&self, arn: &str, default: Instant) -> Instant {
-        *self.lock().last_seen.entry(arn.to_string()).or_insert(default)
-    }
-
-    pub(crate) fn disconnected_since(&self, arn: &str, now: Instant) -> Instant {
-        *self.lock().disconnected_at.entry(arn.to_string()).or_insert(now)
+    /// When `arn` was last heard from, if it was since the server started.
+    pub(crate) fn last_seen(&self, arn: &str) -> Option<f64> {
+        self.last_seen.lock().unwrap_or_else(|p| p.into_inner()).get(arn).copied()
     }
 }
 

@@ -41,6 +41,10 @@ pub trait Reconciler: Send + Sync + 'static {
     /// For logs.
     const NAME: &'static str;
 
+    /// Whether a commit starts a round (the service controller reacts to every change; the
+    /// instance-health controller only to time passing).
+    const WAKE_ON_COMMIT: bool = true;
+
     /// The keys to pass over now.
     fn keys(&self, state: &State) -> Vec<Self::Key>;
 
@@ -97,12 +101,23 @@ const COMMIT_DEBOUNCE: Duration = Duration::from_millis(20);
 
 impl Control {
     /// One round of `reconciler` over all its keys; the soonest requeue any pass asked for.
+    /// Each pass first runs over the committed state; only a pass that would change
+    /// something runs again in the writer (on the latest state), so an idle round costs
+    /// the writer nothing.
     pub async fn reconcile_all<R: Reconciler>(&self, reconciler: &Arc<R>, clock: &Arc<dyn Clock>) -> Action {
         let keys = self.read(|s| reconciler.keys(s));
         let mut next = Action::Done;
         for key in keys {
-            let (r, clock) = (reconciler.clone(), clock.clone());
-            match self.write(move |state, changes| r.reconcile(state, &key, clock.now(), changes)).await {
+            let mut would = Vec::new();
+            let dry = self.read(|s| reconciler.reconcile(s, &key, clock.now(), &mut would));
+            let result = match dry {
+                Ok(action) if would.is_empty() => Ok(action),
+                _ => {
+                    let (r, clock) = (reconciler.clone(), clock.clone());
+                    self.write(move |state, changes| r.reconcile(state, &key, clock.now(), changes)).await
+                }
+            };
+            match result {
                 Ok(action) => next = next.min(action),
                 Err(e) => tracing::warn!(controller = R::NAME, error = %e, "reconcile failed"),
             }
@@ -129,7 +144,7 @@ impl Control {
                 };
                 tokio::select! {
                     _ = tokio::time::sleep(pause) => {}
-                    _ = commits.changed() => tokio::time::sleep(COMMIT_DEBOUNCE).await,
+                    _ = commits.changed(), if R::WAKE_ON_COMMIT => tokio::time::sleep(COMMIT_DEBOUNCE).await,
                 }
             }
         })

@@ -8,11 +8,16 @@ use std::{sync::Arc, time::Duration};
 use berth_model::{
     status::{DesiredStatus, InstanceStatus},
     task::TaskStatus,
-    time,
+    time, EcsError,
 };
-use tokio::time::Instant;
 
-use crate::{state::Change, tasks::bump_instance, Control};
+use crate::{
+    agent_channel::Heartbeats,
+    controller::{Action, Clock, Reconciler, SystemClock},
+    state::Change,
+    tasks::bump_instance,
+    Control, RegionState, State,
+};
 
 #[derive(Debug, Clone, Copy)]
 pub struct HealthConfig {
@@ -41,69 +46,90 @@ impl Default for HealthConfig {
     }
 }
 
+/// The instance-health controller as a [`Reconciler`], keyed by (region, instance ARN).
+/// An instance never heard from since the server started counts from `started`.
+pub struct InstanceHealth {
+    config: HealthConfig,
+    heartbeats: Arc<Heartbeats>,
+    started: f64,
+}
+
+impl Reconciler for InstanceHealth {
+    type Key = (String, String);
+    const NAME: &'static str = "instance health";
+    const WAKE_ON_COMMIT: bool = false;
+
+    fn keys(&self, state: &State) -> Vec<(String, String)> {
+        state
+            .regions()
+            .flat_map(|(region, r)| {
+                r.instances
+                    .values()
+                    .filter(|i| i.instance.status != InstanceStatus::Inactive)
+                    .map(move |i| (region.clone(), i.instance.container_instance_arn.clone()))
+            })
+            .collect()
+    }
+
+    fn reconcile(
+        &self,
+        state: &State,
+        (region, arn): &(String, String),
+        now: f64,
+        changes: &mut Vec<Change>,
+    ) -> Result<Action, EcsError> {
+        let r = state.region(region);
+        let Some(rec) = r.instances.get(arn).filter(|i| i.instance.status != InstanceStatus::Inactive) else {
+            return Ok(Action::Done);
+        };
+        let silent = now - self.heartbeats.last_seen(arn).unwrap_or(self.started);
+        let timeout = self.config.heartbeat_timeout.as_secs_f64();
+        let grace = self.config.disconnected_grace.as_secs_f64();
+        if rec.instance.agent_connected {
+            if silent > timeout {
+                tracing::warn!(instance = %arn, "agent stopped heartbeating: marking it disconnected");
+                let mut next = (**rec).clone();
+                next.instance.agent_connected = false;
+                next.instance.version += 1;
+                changes.push(Change::Instance { region: region.clone(), record: Arc::new(next) });
+            }
+            return Ok(Action::Done);
+        }
+        // Disconnected since it went silent for the timeout: the grace counts from then.
+        let has_tasks = r.tasks_on(arn).any(|t| t.task.last() != TaskStatus::Stopped);
+        if has_tasks && silent > timeout + grace {
+            tracing::warn!(instance = %arn, "agent disconnected past the grace period: stopping its tasks");
+            give_up_tasks(r, region, arn, self.config.disconnected_grace, now, changes);
+        }
+        Ok(Action::Done)
+    }
+}
+
 impl Control {
-    /// Runs the controller until the returned handle is aborted.
+    /// Runs the instance-health controller (every `check_interval`, on the wall clock) and,
+    /// once a minute, forgets STOPPED tasks past their retention and deleted task
+    /// definitions nothing uses. Until the returned handle is aborted.
     pub fn spawn_instance_health(&self, config: HealthConfig) -> tokio::task::JoinHandle<()> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let health = InstanceHealth { config, heartbeats: self.inner.heartbeats.clone(), started: clock.now() };
+        let controller = AbortOnDrop(self.spawn_controller(health, clock, config.check_interval));
         let control = self.clone();
-        let started = Instant::now();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(config.check_interval);
-            let mut last_collection = Instant::now();
+            let _controller = controller;
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            tick.tick().await;
             loop {
                 tick.tick().await;
-                if let Err(e) = control.check_instances(&config, started).await {
-                    tracing::warn!(error = %e, "instance health check failed");
+                if let Err(e) =
+                    control.forget_stopped_tasks(config.stopped_task_retention, config.max_stopped_tasks).await
+                {
+                    tracing::warn!(error = %e, "forgetting stopped tasks failed");
                 }
-                if last_collection.elapsed() >= Duration::from_secs(60) {
-                    last_collection = Instant::now();
-                    if let Err(e) =
-                        control.forget_stopped_tasks(config.stopped_task_retention, config.max_stopped_tasks).await
-                    {
-                        tracing::warn!(error = %e, "forgetting stopped tasks failed");
-                    }
-                    if let Err(e) = control.forget_deleted_task_definitions().await {
-                        tracing::warn!(error = %e, "forgetting deleted task definitions failed");
-                    }
+                if let Err(e) = control.forget_deleted_task_definitions().await {
+                    tracing::warn!(error = %e, "forgetting deleted task definitions failed");
                 }
             }
         })
-    }
-
-    async fn check_instances(&self, config: &HealthConfig, started: Instant) -> Result<(), berth_model::EcsError> {
-        let now = Instant::now();
-        let instances: Vec<(String, String, bool, bool)> = self.read(|s| {
-            s.regions()
-                .flat_map(|(region, r)| {
-                    r.instances.values().filter(|i| i.instance.status != InstanceStatus::Inactive).map(move |i| {
-                        let has_tasks = r
-                            .tasks_on(&i.instance.container_instance_arn)
-                            .any(|t| t.task.last() != TaskStatus::Stopped);
-                        (
-                            region.clone(),
-                            i.instance.container_instance_arn.clone(),
-                            i.instance.agent_connected,
-                            has_tasks,
-                        )
-                    })
-                })
-                .collect()
-        });
-        for (region, arn, connected, has_tasks) in instances {
-            let heartbeats = &self.inner.heartbeats;
-            if connected {
-                if now.duration_since(heartbeats.last_seen(&arn, started)) > config.heartbeat_timeout {
-                    tracing::warn!(instance = %arn, "agent stopped heartbeating: marking it disconnected");
-                    heartbeats.disconnected_since(&arn, now);
-                    self.set_disconnected(region, arn).await?;
-                }
-            } else if has_tasks
-                && now.duration_since(heartbeats.disconnected_since(&arn, now)) > config.disconnected_grace
-            {
-                tracing::warn!(instance = %arn, "agent disconnected past the grace period: stopping its tasks");
-                self.give_up_tasks(region, arn, config.disconnected_grace).await?;
-            }
-        }
-        Ok(())
     }
 
     /// Removes STOPPED tasks whose `stoppedAt` is older than `retention`, and the oldest
@@ -141,57 +167,48 @@ impl Control {
         })
         .await
     }
+}
 
-    async fn set_disconnected(&self, region: String, arn: String) -> Result<(), berth_model::EcsError> {
-        self.write(move |state, changes| {
-            if let Some(rec) = state.region(&region).instances.get(&arn).filter(|r| r.instance.agent_connected) {
-                let mut next = (**rec).clone();
-                next.instance.agent_connected = false;
-                next.instance.version += 1;
-                changes.push(Change::Instance { region, record: Arc::new(next) });
-            }
-            Ok(())
-        })
-        .await
+/// Aborts the task when dropped, so aborting the outer task stops the inner one too.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
+}
 
-    async fn give_up_tasks(&self, region: String, arn: String, grace: Duration) -> Result<(), berth_model::EcsError> {
-        self.write(move |state, changes| {
-            let r = state.region(&region);
-            let now = time::now();
-            let id = arn.rsplit('/').next().unwrap_or_default().to_string();
-            let reason = format!(
-                "The agent on container instance {id} stopped responding and did not come back within {}s; the task was given up.",
-                grace.as_secs()
-            );
-            let mut any = false;
-            for t in r.tasks_on(&arn).filter(|t| t.task.last() != TaskStatus::Stopped) {
-                let mut next = (**t).clone();
-                let task = &mut next.task;
-                task.last_status = TaskStatus::Stopped;
-                task.desired_status = DesiredStatus::Stopped;
-                task.connectivity = Some("DISCONNECTED".into());
-                task.stopped_at = Some(now);
-                task.stopping_at.get_or_insert(now);
-                task.stopped_reason.get_or_insert_with(|| reason.clone());
-                for c in &mut task.containers {
-                    if c.last_status != TaskStatus::Stopped {
-                        c.last_status = TaskStatus::Stopped;
-                        c.reason.get_or_insert_with(|| "The container instance's agent stopped responding.".into());
-                    }
-                }
-                task.version += 1;
-                changes.push(Change::Task { region: region.clone(), record: Arc::new(next) });
-                any = true;
+/// Gives up the tasks on a lost instance: STOPPED, with a reason that says so.
+fn give_up_tasks(r: &RegionState, region: &str, arn: &str, grace: Duration, now: f64, changes: &mut Vec<Change>) {
+    let id = arn.rsplit('/').next().unwrap_or_default().to_string();
+    let reason = format!(
+        "The agent on container instance {id} stopped responding and did not come back within {}s; the task was given up.",
+        grace.as_secs()
+    );
+    let mut any = false;
+    for t in r.tasks_on(arn).filter(|t| t.task.last() != TaskStatus::Stopped) {
+        let mut next = (**t).clone();
+        let task = &mut next.task;
+        task.last_status = TaskStatus::Stopped;
+        task.desired_status = DesiredStatus::Stopped;
+        task.connectivity = Some("DISCONNECTED".into());
+        task.stopped_at = Some(now);
+        task.stopping_at.get_or_insert(now);
+        task.stopped_reason.get_or_insert_with(|| reason.clone());
+        for c in &mut task.containers {
+            if c.last_status != TaskStatus::Stopped {
+                c.last_status = TaskStatus::Stopped;
+                c.reason.get_or_insert_with(|| "The container instance's agent stopped responding.".into());
             }
-            if any {
-                if let Some(t) = r.tasks_on(&arn).next() {
-                    bump_instance(&region, &t.task, changes);
-                }
-            }
-            Ok(())
-        })
-        .await
+        }
+        task.version += 1;
+        changes.push(Change::Task { region: region.to_string(), record: Arc::new(next) });
+        any = true;
+    }
+    if any {
+        if let Some(t) = r.tasks_on(arn).next() {
+            bump_instance(region, &t.task, changes);
+        }
     }
 }
 

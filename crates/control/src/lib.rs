@@ -64,7 +64,7 @@ struct Inner {
     read: Arc<RwLock<State>>,
     writer: writer::WriterHandle,
     commits: tokio::sync::watch::Receiver<u64>,
-    heartbeats: agent_channel::Heartbeats,
+    heartbeats: Arc<agent_channel::Heartbeats>,
 }
 
 impl Control {
@@ -83,7 +83,7 @@ impl Control {
     ) -> Result<Control, EcsError> {
         let state = State::from_records(records, revision).map_err(EcsError::Server)?;
         tracing::info!(records = records.len(), revision, "loaded state");
-        let heartbeats = agent_channel::Heartbeats::new();
+        let heartbeats = Arc::new(agent_channel::Heartbeats::new());
         let read = Arc::new(RwLock::new(state.clone()));
         let (commits_tx, commits) = tokio::sync::watch::channel(0);
         let writer = writer::spawn(store, state, read.clone(), commits_tx);

@@ -79,7 +79,7 @@ async fn wait_tasks_stopped(
             left += tasks_of(client, cluster, Some(s), true)
                 .await?
                 .iter()
-                .filter(|t| t["lastStatus"].as_str() != Some(TaskStatus::Stopped.as_str()))
+                .filter(|t| t.last_status != TaskStatus::Stopped)
                 .count();
         }
         if left == 0 {
@@ -101,14 +101,14 @@ pub(super) async fn ps(args: DownArgs) -> anyhow::Result<()> {
     for plan in &converted.services {
         let name = service_name(plan, &args.service_name, several);
         for t in tasks_of(&client, &args.cluster, Some(&name), false).await? {
-            let task = t["taskArn"].as_str().unwrap_or("").rsplit('/').next().unwrap_or("").to_string();
+            let task = t.id().to_string();
             // One row per compose service (a container of the task), with its own ports.
-            for c in t["containers"].as_array().into_iter().flatten() {
+            for c in &t.containers {
                 rows.push(vec![
-                    c["name"].as_str().unwrap_or("").to_string(),
+                    c.name.clone(),
                     task.clone(),
-                    c["lastStatus"].as_str().unwrap_or("").to_string(),
-                    c["healthStatus"].as_str().unwrap_or("").to_string(),
+                    c.last_status.to_string(),
+                    c.health_status.to_string(),
                     container_ports(c),
                 ]);
             }
