@@ -1,6 +1,6 @@
 //! Talking to the server from the CLI: the connection flags, and calls that fail with the
-//! server's words (explained where berth knows more, see [`crate::explain`]). Typed calls
-//! take an operation's request type from `berth_model::ecs` and return its response type.
+//! server's words (explained where berth knows more, see [`crate::explain`]). Calls take an
+//! operation's request type from `berth_model::ecs` and return its response type.
 
 use std::{
     path::PathBuf,
@@ -12,7 +12,6 @@ use berth_client::ServerClient;
 use berth_model::ecs::Operation;
 use clap::Args;
 use serde::{de::DeserializeOwned, Serialize};
-use serde_json::Value;
 
 use crate::{credentials, ui::Progress};
 
@@ -88,11 +87,6 @@ async fn send<T: DeserializeOwned>(
 /// A typed ECS call: `request::<op::DescribeServices>(&client, &req)`.
 pub async fn request<O: Operation>(client: &ServerClient, request: &O::Request) -> anyhow::Result<O::Response> {
     send(client, O::NAME, request).await
-}
-
-/// An ECS call with a JSON body and answer, for what is not typed yet.
-pub async fn call(client: &ServerClient, operation: &str, body: &Value) -> anyhow::Result<Value> {
-    send(client, operation, body).await
 }
 
 /// `O`, retried with back-off while the server cannot be reached or fails inside (a

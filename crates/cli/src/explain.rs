@@ -3,7 +3,7 @@
 //! was probably meant to be, and what to do next.
 
 use berth_client::{ClientError, ServerClient};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// `error` from `operation` with `body`, with what the user can act on.
 pub async fn explain(client: &ServerClient, operation: &str, body: &Value, error: &ClientError) -> String {
@@ -38,13 +38,9 @@ pub async fn explain(client: &ServerClient, operation: &str, body: &Value, error
 
 /// The region's cluster names (empty when they cannot be listed).
 async fn clusters(client: &ServerClient) -> Vec<String> {
-    match client.ecs::<Value>("ListClusters", &json!({})).await {
-        Ok((v, _)) => v["clusterArns"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a.as_str()?.rsplit('/').next().map(String::from))
-            .collect(),
+    let req = berth_model::ecs::ListClustersRequest::default();
+    match client.call::<berth_model::ecs::op::ListClusters>(&req).await {
+        Ok(page) => page.cluster_arns.iter().filter_map(|a| a.rsplit('/').next().map(String::from)).collect(),
         Err(_) => Vec::new(),
     }
 }

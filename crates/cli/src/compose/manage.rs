@@ -13,7 +13,10 @@ use crate::{
     ls::{container_ports, table, tasks_of},
     ui::OutputArgs,
 };
-use berth_model::task::TaskStatus;
+use berth_model::{
+    ecs::{op, DeleteServiceRequest},
+    task::TaskStatus,
+};
 
 #[derive(Args)]
 pub struct DownArgs {
@@ -39,13 +42,14 @@ pub(super) async fn down(args: DownArgs) -> anyhow::Result<()> {
     let mut deleted = Vec::new();
     for plan in &converted.services {
         let name = service_name(plan, &args.service_name, several);
-        match client
-            .ecs::<Value>("DeleteService", &json!({"cluster": args.cluster, "service": name, "force": true}))
-            .await
-        {
-            Ok((r, _)) => deleted.push(
-                json!({"serviceName": name, "serviceArn": r["service"]["serviceArn"], "state": r["service"]["status"]}),
-            ),
+        let delete = DeleteServiceRequest {
+            cluster: Some(args.cluster.clone()),
+            service: Some(name.clone()),
+            force: Some(true),
+        };
+        match client.call::<op::DeleteService>(&delete).await {
+            Ok(r) => deleted
+                .push(json!({"serviceName": name, "serviceArn": r.service.service_arn, "state": r.service.status})),
             Err(e)
                 if e.to_string().contains("ServiceNotFoundException")
                     || e.to_string().contains("ServiceNotActiveException") =>

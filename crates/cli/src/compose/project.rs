@@ -13,6 +13,7 @@ use berth_compose::{
     convert::{self, Converted, Options},
     load,
 };
+use berth_model::{ecs::CreateServiceRequest, task_definition::Registration};
 
 #[derive(Args, Clone)]
 pub struct ProjectArgs {
@@ -116,19 +117,20 @@ pub(super) async fn convert_command(args: ConvertArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The CreateService request of a planned service (no cluster: `up` adds it).
+pub(super) fn create_request(plan: &convert::ServicePlan, name: &str, task_definition: &str) -> CreateServiceRequest {
+    CreateServiceRequest {
+        service_name: Some(name.into()),
+        task_definition: Some(task_definition.into()),
+        desired_count: Some(plan.desired_count),
+        ..plan.settings.clone()
+    }
+}
+
 /// What `convert` prints: the RegisterTaskDefinition inputs and the services.
 pub fn document(c: &Converted) -> Value {
-    let services: Vec<Value> = c
-        .services
-        .iter()
-        .map(|s| {
-            let mut v = json!({"serviceName": s.name, "taskDefinition": s.family, "desiredCount": s.desired_count});
-            for (k, x) in &s.settings {
-                v[k] = x.clone();
-            }
-            v
-        })
-        .collect();
+    let services: Vec<CreateServiceRequest> =
+        c.services.iter().map(|s| create_request(s, &s.name, &s.family)).collect();
     json!({"taskDefinitions": c.task_definitions, "services": services})
 }
 
@@ -157,7 +159,7 @@ pub(super) fn service_name(plan: &convert::ServicePlan, override_name: &Option<S
 pub const FINGERPRINT_TAG: &str = "berth:compose:fingerprint";
 
 /// What `up` would deploy for one service: its task definition and service settings.
-pub(super) fn fingerprint(td: &Value, plan: &convert::ServicePlan) -> String {
+pub(super) fn fingerprint(td: &Registration, plan: &convert::ServicePlan) -> String {
     use sha2::Digest as _;
     // serde_json's maps are sorted, so equal requests print the same.
     let doc = json!({"taskDefinition": td, "desiredCount": plan.desired_count, "settings": plan.settings});
@@ -182,9 +184,9 @@ pub(super) async fn pin_built_images(client: &ServerClient, converted: &mut Conv
         pins.push((b.image.clone(), format!("{name}@{digest}")));
     }
     for td in &mut converted.task_definitions {
-        for c in td["containerDefinitions"].as_array_mut().into_iter().flatten() {
-            if let Some((_, pinned)) = pins.iter().find(|(image, _)| c["image"].as_str() == Some(image.as_str())) {
-                c["image"] = json!(pinned);
+        for c in td.container_definitions.iter_mut().flatten() {
+            if let Some((_, pinned)) = pins.iter().find(|(image, _)| c.image.as_deref() == Some(image.as_str())) {
+                c.image = Some(pinned.clone());
             }
         }
     }

@@ -3,19 +3,27 @@
 
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use berth_client::ServerClient;
 use clap::Args;
 use serde_json::{json, Value};
 
 use super::project::*;
 use crate::{
-    calls::{call, Connection},
+    calls::{request, Connection},
     follow::{follow, FollowArgs, Outcome},
     ui::OutputArgs,
 };
 use berth_compose::{convert::Converted, load};
-use berth_model::{status::ServiceStatus, task::TaskStatus};
+use berth_model::{
+    ecs::{
+        op, CreateServiceRequest, DescribeServicesRequest, DescribeTaskDefinitionRequest, RunTaskRequest,
+        UpdateServiceRequest,
+    },
+    status::{DeploymentStatus, ServiceStatus},
+    tag::Tag,
+    task::TaskStatus,
+};
 
 #[derive(Args)]
 pub struct UpArgs {
@@ -46,22 +54,22 @@ pub(super) async fn up(args: UpArgs) -> anyhow::Result<i32> {
     }
     let mut td_arns = Vec::new();
     for td in &converted.task_definitions {
-        let r = call(&client, "RegisterTaskDefinition", td).await?;
-        let arn = r["taskDefinition"]["taskDefinitionArn"].as_str().context("no task definition ARN")?.to_string();
+        let arn = request::<op::RegisterTaskDefinition>(&client, td).await?.task_definition.task_definition_arn.clone();
         progress.line(&format!("registered {arn}"));
         td_arns.push(arn);
     }
     let mut results = Vec::new();
     let mut code = 0;
     for td in &td_arns {
-        let r = call(
-            &client,
-            "RunTask",
-            &json!({"cluster": args.cluster, "taskDefinition": td, "startedBy": format!("compose/{}", project.name)}),
-        )
-        .await?;
-        let Some(arn) = r["tasks"][0]["taskArn"].as_str().map(String::from) else {
-            bail!("RunTask placed no task: {}", r["failures"]);
+        let run = RunTaskRequest {
+            cluster: Some(args.cluster.clone()),
+            task_definition: Some(td.clone()),
+            started_by: Some(format!("compose/{}", project.name)),
+            ..Default::default()
+        };
+        let r = request::<op::RunTask>(&client, &run).await?;
+        let Some(arn) = r.tasks.first().map(|t| t.task_arn.clone()) else {
+            bail!("RunTask placed no task: {}", serde_json::to_string(&r.failures)?);
         };
         progress.line(&format!("started {arn}"));
         let mut state = TaskStatus::Provisioning.as_str().to_string();
@@ -125,78 +133,72 @@ async fn up_services(
     let mut td_arns = Vec::new();
     for (plan, td_request) in converted.services.iter().zip(&converted.task_definitions) {
         let name = service_name(plan, &args.service_name, several);
-        let existing = call(&client, "DescribeServices", &json!({"cluster": args.cluster, "services": [name]})).await?;
-        let current = existing["services"]
-            .as_array()
-            .and_then(|s| s.first())
-            .filter(|s| s["status"].as_str() == Some(ServiceStatus::Active.as_str()))
-            .cloned();
+        let describe = DescribeServicesRequest {
+            cluster: Some(args.cluster.clone()),
+            services: Some(vec![name.clone()]),
+            include: Vec::new(),
+        };
+        let current = request::<op::DescribeServices>(&client, &describe)
+            .await?
+            .services
+            .into_iter()
+            .find(|s| s.status == ServiceStatus::Active);
         let active = current.is_some();
         let print = fingerprint(td_request, plan);
         if let Some(svc) = &current {
-            let current_td = svc["taskDefinition"].as_str().unwrap_or_default();
-            let described =
-                call(&client, "DescribeTaskDefinition", &json!({"taskDefinition": current_td, "include": ["TAGS"]}))
-                    .await?;
-            let deployed = described["tags"]
-                .as_array()
-                .into_iter()
+            let describe = DescribeTaskDefinitionRequest {
+                task_definition: Some(svc.task_definition.clone()),
+                include: vec!["TAGS".into()],
+            };
+            let described = request::<op::DescribeTaskDefinition>(&client, &describe).await?;
+            let deployed = described
+                .tags
+                .iter()
                 .flatten()
-                .find(|t| t["key"].as_str() == Some(FINGERPRINT_TAG))
-                .and_then(|t| t["value"].as_str());
+                .find(|t| t.key.as_deref() == Some(FINGERPRINT_TAG))
+                .and_then(|t| t.value.as_deref());
             if deployed == Some(print.as_str()) {
                 progress.line(&format!("service {name} is unchanged: nothing to deploy"));
-                let deployment = svc["deployments"][0]["id"].as_str().unwrap_or("").to_string();
-                let arn = svc["serviceArn"].as_str().unwrap_or("").to_string();
-                td_arns.push(current_td.to_string());
-                results.push((name, arn, deployment, current_td.to_string()));
+                let deployment = svc.deployments.first().map(|d| d.id.clone()).unwrap_or_default();
+                td_arns.push(svc.task_definition.clone());
+                results.push((name, svc.service_arn.clone(), deployment, svc.task_definition.clone()));
                 continue;
             }
         }
-        let mut request = td_request.clone();
-        let mut tags = request["tags"].as_array().cloned().unwrap_or_default();
-        tags.push(json!({"key": FINGERPRINT_TAG, "value": print}));
-        request["tags"] = json!(tags);
-        let r = call(&client, "RegisterTaskDefinition", &request).await?;
-        let td = r["taskDefinition"]["taskDefinitionArn"].as_str().context("no task definition ARN")?.to_string();
+        let mut registration = td_request.clone();
+        registration.tags.push(Tag::new(FINGERPRINT_TAG, &print));
+        let registered = request::<op::RegisterTaskDefinition>(&client, &registration).await?;
+        let td = registered.task_definition.task_definition_arn.clone();
         progress.line(&format!("registered {td}"));
         td_arns.push(td.clone());
-        let td = &td;
-        let mut body = json!({"cluster": args.cluster, "taskDefinition": td, "desiredCount": plan.desired_count});
-        let answer = if active {
-            body["service"] = json!(name);
-            for key in [
-                "deploymentConfiguration",
-                "placementConstraints",
-                "placementStrategy",
-                "healthCheckGracePeriodSeconds",
-                "enableECSManagedTags",
-                "propagateTags",
-            ] {
-                if let Some(v) = plan.settings.get(key) {
-                    body[key] = v.clone();
-                }
-            }
-            call(&client, "UpdateService", &body).await?
+        let service = if active {
+            let s = &plan.settings;
+            let update = UpdateServiceRequest {
+                cluster: Some(args.cluster.clone()),
+                service: Some(name.clone()),
+                task_definition: Some(td.clone()),
+                desired_count: Some(plan.desired_count),
+                deployment_configuration: s.deployment_configuration.clone(),
+                placement_constraints: (!s.placement_constraints.is_empty()).then(|| s.placement_constraints.clone()),
+                placement_strategy: (!s.placement_strategy.is_empty()).then(|| s.placement_strategy.clone()),
+                health_check_grace_period_seconds: s.health_check_grace_period_seconds,
+                ..Default::default()
+            };
+            request::<op::UpdateService>(&client, &update).await?.service
         } else {
-            body["serviceName"] = json!(name);
-            for (k, v) in &plan.settings {
-                body[k] = v.clone();
-            }
-            call(&client, "CreateService", &body).await?
+            let create =
+                CreateServiceRequest { cluster: Some(args.cluster.clone()), ..create_request(plan, &name, &td) };
+            request::<op::CreateService>(&client, &create).await?.service
         };
-        let svc = &answer["service"];
-        let deployment = svc["deployments"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|d| d["status"].as_str() == Some("PRIMARY"))
-            .and_then(|d| d["id"].as_str())
-            .unwrap_or("")
-            .to_string();
+        let deployment = service
+            .deployments
+            .iter()
+            .find(|d| d.status == DeploymentStatus::Primary)
+            .map(|d| d.id.clone())
+            .unwrap_or_default();
         progress
             .line(&format!("{} service {name} with {td} ({deployment})", if active { "updated" } else { "created" }));
-        results.push((name, svc["serviceArn"].as_str().unwrap_or("").to_string(), deployment, td.clone()));
+        results.push((name, service.service_arn.clone(), deployment, td.clone()));
     }
     let mut worst = Outcome::Completed;
     let mut states = Vec::new();

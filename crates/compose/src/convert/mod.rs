@@ -5,6 +5,7 @@
 use std::{collections::BTreeMap, path::PathBuf};
 
 use anyhow::{anyhow, bail, Context};
+use berth_model::{ecs::CreateServiceRequest, task_definition::Registration};
 use serde_json::{json, Map, Value as Json};
 use serde_yaml::Value;
 
@@ -32,8 +33,9 @@ pub struct ServicePlan {
     pub name: String,
     pub family: String,
     pub desired_count: i64,
-    /// CreateService members from `x-ecs` (launchType, placement, deploymentConfiguration, …).
-    pub settings: Map<String, Json>,
+    /// CreateService members from `x-ecs` (launchType, placement, deploymentConfiguration, …);
+    /// the cluster, name, task definition and count are left to the caller.
+    pub settings: CreateServiceRequest,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -75,7 +77,8 @@ impl Note {
 }
 
 pub struct Converted {
-    pub task_definitions: Vec<Json>,
+    /// The RegisterTaskDefinition request of each ECS service, in `services`' order.
+    pub task_definitions: Vec<Registration>,
     pub services: Vec<ServicePlan>,
     pub builds: Vec<Build>,
     pub notes: Vec<Note>,
@@ -339,6 +342,10 @@ pub fn convert(project: &Project, options: &Options) -> anyhow::Result<Converted
                 replicas.first().copied().unwrap_or(1)
             }
         };
+        let settings: CreateServiceRequest = serde_json::from_value(Json::Object(settings))
+            .map_err(|e| anyhow!("x-ecs: {e} (the service settings are CreateService's members)"))?;
+        let registration: Registration = serde_json::from_value(Json::Object(td))
+            .map_err(|e| anyhow!("the task definition of {family} is not one ECS accepts: {e}"))?;
         plans.push(ServicePlan {
             // Named like the family, so two projects' `web` services do not collide.
             name: family.clone(),
@@ -346,7 +353,7 @@ pub fn convert(project: &Project, options: &Options) -> anyhow::Result<Converted
             desired_count: desired,
             settings,
         });
-        task_definitions.push(Json::Object(td));
+        task_definitions.push(registration);
     }
     Ok(Converted { task_definitions, services: plans, builds, notes: ctx.notes })
 }

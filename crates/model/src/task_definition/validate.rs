@@ -16,26 +16,41 @@ use crate::{tag::Tag, EcsError};
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Registration {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub family: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub task_role_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub execution_role_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub network_mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub container_definitions: Option<Vec<ContainerDefinition>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<serde_json::Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub placement_constraints: Vec<PlacementConstraint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub requires_compatibilities: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pid_mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ipc_mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy_configuration: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub inference_accelerators: Option<Vec<serde_json::Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ephemeral_storage: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime_platform: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub enable_fault_injection: Option<bool>,
 }
 
