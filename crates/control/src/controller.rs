@@ -10,7 +10,7 @@ use std::{
 
 use berth_model::{time, EcsError};
 
-use crate::{state::Change, Control, State};
+use crate::{state::Change, Control, RegionState, State};
 
 /// What a pass over one key decided about when to look again.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,6 +57,15 @@ pub trait Reconciler: Send + Sync + 'static {
         now: f64,
         changes: &mut Vec<Change>,
     ) -> Result<Action, EcsError>;
+}
+
+/// `(region, key)` for every key `per_region` yields in each region: the keys of a
+/// controller that looks after one kind of record.
+pub fn region_keys<'s, I: Iterator<Item = String> + 's>(
+    state: &'s State,
+    per_region: impl Fn(&'s RegionState) -> I,
+) -> Vec<(String, String)> {
+    state.regions().flat_map(|(region, r)| per_region(r).map(move |key| (region.clone(), key))).collect()
 }
 
 /// Where decision code gets the time.

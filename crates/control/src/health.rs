@@ -13,7 +13,7 @@ use berth_model::{
 
 use crate::{
     agent_channel::Heartbeats,
-    controller::{Action, Clock, Reconciler, SystemClock},
+    controller::{region_keys, Action, Clock, Reconciler, SystemClock},
     state::Change,
     tasks::bump_instance,
     Control, RegionState, State,
@@ -60,15 +60,10 @@ impl Reconciler for InstanceHealth {
     const WAKE_ON_COMMIT: bool = false;
 
     fn keys(&self, state: &State) -> Vec<(String, String)> {
-        state
-            .regions()
-            .flat_map(|(region, r)| {
-                r.instances
-                    .values()
-                    .filter(|i| i.instance.status != InstanceStatus::Inactive)
-                    .map(move |i| (region.clone(), i.instance.container_instance_arn.clone()))
-            })
-            .collect()
+        region_keys(state, |r| {
+            let registered = r.instances.values().filter(|i| i.instance.status != InstanceStatus::Inactive);
+            registered.map(|i| i.instance.container_instance_arn.clone())
+        })
     }
 
     fn reconcile(

@@ -8,7 +8,7 @@ use berth_model::{
     task::TaskStatus,
 };
 
-use super::{push_event_once, service_group, short_id, Pass, Step};
+use super::{failure_words, push_event_once, service_group, Pass, Step};
 use crate::{services::push_event, state::Change, task_definitions::TaskDefinitionRef, tasks::place_in, RegionState};
 
 pub(super) fn step(pass: &mut Pass, step: &Step, svc: &mut Service, eligible: &[String], changes: &mut Vec<Change>) {
@@ -48,11 +48,9 @@ pub(super) fn step(pass: &mut Pass, step: &Step, svc: &mut Service, eligible: &[
         Ok((placed, failures)) => {
             pass.started.extend(placed.iter().map(|t| t.task_arn.clone()));
             if let Some(f) = failures.first() {
-                let message = format!(
-                    "(service {name}) was unable to place a task on (container-instance {}): {}.",
-                    short_id(f.arn.as_deref().unwrap_or_default()),
-                    f.detail.clone().unwrap_or_else(|| f.reason.clone().unwrap_or_default())
-                );
+                let (instance, lacks) = failure_words(f);
+                let message =
+                    format!("(service {name}) was unable to place a task on (container-instance {instance}): {lacks}.");
                 push_event_once(svc, message);
             }
         }

@@ -23,7 +23,7 @@ use berth_model::{
 };
 
 use crate::{
-    controller::{Action, Clock, Reconciler, SystemClock},
+    controller::{region_keys, Action, Clock, Reconciler, SystemClock},
     state::Change,
     task_definitions::TaskDefinitionRef,
     tasks::stop_in,
@@ -63,15 +63,10 @@ impl Reconciler for ServiceController {
     const NAME: &'static str = "service";
 
     fn keys(&self, state: &State) -> Vec<(String, String)> {
-        state
-            .regions()
-            .flat_map(|(region, r)| {
-                r.services
-                    .values()
-                    .filter(|svc| svc.service.status != ServiceStatus::Inactive)
-                    .map(move |svc| (region.clone(), svc.service.service_arn.clone()))
-            })
-            .collect()
+        region_keys(state, |r| {
+            let live = r.services.values().filter(|svc| svc.service.status != ServiceStatus::Inactive);
+            live.map(|svc| svc.service.service_arn.clone())
+        })
     }
 
     fn reconcile(
@@ -124,6 +119,14 @@ fn failed(t: &TaskRecord) -> bool {
 
 fn short_id(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// The instance a placement failure names (short id) and what it lacked, for an event.
+fn failure_words(f: &berth_model::Failure) -> (&str, String) {
+    (
+        short_id(f.arn.as_deref().unwrap_or_default()),
+        f.detail.clone().unwrap_or_else(|| f.reason.clone().unwrap_or_default()),
+    )
 }
 
 /// Adds `message` to the service's events unless it is already the newest.

@@ -8,7 +8,7 @@ use berth_model::{
     status::{RolloutState, ServiceStatus},
 };
 
-use super::{push_event_once, short_id, Pass, Step, PLACEMENT_BATCH};
+use super::{failure_words, push_event_once, Pass, Step, PLACEMENT_BATCH};
 use crate::{state::Change, tasks::place_in, RegionState, TaskRecord};
 
 pub(super) fn step(pass: &mut Pass, step: &Step, svc: &mut Service, changes: &mut Vec<Change>) {
@@ -86,10 +86,9 @@ fn start(pass: &mut Pass, step: &Step, svc: &mut Service, count: usize, changes:
         Ok((placed, failures)) => {
             pass.started.extend(placed.iter().map(|t| t.task_arn.clone()));
             if let (true, Some(f)) = (placed.is_empty(), failures.first()) {
+                let (instance, lacks) = failure_words(f);
                 let message = format!(
-                    "(service {name}) was unable to place a task because no container instance met all of its requirements. The closest matching (container-instance {}) has {}.",
-                    short_id(f.arn.as_deref().unwrap_or_default()),
-                    f.detail.clone().unwrap_or_else(|| f.reason.clone().unwrap_or_default())
+                    "(service {name}) was unable to place a task because no container instance met all of its requirements. The closest matching (container-instance {instance}) has {lacks}."
                 );
                 push_event_once(svc, message);
             }

@@ -58,13 +58,7 @@ pub struct ListClustersRequest {
     pub max_results: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListClustersResponse {
-    pub cluster_arns: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-}
+page_response!(ListClustersResponse, cluster_arns: String);
 
 /// UpdateCluster and UpdateClusterSettings (which requires `settings`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

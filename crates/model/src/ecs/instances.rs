@@ -82,13 +82,7 @@ pub struct ListContainerInstancesRequest {
     pub max_results: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListContainerInstancesResponse {
-    pub container_instance_arns: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-}
+page_response!(ListContainerInstancesResponse, container_instance_arns: String);
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -134,10 +128,4 @@ pub struct ListAttributesRequest {
     pub max_results: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListAttributesResponse {
-    pub attributes: Vec<Attribute>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-}
+page_response!(ListAttributesResponse, attributes: Attribute);

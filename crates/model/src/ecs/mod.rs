@@ -4,6 +4,19 @@
 //! same types. Members the model marks required are `Option`s here: the control plane
 //! refuses their absence with ECS's message, so every client gets the same error.
 
+/// A List* answer: one page of items under their ECS name, and `nextToken` when more remain.
+macro_rules! page_response {
+    ($name:ident, $items:ident: $item:ty) => {
+        #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            pub $items: Vec<$item>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub next_token: Option<String>,
+        }
+    };
+}
+
 mod clusters;
 mod instances;
 mod services;

@@ -110,10 +110,4 @@ pub struct ListServicesRequest {
     pub max_results: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListServicesResponse {
-    pub service_arns: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-}
+page_response!(ListServicesResponse, service_arns: String);

@@ -48,13 +48,7 @@ pub struct ListAccountSettingsRequest {
     pub max_results: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListAccountSettingsResponse {
-    pub settings: Vec<Setting>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-}
+page_response!(ListAccountSettingsResponse, settings: Setting);
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

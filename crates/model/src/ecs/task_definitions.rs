@@ -45,13 +45,7 @@ pub struct ListTaskDefinitionsRequest {
     pub max_results: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListTaskDefinitionsResponse {
-    pub task_definition_arns: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-}
+page_response!(ListTaskDefinitionsResponse, task_definition_arns: String);
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -67,13 +61,7 @@ pub struct ListTaskDefinitionFamiliesRequest {
     pub max_results: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListTaskDefinitionFamiliesResponse {
-    pub families: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-}
+page_response!(ListTaskDefinitionFamiliesResponse, families: String);
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
