@@ -279,8 +279,9 @@ async fn heartbeats(client: ServerClient, session: Session, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        let result: Result<serde_json::Value, _> =
-            client.agent(&session.token(), "Heartbeat", &serde_json::json!({}), Duration::from_secs(10)).await;
+        let empty = berth_model::ecs::Empty {};
+        let result: Result<berth_model::ecs::Empty, _> =
+            client.agent(&session.token(), "Heartbeat", &empty, Duration::from_secs(10)).await;
         if let Err(e) = result {
             tracing::warn!(error = %e, "heartbeat failed");
         }

@@ -8,9 +8,10 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use berth_client::ServerClient;
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use berth_model::{
+    ecr::{DescribeImagesResponse, ImageIdentifier},
     ecs::{op, DescribeServicesRequest, DescribeTaskDefinitionRequest, UpdateServiceRequest},
     status::{DeploymentStatus, ServiceStatus},
     task_definition::{Registration, TaskDefinition},
@@ -18,6 +19,7 @@ use berth_model::{
 
 use crate::{
     calls::{request, Connection},
+    compose::describe_images,
     follow::{follow, FollowArgs, Outcome},
     ui::OutputArgs,
 };
@@ -127,14 +129,13 @@ async fn check_images_in_registry(client: &ServerClient, images: &[(String, Stri
     for (_, image) in images {
         let Some(rest) = image.strip_prefix(&format!("{host}/")) else { continue };
         let (repository, id) = match rest.split_once('@') {
-            Some((repo, digest)) => (repo, json!({"imageDigest": digest})),
+            Some((repo, digest)) => (repo, ImageIdentifier::digest(digest)),
             None => match rest.rsplit_once(':') {
-                Some((repo, tag)) => (repo, json!({"imageTag": tag})),
-                None => (rest, json!({"imageTag": "latest"})),
+                Some((repo, tag)) => (repo, ImageIdentifier::tag(tag)),
+                None => (rest, ImageIdentifier::tag("latest")),
             },
         };
-        let found =
-            client.ecr::<Value>("DescribeImages", &json!({"repositoryName": repository, "imageIds": [id]})).await;
+        let found = client.ecr::<DescribeImagesResponse>("DescribeImages", &describe_images(repository, id)).await;
         if found.is_err() {
             bail!("{image} is not in berth's registry: push it first (docker push {image}); nothing was deployed");
         }

@@ -7,6 +7,7 @@ pub mod arn;
 pub mod berth;
 pub mod cluster;
 pub mod container_instance;
+pub mod ecr;
 pub mod ecs;
 pub mod error;
 pub mod json;

@@ -9,7 +9,7 @@ use clap::Subcommand;
 
 use manage::DownArgs;
 use project::ConvertArgs;
-pub use project::{registry_host, FINGERPRINT_TAG};
+pub use project::{describe_images, registry_host, FINGERPRINT_TAG};
 use up::UpArgs;
 
 #[derive(Subcommand)]

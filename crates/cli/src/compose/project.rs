@@ -13,7 +13,11 @@ use berth_compose::{
     convert::{self, Converted, Options},
     load,
 };
-use berth_model::{ecs::CreateServiceRequest, task_definition::Registration};
+use berth_model::{
+    ecr::{DescribeImagesResponse, GetAuthorizationTokenResponse, ImageIdentifier, ImagesRequest, RepoRequest},
+    ecs::CreateServiceRequest,
+    task_definition::Registration,
+};
 
 #[derive(Args, Clone)]
 pub struct ProjectArgs {
@@ -91,11 +95,11 @@ pub(super) fn convert_reported(
 
 /// The registry's `host:port`, from GetAuthorizationToken's proxyEndpoint.
 pub async fn registry_host(client: &ServerClient) -> anyhow::Result<String> {
-    let (auth, _): (Value, _) = client
-        .ecr("GetAuthorizationToken", &json!({}))
+    let (auth, _): (GetAuthorizationTokenResponse, _) = client
+        .ecr("GetAuthorizationToken", &serde_json::Map::new())
         .await
         .map_err(|e| anyhow::anyhow!("GetAuthorizationToken: {e}"))?;
-    let endpoint = auth["authorizationData"][0]["proxyEndpoint"].as_str().context("no proxyEndpoint")?;
+    let endpoint = &auth.authorization_data.first().context("no authorizationData")?.proxy_endpoint;
     Ok(endpoint.trim_start_matches("http://").trim_start_matches("https://").to_string())
 }
 
@@ -166,17 +170,26 @@ pub(super) fn fingerprint(td: &Registration, plan: &convert::ServicePlan) -> Str
     hex::encode(&sha2::Sha256::digest(doc.to_string().as_bytes())[..16])
 }
 
+/// DescribeImages of one image of `repository`.
+pub fn describe_images(repository: &str, id: ImageIdentifier) -> ImagesRequest {
+    ImagesRequest {
+        repo: RepoRequest { registry_id: None, repository_name: Some(repository.into()) },
+        image_ids: Some(vec![id]),
+        ..Default::default()
+    }
+}
+
 /// Checks every built image is in berth's registry and pins it by the digest it has there,
 /// so a later push to the same tag does not change what this deploy runs.
 pub(super) async fn pin_built_images(client: &ServerClient, converted: &mut Converted) -> anyhow::Result<()> {
     let mut pins = Vec::new();
     for b in &converted.builds {
         let tag = b.image.rsplit_once(':').map(|(_, t)| t).unwrap_or("latest");
-        let (found, _): (Value, _) = client
-            .ecr("DescribeImages", &json!({"repositoryName": b.repository, "imageIds": [{"imageTag": tag}]}))
+        let (found, _): (DescribeImagesResponse, _) = client
+            .ecr("DescribeImages", &describe_images(&b.repository, ImageIdentifier::tag(tag)))
             .await
             .map_err(|_| anyhow::anyhow!("{} is not in the registry yet: run `berth compose build` first", b.image))?;
-        let digest = found["imageDetails"][0]["imageDigest"].as_str().map(String::from);
+        let digest = found.image_details.first().map(|d| d.image_digest.clone());
         let Some(digest) = digest else {
             bail!("{} is not in the registry yet: run `berth compose build` first", b.image);
         };

@@ -1,5 +1,10 @@
 //! Images: list, describe, get, delete and put manifests.
 
+use berth_model::ecr::{
+    BatchDeleteImageResponse, BatchGetImageResponse, BatchRequest, DescribeImagesResponse, Image, ImageDetail,
+    ListImagesResponse, PutImageResponse,
+};
+
 use super::*;
 
 impl Registry {
@@ -11,42 +16,35 @@ impl Registry {
             for digest in repo.images.keys() {
                 let tags = repo.tags_of(digest);
                 if tags.is_empty() {
-                    if req.filter.keeps(false)? {
-                        ids.push((format!("{digest}/"), json!({"imageDigest": digest})));
+                    if keeps(&req.filter, false)? {
+                        ids.push((format!("{digest}/"), ImageIdentifier::digest(digest)));
                     }
-                } else if req.filter.keeps(true)? {
+                } else if keeps(&req.filter, true)? {
                     for t in tags {
-                        ids.push((format!("{digest}/{t}"), json!({"imageDigest": digest, "imageTag": t})));
+                        let id = ImageIdentifier { image_digest: Some(digest.clone()), image_tag: Some(t.clone()) };
+                        ids.push((format!("{digest}/{t}"), id));
                     }
                 }
             }
             Ok::<_, EcrError>(ids)
         })??;
-        let (items, next) = page(all, req.next_token.as_deref(), max);
-        paged_reply("imageIds", items, next, json!({}))
+        let (image_ids, next_token) = page(all, req.next_token.as_deref(), max);
+        reply(&ListImagesResponse { image_ids, next_token })
     }
 
-    pub(super) fn image_detail(&self, repo: &Repo, image: &ImageRecord) -> Value {
-        let mut d = json!({
-            "registryId": self.inner.account,
-            "repositoryName": repo.record.name,
-            "imageDigest": image.digest,
-            "imageSizeInBytes": image.size,
-            "imagePushedAt": image.pushed_at,
-            "imageManifestMediaType": image.media_type,
-            "imageStatus": "ACTIVE",
-        });
-        let tags = repo.tags_of(&image.digest);
-        if !tags.is_empty() {
-            d["imageTags"] = json!(tags);
+    pub(super) fn image_detail(&self, repo: &Repo, image: &ImageRecord) -> ImageDetail {
+        ImageDetail {
+            registry_id: self.inner.account.clone(),
+            repository_name: repo.record.name.clone(),
+            image_digest: image.digest.clone(),
+            image_tags: repo.tags_of(&image.digest),
+            image_size_in_bytes: image.size,
+            image_pushed_at: image.pushed_at,
+            image_manifest_media_type: image.media_type.clone(),
+            image_status: "ACTIVE".into(),
+            artifact_media_type: image.artifact_type.clone(),
+            subject_manifest_digest: image.subject.clone(),
         }
-        if let Some(a) = &image.artifact_type {
-            d["artifactMediaType"] = json!(a);
-        }
-        if let Some(s) = &image.subject {
-            d["subjectManifestDigest"] = json!(s);
-        }
-        d
     }
 
     pub(super) fn describe_images(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
@@ -62,38 +60,38 @@ impl Registry {
                     })
                     .collect::<Result<Vec<_>, _>>()
             })??;
-            return reply(json!({ "imageDetails": details }));
+            return reply(&DescribeImagesResponse { image_details: details, next_token: None });
         }
         let max = max_results(req.max_results, 100, 1000)?;
         let all = self.with_repo(region, &req.repo, |_, repo| {
             let mut out = Vec::new();
             for image in repo.images.values() {
-                if req.filter.keeps(!repo.tags_of(&image.digest).is_empty())? {
+                if keeps(&req.filter, !repo.tags_of(&image.digest).is_empty())? {
                     out.push((image.digest.clone(), self.image_detail(repo, image)));
                 }
             }
             Ok::<_, EcrError>(out)
         })??;
-        let (items, next) = page(all, req.next_token.as_deref(), max);
-        paged_reply("imageDetails", items, next, json!({}))
+        let (image_details, next_token) = page(all, req.next_token.as_deref(), max);
+        reply(&DescribeImagesResponse { image_details, next_token })
     }
 
     /// An `Image` (BatchGetImage, PutImage): the manifest under its identifier.
-    pub(super) fn image_json(
+    pub(super) fn image(
         &self,
         repository: &str,
         digest: &str,
         tag: Option<&str>,
         manifest: &str,
         media_type: &str,
-    ) -> Value {
-        strip_nulls(json!({
-            "registryId": self.inner.account,
-            "repositoryName": repository,
-            "imageId": {"imageDigest": digest, "imageTag": tag},
-            "imageManifest": manifest,
-            "imageManifestMediaType": media_type,
-        }))
+    ) -> Image {
+        Image {
+            registry_id: self.inner.account.clone(),
+            repository_name: repository.into(),
+            image_id: ImageIdentifier { image_digest: Some(digest.into()), image_tag: tag.map(String::from) },
+            image_manifest: manifest.into(),
+            image_manifest_media_type: media_type.into(),
+        }
     }
 
     pub(super) fn batch_get_image(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
@@ -104,7 +102,7 @@ impl Registry {
             let (mut images, mut failures) = (Vec::new(), Vec::new());
             for id in ids {
                 match resolve(repo, id) {
-                    Ok(i) if crate::dist::accepts(&accepted, &i.media_type) => images.push(self.image_json(
+                    Ok(i) if crate::dist::accepts(&accepted, &i.media_type) => images.push(self.image(
                         &repo.record.name,
                         &i.digest,
                         id.image_tag.as_deref(),
@@ -121,7 +119,7 @@ impl Registry {
             }
             (images, failures)
         })?;
-        reply(json!({ "images": images, "failures": failures }))
+        reply(&BatchGetImageResponse { images, failures })
     }
 
     pub(super) async fn batch_delete_image(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
@@ -159,7 +157,9 @@ impl Registry {
                 (_, Some(t)) => self.delete_tag(region, &name, t, true).await,
             };
             match result {
-                Ok(digest) => deleted.push(json!({"imageDigest": digest, "imageTag": id.image_tag})),
+                Ok(digest) => {
+                    deleted.push(ImageIdentifier { image_digest: Some(digest), image_tag: id.image_tag.clone() })
+                }
                 Err(DeleteError::NotFound) => failures.push(failure(id, "ImageNotFound", "Requested image not found")),
                 Err(DeleteError::ReferencedByIndex) => failures.push(failure(
                     id,
@@ -175,8 +175,7 @@ impl Registry {
         if !deleted.is_empty() {
             self.spawn_collect();
         }
-        let deleted: Vec<Value> = deleted.into_iter().map(strip_nulls).collect();
-        reply(json!({ "imageIds": deleted, "failures": failures }))
+        reply(&BatchDeleteImageResponse { image_ids: deleted, failures })
     }
 
     pub(super) async fn put_image(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
@@ -226,7 +225,7 @@ impl Registry {
             ));
         }
         self.after_push(region, &name);
-        let image = self.image_json(&name, pushed.digest.as_str(), tag.as_deref(), &manifest_text, &pushed.media_type);
-        reply(json!({ "image": image }))
+        let image = self.image(&name, pushed.digest.as_str(), tag.as_deref(), &manifest_text, &pushed.media_type);
+        reply(&PutImageResponse { image })
     }
 }

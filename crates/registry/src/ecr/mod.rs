@@ -9,6 +9,11 @@ mod repositories;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use berth_model::ecr::{
+    EncryptionConfiguration, ImageFailure, ImageIdentifier, ImageScanningConfiguration, ImagesRequest, RepoRequest,
+    Repository, TagFilter,
+};
+
 use crate::{
     digest::Digest,
     error::EcrError,
@@ -55,8 +60,8 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, EcrError> {
     })
 }
 
-fn reply(v: Value) -> Result<Vec<u8>, EcrError> {
-    serde_json::to_vec(&v).map_err(|e| EcrError::server(e.to_string()))
+fn reply<T: Serialize>(v: &T) -> Result<Vec<u8>, EcrError> {
+    serde_json::to_vec(v).map_err(|e| EcrError::server(e.to_string()))
 }
 
 fn required<'a>(v: &'a Option<String>, field: &str) -> Result<&'a str, EcrError> {
@@ -78,70 +83,22 @@ fn check_name(name: &str) -> Result<(), EcrError> {
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct RepoRequest {
-    registry_id: Option<String>,
-    repository_name: Option<String>,
-}
-
-/// The request shape of the paginated image listings (ListImages, DescribeImages,
-/// GetLifecyclePolicyPreview).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ImagesRequest {
-    #[serde(flatten)]
-    repo: RepoRequest,
-    image_ids: Option<Vec<ImageId>>,
-    next_token: Option<String>,
-    max_results: Option<i64>,
-    #[serde(default)]
-    filter: TagFilter,
-}
-
-/// The request shape of BatchGetImage and BatchDeleteImage.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct BatchRequest {
-    #[serde(flatten)]
-    repo: RepoRequest,
-    image_ids: Option<Vec<ImageId>>,
-    /// BatchGetImage only.
-    accepted_media_types: Option<Vec<String>>,
-}
-
 /// A reply of one page: `items` under `key`, and `nextToken` when more remain.
 fn paged_reply(key: &str, items: Vec<Value>, next: Option<String>, mut extra: Value) -> Result<Vec<u8>, EcrError> {
     extra[key] = Value::Array(items);
     if let Some(n) = next {
         extra["nextToken"] = json!(n);
     }
-    reply(extra)
+    reply(&extra)
 }
 
-#[derive(Deserialize, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ImageId {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    image_digest: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    image_tag: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct TagFilter {
-    tag_status: Option<String>,
-}
-
-impl TagFilter {
-    fn keeps(&self, tagged: bool) -> Result<bool, EcrError> {
-        match self.tag_status.as_deref() {
-            None | Some("ANY") => Ok(true),
-            Some("TAGGED") => Ok(tagged),
-            Some("UNTAGGED") => Ok(!tagged),
-            Some(other) => Err(EcrError::invalid(format!("tagStatus must be TAGGED, UNTAGGED or ANY, not '{other}'"))),
-        }
+/// Whether `filter.tagStatus` keeps an image that is (or is not) `tagged`.
+fn keeps(filter: &TagFilter, tagged: bool) -> Result<bool, EcrError> {
+    match filter.tag_status.as_deref() {
+        None | Some("ANY") => Ok(true),
+        Some("TAGGED") => Ok(tagged),
+        Some("UNTAGGED") => Ok(!tagged),
+        Some(other) => Err(EcrError::invalid(format!("tagStatus must be TAGGED, UNTAGGED or ANY, not '{other}'"))),
     }
 }
 
@@ -202,21 +159,20 @@ impl Registry {
         }
     }
 
-    fn repository_json(&self, r: &RepositoryRecord) -> Value {
-        let mut encryption = json!({"encryptionType": r.encryption_type});
-        if let Some(k) = &r.kms_key {
-            encryption["kmsKey"] = json!(k);
+    fn repository(&self, r: &RepositoryRecord) -> Repository {
+        Repository {
+            repository_arn: r.arn.clone(),
+            registry_id: self.inner.account.clone(),
+            repository_name: r.name.clone(),
+            repository_uri: format!("{}/{}", self.inner.host, r.name),
+            created_at: r.created_at,
+            image_tag_mutability: r.image_tag_mutability.clone(),
+            image_scanning_configuration: ImageScanningConfiguration { scan_on_push: r.scan_on_push },
+            encryption_configuration: EncryptionConfiguration {
+                encryption_type: r.encryption_type.clone(),
+                kms_key: r.kms_key.clone(),
+            },
         }
-        json!({
-            "repositoryArn": r.arn,
-            "registryId": self.inner.account,
-            "repositoryName": r.name,
-            "repositoryUri": format!("{}/{}", self.inner.host, r.name),
-            "createdAt": r.created_at,
-            "imageTagMutability": r.image_tag_mutability,
-            "imageScanningConfiguration": {"scanOnPush": r.scan_on_push},
-            "encryptionConfiguration": encryption,
-        })
     }
 
     /// Looks up a repository named in a request.
@@ -254,7 +210,7 @@ fn validate_tags(tags: &[EcrTag]) -> Result<(), EcrError> {
     Ok(())
 }
 
-fn check_ids(ids: &Option<Vec<ImageId>>) -> Result<&[ImageId], EcrError> {
+fn check_ids(ids: &Option<Vec<ImageIdentifier>>) -> Result<&[ImageIdentifier], EcrError> {
     match ids {
         Some(ids) if (1..=100).contains(&ids.len()) => Ok(ids),
         Some(_) => Err(EcrError::invalid(
@@ -267,7 +223,7 @@ fn check_ids(ids: &Option<Vec<ImageId>>) -> Result<&[ImageId], EcrError> {
 }
 
 /// Finds an image by digest and/or tag; the error is ECR's failure code.
-fn resolve<'a>(repo: &'a Repo, id: &ImageId) -> Result<&'a ImageRecord, &'static str> {
+fn resolve<'a>(repo: &'a Repo, id: &ImageIdentifier) -> Result<&'a ImageRecord, &'static str> {
     let by_tag = match &id.image_tag {
         Some(t) => Some(repo.tags.get(t).ok_or("ImageNotFound")?),
         None => None,
@@ -282,11 +238,11 @@ fn resolve<'a>(repo: &'a Repo, id: &ImageId) -> Result<&'a ImageRecord, &'static
     repo.images.get(digest.as_str()).map(|i| i.as_ref()).ok_or("ImageNotFound")
 }
 
-fn failure(id: &ImageId, code: &str, reason: &str) -> Value {
-    json!({"imageId": strip_nulls(json!(id)), "failureCode": code, "failureReason": reason})
+fn failure(id: &ImageIdentifier, code: &str, reason: &str) -> ImageFailure {
+    ImageFailure { image_id: id.clone(), failure_code: code.into(), failure_reason: reason.into() }
 }
 
-fn image_not_found(id: &ImageId, repo: &str, account: &str) -> EcrError {
+fn image_not_found(id: &ImageIdentifier, repo: &str, account: &str) -> EcrError {
     EcrError::new(
         "ImageNotFoundException",
         format!(
@@ -319,15 +275,4 @@ fn invalid_repository_policy() -> EcrError {
     EcrError::invalid(
         "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'",
     )
-}
-
-/// Drops `null` members (from optional identifiers) recursively.
-fn strip_nulls(v: Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect())
-        }
-        Value::Array(a) => Value::Array(a.into_iter().map(strip_nulls).collect()),
-        other => other,
-    }
 }

@@ -61,7 +61,7 @@ impl Registry {
                 let _ = registry.collect_garbage().await;
             });
         }
-        reply(out)
+        reply(&out)
     }
 
     pub(super) fn get_policy(&self, region: &str, operation: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
@@ -84,7 +84,7 @@ impl Registry {
                 .ok_or_else(|| repository_policy_not_found(&record.name, &self.inner.account))?;
             out["policyText"] = json!(text);
         }
-        reply(out)
+        reply(&out)
     }
 
     pub(super) async fn start_preview(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
@@ -108,7 +108,7 @@ impl Registry {
         let name = record.name.clone();
         self.save_repo(region, record).await?;
         reply(
-            json!({"registryId": self.inner.account, "repositoryName": name, "lifecyclePolicyText": text, "status": "COMPLETE"}),
+            &json!({"registryId": self.inner.account, "repositoryName": name, "lifecyclePolicyText": text, "status": "COMPLETE"}),
         )
     }
 
@@ -124,10 +124,10 @@ impl Registry {
             let mut results = Vec::new();
             for (digest, priority) in preview.iter().flat_map(|p| p.expiring.iter()) {
                 let tags = r.tags_of(digest);
-                if !req.filter.keeps(!tags.is_empty())? {
+                if !keeps(&req.filter, !tags.is_empty())? {
                     continue;
                 }
-                let asked = |id: &ImageId| {
+                let asked = |id: &ImageIdentifier| {
                     id.image_digest.as_deref() == Some(digest.as_str())
                         || id.image_tag.as_ref().is_some_and(|t| tags.contains(t))
                 };
@@ -215,7 +215,7 @@ impl Registry {
             record.tags.retain(|t| !keys.contains(&t.key));
         }
         self.save_repo(region, record).await?;
-        reply(json!({}))
+        reply(&json!({}))
     }
 
     pub(super) fn list_tags(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
@@ -227,6 +227,6 @@ impl Registry {
         let req: Req = decode(body)?;
         let name = self.repo_of_arn(region, &req.resource_arn)?;
         let tags = self.read(|m| m.repo(region, &name).map(|r| r.record.tags.clone()).unwrap_or_default());
-        reply(json!({ "tags": tags }))
+        reply(&json!({ "tags": tags }))
     }
 }

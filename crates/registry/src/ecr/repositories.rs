@@ -2,6 +2,10 @@
 
 use std::sync::Arc;
 
+use berth_model::ecr::{
+    AuthorizationData, DescribeRepositoriesResponse, GetAuthorizationTokenResponse, RepositoryResponse,
+};
+
 use super::*;
 
 impl Registry {
@@ -76,7 +80,7 @@ impl Registry {
             Ok(())
         })
         .await?;
-        reply(json!({"repository": self.repository_json(&record)}))
+        reply(&RepositoryResponse { repository: self.repository(&record) })
     }
 
     pub(super) fn describe_repositories(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
@@ -99,18 +103,18 @@ impl Registry {
                     .iter()
                     .map(|n| {
                         m.repo(region, n)
-                            .map(|r| self.repository_json(&r.record))
+                            .map(|r| self.repository(&r.record))
                             .ok_or_else(|| EcrError::repository_not_found(n, &self.inner.account))
                     })
                     .collect::<Result<Vec<_>, _>>()
             })?;
-            return reply(json!({ "repositories": repos }));
+            return reply(&DescribeRepositoriesResponse { repositories: repos, next_token: None });
         }
         let max = max_results(req.max_results, 100, 1000)?;
-        let all = self
-            .read(|m| m.repos_in(region).map(|r| (r.record.name.clone(), self.repository_json(&r.record))).collect());
-        let (items, next) = page(all, req.next_token.as_deref(), max);
-        paged_reply("repositories", items, next, json!({}))
+        let all =
+            self.read(|m| m.repos_in(region).map(|r| (r.record.name.clone(), self.repository(&r.record))).collect());
+        let (repositories, next_token) = page(all, req.next_token.as_deref(), max);
+        reply(&DescribeRepositoriesResponse { repositories, next_token })
     }
 
     pub(super) async fn delete_repository(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
@@ -140,7 +144,7 @@ impl Registry {
             })
             .await?;
         self.spawn_collect();
-        reply(json!({"repository": self.repository_json(&record)}))
+        reply(&RepositoryResponse { repository: self.repository(&record) })
     }
 
     /// Collects garbage in the background (after deletes).
@@ -164,11 +168,13 @@ impl Registry {
             self.check_registry(&Some(id))?;
         }
         let expires = Registry::now() as u64 + token::LIFETIME_SECS;
-        reply(json!({"authorizationData": [{
-            "authorizationToken": self.inner.token_key.authorization_token(region, expires),
-            "expiresAt": expires as f64,
-            "proxyEndpoint": format!("http://{}", self.inner.host),
-        }]}))
+        reply(&GetAuthorizationTokenResponse {
+            authorization_data: vec![AuthorizationData {
+                authorization_token: self.inner.token_key.authorization_token(region, expires),
+                expires_at: expires as f64,
+                proxy_endpoint: format!("http://{}", self.inner.host),
+            }],
+        })
     }
 
     pub(super) async fn update_repository_setting(
@@ -204,7 +210,7 @@ impl Registry {
             json!({"registryId": self.inner.account, "repositoryName": record.name, "imageScanningConfiguration": {"scanOnPush": record.scan_on_push}})
         };
         self.save_repo(region, record).await?;
-        reply(out)
+        reply(&out)
     }
 
     /// Writes a changed repository record, unless the repository was deleted meanwhile.
