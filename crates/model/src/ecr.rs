@@ -198,3 +198,92 @@ pub struct BatchDeleteImageResponse {
 pub struct PutImageResponse {
     pub image: Image,
 }
+
+/// ECR's resource tag (note the capitalised members).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    #[serde(rename = "Key")]
+    pub key: String,
+    #[serde(rename = "Value")]
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListTagsForResourceResponse {
+    pub tags: Vec<Tag>,
+}
+
+/// The answer of PutImageTagMutability and PutImageScanningConfiguration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositorySettingResponse {
+    pub registry_id: String,
+    pub repository_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_tag_mutability: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_scanning_configuration: Option<ImageScanningConfiguration>,
+}
+
+/// The answer of the lifecycle and repository policy operations (Put, Get, Delete, Set).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyResponse {
+    pub registry_id: String,
+    pub repository_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lifecycle_policy_text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_evaluated_at: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_text: Option<String>,
+}
+
+/// The answer of StartLifecyclePolicyPreview.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartLifecyclePolicyPreviewResponse {
+    pub registry_id: String,
+    pub repository_name: String,
+    pub lifecycle_policy_text: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecyclePolicyRuleAction {
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// An image the previewed policy would expire.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecyclePolicyPreviewResult {
+    pub image_digest: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_tags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_pushed_at: Option<f64>,
+    pub action: LifecyclePolicyRuleAction,
+    pub applied_rule_priority: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecyclePolicyPreviewSummary {
+    pub expiring_image_total_count: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetLifecyclePolicyPreviewResponse {
+    pub registry_id: String,
+    pub repository_name: String,
+    pub lifecycle_policy_text: String,
+    pub status: String,
+    pub summary: LifecyclePolicyPreviewSummary,
+    pub preview_results: Vec<LifecyclePolicyPreviewResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}

@@ -14,13 +14,7 @@ const TAG: &str = "ecr.tag";
 const BLOB: &str = "ecr.blob";
 
 /// ECR's resource tag (note the capitalised members).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EcrTag {
-    #[serde(rename = "Key")]
-    pub key: String,
-    #[serde(rename = "Value")]
-    pub value: String,
-}
+pub use berth_model::ecr::Tag as EcrTag;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -7,7 +7,7 @@ mod policies;
 mod repositories;
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use berth_model::ecr::{
     EncryptionConfiguration, ImageFailure, ImageIdentifier, ImageScanningConfiguration, ImagesRequest, RepoRequest,
@@ -81,15 +81,6 @@ fn check_name(name: &str) -> Result<(), EcrError> {
             names::REPOSITORY_NAME_RULE
         )))
     }
-}
-
-/// A reply of one page: `items` under `key`, and `nextToken` when more remain.
-fn paged_reply(key: &str, items: Vec<Value>, next: Option<String>, mut extra: Value) -> Result<Vec<u8>, EcrError> {
-    extra[key] = Value::Array(items);
-    if let Some(n) = next {
-        extra["nextToken"] = json!(n);
-    }
-    reply(&extra)
 }
 
 /// Whether `filter.tagStatus` keeps an image that is (or is not) `tagged`.

@@ -1,5 +1,10 @@
 //! Repository and lifecycle policies, lifecycle previews, and tags.
 
+use berth_model::ecr::{
+    GetLifecyclePolicyPreviewResponse, LifecyclePolicyPreviewResult, LifecyclePolicyPreviewSummary,
+    LifecyclePolicyRuleAction, ListTagsForResourceResponse, PolicyResponse, StartLifecyclePolicyPreviewResponse,
+};
+
 use super::*;
 
 impl Registry {
@@ -14,24 +19,25 @@ impl Registry {
         }
         let req: Req = decode(body)?;
         let mut record = self.with_repo(region, &req.repo, |_, r| (*r.record).clone())?;
-        let base = json!({"registryId": self.inner.account, "repositoryName": record.name});
-        let mut out = base.clone();
+        let mut out = PolicyResponse {
+            registry_id: self.inner.account.clone(),
+            repository_name: record.name.clone(),
+            ..Default::default()
+        };
         match operation {
             "PutLifecyclePolicy" => {
                 let text = required(&req.lifecycle_policy_text, "lifecyclePolicyText")?;
                 Policy::parse(text)?;
                 record.lifecycle_policy = Some(text.to_string());
-                out["lifecyclePolicyText"] = json!(text);
+                out.lifecycle_policy_text = Some(text.to_string());
             }
             "DeleteLifecyclePolicy" => {
                 let text = record
                     .lifecycle_policy
                     .take()
                     .ok_or_else(|| lifecycle_not_found(&record.name, &self.inner.account))?;
-                out["lifecyclePolicyText"] = json!(text);
-                if let Some(at) = record.lifecycle_evaluated_at.take() {
-                    out["lastEvaluatedAt"] = json!(at);
-                }
+                out.lifecycle_policy_text = Some(text);
+                out.last_evaluated_at = record.lifecycle_evaluated_at.take();
             }
             "SetRepositoryPolicy" => {
                 let text = required(&req.policy_text, "policyText")?;
@@ -40,14 +46,14 @@ impl Registry {
                     return Err(invalid_repository_policy());
                 }
                 record.repository_policy = Some(text.to_string());
-                out["policyText"] = json!(text);
+                out.policy_text = Some(text.to_string());
             }
             _ => {
                 let text = record
                     .repository_policy
                     .take()
                     .ok_or_else(|| repository_policy_not_found(&record.name, &self.inner.account))?;
-                out["policyText"] = json!(text);
+                out.policy_text = Some(text);
             }
         }
         let name = record.name.clone();
@@ -67,22 +73,24 @@ impl Registry {
     pub(super) fn get_policy(&self, region: &str, operation: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
         let req: RepoRequest = decode(body)?;
         let record = self.with_repo(region, &req, |_, r| r.record.clone())?;
-        let mut out = json!({"registryId": self.inner.account, "repositoryName": record.name});
+        let mut out = PolicyResponse {
+            registry_id: self.inner.account.clone(),
+            repository_name: record.name.clone(),
+            ..Default::default()
+        };
         if operation == "GetLifecyclePolicy" {
             let text = record
                 .lifecycle_policy
                 .as_ref()
                 .ok_or_else(|| lifecycle_not_found(&record.name, &self.inner.account))?;
-            out["lifecyclePolicyText"] = json!(text);
-            if let Some(at) = record.lifecycle_evaluated_at {
-                out["lastEvaluatedAt"] = json!(at);
-            }
+            out.lifecycle_policy_text = Some(text.clone());
+            out.last_evaluated_at = record.lifecycle_evaluated_at;
         } else {
             let text = record
                 .repository_policy
                 .as_ref()
                 .ok_or_else(|| repository_policy_not_found(&record.name, &self.inner.account))?;
-            out["policyText"] = json!(text);
+            out.policy_text = Some(text.clone());
         }
         reply(&out)
     }
@@ -107,9 +115,12 @@ impl Registry {
         record.preview = Some(Preview { policy: text.clone(), expiring });
         let name = record.name.clone();
         self.save_repo(region, record).await?;
-        reply(
-            &json!({"registryId": self.inner.account, "repositoryName": name, "lifecyclePolicyText": text, "status": "COMPLETE"}),
-        )
+        reply(&StartLifecyclePolicyPreviewResponse {
+            registry_id: self.inner.account.clone(),
+            repository_name: name,
+            lifecycle_policy_text: text,
+            status: "COMPLETE".into(),
+        })
     }
 
     pub(super) fn get_preview(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
@@ -134,17 +145,13 @@ impl Registry {
                 if req.image_ids.as_ref().is_some_and(|ids| !ids.iter().any(asked)) {
                     continue;
                 }
-                let mut item = json!({
-                    "imageDigest": digest,
-                    "action": {"type": "EXPIRE"},
-                    "appliedRulePriority": priority,
-                });
-                if let Some(i) = r.images.get(digest) {
-                    item["imagePushedAt"] = json!(i.pushed_at);
-                }
-                if !tags.is_empty() {
-                    item["imageTags"] = json!(tags);
-                }
+                let item = LifecyclePolicyPreviewResult {
+                    image_digest: digest.clone(),
+                    image_pushed_at: r.images.get(digest).map(|i| i.pushed_at),
+                    image_tags: tags,
+                    action: LifecyclePolicyRuleAction { kind: "EXPIRE".into() },
+                    applied_rule_priority: *priority,
+                };
                 results.push((digest.clone(), item));
             }
             Ok::<_, EcrError>((r.record.name.clone(), preview, results))
@@ -158,12 +165,16 @@ impl Registry {
             )
         })?;
         let total = preview.expiring.len();
-        let (items, next) = page(results, req.next_token.as_deref(), max);
-        let summary = json!({
-            "registryId": account, "repositoryName": name, "lifecyclePolicyText": preview.policy,
-            "status": "COMPLETE", "summary": {"expiringImageTotalCount": total},
-        });
-        paged_reply("previewResults", items, next, summary)
+        let (preview_results, next_token) = page(results, req.next_token.as_deref(), max);
+        reply(&GetLifecyclePolicyPreviewResponse {
+            registry_id: account,
+            repository_name: name,
+            lifecycle_policy_text: preview.policy,
+            status: "COMPLETE".into(),
+            summary: LifecyclePolicyPreviewSummary { expiring_image_total_count: total },
+            preview_results,
+            next_token,
+        })
     }
 
     /// The repository an ECR ARN names: `arn:aws:ecr:REGION:ACCOUNT:repository/NAME`.
@@ -215,7 +226,7 @@ impl Registry {
             record.tags.retain(|t| !keys.contains(&t.key));
         }
         self.save_repo(region, record).await?;
-        reply(&json!({}))
+        reply(&serde_json::Map::new())
     }
 
     pub(super) fn list_tags(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {
@@ -227,6 +238,6 @@ impl Registry {
         let req: Req = decode(body)?;
         let name = self.repo_of_arn(region, &req.resource_arn)?;
         let tags = self.read(|m| m.repo(region, &name).map(|r| r.record.tags.clone()).unwrap_or_default());
-        reply(&json!({ "tags": tags }))
+        reply(&ListTagsForResourceResponse { tags })
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use berth_model::ecr::{
     AuthorizationData, DescribeRepositoriesResponse, GetAuthorizationTokenResponse, RepositoryResponse,
+    RepositorySettingResponse,
 };
 
 use super::*;
@@ -189,7 +190,7 @@ impl Registry {
             #[serde(flatten)]
             repo: RepoRequest,
             image_tag_mutability: Option<String>,
-            image_scanning_configuration: Option<Value>,
+            image_scanning_configuration: Option<ImageScanningConfiguration>,
         }
         let req: Req = decode(body)?;
         let record = self.with_repo(region, &req.repo, |_, r| (*r.record).clone())?;
@@ -202,13 +203,18 @@ impl Registry {
             let c = req.image_scanning_configuration.as_ref().ok_or_else(|| {
                 EcrError::invalid("Invalid parameter at 'imageScanningConfiguration' failed to satisfy constraint: 'Member must not be null'")
             })?;
-            record.scan_on_push = c["scanOnPush"].as_bool().unwrap_or(false);
+            record.scan_on_push = c.scan_on_push;
         }
-        let out = if operation == "PutImageTagMutability" {
-            json!({"registryId": self.inner.account, "repositoryName": record.name, "imageTagMutability": record.image_tag_mutability})
-        } else {
-            json!({"registryId": self.inner.account, "repositoryName": record.name, "imageScanningConfiguration": {"scanOnPush": record.scan_on_push}})
+        let mut out = RepositorySettingResponse {
+            registry_id: self.inner.account.clone(),
+            repository_name: record.name.clone(),
+            ..Default::default()
         };
+        if operation == "PutImageTagMutability" {
+            out.image_tag_mutability = Some(record.image_tag_mutability.clone());
+        } else {
+            out.image_scanning_configuration = Some(ImageScanningConfiguration { scan_on_push: record.scan_on_push });
+        }
         self.save_repo(region, record).await?;
         reply(&out)
     }
