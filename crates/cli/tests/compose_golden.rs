@@ -1,4 +1,5 @@
-//! Golden tests of `berth compose convert`: each directory under `tests/compose/` holds a
+//! Golden tests of `berth compose convert`: each directory under the compose crate's
+//! `tests/cases/` (shared with that crate's own golden test of the conversion) holds a
 //! project, the arguments (`args`, one per line) and environment (`env`) to convert it
 //! with, and what must come out: `expected.json` (stdout), `expected.stderr` and
 //! `expected.status`. `BERTH_BLESS=1` rewrites the expectations from the current output
@@ -7,7 +8,7 @@
 use std::{path::Path, process::Command};
 
 fn cases() -> Vec<std::path::PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compose");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../compose/tests/cases");
     let mut dirs: Vec<_> =
         std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     dirs.sort();

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use berth_client::ServerClient;
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::calls::Connection;
 use berth_compose::{
@@ -15,7 +15,6 @@ use berth_compose::{
 };
 use berth_model::{
     ecr::{DescribeImagesResponse, GetAuthorizationTokenResponse, ImageIdentifier, ImagesRequest, RepoRequest},
-    ecs::CreateServiceRequest,
     task_definition::Registration,
 };
 
@@ -117,25 +116,8 @@ pub(super) async fn convert_command(args: ConvertArgs) -> anyhow::Result<()> {
         None => None,
     };
     let converted = convert_reported(&args.project, &project, registry)?;
-    outln!("{}", serde_json::to_string_pretty(&document(&converted))?);
+    outln!("{}", serde_json::to_string_pretty(&converted.document())?);
     Ok(())
-}
-
-/// The CreateService request of a planned service (no cluster: `up` adds it).
-pub(super) fn create_request(plan: &convert::ServicePlan, name: &str, task_definition: &str) -> CreateServiceRequest {
-    CreateServiceRequest {
-        service_name: Some(name.into()),
-        task_definition: Some(task_definition.into()),
-        desired_count: Some(plan.desired_count),
-        ..plan.settings.clone()
-    }
-}
-
-/// What `convert` prints: the RegisterTaskDefinition inputs and the services.
-pub fn document(c: &Converted) -> Value {
-    let services: Vec<CreateServiceRequest> =
-        c.services.iter().map(|s| create_request(s, &s.name, &s.family)).collect();
-    json!({"taskDefinitions": c.task_definitions, "services": services})
 }
 
 /// The project (with the registry's address when it builds images) and a client.

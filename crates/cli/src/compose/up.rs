@@ -187,7 +187,7 @@ async fn up_services(
             request::<op::UpdateService>(&client, &update).await?.service
         } else {
             let create =
-                CreateServiceRequest { cluster: Some(args.cluster.clone()), ..create_request(plan, &name, &td) };
+                CreateServiceRequest { cluster: Some(args.cluster.clone()), ..plan.create_request(&name, &td) };
             request::<op::CreateService>(&client, &create).await?.service
         };
         let deployment = service

@@ -84,6 +84,29 @@ pub struct Converted {
     pub notes: Vec<Note>,
 }
 
+impl ServicePlan {
+    /// The CreateService request of this service under `name`, running `task_definition`
+    /// (no cluster: the caller chooses it).
+    pub fn create_request(&self, name: &str, task_definition: &str) -> CreateServiceRequest {
+        CreateServiceRequest {
+            service_name: Some(name.into()),
+            task_definition: Some(task_definition.into()),
+            desired_count: Some(self.desired_count),
+            ..self.settings.clone()
+        }
+    }
+}
+
+impl Converted {
+    /// What `berth compose convert` prints: the RegisterTaskDefinition inputs and the
+    /// CreateService inputs of the services.
+    pub fn document(&self) -> Json {
+        let services: Vec<CreateServiceRequest> =
+            self.services.iter().map(|s| s.create_request(&s.name, &s.family)).collect();
+        json!({"taskDefinitions": self.task_definitions, "services": services})
+    }
+}
+
 /// Task-definition members `x-ecs` may set (top level, or per service in
 /// service-per-container mode).
 const X_ECS_TASK: [&str; 8] = [
