@@ -266,7 +266,7 @@ impl Control {
             let service_group = q
                 .service_name
                 .as_ref()
-                .map(|s| crate::service_controller::service_group(berth_model::arn::cluster_name_from(s)));
+                .map(|s| berth_model::service::service_group(berth_model::arn::cluster_name_from(s)));
             let family_prefix = q.family.as_ref().map(|f| format!("/{f}:"));
             let items = region.tasks.values().filter(|t| {
                 let task = &t.task;

@@ -88,6 +88,11 @@ pub struct ServiceEvent {
     pub message: String,
 }
 
+/// The task group of a service's tasks (ECS: `service:NAME`).
+pub fn service_group(service_name: &str) -> String {
+    format!("service:{service_name}")
+}
+
 /// At most this many events are kept and shown, newest first.
 pub const MAX_EVENTS: usize = 100;
 

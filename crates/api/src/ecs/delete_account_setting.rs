@@ -3,7 +3,7 @@
 use berth_control::{Caller, Control};
 use berth_model::ecs::DeleteAccountSettingRequest;
 
-use super::{decode, reply};
+use super::codec::{decode, reply};
 use crate::error::ApiError;
 
 pub async fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {

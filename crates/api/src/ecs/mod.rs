@@ -1,5 +1,6 @@
 //! The ECS API (`AmazonEC2ContainerServiceV20141113.*`): one module per operation.
 
+mod codec;
 mod create_cluster;
 mod create_service;
 mod delete_account_setting;
@@ -36,7 +37,8 @@ mod update_container_instances_state;
 mod update_service;
 
 use berth_control::{AgentIdentity, Caller, Control};
-use serde::Serialize;
+
+pub use codec::Reply;
 
 use crate::error::ApiError;
 
@@ -45,18 +47,6 @@ pub use berth_model::ecs::OPERATIONS;
 
 /// Operations an agent may call with its token instead of SigV4 credentials.
 pub const AGENT_OPERATIONS: &[&str] = &["SubmitTaskStateChange", "SubmitContainerStateChange"];
-
-/// A response body and any extra headers.
-pub struct Reply {
-    pub body: Vec<u8>,
-    pub headers: Vec<(&'static str, String)>,
-}
-
-impl From<Vec<u8>> for Reply {
-    fn from(body: Vec<u8>) -> Self {
-        Reply { body, headers: Vec::new() }
-    }
-}
 
 /// Runs one ECS operation. `agent` is set when the caller authenticated with an agent token.
 pub async fn dispatch(
@@ -111,18 +101,4 @@ pub async fn dispatch(
         other => Err(ApiError::UnknownOperation(other.to_string())),
     }?;
     Ok(Reply::from(body))
-}
-
-/// Encodes a response body.
-fn reply<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(value).map_err(unencodable)
-}
-
-fn unencodable(e: serde_json::Error) -> ApiError {
-    ApiError::Ecs(berth_model::EcsError::Server(e.to_string()))
-}
-
-/// Decodes a request body (errors name the offending field).
-fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    Ok(berth_model::json::decode(body)?)
 }

@@ -3,7 +3,7 @@
 use berth_control::{Caller, Control};
 use berth_model::ecs::AttributesRequest;
 
-use super::{decode, reply};
+use super::codec::{decode, reply};
 use crate::error::ApiError;
 
 /// `put` selects PutAttributes; otherwise DeleteAttributes.

@@ -4,7 +4,7 @@
 use berth_control::{Caller, Control};
 use berth_model::ecs::{ContainerInstanceResponse, RegisterContainerInstanceRequest};
 
-use super::{decode, reply, Reply};
+use super::codec::{decode, reply, Reply};
 use crate::error::ApiError;
 
 /// The response header carrying the agent token.

@@ -7,7 +7,7 @@ use berth_model::{
     task::TaskStateChange,
 };
 
-use super::{decode, reply};
+use super::codec::{decode, reply};
 use crate::error::ApiError;
 
 pub async fn task(

@@ -3,7 +3,7 @@
 use berth_control::{Caller, Control};
 use berth_model::ecs::UpdateClusterRequest;
 
-use super::{decode, reply};
+use super::codec::{decode, reply};
 use crate::error::ApiError;
 
 /// `settings_only` selects UpdateClusterSettings, which requires `settings`.

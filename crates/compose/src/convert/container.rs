@@ -8,8 +8,8 @@ use serde_json::{json, Map, Value as Json};
 use serde_yaml::Value;
 
 use super::{
+    context::{x_ecs, Build, ContainerOut, Ctx, Options, X_ECS_CONTAINER, X_ECS_SERVICE, X_ECS_TASK},
     values::{cpu_units, healthcheck, mib, ports, seconds, truthy, volume, words},
-    x_ecs, Build, ContainerOut, Ctx, Options, X_ECS_CONTAINER, X_ECS_SERVICE, X_ECS_TASK,
 };
 use crate::load::{as_key_values, depends_on_map, join, read_env_file, scalar_string};
 

@@ -2,7 +2,7 @@
 //! inputs), the services to create, the images to build, and a note for every key that
 //! has no ECS translation. Pure: no files but `env_file`s are read, nothing is sent.
 
-use std::{collections::BTreeMap, path::PathBuf};
+use std::collections::BTreeMap;
 
 use anyhow::{anyhow, bail, Context};
 use berth_model::{ecs::CreateServiceRequest, task_definition::Registration};
@@ -12,21 +12,19 @@ use serde_yaml::Value;
 use crate::load::{depends_on_map, join, scalar_string, Project};
 
 mod container;
+mod context;
 mod keys;
 mod values;
 
 pub use berth_model::suggest::closest;
+pub use context::{locate, Build, Note, NoteKind, Options};
+use context::{x_ecs, ContainerOut, Ctx, X_ECS_SERVICE, X_ECS_TASK};
+
+/// Top-level keys that are read (or harmless) and need no note.
+const TOP_LEVEL: [&str; 4] = ["version", "name", "services", "volumes"];
 use container::container;
 pub use container::DEFAULT_MEMORY_RESERVATION;
 use keys::{SPEC_NESTED, SPEC_SERVICE, SPEC_TOP_LEVEL};
-
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    /// One ECS service (and task definition) per compose service instead of one per project.
-    pub service_per_container: bool,
-    /// `host:port` of berth's registry, for images built from a `build:` section.
-    pub registry_host: Option<String>,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServicePlan {
@@ -36,44 +34,6 @@ pub struct ServicePlan {
     /// CreateService members from `x-ecs` (launchType, placement, deploymentConfiguration, …);
     /// the cluster, name, task definition and count are left to the caller.
     pub settings: CreateServiceRequest,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Build {
-    pub service: String,
-    /// Where the image is pushed: `HOST/REPOSITORY:TAG`.
-    pub image: String,
-    pub repository: String,
-    pub context: PathBuf,
-    pub dockerfile: Option<String>,
-    pub args: Vec<(String, String)>,
-    pub target: Option<String>,
-}
-
-/// Something the conversion reports about a key, with where it is.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Note {
-    pub location: String,
-    pub key: String,
-    pub kind: NoteKind,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum NoteKind {
-    /// A compose key ECS has nothing for: ignored (an error with `--strict`).
-    Untranslated,
-    /// A value changed to what ECS accepts, or a setting berth chose; the text says what.
-    Adjusted(String),
-}
-
-impl Note {
-    /// What happened, after the location.
-    pub fn message(&self) -> String {
-        match &self.kind {
-            NoteKind::Untranslated => "is not translated to ECS".to_string(),
-            NoteKind::Adjusted(what) => what.clone(),
-        }
-    }
 }
 
 pub struct Converted {
@@ -105,116 +65,6 @@ impl Converted {
             self.services.iter().map(|s| s.create_request(&s.name, &s.family)).collect();
         json!({"taskDefinitions": self.task_definitions, "services": services})
     }
-}
-
-/// Task-definition members `x-ecs` may set (top level, or per service in
-/// service-per-container mode).
-const X_ECS_TASK: [&str; 8] = [
-    "cpu",
-    "memory",
-    "networkMode",
-    "taskRoleArn",
-    "executionRoleArn",
-    "requiresCompatibilities",
-    "pidMode",
-    "ipcMode",
-];
-/// CreateService members `x-ecs` may set.
-const X_ECS_SERVICE: [&str; 9] = [
-    "launchType",
-    "placementConstraints",
-    "placementStrategy",
-    "deploymentConfiguration",
-    "desiredCount",
-    "healthCheckGracePeriodSeconds",
-    "enableECSManagedTags",
-    "propagateTags",
-    "schedulingStrategy",
-];
-/// Container members `x-ecs` may set on a service.
-const X_ECS_CONTAINER: [&str; 4] = ["essential", "cpu", "memory", "memoryReservation"];
-
-/// Top-level keys that are read (or harmless) and need no note.
-const TOP_LEVEL: [&str; 4] = ["version", "name", "services", "volumes"];
-
-struct Ctx<'a> {
-    project: &'a Project,
-    notes: Vec<Note>,
-}
-
-impl Ctx<'_> {
-    fn note(&mut self, path: &str) {
-        self.push(path, NoteKind::Untranslated);
-    }
-
-    /// Reports a value changed (or chosen) for ECS.
-    fn adjusted(&mut self, path: &str, what: String) {
-        self.push(path, NoteKind::Adjusted(what));
-    }
-
-    fn push(&mut self, path: &str, kind: NoteKind) {
-        let location = self.at(path);
-        if !self.notes.iter().any(|n| n.location == location && n.kind == kind) {
-            self.notes.push(Note { location, key: path.rsplit('.').next().unwrap_or(path).to_string(), kind });
-        }
-    }
-
-    /// `file:line: path`, or the path alone when it cannot be found in the files.
-    fn at(&self, path: &str) -> String {
-        match locate(&self.project.sources, path) {
-            Some(at) => format!("{at}: {path}"),
-            None => path.to_string(),
-        }
-    }
-
-    /// A key the compose specification does not have: an error that names the closest one.
-    fn unknown(&self, path: &str, key: &str, known: &[&str]) -> anyhow::Error {
-        let hint = match closest(key, known) {
-            Some(k) => format!(" — did you mean `{k}`?"),
-            None => String::new(),
-        };
-        anyhow!("{}: unknown key `{key}`{hint}", self.at(path))
-    }
-}
-
-/// Finds `a.b.c` in the YAML text of the sources (the last file that has it): `file:line`.
-pub fn locate(sources: &[(PathBuf, String)], path: &str) -> Option<String> {
-    let parts: Vec<&str> = path.split('.').collect();
-    sources.iter().rev().find_map(|(file, text)| {
-        let lines: Vec<&str> = text.lines().collect();
-        let mut from = 0;
-        let mut parent_indent: i64 = -1;
-        let mut found = None;
-        for part in &parts {
-            let key = part.split('[').next().unwrap_or(part);
-            let mut hit = None;
-            for (i, line) in lines.iter().enumerate().skip(from) {
-                let trimmed = line.trim_start();
-                if trimmed.is_empty() || trimmed.starts_with('#') {
-                    continue;
-                }
-                let indent = (line.len() - trimmed.len()) as i64;
-                if indent <= parent_indent && i > from {
-                    break;
-                }
-                let bare = trimmed.trim_start_matches("- ");
-                let matches = [format!("{key}:"), format!("\"{key}\":"), format!("'{key}':")]
-                    .iter()
-                    .any(|k| bare.starts_with(k.as_str()));
-                // A top-level key sits at column 0; deeper ones anywhere inside their parent.
-                let level_ok = if parent_indent < 0 { indent == 0 } else { indent > parent_indent };
-                if matches && level_ok {
-                    hit = Some((i, indent));
-                    break;
-                }
-            }
-            let (i, indent) = hit?;
-            from = i + 1;
-            parent_indent = indent;
-            found = Some(i + 1);
-        }
-        found.map(|line| format!("{}:{line}", file.display()))
-    })
 }
 
 pub fn convert(project: &Project, options: &Options) -> anyhow::Result<Converted> {
@@ -381,20 +231,6 @@ pub fn convert(project: &Project, options: &Options) -> anyhow::Result<Converted
     Ok(Converted { task_definitions, services: plans, builds, notes: ctx.notes })
 }
 
-/// Reads an `x-ecs` block, refusing keys it does not know.
-fn x_ecs(v: Option<&Value>, path: &str, allowed: &[&[&str]]) -> anyhow::Result<Map<String, Json>> {
-    let Some(v) = v else { return Ok(Map::new()) };
-    let json: Json = serde_json::to_value(v).with_context(|| format!("{path}: not representable as JSON"))?;
-    let Json::Object(map) = json else { bail!("{path} must be a mapping") };
-    for k in map.keys() {
-        if !allowed.iter().any(|list| list.contains(&k.as_str())) {
-            let all: Vec<&str> = allowed.iter().flat_map(|l| l.iter().copied()).collect();
-            bail!("{path}.{k} is not an x-ecs setting berth knows (one of: {})", all.join(", "));
-        }
-    }
-    Ok(map)
-}
-
 /// In one task, ECS reports the task's health as UNKNOWN while any essential container has
 /// no health check, so a rollout waiting for HEALTHY would wait forever. docker compose
 /// waits for checked services to be healthy and the others to run: the containers without
@@ -410,12 +246,4 @@ fn one_health_rule(ctx: &mut Ctx<'_>, containers: &mut [ContainerOut]) {
         let what = "has no healthcheck while others in the project do: it runs as a non-essential container, so the task's health is that of the checked ones (set x-ecs.essential to keep it essential; add a healthcheck to have it checked)".to_string();
         ctx.adjusted(&join("services", &c.name), what);
     }
-}
-
-struct ContainerOut {
-    name: String,
-    def: Map<String, Json>,
-    volumes: Vec<(String, Json)>,
-    replicas: Option<i64>,
-    service_ecs: Map<String, Json>,
 }

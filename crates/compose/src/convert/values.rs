@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail};
 use serde_json::{json, Value as Json};
 use serde_yaml::Value;
 
-use super::Ctx;
+use super::context::Ctx;
 use crate::load::{as_key_values, join, scalar_string};
 
 pub(super) fn truthy(v: &Value, here: &str) -> anyhow::Result<bool> {

@@ -7,7 +7,7 @@ use berth_model::{
     status::{DeploymentStatus, RolloutState},
 };
 
-use super::{failed, Pass};
+use super::pass::{failed, Pass};
 use crate::services::{new_deployment, push_event};
 
 pub(super) fn check(pass: &Pass, svc: &mut Service, last_completed: &mut Option<(String, String)>, desired: i64) {

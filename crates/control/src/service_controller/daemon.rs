@@ -8,7 +8,7 @@ use berth_model::{
     task::TaskStatus,
 };
 
-use super::{failure_words, push_event_once, service_group, Pass, Step};
+use super::pass::{failure_words, push_event_once, Pass, Step};
 use crate::{services::push_event, state::Change, task_definitions::TaskDefinitionRef, tasks::place_in, RegionState};
 
 pub(super) fn step(pass: &mut Pass, step: &Step, svc: &mut Service, eligible: &[String], changes: &mut Vec<Change>) {
@@ -67,8 +67,11 @@ pub(super) fn instances(r: &RegionState, cluster: &str, svc: &Service) -> Vec<St
     else {
         return Vec::new();
     };
-    let request =
-        berth_scheduler::Request { constraints, group: service_group(&svc.service_name), ..Default::default() };
+    let request = berth_scheduler::Request {
+        constraints,
+        group: berth_model::service::service_group(&svc.service_name),
+        ..Default::default()
+    };
     r.instances
         .values()
         .filter(|i| crate::instances::schedulable(i, cluster))

@@ -9,15 +9,18 @@
 
 mod breaker;
 mod daemon;
+mod pass;
 mod progress;
 mod replicas;
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+#[cfg(test)]
+use pass::PLACEMENT_BATCH;
+use pass::{failed, seconds, Pass, Step, HEALTH_STOP_REASON};
+
+use std::{sync::Arc, time::Duration};
 
 use berth_model::{
-    ecs::RunTaskRequest,
-    service::Service,
-    status::{DesiredStatus, HealthStatus, InstanceStatus, ServiceStatus},
+    status::{HealthStatus, ServiceStatus},
     task::TaskStatus,
     Arn, EcsError,
 };
@@ -26,8 +29,7 @@ use crate::{
     controller::{region_keys, Action, Clock, Reconciler, SystemClock},
     state::Change,
     task_definitions::TaskDefinitionRef,
-    tasks::stop_in,
-    Caller, Control, RegionState, State, TaskRecord,
+    Caller, Control, State, TaskRecord,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -45,11 +47,6 @@ impl Default for ServiceControllerConfig {
     }
 }
 
-const HEALTH_STOP_REASON: &str = "Task failed container health checks";
-/// The most tasks one pass places for one service. A pass runs inside the writer, so its
-/// work must stay small whatever the stored desired count says; the next pass (right after
-/// this one commits) places the next batch.
-pub(crate) const PLACEMENT_BATCH: i64 = 100;
 /// ECS's cap on the delay between attempts to start tasks that keep failing.
 const MAX_BACKOFF_SECS: f64 = 27.0 * 60.0;
 
@@ -101,100 +98,6 @@ fn until_next_settle(tasks: &[&Arc<TaskRecord>], config: &ServiceControllerConfi
         .map(|left| Duration::from_secs_f64(left + 0.005))
 }
 
-/// The task group of a service's tasks (ECS: `service:NAME`).
-pub(crate) fn service_group(service_name: &str) -> String {
-    format!("service:{service_name}")
-}
-
-fn seconds(t: Option<f64>) -> f64 {
-    t.unwrap_or(0.0)
-}
-
-/// Whether a task counts as failed for the circuit breaker and the start throttle.
-fn failed(t: &TaskRecord) -> bool {
-    t.task.last() == TaskStatus::Stopped
-        && (matches!(t.task.stop_code.as_deref(), Some("TaskFailedToStart" | "EssentialContainerExited"))
-            || t.task.stopped_reason.as_deref() == Some(HEALTH_STOP_REASON))
-}
-
-fn short_id(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
-}
-
-/// The instance a placement failure names (short id) and what it lacked, for an event.
-fn failure_words(f: &berth_model::Failure) -> (&str, String) {
-    (
-        short_id(f.arn.as_deref().unwrap_or_default()),
-        f.detail.clone().unwrap_or_else(|| f.reason.clone().unwrap_or_default()),
-    )
-}
-
-/// Adds `message` to the service's events unless it is already the newest.
-fn push_event_once(svc: &mut Service, message: String) {
-    if svc.events.first().map(|e| &e.message) != Some(&message) {
-        crate::services::push_event(svc, message);
-    }
-}
-
-/// What one pass over one service sees: its tasks, and how to judge them at `now`.
-struct Pass<'a> {
-    r: &'a RegionState,
-    region: &'a str,
-    tasks: Vec<&'a Arc<TaskRecord>>,
-    /// Per deployment id: whether its task definition health-checks an essential container.
-    has_health_check: HashMap<String, bool>,
-    settle: f64,
-    now: f64,
-    /// Tasks this pass stopped for failing their health checks.
-    unhealthy_stopped: Vec<String>,
-    /// Tasks this pass started and stopped.
-    started: Vec<String>,
-    stopped: Vec<String>,
-}
-
-impl<'a> Pass<'a> {
-    /// Wanted and not yet STOPPED.
-    fn active(&self, t: &TaskRecord) -> bool {
-        t.task.last() != TaskStatus::Stopped && t.task.desired_status == DesiredStatus::Running
-    }
-
-    /// Counts toward minimumHealthyPercent: RUNNING, and HEALTHY when its definition checks
-    /// health, else up for the settle time.
-    fn healthy(&self, t: &TaskRecord) -> bool {
-        let checked = self.has_health_check.get(t.task.started_by.as_deref().unwrap_or_default()).copied();
-        t.task.last() == TaskStatus::Running
-            && if checked.unwrap_or(false) {
-                t.task.health_status == HealthStatus::Healthy
-            } else {
-                seconds(t.task.started_at) + self.settle <= self.now
-            }
-    }
-
-    /// Active and not stopped by this pass for its health.
-    fn live(&self, t: &TaskRecord) -> bool {
-        self.active(t) && !self.unhealthy_stopped.contains(&t.task.task_arn)
-    }
-
-    /// The tasks a deployment started.
-    fn of(&self, id: &str) -> Vec<&'a TaskRecord> {
-        self.tasks.iter().copied().filter(|t| t.task.started_by.as_deref() == Some(id)).map(|t| t.as_ref()).collect()
-    }
-
-    /// On a DRAINING instance: replaced elsewhere, like an old deployment's task.
-    fn draining(&self, t: &TaskRecord) -> bool {
-        t.task
-            .container_instance_arn
-            .as_ref()
-            .and_then(|i| self.r.instances.get(i))
-            .is_some_and(|i| i.instance.status == InstanceStatus::Draining)
-    }
-
-    fn stop(&mut self, t: &TaskRecord, reason: &str, changes: &mut Vec<Change>) {
-        stop_in(self.region, t, "ServiceSchedulerInitiated", reason, changes);
-        self.stopped.push(t.task.task_arn.clone());
-    }
-}
-
 /// One pass over one service, as of `now` (epoch seconds): a pure decision over `state`,
 /// expressed as the changes it pushes, and when the service needs another look.
 pub(crate) fn reconcile(
@@ -228,7 +131,7 @@ pub(crate) fn reconcile(
     let mut pass = Pass {
         r,
         region,
-        tasks: r.tasks_in_group(&rec.cluster, &service_group(&svc.service_name)).collect(),
+        tasks: r.tasks_in_group(&rec.cluster, &berth_model::service::service_group(&svc.service_name)).collect(),
         has_health_check,
         settle: config.settle.as_secs_f64(),
         now,
@@ -282,41 +185,6 @@ pub(crate) fn reconcile(
         });
     }
     Ok(next)
-}
-
-/// What the start and stop steps share about the service being reconciled.
-struct Step<'s> {
-    state: &'s State,
-    caller: &'s Caller,
-    cluster: &'s str,
-    /// The PRIMARY deployment (after the breaker had its say).
-    primary: &'s berth_model::service::Deployment,
-    desired: i64,
-    /// Starts are held back by ECS's backoff for tasks that keep failing.
-    throttled: bool,
-}
-
-impl Step<'_> {
-    /// The RunTask a start of the PRIMARY deployment's tasks makes: its tags as the service
-    /// propagates them (its own for SERVICE, the task definition's for TASK_DEFINITION)
-    /// and ECS's managed tags when enabled.
-    fn run_request(&self, svc: &Service) -> RunTaskRequest {
-        let tags = if svc.propagate_tags == "SERVICE" {
-            self.state.tags_of(&self.caller.region, &svc.service_arn)
-        } else {
-            Vec::new()
-        };
-        RunTaskRequest {
-            cluster: Some(self.cluster.to_string()),
-            task_definition: Some(self.primary.task_definition.clone()),
-            group: Some(service_group(&svc.service_name)),
-            started_by: Some(self.primary.id.clone()),
-            tags,
-            propagate_tags: Some(svc.propagate_tags.clone()),
-            enable_ecs_managed_tags: svc.enable_ecs_managed_tags,
-            ..Default::default()
-        }
-    }
 }
 
 /// ECS's start throttle: once three or more of the deployment's tasks failed and none is

@@ -7,7 +7,7 @@ use berth_model::{
     task::TaskStatus,
 };
 
-use super::{short_id, Pass, Step};
+use super::pass::{short_id, Pass, Step};
 use crate::services::push_event;
 
 pub(super) fn record(pass: &Pass, step: &Step, svc: &mut Service, last_completed: &mut Option<(String, String)>) {

@@ -10,8 +10,8 @@
 use std::{collections::HashSet, sync::Arc};
 
 use berth_model::{
-    service::{circuit_breaker_threshold, maximum_tasks, minimum_healthy},
-    status::RolloutState,
+    service::{circuit_breaker_threshold, maximum_tasks, minimum_healthy, Service},
+    status::{DesiredStatus, RolloutState},
     task::TaskStatus,
     time,
 };

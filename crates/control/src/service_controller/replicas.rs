@@ -8,7 +8,7 @@ use berth_model::{
     status::{RolloutState, ServiceStatus},
 };
 
-use super::{failure_words, push_event_once, Pass, Step, PLACEMENT_BATCH};
+use super::pass::{failure_words, push_event_once, Pass, Step, PLACEMENT_BATCH};
 use crate::{state::Change, tasks::place_in, RegionState, TaskRecord};
 
 pub(super) fn step(pass: &mut Pass, step: &Step, svc: &mut Service, changes: &mut Vec<Change>) {

@@ -3,8 +3,17 @@
 
 use std::collections::HashSet;
 
-use super::{validate::one_of, ContainerDefinition, HealthCheck, PASS_THROUGH_CONTAINER_FIELDS};
+use super::{ContainerDefinition, HealthCheck, PASS_THROUGH_CONTAINER_FIELDS};
 use crate::EcsError;
+
+/// Refuses `value` unless it is one of `allowed`, naming them.
+pub(super) fn one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), EcsError> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(EcsError::client(format!("Invalid {what} '{value}': use one of {}.", allowed.join(", "))))
+    }
+}
 
 const CONDITIONS: &[&str] = &["START", "COMPLETE", "SUCCESS", "HEALTHY"];
 const LOG_DRIVERS: &[&str] =

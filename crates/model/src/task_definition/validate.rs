@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::container_rules::validate_container;
+use super::container_rules::{one_of, validate_container};
 use super::{
     fargate_pair_is_valid, parse_task_cpu, parse_task_memory, ContainerDefinition, PlacementConstraint,
     RequiredAttribute, TaskDefinition,
@@ -102,14 +102,6 @@ pub fn validate_family(family: &str) -> Result<(), EcsError> {
         Err(EcsError::client(format!(
             "Invalid family '{family}': up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores are allowed."
         )))
-    }
-}
-
-pub(super) fn one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), EcsError> {
-    if allowed.contains(&value) {
-        Ok(())
-    } else {
-        Err(EcsError::client(format!("Invalid {what} '{value}': use one of {}.", allowed.join(", "))))
     }
 }
 

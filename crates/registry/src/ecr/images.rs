@@ -5,7 +5,7 @@ use berth_model::ecr::{
     ListImagesResponse, PutImageResponse,
 };
 
-use super::*;
+use super::common::*;
 
 impl Registry {
     pub(super) fn list_images(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {

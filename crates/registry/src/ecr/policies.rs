@@ -5,7 +5,7 @@ use berth_model::ecr::{
     LifecyclePolicyRuleAction, ListTagsForResourceResponse, PolicyResponse, StartLifecyclePolicyPreviewResponse,
 };
 
-use super::*;
+use super::common::*;
 
 impl Registry {
     pub(super) async fn set_policy(&self, region: &str, operation: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {

@@ -7,7 +7,7 @@ use berth_model::ecr::{
     RepositorySettingResponse,
 };
 
-use super::*;
+use super::common::*;
 
 impl Registry {
     pub(super) async fn create_repository(&self, region: &str, body: &[u8]) -> Result<Vec<u8>, EcrError> {

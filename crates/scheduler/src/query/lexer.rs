@@ -1,6 +1,6 @@
 //! Tokens of the cluster query language, each with its character position.
 
-use super::QueryError;
+use super::error::QueryError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tok {

@@ -1,8 +1,8 @@
 //! Parsing: tokens → an expression tree, with errors that say where and what was expected.
 
 use super::{
+    error::{QueryError, MAX_EXPRESSION_LEN},
     lexer::{tokenize, Tok, Token},
-    QueryError, MAX_EXPRESSION_LEN,
 };
 
 #[derive(Debug, Clone, PartialEq)]
