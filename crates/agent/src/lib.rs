@@ -11,6 +11,7 @@
 //! ```
 
 use berth_client as client;
+mod managed;
 mod registration;
 pub mod reporter;
 pub mod spec;

@@ -5,13 +5,14 @@
 use std::{sync::Arc, time::Duration};
 
 use berth_model::{
-    task::{ContainerStateChange, HealthStatus, NetworkBinding, TaskOverride, TaskStateChange, TaskStatus},
-    task_definition::{ContainerDefinition, TaskDefinition},
+    task::{NetworkBinding, TaskOverride, TaskStateChange, TaskStatus},
+    task_definition::TaskDefinition,
 };
 use berth_runtime::{ContainerRuntime, Health, RunState};
 use tokio::{sync::watch, time::Instant};
 
 use crate::{
+    managed::Managed,
     reporter::Reporter,
     spec::{self, TaskContext, LABEL_CONTAINER_NAME, LABEL_INSTANCE, LABEL_TASK_ARN},
     DesiredTask, RegistryCredentials,
@@ -40,26 +41,6 @@ const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(180);
 /// agent walks these four).
 type Phase = TaskStatus;
 
-struct Managed {
-    def: ContainerDefinition,
-    id: Option<String>,
-    status: TaskStatus,
-    exit_code: Option<i64>,
-    reason: Option<String>,
-    health: Health,
-    bindings: Vec<NetworkBinding>,
-}
-
-impl Managed {
-    fn name(&self) -> &str {
-        self.def.name.as_deref().unwrap_or_default()
-    }
-
-    fn exited(&self) -> bool {
-        self.status == TaskStatus::Stopped
-    }
-}
-
 pub struct TaskManager<R: ContainerRuntime> {
     runtime: Arc<R>,
     reporter: Reporter,
@@ -83,14 +64,6 @@ pub struct TaskManager<R: ContainerRuntime> {
     last_report: Option<TaskStateChange>,
 }
 
-fn health_status(h: Health) -> HealthStatus {
-    match h {
-        Health::Healthy => HealthStatus::Healthy,
-        Health::Unhealthy => HealthStatus::Unhealthy,
-        Health::None | Health::Starting => HealthStatus::Unknown,
-    }
-}
-
 impl<R: ContainerRuntime> TaskManager<R> {
     /// A manager for `task`, placed on `instance_arn` of `cluster`.
     pub(crate) fn new(
@@ -103,19 +76,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
         task: DesiredTask,
     ) -> Self {
         let DesiredTask { task_arn, task_definition: td, overrides, .. } = task;
-        let containers = td
-            .container_definitions
-            .iter()
-            .map(|def| Managed {
-                def: def.clone(),
-                id: None,
-                status: TaskStatus::Pending,
-                exit_code: None,
-                reason: None,
-                health: Health::None,
-                bindings: Vec::new(),
-            })
-            .collect();
+        let containers = td.container_definitions.iter().map(|def| Managed::new(def.clone())).collect();
         TaskManager {
             runtime,
             reporter,
@@ -479,20 +440,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
             task: Some(self.task_arn.clone()),
             status: Some(self.phase),
             reason: if stopped { self.stopped_reason.clone() } else { None },
-            containers: self
-                .containers
-                .iter()
-                .map(|c| ContainerStateChange {
-                    container_name: Some(c.name().to_string()),
-                    runtime_id: c.id.clone(),
-                    exit_code: c.exit_code,
-                    network_bindings: c.bindings.clone(),
-                    reason: c.reason.clone(),
-                    status: Some(c.status),
-                    health_status: Some(health_status(c.health)),
-                    image_digest: None,
-                })
-                .collect(),
+            containers: self.containers.iter().map(Managed::state_change).collect(),
             pull_started_at: self.pull_started_at,
             pull_stopped_at: self.pull_stopped_at,
             execution_stopped_at: None,

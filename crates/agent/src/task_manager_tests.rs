@@ -1,3 +1,4 @@
+use berth_model::task_definition::ContainerDefinition;
 use berth_runtime::sim::SimRuntime;
 
 use super::*;
