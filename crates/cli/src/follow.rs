@@ -40,8 +40,8 @@ impl Outcome {
     /// The final state as `--output json` and `--output-env` report it.
     pub fn state(self) -> &'static str {
         match self {
-            Outcome::Completed => "COMPLETED",
-            Outcome::Failed => "FAILED",
+            Outcome::Completed => RolloutState::Completed.as_str(),
+            Outcome::Failed => RolloutState::Failed.as_str(),
             Outcome::RolledBack => "ROLLED_BACK",
             Outcome::Gone => "GONE",
             Outcome::TimedOut => "TIMED_OUT",

@@ -45,8 +45,8 @@ pub trait Reconciler: Send + Sync + 'static {
     /// instance-health controller only to time passing).
     const WAKE_ON_COMMIT: bool = true;
 
-    /// The keys to pass over now.
-    fn keys(&self, state: &State) -> Vec<Self::Key>;
+    /// The keys to pass over as of `now`.
+    fn keys(&self, state: &State, now: f64) -> Vec<Self::Key>;
 
     /// One pass over `key` as of `now` (epoch seconds): a decision over `state`, expressed
     /// as the changes it pushes. A pass that finds nothing to do pushes nothing.
@@ -109,23 +109,15 @@ impl Clock for ManualClock {
 const COMMIT_DEBOUNCE: Duration = Duration::from_millis(20);
 
 impl Control {
-    /// One round of `reconciler` over all its keys; the soonest requeue any pass asked for.
-    /// Each pass first runs over the committed state; only a pass that would change
-    /// something runs again in the writer (on the latest state), so an idle round costs
-    /// the writer nothing.
+    /// One round of `reconciler` over its keys, each pass a write; the soonest requeue any
+    /// pass asked for. (A controller that looks after many records names only those that
+    /// need a pass in `keys`, so an idle round writes nothing.)
     pub async fn reconcile_all<R: Reconciler>(&self, reconciler: &Arc<R>, clock: &Arc<dyn Clock>) -> Action {
-        let keys = self.read(|s| reconciler.keys(s));
+        let keys = self.read(|s| reconciler.keys(s, clock.now()));
         let mut next = Action::Done;
         for key in keys {
-            let mut would = Vec::new();
-            let dry = self.read(|s| reconciler.reconcile(s, &key, clock.now(), &mut would));
-            let result = match dry {
-                Ok(action) if would.is_empty() => Ok(action),
-                _ => {
-                    let (r, clock) = (reconciler.clone(), clock.clone());
-                    self.write(move |state, changes| r.reconcile(state, &key, clock.now(), changes)).await
-                }
-            };
+            let (r, clock) = (reconciler.clone(), clock.clone());
+            let result = self.write(move |state, changes| r.reconcile(state, &key, clock.now(), changes)).await;
             match result {
                 Ok(action) => next = next.min(action),
                 Err(e) => tracing::warn!(controller = R::NAME, error = %e, "reconcile failed"),

@@ -54,15 +54,42 @@ pub struct InstanceHealth {
     started: f64,
 }
 
+/// What an instance's silence calls for.
+enum Due {
+    /// Silent past the heartbeat timeout while shown connected.
+    Disconnect,
+    /// Disconnected with tasks, silent past the timeout and the grace.
+    GiveUp,
+}
+
+impl InstanceHealth {
+    fn due(&self, r: &RegionState, rec: &crate::InstanceRecord, now: f64) -> Option<Due> {
+        if rec.instance.status == InstanceStatus::Inactive {
+            return None;
+        }
+        let arn = &rec.instance.container_instance_arn;
+        let silent = now - self.heartbeats.last_seen(arn).unwrap_or(self.started);
+        let timeout = self.config.heartbeat_timeout.as_secs_f64();
+        let grace = self.config.disconnected_grace.as_secs_f64();
+        if rec.instance.agent_connected {
+            return (silent > timeout).then_some(Due::Disconnect);
+        }
+        // Disconnected since it went silent for the timeout: the grace counts from then.
+        let has_tasks = r.tasks_on(arn).any(|t| t.task.last() != TaskStatus::Stopped);
+        (has_tasks && silent > timeout + grace).then_some(Due::GiveUp)
+    }
+}
+
 impl Reconciler for InstanceHealth {
     type Key = (String, String);
     const NAME: &'static str = "instance health";
     const WAKE_ON_COMMIT: bool = false;
 
-    fn keys(&self, state: &State) -> Vec<(String, String)> {
+    /// Only the instances whose silence calls for something now.
+    fn keys(&self, state: &State, now: f64) -> Vec<(String, String)> {
         region_keys(state, |r| {
-            let registered = r.instances.values().filter(|i| i.instance.status != InstanceStatus::Inactive);
-            registered.map(|i| i.instance.container_instance_arn.clone())
+            let due = r.instances.values().filter(move |i| self.due(r, i, now).is_some());
+            due.map(|i| i.instance.container_instance_arn.clone())
         })
     }
 
@@ -74,27 +101,20 @@ impl Reconciler for InstanceHealth {
         changes: &mut Vec<Change>,
     ) -> Result<Action, EcsError> {
         let r = state.region(region);
-        let Some(rec) = r.instances.get(arn).filter(|i| i.instance.status != InstanceStatus::Inactive) else {
-            return Ok(Action::Done);
-        };
-        let silent = now - self.heartbeats.last_seen(arn).unwrap_or(self.started);
-        let timeout = self.config.heartbeat_timeout.as_secs_f64();
-        let grace = self.config.disconnected_grace.as_secs_f64();
-        if rec.instance.agent_connected {
-            if silent > timeout {
+        let Some(rec) = r.instances.get(arn) else { return Ok(Action::Done) };
+        match self.due(r, rec, now) {
+            Some(Due::Disconnect) => {
                 tracing::warn!(instance = %arn, "agent stopped heartbeating: marking it disconnected");
                 let mut next = (**rec).clone();
                 next.instance.agent_connected = false;
                 next.instance.version += 1;
                 changes.push(Change::Instance { region: region.clone(), record: Arc::new(next) });
             }
-            return Ok(Action::Done);
-        }
-        // Disconnected since it went silent for the timeout: the grace counts from then.
-        let has_tasks = r.tasks_on(arn).any(|t| t.task.last() != TaskStatus::Stopped);
-        if has_tasks && silent > timeout + grace {
-            tracing::warn!(instance = %arn, "agent disconnected past the grace period: stopping its tasks");
-            give_up_tasks(r, region, arn, self.config.disconnected_grace, now, changes);
+            Some(Due::GiveUp) => {
+                tracing::warn!(instance = %arn, "agent disconnected past the grace period: stopping its tasks");
+                give_up_tasks(r, region, arn, self.config.disconnected_grace, now, changes);
+            }
+            None => {}
         }
         Ok(Action::Done)
     }

@@ -144,7 +144,7 @@ impl Control {
             Some(other) => return Err(EcsError::invalid(format!("Invalid sort '{other}': use ASC or DESC."))),
         };
         let page = PageRequest::of(&req.next_token, req.max_results);
-        let requested = req.status.as_deref().unwrap_or("ACTIVE");
+        let requested = req.status.as_deref().unwrap_or(TaskDefinitionStatus::Active.as_str());
         let Some(status) = TaskDefinitionStatus::parse(requested) else {
             let status = requested;
             return Err(EcsError::invalid(format!(
@@ -175,7 +175,7 @@ impl Control {
     ) -> Result<ListTaskDefinitionFamiliesResponse, EcsError> {
         let prefix = req.family_prefix.as_deref();
         let page = PageRequest::of(&req.next_token, req.max_results);
-        let status = req.status.as_deref().unwrap_or("ACTIVE");
+        let status = req.status.as_deref().unwrap_or(TaskDefinitionStatus::Active.as_str());
         if !["ACTIVE", "INACTIVE", "ALL"].contains(&status) {
             return Err(EcsError::invalid(format!("Invalid status '{status}': use ACTIVE, INACTIVE or ALL.")));
         }

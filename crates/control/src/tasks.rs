@@ -239,7 +239,7 @@ impl Control {
 
     /// ListTasks: task ARNs filtered as ECS filters them; desiredStatus defaults to RUNNING.
     pub fn list_tasks(&self, caller: &Caller, q: &ListTasksRequest) -> Result<ListTasksResponse, EcsError> {
-        let requested = q.desired_status.as_deref().unwrap_or("RUNNING");
+        let requested = q.desired_status.as_deref().unwrap_or(DesiredStatus::Running.as_str());
         let Some(desired) = DesiredStatus::parse(requested) else {
             return Err(EcsError::invalid(format!(
                 "Invalid desiredStatus '{requested}': use RUNNING, PENDING or STOPPED."

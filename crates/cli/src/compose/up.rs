@@ -20,7 +20,7 @@ use berth_model::{
         op, CreateServiceRequest, DescribeServicesRequest, DescribeTaskDefinitionRequest, RunTaskRequest,
         UpdateServiceRequest,
     },
-    status::{DeploymentStatus, ServiceStatus},
+    status::{DeploymentStatus, RolloutState, ServiceStatus},
     tag::Tag,
     task::TaskStatus,
 };
@@ -211,7 +211,7 @@ async fn up_services(
             }
             o.state()
         } else {
-            "IN_PROGRESS"
+            RolloutState::InProgress.as_str()
         };
         states.push(state);
     }

@@ -59,7 +59,7 @@ impl Reconciler for ServiceController {
     type Key = (String, String);
     const NAME: &'static str = "service";
 
-    fn keys(&self, state: &State) -> Vec<(String, String)> {
+    fn keys(&self, state: &State, _now: f64) -> Vec<(String, String)> {
         region_keys(state, |r| {
             let live = r.services.values().filter(|svc| svc.service.status != ServiceStatus::Inactive);
             live.map(|svc| svc.service.service_arn.clone())
