@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod container_instance;
 pub mod ecr;
 pub mod ecs;
+pub mod elb;
 pub mod error;
 pub mod json;
 pub mod placement;

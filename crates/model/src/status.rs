@@ -64,6 +64,9 @@ macro_rules! status {
     };
 }
 
+/// Other modules' enums with fixed spellings (ELB's states and protocols) use it too.
+pub(crate) use status;
+
 status!(
     /// The task lifecycle in ECS's order (a task's `lastStatus`, and a container's). A task
     /// only moves forward; one that fails before RUNNING skips to STOPPED.
