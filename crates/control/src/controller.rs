@@ -138,6 +138,7 @@ impl Control {
         let reconciler = Arc::new(reconciler);
         tokio::spawn(async move {
             let mut commits = control.inner.commits.clone();
+            let mut nudges = control.inner.nudges.subscribe();
             loop {
                 let pause = match control.reconcile_all(&reconciler, &clock).await {
                     Action::RequeueAfter(d) => d.min(resync),
@@ -146,6 +147,7 @@ impl Control {
                 tokio::select! {
                     _ = tokio::time::sleep(pause) => {}
                     _ = commits.changed(), if R::WAKE_ON_COMMIT => tokio::time::sleep(COMMIT_DEBOUNCE).await,
+                    _ = nudges.changed(), if R::WAKE_ON_COMMIT => tokio::time::sleep(COMMIT_DEBOUNCE).await,
                 }
             }
         })

@@ -11,6 +11,7 @@ mod agent_channel;
 mod attributes;
 mod clusters;
 pub mod controller;
+pub mod elb;
 mod health;
 mod instances;
 mod paginate;
@@ -65,6 +66,10 @@ struct Inner {
     writer: writer::WriterHandle,
     commits: tokio::sync::watch::Receiver<u64>,
     heartbeats: Arc<agent_channel::Heartbeats>,
+    elb_settings: RwLock<Arc<elb::ElbSettings>>,
+    /// Bumped when something outside the store changed (the data plane's observations),
+    /// so controllers look again.
+    nudges: tokio::sync::watch::Sender<u64>,
 }
 
 impl Control {
@@ -87,7 +92,28 @@ impl Control {
         let read = Arc::new(RwLock::new(state.clone()));
         let (commits_tx, commits) = tokio::sync::watch::channel(0);
         let writer = writer::spawn(store, state, read.clone(), commits_tx);
-        Ok(Control { inner: Arc::new(Inner { read, writer, commits, heartbeats }) })
+        let elb_settings = RwLock::new(Arc::new(elb::ElbSettings::default()));
+        let nudges = tokio::sync::watch::Sender::new(0);
+        Ok(Control { inner: Arc::new(Inner { read, writer, commits, heartbeats, elb_settings, nudges }) })
+    }
+
+    /// How the server runs its load balancers (set once at start).
+    pub fn configure_elb(&self, settings: elb::ElbSettings) {
+        *self.inner.elb_settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(settings);
+    }
+
+    pub fn elb_settings(&self) -> Arc<elb::ElbSettings> {
+        self.inner.elb_settings.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Wakes the controllers as a commit would.
+    pub fn nudge(&self) {
+        self.inner.nudges.send_modify(|n| *n += 1);
+    }
+
+    /// Changes with each published commit: for parts that follow the state.
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.commits.clone()
     }
 
     /// Runs `f` against the committed state. Keep `f` short: it holds the read lock.
@@ -98,10 +124,10 @@ impl Control {
 
     /// Runs `op` on the writer against the latest state (including changes not yet
     /// durable); the changes it pushes are committed, then published, then `R` is returned.
-    pub async fn write<R: Send + 'static>(
+    pub async fn write<R: Send + 'static, E: From<EcsError> + Send + 'static>(
         &self,
-        op: impl FnOnce(&State, &mut Vec<Change>) -> Result<R, EcsError> + Send + 'static,
-    ) -> Result<R, EcsError> {
+        op: impl FnOnce(&State, &mut Vec<Change>) -> Result<R, E> + Send + 'static,
+    ) -> Result<R, E> {
         self.inner.writer.submit(op).await
     }
 }

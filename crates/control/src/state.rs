@@ -25,6 +25,8 @@ pub struct State {
     /// Where desired versions start: the store revision at load, which is above every
     /// version handed out before (each bump came with a commit).
     version_base: u64,
+    /// What the load balancer's data plane observes; one book shared by every copy.
+    lb_health: Arc<crate::elb::HealthBook>,
 }
 
 /// A container instance as stored: the ECS view plus what only berth needs.
@@ -72,6 +74,8 @@ pub struct RegionState {
     pub usage: HashMap<String, Usage>,
     /// Each instance's attributes as the scheduler reads them (derived from `instances`).
     pub attribute_maps: HashMap<String, Arc<HashMap<String, Option<String>>>>,
+    /// Load balancers, target groups, listeners and rules.
+    pub elb: crate::elb::ElbState,
     /// Each instance's desired-state version; bumped whenever the set of tasks it should
     /// run changes. Kept in memory only (see `State::version_base`).
     pub desired_versions: HashMap<String, u64>,
@@ -186,6 +190,11 @@ impl State {
         self.version_base
     }
 
+    /// Target health and drained targets, as the load balancer's data plane reported them.
+    pub fn lb_health(&self) -> &Arc<crate::elb::HealthBook> {
+        &self.lb_health
+    }
+
     /// Every region with its name.
     pub fn regions(&self) -> impl Iterator<Item = (&String, &RegionState)> {
         self.regions.iter()
@@ -277,6 +286,7 @@ impl State {
                     r.tags.insert(arn.clone(), tags.clone());
                 }
             }
+            Change::Elb { region, change } => change.apply(&mut self.region_mut(region).elb),
             Change::Setting { region, principal, name, value } => {
                 let key = (principal.clone(), name.clone());
                 let r = self.region_mut(region);
@@ -352,6 +362,11 @@ pub enum Change {
         arn: String,
         tags: Arc<Vec<Tag>>,
     },
+    /// A load balancer, target group, listener or rule.
+    Elb {
+        region: String,
+        change: crate::elb::ElbChange,
+    },
     /// An account setting; `None` deletes it.
     Setting {
         region: String,
@@ -418,6 +433,7 @@ impl Change {
             Change::Tags { region, arn, tags } => {
                 Mutation::Put { kind: TAGS, key: format!("{region}/{arn}"), value: json(tags.as_ref()) }
             }
+            Change::Elb { region, change } => change.to_mutation(region),
             Change::Setting { region, principal, name, value } => {
                 let key = format!("{region}/{principal}/{name}");
                 match value {
@@ -432,6 +448,9 @@ impl Change {
         let (region, rest) = r.key.split_once('/').ok_or("key has no region")?;
         let region = region.to_string();
         let err = |e: serde_json::Error| e.to_string();
+        if let Some(change) = crate::elb::ElbChange::decode(r) {
+            return Ok(Change::Elb { region, change: change.map_err(err)? });
+        }
         Ok(match r.kind.as_str() {
             CLUSTER => Change::Cluster { region, cluster: Arc::new(serde_json::from_slice(&r.value).map_err(err)?) },
             TASK_DEFINITION => Change::TaskDefinition {

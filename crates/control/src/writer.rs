@@ -27,10 +27,10 @@ pub(crate) struct WriterHandle {
 }
 
 impl WriterHandle {
-    pub(crate) async fn submit<R: Send + 'static>(
+    pub(crate) async fn submit<R: Send + 'static, E: From<EcsError> + Send + 'static>(
         &self,
-        op: impl FnOnce(&State, &mut Vec<Change>) -> Result<R, EcsError> + Send + 'static,
-    ) -> Result<R, EcsError> {
+        op: impl FnOnce(&State, &mut Vec<Change>) -> Result<R, E> + Send + 'static,
+    ) -> Result<R, E> {
         let (tx, rx) = oneshot::channel();
         let cmd: Command = Box::new(move |state: &State| {
             let mut changes = Vec::new();
@@ -40,7 +40,7 @@ impl WriterHandle {
                     reply: Box::new(move |failed| {
                         let _ = tx.send(match failed {
                             None => Ok(r),
-                            Some(e) => Err(e),
+                            Some(e) => Err(E::from(e)),
                         });
                     }),
                 },
@@ -48,8 +48,8 @@ impl WriterHandle {
                 Err(e) => Staged { changes: Vec::new(), reply: Box::new(move |_| drop(tx.send(Err(e)))) },
             }
         });
-        self.tx.send(cmd).map_err(|_| EcsError::Server("the state writer has stopped".into()))?;
-        rx.await.map_err(|_| EcsError::Server("the state writer dropped the request".into()))?
+        self.tx.send(cmd).map_err(|_| E::from(EcsError::Server("the state writer has stopped".into())))?;
+        rx.await.map_err(|_| E::from(EcsError::Server("the state writer dropped the request".into())))?
     }
 }
 
