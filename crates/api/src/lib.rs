@@ -7,6 +7,7 @@ pub mod agent;
 pub mod berth;
 pub mod body;
 pub mod ecs;
+pub mod elb;
 pub mod error;
 pub mod listener;
 pub mod registry;

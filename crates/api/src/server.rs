@@ -70,6 +70,7 @@ pub(crate) async fn handle(api: Arc<Api>, req: Request<Incoming>) -> Result<Resp
         (&Method::GET, "/healthz") => {
             return Ok(Response::new(body::full(&b"ok\n"[..])));
         }
+        (&Method::POST, "/") if is_form(&req) => return Ok(crate::elb::handle(&api, req, &request_id).await),
         (&Method::POST, "/") => aws_json(&api, req).await,
         _ => Err(ApiError::UnknownOperation(format!("{} {}", req.method(), req.uri().path()))),
     };
@@ -98,28 +99,18 @@ pub(crate) async fn handle(api: Arc<Api>, req: Request<Incoming>) -> Result<Resp
 
 /// An AWS JSON 1.1 request: verify, route on the target, run the operation.
 async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError> {
-    let (parts, body) = req.into_parts();
-    let body = tokio::time::timeout(crate::body::BODY_READ_TIMEOUT, Limited::new(body, MAX_BODY).collect())
-        .await
-        .map_err(|_| ApiError::BodyTimeout)?
-        .map_err(|_| ApiError::TooLarge(MAX_BODY))?
-        .to_bytes();
-    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let bearer =
-        parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
     if let Some(token) = bearer {
-        return agent_request(api, token, target, &body).await;
+        let body = read_body(req.into_body()).await?;
+        return agent_request(api, &token, &target, &body).await;
     }
-    let headers: Vec<(&str, &str)> =
-        parts.headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))).collect();
-    let signed = SignedRequest {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query().unwrap_or(""),
-        headers: &headers,
-        body: &body,
-    };
-    let scope = api.verifier.verify(&signed, sigv4::now_secs())?;
+    let (scope, body) = api.verified(req).await?;
     if let Some(operation) = target.strip_prefix(berth_registry::ecr::TARGET_PREFIX) {
         if scope.service != "ecr" {
             return Err(sigv4::AuthError::WrongService("ecr".into()).into());
@@ -143,6 +134,42 @@ async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError> 
     }
 }
 
+async fn read_body(body: Incoming) -> Result<bytes::Bytes, ApiError> {
+    Ok(tokio::time::timeout(crate::body::BODY_READ_TIMEOUT, Limited::new(body, MAX_BODY).collect())
+        .await
+        .map_err(|_| ApiError::BodyTimeout)?
+        .map_err(|_| ApiError::TooLarge(MAX_BODY))?
+        .to_bytes())
+}
+
+impl Api {
+    /// Reads the body and checks the request's SigV4 signature; the scope names the
+    /// region and service it was signed for.
+    pub(crate) async fn verified(&self, req: Request<Incoming>) -> Result<(sigv4::Scope, bytes::Bytes), ApiError> {
+        let (parts, body) = req.into_parts();
+        let body = read_body(body).await?;
+        let headers: Vec<(&str, &str)> =
+            parts.headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))).collect();
+        let signed = SignedRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or(""),
+            headers: &headers,
+            body: &body,
+        };
+        let scope = self.verifier.verify(&signed, sigv4::now_secs())?;
+        Ok((scope, body))
+    }
+
+    pub(crate) fn control(&self) -> &Control {
+        &self.control
+    }
+
+    pub(crate) fn account(&self) -> &str {
+        &self.account
+    }
+}
+
 /// A request authenticated with an agent token: berth's agent operations and the ECS
 /// state-change reports.
 async fn agent_request(api: &Api, token: &str, target: &str, body: &[u8]) -> Result<Reply, ApiError> {
@@ -157,6 +184,12 @@ async fn agent_request(api: &Api, token: &str, target: &str, body: &[u8]) -> Res
         }
         _ => Err(sigv4::AuthError::Missing.into()),
     }
+}
+
+/// Whether the body is form-encoded: the query protocol (ELB), not AWS JSON.
+fn is_form(req: &Request<Incoming>) -> bool {
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    content_type.starts_with(crate::elb::FORM_CONTENT_TYPE)
 }
 
 /// A request whose Transfer-Encoding is anything but plain `chunked` gets 501, as AWS
