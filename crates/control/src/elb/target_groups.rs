@@ -58,6 +58,10 @@ fn apply_health_check(tg: &mut TargetGroup, h: &HealthCheckSettings, fresh: bool
     tg.health_check_timeout_seconds = h.health_check_timeout_seconds.unwrap_or(tg.health_check_timeout_seconds);
     tg.healthy_threshold_count = h.healthy_threshold_count.unwrap_or(tg.healthy_threshold_count);
     tg.unhealthy_threshold_count = h.unhealthy_threshold_count.unwrap_or(tg.unhealthy_threshold_count);
+    if fresh && h.health_check_timeout_seconds.is_none() {
+        // A short interval given alone brings the default timeout under it.
+        tg.health_check_timeout_seconds = tg.health_check_timeout_seconds.min(tg.health_check_interval_seconds - 1).max(2);
+    }
     if let Some(p) = &h.health_check_port {
         tg.health_check_port = Some(p.clone());
     }
