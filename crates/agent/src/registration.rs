@@ -64,6 +64,18 @@ fn cpu_architecture() -> &'static str {
     }
 }
 
+/// The address this host reaches the server from: where the server's load balancer
+/// reaches this host's published ports (`--attribute berth.host-address=…` overrides it).
+fn host_address(server_url: &str) -> Option<String> {
+    use std::net::ToSocketAddrs;
+    let authority = server_url.split("://").nth(1).unwrap_or(server_url).split('/').next()?;
+    let server = authority.to_socket_addrs().ok()?.next()?;
+    let bind: std::net::SocketAddr = if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+    let socket = std::net::UdpSocket::bind(bind).ok()?;
+    socket.connect(server).ok()?;
+    Some(socket.local_addr().ok()?.ip().to_string())
+}
+
 async fn request_body<R: ContainerRuntime>(
     config: &AgentConfig,
     runtime: &R,
@@ -86,6 +98,12 @@ async fn request_body<R: ContainerRuntime>(
         target_id: None,
     }));
     attributes.extend(config.attributes.iter().map(|(k, v)| Attribute::new(k, v)));
+    let host_attribute = berth_model::container_instance::HOST_ADDRESS_ATTRIBUTE;
+    if !attributes.iter().any(|a| a.name == host_attribute) {
+        if let Some(address) = host_address(&config.server) {
+            attributes.push(Attribute::new(host_attribute, &address));
+        }
+    }
     let resources = vec![
         Resource::integer("CPU", cpu),
         Resource::integer("MEMORY", memory),

@@ -116,6 +116,18 @@ pub struct ServerArgs {
     /// the process's open-file limit.
     #[arg(long, default_value_t = berth_api::listener::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
+    /// The address load balancer listeners bind (each listener's port comes from
+    /// CreateListener).
+    #[arg(long, default_value = "0.0.0.0")]
+    lb_listen: std::net::IpAddr,
+    /// Milliseconds between health checks of a newly registered target until it is first
+    /// healthy (then the target group's interval applies; ELB waits the interval).
+    #[arg(long, default_value_t = 1000)]
+    lb_initial_check_ms: u64,
+    /// The DNS name every load balancer reports, e.g. this host's name (default: a name
+    /// per load balancer under `.elb.localhost`).
+    #[arg(long)]
+    lb_dns_name: Option<String>,
 }
 
 fn main() {

@@ -34,6 +34,11 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
         ..ServiceControllerConfig::default()
     };
     config.connections.max_connections = args.max_connections;
+    config.lb = berth_lb::LbConfig {
+        listen: args.lb_listen,
+        initial_check_interval: Duration::from_millis(args.lb_initial_check_ms.max(1)),
+    };
+    config.lb_dns_name = args.lb_dns_name.clone();
     let mut server = Server::start(config).await?;
     let endpoint = server.endpoint();
     let registry_host = server.registry_host().to_string();

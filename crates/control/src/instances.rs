@@ -136,7 +136,7 @@ fn check_custom_attributes(attributes: &[Attribute]) -> Result<(), EcsError> {
     for a in attributes {
         container_instance::validate_attribute(a)?;
     }
-    let custom = attributes.iter().filter(|a| !a.name.starts_with("ecs.")).count();
+    let custom = attributes.iter().filter(|a| berth_model::container_instance::is_custom_attribute(&a.name)).count();
     if custom > container_instance::MAX_CUSTOM_ATTRIBUTES {
         return Err(EcsError::AttributeLimitExceeded(format!(
             "A container instance can have at most {} custom attributes; this one would have {custom}.",

@@ -88,6 +88,16 @@ impl Attribute {
 /// At most this many custom attributes per instance.
 pub const MAX_CUSTOM_ATTRIBUTES: usize = 10;
 
+/// The attribute an agent registers with: the address its host is reached at (load
+/// balancer targets of the `instance` type are connected to there).
+pub const HOST_ADDRESS_ATTRIBUTE: &str = "berth.host-address";
+
+/// Whether an attribute counts toward [`MAX_CUSTOM_ATTRIBUTES`]: the agent's own
+/// (`ecs.*`, its capabilities, berth's host address) do not.
+pub fn is_custom_attribute(name: &str) -> bool {
+    !(name.starts_with("ecs.") || name.starts_with("com.amazonaws.ecs.") || name == HOST_ADDRESS_ATTRIBUTE)
+}
+
 /// Attribute names and values: 1–128 letters, numbers, hyphens, underscores, periods,
 /// slashes, colons or `@`; values 1–128 printable characters.
 pub fn validate_attribute(a: &Attribute) -> Result<(), EcsError> {

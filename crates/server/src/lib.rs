@@ -39,6 +39,11 @@ pub struct ServerConfig {
     pub health: HealthConfig,
     pub service_controller: ServiceControllerConfig,
     pub connections: ConnectionLimits,
+    /// The load balancer data plane: the address listeners bind and the first checks' cadence.
+    pub lb: berth_lb::LbConfig,
+    /// The DNS name every load balancer reports; `None` gives each one a name under
+    /// `.elb.localhost` (which resolves to this host in browsers, curl and berth's DNS).
+    pub lb_dns_name: Option<String>,
 }
 
 impl ServerConfig {
@@ -56,6 +61,8 @@ impl ServerConfig {
             health: HealthConfig::default(),
             service_controller: ServiceControllerConfig::default(),
             connections: ConnectionLimits::default(),
+            lb: berth_lb::LbConfig::default(),
+            lb_dns_name: None,
         }
     }
 }
@@ -97,6 +104,38 @@ fn descriptor_budget() -> usize {
     (soft.saturating_sub(256) as usize).max(16)
 }
 
+/// Starts the data plane, reporting into control, and tells control how to check a
+/// listener's port and what DNS name load balancers have.
+fn start_load_balancer(control: &Control, config: &ServerConfig) -> Arc<berth_lb::DataPlane> {
+    let observer = control.clone();
+    let report: berth_lb::Reporter = Arc::new(move |observations| observer.observe_lb(&observations));
+    let lb = Arc::new(berth_lb::DataPlane::new(config.lb.clone(), report));
+    let listen = config.lb.listen;
+    control.configure_elb(berth_control::elb::ElbSettings {
+        dns_suffix: config.lb_dns_name.clone(),
+        port_check: Some(Arc::new(move |port| berth_lb::DataPlane::check_port(listen, port))),
+    });
+    lb
+}
+
+/// Hands the data plane a new plan whenever a commit changed it.
+fn follow_plan(control: Control, lb: Arc<berth_lb::DataPlane>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut commits = control.commits();
+        let mut last = None;
+        loop {
+            let plan = control.lb_plan();
+            if last.as_ref() != Some(&plan) {
+                lb.apply(&plan);
+                last = Some(plan);
+            }
+            if commits.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
 /// A started server.
 pub struct Server {
     addr: SocketAddr,
@@ -105,6 +144,7 @@ pub struct Server {
     control: Control,
     registry: Registry,
     stop: Option<oneshot::Sender<()>>,
+    lb: Arc<berth_lb::DataPlane>,
     serving: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
     _lock: DataDirLock,
@@ -146,10 +186,13 @@ impl Server {
         )
         .map_err(ServerError::Registry)?;
         drop(records);
+        let lb = start_load_balancer(&control, &config);
         let background = vec![
             registry.spawn_maintenance(config.registry_maintenance_interval),
             control.spawn_instance_health(config.health),
             control.spawn_service_controller(config.service_controller),
+            control.spawn_drain_controller(),
+            follow_plan(control.clone(), lb.clone()),
         ];
         if config.accept_any_credentials {
             tracing::warn!("accepting any well-formed signature, whatever its secret: do not expose this server");
@@ -176,6 +219,7 @@ impl Server {
             control,
             registry,
             stop: Some(stop),
+            lb,
             serving,
             background,
             _lock: lock,
@@ -216,6 +260,13 @@ impl Server {
         for task in &self.background {
             task.abort();
         }
+        // Close every load balancer listener and stop the health checks.
+        self.lb.apply(&Default::default());
+    }
+
+    /// The load balancer data plane.
+    pub fn load_balancer(&self) -> &berth_lb::DataPlane {
+        &self.lb
     }
 
     /// Waits until the listener has stopped (after [`Server::shutdown`]).

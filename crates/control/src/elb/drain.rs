@@ -67,6 +67,11 @@ impl Reconciler for DrainController {
 }
 
 impl Control {
+    pub fn spawn_drain_controller(&self) -> tokio::task::JoinHandle<()> {
+        let clock: Arc<dyn crate::controller::Clock> = Arc::new(crate::controller::SystemClock);
+        self.spawn_controller(DrainController, clock, Duration::from_secs(5))
+    }
+
     /// Takes the data plane's observations; wakes the controllers when one changed what
     /// the book says (a target turned healthy, a draining one went idle).
     pub fn observe_lb(&self, observations: &[Observation]) {

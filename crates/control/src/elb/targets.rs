@@ -14,8 +14,7 @@ use berth_model::elb::{
 use super::state::{ElbChange, RegisteredTarget, TargetGroupRecord};
 use crate::{state::Change, Caller, Control, RegionState, State};
 
-/// The attribute an agent registers with: the address its host is reached at.
-pub const HOST_ADDRESS_ATTRIBUTE: &str = "berth.host-address";
+pub use berth_model::container_instance::HOST_ADDRESS_ATTRIBUTE;
 
 /// The address a target is reached at: an instance's host address, or the target's IP.
 pub fn target_host(region: &RegionState, target_type: TargetType, id: &str) -> Option<String> {
