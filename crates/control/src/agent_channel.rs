@@ -53,7 +53,12 @@ fn desired_tasks(state: &State, id: &AgentIdentity) -> Result<DesiredTasks, EcsE
             .ok_or_else(|| EcsError::Server(format!("task definition of {} is missing", t.task.task_arn)))?;
         tasks.push(DesiredTask {
             task_arn: t.task.task_arn.clone(),
-            desired_status: t.task.desired_status,
+            // A DEACTIVATING task keeps running until its load balancer targets drained.
+            desired_status: if t.task.last() == berth_model::task::TaskStatus::Deactivating {
+                berth_model::status::DesiredStatus::Running
+            } else {
+                t.task.desired_status
+            },
             task_definition: td,
             overrides: t.task.overrides.clone(),
         });

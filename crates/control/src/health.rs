@@ -279,7 +279,7 @@ mod tests {
                     rec.task.stopped_at = Some(base + i as f64);
                     changes.push(crate::state::Change::Task { region: "us-east-1".into(), record: Arc::new(rec) });
                 }
-                Ok(())
+                Ok::<(), berth_model::EcsError>(())
             })
             .await
             .unwrap();

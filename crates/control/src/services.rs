@@ -171,6 +171,7 @@ impl Control {
             }
             // Validate placement now rather than on every reconcile.
             crate::placement::placement_rules(&td, &req.placement_constraints, &req.placement_strategy, Vec::new())?;
+            crate::elb::ecs::check_service_load_balancers(region, &td, &req.load_balancers)?;
             let arn = service_arn(&caller.region, &caller.account, &cluster, &name);
             let mut service = Service {
                 service_arn: arn.clone(),
@@ -186,6 +187,7 @@ impl Control {
                 placement_constraints: req.placement_constraints,
                 placement_strategy: req.placement_strategy,
                 health_check_grace_period_seconds: req.health_check_grace_period_seconds,
+                load_balancers: req.load_balancers,
                 scheduling_strategy: strategy,
                 deployment_controller: serde_json::json!({"type": "ECS"}),
                 created_by: Some(caller.principal_arn()),
@@ -269,7 +271,14 @@ impl Control {
                 None => None,
             };
             let td_changed = new_td.as_ref().is_some_and(|t| *t != s.task_definition);
-            if td_changed || req.force_new_deployment {
+            let lbs_changed = req.load_balancers.as_ref().is_some_and(|l| *l != s.load_balancers);
+            if let Some(lbs) = &req.load_balancers {
+                let td = runnable_definition(region, new_td.as_deref().unwrap_or(&s.task_definition))?;
+                crate::elb::ecs::check_service_load_balancers(region, &td, lbs)?;
+                s.load_balancers = lbs.clone();
+            }
+            // New load balancers, like a new task definition, take a new deployment.
+            if td_changed || lbs_changed || req.force_new_deployment {
                 let td = new_td.unwrap_or_else(|| s.task_definition.clone());
                 let td_def = runnable_definition(region, &td)?;
                 crate::placement::placement_rules(

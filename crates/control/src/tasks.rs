@@ -379,6 +379,22 @@ pub(crate) fn stop_in(
     reason: &str,
     changes: &mut Vec<Change>,
 ) -> Arc<TaskRecord> {
+    let next = stopping(rec, code, reason);
+    bump_instance(region, &next.task, changes);
+    let next = Arc::new(next);
+    changes.push(Change::Task { region: region.to_string(), record: next.clone() });
+    next
+}
+
+/// Like [`stop_in`] for a task that first leaves its target groups: it is DEACTIVATING
+/// (its agent keeps it running) until its targets have drained.
+pub(crate) fn deactivate_in(region: &str, rec: &TaskRecord, code: &str, reason: &str, changes: &mut Vec<Change>) {
+    let mut next = stopping(rec, code, reason);
+    next.task.last_status = next.task.last_status.max(berth_model::task::TaskStatus::Deactivating);
+    changes.push(Change::Task { region: region.to_string(), record: Arc::new(next) });
+}
+
+fn stopping(rec: &TaskRecord, code: &str, reason: &str) -> TaskRecord {
     let mut next = rec.clone();
     let t = &mut next.task;
     t.desired_status = DesiredStatus::Stopped;
@@ -386,9 +402,6 @@ pub(crate) fn stop_in(
     t.stop_code = Some(code.into());
     t.stopped_reason = Some(reason.into());
     t.version += 1;
-    bump_instance(region, &next.task, changes);
-    let next = Arc::new(next);
-    changes.push(Change::Task { region: region.to_string(), record: next.clone() });
     next
 }
 

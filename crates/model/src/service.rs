@@ -12,7 +12,7 @@ pub struct Service {
     pub service_name: String,
     pub cluster_arn: String,
     #[serde(default)]
-    pub load_balancers: Vec<serde_json::Value>,
+    pub load_balancers: Vec<LoadBalancer>,
     #[serde(default)]
     pub service_registries: Vec<serde_json::Value>,
     pub status: crate::status::ServiceStatus,
@@ -41,6 +41,20 @@ pub struct Service {
     pub enable_ecs_managed_tags: bool,
     pub propagate_tags: String,
     pub enable_execute_command: bool,
+}
+
+/// A target group a service's tasks are registered in: one container port of each task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancer {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_group_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancer_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_port: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -4,6 +4,7 @@
 //! what it sees back into the [`HealthBook`]. [`drain`] finishes deregistrations.
 
 mod common;
+pub mod ecs;
 pub mod drain;
 mod listeners;
 mod load_balancers;

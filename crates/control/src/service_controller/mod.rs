@@ -12,6 +12,7 @@ mod daemon;
 mod pass;
 mod progress;
 mod replicas;
+mod targets;
 
 #[cfg(test)]
 use pass::PLACEMENT_BATCH;
@@ -129,6 +130,7 @@ pub(crate) fn reconcile(
         })
         .collect();
     let mut pass = Pass {
+        state,
         r,
         region,
         tasks: r.tasks_in_group(&rec.cluster, &berth_model::service::service_group(&svc.service_name)).collect(),
@@ -138,7 +140,13 @@ pub(crate) fn reconcile(
         unhealthy_stopped: Vec::new(),
         started: Vec::new(),
         stopped: Vec::new(),
+        load_balancers: svc.load_balancers.clone(),
+        edits: Default::default(),
+        registered: Default::default(),
+        deregistered: Default::default(),
+        draining: 0,
     };
+    targets::sync(&mut pass, &mut svc, changes);
 
     // Unhealthy tasks are replaced (after the grace period).
     let grace = svc.health_check_grace_period_seconds.unwrap_or(0) as f64;
@@ -146,6 +154,7 @@ pub(crate) fn reconcile(
         .tasks
         .iter()
         .filter(|t| pass.active(t) && t.task.health_status == HealthStatus::Unhealthy)
+        .filter(|t| !pass.unhealthy_stopped.contains(&t.task.task_arn))
         .filter(|t| seconds(t.task.started_at) + grace <= now)
         .copied()
         .collect();
@@ -171,6 +180,9 @@ pub(crate) fn reconcile(
         replicas::step(&mut pass, &step, &mut svc, changes);
     }
     progress::record(&pass, &step, &mut svc, &mut last_completed);
+    targets::events(&pass, &mut svc);
+    let edits = std::mem::take(&mut pass.edits);
+    edits.flush(region, changes);
 
     let next = until_next_settle(&pass.tasks, config, now).map_or(Action::Done, Action::RequeueAfter);
     if svc != rec.service || last_completed != rec.last_completed {

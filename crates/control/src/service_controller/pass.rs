@@ -11,9 +11,16 @@ use berth_model::{
     Failure,
 };
 
-use crate::{state::Change, tasks::stop_in, Caller, RegionState, State, TaskRecord};
+use crate::{
+    elb::ecs::{registered_targets_of, target_state, task_targets, TargetGroupEdits},
+    state::Change,
+    tasks::{deactivate_in, stop_in},
+    Caller, RegionState, State, TaskRecord,
+};
 
 pub(super) const HEALTH_STOP_REASON: &str = "Task failed container health checks";
+/// The start of the stop reason of a task that failed its target group's health checks.
+pub(super) const ELB_STOP_REASON: &str = "Task failed ELB health checks in";
 
 /// The most tasks one pass places for one service. A pass runs inside the writer, so its
 /// work must stay small whatever the stored desired count says; the next pass (right after
@@ -28,7 +35,8 @@ pub(super) fn seconds(t: Option<f64>) -> f64 {
 pub(super) fn failed(t: &TaskRecord) -> bool {
     t.task.last() == TaskStatus::Stopped
         && (matches!(t.task.stop_code.as_deref(), Some("TaskFailedToStart" | "EssentialContainerExited"))
-            || t.task.stopped_reason.as_deref() == Some(HEALTH_STOP_REASON))
+            || t.task.stopped_reason.as_deref() == Some(HEALTH_STOP_REASON)
+            || t.task.stopped_reason.as_deref().is_some_and(|r| r.starts_with(ELB_STOP_REASON)))
 }
 
 pub(super) fn short_id(arn: &str) -> &str {
@@ -52,6 +60,7 @@ pub(super) fn push_event_once(svc: &mut Service, message: String) {
 
 /// What one pass over one service sees: its tasks, and how to judge them at `now`.
 pub(super) struct Pass<'a> {
+    pub(super) state: &'a State,
     pub(super) r: &'a RegionState,
     pub(super) region: &'a str,
     pub(super) tasks: Vec<&'a Arc<TaskRecord>>,
@@ -64,6 +73,14 @@ pub(super) struct Pass<'a> {
     /// Tasks this pass started and stopped.
     pub(super) started: Vec<String>,
     pub(super) stopped: Vec<String>,
+    /// The service's target groups, and the changes this pass makes to them.
+    pub(super) load_balancers: Vec<berth_model::service::LoadBalancer>,
+    pub(super) edits: TargetGroupEdits,
+    /// Targets registered and deregistered by this pass, per target group.
+    pub(super) registered: HashMap<String, usize>,
+    pub(super) deregistered: HashMap<String, usize>,
+    /// Tasks this pass began draining.
+    pub(super) draining: usize,
 }
 
 impl<'a> Pass<'a> {
@@ -82,6 +99,14 @@ impl<'a> Pass<'a> {
             } else {
                 seconds(t.task.started_at) + self.settle <= self.now
             }
+            && self.healthy_in_target_groups(t)
+    }
+
+    /// Healthy in every target group of the service (true for a service without any).
+    pub(super) fn healthy_in_target_groups(&self, t: &TaskRecord) -> bool {
+        let targets = task_targets(self.r, &self.load_balancers, &t.task);
+        targets.len() == self.load_balancers.len()
+            && targets.iter().all(|k| target_state(self.state, k) == berth_model::elb::TargetHealthState::Healthy)
     }
 
     /// Active and not stopped by this pass for its health.
@@ -103,8 +128,22 @@ impl<'a> Pass<'a> {
             .is_some_and(|i| i.instance.status == InstanceStatus::Draining)
     }
 
+    /// Stops a task; one registered in target groups is deregistered first and stays
+    /// DEACTIVATING (running) until its targets drained.
     pub(super) fn stop(&mut self, t: &TaskRecord, reason: &str, changes: &mut Vec<Change>) {
-        stop_in(self.region, t, "ServiceSchedulerInitiated", reason, changes);
+        let mut drained_now = false;
+        for (key, draining) in registered_targets_of(self.r, &t.task) {
+            if !draining && self.edits.deregister(self.r, &key, self.now) {
+                *self.deregistered.entry(key.target_group_arn.clone()).or_default() += 1;
+                drained_now = true;
+            }
+        }
+        if drained_now && t.task.last() == TaskStatus::Running {
+            deactivate_in(self.region, t, "ServiceSchedulerInitiated", reason, changes);
+            self.draining += 1;
+        } else {
+            stop_in(self.region, t, "ServiceSchedulerInitiated", reason, changes);
+        }
         self.stopped.push(t.task.task_arn.clone());
     }
 }

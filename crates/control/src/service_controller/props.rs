@@ -199,7 +199,7 @@ impl World {
                             let mut rec = (*state.region("us-east-1").tasks[&arn]).clone();
                             rec.task.started_at = Some(now);
                             changes.push(Change::Task { region: "us-east-1".into(), record: Arc::new(rec) });
-                            Ok(())
+                            Ok::<(), berth_model::EcsError>(())
                         })
                         .await
                         .unwrap();

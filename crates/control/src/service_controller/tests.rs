@@ -115,7 +115,7 @@ impl Harness {
                     t.task.started_at = t.task.started_at.map(|s| s - seconds);
                     changes.push(Change::Task { region: "us-east-1".into(), record: Arc::new(t) });
                 }
-                Ok(())
+                Ok::<(), berth_model::EcsError>(())
             })
             .await
             .unwrap();
@@ -378,7 +378,7 @@ async fn a_stored_huge_desired_count_is_worked_in_small_batches_and_can_be_fixed
             rec.service.deployments[0].desired_count = i64::MAX;
             rec.service.deployment_configuration.maximum_percent = Some(2000);
             changes.push(Change::Service { region: "us-east-1".into(), record: Arc::new(rec) });
-            Ok(())
+            Ok::<(), berth_model::EcsError>(())
         })
         .await
         .unwrap();

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     placement::{PlacementConstraint, PlacementStrategy},
-    service::{DeploymentConfiguration, Service},
+    service::{DeploymentConfiguration, LoadBalancer, Service},
     tag::Tag,
     Failure,
 };
@@ -32,6 +32,8 @@ pub struct CreateServiceRequest {
     pub placement_strategy: Vec<PlacementStrategy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health_check_grace_period_seconds: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_balancers: Vec<LoadBalancer>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -67,6 +69,8 @@ pub struct UpdateServiceRequest {
     pub placement_strategy: Option<Vec<PlacementStrategy>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health_check_grace_period_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancers: Option<Vec<LoadBalancer>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
