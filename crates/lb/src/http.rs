@@ -1,7 +1,8 @@
 //! HTTP listeners: HTTP/1.1 with keep-alive from clients; each request is matched to a
 //! rule and answered by its action — a fixed response, a redirect, or a target of the
 //! forwarded-to group, with `X-Forwarded-For`/`-Proto`/`-Port` added. A target that
-//! refuses the connection is skipped for the next one; with no target to take the request
+//! refuses the connection is skipped for the next one (so is one that closes it without
+//! answering, for idempotent methods); with no target to take the request
 //! the answer is 503, a target that fails it 502, one too slow 504, as ALB answers.
 
 use std::{
@@ -180,6 +181,11 @@ async fn forward(req: Request<Incoming>, peer: SocketAddr, plan: &ListenerPlan, 
         let Some(target) = next.take().or_else(|| group.pick(&tried)) else { break };
         let Some(addr) = target.addr else { break };
         let guard = target.begin(shared.report.clone());
+        if target.is_draining() {
+            // It began draining since it was picked (and may already be reported idle).
+            tried.push(target.key.clone());
+            continue;
+        }
         match shared.pool.send(addr, &request, timeout).await {
             Ok(response) => {
                 let (mut head, body) = response.into_parts();
@@ -198,8 +204,12 @@ async fn forward(req: Request<Incoming>, peer: SocketAddr, plan: &ListenerPlan, 
                 tracing::debug!(target = %addr, error = %e, "target refused the connection; trying another");
                 tried.push(target.key.clone());
             }
+            Err(SendError::Closed(e)) if parts.method.is_idempotent() => {
+                tracing::debug!(target = %addr, error = %e, "target closed the connection unanswered; trying another");
+                tried.push(target.key.clone());
+            }
             Err(SendError::Timeout) => return elb_error(StatusCode::GATEWAY_TIMEOUT),
-            Err(SendError::Failed(e)) => {
+            Err(SendError::Failed(e) | SendError::Closed(e)) => {
                 tracing::debug!(target = %addr, error = %e, "target failed the request");
                 return elb_error(StatusCode::BAD_GATEWAY);
             }

@@ -141,7 +141,8 @@ impl DataPlane {
                 let reuse = running
                     .checkers
                     .remove(&t.key)
-                    .filter(|c| c.target.addr == addr && c.plan == tg.health_check);
+                    // A draining target registered again starts its checks afresh, as ELB's does.
+                    .filter(|c| c.target.addr == addr && c.plan == tg.health_check && !(c.target.is_draining() && !t.draining));
                 let checker = reuse.unwrap_or_else(|| {
                     let target = Arc::new(TargetState::new(t.key.clone(), addr, t.draining));
                     let task = tg.health_check.enabled.then(|| {

@@ -28,6 +28,9 @@ pub enum SendError {
     Connect(std::io::Error),
     /// No answer within the listener's idle timeout.
     Timeout,
+    /// The target closed the connection without answering a byte (a dead container
+    /// behind Docker's port proxy looks like this): an idempotent request may go elsewhere.
+    Closed(hyper::Error),
     /// The target failed the request after it was sent.
     Failed(hyper::Error),
 }
@@ -88,6 +91,8 @@ impl Pool {
                 self.put(addr, fresh);
                 Ok(response)
             }
+            // Every failure before an answer's head but a malformed answer: closed or reset.
+            Ok(Err(e)) if !e.is_parse() && !e.is_parse_status() => Err(SendError::Closed(e)),
             Ok(Err(e)) => Err(SendError::Failed(e)),
             Err(_) => Err(SendError::Timeout),
         }

@@ -39,6 +39,10 @@ async fn relay(mut client: TcpStream, plan: &ListenerPlan, shared: &Shared) {
         let Some(target) = group.pick(&tried) else { return };
         let Some(addr) = target.addr else { return };
         let guard = target.begin(shared.report.clone());
+        if target.is_draining() {
+            tried.push(target.key.clone());
+            continue;
+        }
         match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(mut upstream)) => {
                 let _ = upstream.set_nodelay(true);

@@ -124,7 +124,8 @@ pub async fn get(port: u16, path: &str, host: &str) -> Result<(u16, String), Str
 }
 
 /// An HTTP backend in this process: answers `name` on every path (`/health` too) unless
-/// made unhealthy (then 500); `/slow` answers after `slow`.
+/// made unhealthy (then 500); `/slow` answers after `slow`. `served` counts requests
+/// received (health checks aside).
 pub struct Backend {
     pub addr: SocketAddr,
     pub healthy: Arc<AtomicBool>,
@@ -160,16 +161,17 @@ impl Backend {
                         let text = String::from_utf8_lossy(&buf[..have]).to_string();
                         let Some(end) = text.find("\r\n\r\n") else { continue };
                         let path = text.split(' ').nth(1).unwrap_or("/").to_string();
+                        let close = text[..end].to_ascii_lowercase().contains("connection: close");
+                        if path != "/health" {
+                            n.fetch_add(1, Ordering::SeqCst);
+                        }
                         if path == "/slow" {
                             tokio::time::sleep(slow).await;
                         }
                         let ok = h.load(Ordering::SeqCst);
-                        if path != "/health" {
-                            n.fetch_add(1, Ordering::SeqCst);
-                        }
                         let (code, body) = if ok { ("200 OK", name.clone()) } else { ("500 Internal Server Error", "sick".into()) };
                         let reply = format!("HTTP/1.1 {code}\r\nContent-Length: {}\r\n\r\n{body}", body.len());
-                        if s.write_all(reply.as_bytes()).await.is_err() {
+                        if s.write_all(reply.as_bytes()).await.is_err() || close {
                             return;
                         }
                         buf.copy_within(end + 4..have, 0);

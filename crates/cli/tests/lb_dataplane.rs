@@ -1,0 +1,146 @@
+//! The load balancer's data plane end to end: `berth server` with backends in the test
+//! process as `ip` targets — round robin, an unhealthy target leaving the rotation and
+//! coming back, draining that waits for a slow request, and a TCP listener.
+
+mod lb_support;
+
+use std::{
+    sync::atomic::Ordering,
+    time::{Duration, Instant},
+};
+
+use berth_testkit::{wait_for, BerthProcess, DEADLINE};
+use lb_support::{free_port, get, installed_clis, Backend, Elb};
+
+fn berth() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_BIN_EXE_berth"))
+}
+
+fn target(b: &Backend) -> String {
+    format!("Id=127.0.0.1,Port={}", b.addr.port())
+}
+
+async fn all_healthy(elb: &Elb<'_>, tg: &str, n: usize) {
+    wait_for(&format!("{n} healthy targets"), DEADLINE, async || {
+        let h = elb.health(tg);
+        if h.len() == n && h.iter().all(|(_, _, s)| s == "healthy") { Ok(()) } else { Err(format!("{h:?}")) }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unhealthy_target_leaves_the_rotation_and_comes_back_and_draining_waits_for_a_slow_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = BerthProcess::start_with(berth(), dir.path(), 0, &["--lb-listen", "127.0.0.1"]);
+    let cli = installed_clis().remove(0);
+    let elb = Elb { cli: &cli, server: &server };
+    let backends = [
+        Backend::start("a", Duration::from_secs(3)).await,
+        Backend::start("b", Duration::from_secs(3)).await,
+        Backend::start("c", Duration::from_secs(3)).await,
+    ];
+    let lb = elb.load_balancer("web", "application");
+    let tg = elb.target_group(
+        "web",
+        &[
+            "--protocol", "HTTP", "--port", "80", "--target-type", "ip", "--health-check-path", "/health",
+            "--health-check-interval-seconds", "5", "--health-check-timeout-seconds", "2", "--healthy-threshold-count", "2",
+            "--unhealthy-threshold-count", "2",
+        ],
+    );
+    let port = free_port();
+    elb.listener(&lb, "HTTP", port, &tg);
+    let targets: Vec<String> = backends.iter().map(target).collect();
+    let mut args = vec!["register-targets", "--target-group-arn", tg.as_str(), "--targets"];
+    args.extend(targets.iter().map(String::as_str));
+    let registered = Instant::now();
+    elb.json(&args);
+    all_healthy(&elb, &tg, 3).await;
+    println!("three new targets healthy {:?} after registration", registered.elapsed());
+
+    // Round robin: 30 requests, 10 each.
+    let mut seen = std::collections::HashMap::new();
+    for _ in 0..30 {
+        let (status, body) = get(port, "/", "web").await.unwrap();
+        assert_eq!(status, 200);
+        *seen.entry(body).or_insert(0) += 1;
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen.values().all(|n| *n == 10), "{seen:?}");
+
+    // `b` fails its checks: it leaves the rotation with ELB's reason, then comes back.
+    backends[1].healthy.store(false, Ordering::SeqCst);
+    wait_for("b unhealthy", DEADLINE, async || {
+        let v = elb.json(&["describe-target-health", "--target-group-arn", &tg, "--targets", &targets[1]]);
+        let h = &v["TargetHealthDescriptions"][0]["TargetHealth"];
+        if h["State"] == "unhealthy" && h["Reason"] == "Target.ResponseCodeMismatch" { Ok(()) } else { Err(h.to_string()) }
+    })
+    .await;
+    for _ in 0..10 {
+        assert_ne!(get(port, "/", "web").await.unwrap().1, "b");
+    }
+    backends[1].healthy.store(true, Ordering::SeqCst);
+    all_healthy(&elb, &tg, 3).await;
+    let mut back = false;
+    for _ in 0..6 {
+        back |= get(port, "/", "web").await.unwrap().1 == "b";
+    }
+    assert!(back, "b is back in the rotation");
+
+    // Draining: a slow request on `a` finishes; `a` takes nothing new and leaves `draining`
+    // when the request is done, well before the 300 s deregistration delay.
+    let a_before = backends[0].served.load(Ordering::SeqCst);
+    let slow = tokio::spawn(async move {
+        // Requests rotate: send until one lands on `a` (each slow request takes 3 s).
+        loop {
+            let (status, body) = get(port, "/slow", "web").await.unwrap();
+            if body == "a" || status != 200 {
+                return (status, body);
+            }
+        }
+    });
+    wait_for("a slow request in flight on a", DEADLINE, async || {
+        if backends[0].served.load(Ordering::SeqCst) > a_before { Ok(()) } else { Err("not yet".to_string()) }
+    })
+    .await;
+    elb.json(&["deregister-targets", "--target-group-arn", &tg, "--targets", &targets[0]]);
+    let states = elb.health(&tg);
+    assert!(states.iter().any(|(_, p, s)| *p == backends[0].addr.port() as u64 && s == "draining"), "{states:?}");
+    let before = backends[0].served.load(Ordering::SeqCst);
+    for _ in 0..6 {
+        assert_ne!(get(port, "/", "web").await.unwrap().1, "a", "a draining target takes no new request");
+    }
+    assert_eq!(slow.await.unwrap(), (200, "a".to_string()), "the in-flight request finished");
+    assert_eq!(backends[0].served.load(Ordering::SeqCst), before);
+    wait_for("a deregistered", Duration::from_secs(20), async || {
+        let h = elb.health(&tg);
+        if h.len() == 2 { Ok(()) } else { Err(format!("{h:?}")) }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tcp_listener_relays_connections_and_skips_a_refusing_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = BerthProcess::start_with(berth(), dir.path(), 0, &["--lb-listen", "127.0.0.1"]);
+    let cli = installed_clis().remove(0);
+    let elb = Elb { cli: &cli, server: &server };
+    let live = Backend::start("tcp-live", Duration::ZERO).await;
+    let nlb = elb.load_balancer("net", "network");
+    let tg = elb.target_group("net", &["--protocol", "TCP", "--port", "80", "--target-type", "ip", "--health-check-interval-seconds", "10"]);
+    let port = free_port();
+    elb.listener(&nlb, "TCP", port, &tg);
+    elb.json(&["register-targets", "--target-group-arn", &tg, "--targets", &target(&live)]);
+    all_healthy(&elb, &tg, 1).await;
+    for _ in 0..5 {
+        assert_eq!(get(port, "/", "x").await.unwrap(), (200, "tcp-live".to_string()));
+    }
+    // A second target that was healthy dies: connections it refuses go to the live one.
+    let dying = Backend::start("tcp-dying", Duration::ZERO).await;
+    elb.json(&["register-targets", "--target-group-arn", &tg, "--targets", &target(&dying)]);
+    all_healthy(&elb, &tg, 2).await;
+    drop(dying);
+    for _ in 0..6 {
+        assert_eq!(get(port, "/", "x").await.unwrap(), (200, "tcp-live".to_string()));
+    }
+}
