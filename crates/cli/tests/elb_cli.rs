@@ -39,11 +39,25 @@ async fn exercise(elb: &Elb<'_>, backend: &Backend) {
     elb.fails(&["create-load-balancer", "--name", "web", "--type", "network"], "DuplicateLoadBalancerName");
     elb.fails(&["create-load-balancer", "--name=bad_name"], "ValidationError");
     let attrs = elb.json(&[
-        "modify-load-balancer-attributes", "--load-balancer-arn", &lb, "--attributes", "Key=idle_timeout.timeout_seconds,Value=30",
+        "modify-load-balancer-attributes",
+        "--load-balancer-arn",
+        &lb,
+        "--attributes",
+        "Key=idle_timeout.timeout_seconds,Value=30",
     ]);
-    assert!(attrs["Attributes"].as_array().unwrap().iter().any(|a| a["Key"] == "idle_timeout.timeout_seconds" && a["Value"] == "30"));
+    assert!(attrs["Attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["Key"] == "idle_timeout.timeout_seconds" && a["Value"] == "30"));
     elb.fails(
-        &["modify-load-balancer-attributes", "--load-balancer-arn", &lb, "--attributes", "Key=idle_timeout.timeout_seconds,Value=0"],
+        &[
+            "modify-load-balancer-attributes",
+            "--load-balancer-arn",
+            &lb,
+            "--attributes",
+            "Key=idle_timeout.timeout_seconds,Value=0",
+        ],
         "ValidationError",
     );
     let attrs = elb.json(&["describe-load-balancer-attributes", "--load-balancer-arn", &lb]);
@@ -53,8 +67,18 @@ async fn exercise(elb: &Elb<'_>, backend: &Backend) {
     let tg = elb.target_group(
         "web",
         &[
-            "--protocol", "HTTP", "--port", "8080", "--target-type", "ip", "--health-check-path", "/health",
-            "--health-check-interval-seconds", "5", "--healthy-threshold-count", "2",
+            "--protocol",
+            "HTTP",
+            "--port",
+            "8080",
+            "--target-type",
+            "ip",
+            "--health-check-path",
+            "/health",
+            "--health-check-interval-seconds",
+            "5",
+            "--healthy-threshold-count",
+            "2",
         ],
     );
     let other = elb.target_group("other", &["--protocol", "HTTP", "--port", "80", "--target-type", "ip"]);
@@ -67,62 +91,151 @@ async fn exercise(elb: &Elb<'_>, backend: &Backend) {
     assert_eq!(described["Matcher"]["HttpCode"], "200");
     elb.fails(&["describe-target-groups", "--names", "nope"], "TargetGroupNotFound");
     elb.fails(
-        &["create-target-group", "--name", "bad", "--protocol", "HTTP", "--port", "80", "--health-check-interval-seconds", "5", "--health-check-timeout-seconds", "10"],
+        &[
+            "create-target-group",
+            "--name",
+            "bad",
+            "--protocol",
+            "HTTP",
+            "--port",
+            "80",
+            "--health-check-interval-seconds",
+            "5",
+            "--health-check-timeout-seconds",
+            "10",
+        ],
         "ValidationError",
     );
-    let v = elb.json(&["modify-target-group", "--target-group-arn", &other, "--health-check-path", "/ping", "--matcher", "HttpCode=200-299"]);
+    let v = elb.json(&[
+        "modify-target-group",
+        "--target-group-arn",
+        &other,
+        "--health-check-path",
+        "/ping",
+        "--matcher",
+        "HttpCode=200-299",
+    ]);
     assert_eq!(v["TargetGroups"][0]["HealthCheckPath"], "/ping");
     let v = elb.json(&[
-        "modify-target-group-attributes", "--target-group-arn", &tg, "--attributes",
-        "Key=deregistration_delay.timeout_seconds,Value=5", "Key=load_balancing.algorithm.type,Value=least_outstanding_requests",
+        "modify-target-group-attributes",
+        "--target-group-arn",
+        &tg,
+        "--attributes",
+        "Key=deregistration_delay.timeout_seconds,Value=5",
+        "Key=load_balancing.algorithm.type,Value=least_outstanding_requests",
     ]);
-    assert!(v["Attributes"].as_array().unwrap().iter().any(|a| a["Key"] == "deregistration_delay.timeout_seconds" && a["Value"] == "5"));
+    assert!(v["Attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["Key"] == "deregistration_delay.timeout_seconds" && a["Value"] == "5"));
     elb.fails(
-        &["modify-target-group-attributes", "--target-group-arn", &tg, "--attributes", "Key=load_balancing.algorithm.type,Value=fastest"],
+        &[
+            "modify-target-group-attributes",
+            "--target-group-arn",
+            &tg,
+            "--attributes",
+            "Key=load_balancing.algorithm.type,Value=fastest",
+        ],
         "ValidationError",
     );
     let v = elb.json(&["describe-target-group-attributes", "--target-group-arn", &tg]);
-    assert!(v["Attributes"].as_array().unwrap().iter().any(|a| a["Key"] == "stickiness.enabled" && a["Value"] == "false"));
+    assert!(v["Attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["Key"] == "stickiness.enabled" && a["Value"] == "false"));
 
     // Listeners and rules.
     let port = free_port();
     let listener = elb.listener(&lb, "HTTP", port, &tg);
-    let (_, _, err) = elb.run(&["create-listener", "--load-balancer-arn", &lb, "--protocol", "HTTP", "--port", &port.to_string(),
-        "--default-actions", &format!("Type=forward,TargetGroupArn={tg}")]);
+    let (_, _, err) = elb.run(&[
+        "create-listener",
+        "--load-balancer-arn",
+        &lb,
+        "--protocol",
+        "HTTP",
+        "--port",
+        &port.to_string(),
+        "--default-actions",
+        &format!("Type=forward,TargetGroupArn={tg}"),
+    ]);
     assert!(err.contains("(DuplicateListener)"), "{err}");
     elb.fails(
-        &["create-listener", "--load-balancer-arn", &nlb, "--protocol", "HTTP", "--port", "1", "--default-actions",
-          &format!("Type=forward,TargetGroupArn={tg}")],
+        &[
+            "create-listener",
+            "--load-balancer-arn",
+            &nlb,
+            "--protocol",
+            "HTTP",
+            "--port",
+            "1",
+            "--default-actions",
+            &format!("Type=forward,TargetGroupArn={tg}"),
+        ],
         "IncompatibleProtocols",
     );
     let v = elb.json(&["describe-listeners", "--load-balancer-arn", &lb]);
     assert_eq!(v["Listeners"][0]["Port"], port);
-    assert_eq!(elb.json(&["describe-target-groups", "--load-balancer-arn", &lb])["TargetGroups"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        elb.json(&["describe-target-groups", "--load-balancer-arn", &lb])["TargetGroups"].as_array().unwrap().len(),
+        1
+    );
     elb.fails(&["delete-target-group", "--target-group-arn", &tg], "ResourceInUse");
     let rule = elb.json(&[
-        "create-rule", "--listener-arn", &listener, "--priority", "10", "--conditions", "Field=path-pattern,Values=/api/*",
-        "--actions", "Type=fixed-response,FixedResponseConfig={StatusCode=418,ContentType=text/plain,MessageBody=teapot}",
+        "create-rule",
+        "--listener-arn",
+        &listener,
+        "--priority",
+        "10",
+        "--conditions",
+        "Field=path-pattern,Values=/api/*",
+        "--actions",
+        "Type=fixed-response,FixedResponseConfig={StatusCode=418,ContentType=text/plain,MessageBody=teapot}",
     ])["Rules"][0]["RuleArn"]
         .as_str()
         .unwrap()
         .to_string();
     elb.fails(
-        &["create-rule", "--listener-arn", &listener, "--priority", "10", "--conditions", "Field=host-header,Values=a.example",
-          "--actions", &format!("Type=forward,TargetGroupArn={other}")],
+        &[
+            "create-rule",
+            "--listener-arn",
+            &listener,
+            "--priority",
+            "10",
+            "--conditions",
+            "Field=host-header,Values=a.example",
+            "--actions",
+            &format!("Type=forward,TargetGroupArn={other}"),
+        ],
         "PriorityInUse",
     );
     let host_rule = elb.json(&[
-        "create-rule", "--listener-arn", &listener, "--priority", "20", "--conditions", "Field=host-header,Values=other.example",
-        "--actions", &format!("Type=forward,TargetGroupArn={other}"),
+        "create-rule",
+        "--listener-arn",
+        &listener,
+        "--priority",
+        "20",
+        "--conditions",
+        "Field=host-header,Values=other.example",
+        "--actions",
+        &format!("Type=forward,TargetGroupArn={other}"),
     ])["Rules"][0]["RuleArn"]
         .as_str()
         .unwrap()
         .to_string();
     let rules = elb.json(&["describe-rules", "--listener-arn", &listener]);
-    let priorities: Vec<&str> = rules["Rules"].as_array().unwrap().iter().map(|r| r["Priority"].as_str().unwrap()).collect();
+    let priorities: Vec<&str> =
+        rules["Rules"].as_array().unwrap().iter().map(|r| r["Priority"].as_str().unwrap()).collect();
     assert_eq!(priorities, ["10", "20", "default"]);
     elb.json(&["set-rule-priorities", "--rule-priorities", &format!("RuleArn={host_rule},Priority=5")]);
-    elb.json(&["modify-rule", "--rule-arn", &host_rule, "--conditions", "Field=host-header,Values=other.example,b.example"]);
+    elb.json(&[
+        "modify-rule",
+        "--rule-arn",
+        &host_rule,
+        "--conditions",
+        "Field=host-header,Values=other.example,b.example",
+    ]);
     elb.fails(&["set-rule-priorities", "--rule-priorities", &format!("RuleArn={rule},Priority=5")], "PriorityInUse");
 
     // Targets, health, the data plane, waiters.
@@ -151,7 +264,13 @@ async fn exercise(elb: &Elb<'_>, backend: &Backend) {
 
     // Deleting.
     elb.json(&["delete-rule", "--rule-arn", &rule]);
-    elb.json(&["modify-listener", "--listener-arn", &listener, "--default-actions", &format!("Type=forward,TargetGroupArn={other}")]);
+    elb.json(&[
+        "modify-listener",
+        "--listener-arn",
+        &listener,
+        "--default-actions",
+        &format!("Type=forward,TargetGroupArn={other}"),
+    ]);
     elb.json(&["delete-target-group", "--target-group-arn", &tg]);
     elb.json(&["delete-listener", "--listener-arn", &listener]);
     elb.fails(&["describe-listeners", "--listener-arns", &listener], "ListenerNotFound");
@@ -174,8 +293,17 @@ async fn a_port_another_program_holds_is_a_clear_error() {
     let lb = elb.load_balancer("web", "application");
     let tg = elb.target_group("web", &["--protocol", "HTTP", "--port", "80"]);
     let err = elb.fails(
-        &["create-listener", "--load-balancer-arn", &lb, "--protocol", "HTTP", "--port", &port, "--default-actions",
-          &format!("Type=forward,TargetGroupArn={tg}")],
+        &[
+            "create-listener",
+            "--load-balancer-arn",
+            &lb,
+            "--protocol",
+            "HTTP",
+            "--port",
+            &port,
+            "--default-actions",
+            &format!("Type=forward,TargetGroupArn={tg}"),
+        ],
         "InvalidConfigurationRequest",
     );
     assert!(err.contains(&format!("Port {port} cannot be used")), "{err}");

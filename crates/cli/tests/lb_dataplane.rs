@@ -23,7 +23,11 @@ fn target(b: &Backend) -> String {
 async fn all_healthy(elb: &Elb<'_>, tg: &str, n: usize) {
     wait_for(&format!("{n} healthy targets"), DEADLINE, async || {
         let h = elb.health(tg);
-        if h.len() == n && h.iter().all(|(_, _, s)| s == "healthy") { Ok(()) } else { Err(format!("{h:?}")) }
+        if h.len() == n && h.iter().all(|(_, _, s)| s == "healthy") {
+            Ok(())
+        } else {
+            Err(format!("{h:?}"))
+        }
     })
     .await;
 }
@@ -43,9 +47,22 @@ async fn an_unhealthy_target_leaves_the_rotation_and_comes_back_and_draining_wai
     let tg = elb.target_group(
         "web",
         &[
-            "--protocol", "HTTP", "--port", "80", "--target-type", "ip", "--health-check-path", "/health",
-            "--health-check-interval-seconds", "5", "--health-check-timeout-seconds", "2", "--healthy-threshold-count", "2",
-            "--unhealthy-threshold-count", "2",
+            "--protocol",
+            "HTTP",
+            "--port",
+            "80",
+            "--target-type",
+            "ip",
+            "--health-check-path",
+            "/health",
+            "--health-check-interval-seconds",
+            "5",
+            "--health-check-timeout-seconds",
+            "2",
+            "--healthy-threshold-count",
+            "2",
+            "--unhealthy-threshold-count",
+            "2",
         ],
     );
     let port = free_port();
@@ -73,7 +90,11 @@ async fn an_unhealthy_target_leaves_the_rotation_and_comes_back_and_draining_wai
     wait_for("b unhealthy", DEADLINE, async || {
         let v = elb.json(&["describe-target-health", "--target-group-arn", &tg, "--targets", &targets[1]]);
         let h = &v["TargetHealthDescriptions"][0]["TargetHealth"];
-        if h["State"] == "unhealthy" && h["Reason"] == "Target.ResponseCodeMismatch" { Ok(()) } else { Err(h.to_string()) }
+        if h["State"] == "unhealthy" && h["Reason"] == "Target.ResponseCodeMismatch" {
+            Ok(())
+        } else {
+            Err(h.to_string())
+        }
     })
     .await;
     for _ in 0..10 {
@@ -100,7 +121,11 @@ async fn an_unhealthy_target_leaves_the_rotation_and_comes_back_and_draining_wai
         }
     });
     wait_for("a slow request in flight on a", DEADLINE, async || {
-        if backends[0].served.load(Ordering::SeqCst) > a_before { Ok(()) } else { Err("not yet".to_string()) }
+        if backends[0].served.load(Ordering::SeqCst) > a_before {
+            Ok(())
+        } else {
+            Err("not yet".to_string())
+        }
     })
     .await;
     elb.json(&["deregister-targets", "--target-group-arn", &tg, "--targets", &targets[0]]);
@@ -114,7 +139,11 @@ async fn an_unhealthy_target_leaves_the_rotation_and_comes_back_and_draining_wai
     assert_eq!(backends[0].served.load(Ordering::SeqCst), before);
     wait_for("a deregistered", Duration::from_secs(20), async || {
         let h = elb.health(&tg);
-        if h.len() == 2 { Ok(()) } else { Err(format!("{h:?}")) }
+        if h.len() == 2 {
+            Ok(())
+        } else {
+            Err(format!("{h:?}"))
+        }
     })
     .await;
 }
@@ -127,7 +156,10 @@ async fn a_tcp_listener_relays_connections_and_skips_a_refusing_target() {
     let elb = Elb { cli: &cli, server: &server };
     let live = Backend::start("tcp-live", Duration::ZERO).await;
     let nlb = elb.load_balancer("net", "network");
-    let tg = elb.target_group("net", &["--protocol", "TCP", "--port", "80", "--target-type", "ip", "--health-check-interval-seconds", "10"]);
+    let tg = elb.target_group(
+        "net",
+        &["--protocol", "TCP", "--port", "80", "--target-type", "ip", "--health-check-interval-seconds", "10"],
+    );
     let port = free_port();
     elb.listener(&nlb, "TCP", port, &tg);
     elb.json(&["register-targets", "--target-group-arn", &tg, "--targets", &target(&live)]);

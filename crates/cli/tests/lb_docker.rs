@@ -61,18 +61,30 @@ impl Load {
 async fn a_service_behind_a_load_balancer_answers_round_robin_and_deploys_without_a_failed_request() {
     let mut env = DockerEnv::start_with(berth(), "lb", &["--lb-listen", "127.0.0.1"]).await;
     env.agent(0, &[]).await;
-    let cli = std::path::PathBuf::from(if std::path::Path::new("/usr/bin/aws").exists() { "/usr/bin/aws" } else { "aws" });
+    let cli =
+        std::path::PathBuf::from(if std::path::Path::new("/usr/bin/aws").exists() { "/usr/bin/aws" } else { "aws" });
     let elb = Elb { cli: &cli, server: env.server() };
     let lb = elb.load_balancer("web", "application");
     let tg = elb.target_group(
         "web",
-        &["--protocol", "HTTP", "--port", "8080", "--target-type", "instance", "--health-check-interval-seconds", "5",
-          "--healthy-threshold-count", "2"],
+        &[
+            "--protocol",
+            "HTTP",
+            "--port",
+            "8080",
+            "--target-type",
+            "instance",
+            "--health-check-interval-seconds",
+            "5",
+            "--healthy-threshold-count",
+            "2",
+        ],
     );
     let port = free_port();
     elb.listener(&lb, "HTTP", port, &tg);
     let revision = |version: &str| {
-        let command = format!("mkdir -p /www && echo {version}-$HOSTNAME > /www/index.html && exec httpd -f -p 8080 -h /www");
+        let command =
+            format!("mkdir -p /www && echo {version}-$HOSTNAME > /www/index.html && exec httpd -f -p 8080 -h /www");
         env.container("app", &command).port_mappings(PortMapping::builder().container_port(8080).host_port(0).build())
     };
     let v1 = env.register("web", vec![revision("v1").build()]).await;
@@ -87,7 +99,9 @@ async fn a_service_behind_a_load_balancer_answers_round_robin_and_deploys_withou
         .desired_count(3)
         .load_balancers(target_group.clone())
         .health_check_grace_period_seconds(10)
-        .deployment_configuration(DeploymentConfiguration::builder().minimum_healthy_percent(100).maximum_percent(200).build())
+        .deployment_configuration(
+            DeploymentConfiguration::builder().minimum_healthy_percent(100).maximum_percent(200).build(),
+        )
         .send()
         .await
         .unwrap();
@@ -102,7 +116,11 @@ async fn a_service_behind_a_load_balancer_answers_round_robin_and_deploys_withou
                     && svc.deployments()[0].rollout_state().map(|s| s.as_str()) == Some("COMPLETED");
                 let healthy = health.len() == 3 && health.iter().all(|(_, _, s)| s == "healthy");
                 let running = env.image.containers().len() == 3;
-                if completed && healthy && running { Ok(svc) } else { Err(format!("{health:?}, {:?}", svc.deployments())) }
+                if completed && healthy && running {
+                    Ok(svc)
+                } else {
+                    Err(format!("{health:?}, {:?}", svc.deployments()))
+                }
             })
             .await
         }
@@ -111,7 +129,11 @@ async fn a_service_behind_a_load_balancer_answers_round_robin_and_deploys_withou
     println!("service created to 3 healthy targets in {:?}", created.elapsed());
     assert_eq!(svc.load_balancers()[0].target_group_arn(), Some(tg.as_str()));
     let events: Vec<String> = svc.events().iter().filter_map(|e| e.message().map(String::from)).collect();
-    assert!(events.iter().any(|m| m.contains("registered 3 targets in (target-group") || m.contains("registered 1 targets in (target-group")), "{events:?}");
+    assert!(
+        events.iter().any(|m| m.contains("registered 3 targets in (target-group")
+            || m.contains("registered 1 targets in (target-group")),
+        "{events:?}"
+    );
 
     // Round robin over the three tasks: each answers its own id, 10 times in 30.
     let mut seen = std::collections::HashMap::new();
@@ -139,7 +161,14 @@ async fn a_service_behind_a_load_balancer_answers_round_robin_and_deploys_withou
 
     // docker kill of a task: the sequential client loses at most its one request in flight.
     let load = Load::start(port);
-    wait_for("some answers", DEADLINE, async || if load.ok.load(Ordering::SeqCst) > 5 { Ok(()) } else { Err("none".to_string()) }).await;
+    wait_for("some answers", DEADLINE, async || {
+        if load.ok.load(Ordering::SeqCst) > 5 {
+            Ok(())
+        } else {
+            Err("none".to_string())
+        }
+    })
+    .await;
     let victim = env.image.containers()[0].clone();
     docker_cli(&["kill", &victim]);
     wait_for("a replacement task healthy in the target group", DEADLINE, async || {

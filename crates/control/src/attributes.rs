@@ -73,7 +73,12 @@ impl Control {
                 }
             }
             for (_, mut rec) in updated {
-                let custom = rec.instance.attributes.iter().filter(|a| berth_model::container_instance::is_custom_attribute(&a.name)).count();
+                let custom = rec
+                    .instance
+                    .attributes
+                    .iter()
+                    .filter(|a| berth_model::container_instance::is_custom_attribute(&a.name))
+                    .count();
                 if custom > berth_model::container_instance::MAX_CUSTOM_ATTRIBUTES {
                     return Err(EcsError::AttributeLimitExceeded(format!(
                         "A container instance can have at most 10 custom attributes; this would give it {custom}."

@@ -128,12 +128,7 @@ async fn probe_once(addr: SocketAddr, plan: &HealthCheckPlan) -> Probe {
 }
 
 /// Checks one target until the task is aborted, reporting each change of state.
-pub async fn run(
-    target: Arc<TargetState>,
-    plan: HealthCheckPlan,
-    initial_interval: Duration,
-    report: crate::Reporter,
-) {
+pub async fn run(target: Arc<TargetState>, plan: HealthCheckPlan, initial_interval: Duration, report: crate::Reporter) {
     let key: TargetKey = target.key.clone();
     let mut machine = HealthMachine::new(plan.healthy_threshold, plan.unhealthy_threshold);
     report(vec![Observation::Health { key: key.clone(), health: machine.health().clone() }]);
@@ -223,7 +218,12 @@ mod tests {
         let sink = seen.clone();
         let report: crate::Reporter = Arc::new(move |o: Vec<Observation>| sink.lock().unwrap().extend(o));
         let checker = tokio::spawn(run(target.clone(), plan, Duration::from_secs(1), report));
-        let healthy = || seen.lock().unwrap().iter().any(|o| matches!(o, Observation::Health { health, .. } if health.state == TargetHealthState::Healthy));
+        let healthy = || {
+            seen.lock()
+                .unwrap()
+                .iter()
+                .any(|o| matches!(o, Observation::Health { health, .. } if health.state == TargetHealthState::Healthy))
+        };
         let started = tokio::time::Instant::now();
         while !healthy() {
             tokio::time::sleep(Duration::from_millis(100)).await;

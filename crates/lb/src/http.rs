@@ -42,8 +42,16 @@ const MAX_REQUEST_BODY: usize = 32 << 20;
 const MAX_ATTEMPTS: usize = 3;
 const STICKY_COOKIE: &str = "AWSALB";
 /// Headers that describe one hop, not the request.
-const HOP_BY_HOP: [&str; 8] =
-    ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
 
 pub async fn serve(listener: TcpListener, routes: Arc<RwLock<Arc<ListenerPlan>>>, shared: Arc<Shared>) {
     loop {
@@ -116,7 +124,9 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, plan: &ListenerPlan, s
             r
         }
         ActionPlan::Forward { groups, .. } => {
-            let Some(arn) = routing::weighted(groups, rand::random::<f64>()) else { return elb_error(StatusCode::SERVICE_UNAVAILABLE) };
+            let Some(arn) = routing::weighted(groups, rand::random::<f64>()) else {
+                return elb_error(StatusCode::SERVICE_UNAVAILABLE);
+            };
             forward(req, peer, plan, shared, arn).await
         }
     }
@@ -160,7 +170,13 @@ fn sticky_token(headers: &HeaderMap) -> Option<String> {
     })
 }
 
-async fn forward(req: Request<Incoming>, peer: SocketAddr, plan: &ListenerPlan, shared: &Shared, arn: &str) -> Response<ProxyBody> {
+async fn forward(
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    plan: &ListenerPlan,
+    shared: &Shared,
+    arn: &str,
+) -> Response<ProxyBody> {
     let Some(group) = shared.group(arn) else { return elb_error(StatusCode::SERVICE_UNAVAILABLE) };
     if !group.has_candidates() {
         return elb_error(StatusCode::SERVICE_UNAVAILABLE);
@@ -190,7 +206,11 @@ async fn forward(req: Request<Incoming>, peer: SocketAddr, plan: &ListenerPlan, 
             Ok(response) => {
                 let (mut head, body) = response.into_parts();
                 if sticky_seconds.is_some() {
-                    let cookie = format!("{STICKY_COOKIE}={}; Max-Age={}; Path=/", cookie_token(&target.key), sticky_seconds.unwrap_or(0));
+                    let cookie = format!(
+                        "{STICKY_COOKIE}={}; Max-Age={}; Path=/",
+                        cookie_token(&target.key),
+                        sticky_seconds.unwrap_or(0)
+                    );
                     if let Ok(v) = HeaderValue::from_str(&cookie) {
                         head.headers.append(header::SET_COOKIE, v);
                     }

@@ -114,7 +114,8 @@ fn resolve(host: &Option<String>, port: u16) -> Option<SocketAddr> {
 
 impl DataPlane {
     pub fn new(config: LbConfig, report: Reporter) -> DataPlane {
-        let shared = Arc::new(Shared { groups: RwLock::new(Arc::new(HashMap::new())), report, pool: pool::Pool::default() });
+        let shared =
+            Arc::new(Shared { groups: RwLock::new(Arc::new(HashMap::new())), report, pool: pool::Pool::default() });
         DataPlane { config, shared, running: Mutex::new(Running::default()) }
     }
 
@@ -142,7 +143,9 @@ impl DataPlane {
                     .checkers
                     .remove(&t.key)
                     // A draining target registered again starts its checks afresh, as ELB's does.
-                    .filter(|c| c.target.addr == addr && c.plan == tg.health_check && !(c.target.is_draining() && !t.draining));
+                    .filter(|c| {
+                        c.target.addr == addr && c.plan == tg.health_check && (t.draining || !c.target.is_draining())
+                    });
                 let checker = reuse.unwrap_or_else(|| {
                     let target = Arc::new(TargetState::new(t.key.clone(), addr, t.draining));
                     let task = tg.health_check.enabled.then(|| {
@@ -181,7 +184,9 @@ impl DataPlane {
                     tracing::info!(port, protocol = %lp.protocol, listener = %lp.arn, "load balancer listener started");
                     running.listeners.insert(port, l);
                 }
-                Err(e) => tracing::error!(port, listener = %lp.arn, error = %e, "load balancer listener could not bind its port"),
+                Err(e) => {
+                    tracing::error!(port, listener = %lp.arn, error = %e, "load balancer listener could not bind its port")
+                }
             }
         }
     }

@@ -59,7 +59,14 @@ pub fn weighted(groups: &[(String, u32)], roll: f64) -> Option<&str> {
 }
 
 /// A redirect's Location, with ELB's `#{…}` placeholders filled in.
-pub fn redirect_location(a: &ActionPlan, protocol: &str, host: &str, port: u16, path: &str, query: &str) -> Option<String> {
+pub fn redirect_location(
+    a: &ActionPlan,
+    protocol: &str,
+    host: &str,
+    port: u16,
+    path: &str,
+    query: &str,
+) -> Option<String> {
     let ActionPlan::Redirect { protocol: p, host: h, port: po, path: pa, query: q, .. } = a else { return None };
     let host_only = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
     let fill = |s: &str| {
@@ -128,6 +135,9 @@ mod tests {
             query: "#{query}".into(),
             status: 301,
         };
-        assert_eq!(redirect_location(&a, "HTTP", "h.example:8000", 8000, "/old", "a=1").unwrap(), "http://h.example:8443/new/old?a=1");
+        assert_eq!(
+            redirect_location(&a, "HTTP", "h.example:8000", 8000, "/old", "a=1").unwrap(),
+            "http://h.example:8443/new/old?a=1"
+        );
     }
 }

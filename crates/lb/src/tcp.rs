@@ -33,7 +33,9 @@ pub async fn serve(listener: TcpListener, routes: Arc<RwLock<Arc<ListenerPlan>>>
 async fn relay(mut client: TcpStream, plan: &ListenerPlan, shared: &Shared) {
     let _ = client.set_nodelay(true);
     let Some(ActionPlan::Forward { groups, .. }) = plan.rules.last().map(|r| &r.action) else { return };
-    let Some(group) = routing::weighted(groups, rand::random::<f64>()).and_then(|arn| shared.group(arn)) else { return };
+    let Some(group) = routing::weighted(groups, rand::random::<f64>()).and_then(|arn| shared.group(arn)) else {
+        return;
+    };
     let mut tried: Vec<TargetKey> = Vec::new();
     for _ in 0..MAX_ATTEMPTS {
         let Some(target) = group.pick(&tried) else { return };

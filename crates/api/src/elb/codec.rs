@@ -45,7 +45,8 @@ fn insert(node: &mut Node, path: &[&str], value: String) -> Result<(), String> {
     // `member.N` (N from 1) is a list position.
     if *head == "member" {
         let (index, rest) = rest.split_first().ok_or("a list member has no position")?;
-        let index: usize = index.parse().ok().filter(|i| *i >= 1).ok_or_else(|| format!("'{index}' is not a list position"))?;
+        let index: usize =
+            index.parse().ok().filter(|i| *i >= 1).ok_or_else(|| format!("'{index}' is not a list position"))?;
         if !matches!(node, Node::List(_)) {
             *node = Node::List(BTreeMap::new());
         }
@@ -63,8 +64,8 @@ fn insert(node: &mut Node, path: &[&str], value: String) -> Result<(), String> {
 
 /// Reads a form-encoded body. Empty values stand for empty lists and absent members.
 pub fn parse(body: &[u8]) -> Result<QueryRequest, ElbError> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(body).map_err(|e| ElbError::validation(format!("The request is not form-encoded: {e}")))?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|e| ElbError::validation(format!("The request is not form-encoded: {e}")))?;
     let mut root = Node::Map(BTreeMap::new());
     let mut action = None;
     for (key, value) in pairs {
@@ -177,10 +178,22 @@ mod tests {
 
     #[test]
     fn answers_wrap_lists_in_members_and_escape_text() {
-        let xml = response("DescribeTags", &serde_json::json!({"TagDescriptions": [{"ResourceArn": "a<b", "Tags": []}]}), "id-1");
+        let xml = response(
+            "DescribeTags",
+            &serde_json::json!({"TagDescriptions": [{"ResourceArn": "a<b", "Tags": []}]}),
+            "id-1",
+        );
         let xml = String::from_utf8(xml).unwrap();
-        assert!(xml.contains("<DescribeTagsResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\">"), "{xml}");
-        assert!(xml.contains("<TagDescriptions><member><ResourceArn>a&lt;b</ResourceArn><Tags></Tags></member></TagDescriptions>"), "{xml}");
+        assert!(
+            xml.contains("<DescribeTagsResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\">"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(
+                "<TagDescriptions><member><ResourceArn>a&lt;b</ResourceArn><Tags></Tags></member></TagDescriptions>"
+            ),
+            "{xml}"
+        );
         assert!(xml.contains("<RequestId>id-1</RequestId>"));
         let empty = String::from_utf8(response("AddTags", &serde_json::json!({}), "x")).unwrap();
         assert!(empty.contains("<AddTagsResult/>"), "{empty}");

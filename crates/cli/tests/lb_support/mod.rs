@@ -78,8 +78,15 @@ impl Elb<'_> {
     pub fn listener(&self, lb: &str, protocol: &str, port: u16, tg: &str) -> String {
         let action = format!("Type=forward,TargetGroupArn={tg}");
         let v = self.json(&[
-            "create-listener", "--load-balancer-arn", lb, "--protocol", protocol, "--port", &port.to_string(),
-            "--default-actions", &action,
+            "create-listener",
+            "--load-balancer-arn",
+            lb,
+            "--protocol",
+            protocol,
+            "--port",
+            &port.to_string(),
+            "--default-actions",
+            &action,
         ]);
         v["Listeners"][0]["ListenerArn"].as_str().unwrap().to_string()
     }
@@ -169,7 +176,8 @@ impl Backend {
                             tokio::time::sleep(slow).await;
                         }
                         let ok = h.load(Ordering::SeqCst);
-                        let (code, body) = if ok { ("200 OK", name.clone()) } else { ("500 Internal Server Error", "sick".into()) };
+                        let (code, body) =
+                            if ok { ("200 OK", name.clone()) } else { ("500 Internal Server Error", "sick".into()) };
                         let reply = format!("HTTP/1.1 {code}\r\nContent-Length: {}\r\n\r\n{body}", body.len());
                         if s.write_all(reply.as_bytes()).await.is_err() || close {
                             return;

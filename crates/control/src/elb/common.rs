@@ -20,7 +20,11 @@ pub fn delete(region: &str, kind: &'static str, arn: &str) -> Change {
 
 /// One page of `items` from `marker` (an offset berth hands out) with at most
 /// `page_size` (1–400) items, and the marker of the next page.
-pub fn page<T>(items: Vec<T>, marker: Option<&str>, page_size: Option<i64>) -> Result<(Vec<T>, Option<String>), ElbError> {
+pub fn page<T>(
+    items: Vec<T>,
+    marker: Option<&str>,
+    page_size: Option<i64>,
+) -> Result<(Vec<T>, Option<String>), ElbError> {
     let size = page_size.unwrap_or(400);
     if !(1..=400).contains(&size) {
         return Err(ElbError::validation(format!("Page size '{size}' must be between 1 and 400")));
@@ -61,14 +65,18 @@ pub fn modified_attributes(
 pub fn int_attribute(key: &str, value: &str, lo: i64, hi: i64) -> Result<(), ElbError> {
     match value.parse::<i64>() {
         Ok(n) if (lo..=hi).contains(&n) => Ok(()),
-        _ => Err(ElbError::validation(format!("'{value}' is not a valid value for {key}: it must be an integer from {lo} to {hi}"))),
+        _ => Err(ElbError::validation(format!(
+            "'{value}' is not a valid value for {key}: it must be an integer from {lo} to {hi}"
+        ))),
     }
 }
 
 pub fn bool_attribute(key: &str, value: &str) -> Result<(), ElbError> {
     match value {
         "true" | "false" => Ok(()),
-        _ => Err(ElbError::validation(format!("'{value}' is not a valid value for {key}: it must be 'true' or 'false'"))),
+        _ => {
+            Err(ElbError::validation(format!("'{value}' is not a valid value for {key}: it must be 'true' or 'false'")))
+        }
     }
 }
 

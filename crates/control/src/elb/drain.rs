@@ -38,11 +38,18 @@ impl Reconciler for DrainController {
         })
     }
 
-    fn reconcile(&self, state: &State, key: &Self::Key, now: f64, changes: &mut Vec<Change>) -> Result<Action, EcsError> {
+    fn reconcile(
+        &self,
+        state: &State,
+        key: &Self::Key,
+        now: f64,
+        changes: &mut Vec<Change>,
+    ) -> Result<Action, EcsError> {
         let (region, arn) = key;
         let elb = &state.region(region).elb;
         let Some(tg) = elb.target_groups.get(arn) else { return Ok(Action::Done) };
-        let delay: f64 = tg.attributes.get("deregistration_delay.timeout_seconds").and_then(|v| v.parse().ok()).unwrap_or(300.0);
+        let delay: f64 =
+            tg.attributes.get("deregistration_delay.timeout_seconds").and_then(|v| v.parse().ok()).unwrap_or(300.0);
         let unused = elb.load_balancers_using(arn).is_empty();
         let mut record = tg.as_ref().clone();
         let mut next = Action::Done;

@@ -20,7 +20,11 @@ use crate::{state::Change, RegionState, State};
 const MAX_LOAD_BALANCERS: usize = 5;
 
 /// Checks a service's load balancers against the task definition and the target groups.
-pub fn check_service_load_balancers(region: &RegionState, td: &TaskDefinition, lbs: &[LoadBalancer]) -> Result<(), EcsError> {
+pub fn check_service_load_balancers(
+    region: &RegionState,
+    td: &TaskDefinition,
+    lbs: &[LoadBalancer],
+) -> Result<(), EcsError> {
     if lbs.len() > MAX_LOAD_BALANCERS {
         return Err(EcsError::invalid(format!("A service can have at most {MAX_LOAD_BALANCERS} load balancers.")));
     }
@@ -30,7 +34,10 @@ pub fn check_service_load_balancers(region: &RegionState, td: &TaskDefinition, l
                 "loadBalancers: targetGroupArn is required (Classic Load Balancers by loadBalancerName are not supported by berth).",
             ));
         };
-        let name = lb.container_name.as_deref().ok_or_else(|| EcsError::invalid("loadBalancers: containerName is required."))?;
+        let name = lb
+            .container_name
+            .as_deref()
+            .ok_or_else(|| EcsError::invalid("loadBalancers: containerName is required."))?;
         let port = lb.container_port.ok_or_else(|| EcsError::invalid("loadBalancers: containerPort is required."))?;
         let tg = region
             .elb
@@ -42,13 +49,14 @@ pub fn check_service_load_balancers(region: &RegionState, td: &TaskDefinition, l
                 "The target group with targetGroupArn {arn} does not have an associated load balancer."
             )));
         }
-        let container = td
-            .container_definitions
-            .iter()
-            .find(|c| c.name.as_deref() == Some(name))
-            .ok_or_else(|| EcsError::invalid(format!("The container {name} does not exist in the task definition.")))?;
+        let container =
+            td.container_definitions.iter().find(|c| c.name.as_deref() == Some(name)).ok_or_else(|| {
+                EcsError::invalid(format!("The container {name} does not exist in the task definition."))
+            })?;
         if !container.port_mappings.iter().any(|m| m.container_port.map(i64::from) == Some(port)) {
-            return Err(EcsError::invalid(format!("The container {name} did not have a container port {port} defined.")));
+            return Err(EcsError::invalid(format!(
+                "The container {name} did not have a container port {port} defined."
+            )));
         }
         let awsvpc = td.network_mode.as_deref() == Some("awsvpc");
         match tg.target_group.target_type {
@@ -79,7 +87,9 @@ pub fn task_targets(region: &RegionState, lbs: &[LoadBalancer], task: &Task) -> 
     let instance = task.container_instance_arn.as_ref().and_then(|i| region.instances.get(i));
     let mut out = Vec::new();
     for lb in lbs {
-        let (Some(arn), Some(name), Some(port)) = (&lb.target_group_arn, &lb.container_name, lb.container_port) else { continue };
+        let (Some(arn), Some(name), Some(port)) = (&lb.target_group_arn, &lb.container_name, lb.container_port) else {
+            continue;
+        };
         let Some(tg) = region.elb.target_groups.get(arn) else { continue };
         let Some(container) = task.containers.iter().find(|c| &c.name == name) else { continue };
         let binding = container.network_bindings.iter().find(|b| b.container_port.map(i64::from) == Some(port));
@@ -100,7 +110,12 @@ pub fn task_targets(region: &RegionState, lbs: &[LoadBalancer], task: &Task) -> 
 /// Every registration a task holds in any target group (found by its instance and host
 /// ports), draining ones included.
 pub fn registered_targets_of(region: &RegionState, task: &Task) -> Vec<(TargetKey, bool)> {
-    let Some(id) = task.container_instance_arn.as_ref().and_then(|i| region.instances.get(i)).and_then(|i| i.instance.ec2_instance_id.clone()) else {
+    let Some(id) = task
+        .container_instance_arn
+        .as_ref()
+        .and_then(|i| region.instances.get(i))
+        .and_then(|i| i.instance.ec2_instance_id.clone())
+    else {
         return Vec::new();
     };
     let ports: Vec<u16> = task
@@ -118,7 +133,11 @@ pub fn registered_targets_of(region: &RegionState, task: &Task) -> Vec<(TargetKe
             continue;
         }
         for t in tg.targets.iter().filter(|t| t.id == id && ports.contains(&t.port)) {
-            let key = TargetKey { target_group_arn: tg.target_group.target_group_arn.clone(), id: t.id.clone(), port: t.port };
+            let key = TargetKey {
+                target_group_arn: tg.target_group.target_group_arn.clone(),
+                id: t.id.clone(),
+                port: t.port,
+            };
             out.push((key, t.draining_since.is_some()));
         }
     }
@@ -142,7 +161,10 @@ impl TargetGroupEdits {
 
     /// The registration of `key`, as edited so far.
     pub fn target<'a>(&'a self, region: &'a RegionState, key: &TargetKey) -> Option<&'a RegisteredTarget> {
-        let tg = self.edited.get(&key.target_group_arn).or_else(|| region.elb.target_groups.get(&key.target_group_arn).map(|a| a.as_ref()))?;
+        let tg = self
+            .edited
+            .get(&key.target_group_arn)
+            .or_else(|| region.elb.target_groups.get(&key.target_group_arn).map(|a| a.as_ref()))?;
         tg.targets.iter().find(|t| t.id == key.id && t.port == key.port)
     }
 

@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use berth_model::elb::{
     error::required,
-    requests::{CreateListenerRequest, DescribeListenersRequest, Empty, ListenerArnRequest, ListenersResult, ModifyListenerRequest},
+    requests::{
+        CreateListenerRequest, DescribeListenersRequest, Empty, ListenerArnRequest, ListenersResult,
+        ModifyListenerRequest,
+    },
     validate, Action, ElbError, Listener, LoadBalancerType, Protocol,
 };
 
@@ -39,7 +42,10 @@ fn check_protocol(kind: LoadBalancerType, protocol: Protocol) -> Result<(), ElbE
 pub fn check_actions(elb: &ElbState, protocol: Protocol, actions: &[Action]) -> Result<(), ElbError> {
     validate::actions(actions)?;
     for a in actions {
-        let forwarded = a.target_group_arn.iter().chain(a.forward_config.iter().flat_map(|f| &f.target_groups).filter_map(|t| t.target_group_arn.as_ref()));
+        let forwarded = a
+            .target_group_arn
+            .iter()
+            .chain(a.forward_config.iter().flat_map(|f| &f.target_groups).filter_map(|t| t.target_group_arn.as_ref()));
         for tg_arn in forwarded {
             let tg = elb.target_groups.get(tg_arn).ok_or_else(ElbError::target_group_not_found)?;
             if tg.target_group.protocol != Some(protocol) {
@@ -59,22 +65,26 @@ pub fn check_actions(elb: &ElbState, protocol: Protocol, actions: &[Action]) -> 
 /// Refuses a port another listener already serves (berth serves every load balancer on
 /// one address, so ports are unique across load balancers).
 fn check_port(elb_all: &[&ElbState], lb_arn: &str, port: i64, except: Option<&str>) -> Result<(), ElbError> {
-    for elb in elb_all {
-        for l in elb.listeners.values().filter(|l| l.port == port && Some(l.listener_arn.as_str()) != except) {
-            if l.load_balancer_arn == lb_arn {
-                return Err(ElbError::duplicate_listener());
-            }
-            return Err(ElbError::invalid_configuration(format!(
-                "Port {port} is already served by listener '{}'; berth serves every load balancer on one address, so each port serves one listener",
-                l.listener_arn
-            )));
-        }
+    let taken = elb_all
+        .iter()
+        .flat_map(|elb| elb.listeners.values())
+        .find(|l| l.port == port && Some(l.listener_arn.as_str()) != except);
+    match taken {
+        Some(l) if l.load_balancer_arn == lb_arn => Err(ElbError::duplicate_listener()),
+        Some(l) => Err(ElbError::invalid_configuration(format!(
+            "Port {port} is already served by listener '{}'; berth serves every load balancer on one address, so each port serves one listener",
+            l.listener_arn
+        ))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 impl Control {
-    pub async fn create_listener(&self, caller: &Caller, req: CreateListenerRequest) -> Result<ListenersResult, ElbError> {
+    pub async fn create_listener(
+        &self,
+        caller: &Caller,
+        req: CreateListenerRequest,
+    ) -> Result<ListenersResult, ElbError> {
         let lb_arn = required(&req.load_balancer_arn, "LoadBalancerArn")?.clone();
         let port = validate::port(*required(&req.port, "Port")?)? as i64;
         let protocol = validate::protocol(required(&req.protocol, "Protocol")?)?;
@@ -90,26 +100,41 @@ impl Control {
             check_protocol(lb.load_balancer.kind, protocol)?;
             check_actions(elb, protocol, &req.default_actions)?;
             if elb.listeners_of(&lb_arn).count() >= 50 {
-                return Err(ElbError { code: "TooManyListeners", message: "A load balancer can have at most 50 listeners".into(), status: 400 });
+                return Err(ElbError {
+                    code: "TooManyListeners",
+                    message: "A load balancer can have at most 50 listeners".into(),
+                    status: 400,
+                });
             }
             let all: Vec<&ElbState> = state.regions().map(|(_, r)| &r.elb).collect();
             check_port(&all, &lb_arn, port, None)?;
             let lb_path = lb_arn.split_once(":loadbalancer/").map(|(_, p)| p).unwrap_or("");
             let listener = Listener {
-                listener_arn: berth_model::elb::arn(&caller.region, &caller.account, &format!("listener/{lb_path}/{}", random_hex(16))),
+                listener_arn: berth_model::elb::arn(
+                    &caller.region,
+                    &caller.account,
+                    &format!("listener/{lb_path}/{}", random_hex(16)),
+                ),
                 load_balancer_arn: lb_arn,
                 port,
                 protocol,
                 default_actions: normalized(req.default_actions),
             };
-            changes.push(Change::Elb { region: caller.region.clone(), change: ElbChange::Listener(Arc::new(listener.clone())) });
+            changes.push(Change::Elb {
+                region: caller.region.clone(),
+                change: ElbChange::Listener(Arc::new(listener.clone())),
+            });
             tags::put(changes, &caller.region, &listener.listener_arn, tags);
             Ok(ListenersResult { listeners: vec![listener], next_marker: None })
         })
         .await
     }
 
-    pub fn describe_listeners(&self, caller: &Caller, req: DescribeListenersRequest) -> Result<ListenersResult, ElbError> {
+    pub fn describe_listeners(
+        &self,
+        caller: &Caller,
+        req: DescribeListenersRequest,
+    ) -> Result<ListenersResult, ElbError> {
         if req.load_balancer_arn.is_none() && req.listener_arns.is_empty() {
             return Err(ElbError::validation("A load balancer ARN or listener ARNs must be specified"));
         }
@@ -131,11 +156,17 @@ impl Control {
         })
     }
 
-    pub async fn modify_listener(&self, caller: &Caller, req: ModifyListenerRequest) -> Result<ListenersResult, ElbError> {
+    pub async fn modify_listener(
+        &self,
+        caller: &Caller,
+        req: ModifyListenerRequest,
+    ) -> Result<ListenersResult, ElbError> {
         let arn = required(&req.listener_arn, "ListenerArn")?.clone();
         if let Some(port) = req.port {
             let port = validate::port(port)?;
-            let current = self.read(|s| s.region(&caller.region).elb.listeners.get(&arn).map(|l| (l.port, l.load_balancer_arn.clone())));
+            let current = self.read(|s| {
+                s.region(&caller.region).elb.listeners.get(&arn).map(|l| (l.port, l.load_balancer_arn.clone()))
+            });
             if let Some((old, _)) = current {
                 if old != port as i64 {
                     self.check_host_port(port)?;
@@ -161,7 +192,10 @@ impl Control {
                 listener.default_actions = normalized(actions);
             }
             check_actions(elb, listener.protocol, &listener.default_actions)?;
-            changes.push(Change::Elb { region: caller.region.clone(), change: ElbChange::Listener(Arc::new(listener.clone())) });
+            changes.push(Change::Elb {
+                region: caller.region.clone(),
+                change: ElbChange::Listener(Arc::new(listener.clone())),
+            });
             Ok(ListenersResult { listeners: vec![listener], next_marker: None })
         })
         .await
@@ -211,8 +245,14 @@ pub fn normalized(actions: Vec<Action>) -> Vec<Action> {
             a.order.get_or_insert(i as i64 + 1);
             if let (Some(tg), None) = (&a.target_group_arn, &a.forward_config) {
                 a.forward_config = Some(berth_model::elb::ForwardActionConfig {
-                    target_groups: vec![berth_model::elb::TargetGroupTuple { target_group_arn: Some(tg.clone()), weight: Some(1) }],
-                    target_group_stickiness_config: Some(berth_model::elb::TargetGroupStickinessConfig { enabled: Some(false), duration_seconds: None }),
+                    target_groups: vec![berth_model::elb::TargetGroupTuple {
+                        target_group_arn: Some(tg.clone()),
+                        weight: Some(1),
+                    }],
+                    target_group_stickiness_config: Some(berth_model::elb::TargetGroupStickinessConfig {
+                        enabled: Some(false),
+                        duration_seconds: None,
+                    }),
                 });
             }
             a

@@ -51,8 +51,9 @@ impl Control {
         validate::name("Load balancer", &name)?;
         let kind = match req.kind.as_deref() {
             None => LoadBalancerType::Application,
-            Some(t) => LoadBalancerType::parse(t)
-                .ok_or_else(|| ElbError::validation(format!("Load balancer type '{t}' must be application, network or gateway")))?,
+            Some(t) => LoadBalancerType::parse(t).ok_or_else(|| {
+                ElbError::validation(format!("Load balancer type '{t}' must be application, network or gateway"))
+            })?,
         };
         if kind == LoadBalancerType::Gateway {
             return Err(ElbError::validation("Gateway load balancers are not supported by berth"));
@@ -72,19 +73,26 @@ impl Control {
             if let Some(existing) = elb.load_balancer_named(&name) {
                 // ELB answers a repeated identical create with the existing load balancer.
                 if existing.load_balancer.kind == kind && existing.load_balancer.scheme == scheme {
-                    return Ok(LoadBalancersResult { load_balancers: vec![existing.load_balancer.clone()], next_marker: None });
+                    return Ok(LoadBalancersResult {
+                        load_balancers: vec![existing.load_balancer.clone()],
+                        next_marker: None,
+                    });
                 }
                 return Err(ElbError::duplicate_load_balancer_name());
             }
             let id = random_hex(16);
             let short = if kind == LoadBalancerType::Network { "net" } else { "app" };
-            let arn = berth_model::elb::arn(&caller.region, &caller.account, &format!("loadbalancer/{short}/{name}/{id}"));
+            let arn =
+                berth_model::elb::arn(&caller.region, &caller.account, &format!("loadbalancer/{short}/{name}/{id}"));
             let zones = if subnets.is_empty() {
                 vec![AvailabilityZone { zone_name: Some(format!("{}a", caller.region)), subnet_id: None }]
             } else {
                 subnets
                     .iter()
-                    .map(|s| AvailabilityZone { zone_name: Some(format!("{}a", caller.region)), subnet_id: Some(s.clone()) })
+                    .map(|s| AvailabilityZone {
+                        zone_name: Some(format!("{}a", caller.region)),
+                        subnet_id: Some(s.clone()),
+                    })
                     .collect()
             };
             let dns_name = match &dns_suffix {
@@ -105,8 +113,10 @@ impl Control {
                 security_groups: req.security_groups,
                 ip_address_type,
             };
-            let record = LoadBalancerRecord { load_balancer: load_balancer.clone(), attributes: default_attributes(kind) };
-            changes.push(Change::Elb { region: caller.region.clone(), change: ElbChange::LoadBalancer(Arc::new(record)) });
+            let record =
+                LoadBalancerRecord { load_balancer: load_balancer.clone(), attributes: default_attributes(kind) };
+            changes
+                .push(Change::Elb { region: caller.region.clone(), change: ElbChange::LoadBalancer(Arc::new(record)) });
             tags::put(changes, &caller.region, &arn, tags);
             Ok(LoadBalancersResult { load_balancers: vec![load_balancer], next_marker: None })
         })
@@ -119,19 +129,30 @@ impl Control {
         req: DescribeLoadBalancersRequest,
     ) -> Result<LoadBalancersResult, ElbError> {
         if !req.load_balancer_arns.is_empty() && !req.names.is_empty() {
-            return Err(ElbError::validation("Load balancer names and load balancer ARNs cannot be specified at the same time"));
+            return Err(ElbError::validation(
+                "Load balancer names and load balancer ARNs cannot be specified at the same time",
+            ));
         }
         self.read(|state| {
             let elb = &state.region(&caller.region).elb;
             let found: Vec<LoadBalancer> = if !req.load_balancer_arns.is_empty() {
                 req.load_balancer_arns
                     .iter()
-                    .map(|a| elb.load_balancers.get(a).map(|r| r.load_balancer.clone()).ok_or_else(ElbError::load_balancer_not_found))
+                    .map(|a| {
+                        elb.load_balancers
+                            .get(a)
+                            .map(|r| r.load_balancer.clone())
+                            .ok_or_else(ElbError::load_balancer_not_found)
+                    })
                     .collect::<Result<_, _>>()?
             } else if !req.names.is_empty() {
                 req.names
                     .iter()
-                    .map(|n| elb.load_balancer_named(n).map(|r| r.load_balancer.clone()).ok_or_else(ElbError::load_balancer_not_found))
+                    .map(|n| {
+                        elb.load_balancer_named(n)
+                            .map(|r| r.load_balancer.clone())
+                            .ok_or_else(ElbError::load_balancer_not_found)
+                    })
                     .collect::<Result<_, _>>()?
             } else {
                 elb.load_balancers.values().map(|r| r.load_balancer.clone()).collect()
@@ -174,7 +195,12 @@ impl Control {
     ) -> Result<AttributesResult, ElbError> {
         let arn = berth_model::elb::error::required(&req.load_balancer_arn, "LoadBalancerArn")?;
         self.read(|state| {
-            let r = state.region(&caller.region).elb.load_balancers.get(arn).ok_or_else(ElbError::load_balancer_not_found)?;
+            let r = state
+                .region(&caller.region)
+                .elb
+                .load_balancers
+                .get(arn)
+                .ok_or_else(ElbError::load_balancer_not_found)?;
             Ok(AttributesResult { attributes: common::attribute_list(&r.attributes) })
         })
     }
@@ -187,11 +213,17 @@ impl Control {
         let arn = berth_model::elb::error::required(&req.load_balancer_arn, "LoadBalancerArn")?.clone();
         let caller = caller.clone();
         self.write(move |state, changes| {
-            let r = state.region(&caller.region).elb.load_balancers.get(&arn).ok_or_else(ElbError::load_balancer_not_found)?;
+            let r = state
+                .region(&caller.region)
+                .elb
+                .load_balancers
+                .get(&arn)
+                .ok_or_else(ElbError::load_balancer_not_found)?;
             let attributes = common::modified_attributes(&r.attributes, &req.attributes, load_balancer_attribute)?;
             let record = LoadBalancerRecord { load_balancer: r.load_balancer.clone(), attributes };
             let result = AttributesResult { attributes: common::attribute_list(&record.attributes) };
-            changes.push(Change::Elb { region: caller.region.clone(), change: ElbChange::LoadBalancer(Arc::new(record)) });
+            changes
+                .push(Change::Elb { region: caller.region.clone(), change: ElbChange::LoadBalancer(Arc::new(record)) });
             Ok(result)
         })
         .await

@@ -4,8 +4,8 @@
 //! what it sees back into the [`HealthBook`]. [`drain`] finishes deregistrations.
 
 mod common;
-pub mod ecs;
 pub mod drain;
+pub mod ecs;
 mod listeners;
 mod load_balancers;
 pub mod plan;
@@ -18,8 +18,7 @@ pub mod targets;
 use std::sync::Arc;
 
 pub use state::{
-    forwards_to, ElbChange, ElbState, HealthBook, LoadBalancerRecord, RegisteredTarget, RuleRecord,
-    TargetGroupRecord,
+    forwards_to, ElbChange, ElbState, HealthBook, LoadBalancerRecord, RegisteredTarget, RuleRecord, TargetGroupRecord,
 };
 
 /// Tests whether the host can listen on a port (the data plane binds and releases it).

@@ -2,7 +2,10 @@
 //! serves and which targets each target group in use has, where they are reached.
 
 use berth_model::elb::{
-    plane::{ActionPlan, Algorithm, ConditionPlan, HealthCheckPlan, LbPlan, ListenerPlan, RulePlan, TargetGroupPlan, TargetKey, TargetPlan},
+    plane::{
+        ActionPlan, Algorithm, ConditionPlan, HealthCheckPlan, LbPlan, ListenerPlan, RulePlan, TargetGroupPlan,
+        TargetKey, TargetPlan,
+    },
     Action, ActionType, Protocol,
 };
 
@@ -18,13 +21,19 @@ fn action_plan(a: &Action) -> Option<ActionPlan> {
         ActionType::Forward => {
             let forward = a.forward_config.as_ref();
             let mut groups: Vec<(String, u32)> = forward
-                .map(|f| f.target_groups.iter().filter_map(|t| Some((t.target_group_arn.clone()?, t.weight.unwrap_or(1) as u32))).collect())
+                .map(|f| {
+                    f.target_groups
+                        .iter()
+                        .filter_map(|t| Some((t.target_group_arn.clone()?, t.weight.unwrap_or(1) as u32)))
+                        .collect()
+                })
                 .unwrap_or_default();
             if groups.is_empty() {
                 groups.push((a.target_group_arn.clone()?, 1));
             }
             let sticky = forward.and_then(|f| f.target_group_stickiness_config.as_ref());
-            let stickiness_seconds = sticky.filter(|s| s.enabled == Some(true)).map(|s| s.duration_seconds.unwrap_or(3600) as u64);
+            let stickiness_seconds =
+                sticky.filter(|s| s.enabled == Some(true)).map(|s| s.duration_seconds.unwrap_or(3600) as u64);
             ActionPlan::Forward { groups, stickiness_seconds }
         }
         ActionType::FixedResponse => {

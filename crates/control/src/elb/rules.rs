@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use berth_model::elb::{
     error::required,
-    requests::{CreateRuleRequest, DescribeRulesRequest, Empty, ModifyRuleRequest, RuleArnRequest, RulesResult, SetRulePrioritiesRequest},
+    requests::{
+        CreateRuleRequest, DescribeRulesRequest, Empty, ModifyRuleRequest, RuleArnRequest, RulesResult,
+        SetRulePrioritiesRequest,
+    },
     validate, ElbError, Listener, Rule, RuleCondition,
 };
 
@@ -100,7 +103,11 @@ impl Control {
                 return Err(ElbError::priority_in_use(priority));
             }
             if elb.rules_of(&listener_arn).count() >= MAX_RULES {
-                return Err(ElbError { code: "TooManyRules", message: format!("A listener can have at most {MAX_RULES} rules"), status: 400 });
+                return Err(ElbError {
+                    code: "TooManyRules",
+                    message: format!("A listener can have at most {MAX_RULES} rules"),
+                    status: 400,
+                });
             }
             let rule = Rule {
                 rule_arn: rule_arn(&listener_arn, &random_hex(16)),
@@ -131,7 +138,9 @@ impl Control {
                     .iter()
                     .map(|a| match elb.rules.get(a) {
                         Some(r) => Ok(r.rule.clone()),
-                        None => default_rule_owner(elb, a).map(|l| default_rule(l)).ok_or_else(ElbError::rule_not_found),
+                        None => {
+                            default_rule_owner(elb, a).map(|l| default_rule(l)).ok_or_else(ElbError::rule_not_found)
+                        }
                     })
                     .collect::<Result<Vec<_>, _>>()?
             };
@@ -151,7 +160,9 @@ impl Control {
             let region = caller.region.clone();
             if let Some(listener) = default_rule_owner(elb, &arn) {
                 if req.conditions.is_some() {
-                    return Err(ElbError::operation_not_permitted("The conditions of a default rule cannot be modified"));
+                    return Err(ElbError::operation_not_permitted(
+                        "The conditions of a default rule cannot be modified",
+                    ));
                 }
                 let mut listener = listener.as_ref().clone();
                 if let Some(actions) = req.actions {
@@ -197,7 +208,11 @@ impl Control {
         .await
     }
 
-    pub async fn set_rule_priorities(&self, caller: &Caller, req: SetRulePrioritiesRequest) -> Result<RulesResult, ElbError> {
+    pub async fn set_rule_priorities(
+        &self,
+        caller: &Caller,
+        req: SetRulePrioritiesRequest,
+    ) -> Result<RulesResult, ElbError> {
         let pairs = required(&req.rule_priorities, "RulePriorities")?.clone();
         let caller = caller.clone();
         self.write(move |state, changes| {
@@ -220,7 +235,12 @@ impl Control {
                     .rules_of(&r.listener_arn)
                     .filter(|o| !updated.iter().any(|u| u.rule.rule_arn == o.rule.rule_arn))
                     .map(|o| &o.rule)
-                    .chain(updated.iter().filter(|u| u.listener_arn == r.listener_arn && u.rule.rule_arn != r.rule.rule_arn).map(|u| &u.rule))
+                    .chain(
+                        updated
+                            .iter()
+                            .filter(|u| u.listener_arn == r.listener_arn && u.rule.rule_arn != r.rule.rule_arn)
+                            .map(|u| &u.rule),
+                    )
                     .any(|o| o.priority == r.rule.priority);
                 if clash {
                     return Err(ElbError::priority_in_use(r.rule.priority.parse().unwrap_or(0)));

@@ -77,7 +77,9 @@ impl ElbState {
         let mut arns: Vec<String> = Vec::new();
         for l in self.listeners.values() {
             let rules = self.rules_of(&l.listener_arn).flat_map(|r| r.rule.actions.iter());
-            if l.default_actions.iter().chain(rules).any(|a| forwards_to(a, tg_arn)) && !arns.contains(&l.load_balancer_arn) {
+            if l.default_actions.iter().chain(rules).any(|a| forwards_to(a, tg_arn))
+                && !arns.contains(&l.load_balancer_arn)
+            {
                 arns.push(l.load_balancer_arn.clone());
             }
         }
@@ -109,8 +111,12 @@ pub(crate) const RULE: &str = "elb-rule";
 impl ElbChange {
     pub fn apply(&self, elb: &mut ElbState) {
         match self {
-            ElbChange::LoadBalancer(r) => drop(elb.load_balancers.insert(r.load_balancer.load_balancer_arn.clone(), r.clone())),
-            ElbChange::TargetGroup(r) => drop(elb.target_groups.insert(r.target_group.target_group_arn.clone(), r.clone())),
+            ElbChange::LoadBalancer(r) => {
+                drop(elb.load_balancers.insert(r.load_balancer.load_balancer_arn.clone(), r.clone()))
+            }
+            ElbChange::TargetGroup(r) => {
+                drop(elb.target_groups.insert(r.target_group.target_group_arn.clone(), r.clone()))
+            }
             ElbChange::Listener(l) => drop(elb.listeners.insert(l.listener_arn.clone(), l.clone())),
             ElbChange::Rule(r) => drop(elb.rules.insert(r.rule.rule_arn.clone(), r.clone())),
             ElbChange::Delete { kind, arn } => match *kind {
@@ -177,7 +183,9 @@ impl HealthBook {
         use berth_model::elb::plane::Observation;
         let mut b = self.lock();
         match o {
-            Observation::Health { key, health } => b.health.insert(key.clone(), health.clone()).as_ref() != Some(health),
+            Observation::Health { key, health } => {
+                b.health.insert(key.clone(), health.clone()).as_ref() != Some(health)
+            }
             Observation::Idle { key } => b.idle.insert(key.clone()),
         }
     }

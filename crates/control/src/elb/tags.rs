@@ -23,7 +23,9 @@ pub fn checked(tags: &[Tag]) -> Result<Vec<StoredTag>, ElbError> {
     for t in tags {
         let key = t.key.as_deref().ok_or_else(|| ElbError::missing_parameter("Key"))?;
         if key.is_empty() || key.len() > 128 || key.starts_with("aws:") {
-            return Err(ElbError::validation(format!("Tag key '{key}' must be 1 to 128 characters and not begin with 'aws:'")));
+            return Err(ElbError::validation(format!(
+                "Tag key '{key}' must be 1 to 128 characters and not begin with 'aws:'"
+            )));
         }
         let value = t.value.as_deref().unwrap_or("");
         if value.len() > 256 {
@@ -123,7 +125,8 @@ impl Control {
             let mut tag_descriptions = Vec::new();
             for arn in arns {
                 exists(state, caller, arn)?;
-                tag_descriptions.push(TagDescription { resource_arn: arn.clone(), tags: wire(state.tags_of(&caller.region, arn)) });
+                tag_descriptions
+                    .push(TagDescription { resource_arn: arn.clone(), tags: wire(state.tags_of(&caller.region, arn)) });
             }
             Ok(TagsResult { tag_descriptions })
         })

@@ -60,7 +60,8 @@ fn apply_health_check(tg: &mut TargetGroup, h: &HealthCheckSettings, fresh: bool
     tg.unhealthy_threshold_count = h.unhealthy_threshold_count.unwrap_or(tg.unhealthy_threshold_count);
     if fresh && h.health_check_timeout_seconds.is_none() {
         // A short interval given alone brings the default timeout under it.
-        tg.health_check_timeout_seconds = tg.health_check_timeout_seconds.min(tg.health_check_interval_seconds - 1).max(2);
+        tg.health_check_timeout_seconds =
+            tg.health_check_timeout_seconds.min(tg.health_check_interval_seconds - 1).max(2);
     }
     if let Some(p) = &h.health_check_port {
         tg.health_check_port = Some(p.clone());
@@ -76,7 +77,9 @@ fn apply_health_check(tg: &mut TargetGroup, h: &HealthCheckSettings, fresh: bool
         }
         tg.matcher.get_or_insert_with(|| Matcher { http_code: Some("200".into()), grpc_code: None });
     } else if h.health_check_path.is_some() || h.matcher.is_some() {
-        return Err(ElbError::validation("A health check path and matcher can only be given for HTTP or HTTPS health checks"));
+        return Err(ElbError::validation(
+            "A health check path and matcher can only be given for HTTP or HTTPS health checks",
+        ));
     } else {
         tg.health_check_path = None;
         tg.matcher = None;
@@ -93,8 +96,9 @@ fn apply_health_check(tg: &mut TargetGroup, h: &HealthCheckSettings, fresh: bool
 fn new_target_group(caller: &Caller, req: &CreateTargetGroupRequest, name: &str) -> Result<TargetGroup, ElbError> {
     let target_type = match req.target_type.as_deref() {
         None => TargetType::Instance,
-        Some(t) => TargetType::parse(t)
-            .ok_or_else(|| ElbError::validation(format!("Target type '{t}' must be one of instance, ip, lambda, alb")))?,
+        Some(t) => TargetType::parse(t).ok_or_else(|| {
+            ElbError::validation(format!("Target type '{t}' must be one of instance, ip, lambda, alb"))
+        })?,
     };
     if matches!(target_type, TargetType::Lambda | TargetType::Alb) {
         return Err(ElbError::validation(format!("Target type '{target_type}' is not supported by berth")));
@@ -115,7 +119,8 @@ fn new_target_group(caller: &Caller, req: &CreateTargetGroupRequest, name: &str)
         vpc_id: req.vpc_id.clone(),
         health_check_protocol: Some(if protocol == Protocol::Http { Protocol::Http } else { Protocol::Tcp }),
         target_type,
-        protocol_version: (protocol == Protocol::Http).then(|| req.protocol_version.clone().unwrap_or_else(|| "HTTP1".into())),
+        protocol_version: (protocol == Protocol::Http)
+            .then(|| req.protocol_version.clone().unwrap_or_else(|| "HTTP1".into())),
         ip_address_type: req.ip_address_type.clone().unwrap_or_else(|| "ipv4".into()),
         ..Default::default()
     };
@@ -144,16 +149,24 @@ impl Control {
         self.write(move |state, changes| {
             let elb = &state.region(&caller.region).elb;
             if let Some(existing) = elb.target_group_named(&name) {
-                let same = TargetGroup { target_group_arn: String::new(), load_balancer_arns: Vec::new(), ..existing.target_group.clone() }
-                    == TargetGroup { target_group_arn: String::new(), ..tg.clone() };
+                let same = TargetGroup {
+                    target_group_arn: String::new(),
+                    load_balancer_arns: Vec::new(),
+                    ..existing.target_group.clone()
+                } == TargetGroup { target_group_arn: String::new(), ..tg.clone() };
                 if same {
                     return Ok(TargetGroupsResult { target_groups: vec![described(elb, existing)], next_marker: None });
                 }
                 return Err(ElbError::duplicate_target_group_name());
             }
             let arn = tg.target_group_arn.clone();
-            let record = TargetGroupRecord { attributes: default_attributes(tg.protocol), target_group: tg.clone(), targets: Vec::new() };
-            changes.push(Change::Elb { region: caller.region.clone(), change: ElbChange::TargetGroup(Arc::new(record)) });
+            let record = TargetGroupRecord {
+                attributes: default_attributes(tg.protocol),
+                target_group: tg.clone(),
+                targets: Vec::new(),
+            };
+            changes
+                .push(Change::Elb { region: caller.region.clone(), change: ElbChange::TargetGroup(Arc::new(record)) });
             tags::put(changes, &caller.region, &arn, tags);
             Ok(TargetGroupsResult { target_groups: vec![tg], next_marker: None })
         })
@@ -177,16 +190,26 @@ impl Control {
                 if !elb.load_balancers.contains_key(lb) {
                     return Err(ElbError::load_balancer_not_found());
                 }
-                elb.target_groups.values().map(|r| described(elb, r)).filter(|tg| tg.load_balancer_arns.contains(lb)).collect()
+                elb.target_groups
+                    .values()
+                    .map(|r| described(elb, r))
+                    .filter(|tg| tg.load_balancer_arns.contains(lb))
+                    .collect()
             } else if !req.target_group_arns.is_empty() {
                 req.target_group_arns
                     .iter()
-                    .map(|a| elb.target_groups.get(a).map(|r| described(elb, r)).ok_or_else(ElbError::target_group_not_found))
+                    .map(|a| {
+                        elb.target_groups.get(a).map(|r| described(elb, r)).ok_or_else(ElbError::target_group_not_found)
+                    })
                     .collect::<Result<_, _>>()?
             } else if !req.names.is_empty() {
                 req.names
                     .iter()
-                    .map(|n| elb.target_group_named(n).map(|r| described(elb, r)).ok_or_else(ElbError::target_group_not_found))
+                    .map(|n| {
+                        elb.target_group_named(n)
+                            .map(|r| described(elb, r))
+                            .ok_or_else(ElbError::target_group_not_found)
+                    })
                     .collect::<Result<_, _>>()?
             } else {
                 elb.target_groups.values().map(|r| described(elb, r)).collect()
@@ -209,7 +232,8 @@ impl Control {
             let mut record = r.as_ref().clone();
             apply_health_check(&mut record.target_group, &req.health_check, false)?;
             let result = described(elb, &record);
-            changes.push(Change::Elb { region: caller.region.clone(), change: ElbChange::TargetGroup(Arc::new(record)) });
+            changes
+                .push(Change::Elb { region: caller.region.clone(), change: ElbChange::TargetGroup(Arc::new(record)) });
             Ok(TargetGroupsResult { target_groups: vec![result], next_marker: None })
         })
         .await
@@ -224,7 +248,9 @@ impl Control {
                 return Ok(Empty {});
             }
             if !elb.load_balancers_using(&arn).is_empty() {
-                return Err(ElbError::resource_in_use(format!("Target group '{arn}' is currently in use by a listener or a rule")));
+                return Err(ElbError::resource_in_use(format!(
+                    "Target group '{arn}' is currently in use by a listener or a rule"
+                )));
             }
             changes.push(common::delete(&caller.region, TARGET_GROUP, &arn));
             tags::put(changes, &caller.region, &arn, Vec::new());
@@ -240,7 +266,8 @@ impl Control {
     ) -> Result<AttributesResult, ElbError> {
         let arn = required(&req.target_group_arn, "TargetGroupArn")?;
         self.read(|state| {
-            let r = state.region(&caller.region).elb.target_groups.get(arn).ok_or_else(ElbError::target_group_not_found)?;
+            let r =
+                state.region(&caller.region).elb.target_groups.get(arn).ok_or_else(ElbError::target_group_not_found)?;
             Ok(AttributesResult { attributes: common::attribute_list(&r.attributes) })
         })
     }
@@ -253,11 +280,17 @@ impl Control {
         let arn = required(&req.target_group_arn, "TargetGroupArn")?.clone();
         let caller = caller.clone();
         self.write(move |state, changes| {
-            let r = state.region(&caller.region).elb.target_groups.get(&arn).ok_or_else(ElbError::target_group_not_found)?;
+            let r = state
+                .region(&caller.region)
+                .elb
+                .target_groups
+                .get(&arn)
+                .ok_or_else(ElbError::target_group_not_found)?;
             let mut record = r.as_ref().clone();
             record.attributes = common::modified_attributes(&r.attributes, &req.attributes, target_group_attribute)?;
             let result = AttributesResult { attributes: common::attribute_list(&record.attributes) };
-            changes.push(Change::Elb { region: caller.region.clone(), change: ElbChange::TargetGroup(Arc::new(record)) });
+            changes
+                .push(Change::Elb { region: caller.region.clone(), change: ElbChange::TargetGroup(Arc::new(record)) });
             Ok(result)
         })
         .await

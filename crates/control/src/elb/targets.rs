@@ -30,7 +30,10 @@ pub fn target_host(region: &RegionState, target_type: TargetType, id: &str) -> O
 }
 
 /// Targets as given, with the target group's port where a target names none.
-fn resolve(tg: &TargetGroupRecord, targets: &[TargetDescription]) -> Result<Vec<(String, u16, Option<String>)>, ElbError> {
+fn resolve(
+    tg: &TargetGroupRecord,
+    targets: &[TargetDescription],
+) -> Result<Vec<(String, u16, Option<String>)>, ElbError> {
     if targets.is_empty() {
         return Err(ElbError::validation("At least one target must be specified"));
     }
@@ -127,7 +130,8 @@ impl Control {
                     }
                 }
             }
-            changes.push(Change::Elb { region: caller.region.clone(), change: ElbChange::TargetGroup(Arc::new(record)) });
+            changes
+                .push(Change::Elb { region: caller.region.clone(), change: ElbChange::TargetGroup(Arc::new(record)) });
             Ok(Empty {})
         })
         .await
@@ -137,7 +141,12 @@ impl Control {
         let arn = required(&req.target_group_arn, "TargetGroupArn")?.clone();
         let caller = caller.clone();
         self.write(move |state, changes| {
-            let tg = state.region(&caller.region).elb.target_groups.get(&arn).ok_or_else(ElbError::target_group_not_found)?;
+            let tg = state
+                .region(&caller.region)
+                .elb
+                .target_groups
+                .get(&arn)
+                .ok_or_else(ElbError::target_group_not_found)?;
             let targets = resolve(tg, &req.targets)?;
             let mut record = tg.as_ref().clone();
             let now = berth_model::time::now();
@@ -149,7 +158,8 @@ impl Control {
                 };
                 t.draining_since.get_or_insert(now);
             }
-            changes.push(Change::Elb { region: caller.region.clone(), change: ElbChange::TargetGroup(Arc::new(record)) });
+            changes
+                .push(Change::Elb { region: caller.region.clone(), change: ElbChange::TargetGroup(Arc::new(record)) });
             Ok(Empty {})
         })
         .await
@@ -180,7 +190,11 @@ impl Control {
                     match tg.targets.iter().find(|t| t.id == id && t.port == port) {
                         Some(t) => out.push(describe(t)),
                         None => out.push(TargetHealthDescription {
-                            target: TargetDescription { id: Some(id), port: Some(port as i64), availability_zone: zone },
+                            target: TargetDescription {
+                                id: Some(id),
+                                port: Some(port as i64),
+                                availability_zone: zone,
+                            },
                             health_check_port: Some(port.to_string()),
                             target_health: TargetHealth::new(
                                 TargetHealthState::Unused,

@@ -5,11 +5,7 @@
 
 use std::sync::Arc;
 
-use berth_model::{
-    elb::TargetHealthState,
-    service::Service,
-    task::TaskStatus,
-};
+use berth_model::{elb::TargetHealthState, service::Service, task::TaskStatus};
 
 use super::pass::{seconds, short_id, Pass, ELB_STOP_REASON};
 use crate::{

@@ -90,15 +90,25 @@ impl ElbError {
     }
 
     pub fn too_many_tags() -> ElbError {
-        ElbError::sender("TooManyTags", "The quota for the number of tags that can be assigned to a load balancer has been reached")
+        ElbError::sender(
+            "TooManyTags",
+            "The quota for the number of tags that can be assigned to a load balancer has been reached",
+        )
     }
 
     pub fn unknown_operation(action: &str) -> ElbError {
-        ElbError { code: "InvalidAction", message: format!("The action {action} is not valid for this web service."), status: 400 }
+        ElbError {
+            code: "InvalidAction",
+            message: format!("The action {action} is not valid for this web service."),
+            status: 400,
+        }
     }
 
     pub fn missing_parameter(name: &str) -> ElbError {
-        ElbError::validation(format!("1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null", lower_first(name)))
+        ElbError::validation(format!(
+            "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
+            lower_first(name)
+        ))
     }
 
     pub fn internal(message: impl Into<String>) -> ElbError {

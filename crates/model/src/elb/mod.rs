@@ -385,9 +385,12 @@ impl HealthCheckDefaults {
     pub fn for_protocol(protocol: Option<Protocol>, check: Protocol) -> HealthCheckDefaults {
         match (protocol, check) {
             // Network load balancers' target groups (TCP family): 30 s, 10 s, 5, 2.
-            (Some(Protocol::Tcp | Protocol::Tls | Protocol::Udp | Protocol::TcpUdp), _) => {
-                HealthCheckDefaults { interval: 30, timeout: if check == Protocol::Http { 6 } else { 10 }, healthy: 5, unhealthy: 2 }
-            }
+            (Some(Protocol::Tcp | Protocol::Tls | Protocol::Udp | Protocol::TcpUdp), _) => HealthCheckDefaults {
+                interval: 30,
+                timeout: if check == Protocol::Http { 6 } else { 10 },
+                healthy: 5,
+                unhealthy: 2,
+            },
             _ => HealthCheckDefaults { interval: 30, timeout: 5, healthy: 5, unhealthy: 2 },
         }
     }
@@ -420,7 +423,8 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(c.patterns(), ["/api/*"]);
-        let c = RuleCondition { field: Some("host-header".into()), values: vec!["a.example".into()], ..Default::default() };
+        let c =
+            RuleCondition { field: Some("host-header".into()), values: vec!["a.example".into()], ..Default::default() };
         assert_eq!(c.patterns(), ["a.example"]);
     }
 }

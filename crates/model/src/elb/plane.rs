@@ -47,10 +47,24 @@ pub enum ConditionPlan {
 pub enum ActionPlan {
     /// To one of several target groups, chosen by weight per request (or by the stickiness
     /// cookie for `stickiness_seconds`, when set).
-    Forward { groups: Vec<(String, u32)>, stickiness_seconds: Option<u64> },
-    FixedResponse { status: u16, content_type: Option<String>, body: String },
+    Forward {
+        groups: Vec<(String, u32)>,
+        stickiness_seconds: Option<u64>,
+    },
+    FixedResponse {
+        status: u16,
+        content_type: Option<String>,
+        body: String,
+    },
     /// Each part may hold `#{protocol}`, `#{host}`, `#{port}`, `#{path}`, `#{query}`.
-    Redirect { protocol: String, host: String, port: String, path: String, query: String, status: u16 },
+    Redirect {
+        protocol: String,
+        host: String,
+        port: String,
+        path: String,
+        query: String,
+        status: u16,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,9 +122,14 @@ pub struct TargetPlan {
 /// What the data plane saw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Observation {
-    Health { key: TargetKey, health: TargetHealth },
+    Health {
+        key: TargetKey,
+        health: TargetHealth,
+    },
     /// A draining target has no request or connection in flight any more.
-    Idle { key: TargetKey },
+    Idle {
+        key: TargetKey,
+    },
 }
 
 impl HealthCheckPlan {

@@ -72,9 +72,9 @@ pub fn health_check(h: &HealthCheckSettings) -> Result<(), ElbError> {
         }
     }
     if let Some(code) = h.matcher.as_ref().and_then(|m| m.http_code.as_deref()) {
-        let ok = code.split(',').all(|part| {
-            part.split('-').all(|n| n.trim().parse::<u16>().is_ok_and(|n| (200..=499).contains(&n)))
-        });
+        let ok = code
+            .split(',')
+            .all(|part| part.split('-').all(|n| n.trim().parse::<u16>().is_ok_and(|n| (200..=499).contains(&n))));
         if !ok {
             return Err(ElbError::validation(format!(
                 "Health check matcher HTTP code '{code}' must be a code, list or range between 200 and 499"
@@ -129,7 +129,9 @@ pub fn actions(actions: &[Action]) -> Result<(), ElbError> {
     }
     // Every type berth serves is terminal, so a list holds one action.
     if actions.len() > 1 {
-        return Err(ElbError::validation("Only one terminal action (forward, redirect or fixed-response) may be given"));
+        return Err(ElbError::validation(
+            "Only one terminal action (forward, redirect or fixed-response) may be given",
+        ));
     }
     Ok(())
 }
