@@ -419,3 +419,63 @@ async fn a_project_with_a_published_port_redeploys_and_finishes() {
     let (code, _, _) = cli.run(&["compose", "down", "--cluster", &env.cluster]);
     assert_eq!(code, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_with_a_published_port_are_served_by_a_load_balancer() {
+    let env = Env::start("compose-lb").await;
+    let project = env.dir.path().join("shop");
+    std::fs::create_dir_all(&project).unwrap();
+    let port = free_port();
+    std::fs::write(project.join(".env"), format!("IMAGE={}\nPORT={port}\n", env.image.reference)).unwrap();
+    std::fs::write(
+        project.join("docker-compose.yml"),
+        r#"
+services:
+  web:
+    image: ${IMAGE}
+    command: ["sh", "-c", "mkdir -p /www && echo replica-$$HOSTNAME > /www/index.html && exec httpd -f -p 80 -h /www"]
+    ports: ["${PORT}:80"]
+    deploy: {replicas: 2}
+    mem_limit: 32m
+    stop_grace_period: 2s
+"#,
+    )
+    .unwrap();
+    let cli = Cli { server: &env.server, credential: env.credential.clone(), dir: project.clone() };
+    let (code, out, err) = cli.run(&["compose", "up", "--cluster", &env.cluster, "--wait"]);
+    assert_eq!(code, 0, "compose up: {out}\n{err}");
+    assert!(format!("{out}{err}").contains(&format!("load balancer listener on port {port}")), "{out}\n{err}");
+    // Both replicas answer on the one published port.
+    let replicas = wait_for("both replicas answering on the published port", DEADLINE, async || {
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..8 {
+            let page = http_get(port)?;
+            if let Some(line) = page.lines().find(|l| l.starts_with("replica-")) {
+                seen.insert(line.to_string());
+            }
+        }
+        if seen.len() == 2 {
+            Ok(seen)
+        } else {
+            Err(format!("{seen:?}"))
+        }
+    })
+    .await;
+    assert_eq!(replicas.len(), 2);
+    let (code, out, err) = cli.run(&["compose", "down", "--cluster", &env.cluster]);
+    assert_eq!(code, 0, "compose down: {out}\n{err}");
+    wait_for("the listener closed", DEADLINE, async || match http_get(port) {
+        Err(_) => Ok(()),
+        Ok(page) => Err(page),
+    })
+    .await;
+    wait_for("the containers gone", DEADLINE, async || {
+        let left = containers_of(&env.cluster, None, "{{.ID}}");
+        if left.trim().is_empty() {
+            Ok(())
+        } else {
+            Err(left)
+        }
+    })
+    .await;
+}

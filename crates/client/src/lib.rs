@@ -94,15 +94,56 @@ impl ServerClient {
     ) -> Result<(Vec<u8>, Option<String>), ClientError> {
         let headers =
             [("host", self.host.as_str()), ("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target)];
+        // ECR operations are signed for `ecr`; ECS and berth's own for `ecs`.
+        let service = if target.starts_with(ECR) { "ecr" } else { "ecs" };
+        let (status, bytes, token) = self.exchange(&headers, service, body, auth, timeout, target).await?;
+        if status != 200 {
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            return Err(ClientError::Api {
+                status,
+                code: v["__type"].as_str().unwrap_or("Unknown").to_string(),
+                message: v["message"].as_str().unwrap_or_default().to_string(),
+            });
+        }
+        Ok((bytes, token))
+    }
+
+    /// An Elastic Load Balancing v2 call (the query protocol): `params` form-encoded with
+    /// the action; the answer is ELB's XML, read with [`xml_texts`].
+    pub async fn elb(&self, action: &str, params: &[(&str, &str)]) -> Result<String, ClientError> {
+        let mut pairs: Vec<(&str, &str)> = vec![("Action", action), ("Version", "2015-12-01")];
+        pairs.extend_from_slice(params);
+        let body = serde_urlencoded::to_string(&pairs).map_err(|e| ClientError::Decode(e.to_string()))?.into_bytes();
+        let headers =
+            [("host", self.host.as_str()), ("content-type", "application/x-www-form-urlencoded; charset=utf-8")];
+        let timeout = Duration::from_secs(30);
+        let (status, bytes, _) =
+            self.exchange(&headers, "elasticloadbalancing", body, Auth::SigV4, timeout, action).await?;
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        if status != 200 {
+            let first = |name: &str| xml_texts(&text, name).into_iter().next().unwrap_or_default();
+            return Err(ClientError::Api { status, code: first("Code"), message: first("Message") });
+        }
+        Ok(text)
+    }
+
+    /// Sends one request; (status, body, agent token header).
+    async fn exchange(
+        &self,
+        headers: &[(&str, &str)],
+        service: &str,
+        body: Vec<u8>,
+        auth: Auth<'_>,
+        timeout: Duration,
+        target: &str,
+    ) -> Result<(u16, Vec<u8>, Option<String>), ClientError> {
         let mut builder = Request::post(self.base.clone());
         for (k, v) in headers {
-            builder = builder.header(k, v);
+            builder = builder.header(*k, *v);
         }
         match auth {
             Auth::SigV4 => {
-                let req = SignedRequest { method: "POST", path: "/", query: "", headers: &headers, body: &body };
-                // ECR operations are signed for `ecr`; ECS and berth's own for `ecs`.
-                let service = if target.starts_with(ECR) { "ecr" } else { "ecs" };
+                let req = SignedRequest { method: "POST", path: "/", query: "", headers, body: &body };
                 for (k, v) in berth_sigv4::sign(&req, &self.credential, &self.region, service, berth_sigv4::now_secs())
                 {
                     builder = builder.header(k, v);
@@ -122,15 +163,7 @@ impl ServerClient {
             .map_err(|_| ClientError::Transport(format!("{target} to {} timed out", self.base)))?
             .map_err(|e| ClientError::Transport(format!("{}: {e}", self.base)))?
             .to_bytes();
-        if status != 200 {
-            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            return Err(ClientError::Api {
-                status,
-                code: v["__type"].as_str().unwrap_or("Unknown").to_string(),
-                message: v["message"].as_str().unwrap_or_default().to_string(),
-            });
-        }
-        Ok((bytes.to_vec(), token))
+        Ok((status, bytes.to_vec(), token))
     }
 
     /// A SigV4-signed ECS call.
@@ -186,6 +219,26 @@ impl ServerClient {
         let body = serde_json::to_vec(change).map_err(|e| ClientError::Decode(e.to_string()))?;
         self.send(&format!("{ECS}SubmitTaskStateChange"), body, Auth::Token(token), Duration::from_secs(30)).await?;
         Ok(())
+    }
+}
+
+/// The text of every element named `name` in an XML document, in document order.
+pub fn xml_texts(xml: &str, name: &str) -> Vec<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut out = Vec::new();
+    let mut inside = false;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) => inside = e.local_name().as_ref() == name.as_bytes(),
+            Ok(Event::Text(t)) if inside => {
+                out.push(t.unescape().map(|c| c.into_owned()).unwrap_or_default());
+                inside = false;
+            }
+            Ok(Event::End(_)) => inside = false,
+            Ok(Event::Eof) | Err(_) => return out,
+            _ => {}
+        }
     }
 }
 

@@ -9,5 +9,5 @@
 pub mod convert;
 pub mod load;
 
-pub use convert::{convert, Converted, Options};
+pub use convert::{convert, Converted, Options, PublishedPort};
 pub use load::{load, load_sources, Project};

@@ -61,6 +61,10 @@ pub(super) async fn down(args: DownArgs) -> anyhow::Result<()> {
     }
     let names: Vec<String> = deleted.iter().filter_map(|d| d["serviceName"].as_str().map(String::from)).collect();
     let stopped = wait_tasks_stopped(&client, &args.cluster, &names, Duration::from_secs(args.timeout)).await?;
+    for plan in &converted.services {
+        let name = service_name(plan, &args.service_name, several);
+        super::balancer::remove(&client, &name, &plan.published).await?;
+    }
     let state = if stopped { "deleted" } else { "deleted, tasks still stopping" };
     if !stopped && args.timeout > 0 {
         eprintln!("the tasks did not all stop within {} s; they are still stopping", args.timeout);

@@ -1,6 +1,7 @@
 //! `berth compose convert|up|down|ps|build`: a Compose project as ECS task definitions and
 //! services on berth.
 
+mod balancer;
 mod manage;
 mod project;
 mod up;

@@ -171,6 +171,10 @@ async fn up_services(
         let td = registered.task_definition.task_definition_arn.clone();
         progress.line(&format!("registered {td}"));
         td_arns.push(td.clone());
+        let load_balancers = super::balancer::ensure(&client, &name, &plan.published).await?;
+        for p in &plan.published {
+            progress.line(&format!("load balancer listener on port {} for service {name}", p.published));
+        }
         let service = if active {
             let s = &plan.settings;
             let update = UpdateServiceRequest {
@@ -182,12 +186,14 @@ async fn up_services(
                 placement_constraints: (!s.placement_constraints.is_empty()).then(|| s.placement_constraints.clone()),
                 placement_strategy: (!s.placement_strategy.is_empty()).then(|| s.placement_strategy.clone()),
                 health_check_grace_period_seconds: s.health_check_grace_period_seconds,
+                load_balancers: (!load_balancers.is_empty()).then_some(load_balancers),
                 ..Default::default()
             };
             request::<op::UpdateService>(&client, &update).await?.service
         } else {
-            let create =
+            let mut create =
                 CreateServiceRequest { cluster: Some(args.cluster.clone()), ..plan.create_request(&name, &td) };
+            create.load_balancers = load_balancers;
             request::<op::CreateService>(&client, &create).await?.service
         };
         let deployment = service

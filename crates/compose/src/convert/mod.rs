@@ -14,11 +14,13 @@ use crate::load::{depends_on_map, join, scalar_string, Project};
 mod container;
 mod context;
 mod keys;
+mod published;
 mod values;
 
 pub use berth_model::suggest::closest;
 pub use context::{locate, Build, Note, NoteKind, Options};
 use context::{x_ecs, ContainerOut, Ctx, X_ECS_SERVICE, X_ECS_TASK};
+pub use published::PublishedPort;
 
 /// Top-level keys that are read (or harmless) and need no note.
 const TOP_LEVEL: [&str; 4] = ["version", "name", "services", "volumes"];
@@ -34,6 +36,8 @@ pub struct ServicePlan {
     /// CreateService members from `x-ecs` (launchType, placement, deploymentConfiguration, …);
     /// the cluster, name, task definition and count are left to the caller.
     pub settings: CreateServiceRequest,
+    /// Published ports a load balancer listener must serve (several replicas).
+    pub published: Vec<PublishedPort>,
 }
 
 pub struct Converted {
@@ -185,24 +189,6 @@ pub fn convert(project: &Project, options: &Options) -> anyhow::Result<Converted
         if options.service_per_container {
             apply(&group[0].service_ecs, &mut td);
         }
-        // A published port is held by the running task: the next one can start only once the
-        // old one stopped, or a redeploy would wait forever for the port.
-        let fixed_port = group.iter().find(|c| {
-            c.def
-                .get("portMappings")
-                .and_then(Json::as_array)
-                .into_iter()
-                .flatten()
-                .any(|p| p.get("hostPort").and_then(Json::as_i64).is_some_and(|h| h > 0))
-        });
-        if let (Some(c), false) = (fixed_port, settings.contains_key("deploymentConfiguration")) {
-            settings
-                .insert("deploymentConfiguration".into(), json!({"maximumPercent": 100, "minimumHealthyPercent": 0}));
-            ctx.adjusted(
-                &join(&join("services", &c.name), "ports"),
-                "publishes a fixed host port: deploys stop the old task before starting the new one (maximumPercent 100, minimumHealthyPercent 0; set x-ecs.deploymentConfiguration to choose otherwise)".into(),
-            );
-        }
         let replicas: Vec<i64> = group.iter().filter_map(|c| c.replicas).collect();
         let desired = match settings.remove("desiredCount") {
             Some(v) => v.as_i64().ok_or_else(|| anyhow!("x-ecs.desiredCount must be an integer"))?,
@@ -215,6 +201,29 @@ pub fn convert(project: &Project, options: &Options) -> anyhow::Result<Converted
                 replicas.first().copied().unwrap_or(1)
             }
         };
+        // Several replicas cannot share a host port: a load balancer serves the published one.
+        let published =
+            if desired > 1 { published::behind_load_balancer(&mut ctx, &group, &mut td, desired) } else { Vec::new() };
+        // A published port is held by the running task: the next one can start only once the
+        // old one stopped, or a redeploy would wait forever for the port.
+        // (Read from the task definition: ports a load balancer serves are dynamic by now.)
+        let defs = td.get("containerDefinitions").and_then(Json::as_array).cloned().unwrap_or_default();
+        let fixed_port = group.iter().zip(&defs).find_map(|(c, def)| {
+            def.get("portMappings")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+                .any(|p| p.get("hostPort").and_then(Json::as_i64).is_some_and(|h| h > 0))
+                .then_some(c)
+        });
+        if let (Some(c), false) = (fixed_port, settings.contains_key("deploymentConfiguration")) {
+            settings
+                .insert("deploymentConfiguration".into(), json!({"maximumPercent": 100, "minimumHealthyPercent": 0}));
+            ctx.adjusted(
+                &join(&join("services", &c.name), "ports"),
+                "publishes a fixed host port: deploys stop the old task before starting the new one (maximumPercent 100, minimumHealthyPercent 0; set x-ecs.deploymentConfiguration to choose otherwise)".into(),
+            );
+        }
         let settings: CreateServiceRequest = serde_json::from_value(Json::Object(settings))
             .map_err(|e| anyhow!("x-ecs: {e} (the service settings are CreateService's members)"))?;
         let registration: Registration = serde_json::from_value(Json::Object(td))
@@ -225,6 +234,7 @@ pub fn convert(project: &Project, options: &Options) -> anyhow::Result<Converted
             family,
             desired_count: desired,
             settings,
+            published,
         });
         task_definitions.push(registration);
     }

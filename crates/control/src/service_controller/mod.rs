@@ -216,4 +216,7 @@ fn throttle(pass: &Pass, deployment: &str) -> bool {
 mod tests;
 
 #[cfg(test)]
+mod lb_tests;
+
+#[cfg(test)]
 mod props;
