@@ -26,7 +26,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const DEADLINE: Duration = Duration::from_secs(120);
 const WRK_SECONDS: &str = "10s";
-const WRK_CONNECTIONS: &str = "32";
+/// Saturating load (throughput), then light load (the latency a request pays).
+const LOADS: [(&str, &str); 2] = [("2", "32"), ("1", "4")];
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -84,9 +85,9 @@ fn haproxy(dir: &Path, port: u16, backend: u16) -> Killed {
 /// What one `wrk --latency` run measured: requests/s, p50 ms, p99 ms, errors.
 type WrkRun = (f64, f64, f64, String);
 
-fn wrk(port: u16) -> WrkRun {
+fn wrk(port: u16, threads: &str, connections: &str) -> WrkRun {
     let out = Command::new("wrk")
-        .args(["-t2", "-c", WRK_CONNECTIONS, "-d", WRK_SECONDS, "--latency", &format!("http://127.0.0.1:{port}/")])
+        .args(["-t", threads, "-c", connections, "-d", WRK_SECONDS, "--latency", &format!("http://127.0.0.1:{port}/")])
         .output()
         .expect("wrk");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
@@ -200,49 +201,56 @@ fn main() {
     }));
     let haproxy_port = free_port();
     let _haproxy = haproxy(dir.path(), haproxy_port, backend_port);
-    println!(
-        "wrk -t2 -c{WRK_CONNECTIONS} -d{WRK_SECONDS} against nginx (1 worker), each path measured twice, alternating"
-    );
-    let mut rows: Vec<(&str, Vec<WrkRun>)> = vec![("direct", vec![]), ("berth", vec![]), ("haproxy", vec![])];
-    for _ in 0..2 {
-        for (name, results) in rows.iter_mut() {
-            let port = match *name {
-                "direct" => backend_port,
-                "berth" => berth_port,
-                _ => haproxy_port,
-            };
-            results.push(wrk(port));
+    for (threads, connections) in LOADS {
+        println!(
+            "wrk -t{threads} -c{connections} -d{WRK_SECONDS} against nginx (1 worker), each path twice, alternating"
+        );
+        let mut rows: Vec<(&str, Vec<WrkRun>)> = vec![("direct", vec![]), ("berth", vec![]), ("haproxy", vec![])];
+        for _ in 0..2 {
+            for (name, results) in rows.iter_mut() {
+                let port = match *name {
+                    "direct" => backend_port,
+                    "berth" => berth_port,
+                    _ => haproxy_port,
+                };
+                results.push(wrk(port, threads, connections));
+            }
         }
-    }
-    println!("| path | requests/s | p50 ms | p99 ms | errors |");
-    println!("|---|---:|---:|---:|---|");
-    let mut best = std::collections::HashMap::new();
-    for (name, results) in &rows {
-        for (rps, p50, p99, errors) in results {
-            println!("| {name} | {rps:.0} | {p50:.3} | {p99:.3} | {errors} |");
+        println!("| path | requests/s | p50 ms | p99 ms | errors |");
+        println!("|---|---:|---:|---:|---|");
+        let mut mean = std::collections::HashMap::new();
+        for (name, results) in &rows {
+            for (rps, p50, p99, errors) in results {
+                println!("| {name} | {rps:.0} | {p50:.3} | {p99:.3} | {errors} |");
+            }
+            let n = results.len() as f64;
+            mean.insert(
+                *name,
+                (results.iter().map(|r| r.0).sum::<f64>() / n, results.iter().map(|r| r.2).sum::<f64>() / n),
+            );
         }
-        let mean_rps = results.iter().map(|r| r.0).sum::<f64>() / results.len() as f64;
-        let mean_p99 = results.iter().map(|r| r.2).sum::<f64>() / results.len() as f64;
-        best.insert(*name, (mean_rps, mean_p99));
+        let (direct, berth_lb, ha) = (mean["direct"], mean["berth"], mean["haproxy"]);
+        println!(
+            "berth / haproxy requests/s: {:.2} (target ≥ 0.7); p99 added over direct: berth {:.3} ms, haproxy {:.3} ms (target ≤ 1 ms)\n",
+            berth_lb.0 / ha.0,
+            berth_lb.1 - direct.1,
+            ha.1 - direct.1
+        );
     }
-    let (direct, berth_lb, ha) = (best["direct"], best["berth"], best["haproxy"]);
-    println!(
-        "berth / haproxy requests/s: {:.2} (target ≥ 0.7); p99 added over direct: berth {:.3} ms, haproxy {:.3} ms (target ≤ 1 ms)",
-        berth_lb.0 / ha.0,
-        berth_lb.1 - direct.1,
-        ha.1 - direct.1
-    );
 
-    // 2 and 3 on Docker.
+    // 2 and 3 on Docker (BERTH_BENCH_NO_DOCKER=1 stops after the throughput part).
+    if std::env::var("BERTH_BENCH_NO_DOCKER").is_ok() {
+        return;
+    }
     let cluster = format!("lbbench-{}", std::process::id());
     let image = TestImage::build(&cluster, &cluster);
     let credential = server.credential();
     let ecs = sdk_client(&server.endpoint, &credential, "us-east-1");
+    runtime.block_on(async { ecs.create_cluster().cluster_name(&cluster).send().await.unwrap() });
     let agent = AgentProcess::start(berth, &server.endpoint, &cluster, &dir.path().join("agent"), &credential, &[]);
     let app_port = free_port();
     let tg = listener(&server, "app", app_port, "instance", 8080);
     runtime.block_on(async {
-        ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
         wait_for("the agent registered", DEADLINE, async || {
             let n = ecs.list_container_instances().cluster(&cluster).send().await.unwrap().container_instance_arns().len();
             if n == 1 { Ok(()) } else { Err(n.to_string()) }
@@ -282,6 +290,9 @@ fn main() {
             ecs.update_service().cluster(&cluster).service("app").desired_count(n).send().await.unwrap();
             let (task_id, started) = wait_for("the new task RUNNING", DEADLINE, async || {
                 let arns = ecs.list_tasks().cluster(&cluster).send().await.unwrap().task_arns().to_vec();
+                if arns.is_empty() {
+                    return Err("no task yet".to_string());
+                }
                 let tasks = ecs.describe_tasks().cluster(&cluster).set_tasks(Some(arns)).send().await.unwrap();
                 let running: Vec<_> = tasks.tasks().iter().filter(|t| t.last_status() == Some("RUNNING")).collect();
                 let newest = running.iter().max_by_key(|t| t.started_at().map(|s| s.as_nanos()).unwrap_or(0));

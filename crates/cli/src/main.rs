@@ -128,6 +128,10 @@ pub struct ServerArgs {
     /// per load balancer under `.elb.localhost`).
     #[arg(long)]
     lb_dns_name: Option<String>,
+    /// Threads serving load balancer listeners, each with its own event loop (more for
+    /// hosts with many cores and heavy traffic).
+    #[arg(long, default_value_t = 1)]
+    lb_threads: usize,
 }
 
 fn main() {

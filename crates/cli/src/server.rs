@@ -37,6 +37,7 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
     config.lb = berth_lb::LbConfig {
         listen: args.lb_listen,
         initial_check_interval: Duration::from_millis(args.lb_initial_check_ms.max(1)),
+        threads: args.lb_threads.max(1),
     };
     config.lb_dns_name = args.lb_dns_name.clone();
     let mut server = Server::start(config).await?;

@@ -66,10 +66,11 @@ pub async fn serve(listener: TcpListener, routes: Arc<RwLock<Arc<ListenerPlan>>>
         let _ = stream.set_nodelay(true);
         let (routes, shared) = (routes.clone(), shared.clone());
         tokio::spawn(async move {
+            let local = Arc::new(crate::pool::Local::default());
             let service = service_fn(move |req| {
                 let plan = routes.read().unwrap_or_else(|p| p.into_inner()).clone();
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(req, peer, &plan, &shared).await) }
+                let (shared, local) = (shared.clone(), local.clone());
+                async move { Ok::<_, Infallible>(handle(req, peer, &plan, &shared, &local).await) }
             });
             let mut builder = http1::Builder::new();
             builder.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(60));
@@ -98,7 +99,13 @@ fn elb_error(status: StatusCode) -> Response<ProxyBody> {
     r
 }
 
-async fn handle(req: Request<Incoming>, peer: SocketAddr, plan: &ListenerPlan, shared: &Shared) -> Response<ProxyBody> {
+async fn handle(
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    plan: &ListenerPlan,
+    shared: &Shared,
+    local: &crate::pool::Local,
+) -> Response<ProxyBody> {
     let host = req
         .headers()
         .get(header::HOST)
@@ -127,7 +134,7 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, plan: &ListenerPlan, s
             let Some(arn) = routing::weighted(groups, rand::random::<f64>()) else {
                 return elb_error(StatusCode::SERVICE_UNAVAILABLE);
             };
-            forward(req, peer, plan, shared, arn).await
+            forward(req, peer, plan, shared, local, arn).await
         }
     }
 }
@@ -175,6 +182,7 @@ async fn forward(
     peer: SocketAddr,
     plan: &ListenerPlan,
     shared: &Shared,
+    local: &crate::pool::Local,
     arn: &str,
 ) -> Response<ProxyBody> {
     let Some(group) = shared.group(arn) else { return elb_error(StatusCode::SERVICE_UNAVAILABLE) };
@@ -183,10 +191,14 @@ async fn forward(
     }
     let (parts, body) = req.into_parts();
     let timeout = Duration::from_secs(plan.idle_timeout_seconds.max(1));
-    let body = match tokio::time::timeout(timeout, Limited::new(body, MAX_REQUEST_BODY).collect()).await {
-        Ok(Ok(b)) => b.to_bytes(),
-        Ok(Err(_)) => return elb_error(StatusCode::PAYLOAD_TOO_LARGE),
-        Err(_) => return elb_error(StatusCode::REQUEST_TIMEOUT),
+    let body = if body.is_end_stream() {
+        Bytes::new()
+    } else {
+        match tokio::time::timeout(timeout, Limited::new(body, MAX_REQUEST_BODY).collect()).await {
+            Ok(Ok(b)) => b.to_bytes(),
+            Ok(Err(_)) => return elb_error(StatusCode::PAYLOAD_TOO_LARGE),
+            Err(_) => return elb_error(StatusCode::REQUEST_TIMEOUT),
+        }
     };
     let request = upstream_request(&parts, body, peer, plan.port);
     let sticky_seconds = group.plan.stickiness_seconds;
@@ -202,7 +214,7 @@ async fn forward(
             tried.push(target.key.clone());
             continue;
         }
-        match shared.pool.send(addr, &request, timeout).await {
+        match shared.pool.send(addr, &request, timeout, local).await {
             Ok(response) => {
                 let (mut head, body) = response.into_parts();
                 if sticky_seconds.is_some() {

@@ -15,6 +15,7 @@ mod http;
 mod pool;
 pub mod routing;
 mod tcp;
+mod workers;
 
 use std::{
     collections::HashMap,
@@ -40,11 +41,14 @@ pub struct LbConfig {
     pub listen: IpAddr,
     /// How often a new target is checked until it is first healthy (ELB: the interval).
     pub initial_check_interval: Duration,
+    /// Threads serving the listeners, each with its own event loop and its own socket on
+    /// every listener port (the kernel spreads connections over them).
+    pub threads: usize,
 }
 
 impl Default for LbConfig {
     fn default() -> Self {
-        LbConfig { listen: IpAddr::from([0, 0, 0, 0]), initial_check_interval: Duration::from_secs(1) }
+        LbConfig { listen: IpAddr::from([0, 0, 0, 0]), initial_check_interval: Duration::from_secs(1), threads: 1 }
     }
 }
 
@@ -53,6 +57,7 @@ pub struct DataPlane {
     config: LbConfig,
     shared: Arc<Shared>,
     running: Mutex<Running>,
+    workers: workers::Workers,
 }
 
 /// What listeners read on every request.
@@ -77,7 +82,20 @@ struct Running {
 struct RunningListener {
     protocol: Protocol,
     plan: Arc<RwLock<Arc<ListenerPlan>>>,
-    task: JoinHandle<()>,
+    /// One accept loop per worker thread.
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningListener {
+    fn stop(&self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.tasks.iter().any(|t| t.is_finished())
+    }
 }
 
 struct Checker {
@@ -98,7 +116,7 @@ impl Drop for DataPlane {
     fn drop(&mut self) {
         let running = self.running.get_mut().unwrap_or_else(|p| p.into_inner());
         for l in running.listeners.values() {
-            l.task.abort();
+            l.stop();
         }
         running.checkers.clear();
     }
@@ -116,7 +134,8 @@ impl DataPlane {
     pub fn new(config: LbConfig, report: Reporter) -> DataPlane {
         let shared =
             Arc::new(Shared { groups: RwLock::new(Arc::new(HashMap::new())), report, pool: pool::Pool::default() });
-        DataPlane { config, shared, running: Mutex::new(Running::default()) }
+        let workers = workers::Workers::start(config.threads.max(1));
+        DataPlane { config, shared, running: Mutex::new(Running::default()), workers }
     }
 
     pub fn config(&self) -> &LbConfig {
@@ -149,7 +168,7 @@ impl DataPlane {
                 let checker = reuse.unwrap_or_else(|| {
                     let target = Arc::new(TargetState::new(t.key.clone(), addr, t.draining));
                     let task = tg.health_check.enabled.then(|| {
-                        tokio::spawn(health::run(
+                        self.workers.next().spawn(health::run(
                             target.clone(),
                             tg.health_check.clone(),
                             config.initial_check_interval,
@@ -169,12 +188,12 @@ impl DataPlane {
         *self.shared.groups.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(groups);
         let mut wanted: HashMap<u16, &ListenerPlan> = plan.listeners.iter().map(|l| (l.port, l)).collect();
         running.listeners.retain(|port, l| {
-            let keep = wanted.get(port).is_some_and(|p| p.protocol == l.protocol) && !l.task.is_finished();
+            let keep = wanted.get(port).is_some_and(|p| p.protocol == l.protocol) && !l.is_finished();
             if keep {
                 *l.plan.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(wanted[port].clone());
                 wanted.remove(port);
             } else {
-                l.task.abort();
+                l.stop();
             }
             keep
         });
@@ -192,16 +211,21 @@ impl DataPlane {
     }
 
     fn bind(&self, ip: IpAddr, plan: &ListenerPlan) -> std::io::Result<RunningListener> {
-        let std_listener = std::net::TcpListener::bind(SocketAddr::new(ip, plan.port))?;
-        std_listener.set_nonblocking(true)?;
-        let listener = tokio::net::TcpListener::from_std(std_listener)?;
         let routes = Arc::new(RwLock::new(Arc::new(plan.clone())));
-        let shared = self.shared.clone();
-        let task = match plan.protocol {
-            Protocol::Tcp => tokio::spawn(tcp::serve(listener, routes.clone(), shared)),
-            _ => tokio::spawn(http::serve(listener, routes.clone(), shared)),
-        };
-        Ok(RunningListener { protocol: plan.protocol, plan: routes, task })
+        let addr = SocketAddr::new(ip, plan.port);
+        // Bind every worker's socket before starting any, so a port in use fails whole.
+        let listeners = self.workers.bind_all(addr)?;
+        let tasks = listeners
+            .into_iter()
+            .map(|(handle, listener)| {
+                let (routes, shared) = (routes.clone(), self.shared.clone());
+                match plan.protocol {
+                    Protocol::Tcp => handle.spawn(tcp::serve(listener, routes, shared)),
+                    _ => handle.spawn(http::serve(listener, routes, shared)),
+                }
+            })
+            .collect();
+        Ok(RunningListener { protocol: plan.protocol, plan: routes, tasks })
     }
 
     /// The ports listeners serve now.

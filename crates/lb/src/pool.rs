@@ -15,6 +15,37 @@ use tokio::net::TcpStream;
 const MAX_IDLE: usize = 128;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The upstream connection one client connection used last: its next request to the same
+/// target reuses it without touching the shared pool (a client connection's requests come
+/// one after another, so it is free again by then).
+#[derive(Default)]
+pub struct Local {
+    slot: Mutex<Option<(SocketAddr, SendRequest<Full<Bytes>>)>>,
+}
+
+impl Local {
+    fn take_for(&self, addr: SocketAddr) -> Option<SendRequest<Full<Bytes>>> {
+        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.take() {
+            Some((a, s)) if a == addr && s.is_ready() => Some(s),
+            other => {
+                *slot = other;
+                None
+            }
+        }
+    }
+
+    /// Keeps `sender` here; the one kept before goes back to the shared pool.
+    fn keep(&self, addr: SocketAddr, sender: SendRequest<Full<Bytes>>, pool: &Pool) {
+        let previous = self.slot.lock().unwrap_or_else(|p| p.into_inner()).replace((addr, sender));
+        if let Some((a, s)) = previous {
+            if !s.is_closed() {
+                pool.put(a, s);
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Pool {
     idle: Mutex<HashMap<SocketAddr, Vec<SendRequest<Full<Bytes>>>>>,
@@ -72,11 +103,12 @@ impl Pool {
         addr: SocketAddr,
         request: &Request<Full<Bytes>>,
         timeout: Duration,
+        local: &Local,
     ) -> Result<Response<Incoming>, SendError> {
-        if let Some(mut kept) = self.take(addr) {
+        if let Some(mut kept) = local.take_for(addr).or_else(|| self.take(addr)) {
             match tokio::time::timeout(timeout, kept.send_request(clone(request))).await {
                 Ok(Ok(response)) => {
-                    self.put(addr, kept);
+                    local.keep(addr, kept, self);
                     return Ok(response);
                 }
                 Err(_) => return Err(SendError::Timeout),
@@ -87,7 +119,7 @@ impl Pool {
         let mut fresh = Self::connect(addr).await.map_err(SendError::Connect)?;
         match tokio::time::timeout(timeout, fresh.send_request(clone(request))).await {
             Ok(Ok(response)) => {
-                self.put(addr, fresh);
+                local.keep(addr, fresh, self);
                 Ok(response)
             }
             // Every failure before an answer's head but a malformed answer: closed or reset.
