@@ -22,7 +22,6 @@ use std::{
 
 use aws_sdk_ecs::types::{ContainerDefinition, DeploymentConfiguration, LoadBalancer, PortMapping};
 use berth_testkit::{sdk_client, wait_for, AgentProcess, BerthProcess, TestImage};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const DEADLINE: Duration = Duration::from_secs(120);
 const WRK_SECONDS: &str = "10s";
@@ -164,13 +163,7 @@ fn listener(server: &BerthProcess, name: &str, port: u16, target_type: &str, tar
 }
 
 async fn get(port: u16) -> Result<(u16, String), String> {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
-    s.write_all(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n").await.map_err(|e| e.to_string())?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).ok_or("no status")?;
-    Ok((status, text.split_once("\r\n\r\n").map(|(_, b)| b.trim().to_string()).unwrap_or_default()))
+    berth_testkit::http_get(port, "/", "bench").await.map(|(status, body)| (status, body.trim().to_string()))
 }
 
 fn main() {

@@ -2,26 +2,12 @@
 //! Debian's `awscli` package at /usr/bin/aws) creates a cluster, registers a task
 //! definition from a JSON file, describes it and lists families.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::path::Path;
 
 use berth_testkit::BerthProcess;
 use serde_json::Value;
 
-/// The aws CLIs on this machine, by their real path (one entry per distinct binary).
-fn installed_clis() -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = Vec::new();
-    let on_path = Command::new("sh").args(["-c", "command -v aws"]).output().ok();
-    let on_path = on_path.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).filter(|p| !p.is_empty());
-    for candidate in on_path.into_iter().map(PathBuf::from).chain([PathBuf::from("/usr/bin/aws")]) {
-        if candidate.exists() && !found.contains(&candidate) {
-            found.push(candidate);
-        }
-    }
-    found
-}
+use berth_testkit::installed_clis;
 
 struct Aws<'a> {
     cli: &'a Path,

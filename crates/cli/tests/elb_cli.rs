@@ -149,18 +149,8 @@ async fn exercise(elb: &Elb<'_>, backend: &Backend) {
     // Listeners and rules.
     let port = free_port();
     let listener = elb.listener(&lb, "HTTP", port, &tg);
-    let (_, _, err) = elb.run(&[
-        "create-listener",
-        "--load-balancer-arn",
-        &lb,
-        "--protocol",
-        "HTTP",
-        "--port",
-        &port.to_string(),
-        "--default-actions",
-        &format!("Type=forward,TargetGroupArn={tg}"),
-    ]);
-    assert!(err.contains("(DuplicateListener)"), "{err}");
+    let again = Elb::listener_args(&lb, "HTTP", port, &tg);
+    elb.fails(&again.iter().map(String::as_str).collect::<Vec<_>>(), "DuplicateListener");
     elb.fails(
         &[
             "create-listener",
@@ -242,7 +232,7 @@ async fn exercise(elb: &Elb<'_>, backend: &Backend) {
     let target = format!("Id=127.0.0.1,Port={}", backend.addr.port());
     elb.json(&["register-targets", "--target-group-arn", &tg, "--targets", &target]);
     // The waiters poll every 15 s; once the state is reached they answer on the first call.
-    settle(elb, &tg, |h| h.iter().all(|(_, _, s)| s == "healthy")).await;
+    elb.wait_health(&tg, "the target healthy", |h| h.iter().all(|(_, _, s)| s == "healthy")).await;
     elb.json(&["wait", "target-in-service", "--target-group-arn", &tg, "--targets", &target]);
     assert_eq!(elb.health(&tg), vec![("127.0.0.1".to_string(), backend.addr.port() as u64, "healthy".to_string())]);
     assert_eq!(get(port, "/", "web.example").await.unwrap(), (200, "b1".to_string()));
@@ -250,7 +240,7 @@ async fn exercise(elb: &Elb<'_>, backend: &Backend) {
     // The host rule forwards to a target group with no targets: ALB answers 503.
     assert_eq!(get(port, "/", "b.example").await.unwrap().0, 503);
     elb.json(&["deregister-targets", "--target-group-arn", &tg, "--targets", &target]);
-    settle(elb, &tg, |h| h.is_empty()).await;
+    elb.wait_health(&tg, "the target gone", |h| h.is_empty()).await;
     elb.json(&["wait", "target-deregistered", "--target-group-arn", &tg, "--targets", &target]);
     let unused = elb.json(&["describe-target-health", "--target-group-arn", &tg, "--targets", &target]);
     assert_eq!(unused["TargetHealthDescriptions"][0]["TargetHealth"]["Reason"], "Target.NotRegistered");
@@ -283,19 +273,6 @@ async fn exercise(elb: &Elb<'_>, backend: &Backend) {
     elb.json(&["delete-target-group", "--target-group-arn", &tcp_tg]);
     elb.json(&["delete-load-balancer", "--load-balancer-arn", &nlb]);
     assert_eq!(elb.json(&["describe-load-balancers"])["LoadBalancers"], serde_json::json!([]));
-}
-
-/// Waits until the target group's health satisfies `done`.
-async fn settle(elb: &Elb<'_>, tg: &str, done: impl Fn(&[(String, u64, String)]) -> bool) {
-    berth_testkit::wait_for("the target state", berth_testkit::DEADLINE, async || {
-        let h = elb.health(tg);
-        if done(&h) {
-            Ok(())
-        } else {
-            Err(format!("{h:?}"))
-        }
-    })
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

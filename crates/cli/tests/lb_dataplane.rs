@@ -10,7 +10,7 @@ use std::{
 };
 
 use berth_testkit::{wait_for, BerthProcess, DEADLINE};
-use lb_support::{free_port, get, installed_clis, Backend, Elb};
+use lb_support::{assert_round_robin, free_port, get, installed_clis, Backend, Elb};
 
 fn berth() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_BIN_EXE_berth"))
@@ -21,15 +21,8 @@ fn target(b: &Backend) -> String {
 }
 
 async fn all_healthy(elb: &Elb<'_>, tg: &str, n: usize) {
-    wait_for(&format!("{n} healthy targets"), DEADLINE, async || {
-        let h = elb.health(tg);
-        if h.len() == n && h.iter().all(|(_, _, s)| s == "healthy") {
-            Ok(())
-        } else {
-            Err(format!("{h:?}"))
-        }
-    })
-    .await;
+    elb.wait_health(tg, &format!("{n} healthy targets"), |h| h.len() == n && h.iter().all(|(_, _, s)| s == "healthy"))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,14 +69,7 @@ async fn an_unhealthy_target_leaves_the_rotation_and_comes_back_and_draining_wai
     println!("three new targets healthy {:?} after registration", registered.elapsed());
 
     // Round robin: 30 requests, 10 each.
-    let mut seen = std::collections::HashMap::new();
-    for _ in 0..30 {
-        let (status, body) = get(port, "/", "web").await.unwrap();
-        assert_eq!(status, 200);
-        *seen.entry(body).or_insert(0) += 1;
-    }
-    assert_eq!(seen.len(), 3, "{seen:?}");
-    assert!(seen.values().all(|n| *n == 10), "{seen:?}");
+    assert_round_robin(port, 3, 10).await;
 
     // `b` fails its checks: it leaves the rotation with ELB's reason, then comes back.
     backends[1].healthy.store(false, Ordering::SeqCst);
@@ -137,15 +123,8 @@ async fn an_unhealthy_target_leaves_the_rotation_and_comes_back_and_draining_wai
     }
     assert_eq!(slow.await.unwrap(), (200, "a".to_string()), "the in-flight request finished");
     assert_eq!(backends[0].served.load(Ordering::SeqCst), before);
-    wait_for("a deregistered", Duration::from_secs(20), async || {
-        let h = elb.health(&tg);
-        if h.len() == 2 {
-            Ok(())
-        } else {
-            Err(format!("{h:?}"))
-        }
-    })
-    .await;
+    // Well before the 300 s deregistration delay.
+    elb.wait_health(&tg, "a deregistered", |h| h.len() == 2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,7 +150,16 @@ async fn a_tcp_listener_relays_connections_and_skips_a_refusing_target() {
     let dying = Backend::start("tcp-dying", Duration::ZERO).await;
     elb.json(&["register-targets", "--target-group-arn", &tg, "--targets", &target(&dying)]);
     all_healthy(&elb, &tg, 2).await;
+    let gone = dying.addr;
     drop(dying);
+    // Its listener closes once the aborted accept loop is dropped: from then on it refuses.
+    wait_for("the dying target refusing connections", DEADLINE, async || {
+        match tokio::net::TcpStream::connect(gone).await {
+            Err(_) => Ok(()),
+            Ok(_) => Err("still accepting".to_string()),
+        }
+    })
+    .await;
     for _ in 0..6 {
         assert_eq!(get(port, "/", "x").await.unwrap(), (200, "tcp-live".to_string()));
     }

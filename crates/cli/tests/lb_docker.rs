@@ -14,7 +14,7 @@ use std::{
 
 use aws_sdk_ecs::types::{DeploymentConfiguration, LoadBalancer, PortMapping};
 use berth_testkit::{docker_cli, wait_for, DockerEnv, DEADLINE};
-use lb_support::{free_port, get, Elb};
+use lb_support::{assert_round_robin, free_port, get, Elb};
 
 fn berth() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_BIN_EXE_berth"))
@@ -136,14 +136,7 @@ async fn a_service_behind_a_load_balancer_answers_round_robin_and_deploys_withou
     );
 
     // Round robin over the three tasks: each answers its own id, 10 times in 30.
-    let mut seen = std::collections::HashMap::new();
-    for _ in 0..30 {
-        let (status, body) = get(port, "/", "web").await.unwrap();
-        assert_eq!(status, 200);
-        *seen.entry(body).or_insert(0) += 1;
-    }
-    assert_eq!(seen.len(), 3, "{seen:?}");
-    assert!(seen.values().all(|n| *n == 10), "{seen:?}");
+    assert_round_robin(port, 3, 10).await;
 
     // A rolling deploy under continuous load: not one request fails.
     let load = Load::start(port);

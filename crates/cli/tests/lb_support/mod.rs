@@ -6,7 +6,6 @@
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::Command,
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc,
@@ -18,16 +17,9 @@ use berth_testkit::BerthProcess;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The aws CLIs on this machine: v1 (pip, first on PATH) and v2 (Debian's, /usr/bin/aws).
+/// The aws CLIs to test with (at least one must be installed).
 pub fn installed_clis() -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = Vec::new();
-    let on_path = Command::new("sh").args(["-c", "command -v aws"]).output().ok();
-    let on_path = on_path.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).filter(|p| !p.is_empty());
-    for candidate in on_path.into_iter().map(PathBuf::from).chain([PathBuf::from("/usr/bin/aws")]) {
-        if candidate.exists() && !found.contains(&candidate) {
-            found.push(candidate);
-        }
-    }
+    let found = berth_testkit::installed_clis();
     assert!(!found.is_empty(), "no aws CLI installed");
     found
 }
@@ -75,20 +67,31 @@ impl Elb<'_> {
         v["TargetGroups"][0]["TargetGroupArn"].as_str().unwrap().to_string()
     }
 
-    pub fn listener(&self, lb: &str, protocol: &str, port: u16, tg: &str) -> String {
+    /// The arguments of `create-listener` forwarding to `tg`.
+    pub fn listener_args(lb: &str, protocol: &str, port: u16, tg: &str) -> Vec<String> {
         let action = format!("Type=forward,TargetGroupArn={tg}");
-        let v = self.json(&[
-            "create-listener",
-            "--load-balancer-arn",
-            lb,
-            "--protocol",
-            protocol,
-            "--port",
-            &port.to_string(),
-            "--default-actions",
-            &action,
-        ]);
+        let port = port.to_string();
+        let args = ["create-listener", "--load-balancer-arn", lb, "--protocol", protocol, "--port", &port];
+        args.iter().map(|s| s.to_string()).chain(["--default-actions".to_string(), action]).collect()
+    }
+
+    pub fn listener(&self, lb: &str, protocol: &str, port: u16, tg: &str) -> String {
+        let args = Self::listener_args(lb, protocol, port, tg);
+        let v = self.json(&args.iter().map(String::as_str).collect::<Vec<_>>());
         v["Listeners"][0]["ListenerArn"].as_str().unwrap().to_string()
+    }
+
+    /// Waits until the target group's (id, port, state) list satisfies `done`.
+    pub async fn wait_health(&self, tg: &str, what: &str, done: impl Fn(&[(String, u64, String)]) -> bool) {
+        berth_testkit::wait_for(what, berth_testkit::DEADLINE, async || {
+            let h = self.health(tg);
+            if done(&h) {
+                Ok(())
+            } else {
+                Err(format!("{h:?}"))
+            }
+        })
+        .await;
     }
 
     /// Each target's (id, port, state).
@@ -114,20 +117,19 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// One HTTP/1.1 request on a fresh connection: (status, body).
-pub async fn get(port: u16, path: &str, host: &str) -> Result<(u16, String), String> {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut buf))
-        .await
-        .map_err(|_| "timed out".to_string())?
-        .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| format!("no status in {text:?}"))?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Ok((status, body))
+pub use berth_testkit::http_get as get;
+
+/// Sends `n * per_target` requests one after another: each of `n` targets must answer
+/// exactly `per_target` of them (round robin).
+pub async fn assert_round_robin(port: u16, n: usize, per_target: usize) {
+    let mut seen = std::collections::HashMap::new();
+    for _ in 0..n * per_target {
+        let (status, body) = get(port, "/", "web").await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        *seen.entry(body).or_insert(0) += 1;
+    }
+    assert_eq!(seen.len(), n, "{seen:?}");
+    assert!(seen.values().all(|c| *c == per_target), "{seen:?}");
 }
 
 /// An HTTP backend in this process: answers `name` on every path (`/health` too) unless
