@@ -10,7 +10,7 @@ use std::{
 };
 
 use berth_testkit::{wait_for, BerthProcess, DEADLINE};
-use lb_support::{assert_round_robin, free_port, get, installed_clis, Backend, Elb};
+use lb_support::{assert_round_robin, free_port, get, get_with_cookies, installed_clis, Backend, Elb};
 
 fn berth() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_BIN_EXE_berth"))
@@ -162,5 +162,85 @@ async fn a_tcp_listener_relays_connections_and_skips_a_refusing_target() {
     .await;
     for _ in 0..6 {
         assert_eq!(get(port, "/", "x").await.unwrap(), (200, "tcp-live".to_string()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stickiness_pins_a_client_to_its_target_group_and_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = BerthProcess::start_with(berth(), dir.path(), 0, &["--lb-listen", "127.0.0.1"]);
+    let cli = installed_clis().remove(0);
+    let elb = Elb { cli: &cli, server: &server };
+    let backends = [
+        Backend::start("one-a", Duration::ZERO).await,
+        Backend::start("one-b", Duration::ZERO).await,
+        Backend::start("two", Duration::ZERO).await,
+    ];
+    let lb = elb.load_balancer("web", "application");
+    let check = [
+        "--protocol",
+        "HTTP",
+        "--port",
+        "80",
+        "--target-type",
+        "ip",
+        "--health-check-interval-seconds",
+        "5",
+        "--healthy-threshold-count",
+        "2",
+    ];
+    let one = elb.target_group("one", &check);
+    let two = elb.target_group("two", &check);
+    elb.json(&[
+        "modify-target-group-attributes",
+        "--target-group-arn",
+        &one,
+        "--attributes",
+        "Key=stickiness.enabled,Value=true",
+    ]);
+    elb.json(&[
+        "register-targets",
+        "--target-group-arn",
+        &one,
+        "--targets",
+        &target(&backends[0]),
+        &target(&backends[1]),
+    ]);
+    elb.json(&["register-targets", "--target-group-arn", &two, "--targets", &target(&backends[2])]);
+    let actions = serde_json::json!([{"Type": "forward", "ForwardConfig": {
+        "TargetGroups": [{"TargetGroupArn": one, "Weight": 1}, {"TargetGroupArn": two, "Weight": 1}],
+        "TargetGroupStickinessConfig": {"Enabled": true, "DurationSeconds": 60}}}]);
+    let port = free_port();
+    elb.json(&[
+        "create-listener",
+        "--load-balancer-arn",
+        &lb,
+        "--protocol",
+        "HTTP",
+        "--port",
+        &port.to_string(),
+        "--default-actions",
+        &actions.to_string(),
+    ]);
+    all_healthy(&elb, &one, 2).await;
+    all_healthy(&elb, &two, 1).await;
+    // Without cookies, both groups and both of group one's targets answer.
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        seen.insert(get_with_cookies(port, "").await.0);
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    // With the cookies of a first answer from group one, every answer comes from that target.
+    let (first, cookies) = loop {
+        let (body, set) = get_with_cookies(port, "").await;
+        if body.starts_with("one-") {
+            break (body, set);
+        }
+    };
+    assert!(cookies.iter().any(|c| c.starts_with("AWSALBTG=")), "{cookies:?}");
+    assert!(cookies.iter().any(|c| c.starts_with("AWSALB=")), "{cookies:?}");
+    let jar = cookies.join("; ");
+    for _ in 0..10 {
+        assert_eq!(get_with_cookies(port, &jar).await.0, first);
     }
 }

@@ -41,6 +41,8 @@ const MAX_REQUEST_BODY: usize = 32 << 20;
 /// Targets tried for one request.
 const MAX_ATTEMPTS: usize = 3;
 const STICKY_COOKIE: &str = "AWSALB";
+/// Target group stickiness across a forward action's groups.
+const GROUP_COOKIE: &str = "AWSALBTG";
 /// Headers that describe one hop, not the request.
 const HOP_BY_HOP: [&str; 8] = [
     "connection",
@@ -130,11 +132,23 @@ async fn handle(
             }
             r
         }
-        ActionPlan::Forward { groups, .. } => {
-            let Some(arn) = routing::weighted(groups, rand::random::<f64>()) else {
+        ActionPlan::Forward { groups, stickiness_seconds } => {
+            // Target group stickiness: the group the `AWSALBTG` cookie names, while it exists.
+            let pinned = stickiness_seconds
+                .and_then(|_| cookie(req.headers(), GROUP_COOKIE))
+                .and_then(|token| groups.iter().find(|(g, _)| group_token(g) == token))
+                .map(|(g, _)| g.as_str());
+            let Some(arn) = pinned.or_else(|| routing::weighted(groups, rand::random::<f64>())) else {
                 return elb_error(StatusCode::SERVICE_UNAVAILABLE);
             };
-            forward(req, peer, plan, shared, local, arn).await
+            let mut response = forward(req, peer, plan, shared, local, arn).await;
+            if let Some(seconds) = stickiness_seconds.filter(|_| groups.len() > 1) {
+                let value = format!("{GROUP_COOKIE}={}; Max-Age={seconds}; Path=/", group_token(arn));
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    response.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            response
         }
     }
 }
@@ -170,11 +184,20 @@ fn upstream_request(
     r
 }
 
-fn sticky_token(headers: &HeaderMap) -> Option<String> {
+/// The value of cookie `wanted` in the request.
+fn cookie(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
         let (name, value) = c.trim().split_once('=')?;
-        (name == STICKY_COOKIE).then(|| value.to_string())
+        (name == wanted).then(|| value.to_string())
     })
+}
+
+/// The group stickiness cookie's value for a target group.
+fn group_token(arn: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    arn.hash(&mut h);
+    format!("{:016x}", h.finish())
 }
 
 async fn forward(
@@ -202,7 +225,7 @@ async fn forward(
     };
     let request = upstream_request(&parts, body, peer, plan.port);
     let sticky_seconds = group.plan.stickiness_seconds;
-    let sticky = sticky_seconds.and_then(|_| sticky_token(&parts.headers)).and_then(|t| group.sticky(&t));
+    let sticky = sticky_seconds.and_then(|_| cookie(&parts.headers, STICKY_COOKIE)).and_then(|t| group.sticky(&t));
     let mut tried: Vec<TargetKey> = Vec::new();
     let mut next = sticky;
     for _ in 0..MAX_ATTEMPTS {

@@ -193,3 +193,22 @@ impl Backend {
         Backend { addr, healthy, served, task }
     }
 }
+
+/// `GET /` sending `cookies` (a `Cookie` header value, may be empty): (body, the
+/// `name=value` of each `Set-Cookie` in the answer).
+pub async fn get_with_cookies(port: u16, cookies: &str) -> (String, Vec<String>) {
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let cookie = if cookies.is_empty() { String::new() } else { format!("Cookie: {cookies}\r\n") };
+    let req = format!("GET / HTTP/1.1\r\nHost: web\r\n{cookie}Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let set: Vec<String> = head
+        .lines()
+        .filter_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+        .map(|v| v.split(';').next().unwrap_or("").to_string())
+        .collect();
+    (body.to_string(), set)
+}
