@@ -5,13 +5,18 @@ use std::sync::Arc;
 use berth_model::{
     ecs::{Empty, ListTagsForResourceRequest, ListTagsForResourceResponse, TagResourceRequest, UntagResourceRequest},
     json,
-    status::ClusterStatus,
+    status::{ClusterStatus, InstanceStatus, ServiceStatus},
     tag, Arn, EcsError,
 };
 
 use crate::{state::Change, task_definitions::TaskDefinitionRef, Caller, Control, State};
 
-/// Checks that `arn` names an existing taggable resource in the caller's region.
+fn not_found() -> EcsError {
+    EcsError::ResourceNotFound("The specified resource could not be found.".into())
+}
+
+/// Checks that `arn` names an existing taggable resource in the caller's region: a
+/// cluster, a task definition revision, a service, a task or a container instance.
 fn check_resource(state: &State, caller: &Caller, arn: &str) -> Result<(), EcsError> {
     let parsed = Arn::parse(arn).ok_or_else(|| EcsError::invalid(format!("Invalid resource ARN '{arn}'.")))?;
     if parsed.service != "ecs" || parsed.region != caller.region || parsed.account != caller.account {
@@ -30,10 +35,48 @@ fn check_resource(state: &State, caller: &Caller, arn: &str) -> Result<(), EcsEr
             let r = TaskDefinitionRef::parse(arn)?;
             match r.revision.and_then(|_| r.resolve(region)) {
                 Some(_) => Ok(()),
-                None => Err(EcsError::ResourceNotFound("The specified resource could not be found.".into())),
+                None => Err(not_found()),
             }
         }
+        "service" => {
+            let (cluster, name) = parsed.resource.split_once('/').ok_or_else(not_found)?;
+            match region.clusters.get(cluster) {
+                Some(c) if c.status == ClusterStatus::Active => {}
+                _ => return Err(EcsError::ClusterNotFound),
+            }
+            match crate::services::find_service(region, cluster, name) {
+                Some(s) if s.service.status != ServiceStatus::Inactive && s.service.service_arn == arn => Ok(()),
+                _ => Err(not_found()),
+            }
+        }
+        "task" => region.tasks.get(arn).map(|_| ()).ok_or_else(not_found),
+        "container-instance" => match region.instances.get(arn) {
+            Some(i) if i.instance.status != InstanceStatus::Inactive => Ok(()),
+            _ => Err(not_found()),
+        },
         other => Err(EcsError::invalid(format!("Resources of type '{other}' cannot be tagged in berth yet."))),
+    }
+}
+
+/// The tags of `arn`: a container instance keeps its own in its record (they come with
+/// its registration); every other resource's are in the tag store.
+fn tags_of(state: &State, region: &str, arn: &str) -> Vec<berth_model::tag::Tag> {
+    match state.region(region).instances.get(arn) {
+        Some(rec) => rec.instance.tags.clone(),
+        None => state.tags_of(region, arn),
+    }
+}
+
+/// Records `tags` as the full tag set of `arn`.
+fn put_tags(state: &State, region: &str, arn: String, tags: Vec<berth_model::tag::Tag>, changes: &mut Vec<Change>) {
+    match state.region(region).instances.get(&arn) {
+        Some(rec) => {
+            let mut next = rec.as_ref().clone();
+            next.instance.tags = tags;
+            next.instance.version += 1;
+            changes.push(Change::Instance { region: region.to_string(), record: Arc::new(next) });
+        }
+        None => changes.push(Change::Tags { region: region.to_string(), arn, tags: Arc::new(tags) }),
     }
 }
 
@@ -48,8 +91,8 @@ impl Control {
         let caller = caller.clone();
         self.write(move |state, changes| {
             check_resource(state, &caller, &arn)?;
-            let merged = tag::merge(&state.tags_of(&caller.region, &arn), &tags)?;
-            changes.push(Change::Tags { region: caller.region.clone(), arn, tags: Arc::new(merged) });
+            let merged = tag::merge(&tags_of(state, &caller.region, &arn), &tags)?;
+            put_tags(state, &caller.region, arn, merged, changes);
             Ok(Empty {})
         })
         .await
@@ -61,9 +104,9 @@ impl Control {
         let caller = caller.clone();
         self.write(move |state, changes| {
             check_resource(state, &caller, &arn)?;
-            let mut tags = state.tags_of(&caller.region, &arn);
+            let mut tags = tags_of(state, &caller.region, &arn);
             tags.retain(|t| !keys.iter().any(|k| Some(k) == t.key.as_ref()));
-            changes.push(Change::Tags { region: caller.region.clone(), arn, tags: Arc::new(tags) });
+            put_tags(state, &caller.region, arn, tags, changes);
             Ok(Empty {})
         })
         .await
@@ -77,7 +120,7 @@ impl Control {
         let arn = json::required(&req.resource_arn, "resourceArn")?;
         self.read(|state| {
             check_resource(state, caller, arn)?;
-            Ok(ListTagsForResourceResponse { tags: state.tags_of(&caller.region, arn) })
+            Ok(ListTagsForResourceResponse { tags: tags_of(state, &caller.region, arn) })
         })
     }
 }
@@ -123,5 +166,51 @@ mod tests {
         );
         let other_region = Caller { region: "eu-west-1".into(), ..caller() };
         assert!(control.list_tags_for_resource(&other_region, &of(&arn)).is_err());
+    }
+
+    #[tokio::test]
+    async fn services_tasks_and_container_instances_take_tags() {
+        use berth_model::ecs::{CreateServiceRequest, RunTaskRequest};
+        let dir = tempfile::tempdir().unwrap();
+        let control = open(dir.path());
+        let c = caller();
+        cluster_with_instances(&control, &["a"], 4096, 1).await;
+        let service = control
+            .create_service(
+                &c,
+                CreateServiceRequest {
+                    cluster: Some("c".into()),
+                    service_name: Some("web".into()),
+                    task_definition: Some("web:1".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .service
+            .service_arn;
+        let run =
+            RunTaskRequest { cluster: Some("c".into()), task_definition: Some("web:1".into()), ..Default::default() };
+        let task = control.run_task(&c, run).await.unwrap().tasks[0].task_arn.clone();
+        let instance = control.read(|s| s.region("us-east-1").instances.keys().next().unwrap().clone());
+        for arn in [&service, &task, &instance] {
+            control.tag_resource(&c, tag(arn, vec![Tag::new("team", "web"), Tag::new("tier", "1")])).await.unwrap();
+            let keys = Some(vec!["tier".to_string()]);
+            control
+                .untag_resource(&c, UntagResourceRequest { resource_arn: Some(arn.clone()), tag_keys: keys })
+                .await
+                .unwrap();
+            assert_eq!(
+                control.list_tags_for_resource(&c, &of(arn)).unwrap().tags,
+                vec![Tag::new("team", "web")],
+                "{arn}"
+            );
+        }
+        // A container instance's tags are the ones DescribeContainerInstances shows.
+        let shown = control.read(|s| s.region("us-east-1").instances[&instance].instance.tags.clone());
+        assert_eq!(shown, vec![Tag::new("team", "web")]);
+        let missing = service.replace("/web", "/nope");
+        let err = control.tag_resource(&c, tag(&missing, vec![Tag::new("a", "1")])).await.unwrap_err();
+        assert_eq!(err.code(), "ResourceNotFoundException");
     }
 }
