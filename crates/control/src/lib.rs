@@ -145,6 +145,17 @@ pub(crate) mod test_support {
         Control::open(Arc::new(store)).unwrap()
     }
 
+    /// CreateService of `web` in cluster `c`, running `web:1` (other members as given).
+    pub fn web_service(desired: i64) -> berth_model::ecs::CreateServiceRequest {
+        berth_model::ecs::CreateServiceRequest {
+            cluster: Some("c".into()),
+            service_name: Some("web".into()),
+            task_definition: Some("web:1".into()),
+            desired_count: Some(desired),
+            ..Default::default()
+        }
+    }
+
     /// DescribeTasks of `arns` in `cluster`.
     pub fn tasks_in(cluster: &str, arns: &[String]) -> berth_model::ecs::DescribeTasksRequest {
         berth_model::ecs::DescribeTasksRequest {

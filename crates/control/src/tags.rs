@@ -170,25 +170,12 @@ mod tests {
 
     #[tokio::test]
     async fn services_tasks_and_container_instances_take_tags() {
-        use berth_model::ecs::{CreateServiceRequest, RunTaskRequest};
+        use berth_model::ecs::RunTaskRequest;
         let dir = tempfile::tempdir().unwrap();
         let control = open(dir.path());
         let c = caller();
         cluster_with_instances(&control, &["a"], 4096, 1).await;
-        let service = control
-            .create_service(
-                &c,
-                CreateServiceRequest {
-                    cluster: Some("c".into()),
-                    service_name: Some("web".into()),
-                    task_definition: Some("web:1".into()),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap()
-            .service
-            .service_arn;
+        let service = control.create_service(&c, web_service(0)).await.unwrap().service.service_arn;
         let run =
             RunTaskRequest { cluster: Some("c".into()), task_definition: Some("web:1".into()), ..Default::default() };
         let task = control.run_task(&c, run).await.unwrap().tasks[0].task_arn.clone();

@@ -77,10 +77,6 @@ impl Harness {
             .create_service(
                 &c,
                 CreateServiceRequest {
-                    cluster: Some("c".into()),
-                    service_name: Some("web".into()),
-                    task_definition: Some("web:1".into()),
-                    desired_count: Some(desired),
                     health_check_grace_period_seconds: Some(grace),
                     load_balancers: vec![LoadBalancer {
                         target_group_arn: Some(tg.clone()),
@@ -88,7 +84,7 @@ impl Harness {
                         container_port: Some(8080),
                         ..Default::default()
                     }],
-                    ..Default::default()
+                    ..web_service(desired)
                 },
             )
             .await

@@ -40,17 +40,7 @@ impl Harness {
             deployment_circuit_breaker: breaker.then_some(DeploymentCircuitBreaker { enable: true, rollback: true }),
         };
         let svc = control
-            .create_service(
-                &c,
-                CreateServiceRequest {
-                    cluster: Some("c".into()),
-                    service_name: Some("web".into()),
-                    task_definition: Some("web:1".into()),
-                    desired_count: Some(desired),
-                    deployment_configuration: Some(config),
-                    ..Default::default()
-                },
-            )
+            .create_service(&c, CreateServiceRequest { deployment_configuration: Some(config), ..web_service(desired) })
             .await
             .unwrap();
         let config = ServiceControllerConfig { settle: std::time::Duration::from_secs(2), ..Default::default() };
