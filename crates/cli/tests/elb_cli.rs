@@ -4,24 +4,23 @@
 
 mod lb_support;
 
-use std::{path::Path, time::Duration};
+use std::time::Duration;
 
-use berth_testkit::BerthProcess;
-use lb_support::{free_port, get, installed_clis, Backend, Elb};
-
-fn berth() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_berth"))
-}
+use lb_support::{first_cli, free_port, get, installed_clis, Backend, Elb, LbServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_elbv2_command_works_with_both_aws_clis() {
     let backend = Backend::start("b1", Duration::ZERO).await;
     for cli in installed_clis() {
-        let dir = tempfile::tempdir().unwrap();
-        let server = BerthProcess::start_with(berth(), dir.path(), 0, &["--lb-listen", "127.0.0.1"]);
-        let elb = Elb { cli: &cli, server: &server };
+        let server = LbServer::start();
+        let elb = server.elb(&cli);
         exercise(&elb, &backend).await;
     }
+}
+
+/// Whether an attributes answer holds `key` = `value`.
+fn has_attribute(answer: &serde_json::Value, key: &str, value: &str) -> bool {
+    answer["Attributes"].as_array().unwrap().iter().any(|a| a["Key"] == key && a["Value"] == value)
 }
 
 async fn exercise(elb: &Elb<'_>, backend: &Backend) {
@@ -45,11 +44,7 @@ async fn exercise(elb: &Elb<'_>, backend: &Backend) {
         "--attributes",
         "Key=idle_timeout.timeout_seconds,Value=30",
     ]);
-    assert!(attrs["Attributes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|a| a["Key"] == "idle_timeout.timeout_seconds" && a["Value"] == "30"));
+    assert!(has_attribute(&attrs, "idle_timeout.timeout_seconds", "30"), "{attrs}");
     elb.fails(
         &[
             "modify-load-balancer-attributes",
@@ -124,11 +119,7 @@ async fn exercise(elb: &Elb<'_>, backend: &Backend) {
         "Key=deregistration_delay.timeout_seconds,Value=5",
         "Key=load_balancing.algorithm.type,Value=least_outstanding_requests",
     ]);
-    assert!(v["Attributes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|a| a["Key"] == "deregistration_delay.timeout_seconds" && a["Value"] == "5"));
+    assert!(has_attribute(&v, "deregistration_delay.timeout_seconds", "5"), "{v}");
     elb.fails(
         &[
             "modify-target-group-attributes",
@@ -140,11 +131,7 @@ async fn exercise(elb: &Elb<'_>, backend: &Backend) {
         "ValidationError",
     );
     let v = elb.json(&["describe-target-group-attributes", "--target-group-arn", &tg]);
-    assert!(v["Attributes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|a| a["Key"] == "stickiness.enabled" && a["Value"] == "false"));
+    assert!(has_attribute(&v, "stickiness.enabled", "false"), "{v}");
 
     // Listeners and rules.
     let port = free_port();
@@ -279,10 +266,8 @@ async fn exercise(elb: &Elb<'_>, backend: &Backend) {
 async fn a_port_another_program_holds_is_a_clear_error() {
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = held.local_addr().unwrap().port().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let server = BerthProcess::start_with(berth(), dir.path(), 0, &["--lb-listen", "127.0.0.1"]);
-    let cli = installed_clis().remove(0);
-    let elb = Elb { cli: &cli, server: &server };
+    let (server, cli) = (LbServer::start(), first_cli());
+    let elb = server.elb(&cli);
     let lb = elb.load_balancer("web", "application");
     let tg = elb.target_group("web", &["--protocol", "HTTP", "--port", "80"]);
     let err = elb.fails(

@@ -9,12 +9,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use berth_testkit::{wait_for, BerthProcess, DEADLINE};
-use lb_support::{assert_round_robin, free_port, get, get_with_cookies, installed_clis, Backend, Elb};
-
-fn berth() -> &'static std::path::Path {
-    std::path::Path::new(env!("CARGO_BIN_EXE_berth"))
-}
+use berth_testkit::{wait_for, DEADLINE};
+use lb_support::{assert_round_robin, first_cli, free_port, get, get_with_cookies, Backend, Elb, LbServer};
 
 fn target(b: &Backend) -> String {
     format!("Id=127.0.0.1,Port={}", b.addr.port())
@@ -27,10 +23,8 @@ async fn all_healthy(elb: &Elb<'_>, tg: &str, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unhealthy_target_leaves_the_rotation_and_comes_back_and_draining_waits_for_a_slow_request() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = BerthProcess::start_with(berth(), dir.path(), 0, &["--lb-listen", "127.0.0.1"]);
-    let cli = installed_clis().remove(0);
-    let elb = Elb { cli: &cli, server: &server };
+    let (server, cli) = (LbServer::start(), first_cli());
+    let elb = server.elb(&cli);
     let backends = [
         Backend::start("a", Duration::from_secs(3)).await,
         Backend::start("b", Duration::from_secs(3)).await,
@@ -129,10 +123,8 @@ async fn an_unhealthy_target_leaves_the_rotation_and_comes_back_and_draining_wai
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tcp_listener_relays_connections_and_skips_a_refusing_target() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = BerthProcess::start_with(berth(), dir.path(), 0, &["--lb-listen", "127.0.0.1"]);
-    let cli = installed_clis().remove(0);
-    let elb = Elb { cli: &cli, server: &server };
+    let (server, cli) = (LbServer::start(), first_cli());
+    let elb = server.elb(&cli);
     let live = Backend::start("tcp-live", Duration::ZERO).await;
     let nlb = elb.load_balancer("net", "network");
     let tg = elb.target_group(
@@ -167,10 +159,8 @@ async fn a_tcp_listener_relays_connections_and_skips_a_refusing_target() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stickiness_pins_a_client_to_its_target_group_and_target() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = BerthProcess::start_with(berth(), dir.path(), 0, &["--lb-listen", "127.0.0.1"]);
-    let cli = installed_clis().remove(0);
-    let elb = Elb { cli: &cli, server: &server };
+    let (server, cli) = (LbServer::start(), first_cli());
+    let elb = server.elb(&cli);
     let backends = [
         Backend::start("one-a", Duration::ZERO).await,
         Backend::start("one-b", Duration::ZERO).await,

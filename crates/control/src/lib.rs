@@ -156,6 +156,16 @@ pub(crate) mod test_support {
         }
     }
 
+    /// UpdateService of `web` in cluster `c` to `task_definition`.
+    pub fn web_update(task_definition: &str) -> berth_model::ecs::UpdateServiceRequest {
+        berth_model::ecs::UpdateServiceRequest {
+            cluster: Some("c".into()),
+            service: Some("web".into()),
+            task_definition: Some(task_definition.into()),
+            ..Default::default()
+        }
+    }
+
     /// DescribeTasks of `arns` in `cluster`.
     pub fn tasks_in(cluster: &str, arns: &[String]) -> berth_model::ecs::DescribeTasksRequest {
         berth_model::ecs::DescribeTasksRequest {

@@ -188,11 +188,11 @@ impl Group {
     }
 }
 
-/// The stickiness cookie's value for a target.
-pub fn cookie_token(key: &TargetKey) -> String {
-    use std::hash::{Hash, Hasher};
+/// A stickiness cookie's value for what it pins (a target's key, a target group's ARN).
+pub fn cookie_token(pinned: &impl std::hash::Hash) -> String {
+    use std::hash::Hasher;
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    key.hash(&mut h);
+    pinned.hash(&mut h);
     format!("{:016x}", h.finish())
 }
 

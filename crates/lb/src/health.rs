@@ -226,6 +226,7 @@ mod tests {
         };
         let started = tokio::time::Instant::now();
         while !healthy() {
+            assert!(started.elapsed() < Duration::from_secs(10), "the target never turned healthy");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         // Three passes: at once, after 1 s and after 2 s (not 60 s at a 30 s interval).

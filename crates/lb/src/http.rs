@@ -136,14 +136,14 @@ async fn handle(
             // Target group stickiness: the group the `AWSALBTG` cookie names, while it exists.
             let pinned = stickiness_seconds
                 .and_then(|_| cookie(req.headers(), GROUP_COOKIE))
-                .and_then(|token| groups.iter().find(|(g, _)| group_token(g) == token))
+                .and_then(|token| groups.iter().find(|(g, _)| cookie_token(g) == token))
                 .map(|(g, _)| g.as_str());
             let Some(arn) = pinned.or_else(|| routing::weighted(groups, rand::random::<f64>())) else {
                 return elb_error(StatusCode::SERVICE_UNAVAILABLE);
             };
             let mut response = forward(req, peer, plan, shared, local, arn).await;
             if let Some(seconds) = stickiness_seconds.filter(|_| groups.len() > 1) {
-                let value = format!("{GROUP_COOKIE}={}; Max-Age={seconds}; Path=/", group_token(arn));
+                let value = format!("{GROUP_COOKIE}={}; Max-Age={seconds}; Path=/", cookie_token(&arn));
                 if let Ok(v) = HeaderValue::from_str(&value) {
                     response.headers_mut().append(header::SET_COOKIE, v);
                 }
@@ -190,14 +190,6 @@ fn cookie(headers: &HeaderMap, wanted: &str) -> Option<String> {
         let (name, value) = c.trim().split_once('=')?;
         (name == wanted).then(|| value.to_string())
     })
-}
-
-/// The group stickiness cookie's value for a target group.
-fn group_token(arn: &str) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    arn.hash(&mut h);
-    format!("{:016x}", h.finish())
 }
 
 async fn forward(

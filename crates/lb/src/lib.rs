@@ -138,10 +138,6 @@ impl DataPlane {
         DataPlane { config, shared, running: Mutex::new(Running::default()), workers }
     }
 
-    pub fn config(&self) -> &LbConfig {
-        &self.config
-    }
-
     /// Whether a listener could bind `port` on this host now.
     pub fn check_port(listen: IpAddr, port: u16) -> Result<(), String> {
         std::net::TcpListener::bind(SocketAddr::new(listen, port)).map(drop).map_err(|e| e.to_string())
@@ -226,13 +222,5 @@ impl DataPlane {
             })
             .collect();
         Ok(RunningListener { protocol: plan.protocol, plan: routes, tasks })
-    }
-
-    /// The ports listeners serve now.
-    pub fn listening_ports(&self) -> Vec<u16> {
-        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        let mut ports: Vec<u16> = running.listeners.keys().copied().collect();
-        ports.sort_unstable();
-        ports
     }
 }

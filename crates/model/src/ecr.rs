@@ -4,6 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::status::status;
+
+status!(
+    /// An image's `imageStatus`.
+    ImageStatus (default Active) { Active => "ACTIVE", Archived => "ARCHIVED", Activating => "ACTIVATING" }
+);
+
 /// A repository named in a request (`registryId` defaults to berth's account).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -147,7 +154,7 @@ pub struct ImageDetail {
     pub image_size_in_bytes: u64,
     pub image_pushed_at: f64,
     pub image_manifest_media_type: String,
-    pub image_status: String,
+    pub image_status: ImageStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifact_media_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -22,8 +22,14 @@ pub fn installed_clis() -> Vec<PathBuf> {
 /// `GET path` with `Host: host` to 127.0.0.1:`port` on a fresh connection that the request
 /// asks to close: (status, body).
 pub async fn http_get(port: u16, path: &str, host: &str) -> Result<(u16, String), String> {
+    http_request(port, path, host, "").await.map(|(status, _, body)| (status, body))
+}
+
+/// Like [`http_get`] with `headers` (`Name: value\r\n` lines) added: (status, the head's
+/// header lines, body).
+pub async fn http_request(port: u16, path: &str, host: &str, headers: &str) -> Result<(u16, String, String), String> {
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
     let mut buf = Vec::new();
     tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut buf))
@@ -32,6 +38,6 @@ pub async fn http_get(port: u16, path: &str, host: &str) -> Result<(u16, String)
         .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&buf).to_string();
     let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| format!("no status in {text:?}"))?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Ok((status, body))
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Ok((status, head.to_string(), body.to_string()))
 }

@@ -24,6 +24,32 @@ pub fn installed_clis() -> Vec<PathBuf> {
     found
 }
 
+/// The first aws CLI found.
+pub fn first_cli() -> PathBuf {
+    installed_clis().remove(0)
+}
+
+/// A `berth server` process whose load balancer listens on loopback, with its own data
+/// directory (removed when it is dropped, after the server).
+pub struct LbServer {
+    pub server: BerthProcess,
+    _dir: tempfile::TempDir,
+}
+
+impl LbServer {
+    pub fn start() -> LbServer {
+        let dir = tempfile::tempdir().unwrap();
+        let binary = Path::new(env!("CARGO_BIN_EXE_berth"));
+        let server = BerthProcess::start_with(binary, dir.path(), 0, &["--lb-listen", "127.0.0.1"]);
+        LbServer { server, _dir: dir }
+    }
+
+    /// `aws elbv2` with `cli` against this server.
+    pub fn elb<'a>(&'a self, cli: &'a Path) -> Elb<'a> {
+        Elb { cli, server: &self.server }
+    }
+}
+
 pub struct Elb<'a> {
     pub cli: &'a Path,
     pub server: &'a BerthProcess,
@@ -197,18 +223,12 @@ impl Backend {
 /// `GET /` sending `cookies` (a `Cookie` header value, may be empty): (body, the
 /// `name=value` of each `Set-Cookie` in the answer).
 pub async fn get_with_cookies(port: u16, cookies: &str) -> (String, Vec<String>) {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let cookie = if cookies.is_empty() { String::new() } else { format!("Cookie: {cookies}\r\n") };
-    let req = format!("GET / HTTP/1.1\r\nHost: web\r\n{cookie}Connection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.unwrap();
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let (_, head, body) = berth_testkit::http_request(port, "/", "web", &cookie).await.unwrap();
     let set: Vec<String> = head
         .lines()
         .filter_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
         .map(|v| v.split(';').next().unwrap_or("").to_string())
         .collect();
-    (body.to_string(), set)
+    (body, set)
 }

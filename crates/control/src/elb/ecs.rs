@@ -168,22 +168,36 @@ impl TargetGroupEdits {
         tg.targets.iter().find(|t| t.id == key.id && t.port == key.port)
     }
 
-    /// Registers `key` unless it is registered and not draining; true if it changed.
-    pub fn register(&mut self, state: &State, region: &RegionState, key: &TargetKey, now: f64) -> bool {
+    /// Makes sure `arn` is written at the end even if no target changed (an API call
+    /// answers with what it wrote).
+    pub fn touch(&mut self, region: &RegionState, arn: &str) {
+        self.record(region, arn);
+    }
+
+    /// Registers `key` unless it is registered and not draining (a draining one is taken
+    /// back, and checked afresh); true if it changed.
+    pub fn register(
+        &mut self,
+        state: &State,
+        region: &RegionState,
+        key: &TargetKey,
+        zone: Option<String>,
+        now: f64,
+    ) -> bool {
         let Some(tg) = self.record(region, &key.target_group_arn) else { return false };
         match tg.targets.iter_mut().find(|t| t.id == key.id && t.port == key.port) {
             Some(t) if t.draining_since.is_none() => false,
             Some(t) => {
                 t.draining_since = None;
-                state.lb_health().reset(key);
+                state.lb_health().forget(key);
                 true
             }
             None => {
-                state.lb_health().reset(key);
+                state.lb_health().forget(key);
                 tg.targets.push(RegisteredTarget {
                     id: key.id.clone(),
                     port: key.port,
-                    availability_zone: None,
+                    availability_zone: zone,
                     registered_at: now,
                     draining_since: None,
                 });

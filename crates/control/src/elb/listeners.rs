@@ -42,11 +42,7 @@ fn check_protocol(kind: LoadBalancerType, protocol: Protocol) -> Result<(), ElbE
 pub fn check_actions(elb: &ElbState, protocol: Protocol, actions: &[Action]) -> Result<(), ElbError> {
     validate::actions(actions)?;
     for a in actions {
-        let forwarded = a
-            .target_group_arn
-            .iter()
-            .chain(a.forward_config.iter().flat_map(|f| &f.target_groups).filter_map(|t| t.target_group_arn.as_ref()));
-        for tg_arn in forwarded {
+        for tg_arn in a.target_group_arns() {
             let tg = elb.target_groups.get(tg_arn).ok_or_else(ElbError::target_group_not_found)?;
             if tg.target_group.protocol != Some(protocol) {
                 return Err(ElbError::incompatible_protocols(format!(

@@ -8,7 +8,7 @@ use berth_model::elb::{
         AttributesResult, CreateLoadBalancerRequest, DescribeLoadBalancersRequest, Empty, LoadBalancerArnRequest,
         LoadBalancersResult, ModifyAttributesRequest,
     },
-    validate, AvailabilityZone, ElbError, LoadBalancer, LoadBalancerState, LoadBalancerType,
+    validate, AvailabilityZone, ElbError, LoadBalancer, LoadBalancerState, LoadBalancerStateCode, LoadBalancerType,
 };
 
 use super::{
@@ -107,7 +107,7 @@ impl Control {
                 load_balancer_name: name,
                 scheme,
                 vpc_id: Some("vpc-berth".into()),
-                state: LoadBalancerState { code: "active".into(), reason: None },
+                state: LoadBalancerState { code: LoadBalancerStateCode::Active, reason: None },
                 kind,
                 availability_zones: zones,
                 security_groups: req.security_groups,

@@ -17,9 +17,7 @@ pub mod targets;
 
 use std::sync::Arc;
 
-pub use state::{
-    forwards_to, ElbChange, ElbState, HealthBook, LoadBalancerRecord, RegisteredTarget, RuleRecord, TargetGroupRecord,
-};
+pub use state::{ElbChange, ElbState, HealthBook, LoadBalancerRecord, RegisteredTarget, RuleRecord, TargetGroupRecord};
 
 /// Tests whether the host can listen on a port (the data plane binds and releases it).
 pub type PortCheck = Arc<dyn Fn(u16) -> Result<(), String> + Send + Sync>;

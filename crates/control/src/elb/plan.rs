@@ -1,15 +1,20 @@
 //! The data plane's desired state, derived from the ELB resources: what each listener
 //! serves and which targets each target group in use has, where they are reached.
 
-use berth_model::elb::{
-    plane::{
-        ActionPlan, Algorithm, ConditionPlan, HealthCheckPlan, LbPlan, ListenerPlan, RulePlan, TargetGroupPlan,
-        TargetKey, TargetPlan,
+use std::collections::HashMap;
+
+use berth_model::{
+    container_instance::HOST_ADDRESS_ATTRIBUTE,
+    elb::{
+        plane::{
+            ActionPlan, Algorithm, ConditionPlan, HealthCheckPlan, LbPlan, ListenerPlan, RulePlan, TargetGroupPlan,
+            TargetKey, TargetPlan,
+        },
+        Action, ActionType, Protocol, TargetType,
     },
-    Action, ActionType, Protocol,
 };
 
-use super::{rules::ordered_rules, state::TargetGroupRecord, targets::target_host};
+use super::{rules::ordered_rules, state::TargetGroupRecord};
 use crate::{Control, RegionState, State};
 
 fn attribute<T: std::str::FromStr>(map: &std::collections::BTreeMap<String, String>, key: &str, default: T) -> T {
@@ -59,7 +64,20 @@ fn action_plan(a: &Action) -> Option<ActionPlan> {
     })
 }
 
-fn target_group_plan(region: &RegionState, r: &TargetGroupRecord) -> TargetGroupPlan {
+/// Each container instance's host address, by EC2 instance id (what instance targets name).
+fn instance_hosts(region: &RegionState) -> HashMap<&str, &str> {
+    region
+        .instances
+        .values()
+        .filter_map(|i| {
+            let id = i.instance.ec2_instance_id.as_deref()?;
+            let host = i.instance.attributes.iter().find(|a| a.name == HOST_ADDRESS_ATTRIBUTE)?.value.as_deref()?;
+            Some((id, host))
+        })
+        .collect()
+}
+
+fn target_group_plan(hosts: &HashMap<&str, &str>, r: &TargetGroupRecord) -> TargetGroupPlan {
     let tg = &r.target_group;
     let check_port = match tg.health_check_port.as_deref() {
         None | Some("traffic-port") => None,
@@ -92,7 +110,11 @@ fn target_group_plan(region: &RegionState, r: &TargetGroupRecord) -> TargetGroup
             .iter()
             .map(|t| TargetPlan {
                 key: TargetKey { target_group_arn: tg.target_group_arn.clone(), id: t.id.clone(), port: t.port },
-                host: target_host(region, tg.target_type, &t.id),
+                // Instance targets are reached at their host's address; ip targets at their id.
+                host: match tg.target_type {
+                    TargetType::Ip => Some(t.id.clone()),
+                    _ => hosts.get(t.id.as_str()).map(|h| h.to_string()),
+                },
                 draining: t.draining_since.is_some(),
             })
             .collect(),
@@ -104,6 +126,10 @@ pub fn build(state: &State) -> LbPlan {
     let mut plan = LbPlan::default();
     for (_, region) in state.regions() {
         let elb = &region.elb;
+        if elb.listeners.is_empty() {
+            continue;
+        }
+        let hosts = instance_hosts(region);
         for l in elb.listeners.values() {
             let idle = elb
                 .load_balancers
@@ -129,7 +155,7 @@ pub fn build(state: &State) -> LbPlan {
                 if let ActionPlan::Forward { groups, .. } = &rule.action {
                     for (arn, _) in groups {
                         if let Some(r) = elb.target_groups.get(arn) {
-                            plan.target_groups.entry(arn.clone()).or_insert_with(|| target_group_plan(region, r));
+                            plan.target_groups.entry(arn.clone()).or_insert_with(|| target_group_plan(&hosts, r));
                         }
                     }
                 }

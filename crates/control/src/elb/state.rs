@@ -77,7 +77,7 @@ impl ElbState {
         let mut arns: Vec<String> = Vec::new();
         for l in self.listeners.values() {
             let rules = self.rules_of(&l.listener_arn).flat_map(|r| r.rule.actions.iter());
-            if l.default_actions.iter().chain(rules).any(|a| forwards_to(a, tg_arn))
+            if l.default_actions.iter().chain(rules).any(|a| a.target_group_arns().any(|t| t == tg_arn))
                 && !arns.contains(&l.load_balancer_arn)
             {
                 arns.push(l.load_balancer_arn.clone());
@@ -85,12 +85,6 @@ impl ElbState {
         }
         arns
     }
-}
-
-/// Whether an action sends traffic to `tg_arn`.
-pub fn forwards_to(a: &berth_model::elb::Action, tg_arn: &str) -> bool {
-    a.target_group_arn.as_deref() == Some(tg_arn)
-        || a.forward_config.iter().flat_map(|f| &f.target_groups).any(|t| t.target_group_arn.as_deref() == Some(tg_arn))
 }
 
 /// A change to one ELB resource: the whole record, or its removal.
@@ -190,16 +184,11 @@ impl HealthBook {
         }
     }
 
-    /// Forgets a registration that ended.
+    /// Forgets what was seen of a registration: one that ended, or one made afresh.
     pub fn forget(&self, key: &TargetKey) {
         let mut b = self.lock();
         b.health.remove(key);
         b.idle.remove(key);
-    }
-
-    /// A target registered again starts afresh (and is not idle).
-    pub fn reset(&self, key: &TargetKey) {
-        self.forget(key)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BookInner> {

@@ -1,8 +1,6 @@
 //! RegisterTargets, DeregisterTargets and DescribeTargetHealth; what a target's health
 //! reads as, from its registration and the data plane's observations.
 
-use std::sync::Arc;
-
 use berth_model::elb::{
     error::required,
     plane::TargetKey,
@@ -11,23 +9,11 @@ use berth_model::elb::{
     TargetType,
 };
 
-use super::state::{ElbChange, RegisteredTarget, TargetGroupRecord};
-use crate::{state::Change, Caller, Control, RegionState, State};
-
-pub use berth_model::container_instance::HOST_ADDRESS_ATTRIBUTE;
-
-/// The address a target is reached at: an instance's host address, or the target's IP.
-pub fn target_host(region: &RegionState, target_type: TargetType, id: &str) -> Option<String> {
-    match target_type {
-        TargetType::Ip => Some(id.to_string()),
-        _ => region
-            .instances
-            .values()
-            .find(|i| i.instance.ec2_instance_id.as_deref() == Some(id))
-            .and_then(|i| i.instance.attributes.iter().find(|a| a.name == HOST_ADDRESS_ATTRIBUTE))
-            .and_then(|a| a.value.clone()),
-    }
-}
+use super::{
+    ecs::TargetGroupEdits,
+    state::{RegisteredTarget, TargetGroupRecord},
+};
+use crate::{Caller, Control, RegionState, State};
 
 /// Targets as given, with the target group's port where a target names none.
 fn resolve(
@@ -65,7 +51,8 @@ fn check_target(region: &RegionState, target_type: TargetType, id: &str) -> Resu
 }
 
 /// How a registered target reads in DescribeTargetHealth.
-pub fn health_of(state: &State, region: &RegionState, tg: &TargetGroupRecord, t: &RegisteredTarget) -> TargetHealth {
+/// `in_use`: whether a load balancer sends the target group traffic.
+pub fn health_of(state: &State, in_use: bool, tg: &TargetGroupRecord, t: &RegisteredTarget) -> TargetHealth {
     let arn = &tg.target_group.target_group_arn;
     if t.draining_since.is_some() {
         return TargetHealth::new(
@@ -74,7 +61,7 @@ pub fn health_of(state: &State, region: &RegionState, tg: &TargetGroupRecord, t:
             "Target deregistration is in progress",
         );
     }
-    if region.elb.load_balancers_using(arn).is_empty() {
+    if !in_use {
         return TargetHealth::new(
             TargetHealthState::Unused,
             Some(TargetHealthReason::NotInUse),
@@ -105,33 +92,15 @@ impl Control {
         self.write(move |state, changes| {
             let region = state.region(&caller.region);
             let tg = region.elb.target_groups.get(&arn).ok_or_else(ElbError::target_group_not_found)?;
-            let targets = resolve(tg, &req.targets)?;
-            let mut record = tg.as_ref().clone();
             let now = berth_model::time::now();
-            for (id, port, zone) in targets {
+            let mut edits = TargetGroupEdits::default();
+            for (id, port, zone) in resolve(tg, &req.targets)? {
                 check_target(region, tg.target_group.target_type, &id)?;
-                let key = TargetKey { target_group_arn: arn.clone(), id: id.clone(), port };
-                match record.targets.iter_mut().find(|t| t.id == id && t.port == port) {
-                    // Registering a draining target again takes it back into service.
-                    Some(t) if t.draining_since.is_some() => {
-                        t.draining_since = None;
-                        state.lb_health().reset(&key);
-                    }
-                    Some(_) => {}
-                    None => {
-                        state.lb_health().reset(&key);
-                        record.targets.push(RegisteredTarget {
-                            id,
-                            port,
-                            availability_zone: zone,
-                            registered_at: now,
-                            draining_since: None,
-                        });
-                    }
-                }
+                // Registering a draining target again takes it back into service.
+                edits.register(state, region, &TargetKey { target_group_arn: arn.clone(), id, port }, zone, now);
             }
-            changes
-                .push(Change::Elb { region: caller.region.clone(), change: ElbChange::TargetGroup(Arc::new(record)) });
+            edits.touch(region, &arn);
+            edits.flush(&caller.region, changes);
             Ok(Empty {})
         })
         .await
@@ -141,25 +110,22 @@ impl Control {
         let arn = required(&req.target_group_arn, "TargetGroupArn")?.clone();
         let caller = caller.clone();
         self.write(move |state, changes| {
-            let tg = state
-                .region(&caller.region)
-                .elb
-                .target_groups
-                .get(&arn)
-                .ok_or_else(ElbError::target_group_not_found)?;
-            let targets = resolve(tg, &req.targets)?;
-            let mut record = tg.as_ref().clone();
+            let region = state.region(&caller.region);
+            let tg = region.elb.target_groups.get(&arn).ok_or_else(ElbError::target_group_not_found)?;
             let now = berth_model::time::now();
-            for (id, port, _) in targets {
-                let Some(t) = record.targets.iter_mut().find(|t| t.id == id && t.port == port) else {
+            let mut edits = TargetGroupEdits::default();
+            for (id, port, _) in resolve(tg, &req.targets)? {
+                let key = TargetKey { target_group_arn: arn.clone(), id, port };
+                if edits.target(region, &key).is_none() {
                     return Err(ElbError::invalid_target(format!(
-                        "The following targets are not registered in target group '{arn}': '{id}:{port}'"
+                        "The following targets are not registered in target group '{arn}': '{}:{port}'",
+                        key.id
                     )));
-                };
-                t.draining_since.get_or_insert(now);
+                }
+                edits.deregister(region, &key, now);
             }
-            changes
-                .push(Change::Elb { region: caller.region.clone(), change: ElbChange::TargetGroup(Arc::new(record)) });
+            edits.touch(region, &arn);
+            edits.flush(&caller.region, changes);
             Ok(Empty {})
         })
         .await
@@ -170,6 +136,7 @@ impl Control {
         self.read(|state| {
             let region = state.region(&caller.region);
             let tg = region.elb.target_groups.get(arn).ok_or_else(ElbError::target_group_not_found)?;
+            let in_use = !region.elb.load_balancers_using(arn).is_empty();
             let describe = |t: &RegisteredTarget| TargetHealthDescription {
                 target: TargetDescription {
                     id: Some(t.id.clone()),
@@ -180,7 +147,7 @@ impl Control {
                     None | Some("traffic-port") => t.port.to_string(),
                     Some(p) => p.to_string(),
                 }),
-                target_health: health_of(state, region, tg, t),
+                target_health: health_of(state, in_use, tg, t),
             };
             let target_health_descriptions = if req.targets.is_empty() {
                 tg.targets.iter().map(describe).collect()

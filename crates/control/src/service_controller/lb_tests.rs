@@ -2,7 +2,7 @@
 //! (with the host ports they bound), the data plane by observations, time is an input.
 
 use berth_model::{
-    ecs::{CreateServiceRequest, UpdateServiceRequest},
+    ecs::CreateServiceRequest,
     elb::{
         plane::{Observation, TargetKey},
         requests::{CreateListenerRequest, CreateLoadBalancerRequest, CreateTargetGroupRequest},
@@ -218,12 +218,7 @@ async fn a_deploy_drains_old_tasks_before_they_stop() {
     h.observe(&old, TargetHealth::healthy());
     h.pass(2.0).await;
     let c = caller();
-    let update = UpdateServiceRequest {
-        cluster: Some("c".into()),
-        service: Some("web".into()),
-        task_definition: Some("web:2".into()),
-        ..Default::default()
-    };
+    let update = web_update("web:2");
     h.control.update_service(&c, update).await.unwrap();
     h.pass(3.0).await;
     let new = h.tasks(2).remove(0);

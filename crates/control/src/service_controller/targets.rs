@@ -22,7 +22,7 @@ pub(super) fn sync(pass: &mut Pass, svc: &mut Service, changes: &mut Vec<Change>
         let last = t.task.last();
         if pass.active(t) && last == TaskStatus::Running {
             for key in task_targets(pass.r, &pass.load_balancers, &t.task) {
-                if pass.edits.register(pass.state, pass.r, &key, pass.now) {
+                if pass.edits.register(pass.state, pass.r, &key, None, pass.now) {
                     *pass.registered.entry(key.target_group_arn.clone()).or_default() += 1;
                 }
             }

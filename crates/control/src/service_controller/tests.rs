@@ -211,12 +211,7 @@ async fn a_rollout_never_drops_below_the_minimum() {
     h.pass(0.0).await;
 
     let c = caller();
-    let update = UpdateServiceRequest {
-        cluster: Some("c".into()),
-        service: Some("web".into()),
-        task_definition: Some("web:2".into()),
-        ..Default::default()
-    };
+    let update = web_update("web:2");
     h.control.update_service(&c, update).await.unwrap();
     let s = h.pass(0.0).await;
     let new = s.deployments[0].id.clone();
@@ -245,18 +240,7 @@ async fn the_breaker_fails_a_deployment_and_rolls_back() {
     h.age(&h.live(&good), 60.0).await;
     h.pass(0.0).await;
     let c = caller();
-    h.control
-        .update_service(
-            &c,
-            UpdateServiceRequest {
-                cluster: Some("c".into()),
-                service: Some("web".into()),
-                task_definition: Some("web:3".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    h.control.update_service(&c, web_update("web:3")).await.unwrap();
     // Each pass starts replacements for the tasks that failed; three failures trip it.
     let mut at = 3.0;
     let bad = h.service().deployments[0].id.clone();
@@ -295,12 +279,7 @@ async fn the_breaker_rolls_back_to_a_deployment_that_already_drained() {
     h.age(&h.live(&good), 60.0).await;
     assert_eq!(h.pass(0.0).await.deployments[0].rollout_state, Some(RolloutState::Completed));
     let c = caller();
-    let update = UpdateServiceRequest {
-        cluster: Some("c".into()),
-        service: Some("web".into()),
-        task_definition: Some("web:3".into()),
-        ..Default::default()
-    };
+    let update = web_update("web:3");
     h.control.update_service(&c, update).await.unwrap();
     let old = h.live(&good);
     h.pass(3.0).await;

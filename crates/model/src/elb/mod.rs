@@ -23,6 +23,13 @@ status!(
 );
 
 status!(
+    /// A load balancer's `State.Code`.
+    LoadBalancerStateCode (default Active) {
+        Provisioning => "provisioning", Active => "active", ActiveImpaired => "active_impaired", Failed => "failed",
+    }
+);
+
+status!(
     /// The protocols of listeners, target groups and health checks.
     Protocol (default Http) {
         Http => "HTTP", Https => "HTTPS", Tcp => "TCP", Tls => "TLS", Udp => "UDP", TcpUdp => "TCP_UDP",
@@ -99,7 +106,7 @@ impl Attribute {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct LoadBalancerState {
-    pub code: String,
+    pub code: LoadBalancerStateCode,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -247,6 +254,16 @@ pub struct Action {
     pub fixed_response_config: Option<FixedResponseActionConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forward_config: Option<ForwardActionConfig>,
+}
+
+impl Action {
+    /// Every target group the action forwards to: its `TargetGroupArn` and those of its
+    /// forward config.
+    pub fn target_group_arns(&self) -> impl Iterator<Item = &String> {
+        let weighted =
+            self.forward_config.iter().flat_map(|f| &f.target_groups).filter_map(|t| t.target_group_arn.as_ref());
+        self.target_group_arn.iter().chain(weighted)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -41,7 +41,7 @@ impl Registry {
             image_size_in_bytes: image.size,
             image_pushed_at: image.pushed_at,
             image_manifest_media_type: image.media_type.clone(),
-            image_status: "ACTIVE".into(),
+            image_status: berth_model::ecr::ImageStatus::Active,
             artifact_media_type: image.artifact_type.clone(),
             subject_manifest_digest: image.subject.clone(),
         }
