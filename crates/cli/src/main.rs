@@ -124,8 +124,8 @@ pub struct ServerArgs {
     /// healthy (then the target group's interval applies; ELB waits the interval).
     #[arg(long, default_value_t = 1000)]
     lb_initial_check_ms: u64,
-    /// The DNS name every load balancer reports, e.g. this host's name (default: a name
-    /// per load balancer under `.elb.localhost`).
+    /// The DNS name every load balancer reports (default: `localhost` when --lb-listen is
+    /// a loopback address, else this host's name).
     #[arg(long)]
     lb_dns_name: Option<String>,
     /// Threads serving load balancer listeners, each with its own event loop (more for

@@ -41,8 +41,8 @@ pub struct ServerConfig {
     pub connections: ConnectionLimits,
     /// The load balancer data plane: the address listeners bind and the first checks' cadence.
     pub lb: berth_lb::LbConfig,
-    /// The DNS name every load balancer reports; `None` gives each one a name under
-    /// `.elb.localhost` (which resolves to this host in browsers, curl and berth's DNS).
+    /// The DNS name every load balancer reports; `None`: `localhost` when listeners bind a
+    /// loopback address, else this host's name (both resolve to this host here).
     pub lb_dns_name: Option<String>,
 }
 
@@ -112,10 +112,22 @@ fn start_load_balancer(control: &Control, config: &ServerConfig) -> Arc<berth_lb
     let lb = Arc::new(berth_lb::DataPlane::new(config.lb.clone(), report));
     let listen = config.lb.listen;
     control.configure_elb(berth_control::elb::ElbSettings {
-        dns_suffix: config.lb_dns_name.clone(),
+        dns_suffix: Some(config.lb_dns_name.clone().unwrap_or_else(|| default_dns_name(listen))),
         port_check: Some(Arc::new(move |port| berth_lb::DataPlane::check_port(listen, port))),
     });
     lb
+}
+
+/// A name that resolves to the host serving the load balancers: `localhost` when they
+/// listen on loopback only, else the host's own name (the kernel's hostname, which the
+/// host's resolver maps to itself).
+fn default_dns_name(listen: std::net::IpAddr) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    if listen.is_loopback() || host.is_empty() {
+        "localhost".to_string()
+    } else {
+        host
+    }
 }
 
 /// Hands the data plane a new plan whenever a commit changed it.
