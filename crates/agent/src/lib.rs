@@ -12,6 +12,8 @@
 
 use berth_client as client;
 mod managed;
+pub mod network;
+pub mod pause;
 mod registration;
 pub mod reporter;
 pub mod spec;
@@ -57,6 +59,10 @@ pub struct AgentConfig {
     pub poll_wait: Duration,
     /// When images are pulled (the ECS agent's `ECS_IMAGE_PULL_BEHAVIOR`).
     pub image_pull_behavior: ImagePullBehavior,
+    /// Offer the host as Fargate capacity instead of joining `cluster`.
+    pub fargate: bool,
+    /// The Auto Scaling group (of an EC2 capacity provider) the instance joins.
+    pub auto_scaling_group: Option<String>,
 }
 
 /// When the agent pulls a task's images, as the ECS agent's `ECS_IMAGE_PULL_BEHAVIOR`.
@@ -156,7 +162,11 @@ pub async fn run<R: ContainerRuntime>(config: AgentConfig, runtime: Arc<R>) -> R
     let client = ServerClient::new(&config.server, config.credential.clone(), &config.region)
         .map_err(AgentError::Registration)?;
     let session = registration::register(&client, &config, runtime.as_ref()).await?;
-    tracing::info!(instance = %session.instance_arn(), cluster = %config.cluster, "agent registered");
+    if config.fargate {
+        tracing::info!(host = %session.instance_arn(), "agent registered as Fargate capacity");
+    } else {
+        tracing::info!(instance = %session.instance_arn(), cluster = %config.cluster, "agent registered");
+    }
 
     let reporter = Reporter::new();
     tokio::spawn(reporter.clone().run(client.clone(), session.clone()));
@@ -164,6 +174,7 @@ pub async fn run<R: ContainerRuntime>(config: AgentConfig, runtime: Arc<R>) -> R
 
     let mut tasks: HashMap<String, Running> = HashMap::new();
     let credentials = RegistryCredentials::default();
+    let network = Arc::new(network::TaskNetwork::new(&session.instance_arn()));
     let mut version = 0;
     let mut first = true;
     loop {
@@ -186,6 +197,7 @@ pub async fn run<R: ContainerRuntime>(config: AgentConfig, runtime: Arc<R>) -> R
             return Err(AgentError::Deregistered);
         }
         version = desired.version;
+        network.set_subnet(desired.task_subnet.clone());
         if let Some(a) = desired.registry_auth {
             credentials.set(berth_runtime::RegistryAuth {
                 username: a.username,
@@ -199,6 +211,7 @@ pub async fn run<R: ContainerRuntime>(config: AgentConfig, runtime: Arc<R>) -> R
             reporter: &reporter,
             session: &session,
             credentials: &credentials,
+            network: &network,
         };
         converge(&ctx, &mut tasks, desired.tasks, first).await;
         first = false;
@@ -215,6 +228,7 @@ struct Converge<'a, R> {
     reporter: &'a Reporter,
     session: &'a Session,
     credentials: &'a RegistryCredentials,
+    network: &'a Arc<network::TaskNetwork>,
 }
 
 async fn converge<R: ContainerRuntime>(
@@ -232,6 +246,10 @@ async fn converge<R: ContainerRuntime>(
     }
     if first {
         remove_orphans(ctx.runtime.as_ref(), &ctx.session.instance_arn(), &wanted).await;
+        if desired.iter().all(|t| t.attachment.is_none()) {
+            // Left from before a restart with no awsvpc task to use it.
+            ctx.network.release(ctx.runtime.as_ref()).await;
+        }
     }
     for t in desired {
         let want = if t.desired_status == DesiredStatus::Running { Desired::Running } else { Desired::Stopped };
@@ -251,7 +269,7 @@ async fn converge<R: ContainerRuntime>(
                     ctx.reporter.clone(),
                     ctx.credentials.clone(),
                     ctx.config.image_pull_behavior,
-                    ctx.config.cluster.clone(),
+                    ctx.network.clone(),
                     ctx.session.instance_arn(),
                     t,
                 );

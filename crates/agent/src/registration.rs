@@ -4,7 +4,7 @@
 use std::{path::Path, sync::Arc, sync::RwLock};
 
 use berth_model::{
-    container_instance::{Attribute, Resource, VersionInfo},
+    container_instance::{Attribute, Resource, VersionInfo, AUTO_SCALING_GROUP_ATTRIBUTE, CAPACITY_ATTRIBUTE},
     ecs::{op, ContainerInstanceResponse, CreateClusterRequest, Operation, RegisterContainerInstanceRequest},
 };
 use berth_runtime::ContainerRuntime;
@@ -44,15 +44,24 @@ fn saved_path(dir: &Path) -> std::path::PathBuf {
     dir.join("agent.json")
 }
 
+/// What the saved identity is for: the cluster, or Fargate capacity.
+fn joined(config: &AgentConfig) -> String {
+    if config.fargate {
+        berth_model::capacity_provider::FARGATE.to_string()
+    } else {
+        config.cluster.clone()
+    }
+}
+
 fn load_saved(config: &AgentConfig) -> Option<Saved> {
     let text = std::fs::read_to_string(saved_path(&config.data_dir)).ok()?;
-    serde_json::from_str::<Saved>(&text).ok().filter(|s| s.cluster == config.cluster)
+    serde_json::from_str::<Saved>(&text).ok().filter(|s| s.cluster == joined(config))
 }
 
 fn save(config: &AgentConfig, arn: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(&config.data_dir)?;
     let tmp = config.data_dir.join("agent.json.tmp");
-    let saved = Saved { cluster: config.cluster.clone(), container_instance_arn: arn.to_string() };
+    let saved = Saved { cluster: joined(config), container_instance_arn: arn.to_string() };
     std::fs::write(&tmp, serde_json::to_vec_pretty(&saved).expect("serializes"))?;
     std::fs::rename(tmp, saved_path(&config.data_dir))
 }
@@ -98,6 +107,12 @@ async fn request_body<R: ContainerRuntime>(
         target_id: None,
     }));
     attributes.extend(config.attributes.iter().map(|(k, v)| Attribute::new(k, v)));
+    if config.fargate {
+        attributes.push(Attribute::new(CAPACITY_ATTRIBUTE, berth_model::capacity_provider::FARGATE));
+    }
+    if let Some(group) = &config.auto_scaling_group {
+        attributes.push(Attribute::new(AUTO_SCALING_GROUP_ATTRIBUTE, group));
+    }
     let host_attribute = berth_model::container_instance::HOST_ADDRESS_ATTRIBUTE;
     if !attributes.iter().any(|a| a.name == host_attribute) {
         if let Some(address) = host_address(&config.server) {
@@ -116,7 +131,7 @@ async fn request_body<R: ContainerRuntime>(
         docker_version: Some(info.version),
     };
     Ok(RegisterContainerInstanceRequest {
-        cluster: Some(config.cluster.clone()),
+        cluster: (!config.fargate).then(|| config.cluster.clone()),
         total_resources: resources,
         version_info: Some(version),
         container_instance_arn: arn.map(String::from),
@@ -131,7 +146,7 @@ async fn call_register<R: ContainerRuntime>(
     runtime: &R,
     arn: Option<&str>,
 ) -> Result<Identity, AgentError> {
-    if config.cluster == berth_model::cluster::DEFAULT_CLUSTER {
+    if config.cluster == berth_model::cluster::DEFAULT_CLUSTER && !config.fargate {
         // Like the ECS agent: the default cluster is created on first use.
         let create = CreateClusterRequest { cluster_name: Some(config.cluster.clone()), ..Default::default() };
         client.call::<op::CreateCluster>(&create).await.map_err(AgentError::Registration)?;

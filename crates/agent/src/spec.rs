@@ -26,6 +26,9 @@ pub struct TaskContext<'a> {
     pub cluster: &'a str,
     pub instance_arn: &'a str,
     pub task_arn: &'a str,
+    /// An awsvpc task's pause container (engine name), whose network namespace the
+    /// task's containers join.
+    pub pause: Option<&'a str>,
 }
 
 impl TaskContext<'_> {
@@ -36,6 +39,12 @@ impl TaskContext<'_> {
     /// The engine name of container `name` of this task.
     pub fn container_name(&self, name: &str) -> String {
         format!("berth-{}-{name}", self.task_id())
+    }
+
+    /// The engine name of this task's pause container (a `.` no ECS container name has,
+    /// so it never collides with the task's own containers).
+    pub fn pause_name(&self) -> String {
+        format!("berth-{}.pause", self.task_id())
     }
 }
 
@@ -91,7 +100,13 @@ pub fn container_spec(
 ) -> ContainerSpec {
     let name = def.name.clone().unwrap_or_default();
     let over = override_for(overrides, &name);
-    let network_mode = td.network_mode.clone().unwrap_or_else(|| "bridge".into());
+    let network_mode = match ctx.pause {
+        Some(pause) => format!("container:{pause}"),
+        None => td.network_mode.clone().unwrap_or_else(|| "bridge".into()),
+    };
+    // In another container's namespace, the engine takes no hostname, DNS or hosts
+    // settings (ECS does not support them in awsvpc mode either).
+    let own_network = ctx.pause.is_none();
     let mut labels: BTreeMap<String, String> = def.docker_labels.clone().unwrap_or_default();
     labels.insert(LABEL_CLUSTER.into(), ctx.cluster.into());
     labels.insert(LABEL_TASK_ARN.into(), ctx.task_arn.into());
@@ -163,11 +178,12 @@ pub fn container_spec(
         env,
         working_dir: def.working_directory.clone(),
         user: def.user.clone(),
-        hostname: def.hostname.clone(),
+        hostname: def.hostname.clone().filter(|_| own_network),
         cpu_shares: Some(cpu.max(2)),
         memory_mib: over.and_then(|o| o.memory).or(def.memory),
         memory_reservation_mib: over.and_then(|o| o.memory_reservation).or(def.memory_reservation),
         network_mode,
+        ipv4_address: None,
         ports,
         labels,
         ulimits: def.ulimits.iter().flatten().map(|u| (u.name.clone(), u.soft_limit, u.hard_limit)).collect(),
@@ -188,9 +204,9 @@ pub fn container_spec(
         privileged: def.privileged == Some(true),
         readonly_rootfs: other("readonlyRootFilesystem").and_then(|v| v.as_bool()) == Some(true),
         init: linux.and_then(|l| l.get("initProcessEnabled")).and_then(|v| v.as_bool()) == Some(true),
-        extra_hosts,
-        dns: strings("dnsServers"),
-        dns_search: strings("dnsSearchDomains"),
+        extra_hosts: if own_network { extra_hosts } else { Vec::new() },
+        dns: if own_network { strings("dnsServers") } else { Vec::new() },
+        dns_search: if own_network { strings("dnsSearchDomains") } else { Vec::new() },
         stop_timeout: Some(stop_timeout(def)),
         tmpfs: linux
             .and_then(|l| l.get("tmpfs"))
@@ -268,7 +284,7 @@ mod tests {
     }
 
     fn ctx() -> TaskContext<'static> {
-        TaskContext { cluster: "default", instance_arn: "arn:i", task_arn: "arn:aws:ecs:r:1:task/default/abc" }
+        TaskContext { cluster: "default", instance_arn: "arn:i", task_arn: "arn:aws:ecs:r:1:task/default/abc", pause: None }
     }
 
     #[test]
@@ -318,6 +334,20 @@ mod tests {
         assert_eq!(s.security_opt, vec!["no-new-privileges"]);
         assert_eq!(s.sysctls["net.core.somaxconn"], "1024");
         assert!(s.tty && s.open_stdin);
+    }
+
+    #[test]
+    fn awsvpc_containers_join_the_pause_container() {
+        let t = td(json!({
+            "taskDefinitionArn": "arn:td", "family": "web", "revision": 1, "status": "ACTIVE", "registeredAt": 0,
+            "networkMode": "awsvpc",
+            "containerDefinitions": [{"name": "app", "image": "busybox", "portMappings": [{"containerPort": 80}],
+                "dnsSearchDomains": ["svc.local"]}]
+        }));
+        let ctx = TaskContext { pause: Some("berth-abc-pause"), ..ctx() };
+        let s = container_spec(&ctx, &t, &TaskOverride::default(), &t.container_definitions[0], vec![]);
+        assert_eq!(s.network_mode, "container:berth-abc-pause");
+        assert!(s.ports.is_empty() && s.dns_search.is_empty() && s.hostname.is_none());
     }
 
     #[test]

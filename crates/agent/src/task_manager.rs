@@ -5,7 +5,8 @@
 use std::{sync::Arc, time::Duration};
 
 use berth_model::{
-    task::{NetworkBinding, TaskOverride, TaskStateChange, TaskStatus},
+    network::{Attachment, AttachmentStatus},
+    task::{AttachmentStateChange, NetworkBinding, TaskOverride, TaskStateChange, TaskStatus},
     task_definition::TaskDefinition,
 };
 use berth_runtime::{ContainerRuntime, Health, RunState};
@@ -13,6 +14,8 @@ use tokio::{sync::watch, time::Instant};
 
 use crate::{
     managed::Managed,
+    network::TaskNetwork,
+    pause::PAUSE_CONTAINER,
     reporter::Reporter,
     spec::{self, TaskContext, LABEL_CONTAINER_NAME, LABEL_INSTANCE, LABEL_TASK_ARN},
     DesiredTask, RegistryCredentials,
@@ -62,6 +65,13 @@ pub struct TaskManager<R: ContainerRuntime> {
     /// When the task was first seen RUNNING by this manager.
     running_since: Option<Instant>,
     last_report: Option<TaskStateChange>,
+    /// An awsvpc task's interface, its pause container's engine name and id, and how far
+    /// its attachment got.
+    eni: Option<Attachment>,
+    pause_name: Option<String>,
+    pause: Option<String>,
+    eni_status: Option<AttachmentStatus>,
+    network: Arc<TaskNetwork>,
 }
 
 impl<R: ContainerRuntime> TaskManager<R> {
@@ -71,11 +81,15 @@ impl<R: ContainerRuntime> TaskManager<R> {
         reporter: Reporter,
         credentials: RegistryCredentials,
         pull_behavior: crate::ImagePullBehavior,
-        cluster: String,
+        network: Arc<TaskNetwork>,
         instance_arn: String,
         task: DesiredTask,
     ) -> Self {
-        let DesiredTask { task_arn, task_definition: td, overrides, .. } = task;
+        let cluster = task.cluster().to_string();
+        let DesiredTask { task_arn, task_definition: td, overrides, attachment: eni, .. } = task;
+        let pause_name = eni.as_ref().map(|_| {
+            TaskContext { cluster: &cluster, instance_arn: &instance_arn, task_arn: &task_arn, pause: None }.pause_name()
+        });
         let containers = td.container_definitions.iter().map(|def| Managed::new(def.clone())).collect();
         TaskManager {
             runtime,
@@ -97,11 +111,40 @@ impl<R: ContainerRuntime> TaskManager<R> {
             started_waiting: Instant::now(),
             running_since: None,
             last_report: None,
+            eni,
+            pause_name,
+            pause: None,
+            eni_status: None,
+            network,
         }
     }
 
     fn ctx(&self) -> TaskContext<'_> {
-        TaskContext { cluster: &self.cluster, instance_arn: &self.instance_arn, task_arn: &self.task_arn }
+        TaskContext {
+            cluster: &self.cluster,
+            instance_arn: &self.instance_arn,
+            task_arn: &self.task_arn,
+            pause: self.pause_name.as_deref(),
+        }
+    }
+
+    /// Sets up an awsvpc task's network (its pause container); the failure is the task's.
+    async fn attach_network(&mut self) -> Result<(), String> {
+        let Some(eni) = self.eni.clone() else { return Ok(()) };
+        if self.pause.is_some() {
+            return Ok(());
+        }
+        self.eni_status = Some(AttachmentStatus::Attaching);
+        self.report();
+        let network = self.network.clone();
+        let id = network
+            .attach(self.runtime.as_ref(), &self.ctx(), &eni)
+            .await
+            .map_err(|e| format!("ResourceInitializationError: failed to set up the task's network interface: {e}"))?;
+        self.pause = Some(id);
+        self.eni_status = Some(AttachmentStatus::Attached);
+        self.report();
+        Ok(())
     }
 
     /// Runs until the task has stopped and left the desired set.
@@ -169,7 +212,12 @@ impl<R: ContainerRuntime> TaskManager<R> {
         };
         for status in existing.into_iter().filter(|s| s.labels.get(LABEL_INSTANCE) == Some(&self.instance_arn)) {
             let name = status.labels.get(LABEL_CONTAINER_NAME).cloned().unwrap_or_default();
-            if status.state == RunState::Created {
+            if name == PAUSE_CONTAINER && status.state == RunState::Running {
+                self.pause = Some(status.id.clone());
+                self.eni_status = Some(AttachmentStatus::Attached);
+                continue;
+            }
+            if status.state == RunState::Created || name == PAUSE_CONTAINER {
                 // The previous agent died between creating and starting it: nothing ran
                 // yet, so remove it and let the start create it afresh.
                 tracing::info!(task = %self.task_arn, container = %name, "removing a container that was never started");
@@ -211,6 +259,10 @@ impl<R: ContainerRuntime> TaskManager<R> {
 
     /// Pulls images, then creates and starts every container whose dependencies are met.
     async fn advance_start(&mut self) {
+        if let Err(problem) = self.attach_network().await {
+            self.fail_start(problem).await;
+            return;
+        }
         if !self.pulled {
             self.pull_started_at = Some(berth_model::time::now());
             self.report();
@@ -430,6 +482,14 @@ impl<R: ContainerRuntime> TaskManager<R> {
                 tracing::warn!(task = %self.task_arn, %volume, error = %e, "removing a task volume failed");
             }
         }
+        if let Some(name) = &self.pause_name {
+            // By name: a pause container created but never recorded (the agent stopped
+            // between the two) goes too.
+            if let Err(e) = self.runtime.remove(name).await {
+                tracing::warn!(task = %self.task_arn, error = %e, "removing the pause container failed");
+            }
+            self.network.release(self.runtime.as_ref()).await;
+        }
     }
 
     /// Sends the task's state if it changed since the last report.
@@ -445,6 +505,10 @@ impl<R: ContainerRuntime> TaskManager<R> {
             pull_stopped_at: self.pull_stopped_at,
             execution_stopped_at: None,
             stop_code: if stopped { self.stop_code.map(String::from) } else { None },
+            attachments: match (&self.eni, self.eni_status) {
+                (Some(eni), Some(status)) => vec![AttachmentStateChange { attachment_arn: eni.id.clone(), status }],
+                _ => Vec::new(),
+            },
         };
         if self.last_report.as_ref() != Some(&change) {
             let mut sent = change.clone();

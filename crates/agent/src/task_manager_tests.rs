@@ -1,5 +1,5 @@
 use berth_model::task_definition::ContainerDefinition;
-use berth_runtime::sim::SimRuntime;
+use berth_runtime::{sim::SimRuntime, ContainerStatus};
 
 use super::*;
 
@@ -15,6 +15,32 @@ fn task() -> DesiredTask {
         desired_status: berth_model::status::DesiredStatus::Running,
         task_definition: Arc::new(TaskDefinition { container_definitions: vec![def], ..Default::default() }),
         overrides: TaskOverride::default(),
+        attachment: None,
+    }
+}
+
+fn manager(sim: &Arc<SimRuntime>, network: &Arc<TaskNetwork>, t: &DesiredTask) -> TaskManager<SimRuntime> {
+    TaskManager::new(
+        sim.clone(),
+        Reporter::new(),
+        RegistryCredentials::default(),
+        crate::ImagePullBehavior::Default,
+        network.clone(),
+        "arn:aws:ecs:us-east-1:000000000000:container-instance/c/i1".into(),
+        t.clone(),
+    )
+}
+
+/// Polls `sim` until `check` holds for the containers of task `arn`, for at most 10 s.
+async fn until(sim: &SimRuntime, arn: &str, what: &str, check: impl Fn(&[ContainerStatus]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mine = sim.list(LABEL_TASK_ARN, arn).await.unwrap();
+        if check(&mine) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {mine:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -25,22 +51,15 @@ async fn a_container_created_but_never_started_is_started_afresh_after_a_restart
     let sim = Arc::new(SimRuntime::new());
     sim.add_image("busybox");
     let t = task();
-    let ctx = TaskContext { cluster: "c", instance_arn: "i-1", task_arn: &t.task_arn };
+    let instance = "arn:aws:ecs:us-east-1:000000000000:container-instance/c/i1";
+    let ctx = TaskContext { cluster: "c", instance_arn: instance, task_arn: &t.task_arn, pause: None };
     let def = &t.task_definition.container_definitions[0];
     let left = spec::container_spec(&ctx, &t.task_definition, &t.overrides, def, Vec::new());
     let stale = sim.create(&left).await.unwrap();
 
-    let manager = TaskManager::new(
-        sim.clone(),
-        Reporter::new(),
-        RegistryCredentials::default(),
-        crate::ImagePullBehavior::Default,
-        "c".into(),
-        "i-1".into(),
-        t.clone(),
-    );
+    let network = Arc::new(TaskNetwork::new(instance));
     let (_tx, rx) = watch::channel(Desired::Running);
-    let run = tokio::spawn(manager.run(rx));
+    let run = tokio::spawn(manager(&sim, &network, &t).run(rx));
     let deadline = Instant::now() + Duration::from_secs(10);
     let running = loop {
         let mine = sim.list(LABEL_TASK_ARN, &t.task_arn).await.unwrap();
@@ -54,4 +73,40 @@ async fn a_container_created_but_never_started_is_started_afresh_after_a_restart
     };
     assert_ne!(running.id, stale, "the never-started container was adopted instead of replaced");
     run.abort();
+}
+
+/// An awsvpc task: a pause container with the task's address on the host's task network,
+/// the task's containers in its namespace; all of it, network included, gone once the
+/// task leaves the instance.
+#[tokio::test]
+async fn an_awsvpc_task_runs_in_its_pause_containers_namespace_and_cleans_up() {
+    let sim = Arc::new(SimRuntime::new());
+    sim.add_image("busybox");
+    let mut t = task();
+    Arc::make_mut(&mut t.task_definition).network_mode = Some("awsvpc".into());
+    let kv = |n: &str, v: &str| berth_model::KeyValuePair { name: Some(n.into()), value: Some(v.into()) };
+    t.attachment = Some(Attachment {
+        id: "att-1".into(),
+        kind: berth_model::network::ENI_ATTACHMENT.into(),
+        status: AttachmentStatus::Precreated,
+        details: vec![kv("privateIPv4Address", "10.201.3.2")],
+    });
+    let network = Arc::new(TaskNetwork::new("arn:aws:ecs:us-east-1:000000000000:container-instance/c/i1"));
+    network.set_subnet(Some("10.201.3.0/24".into()));
+    let (tx, rx) = watch::channel(Desired::Running);
+    let run = tokio::spawn(manager(&sim, &network, &t).run(rx));
+    until(&sim, &t.task_arn, "the task never ran", |c| c.len() == 2 && c.iter().all(|c| c.state == RunState::Running)).await;
+    let containers = sim.containers();
+    let pause = containers.iter().find(|(_, spec, _)| spec.image == crate::pause::PAUSE_IMAGE).expect("a pause container");
+    assert_eq!(pause.1.ipv4_address.as_deref(), Some("10.201.3.2"));
+    assert_eq!(pause.1.network_mode, network.name());
+    let app = containers.iter().find(|(_, spec, _)| spec.image == "busybox").unwrap();
+    assert_eq!(app.1.network_mode, format!("container:{}", pause.0));
+    let nets = sim.networks();
+    assert_eq!((nets.len(), nets[0].subnet.as_str(), nets[0].gateway.as_str()), (1, "10.201.3.0/24", "10.201.3.1"));
+
+    tx.send(Desired::Forget).unwrap();
+    run.await.unwrap();
+    until(&sim, &t.task_arn, "containers were left behind", |c| c.is_empty()).await;
+    assert!(sim.networks().is_empty(), "the task network was left behind");
 }

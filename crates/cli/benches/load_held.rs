@@ -62,6 +62,8 @@ fn main() {
                 heartbeat_interval: Duration::from_secs(5),
                 poll_wait: Duration::from_secs(20),
                 image_pull_behavior: berth_agent::ImagePullBehavior::Default,
+                fargate: false,
+                auto_scaling_group: None,
             };
             agents.push(tokio::spawn(berth_agent::run(config, Arc::new(SimRuntime::new()))));
         }

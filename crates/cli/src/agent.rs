@@ -45,6 +45,14 @@ pub struct AgentArgs {
     /// the cached image if the pull fails), `always`, `once`, `prefer-cached`.
     #[arg(long, env = "ECS_IMAGE_PULL_BEHAVIOR", default_value = "default")]
     image_pull_behavior: berth_agent::ImagePullBehavior,
+    /// Offer this host as Fargate capacity (tasks of any cluster with launchType FARGATE
+    /// or a FARGATE/FARGATE_SPOT provider) instead of joining --cluster as a container
+    /// instance.
+    #[arg(long)]
+    fargate: bool,
+    /// Join the Auto Scaling group an EC2 capacity provider names (its ARN or name).
+    #[arg(long)]
+    auto_scaling_group: Option<String>,
 }
 
 fn parse_attributes(raw: &[String]) -> anyhow::Result<Vec<(String, String)>> {
@@ -71,23 +79,27 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         heartbeat_interval: Duration::from_secs(args.heartbeat_interval.max(1)),
         poll_wait: Duration::from_secs(20),
         image_pull_behavior: args.image_pull_behavior,
+        fargate: args.fargate,
+        auto_scaling_group: args.auto_scaling_group.clone(),
     };
     let docker = DockerRuntime::connect().await.context("connecting to the Docker engine")?;
     berth_agent::run(config, Arc::new(docker)).await?;
     Ok(())
 }
 
-/// The agent `berth up` runs beside the server.
+/// An agent `berth up` runs beside the server: the default cluster's instance, or (with
+/// `fargate`) the host's Fargate capacity.
 pub fn local_config(
     endpoint: &str,
     data_dir: &std::path::Path,
     credential: berth_sigv4::Credential,
     region: &str,
+    fargate: bool,
 ) -> AgentConfig {
     AgentConfig {
         server: endpoint.to_string(),
         cluster: berth_model::cluster::DEFAULT_CLUSTER.to_string(),
-        data_dir: data_dir.join("agent"),
+        data_dir: data_dir.join(if fargate { "fargate-agent" } else { "agent" }),
         credential,
         region: region.to_string(),
         attributes: Vec::new(),
@@ -98,6 +110,8 @@ pub fn local_config(
         heartbeat_interval: Duration::from_secs(5),
         poll_wait: Duration::from_secs(20),
         image_pull_behavior: berth_agent::ImagePullBehavior::Default,
+        fargate,
+        auto_scaling_group: None,
     }
 }
 

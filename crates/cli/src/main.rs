@@ -132,6 +132,10 @@ pub struct ServerArgs {
     /// hosts with many cores and heavy traffic).
     #[arg(long, default_value_t = 1)]
     lb_threads: usize,
+    /// The block each host's awsvpc task subnet (a /24) is carved from. Pick one no
+    /// network of the hosts uses.
+    #[arg(long, default_value = berth_model::network::DEFAULT_TASK_POOL)]
+    task_cidr: berth_model::network::SubnetPool,
 }
 
 fn main() {

@@ -40,6 +40,7 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
         threads: args.lb_threads.max(1),
     };
     config.lb_dns_name = args.lb_dns_name.clone();
+    config.task_pool = args.task_cidr;
     let mut server = Server::start(config).await?;
     let endpoint = server.endpoint();
     let registry_host = server.registry_host().to_string();
@@ -82,12 +83,18 @@ async fn start_local_agent(
             return;
         }
     };
-    let config = crate::agent::local_config(endpoint, data_dir, credential, region);
-    tokio::spawn(async move {
-        if let Err(e) = berth_agent::run(config, Arc::new(docker)).await {
-            tracing::error!(error = %e, "the local agent stopped");
-        }
-    });
+    let docker = Arc::new(docker);
+    // One agent joins the default cluster; another offers the same engine as Fargate
+    // capacity, so FARGATE tasks run here too.
+    for fargate in [false, true] {
+        let config = crate::agent::local_config(endpoint, data_dir, credential.clone(), region, fargate);
+        let docker = docker.clone();
+        tokio::spawn(async move {
+            if let Err(e) = berth_agent::run(config, docker).await {
+                tracing::error!(error = %e, fargate, "a local agent stopped");
+            }
+        });
+    }
 }
 
 async fn shutdown_signal() {

@@ -47,6 +47,8 @@ impl World {
             heartbeat_interval: Duration::from_millis(500),
             poll_wait: Duration::from_secs(5),
             image_pull_behavior: berth_agent::ImagePullBehavior::Default,
+            fargate: false,
+            auto_scaling_group: None,
         };
         let sim = SimRuntime::new();
         let agent = tokio::spawn(berth_agent::run(config, Arc::new(sim.clone())));

@@ -61,13 +61,21 @@ fn desired_tasks(state: &State, id: &AgentIdentity) -> Result<DesiredTasks, EcsE
             },
             task_definition: td,
             overrides: t.task.overrides.clone(),
+            attachment: t.task.eni().cloned(),
         });
     }
     let cluster_arn = berth_model::Arn::parse(&id.instance_arn)
         .map(|a| berth_model::Arn::ecs(&a.region, &a.account, "cluster", &rec.cluster).to_string())
         .unwrap_or_default();
     let version = region.desired_version(&id.instance_arn, state.version_base());
-    Ok(DesiredTasks { version, cluster_arn, instance_status: rec.instance.status, tasks, registry_auth: None })
+    Ok(DesiredTasks {
+        version,
+        cluster_arn,
+        instance_status: rec.instance.status,
+        tasks,
+        task_subnet: rec.task_subnet.clone(),
+        registry_auth: None,
+    })
 }
 
 impl Control {

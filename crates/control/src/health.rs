@@ -222,7 +222,7 @@ fn give_up_tasks(r: &RegionState, region: &str, arn: &str, grace: Duration, now:
     }
     if any {
         if let Some(t) = r.tasks_on(arn).next() {
-            bump_instance(region, &t.task, changes);
+            bump_instance(region, t, changes);
         }
     }
 }

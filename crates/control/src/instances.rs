@@ -10,6 +10,7 @@ use berth_model::{
         RegisterContainerInstanceRequest, UpdateContainerInstancesStateRequest,
     },
     json,
+    network::{SubnetPool, TaskSubnet},
     status::InstanceStatus,
     time, Arn, EcsError, Failure,
 };
@@ -18,7 +19,7 @@ use berth_scheduler::Instance;
 use crate::{
     clusters::active_cluster,
     state::{Change, Usage},
-    Caller, Control, InstanceRecord, Page, PageRequest, RegionState,
+    Caller, Control, InstanceRecord, Page, PageRequest, RegionState, State,
 };
 
 /// A registered instance and the token its agent authenticates with from now on.
@@ -122,6 +123,22 @@ pub(crate) fn find_instance<'s>(
         .find(|r| r.cluster == cluster && r.instance.container_instance_arn.rsplit('/').next() == Some(id))
 }
 
+/// A task subnet no registered host of any region holds.
+fn free_subnet(state: &State, pool: &SubnetPool) -> Result<String, EcsError> {
+    let taken: std::collections::HashSet<TaskSubnet> = state
+        .regions()
+        .flat_map(|(_, r)| r.instances.values())
+        .filter(|r| r.instance.status != InstanceStatus::Inactive)
+        .filter_map(|r| r.task_subnet.as_deref()?.parse().ok())
+        .collect();
+    pool.first_free(&taken).map(|s| s.cidr()).ok_or_else(|| {
+        EcsError::Server(format!(
+            "Every task subnet of the pool is taken ({} hosts); give the server a larger --task-cidr.",
+            pool.subnets()
+        ))
+    })
+}
+
 /// 32 random hex digits, as ECS ids look.
 pub(crate) fn random_id() -> String {
     format!("{:032x}", rand::random::<u128>())
@@ -164,9 +181,18 @@ impl Control {
         let token = format!("{}{}", random_id(), random_id());
         let token_sha256 = sha256_hex(&token);
         let caller = caller.clone();
+        let pool = self.task_pool();
+        let fargate = req.attributes.iter().any(|a| {
+            a.name == container_instance::CAPACITY_ATTRIBUTE
+                && a.value.as_deref() == Some(berth_model::capacity_provider::FARGATE)
+        });
         let instance = self
             .write(move |state, changes| {
-                let cluster = active_cluster(state, &caller, req.cluster.as_deref())?.cluster_name.clone();
+                let cluster = if fargate {
+                    crate::FARGATE_POOL.to_string()
+                } else {
+                    active_cluster(state, &caller, req.cluster.as_deref())?.cluster_name.clone()
+                };
                 let region = state.region(&caller.region);
                 // A deregistered instance is never revived: its agent registers as a new one.
                 let existing = req
@@ -203,7 +229,11 @@ impl Control {
                     attachments: Vec::new(),
                     tags: req.tags,
                 };
-                let record = Arc::new(InstanceRecord { instance, cluster, token_sha256 });
+                let task_subnet = match existing.and_then(|r| r.task_subnet.clone()) {
+                    Some(s) => Some(s),
+                    None => Some(free_subnet(state, &pool)?),
+                };
+                let record = Arc::new(InstanceRecord { instance, cluster, token_sha256, task_subnet });
                 changes.push(Change::Instance { region: caller.region.clone(), record: record.clone() });
                 changes.push(Change::DesiredVersion {
                     region: caller.region.clone(),

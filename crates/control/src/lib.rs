@@ -9,11 +9,15 @@
 
 mod agent_channel;
 mod attributes;
+mod capacity;
+mod capacity_controller;
+mod change;
 mod clusters;
 pub mod controller;
 pub mod elb;
 mod health;
 mod instances;
+mod launch;
 mod paginate;
 mod placement;
 mod service_controller;
@@ -22,6 +26,7 @@ mod settings;
 mod state;
 mod tags;
 mod task_definitions;
+mod task_network;
 mod task_state;
 mod tasks;
 mod writer;
@@ -38,7 +43,7 @@ pub use instances::RegisteredInstance;
 pub use paginate::{Page, PageRequest};
 pub use placement::PlanOutcome;
 pub use service_controller::ServiceControllerConfig;
-pub use state::{Change, InstanceRecord, RegionState, ServiceRecord, State, TaskRecord, Usage};
+pub use state::{Change, InstanceRecord, RegionState, ServiceRecord, State, TaskRecord, Usage, FARGATE_POOL};
 pub use task_definitions::TaskDefinitionRef;
 
 /// Who is calling and where: the region comes from the request's SigV4 scope.
@@ -67,6 +72,8 @@ struct Inner {
     commits: tokio::sync::watch::Receiver<u64>,
     heartbeats: Arc<agent_channel::Heartbeats>,
     elb_settings: RwLock<Arc<elb::ElbSettings>>,
+    /// Where hosts' task subnets come from.
+    task_pool: RwLock<berth_model::network::SubnetPool>,
     /// Bumped when something outside the store changed (the data plane's observations),
     /// so controllers look again.
     nudges: tokio::sync::watch::Sender<u64>,
@@ -94,12 +101,23 @@ impl Control {
         let writer = writer::spawn(store, state, read.clone(), commits_tx);
         let elb_settings = RwLock::new(Arc::new(elb::ElbSettings::default()));
         let nudges = tokio::sync::watch::Sender::new(0);
-        Ok(Control { inner: Arc::new(Inner { read, writer, commits, heartbeats, elb_settings, nudges }) })
+        let task_pool = RwLock::new(berth_model::network::SubnetPool::default());
+        Ok(Control { inner: Arc::new(Inner { read, writer, commits, heartbeats, elb_settings, task_pool, nudges }) })
     }
 
     /// How the server runs its load balancers (set once at start).
     pub fn configure_elb(&self, settings: elb::ElbSettings) {
         *self.inner.elb_settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(settings);
+    }
+
+    /// The block hosts' task subnets are carved from (set once at start; hosts keep the
+    /// subnet they were given).
+    pub fn configure_task_pool(&self, pool: berth_model::network::SubnetPool) {
+        *self.inner.task_pool.write().unwrap_or_else(|p| p.into_inner()) = pool;
+    }
+
+    pub(crate) fn task_pool(&self) -> berth_model::network::SubnetPool {
+        *self.inner.task_pool.read().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn elb_settings(&self) -> Arc<elb::ElbSettings> {

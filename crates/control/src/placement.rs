@@ -8,7 +8,7 @@ use std::sync::Arc;
 use berth_model::{
     ecs::RunTaskRequest,
     placement::{PlacementConstraint, PlacementStrategy},
-    status::{InstanceStatus, TaskDefinitionStatus},
+    status::TaskDefinitionStatus,
     tag,
     task::TaskOverride,
     task_definition::{parse_task_cpu, parse_task_memory, TaskDefinition},
@@ -17,8 +17,8 @@ use berth_model::{
 use berth_scheduler::{Constraint, Demand, Request, Strategy, MAX_CONSTRAINTS, MAX_STRATEGIES};
 
 use crate::{
-    clusters::active_cluster, instances::candidate, task_definitions::TaskDefinitionRef, Caller, InstanceRecord,
-    RegionState, State,
+    capacity::{self, Launch},
+    clusters::active_cluster, task_definitions::TaskDefinitionRef, Caller, RegionState, State,
 };
 
 /// What one task of `td` (with `overrides`) needs from an instance.
@@ -51,7 +51,12 @@ pub(crate) fn demand(td: &TaskDefinition, overrides: &TaskOverride) -> Result<De
     for c in &td.container_definitions {
         for pm in &c.port_mappings {
             let protocol = pm.protocol.clone().unwrap_or_else(|| "tcp".into());
-            let port = if mode == "host" { pm.container_port.unwrap_or(0) } else { pm.host_port.unwrap_or(0) };
+            // awsvpc tasks listen in their own network namespace: they hold no host port.
+            let port = match mode {
+                "host" => pm.container_port.unwrap_or(0),
+                "awsvpc" => 0,
+                _ => pm.host_port.unwrap_or(0),
+            };
             if port != 0 {
                 host_ports.push((port, protocol));
             }
@@ -61,15 +66,19 @@ pub(crate) fn demand(td: &TaskDefinition, overrides: &TaskOverride) -> Result<De
     Ok(Demand { cpu, memory, host_ports, required_attributes })
 }
 
-fn check_request(req: &RunTaskRequest, td: &TaskDefinition) -> Result<(), EcsError> {
-    if let Some(lt) = req.launch_type.as_deref().filter(|lt| *lt != "EC2") {
-        return Err(EcsError::invalid(format!("launchType {lt} is not supported yet in berth; use EC2.")));
+fn check_request(req: &RunTaskRequest, td: &TaskDefinition, launch: &Launch) -> Result<(), EcsError> {
+    let fargate = launch.is_fargate();
+    let launch_type = if fargate { "FARGATE" } else { "EC2" };
+    if !td.compatibilities.iter().any(|c| c == launch_type) {
+        return Err(EcsError::invalid(format!("Task definition does not support launch_type {launch_type}.")));
     }
-    if !td.compatibilities.iter().any(|c| c == "EC2") {
-        return Err(EcsError::invalid("Task definition does not support launch_type EC2"));
-    }
-    if td.network_mode.as_deref() == Some("awsvpc") {
-        return Err(EcsError::invalid("The awsvpc network mode is not supported yet for EC2 tasks in berth."));
+    let mode = td.network_mode.as_deref().unwrap_or("bridge");
+    berth_model::network::validate_network_configuration(mode, fargate, req.network_configuration.as_ref())?;
+    check_platform(fargate, req.platform_version.as_deref())?;
+    if fargate && (!req.placement_constraints.is_empty() || !req.placement_strategy.is_empty()) {
+        return Err(EcsError::invalid(
+            "Task placement constraints and strategies are not supported with the FARGATE launch type: Fargate places tasks itself.",
+        ));
     }
     if let Some(g) = &req.group {
         if g.is_empty() || g.len() > 255 {
@@ -112,6 +121,20 @@ fn check_request(req: &RunTaskRequest, td: &TaskDefinition) -> Result<(), EcsErr
         }
     }
     Ok(())
+}
+
+/// `platformVersion`: only for Fargate, and one Fargate has.
+pub(crate) fn check_platform(fargate: bool, version: Option<&str>) -> Result<(), EcsError> {
+    match version {
+        Some(v) if !fargate => Err(EcsError::invalid(format!(
+            "platformVersion {v} was given, but platform versions apply only to tasks on Fargate."
+        ))),
+        Some(v) if !berth_model::capacity_provider::FARGATE_PLATFORM_VERSIONS.contains(&v) => Err(EcsError::invalid(format!(
+            "The specified platform version {v} does not exist. Use LATEST or one of {}.",
+            berth_model::capacity_provider::FARGATE_PLATFORM_VERSIONS[1..].join(", ")
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// ECS's limit on the length of a RunTask's overrides.
@@ -159,6 +182,7 @@ pub(crate) struct Prepared {
     pub cluster: String,
     pub td: Arc<TaskDefinition>,
     pub request: Request,
+    pub launch: Launch,
 }
 
 pub(crate) fn prepare(
@@ -167,13 +191,25 @@ pub(crate) fn prepare(
     req: &RunTaskRequest,
     count: usize,
 ) -> Result<Prepared, EcsError> {
-    let cluster = active_cluster(state, caller, req.cluster.as_deref())?.cluster_name.clone();
+    let cluster = active_cluster(state, caller, req.cluster.as_deref())?;
+    let launch = if req.container_instances.is_some() {
+        Launch::Ec2
+    } else {
+        capacity::resolve(cluster, req.launch_type.as_deref(), &req.capacity_provider_strategy)?
+    };
+    let cluster = cluster.cluster_name.clone();
     let reference = berth_model::json::required(&req.task_definition, "taskDefinition")?;
     let td = runnable_definition(state.region(&caller.region), reference)?;
-    check_request(req, &td)?;
+    check_request(req, &td, &launch)?;
     let overrides = req.overrides.clone().unwrap_or_default();
-    let (constraints, strategies) =
-        placement_rules(&td, &req.placement_constraints, &req.placement_strategy, vec![Strategy::Random])?;
+    let (constraints, strategies) = if launch.is_fargate() {
+        // Fargate spreads a group's tasks over zones, then over hosts.
+        let spread = |f| Strategy::Spread(f);
+        let zone = berth_scheduler::SpreadField::Attribute("ecs.availability-zone".into());
+        (Vec::new(), vec![spread(zone), spread(berth_scheduler::SpreadField::Instance)])
+    } else {
+        placement_rules(&td, &req.placement_constraints, &req.placement_strategy, vec![Strategy::Random])?
+    };
     let request = Request {
         demand: demand(&td, &overrides)?,
         group: req.group.clone().unwrap_or_else(|| format!("family:{}", td.family)),
@@ -182,7 +218,7 @@ pub(crate) fn prepare(
         strategies,
         seed: placement_seed(state.region(&caller.region), &cluster, &td.task_definition_arn),
     };
-    Ok(Prepared { cluster, td, request })
+    Ok(Prepared { cluster, td, request, launch })
 }
 
 /// The `random` strategy's seed: drawn from the state the placement decides over (the
@@ -194,20 +230,6 @@ fn placement_seed(region: &RegionState, cluster: &str, task_definition: &str) ->
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (cluster, task_definition, region.tasks.len()).hash(&mut h);
     h.finish()
-}
-
-/// The cluster's registered instances (ARN order) and their scheduler snapshot.
-pub(crate) fn snapshot<'s>(
-    region: &'s RegionState,
-    cluster: &str,
-) -> (Vec<&'s Arc<InstanceRecord>>, Vec<berth_scheduler::Instance>) {
-    let records: Vec<&Arc<InstanceRecord>> = region
-        .instances
-        .values()
-        .filter(|r| r.cluster == cluster && r.instance.status != InstanceStatus::Inactive)
-        .collect();
-    let instances = records.iter().map(|r| candidate(region, r)).collect();
-    (records, instances)
 }
 
 /// A dry run of RunTask: where each of `count` tasks would go, and for the first task,

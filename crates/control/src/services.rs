@@ -16,6 +16,7 @@ use berth_model::{
 };
 
 use crate::{
+    capacity::{LaunchAsk, ServiceLaunch},
     clusters::active_cluster, instances::random_id, placement::runnable_definition, state::Change, Caller, Control,
     Page, PageRequest, RegionState, ServiceRecord, State,
 };
@@ -30,25 +31,31 @@ fn new_deployment_id() -> String {
 
 /// A new PRIMARY deployment of `task_definition`; `reason` replaces the usual
 /// "in progress" rolloutStateReason (a rollback says what it rolls back to).
-pub(crate) fn new_deployment(task_definition: &str, desired: i64, reason: Option<&str>) -> Deployment {
+pub(crate) fn new_deployment(
+    launch: &ServiceLaunch,
+    task_definition: &str,
+    desired: i64,
+    reason: Option<&str>,
+) -> Deployment {
     let now = time::now();
     let id = new_deployment_id();
     let reason = match reason {
         Some(r) => r.to_string(),
         None => format!("ECS deployment {id} in progress."),
     };
-    Deployment {
+    let mut d = Deployment {
         id,
         status: DeploymentStatus::Primary,
         task_definition: task_definition.into(),
         desired_count: desired,
         created_at: now,
         updated_at: now,
-        launch_type: "EC2".into(),
         rollout_state: Some(RolloutState::InProgress),
         rollout_state_reason: Some(reason),
         ..Default::default()
-    }
+    };
+    launch.apply_to_deployment(&mut d);
+    d
 }
 
 /// Adds an event, newest first, keeping at most 100.
@@ -142,9 +149,6 @@ impl Control {
                 "The daemon scheduling strategy does not support a desired count for services. Remove the desired count value and try again",
             ));
         }
-        if let Some(lt) = req.launch_type.as_deref().filter(|lt| *lt != "EC2") {
-            return Err(EcsError::invalid(format!("launchType {lt} is not supported yet in berth; use EC2.")));
-        }
         let desired = req.desired_count.unwrap_or(0);
         check_desired_count(desired)?;
         check_grace_period(req.health_check_grace_period_seconds)?;
@@ -158,17 +162,25 @@ impl Control {
         })?;
         let caller = caller.clone();
         self.write(move |state, changes| {
-            let cluster = active_cluster(state, &caller, req.cluster.as_deref())?.cluster_name.clone();
+            let cluster_rec = active_cluster(state, &caller, req.cluster.as_deref())?;
+            let cluster = cluster_rec.cluster_name.clone();
             let region = state.region(&caller.region);
             if find_service(region, &cluster, &name).is_some_and(|s| s.service.status != ServiceStatus::Inactive) {
                 return Err(EcsError::invalid("Creation of service was not idempotent."));
             }
             let td = runnable_definition(region, &td_ref)?;
-            if !td.compatibilities.iter().any(|c| c == "EC2") || td.network_mode.as_deref() == Some("awsvpc") {
-                return Err(EcsError::invalid(
-                    "Task definition does not support launch_type EC2 without awsvpc in berth.",
-                ));
-            }
+            let launch = ServiceLaunch::check(
+                cluster_rec,
+                &td,
+                LaunchAsk {
+                    launch_type: req.launch_type.as_deref(),
+                    strategy: &req.capacity_provider_strategy,
+                    network: req.network_configuration.as_ref(),
+                    platform_version: req.platform_version.as_deref(),
+                    placement_given: !req.placement_constraints.is_empty() || !req.placement_strategy.is_empty(),
+                    daemon,
+                },
+            )?;
             // Validate placement now rather than on every reconcile.
             crate::placement::placement_rules(&td, &req.placement_constraints, &req.placement_strategy, Vec::new())?;
             crate::elb::ecs::check_service_load_balancers(region, &td, &req.load_balancers)?;
@@ -179,10 +191,9 @@ impl Control {
                 cluster_arn: Arn::ecs(&caller.region, &caller.account, "cluster", &cluster).to_string(),
                 status: ServiceStatus::Active,
                 desired_count: desired,
-                launch_type: "EC2".into(),
                 task_definition: td.task_definition_arn.clone(),
                 deployment_configuration: config,
-                deployments: vec![new_deployment(&td.task_definition_arn, desired, None)],
+                deployments: vec![new_deployment(&launch, &td.task_definition_arn, desired, None)],
                 created_at: time::now(),
                 placement_constraints: req.placement_constraints,
                 placement_strategy: req.placement_strategy,
@@ -195,6 +206,7 @@ impl Control {
                 propagate_tags: req.propagate_tags.unwrap_or_else(|| "NONE".into()),
                 ..Default::default()
             };
+            launch.apply_to_service(&mut service);
             if !req.tags.is_empty() {
                 changes.push(Change::Tags {
                     region: caller.region.clone(),
@@ -229,7 +241,8 @@ impl Control {
         }
         let caller = caller.clone();
         self.write(move |state, changes| {
-            let cluster = active_cluster(state, &caller, req.cluster.as_deref())?.cluster_name.clone();
+            let cluster_rec = active_cluster(state, &caller, req.cluster.as_deref())?;
+            let cluster = cluster_rec.cluster_name.clone();
             let region = state.region(&caller.region);
             let rec = find_service(region, &cluster, &reference).ok_or(EcsError::ServiceNotFound)?;
             if rec.service.status != ServiceStatus::Active {
@@ -277,8 +290,29 @@ impl Control {
                 crate::elb::ecs::check_service_load_balancers(region, &td, lbs)?;
                 s.load_balancers = lbs.clone();
             }
-            // New load balancers, like a new task definition, take a new deployment.
-            if td_changed || lbs_changed || req.force_new_deployment {
+            let launch_asked = req.capacity_provider_strategy.is_some()
+                || req.network_configuration.is_some()
+                || req.platform_version.is_some();
+            let mut launch = ServiceLaunch::of(s);
+            if launch_asked || td_changed {
+                let td = runnable_definition(region, new_td.as_deref().unwrap_or(&s.task_definition))?;
+                let (lt, strategy) = match &req.capacity_provider_strategy {
+                    Some(strategy) => (None, strategy.clone()),
+                    None if s.capacity_provider_strategy.is_empty() => (Some(s.launch_type.as_str()), Vec::new()),
+                    None => (None, s.capacity_provider_strategy.clone()),
+                };
+                let network = req.network_configuration.as_ref().or(s.network_configuration.as_ref());
+                let platform = req.platform_version.as_deref().or(s.platform_version.as_deref());
+                let placement_given = !s.placement_constraints.is_empty() || !s.placement_strategy.is_empty();
+                let daemon = s.scheduling_strategy == "DAEMON";
+                let ask = LaunchAsk { launch_type: lt, strategy: &strategy, network, platform_version: platform, placement_given, daemon };
+                launch = ServiceLaunch::check(cluster_rec, &td, ask)?;
+            }
+            let launch_changed = launch != ServiceLaunch::of(s);
+            launch.apply_to_service(s);
+            // New load balancers or launch settings, like a new task definition, take a new
+            // deployment.
+            if td_changed || lbs_changed || launch_changed || req.force_new_deployment {
                 let td = new_td.unwrap_or_else(|| s.task_definition.clone());
                 let td_def = runnable_definition(region, &td)?;
                 crate::placement::placement_rules(
@@ -291,7 +325,7 @@ impl Control {
                     d.status = DeploymentStatus::Active;
                 }
                 s.task_definition = td.clone();
-                s.deployments.insert(0, new_deployment(&td, s.desired_count, None));
+                s.deployments.insert(0, new_deployment(&launch, &td, s.desired_count, None));
             }
             if let Some(primary) = s.deployments.first_mut() {
                 primary.desired_count = s.desired_count;

@@ -13,8 +13,10 @@ use berth_model::{
     cluster::Cluster, container_instance::ContainerInstance, service::Service, status::DesiredStatus, tag::Tag,
     task::Task, task_definition::TaskDefinition,
 };
-use berth_store::{Mutation, Record};
+use berth_store::Record;
 use serde::{Deserialize, Serialize};
+
+pub use crate::change::Change;
 
 /// Every region's resources. A region is created on first write.
 #[derive(Debug, Clone, Default)]
@@ -34,9 +36,24 @@ pub struct State {
 #[serde(rename_all = "camelCase")]
 pub struct InstanceRecord {
     pub instance: ContainerInstance,
+    /// The cluster it joined; [`FARGATE_POOL`] for a host offering Fargate capacity.
     pub cluster: String,
     /// SHA-256 (hex) of the token the agent authenticates with.
     pub token_sha256: String,
+    /// The `/24` its awsvpc tasks take their addresses from (see `berth_model::network`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_subnet: Option<String>,
+}
+
+/// The pseudo-cluster of hosts that offer Fargate capacity: no cluster can have this name,
+/// so such hosts never show as container instances.
+pub const FARGATE_POOL: &str = "~fargate";
+
+impl InstanceRecord {
+    /// Whether this host offers Fargate capacity rather than being a container instance.
+    pub fn is_fargate(&self) -> bool {
+        self.cluster == FARGATE_POOL
+    }
 }
 
 /// A task as stored, with the resources it holds on its instance until it stops.
@@ -49,6 +66,17 @@ pub struct TaskRecord {
     pub memory: i64,
     /// Static host ports as (port, protocol).
     pub host_ports: Vec<(u32, String)>,
+    /// The host a Fargate task runs on (its `containerInstanceArn` stays empty, as on ECS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fargate_host: Option<String>,
+}
+
+impl TaskRecord {
+    /// The host the task is placed on: its container instance, or its Fargate host;
+    /// `None` while it waits for capacity.
+    pub fn host(&self) -> Option<&String> {
+        self.task.container_instance_arn.as_ref().or(self.fargate_host.as_ref())
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -76,6 +104,10 @@ pub struct RegionState {
     pub attribute_maps: HashMap<String, Arc<HashMap<String, Option<String>>>>,
     /// Load balancers, target groups, listeners and rules.
     pub elb: crate::elb::ElbState,
+    /// Tasks waiting for capacity: not STOPPED and on no host yet (derived from `tasks`).
+    pub waiting: BTreeSet<String>,
+    /// Capacity providers by name (FARGATE and FARGATE_SPOT are implicit).
+    pub capacity_providers: BTreeMap<String, Arc<berth_model::capacity_provider::CapacityProvider>>,
     /// Each instance's desired-state version; bumped whenever the set of tasks it should
     /// run changes. Kept in memory only (see `State::version_base`).
     pub desired_versions: HashMap<String, u64>,
@@ -223,22 +255,28 @@ impl State {
                 let r = self.region_mut(region);
                 let arn = record.task.task_arn.clone();
                 if let Some(old) = r.tasks.get(&arn).cloned() {
-                    if let Some(instance) = &old.task.container_instance_arn {
+                    if let Some(instance) = old.host() {
                         r.usage.entry(instance.clone()).or_default().account(&old, -1);
                     }
                 }
-                if let Some(instance) = &record.task.container_instance_arn {
+                if let Some(instance) = record.host() {
                     r.tasks_by_instance.entry(instance.clone()).or_default().insert(arn.clone());
                     r.usage.entry(instance.clone()).or_default().account(record, 1);
                 }
                 let group = (record.cluster.clone(), record.task.group.clone());
                 r.tasks_by_group.entry(group).or_default().insert(arn.clone());
+                if record.host().is_none() && record.task.last() != berth_model::task::TaskStatus::Stopped {
+                    r.waiting.insert(arn.clone());
+                } else {
+                    r.waiting.remove(&arn);
+                }
                 r.tasks.insert(arn, record.clone());
             }
             Change::ForgetTask { region, arn } => {
                 let r = self.region_mut(region);
+                r.waiting.remove(arn);
                 if let Some(old) = r.tasks.remove(arn) {
-                    if let Some(instance) = &old.task.container_instance_arn {
+                    if let Some(instance) = old.host() {
                         r.usage.entry(instance.clone()).or_default().account(&old, -1);
                         if let Some(set) = r.tasks_by_instance.get_mut(instance) {
                             set.remove(arn);
@@ -287,6 +325,9 @@ impl State {
                 }
             }
             Change::Elb { region, change } => change.apply(&mut self.region_mut(region).elb),
+            Change::CapacityProvider { region, provider } => {
+                self.region_mut(region).capacity_providers.insert(provider.name.clone(), provider.clone());
+            }
             Change::Setting { region, principal, name, value } => {
                 let key = (principal.clone(), name.clone());
                 let r = self.region_mut(region);
@@ -307,180 +348,6 @@ impl State {
             state.apply(&change);
         }
         Ok(state)
-    }
-}
-
-/// One committed change to the state.
-#[derive(Debug, Clone)]
-pub enum Change {
-    /// The instance's set of desired tasks changed (not stored: see `State::version_base`).
-    DesiredVersion {
-        region: String,
-        arn: String,
-    },
-    Instance {
-        region: String,
-        record: Arc<InstanceRecord>,
-    },
-    Task {
-        region: String,
-        record: Arc<TaskRecord>,
-    },
-    Service {
-        region: String,
-        record: Arc<ServiceRecord>,
-    },
-    /// A STOPPED task past its retention leaves the state (and its tags with it).
-    ForgetTask {
-        region: String,
-        arn: String,
-    },
-    Cluster {
-        region: String,
-        cluster: Arc<Cluster>,
-    },
-    TaskDefinition {
-        region: String,
-        task_definition: Arc<TaskDefinition>,
-    },
-    /// A DELETE_IN_PROGRESS revision that nothing uses any more leaves the state.
-    ForgetTaskDefinition {
-        region: String,
-        family: String,
-        revision: u32,
-    },
-    /// The highest revision a family ever had, kept apart from the revisions themselves
-    /// so that forgetting the newest one never lets its number be used again.
-    FamilyRevision {
-        region: String,
-        family: String,
-        last_revision: u32,
-    },
-    /// The full tag set of a resource; empty removes it.
-    Tags {
-        region: String,
-        arn: String,
-        tags: Arc<Vec<Tag>>,
-    },
-    /// A load balancer, target group, listener or rule.
-    Elb {
-        region: String,
-        change: crate::elb::ElbChange,
-    },
-    /// An account setting; `None` deletes it.
-    Setting {
-        region: String,
-        principal: String,
-        name: String,
-        value: Option<String>,
-    },
-}
-
-const CLUSTER: &str = "cluster";
-const TASK_DEFINITION: &str = "task-definition";
-const FAMILY: &str = "task-definition-family";
-const TAGS: &str = "tags";
-const SETTING: &str = "setting";
-const INSTANCE: &str = "container-instance";
-const TASK: &str = "task";
-const SERVICE: &str = "service";
-
-fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
-    serde_json::to_vec(v).expect("state values always serialize")
-}
-
-impl Change {
-    /// The store mutation that makes this change durable (keys start with the region);
-    /// `None` for changes that live in memory only.
-    pub fn to_mutation(&self) -> Option<Mutation> {
-        Some(match self {
-            Change::DesiredVersion { .. } => return None,
-            Change::ForgetTask { region, arn } => Mutation::Delete { kind: TASK, key: format!("{region}/{arn}") },
-            Change::Service { region, record } => Mutation::Put {
-                kind: SERVICE,
-                key: format!("{region}/{}", record.service.service_arn),
-                value: json(record.as_ref()),
-            },
-            Change::Instance { region, record } => Mutation::Put {
-                kind: INSTANCE,
-                key: format!("{region}/{}", record.instance.container_instance_arn),
-                value: json(record.as_ref()),
-            },
-            Change::Task { region, record } => Mutation::Put {
-                kind: TASK,
-                key: format!("{region}/{}", record.task.task_arn),
-                value: json(record.as_ref()),
-            },
-            Change::Cluster { region, cluster } => Mutation::Put {
-                kind: CLUSTER,
-                key: format!("{region}/{}", cluster.cluster_name),
-                value: json(cluster.as_ref()),
-            },
-            Change::TaskDefinition { region, task_definition: td } => Mutation::Put {
-                kind: TASK_DEFINITION,
-                key: format!("{region}/{}:{:010}", td.family, td.revision),
-                value: json(td.as_ref()),
-            },
-            Change::ForgetTaskDefinition { region, family, revision } => {
-                Mutation::Delete { kind: TASK_DEFINITION, key: format!("{region}/{family}:{revision:010}") }
-            }
-            Change::FamilyRevision { region, family, last_revision } => {
-                Mutation::Put { kind: FAMILY, key: format!("{region}/{family}"), value: json(last_revision) }
-            }
-            Change::Tags { region, arn, tags } if tags.is_empty() => {
-                Mutation::Delete { kind: TAGS, key: format!("{region}/{arn}") }
-            }
-            Change::Tags { region, arn, tags } => {
-                Mutation::Put { kind: TAGS, key: format!("{region}/{arn}"), value: json(tags.as_ref()) }
-            }
-            Change::Elb { region, change } => change.to_mutation(region),
-            Change::Setting { region, principal, name, value } => {
-                let key = format!("{region}/{principal}/{name}");
-                match value {
-                    Some(v) => Mutation::Put { kind: SETTING, key, value: json(v) },
-                    None => Mutation::Delete { kind: SETTING, key },
-                }
-            }
-        })
-    }
-
-    fn decode(r: &Record) -> Result<Change, String> {
-        let (region, rest) = r.key.split_once('/').ok_or("key has no region")?;
-        let region = region.to_string();
-        let err = |e: serde_json::Error| e.to_string();
-        if let Some(change) = crate::elb::ElbChange::decode(r) {
-            return Ok(Change::Elb { region, change: change.map_err(err)? });
-        }
-        Ok(match r.kind.as_str() {
-            CLUSTER => Change::Cluster { region, cluster: Arc::new(serde_json::from_slice(&r.value).map_err(err)?) },
-            TASK_DEFINITION => Change::TaskDefinition {
-                region,
-                task_definition: Arc::new(serde_json::from_slice(&r.value).map_err(err)?),
-            },
-            FAMILY => Change::FamilyRevision {
-                region,
-                family: rest.to_string(),
-                last_revision: serde_json::from_slice(&r.value).map_err(err)?,
-            },
-            TAGS => Change::Tags {
-                region,
-                arn: rest.to_string(),
-                tags: Arc::new(serde_json::from_slice(&r.value).map_err(err)?),
-            },
-            SETTING => {
-                let (principal, name) = rest.rsplit_once('/').ok_or("setting key has no name")?;
-                Change::Setting {
-                    region,
-                    principal: principal.to_string(),
-                    name: name.to_string(),
-                    value: Some(serde_json::from_slice(&r.value).map_err(err)?),
-                }
-            }
-            INSTANCE => Change::Instance { region, record: Arc::new(serde_json::from_slice(&r.value).map_err(err)?) },
-            TASK => Change::Task { region, record: Arc::new(serde_json::from_slice(&r.value).map_err(err)?) },
-            SERVICE => Change::Service { region, record: Arc::new(serde_json::from_slice(&r.value).map_err(err)?) },
-            other => return Err(format!("unknown record kind '{other}'")),
-        })
     }
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use berth_store::Mutation;
 use berth_model::{
     status::{ClusterStatus, TaskStatus},
     task::Task,
@@ -28,6 +29,7 @@ fn usage_follows_a_task_until_it_stops() {
             cpu: 256,
             memory: 512,
             host_ports: vec![(80, "tcp".into())],
+            fargate_host: None,
         })
     };
     for (status, cpu, pending) in [("PROVISIONING", 256, 1), ("RUNNING", 256, 0), ("STOPPED", 0, 0)] {
@@ -46,7 +48,7 @@ fn tasks_are_indexed_by_cluster_and_group_until_forgotten() {
         let task = Task { task_arn: arn.into(), group: group.into(), ..Default::default() };
         Change::Task {
             region: "r".into(),
-            record: Arc::new(TaskRecord { task, cluster: cluster.into(), cpu: 0, memory: 0, host_ports: Vec::new() }),
+            record: Arc::new(TaskRecord { task, cluster: cluster.into(), cpu: 0, memory: 0, host_ports: Vec::new(), fargate_host: None }),
         }
     };
     for change in [task("t1", "c", "service:web"), task("t2", "c", "service:web"), task("t3", "d", "service:web")] {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use berth_model::{
     ecs::SubmitContainerStateChangeRequest,
+    network::AttachmentStatus,
     status::DesiredStatus,
     task::{task_health, ContainerStateChange, Task, TaskStateChange, TaskStatus},
     time, EcsError,
@@ -57,8 +58,22 @@ fn merge(region: &RegionState, task: &mut Task, change: &TaskStateChange) -> Res
     if task.pull_stopped_at.is_none() {
         task.pull_stopped_at = change.pull_stopped_at;
     }
+    for a in &change.attachments {
+        let id = a.attachment_arn.rsplit('/').next().unwrap_or(&a.attachment_arn);
+        if task.attachments.iter().any(|x| x.id == id) {
+            crate::task_network::advance(task, a.status);
+        }
+    }
     let before = task.last();
-    let after = before.max(change.status.unwrap_or(before));
+    let mut after = before.max(change.status.unwrap_or(before));
+    // An awsvpc task is PROVISIONING until its interface is attached (as on ECS).
+    let attaching = task.eni().is_some_and(|e| e.status < AttachmentStatus::Attached);
+    if attaching && after < TaskStatus::Stopped {
+        after = before;
+    }
+    if after == TaskStatus::Stopped {
+        crate::task_network::advance(task, AttachmentStatus::Deleted);
+    }
     task.last_status = after;
     if after >= TaskStatus::Running && before < TaskStatus::Running && after == TaskStatus::Running {
         task.started_at = Some(now);
@@ -96,7 +111,7 @@ impl Control {
         self.write(move |state, changes| {
             let r = state.region(&region);
             let rec = r.tasks.get(&reference).ok_or_else(|| EcsError::invalid("The referenced task was not found."))?;
-            if instance.is_some() && rec.task.container_instance_arn != instance {
+            if instance.is_some() && rec.host() != instance.as_ref() {
                 return Err(EcsError::client("The task does not run on the reporting container instance."));
             }
             let mut next = (**rec).clone();
@@ -106,7 +121,7 @@ impl Control {
             }
             next.task.version += 1;
             if stopped_now {
-                bump_instance(&region, &next.task, changes);
+                bump_instance(&region, &next, changes);
             }
             changes.push(Change::Task { region: region.clone(), record: Arc::new(next) });
             Ok(())
@@ -186,6 +201,29 @@ mod tests {
         assert_eq!(t.desired_status, DesiredStatus::Stopped);
         assert_eq!(t.stop_code.as_deref(), Some("EssentialContainerExited"));
         assert!(t.stopped_at.is_some() && t.execution_stopped_at.is_some());
+    }
+
+    #[test]
+    fn an_awsvpc_task_is_provisioning_until_its_interface_is_attached() {
+        use berth_model::{network::Attachment, task::AttachmentStateChange};
+        let region = RegionState::default();
+        let mut t = task();
+        t.attachments.push(Attachment {
+            id: "eni-att".into(),
+            kind: berth_model::network::ENI_ATTACHMENT.into(),
+            status: AttachmentStatus::Precreated,
+            details: vec![],
+        });
+        let attach = |status| AttachmentStateChange { attachment_arn: "eni-att".into(), status };
+        let mut r = report("PENDING", "PENDING");
+        r.attachments = vec![attach(AttachmentStatus::Attaching)];
+        merge(&region, &mut t, &r).unwrap();
+        assert_eq!((t.last_status, t.eni().unwrap().status), (TaskStatus::Provisioning, AttachmentStatus::Attaching));
+        r.attachments = vec![attach(AttachmentStatus::Attached)];
+        merge(&region, &mut t, &r).unwrap();
+        assert_eq!((t.last_status, t.eni().unwrap().status), (TaskStatus::Pending, AttachmentStatus::Attached));
+        merge(&region, &mut t, &report("STOPPED", "STOPPED")).unwrap();
+        assert_eq!(t.eni().unwrap().status, AttachmentStatus::Deleted);
     }
 
     #[test]

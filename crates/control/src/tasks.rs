@@ -12,111 +12,24 @@ use berth_model::{
         TaskResponse, TasksResponse,
     },
     json,
-    status::{DesiredStatus, HealthStatus, InstanceStatus, TaskStatus},
-    tag::Tag,
-    task::{Container, Task},
-    task_definition::TaskDefinition,
-    time, Arn, EcsError, Failure,
+    status::{DesiredStatus, TaskStatus},
+    task::Task,
+    time, EcsError, Failure,
 };
-use berth_scheduler::{Demand, Placement};
+use berth_scheduler::Placement;
 
 use crate::{
     clusters::active_cluster,
-    instances::{candidate, find_instance, random_id},
-    placement::{prepare, snapshot, PlanOutcome, Prepared},
+    instances::find_instance,
+    launch::place_in,
+    placement::{prepare, PlanOutcome, Prepared},
     state::Change,
-    Caller, Control, InstanceRecord, Page, PageRequest, RegionState, State, TaskRecord,
+    Caller, Control, Page, PageRequest, RegionState, State, TaskRecord,
 };
 
-fn new_task(
-    caller: &Caller,
-    cluster: &str,
-    td: &TaskDefinition,
-    req: &RunTaskRequest,
-    instance: &InstanceRecord,
-    demand: &Demand,
-) -> TaskRecord {
-    let id = random_id();
-    let task_arn = Arn::ecs(&caller.region, &caller.account, "task", &format!("{cluster}/{id}")).to_string();
-    let cluster_arn = Arn::ecs(&caller.region, &caller.account, "cluster", cluster).to_string();
-    let containers = td
-        .container_definitions
-        .iter()
-        .map(|c| Container {
-            container_arn: Arn::ecs(
-                &caller.region,
-                &caller.account,
-                "container",
-                &format!("{cluster}/{id}/{}", random_id()),
-            )
-            .to_string(),
-            task_arn: task_arn.clone(),
-            name: c.name.clone().unwrap_or_default(),
-            image: c.image.clone().unwrap_or_default(),
-            last_status: TaskStatus::Pending,
-            health_status: HealthStatus::Unknown,
-            cpu: Some(c.cpu.to_string()),
-            memory: c.memory.map(|m| m.to_string()),
-            memory_reservation: c.memory_reservation.map(|m| m.to_string()),
-            ..Default::default()
-        })
-        .collect();
-    let az =
-        instance.instance.attributes.iter().find(|a| a.name == "ecs.availability-zone").and_then(|a| a.value.clone());
-    let task = Task {
-        availability_zone: az,
-        cluster_arn,
-        connectivity: Some("CONNECTED".into()),
-        connectivity_at: Some(time::now()),
-        container_instance_arn: Some(instance.instance.container_instance_arn.clone()),
-        containers,
-        cpu: Some(demand.cpu.to_string()),
-        created_at: time::now(),
-        desired_status: DesiredStatus::Running,
-        group: req.group.clone().unwrap_or_else(|| format!("family:{}", td.family)),
-        health_status: HealthStatus::Unknown,
-        last_status: TaskStatus::Provisioning,
-        launch_type: "EC2".into(),
-        memory: Some(demand.memory.to_string()),
-        overrides: req.overrides.clone().unwrap_or_default(),
-        started_by: req.started_by.clone(),
-        task_arn,
-        task_definition_arn: td.task_definition_arn.clone(),
-        version: 1,
-        ..Default::default()
-    };
-    TaskRecord {
-        task,
-        cluster: cluster.to_string(),
-        cpu: demand.cpu,
-        memory: demand.memory,
-        host_ports: demand.host_ports.clone(),
-    }
-}
-
-/// Records `tasks` as placed on their instances, bumping each instance's desired version.
-fn commit_placed(caller: &Caller, tasks: &[TaskRecord], tags: &[Tag], changes: &mut Vec<Change>) {
-    let mut bumped = std::collections::HashSet::new();
-    for t in tasks {
-        if let Some(instance) = &t.task.container_instance_arn {
-            if bumped.insert(instance.clone()) {
-                changes.push(Change::DesiredVersion { region: caller.region.clone(), arn: instance.clone() });
-            }
-        }
-        if !tags.is_empty() {
-            changes.push(Change::Tags {
-                region: caller.region.clone(),
-                arn: t.task.task_arn.clone(),
-                tags: Arc::new(tags.to_vec()),
-            });
-        }
-        changes.push(Change::Task { region: caller.region.clone(), record: Arc::new(t.clone()) });
-    }
-}
-
-/// Bumps the desired version of the instance `task` runs on.
-pub(crate) fn bump_instance(caller_region: &str, task: &Task, changes: &mut Vec<Change>) {
-    if let Some(arn) = &task.container_instance_arn {
+/// Bumps the desired version of the host `rec` runs on.
+pub(crate) fn bump_instance(caller_region: &str, rec: &TaskRecord, changes: &mut Vec<Change>) {
+    if let Some(arn) = rec.host() {
         changes.push(Change::DesiredVersion { region: caller_region.to_string(), arn: arn.clone() });
     }
 }
@@ -127,11 +40,6 @@ fn view(state: &State, caller: &Caller, t: &TaskRecord, with_tags: bool) -> Task
         task.tags = state.tags_of(&caller.region, &task.task_arn);
     }
     task
-}
-
-fn dedup(failures: &mut Vec<Failure>) {
-    let mut seen = std::collections::HashSet::new();
-    failures.retain(|f| seen.insert((f.arn.clone(), f.reason.clone())));
 }
 
 impl Control {
@@ -176,8 +84,11 @@ impl Control {
             return Err(EcsError::invalid(format!("count must be between 1 and 10000, not {count}.")));
         }
         self.read(|state| {
-            let Prepared { cluster, request, .. } = prepare(state, caller, req, count as usize)?;
-            let (records, mut instances) = snapshot(state.region(&caller.region), &cluster);
+            let Prepared { cluster, request, launch, .. } = prepare(state, caller, req, count as usize)?;
+            let region = state.region(&caller.region);
+            let pool = crate::capacity::pools(region, &cluster, &request.group, &launch, 1).pop();
+            let pool = pool.unwrap_or(crate::capacity::Pool { fargate: false, provider: None });
+            let (records, mut instances) = crate::launch::pool_snapshot(region, &cluster, &pool);
             let entries = berth_scheduler::plan(&request, &instances);
             let placements = berth_scheduler::place(&request, &mut instances)
                 .into_iter()
@@ -288,88 +199,6 @@ impl Control {
     }
 }
 
-/// Places `count` tasks of `req` against the writer's state and pushes the changes:
-/// the engine of RunTask, StartTask and the service controller.
-pub(crate) fn place_in(
-    state: &State,
-    caller: &Caller,
-    req: &RunTaskRequest,
-    count: usize,
-    changes: &mut Vec<Change>,
-) -> Result<(Vec<Task>, Vec<Failure>), EcsError> {
-    let Prepared { cluster, td, mut request } = prepare(state, caller, req, count)?;
-    let region = state.region(&caller.region);
-    let mut placed = Vec::new();
-    let mut failures = Vec::new();
-    match &req.container_instances {
-        Some(list) => {
-            // StartTask: the caller chose the instances; only resources are checked.
-            request.constraints.clear();
-            for reference in list {
-                match find_instance(region, &cluster, reference) {
-                    None => failures.push(Failure::new(reference.clone(), "MISSING")),
-                    Some(rec) if rec.instance.status == InstanceStatus::Inactive => {
-                        failures.push(Failure::new(rec.instance.container_instance_arn.clone(), "INACTIVE"))
-                    }
-                    Some(rec) => match berth_scheduler::check(&request, &candidate(region, rec)) {
-                        Ok(()) => placed.push(new_task(caller, &cluster, &td, req, rec, &request.demand)),
-                        Err(r) => failures.push(Failure {
-                            detail: Some(r.detail()),
-                            ..Failure::new(rec.instance.container_instance_arn.clone(), r.reason())
-                        }),
-                    },
-                }
-            }
-        }
-        None => {
-            let (instances, mut snapshot) = snapshot(region, &cluster);
-            if instances.is_empty() {
-                return Err(EcsError::invalid("No Container Instances were found in your cluster."));
-            }
-            for p in berth_scheduler::place(&request, &mut snapshot) {
-                match p {
-                    Placement::Placed(i) => {
-                        placed.push(new_task(caller, &cluster, &td, req, instances[i], &request.demand))
-                    }
-                    Placement::Unplaced(rejections) => failures.extend(
-                        rejections
-                            .into_iter()
-                            .map(|(arn, r)| Failure { detail: Some(r.detail()), ..Failure::new(arn, r.reason()) }),
-                    ),
-                }
-            }
-        }
-    }
-    dedup(&mut failures);
-    let tags = task_tags(state, caller, req, &cluster, &td);
-    commit_placed(caller, &placed, &tags, changes);
-    let tasks = placed.into_iter().map(|t| Task { tags: tags.clone(), ..t.task }).collect();
-    Ok((tasks, failures))
-}
-
-/// The tags a new task gets: the request's, the task definition's when propagated, and
-/// ECS's managed tags when enabled (added after validation: users may not set `aws:` keys).
-fn task_tags(state: &State, caller: &Caller, req: &RunTaskRequest, cluster: &str, td: &TaskDefinition) -> Vec<Tag> {
-    let mut tags = req.tags.clone();
-    let mut add = |key: &str, value: &str| {
-        if !tags.iter().any(|t| t.key.as_deref() == Some(key)) {
-            tags.push(Tag::new(key, value));
-        }
-    };
-    if req.propagate_tags.as_deref() == Some("TASK_DEFINITION") {
-        for t in state.tags_of(&caller.region, &td.task_definition_arn) {
-            add(t.key.as_deref().unwrap_or_default(), t.value.as_deref().unwrap_or_default());
-        }
-    }
-    if req.enable_ecs_managed_tags {
-        add("aws:ecs:clusterName", cluster);
-        if let Some(service) = req.group.as_deref().and_then(|g| g.strip_prefix("service:")) {
-            add("aws:ecs:serviceName", service);
-        }
-    }
-    tags
-}
-
 /// Asks for a task to stop (desiredStatus STOPPED, with ECS's stop code and reason) and
 /// pushes the change; the agent does the stopping.
 pub(crate) fn stop_in(
@@ -379,8 +208,19 @@ pub(crate) fn stop_in(
     reason: &str,
     changes: &mut Vec<Change>,
 ) -> Arc<TaskRecord> {
-    let next = stopping(rec, code, reason);
-    bump_instance(region, &next.task, changes);
+    let mut next = stopping(rec, code, reason);
+    if next.host().is_none() {
+        // It waited for capacity and never reached a host: nothing runs, so it is stopped.
+        let now = time::now();
+        next.task.last_status = TaskStatus::Stopped;
+        next.task.stopped_at = Some(now);
+        next.task.execution_stopped_at = Some(now);
+        for c in &mut next.task.containers {
+            c.last_status = TaskStatus::Stopped;
+        }
+        crate::task_network::advance(&mut next.task, berth_model::network::AttachmentStatus::Deleted);
+    }
+    bump_instance(region, &next, changes);
     let next = Arc::new(next);
     changes.push(Change::Task { region: region.to_string(), record: next.clone() });
     next

@@ -33,6 +33,9 @@ pub struct DesiredTasks {
     /// ACTIVE, DRAINING or INACTIVE (deregistered: the agent should stop).
     pub instance_status: crate::status::InstanceStatus,
     pub tasks: Vec<DesiredTask>,
+    /// The `/24` this host's awsvpc tasks take their addresses from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_subnet: Option<String>,
     /// Pull-only credentials for berth's registry, fresh on every answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_auth: Option<RegistryAuth>,
@@ -45,6 +48,19 @@ pub struct DesiredTask {
     pub desired_status: crate::status::DesiredStatus,
     pub task_definition: Arc<TaskDefinition>,
     pub overrides: TaskOverride,
+    /// An awsvpc task's network interface: its address and MAC are in the details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<crate::network::Attachment>,
+}
+
+impl DesiredTask {
+    /// The cluster the task belongs to (from its ARN, `task/CLUSTER/ID`): a host offering
+    /// Fargate capacity runs tasks of many clusters.
+    pub fn cluster(&self) -> &str {
+        let mut parts = self.task_arn.rsplit('/');
+        parts.next();
+        parts.next().unwrap_or_default()
+    }
 }
 
 /// Credentials for berth's registry at `registry` (`host:port`).

@@ -28,7 +28,7 @@ pub struct Cluster {
     #[serde(default)]
     pub capacity_providers: Vec<String>,
     #[serde(default)]
-    pub default_capacity_provider_strategy: Vec<serde_json::Value>,
+    pub default_capacity_provider_strategy: Vec<crate::capacity_provider::CapacityProviderStrategyItem>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_connect_defaults: Option<serde_json::Value>,
 }

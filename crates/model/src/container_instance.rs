@@ -92,10 +92,18 @@ pub const MAX_CUSTOM_ATTRIBUTES: usize = 10;
 /// balancer targets of the `instance` type are connected to there).
 pub const HOST_ADDRESS_ATTRIBUTE: &str = "berth.host-address";
 
+/// The attribute a host registers with to offer Fargate capacity (value `FARGATE`)
+/// instead of joining a cluster as a container instance.
+pub const CAPACITY_ATTRIBUTE: &str = "berth.capacity";
+
+/// The attribute naming the Auto Scaling group (of an EC2 capacity provider) an
+/// instance belongs to: its ARN or name.
+pub const AUTO_SCALING_GROUP_ATTRIBUTE: &str = "berth.auto-scaling-group";
+
 /// Whether an attribute counts toward [`MAX_CUSTOM_ATTRIBUTES`]: the agent's own
-/// (`ecs.*`, its capabilities, berth's host address) do not.
+/// (`ecs.*`, its capabilities, berth's `berth.*` facts) do not.
 pub fn is_custom_attribute(name: &str) -> bool {
-    !(name.starts_with("ecs.") || name.starts_with("com.amazonaws.ecs.") || name == HOST_ADDRESS_ATTRIBUTE)
+    !(name.starts_with("ecs.") || name.starts_with("com.amazonaws.ecs.") || name.starts_with("berth."))
 }
 
 /// Attribute names and values: 1–128 letters, numbers, hyphens, underscores, periods,

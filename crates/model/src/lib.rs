@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod arn;
 pub mod berth;
+pub mod capacity_provider;
 pub mod cluster;
 pub mod container_instance;
 pub mod ecr;
@@ -12,6 +13,7 @@ pub mod ecs;
 pub mod elb;
 pub mod error;
 pub mod json;
+pub mod network;
 pub mod placement;
 pub mod service;
 pub mod setting;

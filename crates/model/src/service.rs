@@ -19,7 +19,16 @@ pub struct Service {
     pub desired_count: i64,
     pub running_count: i64,
     pub pending_count: i64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub launch_type: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_provider_strategy: Vec<crate::capacity_provider::CapacityProviderStrategyItem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_configuration: Option<crate::network::NetworkConfiguration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_family: Option<String>,
     pub task_definition: String,
     pub deployment_configuration: DeploymentConfiguration,
     pub deployments: Vec<Deployment>,
@@ -87,7 +96,16 @@ pub struct Deployment {
     pub failed_tasks: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub launch_type: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_provider_strategy: Vec<crate::capacity_provider::CapacityProviderStrategyItem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_configuration: Option<crate::network::NetworkConfiguration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_family: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollout_state: Option<crate::status::RolloutState>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -10,11 +10,13 @@ use crate::{tag::Tag, time::Timestamp, KeyValuePair};
 #[serde(rename_all = "camelCase")]
 pub struct Task {
     #[serde(default)]
-    pub attachments: Vec<serde_json::Value>,
+    pub attachments: Vec<crate::network::Attachment>,
     #[serde(default)]
     pub attributes: Vec<crate::container_instance::Attribute>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub availability_zone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity_provider_name: Option<String>,
     pub cluster_arn: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connectivity: Option<String>,
@@ -29,6 +31,8 @@ pub struct Task {
     pub desired_status: DesiredStatus,
     pub enable_execute_command: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub ephemeral_storage: Option<EphemeralStorage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub execution_stopped_at: Option<Timestamp>,
     pub group: String,
     pub health_status: HealthStatus,
@@ -37,6 +41,10 @@ pub struct Task {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
     pub overrides: TaskOverride,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_family: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pull_started_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,6 +81,24 @@ impl Task {
     pub fn id(&self) -> &str {
         self.task_arn.rsplit('/').next().unwrap_or(&self.task_arn)
     }
+
+    /// The task's network interface attachment (awsvpc tasks).
+    pub fn eni(&self) -> Option<&crate::network::Attachment> {
+        self.attachments.iter().find(|a| a.kind == crate::network::ENI_ATTACHMENT)
+    }
+
+    /// The task's own address (awsvpc tasks).
+    pub fn private_ipv4(&self) -> Option<&str> {
+        self.eni().and_then(|a| a.detail("privateIPv4Address"))
+    }
+}
+
+/// Fargate's task storage (`ephemeralStorage`), 20 GiB unless asked for more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EphemeralStorage {
+    #[serde(rename = "sizeInGiB")]
+    pub size_in_gib: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -94,7 +120,7 @@ pub struct Container {
     #[serde(default)]
     pub network_bindings: Vec<NetworkBinding>,
     #[serde(default)]
-    pub network_interfaces: Vec<serde_json::Value>,
+    pub network_interfaces: Vec<crate::network::NetworkInterface>,
     pub health_status: HealthStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu: Option<String>,
@@ -200,6 +226,17 @@ pub struct TaskStateChange {
     pub execution_stopped_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_code: Option<String>,
+    /// Where the task's attachments are (the agent reports its network interface).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentStateChange>,
+}
+
+/// ECS's AttachmentStateChange: an attachment (by ARN or id) and its new status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentStateChange {
+    pub attachment_arn: String,
+    pub status: crate::network::AttachmentStatus,
 }
 
 /// Task health over its essential containers: UNHEALTHY beats UNKNOWN beats HEALTHY.

@@ -4,18 +4,21 @@ use std::{collections::HashMap, time::Duration};
 
 use bollard::{
     errors::Error as BollardError,
-    models::{ContainerCreateBody, HealthConfig, HostConfig, HostConfigLogConfig, PortBinding, ResourcesUlimits},
+    models::{
+        ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig, HostConfigLogConfig,
+        Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig, PortBinding, ResourcesUlimits,
+    },
     query_parameters::{
         CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-        RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+        ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
     },
     Docker,
 };
 use futures_util::StreamExt;
 
 use crate::{
-    bounded, BoundPort, ContainerRuntime, ContainerSpec, ContainerStatus, Health, RegistryAuth, Result, RunState,
-    RuntimeError, RuntimeInfo,
+    bounded, BoundPort, ContainerRuntime, ContainerSpec, ContainerStatus, Health, NetworkSpec, RegistryAuth, Result,
+    RunState, RuntimeError, RuntimeInfo,
 };
 
 /// Ordinary calls.
@@ -121,6 +124,15 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         tty: spec.tty.then_some(true),
         open_stdin: spec.open_stdin.then_some(true),
         host_config: Some(host_config),
+        networking_config: spec.ipv4_address.as_ref().map(|ip| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                spec.network_mode.clone(),
+                EndpointSettings {
+                    ipam_config: Some(EndpointIpamConfig { ipv4_address: Some(ip.clone()), ..Default::default() }),
+                    ..Default::default()
+                },
+            )])),
+        }),
         ..Default::default()
     }
 }
@@ -291,6 +303,76 @@ impl ContainerRuntime for DockerRuntime {
             }
         }
         Ok(out)
+    }
+
+    async fn create_network(&self, spec: &NetworkSpec) -> Result<()> {
+        let request = NetworkCreateRequest {
+            name: spec.name.clone(),
+            driver: Some("bridge".into()),
+            ipam: Some(Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(spec.subnet.clone()),
+                    gateway: Some(spec.gateway.clone()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            labels: Some(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            ..Default::default()
+        };
+        bounded("creating a network", CALL, async {
+            match self.docker.create_network(request).await.map_err(engine) {
+                // Docker answers 409 for a name taken; older engines say so in a 500.
+                Err(RuntimeError::Engine(m)) if m.contains("already exists") => Err(RuntimeError::Conflict(m)),
+                other => other.map(|_| ()),
+            }
+        })
+        .await
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<()> {
+        bounded("removing a network", CALL, async {
+            match self.docker.remove_network(name).await.map_err(engine) {
+                Err(RuntimeError::NotFound(_)) => Ok(()),
+                Err(RuntimeError::Engine(m)) if m.contains("active endpoints") => Err(RuntimeError::Conflict(m)),
+                other => other,
+            }
+        })
+        .await
+    }
+
+    async fn list_networks(&self, key: &str, value: &str) -> Result<Vec<String>> {
+        self.networks(key, value).await
+    }
+
+    async fn import_image(&self, name: &str, rootfs_tar: Vec<u8>) -> Result<()> {
+        let (repo, tag) = split_tag(name);
+        let options = CreateImageOptionsBuilder::default().from_src("-").repo(repo).tag(tag).build();
+        let body = bollard::body_full(bytes::Bytes::from(rootfs_tar));
+        bounded("importing an image", CALL, async {
+            let mut stream = self.docker.create_image(Some(options), Some(body), None);
+            while let Some(progress) = stream.next().await {
+                let progress = progress.map_err(engine)?;
+                if let Some(detail) = progress.error_detail.and_then(|d| d.message) {
+                    return Err(RuntimeError::Engine(detail));
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl DockerRuntime {
+    async fn networks(&self, key: &str, value: &str) -> Result<Vec<String>> {
+        let filters: HashMap<String, Vec<String>> =
+            HashMap::from([("label".to_string(), vec![format!("{key}={value}")])]);
+        let options = ListNetworksOptionsBuilder::default().filters(&filters).build();
+        bounded("listing networks", CALL, async {
+            let list = self.docker.list_networks(Some(options)).await.map_err(engine)?;
+            Ok(list.into_iter().filter_map(|n| n.name).collect())
+        })
+        .await
     }
 }
 

@@ -26,8 +26,11 @@ pub struct ContainerSpec {
     pub memory_mib: Option<i64>,
     /// Soft memory limit, MiB.
     pub memory_reservation_mib: Option<i64>,
-    /// `bridge`, `host` or `none`.
+    /// `bridge`, `host`, `none`, a network's name, or `container:NAME` (join the network
+    /// namespace of container NAME, as an awsvpc task's containers join its pause container).
     pub network_mode: String,
+    /// The address on the `network_mode` network (a user-defined network), if fixed.
+    pub ipv4_address: Option<String>,
     pub ports: Vec<PortSpec>,
     pub labels: BTreeMap<String, String>,
     /// (name, soft, hard).
@@ -124,6 +127,17 @@ pub struct RegistryAuth {
     pub server: String,
 }
 
+/// A bridge network with a fixed subnet (the host's awsvpc task subnet).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NetworkSpec {
+    pub name: String,
+    /// CIDR, e.g. `10.201.0.0/24`.
+    pub subnet: String,
+    /// The host's address on it.
+    pub gateway: String,
+    pub labels: BTreeMap<String, String>,
+}
+
 /// Facts about the engine and the host it runs on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeInfo {
@@ -165,6 +179,15 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     fn remove_volume(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
     /// All containers (running or not) carrying label `key=value`.
     fn list(&self, key: &str, value: &str) -> impl Future<Output = Result<Vec<ContainerStatus>>> + Send;
+    /// Creates a network; one of that name already there is [`RuntimeError::Conflict`].
+    fn create_network(&self, spec: &NetworkSpec) -> impl Future<Output = Result<()>> + Send;
+    /// Removes a network; a missing one is not an error, one still in use is a
+    /// [`RuntimeError::Conflict`].
+    fn remove_network(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
+    /// The names of the networks carrying label `key=value`.
+    fn list_networks(&self, key: &str, value: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// Makes image `name` (`repo:tag`) from a tar archive of its root file system.
+    fn import_image(&self, name: &str, rootfs_tar: Vec<u8>) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// Runs `f` with a deadline, turning an expiry into [`RuntimeError::Timeout`].

@@ -12,8 +12,8 @@ use std::{
 };
 
 use crate::{
-    BoundPort, ContainerRuntime, ContainerSpec, ContainerStatus, Health, RegistryAuth, Result, RunState, RuntimeError,
-    RuntimeInfo,
+    BoundPort, ContainerRuntime, ContainerSpec, ContainerStatus, Health, NetworkSpec, RegistryAuth, Result, RunState,
+    RuntimeError, RuntimeInfo,
 };
 
 #[derive(Clone, Default)]
@@ -29,6 +29,7 @@ struct SimState {
     /// Health that containers whose name ends with the suffix report once started.
     health_rules: Vec<(String, Health)>,
     containers: BTreeMap<String, SimContainer>,
+    networks: BTreeMap<String, NetworkSpec>,
     next_id: u64,
     next_port: u32,
 }
@@ -78,6 +79,11 @@ impl SimRuntime {
         if let Some(c) = self.lock().containers.get_mut(id) {
             c.status.health = health;
         }
+    }
+
+    /// Every network, by name.
+    pub fn networks(&self) -> Vec<NetworkSpec> {
+        self.lock().networks.values().cloned().collect()
     }
 
     /// Every container, by name.
@@ -170,7 +176,8 @@ impl ContainerRuntime for SimRuntime {
     }
 
     async fn remove(&self, id: &str) -> Result<()> {
-        self.lock().containers.remove(id);
+        // By id or by name, as the engine takes either.
+        self.lock().containers.retain(|key, c| key != id && c.status.name != id);
         Ok(())
     }
 
@@ -190,5 +197,38 @@ impl ContainerRuntime for SimRuntime {
             .filter(|c| c.status.labels.get(key).map(String::as_str) == Some(value))
             .map(|c| c.status.clone())
             .collect())
+    }
+
+    async fn create_network(&self, spec: &NetworkSpec) -> Result<()> {
+        let mut s = self.lock();
+        if s.networks.contains_key(&spec.name) {
+            return Err(RuntimeError::Conflict(format!("network with name {} already exists", spec.name)));
+        }
+        s.networks.insert(spec.name.clone(), spec.clone());
+        Ok(())
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<()> {
+        let mut s = self.lock();
+        if s.containers.values().any(|c| c.spec.network_mode == name) {
+            return Err(RuntimeError::Conflict(format!("error while removing network: network {name} has active endpoints")));
+        }
+        s.networks.remove(name);
+        Ok(())
+    }
+
+    async fn list_networks(&self, key: &str, value: &str) -> Result<Vec<String>> {
+        Ok(self
+            .lock()
+            .networks
+            .values()
+            .filter(|n| n.labels.get(key).map(String::as_str) == Some(value))
+            .map(|n| n.name.clone())
+            .collect())
+    }
+
+    async fn import_image(&self, name: &str, _rootfs_tar: Vec<u8>) -> Result<()> {
+        self.lock().images.insert(name.to_string());
+        Ok(())
     }
 }

@@ -44,6 +44,8 @@ pub struct ServerConfig {
     /// The DNS name every load balancer reports; `None`: `localhost` when listeners bind a
     /// loopback address, else this host's name (both resolve to this host here).
     pub lb_dns_name: Option<String>,
+    /// Where hosts' awsvpc task subnets (a /24 each) are carved from.
+    pub task_pool: berth_model::network::SubnetPool,
 }
 
 impl ServerConfig {
@@ -63,6 +65,7 @@ impl ServerConfig {
             connections: ConnectionLimits::default(),
             lb: berth_lb::LbConfig::default(),
             lb_dns_name: None,
+            task_pool: berth_model::network::SubnetPool::default(),
         }
     }
 }
@@ -177,6 +180,7 @@ impl Server {
         let (records, revision) = store.load().map_err(|e| ServerError::Store(e.to_string()))?;
         let control =
             Control::open_loaded(store.clone(), &records, revision).map_err(|e| ServerError::State(e.to_string()))?;
+        control.configure_task_pool(config.task_pool);
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServerError::Listen { addr: config.listen, source })?;
@@ -204,6 +208,7 @@ impl Server {
             control.spawn_instance_health(config.health),
             control.spawn_service_controller(config.service_controller),
             control.spawn_drain_controller(),
+            control.spawn_capacity_controller(Arc::new(berth_control::controller::SystemClock)),
             follow_plan(control.clone(), lb.clone()),
         ];
         if config.accept_any_credentials {

@@ -46,6 +46,8 @@ pub async fn start_with(sim: SimRuntime, image_pull_behavior: berth_agent::Image
         heartbeat_interval: Duration::from_millis(200),
         poll_wait: Duration::from_secs(5),
         image_pull_behavior,
+        fargate: false,
+        auto_scaling_group: None,
     };
     let agent = tokio::spawn(berth_agent::run(config, Arc::new(sim.clone())));
     let instance = wait_for("the agent to register", DEADLINE, async || {

@@ -9,7 +9,7 @@ use berth_model::{
 };
 
 use super::pass::{failure_words, push_event_once, Pass, Step, PLACEMENT_BATCH};
-use crate::{state::Change, tasks::place_in, RegionState, TaskRecord};
+use crate::{state::Change, launch::place_in, RegionState, TaskRecord};
 
 pub(super) fn step(pass: &mut Pass, step: &Step, svc: &mut Service, changes: &mut Vec<Change>) {
     let (primary, desired) = (step.primary, step.desired);

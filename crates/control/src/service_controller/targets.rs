@@ -32,7 +32,7 @@ pub(super) fn sync(pass: &mut Pass, svc: &mut Service, changes: &mut Vec<Change>
                 let mut next = t.as_ref().clone();
                 next.task.last_status = TaskStatus::Stopping;
                 next.task.version += 1;
-                bump_instance(pass.region, &next.task, changes);
+                bump_instance(pass.region, &next, changes);
                 changes.push(Change::Task { region: pass.region.to_string(), record: Arc::new(next) });
             }
         } else if !pass.active(t) {

@@ -22,7 +22,7 @@ pub struct CreateClusterRequest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capacity_providers: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub default_capacity_provider_strategy: Vec<serde_json::Value>,
+    pub default_capacity_provider_strategy: Vec<crate::capacity_provider::CapacityProviderStrategyItem>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_connect_defaults: Option<serde_json::Value>,
 }

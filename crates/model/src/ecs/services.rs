@@ -22,6 +22,12 @@ pub struct CreateServiceRequest {
     pub desired_count: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub launch_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_provider_strategy: Vec<crate::capacity_provider::CapacityProviderStrategyItem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_configuration: Option<crate::network::NetworkConfiguration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduling_strategy: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,6 +77,12 @@ pub struct UpdateServiceRequest {
     pub health_check_grace_period_seconds: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub load_balancers: Option<Vec<LoadBalancer>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity_provider_strategy: Option<Vec<crate::capacity_provider::CapacityProviderStrategyItem>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_configuration: Option<crate::network::NetworkConfiguration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -21,6 +21,12 @@ pub struct RunTaskRequest {
     pub count: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub launch_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_provider_strategy: Vec<crate::capacity_provider::CapacityProviderStrategyItem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_configuration: Option<crate::network::NetworkConfiguration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
