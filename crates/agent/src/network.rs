@@ -60,9 +60,12 @@ impl TaskNetwork {
         pause::ensure_image(runtime).await?;
         let labels = BTreeMap::from([(LABEL_INSTANCE.to_string(), self.instance_arn.clone())]);
         let network = NetworkSpec { name: self.name(), subnet: subnet.cidr(), gateway: subnet.gateway().to_string(), labels };
-        match runtime.create_network(&network).await {
-            Ok(()) | Err(RuntimeError::Conflict(_)) => {}
-            Err(e) => return Err(e),
+        // Looked up first: engines before API 1.44 accept a second network of the same name.
+        if !runtime.list_networks(LABEL_INSTANCE, &self.instance_arn).await?.contains(&network.name) {
+            match runtime.create_network(&network).await {
+                Ok(()) | Err(RuntimeError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         let spec = ContainerSpec {
             name: ctx.pause_name(),

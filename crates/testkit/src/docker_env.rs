@@ -93,6 +93,35 @@ impl DockerEnv {
         .await
     }
 
+    /// Starts agent `n` offering its host as Fargate capacity (`berth agent --fargate`) and
+    /// waits until it registered; its host ARN (no cluster lists it).
+    pub async fn fargate_agent(&mut self, n: usize, args: &[&str]) -> String {
+        let data = self.dir.path().join(format!("agent{n}"));
+        let saved = data.join("agent.json");
+        let _ = std::fs::remove_file(&saved);
+        let mut all = vec!["--fargate"];
+        all.extend_from_slice(args);
+        let endpoint = self.server().endpoint.clone();
+        let agent = AgentProcess::start(&self.binary, &endpoint, &self.cluster, &data, &self.credential, &all);
+        if self.agents.len() <= n {
+            self.agents.resize_with(n + 1, || None);
+        }
+        self.agents[n] = Some(agent);
+        wait_for(&format!("Fargate agent {n} to register"), DEADLINE, async || {
+            let text = std::fs::read_to_string(&saved).map_err(|e| e.to_string())?;
+            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+            v["containerInstanceArn"].as_str().map(String::from).ok_or_else(|| text.clone())
+        })
+        .await
+    }
+
+    /// The engine networks agents made for the awsvpc tasks of host `arn`.
+    pub fn task_networks(arn: &str) -> Vec<String> {
+        let filter = format!("label=com.berth.container-instance={arn}");
+        let out = crate::docker_cli(&["network", "ls", "-q", "--filter", &filter]);
+        out.lines().map(String::from).filter(|l| !l.is_empty()).collect()
+    }
+
     /// The instance's version (-1 when unknown).
     pub async fn version(&self, arn: &str) -> i64 {
         let out = self

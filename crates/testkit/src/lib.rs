@@ -16,7 +16,7 @@ pub use docker::{docker_cli, TestImage};
 pub use docker_env::{DockerEnv, DEADLINE};
 pub use http::{RawClient, RawResponse, Signing};
 pub use link::FaultyLink;
-pub use plain::{http_get, http_request, installed_clis};
+pub use plain::{http_get, http_request, http_request_to, installed_clis};
 pub use process::{AgentProcess, BerthProcess};
 pub use registry::{digest_of, image_manifest, RegistryClient, RegistryResponse};
 pub use server::{ecr_client, sdk_client, test_config, TestServer};

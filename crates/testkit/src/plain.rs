@@ -28,7 +28,21 @@ pub async fn http_get(port: u16, path: &str, host: &str) -> Result<(u16, String)
 /// Like [`http_get`] with `headers` (`Name: value\r\n` lines) added: (status, the head's
 /// header lines, body).
 pub async fn http_request(port: u16, path: &str, host: &str, headers: &str) -> Result<(u16, String, String), String> {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
+    http_request_to(([127, 0, 0, 1], port).into(), path, host, headers).await
+}
+
+/// Like [`http_request`], to any address.
+pub async fn http_request_to(
+    addr: std::net::SocketAddr,
+    path: &str,
+    host: &str,
+    headers: &str,
+) -> Result<(u16, String, String), String> {
+    let connect = tokio::net::TcpStream::connect(addr);
+    let mut s = tokio::time::timeout(Duration::from_secs(5), connect)
+        .await
+        .map_err(|_| format!("connecting to {addr} timed out"))?
+        .map_err(|e| e.to_string())?;
     let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
     let mut buf = Vec::new();

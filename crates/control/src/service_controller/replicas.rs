@@ -72,7 +72,12 @@ pub(super) fn step(pass: &mut Pass, step: &Step, svc: &mut Service, changes: &mu
 /// otherwise; a placement that finds no room says why in an event.
 fn start(pass: &mut Pass, step: &Step, svc: &mut Service, count: usize, changes: &mut Vec<Change>) {
     let name = svc.service_name.clone();
-    let strategy = if svc.placement_strategy.is_empty() {
+    // Fargate places its tasks itself (over zones, then hosts).
+    let fargate = svc.launch_type == "FARGATE"
+        || svc.capacity_provider_strategy.iter().any(|i| berth_model::capacity_provider::is_fargate(&i.capacity_provider));
+    let strategy = if fargate {
+        Vec::new()
+    } else if svc.placement_strategy.is_empty() {
         vec![PlacementStrategy::spread("attribute:ecs.availability-zone"), PlacementStrategy::spread("instanceId")]
     } else {
         svc.placement_strategy.clone()
