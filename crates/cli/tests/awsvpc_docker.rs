@@ -1,11 +1,13 @@
 //! awsvpc tasks and Fargate on the real Docker engine: a task with its own address that
 //! its containers share (they talk over localhost) and that the host reaches; a Fargate
-//! service rolling out a new revision on a host that offers Fargate capacity; and no
-//! container or network left behind.
+//! service behind a load balancer (`ip` targets) rolling out a new revision on a host that
+//! offers Fargate capacity; and no container or network left behind.
+
+mod lb_support;
 
 use aws_sdk_ecs::types::{
-    AwsVpcConfiguration, Compatibility, ContainerDefinition, DeploymentConfiguration, LaunchType, NetworkConfiguration,
-    NetworkMode, PortMapping, Task,
+    AwsVpcConfiguration, Compatibility, ContainerDefinition, DeploymentConfiguration, LaunchType, LoadBalancer,
+    NetworkConfiguration, NetworkMode, PortMapping, Task,
 };
 use berth_testkit::{http_request_to, wait_for, DockerEnv, DEADLINE};
 
@@ -22,7 +24,10 @@ fn vpc() -> NetworkConfiguration {
 /// localhost and serves what it got on 8081 (so an answer on 8081 proves both).
 fn web_and_sidecar(env: &DockerEnv, page: &str) -> Vec<ContainerDefinition> {
     let web = env
-        .container("web", &format!("mkdir -p /www && echo {page} > /www/index.html && exec httpd -f -p 8080 -h /www"))
+        .container(
+            "web",
+            &format!("mkdir -p /www && echo {page}-$HOSTNAME > /www/index.html && exec httpd -f -p 8080 -h /www"),
+        )
         .port_mappings(PortMapping::builder().container_port(8080).build())
         .build();
     let sidecar = env
@@ -93,12 +98,12 @@ async fn an_awsvpc_task_has_its_own_address_shared_by_its_containers() {
         assert!(c.network_bindings().is_empty(), "awsvpc containers bind no host port: {c:?}");
     }
     let page = wait_for("the task to answer on its own address", DEADLINE, async || get(&ip, 8081).await).await;
-    assert_eq!(page, "hello-from-web", "the sidecar reached web over localhost");
+    assert!(page.starts_with("hello-from-web-"), "the sidecar reached web over localhost: {page}");
 
     // A restarted agent adopts the task, its pause container and its network.
     env.agents[0].take().unwrap().kill9();
     env.agent(0, &[]).await;
-    assert_eq!(get(&ip, 8081).await.as_deref(), Ok("hello-from-web"), "the task lost its address in the restart");
+    assert_eq!(get(&ip, 8081).await, Ok(page.clone()), "the task lost its address in the restart");
     let again = env.describe(&arn).await;
     assert_eq!((again.last_status(), address(&again)), (Some("RUNNING"), ip.clone()));
     assert_eq!(DockerEnv::task_networks(&instance).len(), 1);
@@ -121,8 +126,19 @@ async fn an_awsvpc_task_has_its_own_address_shared_by_its_containers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fargate_service_runs_and_rolls_out_on_fargate_capacity() {
-    let mut env = DockerEnv::start_with(berth(), "fargate", &["--task-cidr", "10.214.0.0/16"]).await;
+    let mut env =
+        DockerEnv::start_with(berth(), "fargate", &["--task-cidr", "10.214.0.0/16", "--lb-listen", "127.0.0.1"]).await;
     let host = env.fargate_agent(0, &[]).await;
+    let cli = lb_support::first_cli();
+    let elb = lb_support::Elb { cli: &cli, server: env.server() };
+    let lb = elb.load_balancer("fg", "application");
+    let tg = elb.target_group(
+        "fg",
+        &["--protocol", "HTTP", "--port", "8081", "--target-type", "ip", "--health-check-interval-seconds", "5"],
+    );
+    let port = lb_support::free_port();
+    elb.listener(&lb, "HTTP", port, &tg);
+    let target_group = LoadBalancer::builder().target_group_arn(&tg).container_name("sidecar").container_port(8081).build();
     let register = |page: &'static str| {
         let containers = web_and_sidecar(&env, page);
         env.ecs
@@ -146,6 +162,7 @@ async fn a_fargate_service_runs_and_rolls_out_on_fargate_capacity() {
         .launch_type(LaunchType::Fargate)
         .network_configuration(vpc())
         .deployment_configuration(deploy)
+        .load_balancers(target_group)
         .send()
         .await
         .unwrap();
@@ -157,6 +174,14 @@ async fn a_fargate_service_runs_and_rolls_out_on_fargate_capacity() {
         assert_eq!(t.platform_family(), Some("Linux"));
         assert_eq!(t.ephemeral_storage().map(|e| e.size_in_gib()), Some(20));
     }
+    // The tasks' own addresses are the target group's ip targets, answering round robin.
+    let mut ips: Vec<String> = tasks.iter().map(address).collect();
+    elb.wait_health(&tg, "3 healthy ip targets", |h| h.len() == 3 && h.iter().all(|(_, _, s)| s == "healthy")).await;
+    let mut targets: Vec<String> = elb.health(&tg).into_iter().map(|(id, _, _)| id).collect();
+    ips.sort();
+    targets.sort();
+    assert_eq!(ips, targets);
+    lb_support::assert_round_robin(port, 3, 10).await;
     let listed = env.ecs.list_container_instances().cluster(&env.cluster).send().await.unwrap();
     assert!(listed.container_instance_arns().is_empty(), "the Fargate host shows as an instance");
 
@@ -204,7 +229,7 @@ async fn serve_pages(env: &DockerEnv, page: &str, count: usize) -> Vec<Task> {
                 return Err(format!("{:?} is {:?}", t.task_arn(), t.last_status()));
             }
             let body = get(&address(t), 8081).await?;
-            if body != page {
+            if !body.starts_with(&format!("{page}-")) {
                 return Err(format!("{:?} serves {body}", t.task_arn()));
             }
         }

@@ -19,23 +19,35 @@ use crate::{instances::random_id, InstanceRecord, RegionState};
 /// Addresses handed out per host during one write (on top of those its tasks hold).
 #[derive(Default)]
 pub(crate) struct Addresses {
-    taken: HashMap<String, HashSet<Ipv4Addr>>,
+    /// Per host: addresses in use (tasks not STOPPED, and those handed out in this write),
+    /// and addresses of STOPPED tasks still remembered.
+    hosts: HashMap<String, (HashSet<Ipv4Addr>, HashSet<Ipv4Addr>)>,
 }
 
 impl Addresses {
-    /// The lowest free address of `host`'s task subnet, marked taken; `None` when the
-    /// subnet is full or the host has none.
+    /// A free address of `host`'s task subnet, marked taken: the lowest that no task it
+    /// remembers had (so a load balancer target or DNS record of a stopped task never
+    /// points at a new one while it is being cleaned up), else the lowest free one.
+    /// `None` when the subnet is full or the host has none.
     pub(crate) fn take(&mut self, region: &RegionState, host: &InstanceRecord) -> Option<(TaskSubnet, Ipv4Addr)> {
         let subnet: TaskSubnet = host.task_subnet.as_deref()?.parse().ok()?;
         let arn = &host.instance.container_instance_arn;
-        let taken = self.taken.entry(arn.clone()).or_insert_with(|| {
-            region
-                .tasks_on(arn)
-                .filter(|t| t.task.last() != TaskStatus::Stopped)
-                .filter_map(|t| t.task.private_ipv4()?.parse().ok())
-                .collect()
+        let (taken, stopped) = self.hosts.entry(arn.clone()).or_insert_with(|| {
+            let (mut taken, mut stopped) = (HashSet::new(), HashSet::new());
+            for t in region.tasks_on(arn) {
+                let Some(ip) = t.task.private_ipv4().and_then(|ip| ip.parse().ok()) else { continue };
+                if t.task.last() == TaskStatus::Stopped {
+                    stopped.insert(ip);
+                } else {
+                    taken.insert(ip);
+                }
+            }
+            (taken, stopped)
         });
-        let ip = subnet.hosts().find(|ip| !taken.contains(ip))?;
+        let ip = subnet
+            .hosts()
+            .find(|ip| !taken.contains(ip) && !stopped.contains(ip))
+            .or_else(|| subnet.hosts().find(|ip| !taken.contains(ip)))?;
         taken.insert(ip);
         Some((subnet, ip))
     }

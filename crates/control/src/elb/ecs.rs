@@ -82,7 +82,8 @@ pub fn check_service_load_balancers(
 }
 
 /// The (target group, id, port) a task stands for in each of `lbs`, where its container
-/// port is bound (instance targets: the instance and the host port).
+/// port is bound (instance targets: the instance and the host port; ip targets: the
+/// awsvpc task's own address and the container port).
 pub fn task_targets(region: &RegionState, lbs: &[LoadBalancer], task: &Task) -> Vec<TargetKey> {
     let instance = task.container_instance_arn.as_ref().and_then(|i| region.instances.get(i));
     let mut out = Vec::new();
@@ -98,6 +99,7 @@ pub fn task_targets(region: &RegionState, lbs: &[LoadBalancer], task: &Task) -> 
                 let id = instance.and_then(|i| i.instance.ec2_instance_id.clone());
                 id.zip(binding.and_then(|b| b.host_port)).map(|(id, p)| (id, p as u16))
             }
+            TargetType::Ip => task.private_ipv4().map(|ip| (ip.to_string(), port as u16)),
             _ => None,
         };
         if let Some((id, port)) = target {
@@ -108,28 +110,44 @@ pub fn task_targets(region: &RegionState, lbs: &[LoadBalancer], task: &Task) -> 
 }
 
 /// Every registration a task holds in any target group (found by its instance and host
-/// ports), draining ones included.
+/// ports, or by its own address), draining ones included.
 pub fn registered_targets_of(region: &RegionState, task: &Task) -> Vec<(TargetKey, bool)> {
-    let Some(id) = task
-        .container_instance_arn
-        .as_ref()
-        .and_then(|i| region.instances.get(i))
-        .and_then(|i| i.instance.ec2_instance_id.clone())
-    else {
-        return Vec::new();
+    let (kind, id, ports): (TargetType, String, Vec<u16>) = match task.private_ipv4() {
+        Some(ip) => {
+            let td = crate::task_definitions::TaskDefinitionRef::parse(&task.task_definition_arn)
+                .ok()
+                .and_then(|r| r.resolve(region).cloned());
+            let ports = td
+                .iter()
+                .flat_map(|td| td.container_definitions.iter().flat_map(|c| &c.port_mappings))
+                .filter_map(|m| m.container_port.map(|p| p as u16))
+                .collect();
+            (TargetType::Ip, ip.to_string(), ports)
+        }
+        None => {
+            let Some(id) = task
+                .container_instance_arn
+                .as_ref()
+                .and_then(|i| region.instances.get(i))
+                .and_then(|i| i.instance.ec2_instance_id.clone())
+            else {
+                return Vec::new();
+            };
+            let ports = task
+                .containers
+                .iter()
+                .flat_map(|c| &c.network_bindings)
+                .filter_map(|b| b.host_port.map(|p| p as u16))
+                .collect();
+            (TargetType::Instance, id, ports)
+        }
     };
-    let ports: Vec<u16> = task
-        .containers
-        .iter()
-        .flat_map(|c| &c.network_bindings)
-        .filter_map(|b| b.host_port.map(|p| p as u16))
-        .collect();
     if ports.is_empty() {
         return Vec::new();
     }
     let mut out = Vec::new();
     for tg in region.elb.target_groups.values() {
-        if tg.target_group.target_type != TargetType::Instance {
+        if tg.target_group.target_type != kind {
             continue;
         }
         for t in tg.targets.iter().filter(|t| t.id == id && ports.contains(&t.port)) {
