@@ -32,8 +32,14 @@ fn request_for(state: &State, region: &str, task: &berth_model::task::Task, pool
     } else {
         placement_rules(&td, &[], &[], vec![Strategy::Spread(SpreadField::Attribute("ecs.availability-zone".into()))])?
     };
+    let mut demand = demand(&td, &task.overrides)?;
+    if pool.fargate {
+        // Fargate hosts are berth's own: a definition's required attributes are ECS's
+        // promise about instances, which Fargate does not check.
+        demand.required_attributes.clear();
+    }
     Ok(Request {
-        demand: demand(&td, &task.overrides)?,
+        demand,
         group: task.group.clone(),
         count: 1,
         constraints,
@@ -94,3 +100,7 @@ impl Control {
         self.spawn_controller(CapacityController, clock, Duration::from_secs(5))
     }
 }
+
+#[cfg(test)]
+#[path = "capacity_tests.rs"]
+mod tests;

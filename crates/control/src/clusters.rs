@@ -73,7 +73,7 @@ pub fn active_cluster<'s>(
 }
 
 /// A copy of `c` carrying the parts `include` asks for.
-fn view(state: &State, caller: &Caller, c: &Cluster, include: ClusterInclude) -> Cluster {
+pub(crate) fn view(state: &State, caller: &Caller, c: &Cluster, include: ClusterInclude) -> Cluster {
     let mut out = c.clone();
     let region = state.region(&caller.region);
     out.registered_container_instances_count = region
@@ -82,16 +82,31 @@ fn view(state: &State, caller: &Caller, c: &Cluster, include: ClusterInclude) ->
         .filter(|i| i.cluster == c.cluster_name && i.instance.status != InstanceStatus::Inactive)
         .count() as i64;
     let tasks = region.tasks.values().filter(|t| t.cluster == c.cluster_name);
-    let (mut running, mut pending) = (0, 0);
+    // [running, pending] by [EC2, Fargate].
+    let mut counts = [[0i64; 2]; 2];
     for t in tasks {
+        let fargate = usize::from(t.task.launch_type == "FARGATE");
         match t.task.last() {
-            TaskStatus::Running => running += 1,
-            s if s < TaskStatus::Running => pending += 1,
+            TaskStatus::Running => counts[fargate][0] += 1,
+            s if s < TaskStatus::Running => counts[fargate][1] += 1,
             _ => {}
         }
     }
-    out.running_tasks_count = running;
-    out.pending_tasks_count = pending;
+    out.running_tasks_count = counts[0][0] + counts[1][0];
+    out.pending_tasks_count = counts[0][1] + counts[1][1];
+    // [active, draining] services by [EC2, Fargate].
+    let mut services = [[0i64; 2]; 2];
+    for s in region.services.values().filter(|s| s.cluster == c.cluster_name) {
+        let fargate = usize::from(
+            s.service.launch_type == "FARGATE"
+                || s.service.capacity_provider_strategy.iter().any(|i| berth_model::capacity_provider::is_fargate(&i.capacity_provider)),
+        );
+        match s.service.status {
+            ServiceStatus::Active => services[fargate][0] += 1,
+            ServiceStatus::Draining => services[fargate][1] += 1,
+            _ => {}
+        }
+    }
     out.active_services_count = region
         .services
         .values()
@@ -108,17 +123,17 @@ fn view(state: &State, caller: &Caller, c: &Cluster, include: ClusterInclude) ->
     }
     if include.statistics {
         out.statistics = [
-            "runningEC2TasksCount",
-            "runningFargateTasksCount",
-            "pendingEC2TasksCount",
-            "pendingFargateTasksCount",
-            "activeEC2ServiceCount",
-            "activeFargateServiceCount",
-            "drainingEC2ServiceCount",
-            "drainingFargateServiceCount",
+            ("runningEC2TasksCount", counts[0][0]),
+            ("runningFargateTasksCount", counts[1][0]),
+            ("pendingEC2TasksCount", counts[0][1]),
+            ("pendingFargateTasksCount", counts[1][1]),
+            ("activeEC2ServiceCount", services[0][0]),
+            ("activeFargateServiceCount", services[1][0]),
+            ("drainingEC2ServiceCount", services[0][1]),
+            ("drainingFargateServiceCount", services[1][1]),
         ]
         .iter()
-        .map(|n| KeyValuePair { name: Some((*n).into()), value: Some("0".into()) })
+        .map(|(n, v)| KeyValuePair { name: Some((*n).into()), value: Some(v.to_string()) })
         .collect();
     }
     out
@@ -144,6 +159,13 @@ impl Control {
             if let Some(existing) = region.clusters.get(&name).filter(|c| c.status == ClusterStatus::Active) {
                 return Ok(view(state, &caller, existing, ClusterInclude::ALL));
             }
+            let capacity_providers = crate::capacity_providers::check_cluster_providers(
+                &caller,
+                region,
+                &name,
+                &req.capacity_providers,
+                &req.default_capacity_provider_strategy,
+            )?;
             let insights = settings::effective(state, &caller, "containerInsights");
             let settings = cluster::merge_settings(
                 &[ClusterSetting { name: Some("containerInsights".into()), value: Some(insights) }],
@@ -155,7 +177,7 @@ impl Control {
                 configuration: req.configuration,
                 status: ClusterStatus::Active,
                 settings,
-                capacity_providers: req.capacity_providers,
+                capacity_providers,
                 default_capacity_provider_strategy: req.default_capacity_provider_strategy,
                 service_connect_defaults: req.service_connect_defaults,
                 ..Default::default()

@@ -11,6 +11,7 @@ mod agent_channel;
 mod attributes;
 mod capacity;
 mod capacity_controller;
+mod capacity_providers;
 mod change;
 mod clusters;
 pub mod controller;

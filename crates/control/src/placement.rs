@@ -210,8 +210,13 @@ pub(crate) fn prepare(
     } else {
         placement_rules(&td, &req.placement_constraints, &req.placement_strategy, vec![Strategy::Random])?
     };
+    let mut demand = demand(&td, &overrides)?;
+    if launch.is_fargate() {
+        // Fargate does not check a definition's required attributes (instance promises).
+        demand.required_attributes.clear();
+    }
     let request = Request {
-        demand: demand(&td, &overrides)?,
+        demand,
         group: req.group.clone().unwrap_or_else(|| format!("family:{}", td.family)),
         count,
         constraints,

@@ -54,6 +54,10 @@ fn check_resource(state: &State, caller: &Caller, arn: &str) -> Result<(), EcsEr
             Some(i) if i.instance.status != InstanceStatus::Inactive => Ok(()),
             _ => Err(not_found()),
         },
+        "capacity-provider" => match region.capacity_providers.get(&parsed.resource) {
+            Some(p) if p.status == berth_model::capacity_provider::CapacityProviderStatus::Active => Ok(()),
+            _ => Err(not_found()),
+        },
         other => Err(EcsError::invalid(format!("Resources of type '{other}' cannot be tagged in berth yet."))),
     }
 }

@@ -23,6 +23,8 @@ pub enum EcsError {
     ResourceNotFound(String),
     #[error("{0}")]
     AttributeLimitExceeded(String),
+    #[error("{0}")]
+    ResourceInUse(String),
     #[error("Service not found.")]
     ServiceNotFound,
     #[error("Service was not ACTIVE.")]
@@ -44,6 +46,7 @@ impl EcsError {
             EcsError::LimitExceeded(_) => "LimitExceededException",
             EcsError::ResourceNotFound(_) => "ResourceNotFoundException",
             EcsError::AttributeLimitExceeded(_) => "AttributeLimitExceededException",
+            EcsError::ResourceInUse(_) => "ResourceInUseException",
             EcsError::ServiceNotFound => "ServiceNotFoundException",
             EcsError::ServiceNotActive => "ServiceNotActiveException",
             EcsError::Server(_) => "ServerException",

@@ -1,14 +1,17 @@
 //! The ECS API (`AmazonEC2ContainerServiceV20141113.*`): one module per operation.
 
 mod codec;
+mod create_capacity_provider;
 mod create_cluster;
 mod create_service;
 mod delete_account_setting;
+mod delete_capacity_provider;
 mod delete_cluster;
 mod delete_service;
 mod delete_task_definitions;
 mod deregister_container_instance;
 mod deregister_task_definition;
+mod describe_capacity_providers;
 mod describe_clusters;
 mod describe_container_instances;
 mod describe_services;
@@ -25,6 +28,7 @@ mod list_task_definitions;
 mod list_tasks;
 mod put_account_setting;
 mod put_attributes;
+mod put_cluster_capacity_providers;
 pub mod register_container_instance;
 mod register_task_definition;
 mod run_task;
@@ -32,6 +36,7 @@ mod stop_task;
 mod submit_state_change;
 mod tag_resource;
 mod untag_resource;
+mod update_capacity_provider;
 mod update_cluster;
 mod update_container_instances_state;
 mod update_service;
@@ -96,6 +101,11 @@ pub async fn dispatch(
         "DeleteService" => delete_service::handle(control, caller, body).await,
         "DescribeServices" => describe_services::handle(control, caller, body),
         "ListServices" => list_services::handle(control, caller, body),
+        "CreateCapacityProvider" => create_capacity_provider::handle(control, caller, body).await,
+        "UpdateCapacityProvider" => update_capacity_provider::handle(control, caller, body).await,
+        "DeleteCapacityProvider" => delete_capacity_provider::handle(control, caller, body).await,
+        "DescribeCapacityProviders" => describe_capacity_providers::handle(control, caller, body),
+        "PutClusterCapacityProviders" => put_cluster_capacity_providers::handle(control, caller, body).await,
         "SubmitTaskStateChange" => submit_state_change::task(control, caller, agent, body).await,
         "SubmitContainerStateChange" => submit_state_change::container(control, caller, agent, body).await,
         other => Err(ApiError::UnknownOperation(other.to_string())),

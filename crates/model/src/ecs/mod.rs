@@ -103,6 +103,11 @@ operations! {
     DeleteService: DeleteServiceRequest => ServiceResponse;
     DescribeServices: DescribeServicesRequest => DescribeServicesResponse;
     ListServices: ListServicesRequest => ListServicesResponse;
+    CreateCapacityProvider: crate::capacity_provider::CreateCapacityProviderRequest => crate::capacity_provider::CapacityProviderResponse;
+    UpdateCapacityProvider: crate::capacity_provider::UpdateCapacityProviderRequest => crate::capacity_provider::CapacityProviderResponse;
+    DeleteCapacityProvider: crate::capacity_provider::DeleteCapacityProviderRequest => crate::capacity_provider::CapacityProviderResponse;
+    DescribeCapacityProviders: crate::capacity_provider::DescribeCapacityProvidersRequest => crate::capacity_provider::DescribeCapacityProvidersResponse;
+    PutClusterCapacityProviders: crate::capacity_provider::PutClusterCapacityProvidersRequest => ClusterResponse;
 }
 
 /// The answer of operations that return nothing (`{}`).

@@ -1,0 +1,12 @@
+//! CreateCapacityProvider.
+
+use berth_control::{Caller, Control};
+use berth_model::capacity_provider::CreateCapacityProviderRequest;
+
+use super::codec::{decode, reply};
+use crate::error::ApiError;
+
+pub async fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let request: CreateCapacityProviderRequest = decode(body)?;
+    reply(&control.create_capacity_provider(caller, request).await?)
+}

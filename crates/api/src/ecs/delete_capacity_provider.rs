@@ -1,0 +1,12 @@
+//! DeleteCapacityProvider.
+
+use berth_control::{Caller, Control};
+use berth_model::capacity_provider::DeleteCapacityProviderRequest;
+
+use super::codec::{decode, reply};
+use crate::error::ApiError;
+
+pub async fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let request: DeleteCapacityProviderRequest = decode(body)?;
+    reply(&control.delete_capacity_provider(caller, request).await?)
+}
