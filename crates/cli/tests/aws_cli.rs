@@ -90,3 +90,90 @@ fn the_aws_cli_walkthrough_works() {
         );
     }
 }
+
+const FARGATE_DEFINITION: &str = r#"{
+  "family": "fg",
+  "networkMode": "awsvpc",
+  "requiresCompatibilities": ["FARGATE"],
+  "cpu": "256",
+  "memory": "512",
+  "containerDefinitions": [{"name": "app", "image": "busybox:latest", "portMappings": [{"containerPort": 80}]}]
+}"#;
+
+#[test]
+fn capacity_providers_and_fargate_tasks_through_every_cli() {
+    let clis = installed_clis();
+    let dir = tempfile::tempdir().unwrap();
+    let server = BerthProcess::start(Path::new(env!("CARGO_BIN_EXE_berth")), &dir.path().join("data"), 0);
+    let td_file = dir.path().join("fg.json");
+    std::fs::write(&td_file, FARGATE_DEFINITION).unwrap();
+    let td_arg = format!("file://{}", td_file.display());
+    for (cli, region) in clis.iter().zip(["us-east-1", "eu-west-1"]) {
+        let aws = Aws { cli, server: &server, region };
+        aws.json(&["ecs", "create-cluster", "--cluster-name", "apps"]);
+        let made = aws.json(&[
+            "ecs",
+            "create-capacity-provider",
+            "--name",
+            "pool",
+            "--auto-scaling-group-provider",
+            "autoScalingGroupArn=pool-asg,managedScaling={status=ENABLED,targetCapacity=90},managedTerminationProtection=DISABLED",
+        ]);
+        let provider = &made["capacityProvider"];
+        assert_eq!(provider["status"], "ACTIVE");
+        assert_eq!(provider["autoScalingGroupProvider"]["managedScaling"]["targetCapacity"], 90);
+        assert_eq!(provider["autoScalingGroupProvider"]["managedScaling"]["instanceWarmupPeriod"], 300);
+        let described = aws.json(&["ecs", "describe-capacity-providers", "--capacity-providers", "pool", "FARGATE"]);
+        assert_eq!(described["capacityProviders"].as_array().unwrap().len(), 2);
+        let put = aws.json(&[
+            "ecs",
+            "put-cluster-capacity-providers",
+            "--cluster",
+            "apps",
+            "--capacity-providers",
+            "FARGATE",
+            "pool",
+            "--default-capacity-provider-strategy",
+            "capacityProvider=FARGATE,weight=1,base=1",
+        ]);
+        assert_eq!(put["cluster"]["capacityProviders"], serde_json::json!(["FARGATE", "pool"]));
+
+        aws.json(&["ecs", "register-task-definition", "--cli-input-json", &td_arg]);
+        // No host offers Fargate capacity: the task waits in PROVISIONING, as on ECS.
+        let run = aws.json(&[
+            "ecs",
+            "run-task",
+            "--cluster",
+            "apps",
+            "--task-definition",
+            "fg",
+            "--network-configuration",
+            "awsvpcConfiguration={subnets=[subnet-1],securityGroups=[sg-1],assignPublicIp=ENABLED}",
+        ]);
+        let task = &run["tasks"][0];
+        assert_eq!(task["lastStatus"], "PROVISIONING");
+        assert_eq!(task["capacityProviderName"], "FARGATE");
+        assert_eq!(task["launchType"], "FARGATE");
+        assert_eq!(task["attachments"][0]["type"], "ElasticNetworkInterface");
+        assert_eq!(task["attachments"][0]["status"], "PRECREATED");
+        assert!(task.get("containerInstanceArn").is_none(), "{task}");
+        let arn = task["taskArn"].as_str().unwrap();
+        let stopped = aws.json(&["ecs", "stop-task", "--cluster", "apps", "--task", arn]);
+        assert_eq!(stopped["task"]["lastStatus"], "STOPPED");
+
+        let (ok, _, stderr) = aws.run(&["ecs", "delete-capacity-provider", "--capacity-provider", "pool"]);
+        assert!(!ok && stderr.contains("ClientException") && stderr.contains("in use"), "{stderr}");
+        aws.json(&[
+            "ecs",
+            "put-cluster-capacity-providers",
+            "--cluster",
+            "apps",
+            "--capacity-providers",
+            "FARGATE",
+            "--default-capacity-provider-strategy",
+            "capacityProvider=FARGATE,weight=1",
+        ]);
+        let deleted = aws.json(&["ecs", "delete-capacity-provider", "--capacity-provider", "pool"]);
+        assert_eq!(deleted["capacityProvider"]["status"], "INACTIVE");
+    }
+}
