@@ -1,4 +1,4 @@
-//! `berth ls clusters|services|tasks|instances`: what is there, as a table or JSON.
+//! `berth ls clusters|services|tasks|instances|capacity`: what is there, as a table or JSON.
 
 use berth_client::ServerClient;
 use berth_model::{
@@ -21,6 +21,8 @@ pub enum What {
     Services,
     Tasks,
     Instances,
+    /// The cluster's EC2 capacity providers as managed scaling sees them.
+    Capacity,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -112,13 +114,12 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out.join("\n")
 }
 
-/// `container:hostPort->containerPort/protocol` for a task's bindings.
+/// `container:hostPort->containerPort/protocol` for a task's bindings; an awsvpc task's
+/// own address.
 pub fn ports(task: &Task) -> String {
-    task.containers
-        .iter()
-        .flat_map(|c| c.network_bindings.iter().map(move |b| format!("{}:{}", c.name, binding(b))))
-        .collect::<Vec<_>>()
-        .join(",")
+    let bindings =
+        task.containers.iter().flat_map(|c| c.network_bindings.iter().map(move |b| format!("{}:{}", c.name, binding(b))));
+    bindings.chain(task.private_ipv4().map(String::from)).collect::<Vec<_>>().join(",")
 }
 
 /// One container's published ports, `HOST->CONTAINER/PROTO`.
@@ -256,6 +257,21 @@ pub async fn run(args: LsArgs) -> anyhow::Result<()> {
                     x.agent_connected.to_string(),
                     x.running_tasks_count.to_string(),
                     x.pending_tasks_count.to_string(),
+                ]
+            })?
+        }
+        What::Capacity => {
+            let empty = serde_json::json!({});
+            let (all, _): (berth_model::berth::CapacityReservationsResponse, _) =
+                client.signed("BerthV1.DescribeCapacityReservations", &empty).await?;
+            let items: Vec<_> = all.reservations.into_iter().filter(|r| &r.cluster == c).collect();
+            listing(&items, vec!["CAPACITY PROVIDER", "HOSTS", "NEEDED", "WAITING TASKS", "RESERVATION"], |r| {
+                vec![
+                    r.capacity_provider.clone(),
+                    r.hosts.to_string(),
+                    r.hosts_needed.to_string(),
+                    r.waiting_tasks.to_string(),
+                    format!("{:.0}%", r.capacity_provider_reservation),
                 ]
             })?
         }

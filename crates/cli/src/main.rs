@@ -136,6 +136,13 @@ pub struct ServerArgs {
     /// network of the hosts uses.
     #[arg(long, default_value = berth_model::network::DEFAULT_TASK_POOL)]
     task_cidr: berth_model::network::SubnetPool,
+    /// GROUP=COMMAND: how managed scaling grows or shrinks the Auto Scaling group GROUP of
+    /// an EC2 capacity provider (run with `sh -c`; see the README); repeatable.
+    #[arg(long = "scale-command", value_name = "GROUP=COMMAND")]
+    scale_commands: Vec<String>,
+    /// Seconds a host of a managed-scaling group stays empty before it is scaled in.
+    #[arg(long, default_value_t = 60)]
+    scale_in_idle_secs: u64,
 }
 
 fn main() {

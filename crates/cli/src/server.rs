@@ -41,6 +41,13 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
     };
     config.lb_dns_name = args.lb_dns_name.clone();
     config.task_pool = args.task_cidr;
+    for spec in &args.scale_commands {
+        let Some((group, command)) = spec.split_once('=').filter(|(g, c)| !g.is_empty() && !c.is_empty()) else {
+            anyhow::bail!("--scale-command takes GROUP=COMMAND, not '{spec}'");
+        };
+        config.managed_scaling.commands.insert(group.to_string(), command.to_string());
+    }
+    config.managed_scaling.scale_in_idle = Duration::from_secs(args.scale_in_idle_secs);
     let mut server = Server::start(config).await?;
     let endpoint = server.endpoint();
     let registry_host = server.registry_host().to_string();

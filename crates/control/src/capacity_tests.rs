@@ -259,3 +259,56 @@ async fn capacity_providers_are_created_described_updated_and_deleted_as_on_ecs(
         .unwrap();
     assert_eq!(missing.failures[0].reason.as_deref(), Some("MISSING"));
 }
+
+#[tokio::test]
+async fn managed_scaling_grows_the_group_for_waiting_tasks_and_shrinks_it_when_empty() {
+    use crate::managed_scaling::{decide, ScaleAction, ScalerMemory};
+    let dir = tempfile::tempdir().unwrap();
+    let control = open(dir.path());
+    setup(&control).await;
+    let c = caller();
+    let scaling = ManagedScaling { status: Some(Toggle::Enabled), instance_warmup_period: Some(60), ..Default::default() };
+    let asg = AutoScalingGroupProvider {
+        auto_scaling_group_arn: "asg-a".into(),
+        managed_scaling: Some(scaling),
+        ..Default::default()
+    };
+    let req = CreateCapacityProviderRequest { name: Some("pool".into()), auto_scaling_group_provider: Some(asg), tags: vec![] };
+    let provider = control.create_capacity_provider(&c, req).await.unwrap().capacity_provider;
+    let put = PutClusterCapacityProvidersRequest {
+        cluster: Some("c".into()),
+        capacity_providers: Some(vec!["pool".into()]),
+        default_capacity_provider_strategy: Some(vec![item("pool", 0, 1)]),
+    };
+    control.put_cluster_capacity_providers(&c, put).await.unwrap();
+    let idle = std::time::Duration::from_secs(10);
+    let mut memory = ScalerMemory::default();
+    let mut decide_at = |now: f64| {
+        control.read(|s| decide(s.region(&c.region), "c", &provider, now, idle, &mut memory))
+    };
+    assert_eq!(decide_at(0.0).0, None, "nothing waits, no host: nothing to do");
+
+    let task = control.run_task(&c, RunTaskRequest { network_configuration: None, ..run("web", None, 1) }).await.unwrap().tasks.remove(0);
+    assert_eq!(task.last_status, TaskStatus::Provisioning);
+    let (action, figures) = decide_at(1.0);
+    assert_eq!(action, Some(ScaleAction::Out { count: 1 }));
+    assert_eq!((figures.capacity_provider_reservation, figures.waiting_tasks), (200.0, 1));
+    assert_eq!(decide_at(2.0).0, None, "the host asked for is still coming");
+
+    let arn = host(&control, false, Some("asg-a")).await;
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(0.0));
+    control.reconcile_all(&Arc::new(CapacityController), &clock).await;
+    let (action, figures) = decide_at(3.0);
+    assert_eq!((action, figures.capacity_provider_reservation, figures.hosts), (None, 100.0, 1));
+
+    let stop = berth_model::ecs::StopTaskRequest { cluster: Some("c".into()), task: Some(task.task_arn.clone()), reason: None };
+    control.stop_task(&c, stop).await.unwrap();
+    let report = berth_model::task::TaskStateChange {
+        task: Some(task.task_arn.clone()),
+        status: Some(TaskStatus::Stopped),
+        ..Default::default()
+    };
+    control.submit_task_state_change(c.region.clone(), None, report).await.unwrap();
+    assert_eq!(decide_at(4.0).0, None, "an empty host is kept until it was idle long enough");
+    assert_eq!(decide_at(14.5).0, Some(ScaleAction::In { hosts: vec![arn] }));
+}

@@ -19,6 +19,7 @@ pub mod elb;
 mod health;
 mod instances;
 mod launch;
+pub mod managed_scaling;
 mod paginate;
 mod placement;
 mod service_controller;
@@ -75,6 +76,8 @@ struct Inner {
     elb_settings: RwLock<Arc<elb::ElbSettings>>,
     /// Where hosts' task subnets come from.
     task_pool: RwLock<berth_model::network::SubnetPool>,
+    /// What managed scaling remembers between decisions.
+    scaler: managed_scaling::Scaler,
     /// Bumped when something outside the store changed (the data plane's observations),
     /// so controllers look again.
     nudges: tokio::sync::watch::Sender<u64>,
@@ -103,7 +106,9 @@ impl Control {
         let elb_settings = RwLock::new(Arc::new(elb::ElbSettings::default()));
         let nudges = tokio::sync::watch::Sender::new(0);
         let task_pool = RwLock::new(berth_model::network::SubnetPool::default());
-        Ok(Control { inner: Arc::new(Inner { read, writer, commits, heartbeats, elb_settings, task_pool, nudges }) })
+        let scaler = Default::default();
+        let inner = Inner { read, writer, commits, heartbeats, elb_settings, task_pool, scaler, nudges };
+        Ok(Control { inner: Arc::new(inner) })
     }
 
     /// How the server runs its load balancers (set once at start).

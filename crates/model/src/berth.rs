@@ -36,3 +36,25 @@ pub struct PlannedInstance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
+
+/// `DescribeCapacityReservations` (no input): managed scaling's latest figures for every
+/// EC2 capacity provider a cluster uses.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CapacityReservationsResponse {
+    pub reservations: Vec<CapacityReservation>,
+}
+
+/// One provider's figures: ECS's `CapacityProviderReservation` metric and what it is made of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CapacityReservation {
+    pub capacity_provider: String,
+    pub cluster: String,
+    /// M / N × 100: hosts needed over hosts in the group (100 with neither; 200 when
+    /// tasks wait and the group has no host, as ECS reports it).
+    pub capacity_provider_reservation: f64,
+    pub hosts: usize,
+    pub hosts_needed: usize,
+    pub waiting_tasks: usize,
+}

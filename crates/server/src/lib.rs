@@ -46,6 +46,8 @@ pub struct ServerConfig {
     pub lb_dns_name: Option<String>,
     /// Where hosts' awsvpc task subnets (a /24 each) are carved from.
     pub task_pool: berth_model::network::SubnetPool,
+    /// Managed scaling of EC2 capacity providers: the groups' scale commands.
+    pub managed_scaling: berth_control::managed_scaling::ManagedScalingConfig,
 }
 
 impl ServerConfig {
@@ -66,6 +68,7 @@ impl ServerConfig {
             lb: berth_lb::LbConfig::default(),
             lb_dns_name: None,
             task_pool: berth_model::network::SubnetPool::default(),
+            managed_scaling: Default::default(),
         }
     }
 }
@@ -209,6 +212,7 @@ impl Server {
             control.spawn_service_controller(config.service_controller),
             control.spawn_drain_controller(),
             control.spawn_capacity_controller(Arc::new(berth_control::controller::SystemClock)),
+            control.spawn_managed_scaling(config.managed_scaling.clone()),
             follow_plan(control.clone(), lb.clone()),
         ];
         if config.accept_any_credentials {
