@@ -63,6 +63,9 @@ pub struct AgentConfig {
     pub fargate: bool,
     /// The Auto Scaling group (of an EC2 capacity provider) the instance joins.
     pub auto_scaling_group: Option<String>,
+    /// Route to the other hosts' task subnets and accept forwarded traffic to this one's
+    /// (needs root; see [`berth_runtime::routes`]).
+    pub task_routes: bool,
 }
 
 /// When the agent pulls a task's images, as the ECS agent's `ECS_IMAGE_PULL_BEHAVIOR`.
@@ -178,7 +181,11 @@ pub async fn run<R: ContainerRuntime>(config: AgentConfig, runtime: Arc<R>) -> R
     let mut version = 0;
     let mut first = true;
     loop {
-        let body = PollDesiredTasks { known_version: version, wait_seconds: Some(config.poll_wait.as_secs()) };
+        let body = PollDesiredTasks {
+            known_version: version,
+            wait_seconds: Some(config.poll_wait.as_secs()),
+            routes: config.task_routes,
+        };
         let timeout = config.poll_wait + Duration::from_secs(10);
         let desired: DesiredTasks = match client.agent(&session.token(), "PollDesiredTasks", &body, timeout).await {
             Ok(d) => d,
@@ -198,6 +205,12 @@ pub async fn run<R: ContainerRuntime>(config: AgentConfig, runtime: Arc<R>) -> R
         }
         version = desired.version;
         network.set_subnet(desired.task_subnet.clone());
+        if config.task_routes {
+            let wanted = desired.routes.iter().map(|r| (r.subnet.clone(), r.via.clone())).collect();
+            if let Err(e) = berth_runtime::routes::sync(desired.task_subnet.as_deref(), &wanted).await {
+                tracing::warn!(error = %e, "setting up the routes to other hosts' task subnets failed");
+            }
+        }
         if let Some(a) = desired.registry_auth {
             credentials.set(berth_runtime::RegistryAuth {
                 username: a.username,

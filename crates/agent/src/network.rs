@@ -64,6 +64,20 @@ impl TaskNetwork {
         if !runtime.list_networks(LABEL_INSTANCE, &self.instance_arn).await?.contains(&network.name) {
             match runtime.create_network(&network).await {
                 Ok(()) | Err(RuntimeError::Conflict(_)) => {}
+                // A task network another agent left on this engine (it was killed, or an
+                // earlier server used the same pool) holds the subnet: remove the unused
+                // ones (the engine refuses those still in use) and try once more.
+                Err(RuntimeError::Engine(m)) if m.contains("overlaps") => {
+                    for stale in runtime.list_networks(LABEL_INSTANCE, "").await? {
+                        if stale != network.name && runtime.remove_network(&stale).await.is_ok() {
+                            tracing::info!(network = %stale, "removed a task network no agent uses");
+                        }
+                    }
+                    match runtime.create_network(&network).await {
+                        Ok(()) | Err(RuntimeError::Conflict(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -64,6 +64,7 @@ fn main() {
                 image_pull_behavior: berth_agent::ImagePullBehavior::Default,
                 fargate: false,
                 auto_scaling_group: None,
+                task_routes: false,
             };
             agents.push(tokio::spawn(berth_agent::run(config, Arc::new(SimRuntime::new()))));
         }

@@ -53,6 +53,10 @@ pub struct AgentArgs {
     /// Join the Auto Scaling group an EC2 capacity provider names (its ARN or name).
     #[arg(long)]
     auto_scaling_group: Option<String>,
+    /// Route the other hosts' awsvpc task subnets to them and accept forwarded traffic to
+    /// this host's (needs root, `ip` and `iptables`).
+    #[arg(long)]
+    task_routes: bool,
 }
 
 fn parse_attributes(raw: &[String]) -> anyhow::Result<Vec<(String, String)>> {
@@ -81,6 +85,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         image_pull_behavior: args.image_pull_behavior,
         fargate: args.fargate,
         auto_scaling_group: args.auto_scaling_group.clone(),
+        task_routes: args.task_routes,
     };
     let docker = DockerRuntime::connect().await.context("connecting to the Docker engine")?;
     berth_agent::run(config, Arc::new(docker)).await?;
@@ -112,6 +117,7 @@ pub fn local_config(
         image_pull_behavior: berth_agent::ImagePullBehavior::Default,
         fargate,
         auto_scaling_group: None,
+        task_routes: false,
     }
 }
 

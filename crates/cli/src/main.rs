@@ -143,6 +143,10 @@ pub struct ServerArgs {
     /// Seconds a host of a managed-scaling group stays empty before it is scaled in.
     #[arg(long, default_value_t = 60)]
     scale_in_idle_secs: u64,
+    /// Route every host's awsvpc task subnet to that host, so the load balancer's `ip`
+    /// targets on other hosts are reachable (needs root and `ip`).
+    #[arg(long)]
+    task_routes: bool,
 }
 
 fn main() {

@@ -48,6 +48,7 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
         config.managed_scaling.commands.insert(group.to_string(), command.to_string());
     }
     config.managed_scaling.scale_in_idle = Duration::from_secs(args.scale_in_idle_secs);
+    config.task_routes = args.task_routes;
     let mut server = Server::start(config).await?;
     let endpoint = server.endpoint();
     let registry_host = server.registry_host().to_string();

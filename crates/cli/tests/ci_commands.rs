@@ -49,6 +49,7 @@ impl World {
             image_pull_behavior: berth_agent::ImagePullBehavior::Default,
             fargate: false,
             auto_scaling_group: None,
+            task_routes: false,
         };
         let sim = SimRuntime::new();
         let agent = tokio::spawn(berth_agent::run(config, Arc::new(sim.clone())));

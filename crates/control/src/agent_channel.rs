@@ -70,6 +70,7 @@ fn desired_tasks(state: &State, id: &AgentIdentity) -> Result<DesiredTasks, EcsE
     let version = region.desired_version(&id.instance_arn, state.version_base());
     Ok(DesiredTasks {
         version,
+        routes: Vec::new(),
         cluster_arn,
         instance_status: rec.instance.status,
         tasks,
@@ -87,6 +88,16 @@ impl Control {
                 .instance_for_token(&digest)
                 .map(|(region, arn)| AgentIdentity { region: region.clone(), instance_arn: arn.clone() })
         })
+    }
+
+    /// Every host's task subnet and address in `region` (for routes between hosts).
+    pub fn task_routes(&self, region: &str) -> Vec<berth_model::agent::TaskRoute> {
+        self.read(|s| crate::task_network::routes(s.region(region)))
+    }
+
+    /// Every host's task subnet and address, in every region.
+    pub fn all_task_routes(&self) -> Vec<berth_model::agent::TaskRoute> {
+        self.read(|s| s.regions().flat_map(|(_, r)| crate::task_network::routes(r)).collect())
     }
 
     /// Whether container instance `arn` is registered (ACTIVE or DRAINING) in `region`.

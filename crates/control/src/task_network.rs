@@ -8,6 +8,7 @@ use std::{
 };
 
 use berth_model::{
+    container_instance::HOST_ADDRESS_ATTRIBUTE,
     network::{self, Attachment, AttachmentStatus, NetworkInterface, TaskSubnet, ENI_ATTACHMENT},
     status::TaskStatus,
     task::Task,
@@ -51,6 +52,23 @@ impl Addresses {
         taken.insert(ip);
         Some((subnet, ip))
     }
+}
+
+/// Every host's task subnet with the address the host is reached at (hosts not
+/// deregistered that have both).
+pub(crate) fn routes(region: &RegionState) -> Vec<berth_model::agent::TaskRoute> {
+    let mut out: Vec<_> = region
+        .instances
+        .values()
+        .filter(|r| r.instance.status != berth_model::status::InstanceStatus::Inactive)
+        .filter_map(|r| {
+            let subnet = r.task_subnet.clone()?;
+            let via = r.instance.attributes.iter().find(|a| a.name == HOST_ADDRESS_ATTRIBUTE)?.value.clone()?;
+            Some(berth_model::agent::TaskRoute { subnet, via })
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 /// A fresh interface attachment, PRECREATED: its interface id and the awsvpc subnet

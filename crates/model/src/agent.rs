@@ -22,6 +22,9 @@ pub struct PollDesiredTasks {
     pub known_version: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wait_seconds: Option<u64>,
+    /// Ask for the other hosts' task routes too (agents that route between hosts).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub routes: bool,
 }
 
 /// Everything an instance should be running, as of `version`.
@@ -36,6 +39,10 @@ pub struct DesiredTasks {
     /// The `/24` this host's awsvpc tasks take their addresses from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_subnet: Option<String>,
+    /// The other hosts' task subnets and the addresses they are reached at (for agents
+    /// that route between hosts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<TaskRoute>,
     /// Pull-only credentials for berth's registry, fresh on every answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_auth: Option<RegistryAuth>,
@@ -61,6 +68,14 @@ impl DesiredTask {
         parts.next();
         parts.next().unwrap_or_default()
     }
+}
+
+/// A host's task subnet and the address of the host.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRoute {
+    pub subnet: String,
+    pub via: String,
 }
 
 /// Credentials for berth's registry at `registry` (`host:port`).

@@ -365,8 +365,8 @@ impl ContainerRuntime for DockerRuntime {
 
 impl DockerRuntime {
     async fn networks(&self, key: &str, value: &str) -> Result<Vec<String>> {
-        let filters: HashMap<String, Vec<String>> =
-            HashMap::from([("label".to_string(), vec![format!("{key}={value}")])]);
+        let label = if value.is_empty() { key.to_string() } else { format!("{key}={value}") };
+        let filters: HashMap<String, Vec<String>> = HashMap::from([("label".to_string(), vec![label])]);
         let options = ListNetworksOptionsBuilder::default().filters(&filters).build();
         bounded("listing networks", CALL, async {
             let list = self.docker.list_networks(Some(options)).await.map_err(engine)?;

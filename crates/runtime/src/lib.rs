@@ -4,6 +4,7 @@
 //! for tests and scale runs that need no Docker.
 
 pub mod docker;
+pub mod routes;
 pub mod sim;
 
 use std::{collections::BTreeMap, future::Future, time::Duration};
@@ -184,7 +185,7 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Removes a network; a missing one is not an error, one still in use is a
     /// [`RuntimeError::Conflict`].
     fn remove_network(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
-    /// The names of the networks carrying label `key=value`.
+    /// The names of the networks carrying label `key=value` (any value when `value` is empty).
     fn list_networks(&self, key: &str, value: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// Makes image `name` (`repo:tag`) from a tar archive of its root file system.
     fn import_image(&self, name: &str, rootfs_tar: Vec<u8>) -> impl Future<Output = Result<()>> + Send;

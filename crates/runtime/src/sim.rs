@@ -222,7 +222,7 @@ impl ContainerRuntime for SimRuntime {
             .lock()
             .networks
             .values()
-            .filter(|n| n.labels.get(key).map(String::as_str) == Some(value))
+            .filter(|n| n.labels.get(key).is_some_and(|v| value.is_empty() || v == value))
             .map(|n| n.name.clone())
             .collect())
     }

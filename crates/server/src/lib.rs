@@ -48,6 +48,9 @@ pub struct ServerConfig {
     pub task_pool: berth_model::network::SubnetPool,
     /// Managed scaling of EC2 capacity providers: the groups' scale commands.
     pub managed_scaling: berth_control::managed_scaling::ManagedScalingConfig,
+    /// Route every host's awsvpc task subnet to the host (so `ip` targets of the load
+    /// balancer on this host reach tasks on other hosts).
+    pub task_routes: bool,
 }
 
 impl ServerConfig {
@@ -69,6 +72,7 @@ impl ServerConfig {
             lb_dns_name: None,
             task_pool: berth_model::network::SubnetPool::default(),
             managed_scaling: Default::default(),
+            task_routes: false,
         }
     }
 }
@@ -108,6 +112,29 @@ pub fn raise_descriptor_limit() -> u64 {
 fn descriptor_budget() -> usize {
     let soft = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
     (soft.saturating_sub(256) as usize).max(16)
+}
+
+/// Keeps this machine's routes to every host's task subnet current (when `enabled`).
+async fn follow_task_routes(control: Control, enabled: bool) {
+    if !enabled {
+        return;
+    }
+    let mut commits = control.commits();
+    let mut last = None;
+    loop {
+        let wanted: std::collections::BTreeSet<(String, String)> =
+            control.all_task_routes().into_iter().map(|r| (r.subnet, r.via)).collect();
+        if last.as_ref() != Some(&wanted) {
+            match berth_runtime::routes::sync(None, &wanted).await {
+                Ok(()) => last = Some(wanted),
+                Err(e) => tracing::warn!(error = %e, "setting up the routes to the hosts' task subnets failed"),
+            }
+        }
+        tokio::select! {
+            _ = commits.changed() => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+        }
+    }
 }
 
 /// Starts the data plane, reporting into control, and tells control how to check a
@@ -213,6 +240,7 @@ impl Server {
             control.spawn_drain_controller(),
             control.spawn_capacity_controller(Arc::new(berth_control::controller::SystemClock)),
             control.spawn_managed_scaling(config.managed_scaling.clone()),
+            tokio::spawn(follow_task_routes(control.clone(), config.task_routes)),
             follow_plan(control.clone(), lb.clone()),
         ];
         if config.accept_any_credentials {

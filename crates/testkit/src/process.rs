@@ -27,14 +27,23 @@ impl BerthProcess {
         Self::spawn(binary, "server", data_dir, port, extra)
     }
 
+    /// Like [`BerthProcess::start_with`], listening on `listen` (`ADDRESS:PORT`).
+    pub fn start_on(binary: &Path, data_dir: &Path, listen: &str, extra: &[&str]) -> BerthProcess {
+        Self::spawn_on(binary, "server", data_dir, listen, extra)
+    }
+
     /// `berth up`: the server and a local agent in the `default` cluster.
     pub fn up(binary: &Path, data_dir: &Path) -> BerthProcess {
         Self::spawn(binary, "up", data_dir, 0, &[])
     }
 
     fn spawn(binary: &Path, mode: &str, data_dir: &Path, port: u16, extra: &[&str]) -> BerthProcess {
+        Self::spawn_on(binary, mode, data_dir, &format!("127.0.0.1:{port}"), extra)
+    }
+
+    fn spawn_on(binary: &Path, mode: &str, data_dir: &Path, listen: &str, extra: &[&str]) -> BerthProcess {
         let mut child = Command::new(binary)
-            .args([mode, "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .args([mode, "--listen", listen, "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .env("BERTH_LOG", "warn")

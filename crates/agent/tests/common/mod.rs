@@ -48,6 +48,7 @@ pub async fn start_with(sim: SimRuntime, image_pull_behavior: berth_agent::Image
         image_pull_behavior,
         fargate: false,
         auto_scaling_group: None,
+        task_routes: false,
     };
     let agent = tokio::spawn(berth_agent::run(config, Arc::new(sim.clone())));
     let instance = wait_for("the agent to register", DEADLINE, async || {

@@ -25,6 +25,10 @@ pub async fn dispatch(
             let r: PollDesiredTasks = berth_model::json::decode(body)?;
             let wait = Duration::from_secs(r.wait_seconds.unwrap_or(20).min(MAX_WAIT_SECS));
             let mut desired = control.poll_desired_tasks(agent, r.known_version, wait).await?;
+            if r.routes {
+                desired.routes = control.task_routes(&agent.region);
+                desired.routes.retain(|route| Some(&route.subnet) != desired.task_subnet.as_ref());
+            }
             // Pull-only credentials for berth's registry, fresh on every poll (they last 12 h
             // and stop working once the instance is deregistered).
             let expires = berth_model::time::now() as u64 + berth_registry::token::LIFETIME_SECS;
