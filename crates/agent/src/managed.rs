@@ -6,6 +6,10 @@ use berth_model::{
     task_definition::ContainerDefinition,
 };
 use berth_runtime::Health;
+use std::time::Duration;
+
+/// How long a container may wait for its dependencies when it sets no startTimeout.
+const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(180);
 
 pub(crate) struct Managed {
     pub(crate) def: ContainerDefinition,
@@ -61,4 +65,56 @@ fn health_status(h: Health) -> HealthStatus {
         Health::Unhealthy => HealthStatus::Unhealthy,
         Health::None | Health::Starting => HealthStatus::Unknown,
     }
+}
+
+/// Whether container `i` of `containers` may start now (its dependencies have waited
+/// `waited` so far); an error when it never can.
+pub(crate) fn dependencies_met(containers: &[Managed], i: usize, waited: Duration) -> Result<bool, String> {
+    let c = &containers[i];
+    for dep in c.def.depends_on.iter().flatten() {
+        let Some(d) = containers.iter().find(|x| x.name() == dep.container_name) else {
+            return Err(format!("dependsOn names an unknown container '{}'", dep.container_name));
+        };
+        let met = match dep.condition.as_str() {
+            "START" => d.id.is_some() && d.status != TaskStatus::Pending,
+            "COMPLETE" => d.exited(),
+            "SUCCESS" => {
+                if d.exited() && d.exit_code != Some(0) {
+                    return Err(format!(
+                        "DependencyError: container {} exited with code {} but {} needs it to succeed",
+                        d.name(),
+                        d.exit_code.map_or("unknown".into(), |c| c.to_string()),
+                        c.name()
+                    ));
+                }
+                d.exited()
+            }
+            "HEALTHY" => {
+                if d.health == Health::Unhealthy || d.exited() {
+                    return Err(format!(
+                        "DependencyError: container {} is not healthy, which {} needs",
+                        d.name(),
+                        c.name()
+                    ));
+                }
+                d.health == Health::Healthy
+            }
+            other => return Err(format!("unknown dependsOn condition {other}")),
+        };
+        if !met {
+            let limit =
+                c.def.start_timeout.map(|s| Duration::from_secs(s.max(0) as u64)).unwrap_or(DEFAULT_START_TIMEOUT);
+            if waited > limit {
+                return Err(format!(
+                    "DependencyError: {} waited more than {}s for {} to reach {}",
+                    c.name(),
+                    limit.as_secs(),
+                    d.name(),
+                    dep.condition
+                ));
+            }
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }

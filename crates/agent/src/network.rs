@@ -26,7 +26,11 @@ pub struct TaskNetwork {
 
 impl TaskNetwork {
     pub fn new(instance_arn: &str) -> TaskNetwork {
-        TaskNetwork { instance_arn: instance_arn.to_string(), subnet: RwLock::new(None), lock: tokio::sync::Mutex::new(()) }
+        TaskNetwork {
+            instance_arn: instance_arn.to_string(),
+            subnet: RwLock::new(None),
+            lock: tokio::sync::Mutex::new(()),
+        }
     }
 
     pub fn set_subnet(&self, subnet: Option<String>) {
@@ -59,7 +63,8 @@ impl TaskNetwork {
         let _held = self.lock.lock().await;
         pause::ensure_image(runtime).await?;
         let labels = BTreeMap::from([(LABEL_INSTANCE.to_string(), self.instance_arn.clone())]);
-        let network = NetworkSpec { name: self.name(), subnet: subnet.cidr(), gateway: subnet.gateway().to_string(), labels };
+        let network =
+            NetworkSpec { name: self.name(), subnet: subnet.cidr(), gateway: subnet.gateway().to_string(), labels };
         // Looked up first: engines before API 1.44 accept a second network of the same name.
         if !runtime.list_networks(LABEL_INSTANCE, &self.instance_arn).await?.contains(&network.name) {
             match runtime.create_network(&network).await {

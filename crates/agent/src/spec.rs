@@ -284,7 +284,12 @@ mod tests {
     }
 
     fn ctx() -> TaskContext<'static> {
-        TaskContext { cluster: "default", instance_arn: "arn:i", task_arn: "arn:aws:ecs:r:1:task/default/abc", pause: None }
+        TaskContext {
+            cluster: "default",
+            instance_arn: "arn:i",
+            task_arn: "arn:aws:ecs:r:1:task/default/abc",
+            pause: None,
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use berth_model::{
     task::{AttachmentStateChange, NetworkBinding, TaskOverride, TaskStateChange, TaskStatus},
     task_definition::TaskDefinition,
 };
-use berth_runtime::{ContainerRuntime, Health, RunState};
+use berth_runtime::{ContainerRuntime, RunState};
 use tokio::{sync::watch, time::Instant};
 
 use crate::{
@@ -37,8 +37,6 @@ const STEADY_INTERVAL: Duration = Duration::from_secs(1);
 /// A task counts as steady after running this long; until then it is watched closely, so
 /// a container that dies right after starting is seen quickly.
 const STEADY_AFTER: Duration = Duration::from_secs(5);
-/// How long a container may wait for its dependencies when it sets no startTimeout.
-const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// Where the task is: PENDING, RUNNING, STOPPING or STOPPED (ECS's lifecycle, of which the
 /// agent walks these four).
@@ -88,7 +86,8 @@ impl<R: ContainerRuntime> TaskManager<R> {
         let cluster = task.cluster().to_string();
         let DesiredTask { task_arn, task_definition: td, overrides, attachment: eni, .. } = task;
         let pause_name = eni.as_ref().map(|_| {
-            TaskContext { cluster: &cluster, instance_arn: &instance_arn, task_arn: &task_arn, pause: None }.pause_name()
+            TaskContext { cluster: &cluster, instance_arn: &instance_arn, task_arn: &task_arn, pause: None }
+                .pause_name()
         });
         let containers = td.container_definitions.iter().map(|def| Managed::new(def.clone())).collect();
         TaskManager {
@@ -281,7 +280,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
             if self.containers[i].id.is_some() {
                 continue;
             }
-            match self.dependencies_met(i) {
+            match crate::managed::dependencies_met(&self.containers, i, self.started_waiting.elapsed()) {
                 Err(problem) => {
                     self.fail_start(problem).await;
                     return;
@@ -300,57 +299,6 @@ impl<R: ContainerRuntime> TaskManager<R> {
                 self.enter_running();
             }
         }
-    }
-
-    /// Whether container `i` may start now; an error when it never can.
-    fn dependencies_met(&self, i: usize) -> Result<bool, String> {
-        let c = &self.containers[i];
-        for dep in c.def.depends_on.iter().flatten() {
-            let Some(d) = self.containers.iter().find(|x| x.name() == dep.container_name) else {
-                return Err(format!("dependsOn names an unknown container '{}'", dep.container_name));
-            };
-            let met = match dep.condition.as_str() {
-                "START" => d.id.is_some() && d.status != TaskStatus::Pending,
-                "COMPLETE" => d.exited(),
-                "SUCCESS" => {
-                    if d.exited() && d.exit_code != Some(0) {
-                        return Err(format!(
-                            "DependencyError: container {} exited with code {} but {} needs it to succeed",
-                            d.name(),
-                            d.exit_code.map_or("unknown".into(), |c| c.to_string()),
-                            c.name()
-                        ));
-                    }
-                    d.exited()
-                }
-                "HEALTHY" => {
-                    if d.health == Health::Unhealthy || d.exited() {
-                        return Err(format!(
-                            "DependencyError: container {} is not healthy, which {} needs",
-                            d.name(),
-                            c.name()
-                        ));
-                    }
-                    d.health == Health::Healthy
-                }
-                other => return Err(format!("unknown dependsOn condition {other}")),
-            };
-            if !met {
-                let limit =
-                    c.def.start_timeout.map(|s| Duration::from_secs(s.max(0) as u64)).unwrap_or(DEFAULT_START_TIMEOUT);
-                if self.started_waiting.elapsed() > limit {
-                    return Err(format!(
-                        "DependencyError: {} waited more than {}s for {} to reach {}",
-                        c.name(),
-                        limit.as_secs(),
-                        d.name(),
-                        dep.condition
-                    ));
-                }
-                return Ok(false);
-            }
-        }
-        Ok(true)
     }
 
     async fn create_and_start(&mut self, i: usize) -> Result<(), String> {

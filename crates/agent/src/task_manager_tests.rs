@@ -95,9 +95,11 @@ async fn an_awsvpc_task_runs_in_its_pause_containers_namespace_and_cleans_up() {
     network.set_subnet(Some("10.201.3.0/24".into()));
     let (tx, rx) = watch::channel(Desired::Running);
     let run = tokio::spawn(manager(&sim, &network, &t).run(rx));
-    until(&sim, &t.task_arn, "the task never ran", |c| c.len() == 2 && c.iter().all(|c| c.state == RunState::Running)).await;
+    until(&sim, &t.task_arn, "the task never ran", |c| c.len() == 2 && c.iter().all(|c| c.state == RunState::Running))
+        .await;
     let containers = sim.containers();
-    let pause = containers.iter().find(|(_, spec, _)| spec.image == crate::pause::PAUSE_IMAGE).expect("a pause container");
+    let pause =
+        containers.iter().find(|(_, spec, _)| spec.image == crate::pause::PAUSE_IMAGE).expect("a pause container");
     assert_eq!(pause.1.ipv4_address.as_deref(), Some("10.201.3.2"));
     assert_eq!(pause.1.network_mode, network.name());
     let app = containers.iter().find(|(_, spec, _)| spec.image == "busybox").unwrap();

@@ -43,6 +43,29 @@ async fn until_running(ecs: &aws_sdk_ecs::Client, cluster: &str, arn: &str) {
     }
 }
 
+/// What the engine itself needs for an awsvpc task: `docker run -d` of a pause container
+/// on a user-defined network with a fixed address, then `docker run -d` of the app in its
+/// network namespace; wall time (ms) of each pair. Needs the pause image (the agent made it).
+fn container_pair_floor(image: &str, label: &str, n: usize) -> Vec<f64> {
+    let net = format!("berth-floor-{}", std::process::id());
+    docker_cli(&["network", "create", "--subnet", "10.221.0.0/24", &net]);
+    let mut times = Vec::new();
+    for i in 0..n {
+        let started = Instant::now();
+        let ip = format!("10.221.0.{}", i + 2);
+        let pause =
+            docker_cli(&["run", "-d", "--label", label, "--network", &net, "--ip", &ip, "berth-pause:1", "/pause"]);
+        let joined = format!("container:{pause}");
+        docker_cli(&["run", "-d", "--label", label, "--network", &joined, image, "sleep", "300"]);
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    for c in docker_cli(&["ps", "-aq", "--filter", &format!("label={label}")]).lines().filter(|l| !l.is_empty()) {
+        let _ = Command::new("docker").args(["rm", "-f", c]).output();
+    }
+    let _ = Command::new("docker").args(["network", "rm", &net]).output();
+    times
+}
+
 fn main() {
     let n: usize = std::env::var("BERTH_BENCH_TASKS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -80,26 +103,14 @@ fn main() {
     let ecs = sdk_client(&server.endpoint, &credential, "us-east-1");
     runtime.block_on(async { ecs.create_cluster().cluster_name(&cluster).send().await.unwrap() });
     let agent = AgentProcess::start(berth, &server.endpoint, &cluster, &dir.path().join("agent"), &credential, &[]);
+    // Fargate tasks reserve a quarter vCPU each: offer enough for all of them.
+    let fargate_args = ["--fargate", "--cpu", "65536", "--memory", "65536"];
     let fargate =
-        AgentProcess::start(berth, &server.endpoint, &cluster, &dir.path().join("fargate"), &credential, &["--fargate"]);
+        AgentProcess::start(berth, &server.endpoint, &cluster, &dir.path().join("fargate"), &credential, &fargate_args);
 
     // Baseline first: docker run -d of the same image and command.
-    let mut docker_ms = Vec::new();
     let label = format!("com.amazonaws.ecs.cluster={cluster}");
-    for _ in 0..n {
-        let started = Instant::now();
-        let out = Command::new("docker")
-            .args(["run", "-d", "--label", &label, &image.reference, "sleep", "300"])
-            .output()
-            .expect("docker run");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        docker_ms.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    let ids: Vec<String> =
-        docker_cli(&["ps", "-q", "--filter", &format!("label={label}")]).lines().map(String::from).collect();
-    let mut rm = vec!["rm", "-f"];
-    rm.extend(ids.iter().map(String::as_str));
-    docker_cli(&rm);
+    let docker_ms = berth_testkit::docker_run_times(&image.reference, &label, n);
 
     let (kinds, scaled_ms) = runtime.block_on(async {
         let container = || {
@@ -131,7 +142,14 @@ fn main() {
             .await
             .unwrap();
         let until = Instant::now() + Duration::from_secs(30);
-        while ecs.list_container_instances().cluster(&cluster).send().await.unwrap().container_instance_arns().is_empty()
+        while ecs
+            .list_container_instances()
+            .cluster(&cluster)
+            .send()
+            .await
+            .unwrap()
+            .container_instance_arns()
+            .is_empty()
             || !dir.path().join("fargate/agent.json").exists()
         {
             assert!(Instant::now() < until, "the agents did not register");
@@ -177,8 +195,11 @@ fn main() {
             let (name, group, c) = (format!("bench-pool-{g}"), format!("bench-asg-{g}"), format!("{cluster}-{g}"));
             ecs.create_cluster().cluster_name(&c).send().await.unwrap();
             let scaling = ManagedScaling::builder().status(ManagedScalingStatus::Enabled).build();
-            let asg =
-                AutoScalingGroupProvider::builder().auto_scaling_group_arn(&group).managed_scaling(scaling).build().unwrap();
+            let asg = AutoScalingGroupProvider::builder()
+                .auto_scaling_group_arn(&group)
+                .managed_scaling(scaling)
+                .build()
+                .unwrap();
             ecs.create_capacity_provider().name(&name).auto_scaling_group_provider(asg).send().await.unwrap();
             let item = CapacityProviderStrategyItem::builder().capacity_provider(&name).weight(1).build().unwrap();
             ecs.put_cluster_capacity_providers()
@@ -199,11 +220,12 @@ fn main() {
     });
     drop(agent);
     drop(fargate);
+    let pair_ms = container_pair_floor(&image.reference, &label, n);
     for pid in std::fs::read_to_string(dir.path().join("pids")).unwrap_or_default().lines() {
         let _ = Command::new("kill").args(["-9", pid.trim()]).status();
     }
     // Containers the killed agents left: the test image's, and the pause containers.
-    for c in docker_cli(&["ps", "-aq", "--filter", &label]).lines().filter(|l| !l.is_empty()) {
+    for c in docker_cli(&["ps", "-aq", "--filter", &format!("label={label}")]).lines().filter(|l| !l.is_empty()) {
         let _ = Command::new("docker").args(["rm", "-f", c]).output();
     }
     for net in docker_cli(&["network", "ls", "-q", "--filter", "name=berth-tasks-"]).lines().filter(|l| !l.is_empty()) {
@@ -216,13 +238,25 @@ fn main() {
         let label = format!("berth: RunTask -> RUNNING, {kind}");
         println!("{label:<44} {:>9.1} {:>9.1}", percentile(samples, 50.0), percentile(samples, 99.0));
     }
-    println!("{:<44} {:>9.1} {:>9.1}", "baseline: docker run -d", percentile(&docker_ms, 50.0), percentile(&docker_ms, 99.0));
+    println!(
+        "{:<44} {:>9.1} {:>9.1}",
+        "baseline: docker run -d",
+        percentile(&docker_ms, 50.0),
+        percentile(&docker_ms, 99.0)
+    );
+    let floor = percentile(&pair_ms, 50.0);
+    let floor_label = "floor: docker run -d pause + app in its netns";
+    println!("{floor_label:<44} {floor:>9.1} {:>9.1}", percentile(&pair_ms, 99.0));
     let bridge = percentile(&kinds[0].1, 50.0);
     for (kind, samples) in &kinds[1..] {
         let ratio = percentile(samples, 50.0) / bridge;
         let met = if ratio <= 1.5 { "met" } else { "NOT met" };
         println!("p50 ratio {kind} / bridge-mode: {ratio:.2} (target <= 1.5: {met})");
+        let over = percentile(samples, 50.0) / floor;
+        println!("p50 ratio {kind} / the engine's two-container floor: {over:.2}");
     }
+    let pair = floor / percentile(&docker_ms, 50.0);
+    println!("the floor itself: two containers take {pair:.2}x one docker run -d on this machine");
     println!(
         "waiting for capacity -> RUNNING on a host managed scaling started ({GROUPS} groups): p50 {:.0} ms, max {:.0} ms",
         percentile(&scaled_ms, 50.0),

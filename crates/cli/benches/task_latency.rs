@@ -11,12 +11,11 @@
 
 use std::{
     path::Path,
-    process::Command,
     time::{Duration, Instant},
 };
 
 use aws_sdk_ecs::types::ContainerDefinition;
-use berth_testkit::{docker_cli, sdk_client, AgentProcess, BerthProcess, TestImage};
+use berth_testkit::{sdk_client, AgentProcess, BerthProcess, TestImage};
 
 fn main() {
     let n: usize = std::env::var("BERTH_BENCH_TASKS").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
@@ -34,22 +33,8 @@ fn main() {
     let agent = AgentProcess::start(berth, &server.endpoint, &cluster, &dir.path().join("agent"), &credential, &[]);
 
     // Baseline first: docker run -d of the same image and command.
-    let mut docker_ms = Vec::new();
     let label = format!("com.amazonaws.ecs.cluster={cluster}");
-    for _ in 0..n {
-        let started = Instant::now();
-        let out = Command::new("docker")
-            .args(["run", "-d", "--label", &label, &image.reference, "sleep", "300"])
-            .output()
-            .expect("docker run");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        docker_ms.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    let baseline_ids: Vec<String> =
-        docker_cli(&["ps", "-q", "--filter", &format!("label={label}")]).lines().map(String::from).collect();
-    let mut rm = vec!["rm", "-f"];
-    rm.extend(baseline_ids.iter().map(String::as_str));
-    docker_cli(&rm);
+    let docker_ms = berth_testkit::docker_run_times(&image.reference, &label, n);
 
     let (berth_ms, rss_kib) = runtime.block_on(async {
         let ecs = sdk_client(&server.endpoint, &credential, "us-east-1");

@@ -117,8 +117,10 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 /// `container:hostPort->containerPort/protocol` for a task's bindings; an awsvpc task's
 /// own address.
 pub fn ports(task: &Task) -> String {
-    let bindings =
-        task.containers.iter().flat_map(|c| c.network_bindings.iter().map(move |b| format!("{}:{}", c.name, binding(b))));
+    let bindings = task
+        .containers
+        .iter()
+        .flat_map(|c| c.network_bindings.iter().map(move |b| format!("{}:{}", c.name, binding(b))));
     bindings.chain(task.private_ipv4().map(String::from)).collect::<Vec<_>>().join(",")
 }
 

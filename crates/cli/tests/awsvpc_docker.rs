@@ -83,8 +83,15 @@ async fn an_awsvpc_task_has_its_own_address_shared_by_its_containers() {
     assert!(refused.is_invalid_parameter_exception(), "{refused:?}");
     assert!(refused.to_string().contains("Network Configuration must be provided"), "{refused}");
 
-    let out =
-        env.ecs.run_task().cluster(&env.cluster).task_definition(&td).network_configuration(vpc()).send().await.unwrap();
+    let out = env
+        .ecs
+        .run_task()
+        .cluster(&env.cluster)
+        .task_definition(&td)
+        .network_configuration(vpc())
+        .send()
+        .await
+        .unwrap();
     assert!(out.failures().is_empty(), "{:?}", out.failures());
     let task = &out.tasks()[0];
     assert_eq!(eni_status(task), "PRECREATED");
@@ -138,7 +145,8 @@ async fn a_fargate_service_runs_and_rolls_out_on_fargate_capacity() {
     );
     let port = lb_support::free_port();
     elb.listener(&lb, "HTTP", port, &tg);
-    let target_group = LoadBalancer::builder().target_group_arn(&tg).container_name("sidecar").container_port(8081).build();
+    let target_group =
+        LoadBalancer::builder().target_group_arn(&tg).container_name("sidecar").container_port(8081).build();
     let register = |page: &'static str| {
         let containers = web_and_sidecar(&env, page);
         env.ecs
@@ -218,7 +226,12 @@ async fn serve_pages(env: &DockerEnv, page: &str, count: usize) -> Vec<Task> {
         let listed = env.ecs.list_tasks().cluster(&env.cluster).service_name("web").send().await.unwrap();
         if listed.task_arns().len() != count {
             let out = env.ecs.describe_services().cluster(&env.cluster).services("web").send().await.unwrap();
-            let events: Vec<_> = out.services()[0].events().iter().take(3).map(|e| e.message().unwrap_or_default().to_string()).collect();
+            let events: Vec<_> = out.services()[0]
+                .events()
+                .iter()
+                .take(3)
+                .map(|e| e.message().unwrap_or_default().to_string())
+                .collect();
             return Err(format!("{} tasks; events {events:?}", listed.task_arns().len()));
         }
         let described =

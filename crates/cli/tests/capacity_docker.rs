@@ -6,7 +6,9 @@
 
 use std::{path::Path, time::Instant};
 
-use aws_sdk_ecs::types::{AutoScalingGroupProvider, CapacityProviderStrategyItem, ManagedScaling, ManagedScalingStatus};
+use aws_sdk_ecs::types::{
+    AutoScalingGroupProvider, CapacityProviderStrategyItem, ManagedScaling, ManagedScalingStatus,
+};
 use berth_testkit::{wait_for, DockerEnv, DEADLINE};
 
 fn berth() -> &'static Path {
@@ -104,7 +106,9 @@ done
     let waiting = env.describe(&task_arn).await;
     assert_eq!(waiting.last_status(), Some("PROVISIONING"));
     assert_eq!(waiting.container_instance_arn(), None, "no host yet");
-    let running = env.wait_task(&task_arn, "RUNNING on a host managed scaling started", |t| t.last_status() == Some("RUNNING")).await;
+    let running = env
+        .wait_task(&task_arn, "RUNNING on a host managed scaling started", |t| t.last_status() == Some("RUNNING"))
+        .await;
     println!("waiting for capacity → RUNNING on a new host: {:?}", asked.elapsed());
     assert_eq!(running.capacity_provider_name(), Some("scale-pool"));
     let instance = running.container_instance_arn().unwrap().to_string();
@@ -114,7 +118,8 @@ done
     env.ecs.stop_task().cluster(&env.cluster).task(&task_arn).send().await.unwrap();
     env.wait_task(&task_arn, "STOPPED", |t| t.last_status() == Some("STOPPED")).await;
     wait_for("the empty host to be scaled in", DEADLINE, async || {
-        let out = env.ecs.describe_container_instances().cluster(&env.cluster).container_instances(&instance).send().await;
+        let out =
+            env.ecs.describe_container_instances().cluster(&env.cluster).container_instances(&instance).send().await;
         let status = out.map_err(|e| format!("{e:?}"))?.container_instances()[0].status().map(String::from);
         match (status.as_deref(), alive(pids[0])) {
             (Some("INACTIVE"), false) => Ok(()),

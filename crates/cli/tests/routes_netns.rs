@@ -178,14 +178,18 @@ async fn hosts_route_each_others_task_subnets() {
     let arn = run.tasks()[0].task_arn().unwrap().to_string();
     let ip = wait_for("the task to run", DEADLINE, async || {
         let t = ecs.describe_tasks().cluster(&cluster).tasks(&arn).send().await.unwrap().tasks()[0].clone();
-        let ip = t.attachments()[0].details().iter().find(|d| d.name() == Some("privateIPv4Address")).and_then(|d| d.value());
+        let ip = t.attachments()[0]
+            .details()
+            .iter()
+            .find(|d| d.name() == Some("privateIPv4Address"))
+            .and_then(|d| d.value());
         match (t.last_status(), ip) {
             (Some("RUNNING"), Some(ip)) => Ok(ip.to_string()),
             other => Err(format!("{other:?}")),
         }
     })
     .await;
-    let subnet_here = format!("{}.0/24", ip.rsplitn(2, '.').nth(1).unwrap());
+    let subnet_here = format!("{}.0/24", ip.rsplit_once('.').unwrap().0);
     ns.accepted = Some(subnet_here.clone());
 
     // The other host routes this host's task subnet here, and reaches the task.

@@ -6,7 +6,7 @@ use berth_model::{
     cluster::Cluster,
     container_instance::AUTO_SCALING_GROUP_ATTRIBUTE,
     network::NetworkConfiguration,
-    service::{Deployment, Service},
+    service::LaunchSettings,
     status::{DesiredStatus, TaskStatus},
     task_definition::TaskDefinition,
     EcsError,
@@ -51,7 +51,9 @@ pub(crate) fn resolve(
         return match LaunchType::parse(lt) {
             Some(LaunchType::Ec2) => Ok(Launch::Ec2),
             Some(LaunchType::Fargate) => Ok(Launch::Fargate),
-            Some(other) => Err(EcsError::invalid(format!("launchType {other} is not supported in berth; use EC2 or FARGATE."))),
+            Some(other) => {
+                Err(EcsError::invalid(format!("launchType {other} is not supported in berth; use EC2 or FARGATE.")))
+            }
             None => Err(EcsError::invalid(format!(
                 "Invalid launchType '{lt}': use EC2, FARGATE, EXTERNAL or MANAGED_INSTANCES."
             ))),
@@ -118,7 +120,9 @@ pub(crate) fn pools(region: &RegionState, cluster: &str, group: &str, launch: &L
             if group.starts_with("service:") {
                 for t in region.tasks_in_group(cluster, group) {
                     let live = t.task.last() != TaskStatus::Stopped && t.task.desired_status == DesiredStatus::Running;
-                    let at = strategy.iter().position(|s| Some(&s.capacity_provider) == t.task.capacity_provider_name.as_ref());
+                    let at = strategy
+                        .iter()
+                        .position(|s| Some(&s.capacity_provider) == t.task.capacity_provider_name.as_ref());
                     if let (true, Some(i)) = (live, at) {
                         counts[i] += 1;
                     }
@@ -139,7 +143,12 @@ pub(crate) fn pools(region: &RegionState, cluster: &str, group: &str, launch: &L
 /// Whether an instance joined Auto Scaling group `arn` (named by its ARN or by the name
 /// at the end of it).
 pub(crate) fn in_group(rec: &InstanceRecord, arn: &str) -> bool {
-    let joined = rec.instance.attributes.iter().find(|a| a.name == AUTO_SCALING_GROUP_ATTRIBUTE).and_then(|a| a.value.as_deref());
+    let joined = rec
+        .instance
+        .attributes
+        .iter()
+        .find(|a| a.name == AUTO_SCALING_GROUP_ATTRIBUTE)
+        .and_then(|a| a.value.as_deref());
     joined.is_some_and(|j| j == arn || j == group_name(arn))
 }
 
@@ -160,86 +169,50 @@ pub(crate) struct LaunchAsk<'a> {
     pub daemon: bool,
 }
 
-/// Where a service's tasks run, as the service (and each deployment) reports it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct ServiceLaunch {
-    /// EC2 or FARGATE; empty for a service on a capacity provider strategy (ECS omits it).
-    pub launch_type: String,
-    pub capacity_provider_strategy: Vec<CapacityProviderStrategyItem>,
-    pub network_configuration: Option<NetworkConfiguration>,
-    pub platform_version: Option<String>,
-    pub platform_family: Option<String>,
-}
-
-impl ServiceLaunch {
-    /// Checks a service's launch settings against its cluster and task definition, as ECS
-    /// does on CreateService and UpdateService.
-    pub(crate) fn check(cluster: &Cluster, td: &TaskDefinition, ask: LaunchAsk<'_>) -> Result<ServiceLaunch, EcsError> {
-        let LaunchAsk { launch_type, strategy, network, platform_version, placement_given, daemon } = ask;
-        let launch = resolve(cluster, launch_type, strategy)?;
-        let fargate = launch.is_fargate();
-        let compat = if fargate { "FARGATE" } else { "EC2" };
-        if !td.compatibilities.iter().any(|c| c == compat) {
-            return Err(EcsError::invalid(format!("Task definition does not support launch_type {compat}.")));
-        }
-        if daemon && !matches!(launch, Launch::Ec2) {
-            return Err(EcsError::invalid(
-                "The DAEMON scheduling strategy is not supported with the FARGATE launch type or capacity providers.",
-            ));
-        }
-        if fargate && placement_given {
-            return Err(EcsError::invalid(
+/// Checks a service's launch settings against its cluster and task definition, as ECS
+/// does on CreateService and UpdateService.
+pub(crate) fn check_service_launch(
+    cluster: &Cluster,
+    td: &TaskDefinition,
+    ask: LaunchAsk<'_>,
+) -> Result<LaunchSettings, EcsError> {
+    let LaunchAsk { launch_type, strategy, network, platform_version, placement_given, daemon } = ask;
+    let launch = resolve(cluster, launch_type, strategy)?;
+    let fargate = launch.is_fargate();
+    let compat = if fargate { "FARGATE" } else { "EC2" };
+    if !td.compatibilities.iter().any(|c| c == compat) {
+        return Err(EcsError::invalid(format!("Task definition does not support launch_type {compat}.")));
+    }
+    if daemon && !matches!(launch, Launch::Ec2) {
+        return Err(EcsError::invalid(
+            "The DAEMON scheduling strategy is not supported with the FARGATE launch type or capacity providers.",
+        ));
+    }
+    if fargate && placement_given {
+        return Err(EcsError::invalid(
                 "Task placement constraints and strategies are not supported with the FARGATE launch type: Fargate places tasks itself.",
             ));
+    }
+    let mode = td.network_mode.as_deref().unwrap_or("bridge");
+    berth_model::network::validate_network_configuration(mode, fargate, network)?;
+    crate::placement::check_platform(fargate, platform_version)?;
+    Ok(match launch {
+        Launch::Ec2 => {
+            LaunchSettings { launch_type: "EC2".into(), network_configuration: network.cloned(), ..Default::default() }
         }
-        let mode = td.network_mode.as_deref().unwrap_or("bridge");
-        berth_model::network::validate_network_configuration(mode, fargate, network)?;
-        crate::placement::check_platform(fargate, platform_version)?;
-        Ok(match launch {
-            Launch::Ec2 => ServiceLaunch { launch_type: "EC2".into(), network_configuration: network.cloned(), ..Default::default() },
-            Launch::Fargate => ServiceLaunch {
-                launch_type: "FARGATE".into(),
-                network_configuration: network.cloned(),
-                platform_version: Some(platform_version.unwrap_or("LATEST").into()),
-                platform_family: Some("Linux".into()),
-                ..Default::default()
-            },
-            Launch::Strategy(strategy) => ServiceLaunch {
-                launch_type: String::new(),
-                capacity_provider_strategy: strategy,
-                network_configuration: network.cloned(),
-                platform_version: fargate.then(|| platform_version.unwrap_or("LATEST").into()),
-                platform_family: fargate.then(|| "Linux".into()),
-            },
-        })
-    }
-
-    /// The launch settings `svc` has now.
-    pub(crate) fn of(svc: &Service) -> ServiceLaunch {
-        ServiceLaunch {
-            launch_type: svc.launch_type.clone(),
-            capacity_provider_strategy: svc.capacity_provider_strategy.clone(),
-            network_configuration: svc.network_configuration.clone(),
-            platform_version: svc.platform_version.clone(),
-            platform_family: svc.platform_family.clone(),
-        }
-    }
-
-    /// Writes these settings into a service.
-    pub(crate) fn apply_to_service(&self, s: &mut Service) {
-        s.launch_type = self.launch_type.clone();
-        s.capacity_provider_strategy = self.capacity_provider_strategy.clone();
-        s.network_configuration = self.network_configuration.clone();
-        s.platform_version = self.platform_version.clone();
-        s.platform_family = self.platform_family.clone();
-    }
-
-    /// Writes these settings into a deployment.
-    pub(crate) fn apply_to_deployment(&self, d: &mut Deployment) {
-        d.launch_type = self.launch_type.clone();
-        d.capacity_provider_strategy = self.capacity_provider_strategy.clone();
-        d.network_configuration = self.network_configuration.clone();
-        d.platform_version = self.platform_version.clone();
-        d.platform_family = self.platform_family.clone();
-    }
+        Launch::Fargate => LaunchSettings {
+            launch_type: "FARGATE".into(),
+            network_configuration: network.cloned(),
+            platform_version: Some(platform_version.unwrap_or("LATEST").into()),
+            platform_family: Some("Linux".into()),
+            ..Default::default()
+        },
+        Launch::Strategy(strategy) => LaunchSettings {
+            launch_type: String::new(),
+            capacity_provider_strategy: strategy,
+            network_configuration: network.cloned(),
+            platform_version: fargate.then(|| platform_version.unwrap_or("LATEST").into()),
+            platform_family: fargate.then(|| "Linux".into()),
+        },
+    })
 }

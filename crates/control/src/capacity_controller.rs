@@ -28,7 +28,10 @@ fn request_for(state: &State, region: &str, task: &berth_model::task::Task, pool
         .ok_or_else(|| EcsError::Server(format!("the task definition of {} is missing", task.task_arn)))?;
     let (constraints, strategies) = if pool.fargate {
         let spread = Strategy::Spread;
-        (Vec::new(), vec![spread(SpreadField::Attribute("ecs.availability-zone".into())), spread(SpreadField::Instance)])
+        (
+            Vec::new(),
+            vec![spread(SpreadField::Attribute("ecs.availability-zone".into())), spread(SpreadField::Instance)],
+        )
     } else {
         placement_rules(&td, &[], &[], vec![Strategy::Spread(SpreadField::Attribute("ecs.availability-zone".into()))])?
     };
@@ -38,14 +41,7 @@ fn request_for(state: &State, region: &str, task: &berth_model::task::Task, pool
         // promise about instances, which Fargate does not check.
         demand.required_attributes.clear();
     }
-    Ok(Request {
-        demand,
-        group: task.group.clone(),
-        count: 1,
-        constraints,
-        strategies,
-        seed: 0,
-    })
+    Ok(Request { demand, group: task.group.clone(), count: 1, constraints, strategies, seed: 0 })
 }
 
 impl Reconciler for CapacityController {
@@ -56,7 +52,13 @@ impl Reconciler for CapacityController {
         state.regions().filter(|(_, r)| !r.waiting.is_empty()).map(|(name, _)| name.clone()).collect()
     }
 
-    fn reconcile(&self, state: &State, region_name: &String, _now: f64, changes: &mut Vec<Change>) -> Result<Action, EcsError> {
+    fn reconcile(
+        &self,
+        state: &State,
+        region_name: &String,
+        _now: f64,
+        changes: &mut Vec<Change>,
+    ) -> Result<Action, EcsError> {
         let region = state.region(region_name);
         let mut addresses = Addresses::default();
         // Snapshots per (cluster, pool), updated as tasks are placed in this pass.

@@ -96,7 +96,9 @@ fn clusters_using<'s>(region: &'s RegionState, name: &'s str) -> impl Iterator<I
 fn in_use(region: &RegionState, cluster: &str, name: &str) -> bool {
     let uses = |s: &[CapacityProviderStrategyItem]| s.iter().any(|i| i.capacity_provider == name);
     region.services.values().any(|s| {
-        s.cluster == cluster && s.service.status != ServiceStatus::Inactive && uses(&s.service.capacity_provider_strategy)
+        s.cluster == cluster
+            && s.service.status != ServiceStatus::Inactive
+            && uses(&s.service.launch.capacity_provider_strategy)
     }) || region.tasks.values().any(|t| {
         t.cluster == cluster
             && t.task.last() != TaskStatus::Stopped
@@ -199,7 +201,8 @@ impl Control {
             }
             check_protection(asg)?;
             provider.update_status = Some(CapacityProviderUpdateStatus::UpdateComplete);
-            changes.push(Change::CapacityProvider { region: caller.region.clone(), provider: Arc::new(provider.clone()) });
+            changes
+                .push(Change::CapacityProvider { region: caller.region.clone(), provider: Arc::new(provider.clone()) });
             Ok(CapacityProviderResponse { capacity_provider: provider })
         })
         .await
@@ -264,11 +267,15 @@ impl Control {
                     None
                 }
                 None => {
-                    let all = [fargate_provider(caller, FARGATE), fargate_provider(caller, FARGATE_SPOT)]
-                        .into_iter()
-                        .chain(region.capacity_providers.values().filter(|p| p.status == CapacityProviderStatus::Active).map(|p| (**p).clone()));
-                    let crate::Page { items, next_token } =
-                        page.page(10, true, all.map(|p| (p.name.clone(), p)))?;
+                    let all =
+                        [fargate_provider(caller, FARGATE), fargate_provider(caller, FARGATE_SPOT)].into_iter().chain(
+                            region
+                                .capacity_providers
+                                .values()
+                                .filter(|p| p.status == CapacityProviderStatus::Active)
+                                .map(|p| (**p).clone()),
+                        );
+                    let crate::Page { items, next_token } = page.page(10, true, all.map(|p| (p.name.clone(), p)))?;
                     found = items.into_iter().map(tagged).collect();
                     next_token
                 }
@@ -285,7 +292,8 @@ impl Control {
     ) -> Result<ClusterResponse, EcsError> {
         let cluster_ref = json::required(&req.cluster, "cluster")?.clone();
         let providers = json::required(&req.capacity_providers, "capacityProviders")?.clone();
-        let strategy = json::required(&req.default_capacity_provider_strategy, "defaultCapacityProviderStrategy")?.clone();
+        let strategy =
+            json::required(&req.default_capacity_provider_strategy, "defaultCapacityProviderStrategy")?.clone();
         let caller = caller.clone();
         self.write(move |state, changes| {
             let cluster = active_cluster(state, &caller, Some(&cluster_ref))?;

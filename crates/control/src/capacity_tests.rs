@@ -96,13 +96,18 @@ async fn fargate_and_awsvpc_refuse_what_ecs_refuses() {
     assert!(refusal(control.run_task(&c, bare).await).contains("Network Configuration must be provided"));
     let on_bridge = run("web", Some("EC2"), 1);
     assert!(refusal(control.run_task(&c, on_bridge).await).contains("not valid for the given networkMode"));
-    let placed = RunTaskRequest { placement_strategy: vec![PlacementStrategy::spread("instanceId")], ..run("fg", Some("FARGATE"), 1) };
+    let placed = RunTaskRequest {
+        placement_strategy: vec![PlacementStrategy::spread("instanceId")],
+        ..run("fg", Some("FARGATE"), 1)
+    };
     assert!(refusal(control.run_task(&c, placed).await).contains("not supported with the FARGATE launch type"));
     let version = RunTaskRequest { platform_version: Some("9.9.9".into()), ..run("fg", Some("FARGATE"), 1) };
     assert!(refusal(control.run_task(&c, version).await).contains("platform version 9.9.9 does not exist"));
-    let public = RunTaskRequest { network_configuration: vpc(Some(AssignPublicIp::Enabled)), ..run("fg", Some("EC2"), 1) };
+    let public =
+        RunTaskRequest { network_configuration: vpc(Some(AssignPublicIp::Enabled)), ..run("fg", Some("EC2"), 1) };
     assert!(refusal(control.run_task(&c, public).await).contains("Assign public IP is not supported"));
-    let both = RunTaskRequest { capacity_provider_strategy: vec![item("FARGATE", 0, 1)], ..run("fg", Some("FARGATE"), 1) };
+    let both =
+        RunTaskRequest { capacity_provider_strategy: vec![item("FARGATE", 0, 1)], ..run("fg", Some("FARGATE"), 1) };
     assert!(refusal(control.run_task(&c, both).await).contains("both a launch type and capacity provider strategy"));
     let unassociated = RunTaskRequest { capacity_provider_strategy: vec![item("FARGATE", 0, 1)], ..run("fg", None, 1) };
     assert!(refusal(control.run_task(&c, unassociated).await).contains("not associated with the cluster"));
@@ -143,7 +148,10 @@ async fn fargate_tasks_wait_for_capacity_then_run_on_a_fargate_host() {
     assert_eq!(placed.containers[0].network_interfaces[0].private_ipv4_address.as_deref(), Some(ip.as_str()));
     let on_host = control.read(|s| s.region(&c.region).tasks_on(&fargate_host).count());
     assert_eq!(on_host, 1, "the waiting task is on the Fargate host; the stopped one never went there");
-    let listed = control.list_container_instances(&c, &ListContainerInstancesRequest { cluster: Some("c".into()), ..Default::default() });
+    let listed = control.list_container_instances(
+        &c,
+        &ListContainerInstancesRequest { cluster: Some("c".into()), ..Default::default() },
+    );
     assert!(listed.unwrap().container_instance_arns.is_empty(), "the Fargate host is not a container instance");
 }
 
@@ -155,7 +163,11 @@ async fn a_strategy_places_the_base_then_splits_by_weight() {
     let c = caller();
     for (name, group) in [("spot-a", "asg-a"), ("spot-b", "asg-b")] {
         let asg = AutoScalingGroupProvider { auto_scaling_group_arn: group.into(), ..Default::default() };
-        let req = CreateCapacityProviderRequest { name: Some(name.into()), auto_scaling_group_provider: Some(asg), tags: vec![] };
+        let req = CreateCapacityProviderRequest {
+            name: Some(name.into()),
+            auto_scaling_group_provider: Some(asg),
+            tags: vec![],
+        };
         control.create_capacity_provider(&c, req).await.unwrap();
         host(&control, false, Some(group)).await;
     }
@@ -173,7 +185,11 @@ async fn a_strategy_places_the_base_then_splits_by_weight() {
     let group_of = |arn: &str| {
         control.read(|s| {
             let rec = s.region(&c.region).instances.get(arn).cloned().unwrap();
-            rec.instance.attributes.iter().find(|a| a.name == AUTO_SCALING_GROUP_ATTRIBUTE).and_then(|a| a.value.clone())
+            rec.instance
+                .attributes
+                .iter()
+                .find(|a| a.name == AUTO_SCALING_GROUP_ATTRIBUTE)
+                .and_then(|a| a.value.clone())
         })
     };
     for t in &tasks {
@@ -196,7 +212,10 @@ async fn capacity_providers_are_created_described_updated_and_deleted_as_on_ecs(
     let dir = tempfile::tempdir().unwrap();
     let control = open(dir.path());
     let c = caller();
-    control.create_cluster(&c, CreateClusterRequest { cluster_name: Some("c".into()), ..Default::default() }).await.unwrap();
+    control
+        .create_cluster(&c, CreateClusterRequest { cluster_name: Some("c".into()), ..Default::default() })
+        .await
+        .unwrap();
     let asg = |arn: &str| AutoScalingGroupProvider { auto_scaling_group_arn: arn.into(), ..Default::default() };
     let create = |name: &str, group: &str| CreateCapacityProviderRequest {
         name: Some(name.into()),
@@ -207,7 +226,13 @@ async fn capacity_providers_are_created_described_updated_and_deleted_as_on_ecs(
     let made = control.create_capacity_provider(&c, create("pool", arn)).await.unwrap().capacity_provider;
     let scaling = made.auto_scaling_group_provider.as_ref().unwrap().managed_scaling.clone().unwrap();
     assert_eq!(
-        (scaling.status, scaling.target_capacity, scaling.minimum_scaling_step_size, scaling.maximum_scaling_step_size, scaling.instance_warmup_period),
+        (
+            scaling.status,
+            scaling.target_capacity,
+            scaling.minimum_scaling_step_size,
+            scaling.maximum_scaling_step_size,
+            scaling.instance_warmup_period
+        ),
         (Some(Toggle::Disabled), Some(100), Some(1), Some(10000), Some(300))
     );
     assert_eq!(made.capacity_provider_arn, "arn:aws:ecs:us-east-1:000000000000:capacity-provider/pool");
@@ -218,7 +243,10 @@ async fn capacity_providers_are_created_described_updated_and_deleted_as_on_ecs(
     assert!(control.create_capacity_provider(&c, create("fargate-x", "g")).await.is_err());
 
     let described = control
-        .describe_capacity_providers(&c, &DescribeCapacityProvidersRequest { include: vec!["TAGS".into()], ..Default::default() })
+        .describe_capacity_providers(
+            &c,
+            &DescribeCapacityProvidersRequest { include: vec!["TAGS".into()], ..Default::default() },
+        )
         .unwrap()
         .capacity_providers;
     let names: Vec<&str> = described.iter().map(|p| p.name.as_str()).collect();
@@ -228,13 +256,20 @@ async fn capacity_providers_are_created_described_updated_and_deleted_as_on_ecs(
     let update = UpdateCapacityProviderRequest {
         name: Some("pool".into()),
         auto_scaling_group_provider: Some(berth_model::capacity_provider::AutoScalingGroupProviderUpdate {
-            managed_scaling: Some(ManagedScaling { status: Some(Toggle::Enabled), target_capacity: Some(80), ..Default::default() }),
+            managed_scaling: Some(ManagedScaling {
+                status: Some(Toggle::Enabled),
+                target_capacity: Some(80),
+                ..Default::default()
+            }),
             ..Default::default()
         }),
     };
     let updated = control.update_capacity_provider(&c, update).await.unwrap().capacity_provider;
     let scaling = updated.auto_scaling_group_provider.unwrap().managed_scaling.unwrap();
-    assert_eq!((scaling.status, scaling.target_capacity, scaling.instance_warmup_period), (Some(Toggle::Enabled), Some(80), Some(300)));
+    assert_eq!(
+        (scaling.status, scaling.target_capacity, scaling.instance_warmup_period),
+        (Some(Toggle::Enabled), Some(80), Some(300))
+    );
 
     let put = PutClusterCapacityProvidersRequest {
         cluster: Some("c".into()),
@@ -255,7 +290,10 @@ async fn capacity_providers_are_created_described_updated_and_deleted_as_on_ecs(
     let deleted = control.delete_capacity_provider(&c, delete()).await.unwrap().capacity_provider;
     assert_eq!(deleted.status.as_str(), "INACTIVE");
     let missing = control
-        .describe_capacity_providers(&c, &DescribeCapacityProvidersRequest { capacity_providers: Some(vec!["pool".into()]), ..Default::default() })
+        .describe_capacity_providers(
+            &c,
+            &DescribeCapacityProvidersRequest { capacity_providers: Some(vec!["pool".into()]), ..Default::default() },
+        )
         .unwrap();
     assert_eq!(missing.failures[0].reason.as_deref(), Some("MISSING"));
 }
@@ -267,13 +305,18 @@ async fn managed_scaling_grows_the_group_for_waiting_tasks_and_shrinks_it_when_e
     let control = open(dir.path());
     setup(&control).await;
     let c = caller();
-    let scaling = ManagedScaling { status: Some(Toggle::Enabled), instance_warmup_period: Some(60), ..Default::default() };
+    let scaling =
+        ManagedScaling { status: Some(Toggle::Enabled), instance_warmup_period: Some(60), ..Default::default() };
     let asg = AutoScalingGroupProvider {
         auto_scaling_group_arn: "asg-a".into(),
         managed_scaling: Some(scaling),
         ..Default::default()
     };
-    let req = CreateCapacityProviderRequest { name: Some("pool".into()), auto_scaling_group_provider: Some(asg), tags: vec![] };
+    let req = CreateCapacityProviderRequest {
+        name: Some("pool".into()),
+        auto_scaling_group_provider: Some(asg),
+        tags: vec![],
+    };
     let provider = control.create_capacity_provider(&c, req).await.unwrap().capacity_provider;
     let put = PutClusterCapacityProvidersRequest {
         cluster: Some("c".into()),
@@ -283,12 +326,16 @@ async fn managed_scaling_grows_the_group_for_waiting_tasks_and_shrinks_it_when_e
     control.put_cluster_capacity_providers(&c, put).await.unwrap();
     let idle = std::time::Duration::from_secs(10);
     let mut memory = ScalerMemory::default();
-    let mut decide_at = |now: f64| {
-        control.read(|s| decide(s.region(&c.region), "c", &provider, now, idle, &mut memory))
-    };
+    let mut decide_at =
+        |now: f64| control.read(|s| decide(s.region(&c.region), "c", &provider, now, idle, &mut memory));
     assert_eq!(decide_at(0.0).0, None, "nothing waits, no host: nothing to do");
 
-    let task = control.run_task(&c, RunTaskRequest { network_configuration: None, ..run("web", None, 1) }).await.unwrap().tasks.remove(0);
+    let task = control
+        .run_task(&c, RunTaskRequest { network_configuration: None, ..run("web", None, 1) })
+        .await
+        .unwrap()
+        .tasks
+        .remove(0);
     assert_eq!(task.last_status, TaskStatus::Provisioning);
     let (action, figures) = decide_at(1.0);
     assert_eq!(action, Some(ScaleAction::Out { count: 1 }));
@@ -301,7 +348,11 @@ async fn managed_scaling_grows_the_group_for_waiting_tasks_and_shrinks_it_when_e
     let (action, figures) = decide_at(3.0);
     assert_eq!((action, figures.capacity_provider_reservation, figures.hosts), (None, 100.0, 1));
 
-    let stop = berth_model::ecs::StopTaskRequest { cluster: Some("c".into()), task: Some(task.task_arn.clone()), reason: None };
+    let stop = berth_model::ecs::StopTaskRequest {
+        cluster: Some("c".into()),
+        task: Some(task.task_arn.clone()),
+        reason: None,
+    };
     control.stop_task(&c, stop).await.unwrap();
     let report = berth_model::task::TaskStateChange {
         task: Some(task.task_arn.clone()),

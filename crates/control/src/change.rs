@@ -2,9 +2,7 @@
 
 use std::sync::Arc;
 
-use berth_model::{
-    capacity_provider::CapacityProvider, cluster::Cluster, tag::Tag, task_definition::TaskDefinition,
-};
+use berth_model::{capacity_provider::CapacityProvider, cluster::Cluster, tag::Tag, task_definition::TaskDefinition};
 use berth_store::{Mutation, Record};
 
 use crate::state::{InstanceRecord, ServiceRecord, TaskRecord};
@@ -196,4 +194,3 @@ impl Change {
         })
     }
 }
-

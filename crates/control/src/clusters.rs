@@ -97,10 +97,7 @@ pub(crate) fn view(state: &State, caller: &Caller, c: &Cluster, include: Cluster
     // [active, draining] services by [EC2, Fargate].
     let mut services = [[0i64; 2]; 2];
     for s in region.services.values().filter(|s| s.cluster == c.cluster_name) {
-        let fargate = usize::from(
-            s.service.launch_type == "FARGATE"
-                || s.service.capacity_provider_strategy.iter().any(|i| berth_model::capacity_provider::is_fargate(&i.capacity_provider)),
-        );
+        let fargate = usize::from(s.service.launch.is_fargate());
         match s.service.status {
             ServiceStatus::Active => services[fargate][0] += 1,
             ServiceStatus::Draining => services[fargate][1] += 1,

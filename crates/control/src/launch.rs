@@ -141,7 +141,11 @@ pub(crate) fn place_on(
 
 /// The subnets a request's awsvpc configuration names.
 fn subnets_of(req: &RunTaskRequest) -> Vec<String> {
-    req.network_configuration.as_ref().and_then(|n| n.awsvpc_configuration.as_ref()).map(|v| v.subnets.clone()).unwrap_or_default()
+    req.network_configuration
+        .as_ref()
+        .and_then(|n| n.awsvpc_configuration.as_ref())
+        .map(|v| v.subnets.clone())
+        .unwrap_or_default()
 }
 
 /// The hosts of `pool` for tasks of `cluster` (ARN order) and their scheduler snapshot.
@@ -209,7 +213,9 @@ pub(crate) fn place_in(
             }
         }
         None => {
-            if launch == Launch::Ec2 && pool_snapshot(region, &cluster, &Pool { fargate: false, provider: None }).0.is_empty() {
+            if launch == Launch::Ec2
+                && pool_snapshot(region, &cluster, &Pool { fargate: false, provider: None }).0.is_empty()
+            {
                 return Err(EcsError::invalid("No Container Instances were found in your cluster."));
             }
             let mut batches: Vec<(Pool, usize)> = Vec::new();

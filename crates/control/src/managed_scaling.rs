@@ -43,16 +43,24 @@ pub struct ManagedScalingConfig {
 
 impl Default for ManagedScalingConfig {
     fn default() -> Self {
-        ManagedScalingConfig { commands: HashMap::new(), scale_in_idle: Duration::from_secs(60), interval: Duration::from_secs(1) }
+        ManagedScalingConfig {
+            commands: HashMap::new(),
+            scale_in_idle: Duration::from_secs(60),
+            interval: Duration::from_secs(1),
+        }
     }
 }
 
 /// What one provider's group should do now.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ScaleAction {
-    Out { count: usize },
+    Out {
+        count: usize,
+    },
     /// Scale in these hosts (container instance ARNs).
-    In { hosts: Vec<String> },
+    In {
+        hosts: Vec<String>,
+    },
 }
 
 pub use berth_model::berth::CapacityReservation as Reservation;
@@ -68,12 +76,20 @@ pub(crate) struct ScalerMemory {
 }
 
 /// The hosts of `provider`'s group in `cluster`, not deregistered.
-fn group_hosts<'r>(region: &'r RegionState, cluster: &'r str, provider: &'r CapacityProvider) -> Vec<&'r crate::InstanceRecord> {
+fn group_hosts<'r>(
+    region: &'r RegionState,
+    cluster: &'r str,
+    provider: &'r CapacityProvider,
+) -> Vec<&'r crate::InstanceRecord> {
     let Some(asg) = provider.auto_scaling_group_provider.as_ref() else { return Vec::new() };
     region
         .instances
         .values()
-        .filter(|r| r.cluster == cluster && r.instance.status != InstanceStatus::Inactive && in_group(r, &asg.auto_scaling_group_arn))
+        .filter(|r| {
+            r.cluster == cluster
+                && r.instance.status != InstanceStatus::Inactive
+                && in_group(r, &asg.auto_scaling_group_arn)
+        })
         .map(|r| r.as_ref())
         .collect()
 }
@@ -87,7 +103,8 @@ pub(crate) fn decide(
     idle: Duration,
     memory: &mut ScalerMemory,
 ) -> (Option<ScaleAction>, Reservation) {
-    let scaling = provider.auto_scaling_group_provider.as_ref().and_then(|a| a.managed_scaling.clone()).unwrap_or_default();
+    let scaling =
+        provider.auto_scaling_group_provider.as_ref().and_then(|a| a.managed_scaling.clone()).unwrap_or_default();
     let hosts = group_hosts(region, cluster, provider);
     let waiting: Vec<_> = region
         .waiting
@@ -107,7 +124,11 @@ pub(crate) fn decide(
     // Hosts the waiting tasks need: by CPU and memory against the group's largest host
     // (one host each when the group has none yet to measure).
     let largest = |name: &str| {
-        hosts.iter().filter_map(|h| h.instance.registered_resources.iter().find(|r| r.name == name)).map(|r| r.integer_value).max()
+        hosts
+            .iter()
+            .filter_map(|h| h.instance.registered_resources.iter().find(|r| r.name == name))
+            .map(|r| r.integer_value)
+            .max()
     };
     let need = |total: i64, per_host: Option<i64>| match per_host {
         Some(p) if p > 0 => ((total + p - 1) / p) as usize,
@@ -156,7 +177,8 @@ pub(crate) fn decide(
                 return (None, figures);
             }
         }
-        let (lo, hi) = (scaling.minimum_scaling_step_size.unwrap_or(1), scaling.maximum_scaling_step_size.unwrap_or(10_000));
+        let (lo, hi) =
+            (scaling.minimum_scaling_step_size.unwrap_or(1), scaling.maximum_scaling_step_size.unwrap_or(10_000));
         let count = ((wanted - hosts.len()) as i64).clamp(lo.max(1), hi.max(1)) as usize;
         memory.launched.insert(provider.name.clone(), (now, hosts.len() + count));
         return (Some(ScaleAction::Out { count }), figures);

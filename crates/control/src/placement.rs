@@ -18,7 +18,9 @@ use berth_scheduler::{Constraint, Demand, Request, Strategy, MAX_CONSTRAINTS, MA
 
 use crate::{
     capacity::{self, Launch},
-    clusters::active_cluster, task_definitions::TaskDefinitionRef, Caller, RegionState, State,
+    clusters::active_cluster,
+    task_definitions::TaskDefinitionRef,
+    Caller, RegionState, State,
 };
 
 /// What one task of `td` (with `overrides`) needs from an instance.
@@ -129,10 +131,12 @@ pub(crate) fn check_platform(fargate: bool, version: Option<&str>) -> Result<(),
         Some(v) if !fargate => Err(EcsError::invalid(format!(
             "platformVersion {v} was given, but platform versions apply only to tasks on Fargate."
         ))),
-        Some(v) if !berth_model::capacity_provider::FARGATE_PLATFORM_VERSIONS.contains(&v) => Err(EcsError::invalid(format!(
-            "The specified platform version {v} does not exist. Use LATEST or one of {}.",
-            berth_model::capacity_provider::FARGATE_PLATFORM_VERSIONS[1..].join(", ")
-        ))),
+        Some(v) if !berth_model::capacity_provider::FARGATE_PLATFORM_VERSIONS.contains(&v) => {
+            Err(EcsError::invalid(format!(
+                "The specified platform version {v} does not exist. Use LATEST or one of {}.",
+                berth_model::capacity_provider::FARGATE_PLATFORM_VERSIONS[1..].join(", ")
+            )))
+        }
         _ => Ok(()),
     }
 }

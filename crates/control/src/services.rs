@@ -16,9 +16,12 @@ use berth_model::{
 };
 
 use crate::{
-    capacity::{LaunchAsk, ServiceLaunch},
-    clusters::active_cluster, instances::random_id, placement::runnable_definition, state::Change, Caller, Control,
-    Page, PageRequest, RegionState, ServiceRecord, State,
+    capacity::{check_service_launch, LaunchAsk},
+    clusters::active_cluster,
+    instances::random_id,
+    placement::runnable_definition,
+    state::Change,
+    Caller, Control, Page, PageRequest, RegionState, ServiceRecord, State,
 };
 
 pub(crate) fn service_arn(region: &str, account: &str, cluster: &str, name: &str) -> String {
@@ -32,7 +35,7 @@ fn new_deployment_id() -> String {
 /// A new PRIMARY deployment of `task_definition`; `reason` replaces the usual
 /// "in progress" rolloutStateReason (a rollback says what it rolls back to).
 pub(crate) fn new_deployment(
-    launch: &ServiceLaunch,
+    launch: &berth_model::service::LaunchSettings,
     task_definition: &str,
     desired: i64,
     reason: Option<&str>,
@@ -43,7 +46,7 @@ pub(crate) fn new_deployment(
         Some(r) => r.to_string(),
         None => format!("ECS deployment {id} in progress."),
     };
-    let mut d = Deployment {
+    Deployment {
         id,
         status: DeploymentStatus::Primary,
         task_definition: task_definition.into(),
@@ -52,10 +55,9 @@ pub(crate) fn new_deployment(
         updated_at: now,
         rollout_state: Some(RolloutState::InProgress),
         rollout_state_reason: Some(reason),
+        launch: launch.clone(),
         ..Default::default()
-    };
-    launch.apply_to_deployment(&mut d);
-    d
+    }
 }
 
 /// Adds an event, newest first, keeping at most 100.
@@ -169,7 +171,7 @@ impl Control {
                 return Err(EcsError::invalid("Creation of service was not idempotent."));
             }
             let td = runnable_definition(region, &td_ref)?;
-            let launch = ServiceLaunch::check(
+            let launch = check_service_launch(
                 cluster_rec,
                 &td,
                 LaunchAsk {
@@ -206,7 +208,7 @@ impl Control {
                 propagate_tags: req.propagate_tags.unwrap_or_else(|| "NONE".into()),
                 ..Default::default()
             };
-            launch.apply_to_service(&mut service);
+            service.launch = launch;
             if !req.tags.is_empty() {
                 changes.push(Change::Tags {
                     region: caller.region.clone(),
@@ -293,23 +295,23 @@ impl Control {
             let launch_asked = req.capacity_provider_strategy.is_some()
                 || req.network_configuration.is_some()
                 || req.platform_version.is_some();
-            let mut launch = ServiceLaunch::of(s);
+            let mut launch = s.launch.clone();
             if launch_asked || td_changed {
                 let td = runnable_definition(region, new_td.as_deref().unwrap_or(&s.task_definition))?;
                 let (lt, strategy) = match &req.capacity_provider_strategy {
                     Some(strategy) => (None, strategy.clone()),
-                    None if s.capacity_provider_strategy.is_empty() => (Some(s.launch_type.as_str()), Vec::new()),
-                    None => (None, s.capacity_provider_strategy.clone()),
+                    None if s.launch.capacity_provider_strategy.is_empty() => (Some(s.launch.launch_type.as_str()), Vec::new()),
+                    None => (None, s.launch.capacity_provider_strategy.clone()),
                 };
-                let network = req.network_configuration.as_ref().or(s.network_configuration.as_ref());
-                let platform = req.platform_version.as_deref().or(s.platform_version.as_deref());
+                let network = req.network_configuration.as_ref().or(s.launch.network_configuration.as_ref());
+                let platform = req.platform_version.as_deref().or(s.launch.platform_version.as_deref());
                 let placement_given = !s.placement_constraints.is_empty() || !s.placement_strategy.is_empty();
                 let daemon = s.scheduling_strategy == "DAEMON";
                 let ask = LaunchAsk { launch_type: lt, strategy: &strategy, network, platform_version: platform, placement_given, daemon };
-                launch = ServiceLaunch::check(cluster_rec, &td, ask)?;
+                launch = check_service_launch(cluster_rec, &td, ask)?;
             }
-            let launch_changed = launch != ServiceLaunch::of(s);
-            launch.apply_to_service(s);
+            let launch_changed = launch != s.launch;
+            s.launch = launch.clone();
             // New load balancers or launch settings, like a new task definition, take a new
             // deployment.
             if td_changed || lbs_changed || launch_changed || req.force_new_deployment {
@@ -412,7 +414,7 @@ impl Control {
             let items = state.region(&caller.region).services.values().filter(|s| {
                 s.cluster == cluster
                     && s.service.status == ServiceStatus::Active
-                    && launch_type.is_none_or(|l| s.service.launch_type == l)
+                    && launch_type.is_none_or(|l| s.service.launch.launch_type == l)
                     && strategy.is_none_or(|st| s.service.scheduling_strategy == st)
             });
             page.page(100, true, items.map(|s| (s.service.service_arn.clone(), s.service.service_arn.clone())))

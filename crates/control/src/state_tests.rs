@@ -1,9 +1,9 @@
 use super::*;
-use berth_store::Mutation;
 use berth_model::{
     status::{ClusterStatus, TaskStatus},
     task::Task,
 };
+use berth_store::Mutation;
 
 fn record(m: Mutation) -> Record {
     match m {
@@ -48,7 +48,14 @@ fn tasks_are_indexed_by_cluster_and_group_until_forgotten() {
         let task = Task { task_arn: arn.into(), group: group.into(), ..Default::default() };
         Change::Task {
             region: "r".into(),
-            record: Arc::new(TaskRecord { task, cluster: cluster.into(), cpu: 0, memory: 0, host_ports: Vec::new(), fargate_host: None }),
+            record: Arc::new(TaskRecord {
+                task,
+                cluster: cluster.into(),
+                cpu: 0,
+                memory: 0,
+                host_ports: Vec::new(),
+                fargate_host: None,
+            }),
         }
     };
     for change in [task("t1", "c", "service:web"), task("t2", "c", "service:web"), task("t3", "d", "service:web")] {

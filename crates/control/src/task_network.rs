@@ -90,9 +90,7 @@ pub(crate) fn attachment(subnet_id: &str) -> Attachment {
 /// every container its view of the interface.
 pub(crate) fn set_address(task: &mut Task, region: &str, ip: Ipv4Addr) {
     let Some(eni) = task.attachments.iter_mut().find(|a| a.kind == ENI_ATTACHMENT) else { return };
-    eni.details.retain(|d| {
-        !matches!(d.name.as_deref(), Some("macAddress" | "privateDnsName" | "privateIPv4Address"))
-    });
+    eni.details.retain(|d| !matches!(d.name.as_deref(), Some("macAddress" | "privateDnsName" | "privateIPv4Address")));
     for (name, value) in [
         ("macAddress", network::mac_address(ip)),
         ("privateDnsName", network::private_dns_name(ip, region)),

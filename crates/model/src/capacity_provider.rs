@@ -64,17 +64,25 @@ pub fn validate_strategy(strategy: &[CapacityProviderStrategyItem]) -> Result<()
             )));
         }
         if !(0..=1000).contains(&item.weight) {
-            return Err(EcsError::invalid(format!("The weight of {} must be between 0 and 1000.", item.capacity_provider)));
+            return Err(EcsError::invalid(format!(
+                "The weight of {} must be between 0 and 1000.",
+                item.capacity_provider
+            )));
         }
         if !(0..=100_000).contains(&item.base) {
-            return Err(EcsError::invalid(format!("The base of {} must be between 0 and 100000.", item.capacity_provider)));
+            return Err(EcsError::invalid(format!(
+                "The base of {} must be between 0 and 100000.",
+                item.capacity_provider
+            )));
         }
     }
     if strategy.iter().filter(|i| i.base > 0).count() > 1 {
         return Err(EcsError::invalid("Only one capacity provider in a strategy can have a base defined."));
     }
     if !strategy.is_empty() && strategy.iter().all(|i| i.weight == 0) {
-        return Err(EcsError::invalid("At least one capacity provider in the strategy must have a weight greater than zero."));
+        return Err(EcsError::invalid(
+            "At least one capacity provider in the strategy must have a weight greater than zero.",
+        ));
     }
     let fargate = strategy.iter().filter(|i| is_fargate(&i.capacity_provider)).count();
     if fargate > 0 && fargate < strategy.len() {
@@ -280,9 +288,7 @@ pub fn validate_name(name: &str) -> Result<(), EcsError> {
     }
     let lower = name.to_ascii_lowercase();
     if ["aws", "ecs", "fargate"].iter().any(|p| lower.starts_with(p)) {
-        return Err(EcsError::invalid(
-            "The capacity provider name cannot start with 'aws', 'ecs', or 'fargate'.",
-        ));
+        return Err(EcsError::invalid("The capacity provider name cannot start with 'aws', 'ecs', or 'fargate'."));
     }
     Ok(())
 }

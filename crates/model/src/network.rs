@@ -92,18 +92,25 @@ pub fn validate_network_configuration(
     let vpc = config.and_then(|c| c.awsvpc_configuration.as_ref());
     if network_mode != "awsvpc" {
         if vpc.is_some() {
-            return Err(EcsError::invalid("Network Configuration is not valid for the given networkMode of this task definition."));
+            return Err(EcsError::invalid(
+                "Network Configuration is not valid for the given networkMode of this task definition.",
+            ));
         }
         return Ok(());
     }
     let Some(vpc) = vpc else {
-        return Err(EcsError::invalid("Network Configuration must be provided when networkMode 'awsvpc' is specified."));
+        return Err(EcsError::invalid(
+            "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
+        ));
     };
     if vpc.subnets.is_empty() {
         return Err(EcsError::invalid("subnets can not be empty."));
     }
     if vpc.subnets.len() > MAX_SUBNETS {
-        return Err(EcsError::invalid(format!("At most {MAX_SUBNETS} subnets can be given; there are {}.", vpc.subnets.len())));
+        return Err(EcsError::invalid(format!(
+            "At most {MAX_SUBNETS} subnets can be given; there are {}.",
+            vpc.subnets.len()
+        )));
     }
     if vpc.security_groups.len() > MAX_SECURITY_GROUPS {
         return Err(EcsError::invalid(format!(
@@ -138,7 +145,8 @@ impl std::str::FromStr for SubnetPool {
     type Err = String;
 
     fn from_str(s: &str) -> Result<SubnetPool, String> {
-        let (addr, prefix) = s.split_once('/').ok_or_else(|| format!("'{s}' is not a CIDR block like 10.201.0.0/16"))?;
+        let (addr, prefix) =
+            s.split_once('/').ok_or_else(|| format!("'{s}' is not a CIDR block like 10.201.0.0/16"))?;
         let addr: Ipv4Addr = addr.parse().map_err(|_| format!("'{addr}' is not an IPv4 address"))?;
         let prefix: u8 = prefix.parse().map_err(|_| format!("'{prefix}' is not a prefix length"))?;
         if !(8..=TASK_SUBNET_PREFIX).contains(&prefix) {
@@ -244,9 +252,14 @@ mod tests {
         let msg = |r: Result<(), EcsError>| r.unwrap_err().to_string();
         assert!(msg(validate_network_configuration("awsvpc", false, None)).contains("must be provided"));
         assert!(msg(validate_network_configuration("bridge", false, Some(&vpc(&["s"], None)))).contains("not valid"));
-        assert!(msg(validate_network_configuration("awsvpc", false, Some(&vpc(&[], None)))).contains("subnets can not be empty"));
-        assert!(msg(validate_network_configuration("awsvpc", false, Some(&vpc(&["s"], Some(AssignPublicIp::Enabled)))))
-            .contains("Assign public IP"));
+        assert!(msg(validate_network_configuration("awsvpc", false, Some(&vpc(&[], None))))
+            .contains("subnets can not be empty"));
+        assert!(msg(validate_network_configuration(
+            "awsvpc",
+            false,
+            Some(&vpc(&["s"], Some(AssignPublicIp::Enabled)))
+        ))
+        .contains("Assign public IP"));
         validate_network_configuration("awsvpc", true, Some(&vpc(&["s"], Some(AssignPublicIp::Enabled)))).unwrap();
         validate_network_configuration("bridge", false, None).unwrap();
         validate_network_configuration("bridge", false, Some(&NetworkConfiguration::default())).unwrap();
@@ -267,6 +280,9 @@ mod tests {
         assert_eq!("10.201.1.0/24".parse::<TaskSubnet>().unwrap(), pool.subnet(1).unwrap());
         assert!("10.0.0.0/12".parse::<SubnetPool>().is_ok() && "10.0.0.0/25".parse::<SubnetPool>().is_err());
         assert_eq!(mac_address("10.201.0.2".parse().unwrap()), "02:42:0a:c9:00:02");
-        assert_eq!(private_dns_name("10.1.2.3".parse().unwrap(), "eu-west-1"), "ip-10-1-2-3.eu-west-1.compute.internal");
+        assert_eq!(
+            private_dns_name("10.1.2.3".parse().unwrap(), "eu-west-1"),
+            "ip-10-1-2-3.eu-west-1.compute.internal"
+        );
     }
 }

@@ -19,16 +19,9 @@ pub struct Service {
     pub desired_count: i64,
     pub running_count: i64,
     pub pending_count: i64,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub launch_type: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub capacity_provider_strategy: Vec<crate::capacity_provider::CapacityProviderStrategyItem>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub network_configuration: Option<crate::network::NetworkConfiguration>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub platform_version: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub platform_family: Option<String>,
+    /// Where its tasks run.
+    #[serde(flatten)]
+    pub launch: LaunchSettings,
     pub task_definition: String,
     pub deployment_configuration: DeploymentConfiguration,
     pub deployments: Vec<Deployment>,
@@ -50,6 +43,34 @@ pub struct Service {
     pub enable_ecs_managed_tags: bool,
     pub propagate_tags: String,
     pub enable_execute_command: bool,
+}
+
+/// Where a service's (or a deployment's) tasks run, as ECS reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct LaunchSettings {
+    /// EC2 or FARGATE; empty for a service on a capacity provider strategy (ECS omits it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub launch_type: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_provider_strategy: Vec<crate::capacity_provider::CapacityProviderStrategyItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_configuration: Option<crate::network::NetworkConfiguration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_family: Option<String>,
+}
+
+impl LaunchSettings {
+    /// Whether the tasks run on Fargate (by launch type or by Fargate providers).
+    pub fn is_fargate(&self) -> bool {
+        self.launch_type == crate::capacity_provider::FARGATE
+            || self
+                .capacity_provider_strategy
+                .iter()
+                .any(|i| crate::capacity_provider::is_fargate(&i.capacity_provider))
+    }
 }
 
 /// A target group a service's tasks are registered in: one container port of each task.
@@ -96,16 +117,9 @@ pub struct Deployment {
     pub failed_tasks: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub launch_type: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub capacity_provider_strategy: Vec<crate::capacity_provider::CapacityProviderStrategyItem>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub network_configuration: Option<crate::network::NetworkConfiguration>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub platform_version: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub platform_family: Option<String>,
+    /// Where its tasks run.
+    #[serde(flatten)]
+    pub launch: LaunchSettings,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollout_state: Option<crate::status::RolloutState>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -5,8 +5,8 @@ use std::{collections::HashMap, time::Duration};
 use bollard::{
     errors::Error as BollardError,
     models::{
-        ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig, HostConfigLogConfig,
-        Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig, PortBinding, ResourcesUlimits,
+        ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig, HostConfigLogConfig, Ipam,
+        IpamConfig, NetworkCreateRequest, NetworkingConfig, PortBinding, ResourcesUlimits,
     },
     query_parameters::{
         CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
@@ -212,17 +212,7 @@ impl ContainerRuntime for DockerRuntime {
             serveraddress: Some(a.server.clone()),
             ..Default::default()
         });
-        bounded("pulling an image", PULL, async {
-            let mut stream = self.docker.create_image(Some(options), None, credentials);
-            while let Some(progress) = stream.next().await {
-                let progress = progress.map_err(engine)?;
-                if let Some(detail) = progress.error_detail.and_then(|d| d.message) {
-                    return Err(RuntimeError::Engine(detail));
-                }
-            }
-            Ok(())
-        })
-        .await
+        bounded("pulling an image", PULL, follow(self.docker.create_image(Some(options), None, credentials))).await
     }
 
     async fn create(&self, spec: &ContainerSpec) -> Result<String> {
@@ -349,18 +339,22 @@ impl ContainerRuntime for DockerRuntime {
         let (repo, tag) = split_tag(name);
         let options = CreateImageOptionsBuilder::default().from_src("-").repo(repo).tag(tag).build();
         let body = bollard::body_full(bytes::Bytes::from(rootfs_tar));
-        bounded("importing an image", CALL, async {
-            let mut stream = self.docker.create_image(Some(options), Some(body), None);
-            while let Some(progress) = stream.next().await {
-                let progress = progress.map_err(engine)?;
-                if let Some(detail) = progress.error_detail.and_then(|d| d.message) {
-                    return Err(RuntimeError::Engine(detail));
-                }
-            }
-            Ok(())
-        })
-        .await
+        bounded("importing an image", CALL, follow(self.docker.create_image(Some(options), Some(body), None))).await
     }
+}
+
+/// Reads an image pull's or import's progress to its end; the engine's error if it reports one.
+async fn follow(
+    mut stream: impl futures_util::Stream<Item = std::result::Result<bollard::models::CreateImageInfo, BollardError>>
+        + Unpin,
+) -> Result<()> {
+    while let Some(progress) = stream.next().await {
+        let progress = progress.map_err(engine)?;
+        if let Some(detail) = progress.error_detail.and_then(|d| d.message) {
+            return Err(RuntimeError::Engine(detail));
+        }
+    }
+    Ok(())
 }
 
 impl DockerRuntime {

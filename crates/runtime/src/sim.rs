@@ -211,7 +211,9 @@ impl ContainerRuntime for SimRuntime {
     async fn remove_network(&self, name: &str) -> Result<()> {
         let mut s = self.lock();
         if s.containers.values().any(|c| c.spec.network_mode == name) {
-            return Err(RuntimeError::Conflict(format!("error while removing network: network {name} has active endpoints")));
+            return Err(RuntimeError::Conflict(format!(
+                "error while removing network: network {name} has active endpoints"
+            )));
         }
         s.networks.remove(name);
         Ok(())

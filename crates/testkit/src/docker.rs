@@ -60,3 +60,27 @@ impl Drop for TestImage {
         let _ = Command::new("docker").args(["rmi", "-f", &self.reference]).output();
     }
 }
+
+/// The wall time (ms) of each of `n` `docker run -d` of `image` (`sleep 300`, labelled
+/// `label`), one after another; the containers are removed afterwards. The baseline the
+/// task start benchmarks compare with.
+pub fn docker_run_times(image: &str, label: &str, n: usize) -> Vec<f64> {
+    let mut times = Vec::new();
+    for _ in 0..n {
+        let started = std::time::Instant::now();
+        let out = Command::new("docker")
+            .args(["run", "-d", "--label", label, image, "sleep", "300"])
+            .output()
+            .expect("docker run");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let ids: Vec<String> =
+        docker_cli(&["ps", "-aq", "--filter", &format!("label={label}")]).lines().map(String::from).collect();
+    if !ids.is_empty() {
+        let mut rm = vec!["rm", "-f"];
+        rm.extend(ids.iter().map(String::as_str));
+        docker_cli(&rm);
+    }
+    times
+}

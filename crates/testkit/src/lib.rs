@@ -12,7 +12,7 @@ mod process;
 mod registry;
 mod server;
 
-pub use docker::{docker_cli, TestImage};
+pub use docker::{docker_cli, docker_run_times, TestImage};
 pub use docker_env::{DockerEnv, DEADLINE};
 pub use http::{RawClient, RawResponse, Signing};
 pub use link::FaultyLink;

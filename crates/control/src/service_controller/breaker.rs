@@ -39,7 +39,7 @@ pub(super) fn check(pass: &Pass, svc: &mut Service, last_completed: &mut Option<
             d.status = DeploymentStatus::Active;
         }
         let reason = format!("ECS deployment circuit breaker: rolling back to deploymentId {good_id}.");
-        let launch = crate::capacity::ServiceLaunch::of(svc);
+        let launch = svc.launch.clone();
         svc.deployments.insert(0, new_deployment(&launch, &good_td, desired, Some(&reason)));
         svc.task_definition = good_td;
         push_event(svc, format!("(service {name}) rolling back to deployment {good_id}."));

@@ -9,7 +9,7 @@ use berth_model::{
 };
 
 use super::pass::{failure_words, push_event_once, Pass, Step};
-use crate::{services::push_event, state::Change, task_definitions::TaskDefinitionRef, launch::place_in, RegionState};
+use crate::{launch::place_in, services::push_event, state::Change, task_definitions::TaskDefinitionRef, RegionState};
 
 pub(super) fn step(pass: &mut Pass, step: &Step, svc: &mut Service, eligible: &[String], changes: &mut Vec<Change>) {
     let name = svc.service_name.clone();

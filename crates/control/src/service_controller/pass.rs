@@ -178,10 +178,10 @@ impl Step<'_> {
             tags,
             propagate_tags: Some(svc.propagate_tags.clone()),
             enable_ecs_managed_tags: svc.enable_ecs_managed_tags,
-            launch_type: (!svc.launch_type.is_empty()).then(|| svc.launch_type.clone()),
-            capacity_provider_strategy: svc.capacity_provider_strategy.clone(),
-            network_configuration: svc.network_configuration.clone(),
-            platform_version: svc.platform_version.clone(),
+            launch_type: (!svc.launch.launch_type.is_empty()).then(|| svc.launch.launch_type.clone()),
+            capacity_provider_strategy: svc.launch.capacity_provider_strategy.clone(),
+            network_configuration: svc.launch.network_configuration.clone(),
+            platform_version: svc.launch.platform_version.clone(),
             ..Default::default()
         }
     }

@@ -9,7 +9,7 @@ use berth_model::{
 };
 
 use super::pass::{failure_words, push_event_once, Pass, Step, PLACEMENT_BATCH};
-use crate::{state::Change, launch::place_in, RegionState, TaskRecord};
+use crate::{launch::place_in, state::Change, RegionState, TaskRecord};
 
 pub(super) fn step(pass: &mut Pass, step: &Step, svc: &mut Service, changes: &mut Vec<Change>) {
     let (primary, desired) = (step.primary, step.desired);
@@ -73,9 +73,7 @@ pub(super) fn step(pass: &mut Pass, step: &Step, svc: &mut Service, changes: &mu
 fn start(pass: &mut Pass, step: &Step, svc: &mut Service, count: usize, changes: &mut Vec<Change>) {
     let name = svc.service_name.clone();
     // Fargate places its tasks itself (over zones, then hosts).
-    let fargate = svc.launch_type == "FARGATE"
-        || svc.capacity_provider_strategy.iter().any(|i| berth_model::capacity_provider::is_fargate(&i.capacity_provider));
-    let strategy = if fargate {
+    let strategy = if svc.launch.is_fargate() {
         Vec::new()
     } else if svc.placement_strategy.is_empty() {
         vec![PlacementStrategy::spread("attribute:ecs.availability-zone"), PlacementStrategy::spread("instanceId")]
