@@ -62,8 +62,11 @@ impl Reconciler for CapacityController {
         let region = state.region(region_name);
         let mut addresses = Addresses::default();
         // Snapshots per (cluster, pool), updated as tasks are placed in this pass.
-        let mut snapshots: std::collections::HashMap<(String, Pool), (Vec<String>, Vec<berth_scheduler::Instance>)> =
-            Default::default();
+        // (Hosts without a task subnet, past the pool's size, are left out for awsvpc tasks.)
+        let mut snapshots: std::collections::HashMap<
+            (String, Pool, bool),
+            (Vec<String>, Vec<berth_scheduler::Instance>),
+        > = Default::default();
         for arn in &region.waiting {
             let Some(rec) = region.tasks.get(arn) else { continue };
             if rec.task.desired_status != DesiredStatus::Running {
@@ -77,8 +80,9 @@ impl Reconciler for CapacityController {
                     continue;
                 }
             };
-            let (hosts, snapshot) = snapshots.entry((rec.cluster.clone(), pool.clone())).or_insert_with(|| {
-                let (records, instances) = pool_snapshot(region, &rec.cluster, &pool);
+            let awsvpc = rec.task.eni().is_some();
+            let (hosts, snapshot) = snapshots.entry((rec.cluster.clone(), pool.clone(), awsvpc)).or_insert_with(|| {
+                let (records, instances) = pool_snapshot(region, &rec.cluster, &pool, awsvpc);
                 (records.iter().map(|r| r.instance.container_instance_arn.clone()).collect(), instances)
             });
             let Some(Placement::Placed(i)) = berth_scheduler::place(&request, snapshot).pop() else { continue };

@@ -123,20 +123,22 @@ pub(crate) fn find_instance<'s>(
         .find(|r| r.cluster == cluster && r.instance.container_instance_arn.rsplit('/').next() == Some(id))
 }
 
-/// A task subnet no registered host of any region holds.
-fn free_subnet(state: &State, pool: &SubnetPool) -> Result<String, EcsError> {
+/// A task subnet no registered host of any region holds; `None` when the pool is used up.
+fn free_subnet(state: &State, pool: &SubnetPool) -> Option<String> {
     let taken: std::collections::HashSet<TaskSubnet> = state
         .regions()
         .flat_map(|(_, r)| r.instances.values())
         .filter(|r| r.instance.status != InstanceStatus::Inactive)
         .filter_map(|r| r.task_subnet.as_deref()?.parse().ok())
         .collect();
-    pool.first_free(&taken).map(|s| s.cidr()).ok_or_else(|| {
-        EcsError::Server(format!(
-            "Every task subnet of the pool is taken ({} hosts); give the server a larger --task-cidr.",
-            pool.subnets()
-        ))
-    })
+    let free = pool.first_free(&taken).map(|s| s.cidr());
+    if free.is_none() {
+        tracing::warn!(
+            hosts = pool.subnets(),
+            "every task subnet of the --task-cidr pool is taken: this host runs no awsvpc task"
+        );
+    }
+    free
 }
 
 /// 32 random hex digits, as ECS ids look.
@@ -229,10 +231,8 @@ impl Control {
                     attachments: Vec::new(),
                     tags: req.tags,
                 };
-                let task_subnet = match existing.and_then(|r| r.task_subnet.clone()) {
-                    Some(s) => Some(s),
-                    None => Some(free_subnet(state, &pool)?),
-                };
+                // A host past the pool's size still registers: it runs no awsvpc task.
+                let task_subnet = existing.and_then(|r| r.task_subnet.clone()).or_else(|| free_subnet(state, &pool));
                 let record = Arc::new(InstanceRecord { instance, cluster, token_sha256, task_subnet });
                 changes.push(Change::Instance { region: caller.region.clone(), record: record.clone() });
                 changes.push(Change::DesiredVersion {

@@ -148,16 +148,19 @@ fn subnets_of(req: &RunTaskRequest) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The hosts of `pool` for tasks of `cluster` (ARN order) and their scheduler snapshot.
+/// The hosts of `pool` for tasks of `cluster` (ARN order) and their scheduler snapshot;
+/// for `awsvpc` tasks only hosts that have a task subnet.
 pub(crate) fn pool_snapshot<'s>(
     region: &'s RegionState,
     cluster: &str,
     pool: &Pool,
+    awsvpc: bool,
 ) -> (Vec<&'s Arc<InstanceRecord>>, Vec<berth_scheduler::Instance>) {
     let records: Vec<&Arc<InstanceRecord>> = region
         .instances
         .values()
         .filter(|r| r.instance.status != InstanceStatus::Inactive && pool.offers(region, cluster, r))
+        .filter(|r| !awsvpc || r.task_subnet.is_some())
         .collect();
     let instances = records.iter().map(|r| candidate(region, r)).collect();
     (records, instances)
@@ -168,8 +171,12 @@ fn failures_of(rejections: Vec<(String, berth_scheduler::Rejection)>) -> impl It
 }
 
 fn no_address(host: &InstanceRecord) -> Failure {
+    let detail = match host.task_subnet {
+        Some(_) => "eni: the host's task subnet has no free address",
+        None => "eni: the host has no task subnet (every subnet of the server's --task-cidr pool is taken)",
+    };
     Failure {
-        detail: Some("eni: the host's task subnet has no free address".into()),
+        detail: Some(detail.into()),
         ..Failure::new(host.instance.container_instance_arn.clone(), "RESOURCE:ENI")
     }
 }
@@ -214,7 +221,7 @@ pub(crate) fn place_in(
         }
         None => {
             if launch == Launch::Ec2
-                && pool_snapshot(region, &cluster, &Pool { fargate: false, provider: None }).0.is_empty()
+                && pool_snapshot(region, &cluster, &Pool { fargate: false, provider: None }, false).0.is_empty()
             {
                 return Err(EcsError::invalid("No Container Instances were found in your cluster."));
             }
@@ -226,7 +233,8 @@ pub(crate) fn place_in(
                 }
             }
             for (pool, n) in batches {
-                let (hosts, mut snapshot) = pool_snapshot(region, &cluster, &pool);
+                let awsvpc = td.network_mode.as_deref() == Some("awsvpc");
+                let (hosts, mut snapshot) = pool_snapshot(region, &cluster, &pool, awsvpc);
                 let batch = Request { count: n, ..request.clone() };
                 for p in berth_scheduler::place(&batch, &mut snapshot) {
                     let mut t = new_task(&spec, &pool);

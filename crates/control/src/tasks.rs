@@ -88,7 +88,7 @@ impl Control {
             let region = state.region(&caller.region);
             let pool = crate::capacity::pools(region, &cluster, &request.group, &launch, 1).pop();
             let pool = pool.unwrap_or(crate::capacity::Pool { fargate: false, provider: None });
-            let (records, mut instances) = crate::launch::pool_snapshot(region, &cluster, &pool);
+            let (records, mut instances) = crate::launch::pool_snapshot(region, &cluster, &pool, false);
             let entries = berth_scheduler::plan(&request, &instances);
             let placements = berth_scheduler::place(&request, &mut instances)
                 .into_iter()
