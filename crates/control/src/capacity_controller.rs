@@ -20,6 +20,9 @@ use crate::{
 
 pub(crate) struct CapacityController;
 
+/// A pool's hosts (ARNs) and the scheduler's view of them, kept through one pass.
+type Snapshot = (Vec<String>, Vec<berth_scheduler::Instance>);
+
 /// The placement request for one waiting task.
 fn request_for(state: &State, region: &str, task: &berth_model::task::Task, pool: &Pool) -> Result<Request, EcsError> {
     let td = TaskDefinitionRef::parse(&task.task_definition_arn)?
@@ -63,10 +66,7 @@ impl Reconciler for CapacityController {
         let mut addresses = Addresses::default();
         // Snapshots per (cluster, pool), updated as tasks are placed in this pass.
         // (Hosts without a task subnet, past the pool's size, are left out for awsvpc tasks.)
-        let mut snapshots: std::collections::HashMap<
-            (String, Pool, bool),
-            (Vec<String>, Vec<berth_scheduler::Instance>),
-        > = Default::default();
+        let mut snapshots: std::collections::HashMap<(String, Pool, bool), Snapshot> = Default::default();
         for arn in &region.waiting {
             let Some(rec) = region.tasks.get(arn) else { continue };
             if rec.task.desired_status != DesiredStatus::Running {
