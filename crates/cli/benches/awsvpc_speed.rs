@@ -224,9 +224,14 @@ fn main() {
     for pid in std::fs::read_to_string(dir.path().join("pids")).unwrap_or_default().lines() {
         let _ = Command::new("kill").args(["-9", pid.trim()]).status();
     }
-    // Containers the killed agents left: the test image's, and the pause containers.
-    for c in docker_cli(&["ps", "-aq", "--filter", &format!("label={label}")]).lines().filter(|l| !l.is_empty()) {
-        let _ = Command::new("docker").args(["rm", "-f", c]).output();
+    // Containers the killed agents left: the test image's and the pause containers, in the
+    // bench's cluster and in the managed-scaling groups' clusters.
+    let clusters = std::iter::once(cluster.clone()).chain((0..GROUPS).map(|g| format!("{cluster}-{g}")));
+    for c in clusters {
+        let filter = format!("label=com.amazonaws.ecs.cluster={c}");
+        for id in docker_cli(&["ps", "-aq", "--filter", &filter]).lines().filter(|l| !l.is_empty()) {
+            let _ = Command::new("docker").args(["rm", "-f", id]).output();
+        }
     }
     for net in docker_cli(&["network", "ls", "-q", "--filter", "name=berth-tasks-"]).lines().filter(|l| !l.is_empty()) {
         let _ = Command::new("docker").args(["network", "rm", net]).output();
