@@ -2,7 +2,9 @@
 //! resolves them; the hosts each one offers; and which provider each new task goes to.
 
 use berth_model::{
-    capacity_provider::{is_fargate, next_provider, validate_strategy, CapacityProviderStrategyItem, LaunchType},
+    capacity_provider::{
+        is_fargate, next_provider, validate_strategy, CapacityProviderStrategyItem, LaunchType, FARGATE_PLATFORM_FAMILY,
+    },
     cluster::Cluster,
     container_instance::AUTO_SCALING_GROUP_ATTRIBUTE,
     network::NetworkConfiguration,
@@ -179,7 +181,7 @@ pub(crate) fn check_service_launch(
     let LaunchAsk { launch_type, strategy, network, platform_version, placement_given, daemon } = ask;
     let launch = resolve(cluster, launch_type, strategy)?;
     let fargate = launch.is_fargate();
-    let compat = if fargate { "FARGATE" } else { "EC2" };
+    let compat = LaunchType::of(fargate).as_str();
     if !td.compatibilities.iter().any(|c| c == compat) {
         return Err(EcsError::invalid(format!("Task definition does not support launch_type {compat}.")));
     }
@@ -197,14 +199,16 @@ pub(crate) fn check_service_launch(
     berth_model::network::validate_network_configuration(mode, fargate, network)?;
     crate::placement::check_platform(fargate, platform_version)?;
     Ok(match launch {
-        Launch::Ec2 => {
-            LaunchSettings { launch_type: "EC2".into(), network_configuration: network.cloned(), ..Default::default() }
-        }
+        Launch::Ec2 => LaunchSettings {
+            launch_type: LaunchType::Ec2.as_str().into(),
+            network_configuration: network.cloned(),
+            ..Default::default()
+        },
         Launch::Fargate => LaunchSettings {
-            launch_type: "FARGATE".into(),
+            launch_type: LaunchType::Fargate.as_str().into(),
             network_configuration: network.cloned(),
             platform_version: Some(platform_version.unwrap_or("LATEST").into()),
-            platform_family: Some("Linux".into()),
+            platform_family: Some(FARGATE_PLATFORM_FAMILY.into()),
             ..Default::default()
         },
         Launch::Strategy(strategy) => LaunchSettings {
@@ -212,7 +216,7 @@ pub(crate) fn check_service_launch(
             capacity_provider_strategy: strategy,
             network_configuration: network.cloned(),
             platform_version: fargate.then(|| platform_version.unwrap_or("LATEST").into()),
-            platform_family: fargate.then(|| "Linux".into()),
+            platform_family: fargate.then(|| FARGATE_PLATFORM_FAMILY.into()),
         },
     })
 }

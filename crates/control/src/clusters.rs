@@ -85,7 +85,7 @@ pub(crate) fn view(state: &State, caller: &Caller, c: &Cluster, include: Cluster
     // [running, pending] by [EC2, Fargate].
     let mut counts = [[0i64; 2]; 2];
     for t in tasks {
-        let fargate = usize::from(t.task.launch_type == "FARGATE");
+        let fargate = usize::from(t.task.launch_type == berth_model::capacity_provider::LaunchType::Fargate.as_str());
         match t.task.last() {
             TaskStatus::Running => counts[fargate][0] += 1,
             s if s < TaskStatus::Running => counts[fargate][1] += 1,

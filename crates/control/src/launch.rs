@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use berth_model::{
-    capacity_provider::FARGATE_PLATFORM_VERSION,
+    capacity_provider::{LaunchType, FARGATE_PLATFORM_FAMILY, FARGATE_PLATFORM_VERSION},
     container_instance::Attribute,
     ecs::RunTaskRequest,
     status::{DesiredStatus, HealthStatus, InstanceStatus, TaskStatus},
@@ -78,7 +78,7 @@ fn new_task(spec: &NewTask<'_>, pool: &Pool) -> TaskRecord {
         group: req.group.clone().unwrap_or_else(|| format!("family:{}", td.family)),
         health_status: HealthStatus::Unknown,
         last_status: TaskStatus::Provisioning,
-        launch_type: if pool.fargate { "FARGATE" } else { "EC2" }.into(),
+        launch_type: LaunchType::of(pool.fargate).as_str().into(),
         memory: Some(demand.memory.to_string()),
         overrides: req.overrides.clone().unwrap_or_default(),
         started_by: req.started_by.clone(),
@@ -93,7 +93,7 @@ fn new_task(spec: &NewTask<'_>, pool: &Pool) -> TaskRecord {
     }
     if pool.fargate {
         task.platform_version = Some(FARGATE_PLATFORM_VERSION.into());
-        task.platform_family = Some("Linux".into());
+        task.platform_family = Some(FARGATE_PLATFORM_FAMILY.into());
         task.ephemeral_storage = Some(EphemeralStorage { size_in_gib: 20 });
         task.attributes = vec![Attribute::new("ecs.cpu-architecture", fargate_architecture())];
     }

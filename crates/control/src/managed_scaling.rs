@@ -271,7 +271,7 @@ impl Control {
                     let req = UpdateContainerInstancesStateRequest {
                         cluster: Some(cluster.clone()),
                         container_instances: Some(hosts.clone()),
-                        status: Some("DRAINING".into()),
+                        status: Some(InstanceStatus::Draining.as_str().into()),
                     };
                     if let Err(e) = self.update_container_instances_state(&caller, req).await {
                         tracing::warn!(error = %e, "draining hosts before scale-in failed");

@@ -70,7 +70,7 @@ pub(crate) fn demand(td: &TaskDefinition, overrides: &TaskOverride) -> Result<De
 
 fn check_request(req: &RunTaskRequest, td: &TaskDefinition, launch: &Launch) -> Result<(), EcsError> {
     let fargate = launch.is_fargate();
-    let launch_type = if fargate { "FARGATE" } else { "EC2" };
+    let launch_type = berth_model::capacity_provider::LaunchType::of(fargate).as_str();
     if !td.compatibilities.iter().any(|c| c == launch_type) {
         return Err(EcsError::invalid(format!("Task definition does not support launch_type {launch_type}.")));
     }

@@ -16,6 +16,20 @@ status! {
     }
 }
 
+impl LaunchType {
+    /// FARGATE for Fargate, else EC2 (the two berth runs).
+    pub fn of(fargate: bool) -> LaunchType {
+        if fargate {
+            LaunchType::Fargate
+        } else {
+            LaunchType::Ec2
+        }
+    }
+}
+
+/// The platform family of Fargate's Linux tasks.
+pub const FARGATE_PLATFORM_FAMILY: &str = "Linux";
+
 /// Fargate's current platform version (what `LATEST` means).
 pub const FARGATE_PLATFORM_VERSION: &str = "1.4.0";
 /// The platform versions Fargate on Linux accepts.

@@ -65,7 +65,7 @@ pub struct LaunchSettings {
 impl LaunchSettings {
     /// Whether the tasks run on Fargate (by launch type or by Fargate providers).
     pub fn is_fargate(&self) -> bool {
-        self.launch_type == crate::capacity_provider::FARGATE
+        self.launch_type == crate::capacity_provider::LaunchType::Fargate.as_str()
             || self
                 .capacity_provider_strategy
                 .iter()
