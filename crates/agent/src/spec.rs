@@ -102,7 +102,7 @@ pub fn container_spec(
     let over = override_for(overrides, &name);
     let network_mode = match ctx.pause {
         Some(pause) => format!("container:{pause}"),
-        None => td.network_mode.clone().unwrap_or_else(|| "bridge".into()),
+        None => td.network_mode().to_string(),
     };
     // In another container's namespace, the engine takes no hostname, DNS or hosts
     // settings (ECS does not support them in awsvpc mode either).

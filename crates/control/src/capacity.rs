@@ -84,6 +84,9 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
+    /// The cluster's container instances (launch type EC2, no provider).
+    pub(crate) const EC2: Pool = Pool { fargate: false, provider: None };
+
     /// The pool a placed or waiting task belongs to, from its record.
     pub(crate) fn of_task(task: &berth_model::task::Task) -> Pool {
         let provider = task.capacity_provider_name.clone();
@@ -115,7 +118,7 @@ impl Pool {
 /// across its tasks; RunTask's across one call).
 pub(crate) fn pools(region: &RegionState, cluster: &str, group: &str, launch: &Launch, count: usize) -> Vec<Pool> {
     match launch {
-        Launch::Ec2 => vec![Pool { fargate: false, provider: None }; count],
+        Launch::Ec2 => vec![Pool::EC2; count],
         Launch::Fargate => vec![Pool { fargate: true, provider: None }; count],
         Launch::Strategy(strategy) => {
             let mut counts = vec![0i64; strategy.len()];
@@ -195,8 +198,7 @@ pub(crate) fn check_service_launch(
                 "Task placement constraints and strategies are not supported with the FARGATE launch type: Fargate places tasks itself.",
             ));
     }
-    let mode = td.network_mode.as_deref().unwrap_or("bridge");
-    berth_model::network::validate_network_configuration(mode, fargate, network)?;
+    berth_model::network::validate_network_configuration(td.network_mode(), fargate, network)?;
     crate::placement::check_platform(fargate, platform_version)?;
     Ok(match launch {
         Launch::Ec2 => LaunchSettings {

@@ -4,14 +4,14 @@
 
 use std::{sync::Arc, time::Duration};
 
-use berth_model::{status::DesiredStatus, EcsError};
+use berth_model::{container_instance::AVAILABILITY_ZONE_ATTRIBUTE, status::DesiredStatus, EcsError};
 use berth_scheduler::{Placement, Request, SpreadField, Strategy};
 
 use crate::{
     capacity::Pool,
     controller::{Action, Clock, Reconciler},
     launch::{place_on, pool_snapshot},
-    placement::{demand, placement_rules},
+    placement::{fargate_strategies, launch_demand, placement_rules},
     state::Change,
     task_definitions::TaskDefinitionRef,
     task_network::Addresses,
@@ -30,20 +30,12 @@ fn request_for(state: &State, region: &str, task: &berth_model::task::Task, pool
         .cloned()
         .ok_or_else(|| EcsError::Server(format!("the task definition of {} is missing", task.task_arn)))?;
     let (constraints, strategies) = if pool.fargate {
-        let spread = Strategy::Spread;
-        (
-            Vec::new(),
-            vec![spread(SpreadField::Attribute("ecs.availability-zone".into())), spread(SpreadField::Instance)],
-        )
+        (Vec::new(), fargate_strategies())
     } else {
-        placement_rules(&td, &[], &[], vec![Strategy::Spread(SpreadField::Attribute("ecs.availability-zone".into()))])?
+        let zone = SpreadField::Attribute(AVAILABILITY_ZONE_ATTRIBUTE.into());
+        placement_rules(&td, &[], &[], vec![Strategy::Spread(zone)])?
     };
-    let mut demand = demand(&td, &task.overrides)?;
-    if pool.fargate {
-        // Fargate hosts are berth's own: a definition's required attributes are ECS's
-        // promise about instances, which Fargate does not check.
-        demand.required_attributes.clear();
-    }
+    let demand = launch_demand(&td, &task.overrides, pool.fargate)?;
     Ok(Request { demand, group: task.group.clone(), count: 1, constraints, strategies, seed: 0 })
 }
 

@@ -106,7 +106,7 @@ impl Clock for ManualClock {
 
 /// How long a controller waits after a commit before its next round, so a burst of
 /// commits wakes it once.
-const COMMIT_DEBOUNCE: Duration = Duration::from_millis(20);
+pub(crate) const COMMIT_DEBOUNCE: Duration = Duration::from_millis(20);
 
 impl Control {
     /// One round of `reconciler` over its keys, each pass a write; the soonest requeue any

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use berth_model::{
     capacity_provider::{LaunchType, FARGATE_PLATFORM_FAMILY, FARGATE_PLATFORM_VERSION},
-    container_instance::Attribute,
+    container_instance::{Attribute, AVAILABILITY_ZONE_ATTRIBUTE},
     ecs::RunTaskRequest,
     status::{DesiredStatus, HealthStatus, InstanceStatus, TaskStatus},
     tag::Tag,
@@ -87,7 +87,7 @@ fn new_task(spec: &NewTask<'_>, pool: &Pool) -> TaskRecord {
         version: 1,
         ..Default::default()
     };
-    if td.network_mode.as_deref() == Some("awsvpc") {
+    if td.is_awsvpc() {
         let subnet = subnets_of(req).into_iter().next().unwrap_or_default();
         task.attachments.push(task_network::attachment(&subnet));
     }
@@ -134,8 +134,8 @@ pub(crate) fn place_on(
     } else {
         rec.task.container_instance_arn = Some(arn);
     }
-    rec.task.availability_zone =
-        host.instance.attributes.iter().find(|a| a.name == "ecs.availability-zone").and_then(|a| a.value.clone());
+    let zone = host.instance.attributes.iter().find(|a| a.name == AVAILABILITY_ZONE_ATTRIBUTE);
+    rec.task.availability_zone = zone.and_then(|a| a.value.clone());
     true
 }
 
@@ -199,12 +199,13 @@ pub(crate) fn place_in(
         Some(list) => {
             // StartTask: the caller chose the instances; only resources are checked.
             request.constraints.clear();
-            let pool = Pool { fargate: false, provider: None };
+            let pool = Pool::EC2;
             for reference in list {
                 match find_instance(region, &cluster, reference) {
                     None => failures.push(Failure::new(reference.clone(), "MISSING")),
                     Some(rec) if rec.instance.status == InstanceStatus::Inactive => {
-                        failures.push(Failure::new(rec.instance.container_instance_arn.clone(), "INACTIVE"))
+                        let reason = InstanceStatus::Inactive.as_str();
+                        failures.push(Failure::new(rec.instance.container_instance_arn.clone(), reason))
                     }
                     Some(host) => match berth_scheduler::check(&request, &candidate(region, host)) {
                         Ok(()) => {
@@ -220,9 +221,7 @@ pub(crate) fn place_in(
             }
         }
         None => {
-            if launch == Launch::Ec2
-                && pool_snapshot(region, &cluster, &Pool { fargate: false, provider: None }, false).0.is_empty()
-            {
+            if launch == Launch::Ec2 && pool_snapshot(region, &cluster, &Pool::EC2, false).0.is_empty() {
                 return Err(EcsError::invalid("No Container Instances were found in your cluster."));
             }
             let mut batches: Vec<(Pool, usize)> = Vec::new();
@@ -233,8 +232,7 @@ pub(crate) fn place_in(
                 }
             }
             for (pool, n) in batches {
-                let awsvpc = td.network_mode.as_deref() == Some("awsvpc");
-                let (hosts, mut snapshot) = pool_snapshot(region, &cluster, &pool, awsvpc);
+                let (hosts, mut snapshot) = pool_snapshot(region, &cluster, &pool, td.is_awsvpc());
                 let batch = Request { count: n, ..request.clone() };
                 for p in berth_scheduler::place(&batch, &mut snapshot) {
                     let mut t = new_task(&spec, &pool);

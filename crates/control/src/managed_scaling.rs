@@ -235,10 +235,12 @@ impl Control {
             let mut commits = control.commits();
             loop {
                 control.scale_once(&config).await;
+                // A burst of commits wakes it once, as it does the controllers.
                 tokio::select! {
                     _ = tokio::time::sleep(config.interval) => {}
-                    _ = commits.changed() => {}
+                    _ = commits.changed() => tokio::time::sleep(crate::controller::COMMIT_DEBOUNCE).await,
                 }
+                commits.borrow_and_update();
             }
         })
     }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use berth_model::{
+    container_instance::AVAILABILITY_ZONE_ATTRIBUTE,
     ecs::RunTaskRequest,
     placement::{PlacementConstraint, PlacementStrategy},
     status::TaskDefinitionStatus,
@@ -48,7 +49,7 @@ pub(crate) fn demand(td: &TaskDefinition, overrides: &TaskOverride) -> Result<De
             })
             .sum(),
     };
-    let mode = td.network_mode.as_deref().unwrap_or("bridge");
+    let mode = td.network_mode();
     let mut host_ports = Vec::new();
     for c in &td.container_definitions {
         for pm in &c.port_mappings {
@@ -74,8 +75,11 @@ fn check_request(req: &RunTaskRequest, td: &TaskDefinition, launch: &Launch) -> 
     if !td.compatibilities.iter().any(|c| c == launch_type) {
         return Err(EcsError::invalid(format!("Task definition does not support launch_type {launch_type}.")));
     }
-    let mode = td.network_mode.as_deref().unwrap_or("bridge");
-    berth_model::network::validate_network_configuration(mode, fargate, req.network_configuration.as_ref())?;
+    berth_model::network::validate_network_configuration(
+        td.network_mode(),
+        fargate,
+        req.network_configuration.as_ref(),
+    )?;
     check_platform(fargate, req.platform_version.as_deref())?;
     if fargate && (!req.placement_constraints.is_empty() || !req.placement_strategy.is_empty()) {
         return Err(EcsError::invalid(
@@ -181,6 +185,23 @@ pub(crate) fn placement_rules(
     Ok((parsed, chosen))
 }
 
+/// How Fargate places a group's tasks: spread over zones, then over hosts (it takes no
+/// constraints or strategies of the user's).
+pub(crate) fn fargate_strategies() -> Vec<Strategy> {
+    let zone = berth_scheduler::SpreadField::Attribute(AVAILABILITY_ZONE_ATTRIBUTE.into());
+    vec![Strategy::Spread(zone), Strategy::Spread(berth_scheduler::SpreadField::Instance)]
+}
+
+/// What one task needs from a host of its launch: [`demand`], where Fargate does not
+/// check a definition's required attributes (ECS's promises about instances).
+pub(crate) fn launch_demand(td: &TaskDefinition, overrides: &TaskOverride, fargate: bool) -> Result<Demand, EcsError> {
+    let mut d = demand(td, overrides)?;
+    if fargate {
+        d.required_attributes.clear();
+    }
+    Ok(d)
+}
+
 /// What RunTask and the dry-run plan both start from.
 pub(crate) struct Prepared {
     pub cluster: String,
@@ -207,20 +228,12 @@ pub(crate) fn prepare(
     check_request(req, &td, &launch)?;
     let overrides = req.overrides.clone().unwrap_or_default();
     let (constraints, strategies) = if launch.is_fargate() {
-        // Fargate spreads a group's tasks over zones, then over hosts.
-        let spread = |f| Strategy::Spread(f);
-        let zone = berth_scheduler::SpreadField::Attribute("ecs.availability-zone".into());
-        (Vec::new(), vec![spread(zone), spread(berth_scheduler::SpreadField::Instance)])
+        (Vec::new(), fargate_strategies())
     } else {
         placement_rules(&td, &req.placement_constraints, &req.placement_strategy, vec![Strategy::Random])?
     };
-    let mut demand = demand(&td, &overrides)?;
-    if launch.is_fargate() {
-        // Fargate does not check a definition's required attributes (instance promises).
-        demand.required_attributes.clear();
-    }
     let request = Request {
-        demand,
+        demand: launch_demand(&td, &overrides, launch.is_fargate())?,
         group: req.group.clone().unwrap_or_else(|| format!("family:{}", td.family)),
         count,
         constraints,

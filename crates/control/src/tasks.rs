@@ -87,7 +87,7 @@ impl Control {
             let Prepared { cluster, request, launch, .. } = prepare(state, caller, req, count as usize)?;
             let region = state.region(&caller.region);
             let pool = crate::capacity::pools(region, &cluster, &request.group, &launch, 1).pop();
-            let pool = pool.unwrap_or(crate::capacity::Pool { fargate: false, provider: None });
+            let pool = pool.unwrap_or(crate::capacity::Pool::EC2);
             let (records, mut instances) = crate::launch::pool_snapshot(region, &cluster, &pool, false);
             let entries = berth_scheduler::plan(&request, &instances);
             let placements = berth_scheduler::place(&request, &mut instances)

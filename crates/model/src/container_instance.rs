@@ -92,6 +92,9 @@ pub const MAX_CUSTOM_ATTRIBUTES: usize = 10;
 /// balancer targets of the `instance` type are connected to there).
 pub const HOST_ADDRESS_ATTRIBUTE: &str = "berth.host-address";
 
+/// The attribute placement spreads over by zone (ECS's built-in).
+pub const AVAILABILITY_ZONE_ATTRIBUTE: &str = "ecs.availability-zone";
+
 /// The attribute a host registers with to offer Fargate capacity (value `FARGATE`)
 /// instead of joining a cluster as a container instance.
 pub const CAPACITY_ATTRIBUTE: &str = "berth.capacity";

@@ -58,12 +58,12 @@ pub fn check_service_load_balancers(
                 "The container {name} did not have a container port {port} defined."
             )));
         }
-        let awsvpc = td.network_mode.as_deref() == Some("awsvpc");
+        let awsvpc = td.is_awsvpc();
         match tg.target_group.target_type {
             TargetType::Ip if !awsvpc => {
                 return Err(EcsError::invalid(format!(
                     "The provided target group {arn} has target type ip, which is incompatible with the {} network mode specified in the task definition.",
-                    td.network_mode.as_deref().unwrap_or("bridge")
+                    td.network_mode()
                 )));
             }
             TargetType::Instance if awsvpc => {

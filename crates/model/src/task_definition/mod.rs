@@ -249,6 +249,18 @@ pub struct HealthCheck {
     pub start_period: Option<i64>,
 }
 
+impl TaskDefinition {
+    /// The network mode, `bridge` when none was given (Linux's default).
+    pub fn network_mode(&self) -> &str {
+        self.network_mode.as_deref().unwrap_or("bridge")
+    }
+
+    /// Whether each task gets a network of its own (`awsvpc`).
+    pub fn is_awsvpc(&self) -> bool {
+        self.network_mode() == "awsvpc"
+    }
+}
+
 impl ContainerDefinition {
     /// `essential` defaults to true.
     pub fn is_essential(&self) -> bool {
