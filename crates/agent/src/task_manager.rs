@@ -308,11 +308,23 @@ impl<R: ContainerRuntime> TaskManager<R> {
             .map_err(|e| format!("ResourceInitializationError: {e}"))?;
         let spec = spec::container_spec(&self.ctx(), &self.td, &self.overrides, &def, env);
         let id = match self.runtime.create(&spec).await {
-            // A container of this name left over from an interrupted attempt: replace it.
-            Err(berth_runtime::RuntimeError::Conflict(_)) => {
-                let _ = self.runtime.remove(&spec.name).await;
-                self.runtime.create(&spec).await
-            }
+            // A container of this name left over from an interrupted attempt (a previous
+            // agent died while the engine still worked on its calls).
+            Err(berth_runtime::RuntimeError::Conflict(_)) => match self.leftover(&spec.name).await {
+                Some(id) => {
+                    // It already runs: it is this task's container; adopt it, never start a second.
+                    tracing::info!(task = %self.task_arn, container = %self.containers[i].name(), "adopted a container started before a restart");
+                    self.containers[i].id = Some(id);
+                    self.containers[i].status = TaskStatus::Running;
+                    return Ok(());
+                }
+                None => {
+                    if let Err(e) = self.runtime.remove(&spec.name).await {
+                        tracing::warn!(task = %self.task_arn, container = %self.containers[i].name(), error = %e, "removing a leftover container failed");
+                    }
+                    self.runtime.create(&spec).await
+                }
+            },
             other => other,
         }
         .map_err(|e| format!("CannotCreateContainerError: {e}"))?;
@@ -320,6 +332,14 @@ impl<R: ContainerRuntime> TaskManager<R> {
         self.runtime.start(&id).await.map_err(|e| format!("CannotStartContainerError: {e}"))?;
         self.containers[i].status = TaskStatus::Running;
         Ok(())
+    }
+
+    /// The id of the running container named `name` if it is this task's on this instance.
+    async fn leftover(&self, name: &str) -> Option<String> {
+        let status = self.runtime.inspect(name).await.ok().flatten()?;
+        let ours = status.labels.get(LABEL_TASK_ARN) == Some(&self.task_arn)
+            && status.labels.get(LABEL_INSTANCE) == Some(&self.instance_arn);
+        (ours && status.state == RunState::Running).then_some(status.id)
     }
 
     /// Reads every container's state from the engine.
@@ -418,11 +438,24 @@ impl<R: ContainerRuntime> TaskManager<R> {
     }
 
     async fn remove_all(&mut self) {
-        for c in &self.containers {
-            if let Some(id) = &c.id {
-                if let Err(e) = self.runtime.remove(id).await {
-                    tracing::warn!(task = %self.task_arn, error = %e, "removing a container failed");
+        // Every container labelled with the task on this instance, recorded or not: one a
+        // previous agent created but never recorded goes too.
+        let mut ids: Vec<String> = self.containers.iter().filter_map(|c| c.id.clone()).collect();
+        match self.runtime.list(LABEL_TASK_ARN, &self.task_arn).await {
+            Ok(found) => {
+                for s in found {
+                    let ours = s.labels.get(LABEL_INSTANCE) == Some(&self.instance_arn)
+                        && s.labels.get(LABEL_CONTAINER_NAME).map(String::as_str) != Some(PAUSE_CONTAINER);
+                    if ours && !ids.contains(&s.id) {
+                        ids.push(s.id);
+                    }
                 }
+            }
+            Err(e) => tracing::warn!(task = %self.task_arn, error = %e, "listing the task's containers failed"),
+        }
+        for id in &ids {
+            if let Err(e) = self.runtime.remove(id).await {
+                tracing::warn!(task = %self.task_arn, error = %e, "removing a container failed");
             }
         }
         for volume in spec::task_volumes(&self.ctx(), &self.td) {

@@ -75,6 +75,37 @@ async fn a_container_created_but_never_started_is_started_afresh_after_a_restart
     run.abort();
 }
 
+/// A previous agent's create and start reached the engine after the next agent looked for
+/// leftovers: the start finds the name taken by the task's running container and adopts it
+/// (no second container); once the task leaves, the container goes even if never recorded.
+#[tokio::test]
+async fn a_running_container_found_at_create_is_adopted_and_a_never_recorded_one_is_removed() {
+    let sim = Arc::new(SimRuntime::new());
+    sim.add_image("busybox");
+    let t = task();
+    let instance = "arn:aws:ecs:us-east-1:000000000000:container-instance/c/i1";
+    let ctx = TaskContext { cluster: "c", instance_arn: instance, task_arn: &t.task_arn, pause: None };
+    let def = &t.task_definition.container_definitions[0];
+    let left = spec::container_spec(&ctx, &t.task_definition, &t.overrides, def, Vec::new());
+    let network = Arc::new(TaskNetwork::new(instance));
+    let mut m = manager(&sim, &network, &t);
+    m.adopt().await;
+    let late = sim.create(&left).await.unwrap();
+    sim.start(&late).await.unwrap();
+    m.advance_start().await;
+    let mine = sim.list(LABEL_TASK_ARN, &t.task_arn).await.unwrap();
+    assert_eq!(mine.len(), 1, "a second container was created: {mine:?}");
+    assert_eq!(m.containers[0].id.as_deref(), Some(late.as_str()));
+    assert_eq!(m.phase, Phase::Running);
+
+    // A container the manager never recorded (another copy by a dead agent) goes too.
+    let mut stray = left.clone();
+    stray.name.push_str("-stray");
+    sim.create(&stray).await.unwrap();
+    m.remove_all().await;
+    assert!(sim.list(LABEL_TASK_ARN, &t.task_arn).await.unwrap().is_empty(), "containers were left behind");
+}
+
 /// An awsvpc task: a pause container with the task's address on the host's task network,
 /// the task's containers in its namespace; all of it, network included, gone once the
 /// task leaves the instance.
