@@ -13,6 +13,8 @@ pub enum ApiError {
     Auth(#[from] AuthError),
     #[error(transparent)]
     Ecr(#[from] berth_registry::EcrError),
+    #[error(transparent)]
+    Discovery(#[from] berth_model::discovery::DiscoveryError),
     #[error("Operation '{0}' is not supported.")]
     UnknownOperation(String),
     #[error("The request body is larger than {0} bytes.")]
@@ -27,6 +29,7 @@ impl ApiError {
             ApiError::Ecs(e) => e.code(),
             ApiError::Auth(e) => e.code(),
             ApiError::Ecr(e) => e.code,
+            ApiError::Discovery(e) => e.code,
             ApiError::UnknownOperation(_) => "UnknownOperationException",
             ApiError::TooLarge(_) => "SerializationException",
             ApiError::BodyTimeout => "RequestTimeoutException",
@@ -38,6 +41,7 @@ impl ApiError {
             ApiError::Ecs(e) => e.http_status(),
             ApiError::Auth(e) => e.http_status(),
             ApiError::Ecr(e) => e.http_status(),
+            ApiError::Discovery(e) => e.status,
             ApiError::UnknownOperation(_) => 400,
             ApiError::TooLarge(_) => 413,
             ApiError::BodyTimeout => 408,
@@ -46,6 +50,9 @@ impl ApiError {
 
     /// The JSON error document.
     pub fn body(&self) -> Vec<u8> {
+        if let ApiError::Discovery(e) = self {
+            return e.body();
+        }
         serde_json::to_vec(&serde_json::json!({ "__type": self.code(), "message": self.to_string() }))
             .expect("error bodies serialize")
     }

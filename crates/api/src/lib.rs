@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod berth;
 pub mod body;
+pub mod discovery;
 pub mod ecs;
 pub mod elb;
 pub mod error;

@@ -117,6 +117,13 @@ async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError> 
         }
         return Ok(Reply::from(api.registry.ecr(&scope.region, operation, &body).await?));
     }
+    if let Some(operation) = target.strip_prefix(berth_model::discovery::TARGET_PREFIX) {
+        if scope.service != "servicediscovery" {
+            return Err(sigv4::AuthError::WrongService("servicediscovery".into()).into());
+        }
+        let caller = Caller { region: scope.region, account: api.account.clone() };
+        return Ok(Reply::from(crate::discovery::dispatch(&api.control, &caller, operation, &body).await?));
+    }
     let ecs = target.strip_prefix(ECS_PREFIX);
     let berth = target.strip_prefix(crate::berth::TARGET_PREFIX);
     if ecs.is_none() && berth.is_none() {

@@ -147,7 +147,15 @@ pub struct ServerArgs {
     /// targets on other hosts are reachable (needs root and `ip`).
     #[arg(long)]
     task_routes: bool,
+    /// Where the DNS server for Cloud Map namespaces listens, UDP and TCP (port 53, so
+    /// containers can use it). When the default cannot be bound (the port is taken or
+    /// berth is not root), it runs on a free loopback port instead; the address in use is
+    /// printed at start. `off` runs no DNS server.
+    #[arg(long, default_value = DEFAULT_DNS_LISTEN)]
+    dns_listen: String,
 }
+
+const DEFAULT_DNS_LISTEN: &str = "0.0.0.0:53";
 
 fn main() {
     // A user's mistake is one clear line, whatever RUST_BACKTRACE says; bugs still panic.

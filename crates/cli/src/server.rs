@@ -49,6 +49,14 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
     }
     config.managed_scaling.scale_in_idle = Duration::from_secs(args.scale_in_idle_secs);
     config.task_routes = args.task_routes;
+    if args.dns_listen != "off" {
+        let listen = args
+            .dns_listen
+            .parse()
+            .with_context(|| format!("--dns-listen '{}' is not ADDRESS:PORT", args.dns_listen))?;
+        config.dns_listen = Some(listen);
+        config.dns_fallback = args.dns_listen == crate::DEFAULT_DNS_LISTEN;
+    }
     let mut server = Server::start(config).await?;
     let endpoint = server.endpoint();
     let registry_host = server.registry_host().to_string();
@@ -62,6 +70,9 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
         args.region
     );
     println!("  aws --endpoint-url {endpoint} ecs list-clusters");
+    if let Some(dns) = server.dns_addr() {
+        println!("DNS for Cloud Map namespaces at {dns} (UDP and TCP); try: dig @{} -p {} NAME", dns.ip(), dns.port());
+    }
     println!("Registry (ECR) at {registry_host}:");
     println!(
         "  aws --endpoint-url {endpoint} ecr get-login-password | docker login --username AWS --password-stdin {registry_host}"

@@ -64,6 +64,11 @@ pub enum Change {
         region: String,
         change: crate::elb::ElbChange,
     },
+    /// A Cloud Map namespace, service, instance or operation.
+    Discovery {
+        region: String,
+        change: crate::discovery::DiscoveryChange,
+    },
     /// An account setting; `None` deletes it.
     Setting {
         region: String,
@@ -137,6 +142,7 @@ impl Change {
                 Mutation::Put { kind: TAGS, key: format!("{region}/{arn}"), value: json(tags.as_ref()) }
             }
             Change::Elb { region, change } => change.to_mutation(region),
+            Change::Discovery { region, change } => change.to_mutation(region),
             Change::CapacityProvider { region, provider } => Mutation::Put {
                 kind: CAPACITY_PROVIDER,
                 key: format!("{region}/{}", provider.name),
@@ -158,6 +164,9 @@ impl Change {
         let err = |e: serde_json::Error| e.to_string();
         if let Some(change) = crate::elb::ElbChange::decode(r) {
             return Ok(Change::Elb { region, change: change.map_err(err)? });
+        }
+        if let Some(change) = crate::discovery::DiscoveryChange::decode(r) {
+            return Ok(Change::Discovery { region, change: change.map_err(err)? });
         }
         Ok(match r.kind.as_str() {
             CLUSTER => Change::Cluster { region, cluster: Arc::new(serde_json::from_slice(&r.value).map_err(err)?) },

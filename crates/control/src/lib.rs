@@ -15,6 +15,7 @@ mod capacity_providers;
 mod change;
 mod clusters;
 pub mod controller;
+pub mod discovery;
 pub mod elb;
 mod health;
 mod instances;

@@ -104,6 +104,8 @@ pub struct RegionState {
     pub attribute_maps: HashMap<String, Arc<HashMap<String, Option<String>>>>,
     /// Load balancers, target groups, listeners and rules.
     pub elb: crate::elb::ElbState,
+    /// Cloud Map namespaces, services, instances and operations.
+    pub discovery: crate::discovery::DiscoveryState,
     /// Tasks waiting for capacity: not STOPPED and on no host yet (derived from `tasks`).
     pub waiting: BTreeSet<String>,
     /// Capacity providers by name (FARGATE and FARGATE_SPOT are implicit).
@@ -325,6 +327,7 @@ impl State {
                 }
             }
             Change::Elb { region, change } => change.apply(&mut self.region_mut(region).elb),
+            Change::Discovery { region, change } => change.apply(&mut self.region_mut(region).discovery),
             Change::CapacityProvider { region, provider } => {
                 self.region_mut(region).capacity_providers.insert(provider.name.clone(), provider.clone());
             }

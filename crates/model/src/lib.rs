@@ -8,6 +8,7 @@ pub mod berth;
 pub mod capacity_provider;
 pub mod cluster;
 pub mod container_instance;
+pub mod discovery;
 pub mod ecr;
 pub mod ecs;
 pub mod elb;

@@ -187,7 +187,12 @@ impl ContainerRuntime for SimRuntime {
 
     async fn inspect(&self, id: &str) -> Result<Option<ContainerStatus>> {
         // By id or by name, as the engine takes either.
-        Ok(self.lock().containers.iter().find(|(key, c)| *key == id || c.status.name == id).map(|(_, c)| c.status.clone()))
+        Ok(self
+            .lock()
+            .containers
+            .iter()
+            .find(|(key, c)| *key == id || c.status.name == id)
+            .map(|(_, c)| c.status.clone()))
     }
 
     async fn list(&self, key: &str, value: &str) -> Result<Vec<ContainerStatus>> {

@@ -51,6 +51,11 @@ pub struct ServerConfig {
     /// Route every host's awsvpc task subnet to the host (so `ip` targets of the load
     /// balancer on this host reach tasks on other hosts).
     pub task_routes: bool,
+    /// Where the DNS server for Cloud Map namespaces listens (UDP and TCP); `None` runs none.
+    pub dns_listen: Option<SocketAddr>,
+    /// When `dns_listen` cannot be bound: run the DNS server on a free loopback port
+    /// instead (the default address) or fail (an address the operator chose).
+    pub dns_fallback: bool,
 }
 
 impl ServerConfig {
@@ -73,6 +78,8 @@ impl ServerConfig {
             task_pool: berth_model::network::SubnetPool::default(),
             managed_scaling: Default::default(),
             task_routes: false,
+            dns_listen: None,
+            dns_fallback: false,
         }
     }
 }
@@ -91,6 +98,8 @@ pub enum ServerError {
     Registry(String),
     #[error("listening on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("DNS server on {addr}: {source}")]
+    Dns { addr: SocketAddr, source: std::io::Error },
     #[error("no credential configured")]
     NoCredential,
 }
@@ -181,6 +190,45 @@ fn follow_plan(control: Control, lb: Arc<berth_lb::DataPlane>) -> JoinHandle<()>
     })
 }
 
+/// Starts the DNS server and keeps its zones current with every commit.
+async fn start_dns(
+    control: &Control,
+    config: &ServerConfig,
+) -> Result<Option<(Arc<berth_dns::DnsServer>, JoinHandle<()>)>, ServerError> {
+    let Some(listen) = config.dns_listen else { return Ok(None) };
+    let upstreams = berth_dns::host_resolvers();
+    let dns = match berth_dns::DnsServer::start(berth_dns::DnsConfig { listen, upstreams: upstreams.clone() }).await {
+        Ok(dns) => dns,
+        Err(e) if config.dns_fallback => {
+            let fallback = SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), 0);
+            tracing::warn!(%listen, error = %e, "cannot serve DNS there; serving it on a free loopback port instead");
+            berth_dns::DnsServer::start(berth_dns::DnsConfig { listen: fallback, upstreams })
+                .await
+                .map_err(|source| ServerError::Dns { addr: fallback, source })?
+        }
+        Err(source) => return Err(ServerError::Dns { addr: listen, source }),
+    };
+    let dns = Arc::new(dns);
+    let follower = {
+        let (control, dns) = (control.clone(), dns.clone());
+        tokio::spawn(async move {
+            let mut commits = control.commits();
+            let mut last = None;
+            loop {
+                let plan = control.dns_plan();
+                if last.as_ref() != Some(&plan) {
+                    dns.apply(&plan);
+                    last = Some(plan);
+                }
+                if commits.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    Ok(Some((dns, follower)))
+}
+
 /// A started server.
 pub struct Server {
     addr: SocketAddr,
@@ -190,6 +238,7 @@ pub struct Server {
     registry: Registry,
     stop: Option<oneshot::Sender<()>>,
     lb: Arc<berth_lb::DataPlane>,
+    dns: Option<Arc<berth_dns::DnsServer>>,
     serving: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
     _lock: DataDirLock,
@@ -233,7 +282,8 @@ impl Server {
         .map_err(ServerError::Registry)?;
         drop(records);
         let lb = start_load_balancer(&control, &config);
-        let background = vec![
+        let dns = start_dns(&control, &config).await?;
+        let mut background = vec![
             registry.spawn_maintenance(config.registry_maintenance_interval),
             control.spawn_instance_health(config.health),
             control.spawn_service_controller(config.service_controller),
@@ -243,6 +293,10 @@ impl Server {
             tokio::spawn(follow_task_routes(control.clone(), config.task_routes)),
             follow_plan(control.clone(), lb.clone()),
         ];
+        let dns = dns.map(|(server, follower)| {
+            background.push(follower);
+            server
+        });
         if config.accept_any_credentials {
             tracing::warn!("accepting any well-formed signature, whatever its secret: do not expose this server");
         }
@@ -269,6 +323,7 @@ impl Server {
             registry,
             stop: Some(stop),
             lb,
+            dns,
             serving,
             background,
             _lock: lock,
@@ -311,6 +366,12 @@ impl Server {
         }
         // Close every load balancer listener and stop the health checks.
         self.lb.apply(&Default::default());
+        self.dns = None;
+    }
+
+    /// Where the DNS server answers (UDP and TCP), if it runs.
+    pub fn dns_addr(&self) -> Option<SocketAddr> {
+        self.dns.as_ref().map(|d| d.local_addr())
     }
 
     /// The load balancer data plane.

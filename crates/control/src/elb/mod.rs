@@ -3,7 +3,7 @@
 //! data plane (the `berth-lb` crate) is handed the [`plan`] derived from them and reports
 //! what it sees back into the [`HealthBook`]. [`drain`] finishes deregistrations.
 
-mod common;
+pub(crate) mod common;
 pub mod drain;
 pub mod ecs;
 mod listeners;

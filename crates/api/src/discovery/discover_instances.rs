@@ -1,0 +1,10 @@
+//! DiscoverInstances.
+
+use berth_control::{Caller, Control};
+use berth_model::discovery::DiscoveryError;
+
+use super::{decode, reply};
+
+pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, DiscoveryError> {
+    reply(&control.discover_instances(caller, decode(body)?)?)
+}

@@ -1,0 +1,10 @@
+//! GetService.
+
+use berth_control::{Caller, Control};
+use berth_model::discovery::DiscoveryError;
+
+use super::{decode, reply};
+
+pub fn handle(control: &Control, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, DiscoveryError> {
+    reply(&control.get_discovery_service(caller, decode(body)?)?)
+}

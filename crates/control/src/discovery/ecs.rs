@@ -1,0 +1,1 @@
+//! ECS services with `serviceRegistries`: their tasks registered in Cloud Map.
