@@ -153,6 +153,10 @@ pub struct ServerArgs {
     /// printed at start. `off` runs no DNS server.
     #[arg(long, default_value = DEFAULT_DNS_LISTEN)]
     dns_listen: String,
+    /// The longest a service's task, once deregistered from Cloud Map, waits for its DNS
+    /// records' TTL to pass before it is stopped (so clients stop resolving it first).
+    #[arg(long, default_value_t = 10)]
+    dns_drain_max_secs: u64,
 }
 
 const DEFAULT_DNS_LISTEN: &str = "0.0.0.0:53";

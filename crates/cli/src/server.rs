@@ -31,6 +31,7 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
     };
     config.service_controller = ServiceControllerConfig {
         settle: Duration::from_millis(args.task_settle_ms),
+        dns_drain_max: Duration::from_secs(args.dns_drain_max_secs),
         ..ServiceControllerConfig::default()
     };
     config.connections.max_connections = args.max_connections;

@@ -186,6 +186,7 @@ impl Control {
             // Validate placement now rather than on every reconcile.
             crate::placement::placement_rules(&td, &req.placement_constraints, &req.placement_strategy, Vec::new())?;
             crate::elb::ecs::check_service_load_balancers(region, &td, &req.load_balancers)?;
+            crate::discovery::ecs::check_service_registries(region, &td, &req.service_registries)?;
             let arn = service_arn(&caller.region, &caller.account, &cluster, &name);
             let mut service = Service {
                 service_arn: arn.clone(),
@@ -201,6 +202,7 @@ impl Control {
                 placement_strategy: req.placement_strategy,
                 health_check_grace_period_seconds: req.health_check_grace_period_seconds,
                 load_balancers: req.load_balancers,
+                service_registries: req.service_registries,
                 scheduling_strategy: strategy,
                 deployment_controller: serde_json::json!({"type": "ECS"}),
                 created_by: Some(caller.principal_arn()),
@@ -286,7 +288,13 @@ impl Control {
                 None => None,
             };
             let td_changed = new_td.as_ref().is_some_and(|t| *t != s.task_definition);
-            let lbs_changed = req.load_balancers.as_ref().is_some_and(|l| *l != s.load_balancers);
+            let lbs_changed = req.load_balancers.as_ref().is_some_and(|l| *l != s.load_balancers)
+                || req.service_registries.as_ref().is_some_and(|r| *r != s.service_registries);
+            if let Some(registries) = &req.service_registries {
+                let td = runnable_definition(region, new_td.as_deref().unwrap_or(&s.task_definition))?;
+                crate::discovery::ecs::check_service_registries(region, &td, registries)?;
+                s.service_registries = registries.clone();
+            }
             if let Some(lbs) = &req.load_balancers {
                 let td = runnable_definition(region, new_td.as_deref().unwrap_or(&s.task_definition))?;
                 crate::elb::ecs::check_service_load_balancers(region, &td, lbs)?;

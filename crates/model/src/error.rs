@@ -30,6 +30,8 @@ pub enum EcsError {
     #[error("Service was not ACTIVE.")]
     ServiceNotActive,
     #[error("{0}")]
+    NamespaceNotFound(String),
+    #[error("{0}")]
     Server(String),
 }
 
@@ -49,6 +51,7 @@ impl EcsError {
             EcsError::ResourceInUse(_) => "ResourceInUseException",
             EcsError::ServiceNotFound => "ServiceNotFoundException",
             EcsError::ServiceNotActive => "ServiceNotActiveException",
+            EcsError::NamespaceNotFound(_) => "NamespaceNotFoundException",
             EcsError::Server(_) => "ServerException",
         }
     }

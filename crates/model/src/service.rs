@@ -14,7 +14,7 @@ pub struct Service {
     #[serde(default)]
     pub load_balancers: Vec<LoadBalancer>,
     #[serde(default)]
-    pub service_registries: Vec<serde_json::Value>,
+    pub service_registries: Vec<ServiceRegistry>,
     pub status: crate::status::ServiceStatus,
     pub desired_count: i64,
     pub running_count: i64,
@@ -81,6 +81,21 @@ pub struct LoadBalancer {
     pub target_group_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub load_balancer_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_port: Option<i64>,
+}
+
+/// A Cloud Map service a service's tasks are registered in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceRegistry {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry_arn: Option<String>,
+    /// The SRV port of awsvpc tasks (instead of containerName/containerPort).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -22,6 +22,7 @@ mod list_attributes;
 mod list_clusters;
 mod list_container_instances;
 mod list_services;
+mod list_services_by_namespace;
 mod list_tags_for_resource;
 mod list_task_definition_families;
 mod list_task_definitions;
@@ -101,6 +102,7 @@ pub async fn dispatch(
         "DeleteService" => delete_service::handle(control, caller, body).await,
         "DescribeServices" => describe_services::handle(control, caller, body),
         "ListServices" => list_services::handle(control, caller, body),
+        "ListServicesByNamespace" => list_services_by_namespace::handle(control, caller, body),
         "CreateCapacityProvider" => create_capacity_provider::handle(control, caller, body).await,
         "UpdateCapacityProvider" => update_capacity_provider::handle(control, caller, body).await,
         "DeleteCapacityProvider" => delete_capacity_provider::handle(control, caller, body).await,

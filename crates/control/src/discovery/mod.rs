@@ -12,4 +12,5 @@ pub mod plan;
 mod services;
 mod state;
 
+pub(crate) use instances::{deregister, register, set_health};
 pub use state::{DiscoveryChange, DiscoveryState, InstanceRecord, ServiceRecord};

@@ -57,9 +57,11 @@ impl Control {
                                 }
                             }
                         }
-                        other => return Err(DiscoveryError::invalid_input(format!(
+                        other => {
+                            return Err(DiscoveryError::invalid_input(format!(
                             "Filter name '{other}' must be one of NAMESPACE_ID, SERVICE_ID, STATUS, TYPE, UPDATE_DATE"
-                        ))),
+                        )))
+                        }
                     };
                 }
                 if keep {

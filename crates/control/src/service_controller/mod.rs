@@ -11,6 +11,7 @@ mod breaker;
 mod daemon;
 mod pass;
 mod progress;
+mod registries;
 mod replicas;
 mod targets;
 
@@ -40,11 +41,18 @@ pub struct ServiceControllerConfig {
     pub settle: Duration,
     /// The resync period; passes also run after every commit.
     pub interval: Duration,
+    /// The longest a task deregistered from Cloud Map waits (for its records' TTL) before
+    /// it is stopped.
+    pub dns_drain_max: Duration,
 }
 
 impl Default for ServiceControllerConfig {
     fn default() -> Self {
-        ServiceControllerConfig { settle: Duration::from_secs(1), interval: Duration::from_millis(500) }
+        ServiceControllerConfig {
+            settle: Duration::from_secs(1),
+            interval: Duration::from_millis(500),
+            dns_drain_max: Duration::from_secs(10),
+        }
     }
 }
 
@@ -145,8 +153,13 @@ pub(crate) fn reconcile(
         registered: Default::default(),
         deregistered: Default::default(),
         draining: 0,
+        account: caller.account.clone(),
+        registries: svc.service_registries.clone(),
+        dns_drain_max: config.dns_drain_max,
+        requeue: None,
     };
     targets::sync(&mut pass, &mut svc, changes);
+    registries::sync(&mut pass, &svc, &rec.cluster, changes);
 
     // Unhealthy tasks are replaced (after the grace period).
     let grace = svc.health_check_grace_period_seconds.unwrap_or(0) as f64;
@@ -184,7 +197,12 @@ pub(crate) fn reconcile(
     let edits = std::mem::take(&mut pass.edits);
     edits.flush(region, changes);
 
-    let next = until_next_settle(&pass.tasks, config, now).map_or(Action::Done, Action::RequeueAfter);
+    let settle = until_next_settle(&pass.tasks, config, now);
+    let next = match (settle, pass.requeue) {
+        (Some(a), Some(b)) => Action::RequeueAfter(a.min(b)),
+        (Some(a), None) | (None, Some(a)) => Action::RequeueAfter(a),
+        (None, None) => Action::Done,
+    };
     if svc != rec.service || last_completed != rec.last_completed {
         for d in &mut svc.deployments {
             if d != rec.service.deployments.iter().find(|x| x.id == d.id).unwrap_or(d) {
@@ -220,3 +238,6 @@ mod lb_tests;
 
 #[cfg(test)]
 mod props;
+
+#[cfg(test)]
+mod discovery_tests;

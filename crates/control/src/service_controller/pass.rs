@@ -81,6 +81,13 @@ pub(super) struct Pass<'a> {
     pub(super) deregistered: HashMap<String, usize>,
     /// Tasks this pass began draining.
     pub(super) draining: usize,
+    /// The service's account, its Cloud Map registries, and the longest a stopped task
+    /// waits for resolvers to forget it.
+    pub(super) account: String,
+    pub(super) registries: Vec<berth_model::service::ServiceRegistry>,
+    pub(super) dns_drain_max: std::time::Duration,
+    /// When the service needs another look (a DEACTIVATING task's DNS wait).
+    pub(super) requeue: Option<std::time::Duration>,
 }
 
 impl<'a> Pass<'a> {
@@ -128,10 +135,16 @@ impl<'a> Pass<'a> {
             .is_some_and(|i| i.instance.status == InstanceStatus::Draining)
     }
 
-    /// Stops a task; one registered in target groups is deregistered first and stays
-    /// DEACTIVATING (running) until its targets drained.
+    /// Asks for another look at the service within `after`.
+    pub(super) fn requeue_within(&mut self, after: std::time::Duration) {
+        self.requeue = Some(self.requeue.map_or(after, |r| r.min(after)));
+    }
+
+    /// Stops a task; one registered in target groups or in Cloud Map is deregistered
+    /// first and stays DEACTIVATING (running) until its targets drained and resolvers had
+    /// time to forget it.
     pub(super) fn stop(&mut self, t: &TaskRecord, reason: &str, changes: &mut Vec<Change>) {
-        let mut drained_now = false;
+        let mut drained_now = super::registries::release(self, t, changes);
         for (key, draining) in registered_targets_of(self.r, &t.task) {
             if !draining && self.edits.deregister(self.r, &key, self.now) {
                 *self.deregistered.entry(key.target_group_arn.clone()).or_default() += 1;

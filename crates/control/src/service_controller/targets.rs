@@ -27,8 +27,12 @@ pub(super) fn sync(pass: &mut Pass, svc: &mut Service, changes: &mut Vec<Change>
                 }
             }
         } else if last == TaskStatus::Deactivating {
-            // Drained once none of its registrations is left.
-            if registered_targets_of(pass.r, &t.task).is_empty() {
+            // Drained once none of its registrations is left and DNS had its time.
+            let dns_wait = super::registries::released(pass, t);
+            if let Some(wait) = dns_wait {
+                pass.requeue_within(wait);
+            }
+            if registered_targets_of(pass.r, &t.task).is_empty() && dns_wait.is_none() {
                 let mut next = t.as_ref().clone();
                 next.task.last_status = TaskStatus::Stopping;
                 next.task.version += 1;

@@ -103,6 +103,7 @@ operations! {
     DeleteService: DeleteServiceRequest => ServiceResponse;
     DescribeServices: DescribeServicesRequest => DescribeServicesResponse;
     ListServices: ListServicesRequest => ListServicesResponse;
+    ListServicesByNamespace: ListServicesByNamespaceRequest => ListServicesResponse;
     CreateCapacityProvider: crate::capacity_provider::CreateCapacityProviderRequest => crate::capacity_provider::CapacityProviderResponse;
     UpdateCapacityProvider: crate::capacity_provider::UpdateCapacityProviderRequest => crate::capacity_provider::CapacityProviderResponse;
     DeleteCapacityProvider: crate::capacity_provider::DeleteCapacityProviderRequest => crate::capacity_provider::CapacityProviderResponse;

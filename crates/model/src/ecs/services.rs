@@ -41,6 +41,8 @@ pub struct CreateServiceRequest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub load_balancers: Vec<LoadBalancer>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_registries: Vec<crate::service::ServiceRegistry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub propagate_tags: Option<String>,
@@ -77,6 +79,8 @@ pub struct UpdateServiceRequest {
     pub health_check_grace_period_seconds: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub load_balancers: Option<Vec<LoadBalancer>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_registries: Option<Vec<crate::service::ServiceRegistry>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capacity_provider_strategy: Option<Vec<crate::capacity_provider::CapacityProviderStrategyItem>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -127,3 +131,14 @@ pub struct ListServicesRequest {
 }
 
 page_response!(ListServicesResponse, service_arns: String);
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListServicesByNamespaceRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<i64>,
+}
