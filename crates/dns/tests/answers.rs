@@ -39,7 +39,8 @@ fn plan_with_ids(zone: &str, service: &str, addresses: &[&str], policy: RoutingP
         .enumerate()
         .map(|(i, ip)| Instance {
             id: format!("{id_prefix}{i}"),
-            attributes: [(INSTANCE_IPV4.to_string(), ip.to_string()), (INSTANCE_PORT.to_string(), "8080".into())].into(),
+            attributes: [(INSTANCE_IPV4.to_string(), ip.to_string()), (INSTANCE_PORT.to_string(), "8080".into())]
+                .into(),
             ..Default::default()
         })
         .collect();
@@ -116,7 +117,10 @@ async fn answers_a_srv_and_soa_over_udp_and_tcp_and_says_what_does_not_exist() {
 
     let missing = udp(addr, &query("nope.shop.local.", Rt::A)).await;
     assert_eq!(missing.metadata.response_code, ResponseCode::NXDomain);
-    assert!(matches!(&missing.authorities[..], [r] if matches!(&r.data, RData::SOA(s) if s.minimum == 1)), "short negative TTL");
+    assert!(
+        matches!(&missing.authorities[..], [r] if matches!(&r.data, RData::SOA(s) if s.minimum == 1)),
+        "short negative TTL"
+    );
     let nodata = udp(addr, &query("api.shop.local.", Rt::AAAA)).await;
     assert_eq!((nodata.metadata.response_code, nodata.answers.len()), (ResponseCode::NoError, 0));
 

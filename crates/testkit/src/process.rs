@@ -13,6 +13,8 @@ pub struct BerthProcess {
     child: Child,
     pub endpoint: String,
     pub data_dir: PathBuf,
+    /// The DNS server's address, once the server printed it.
+    dns: std::sync::Arc<std::sync::Mutex<Option<std::net::SocketAddr>>>,
 }
 
 impl BerthProcess {
@@ -42,9 +44,12 @@ impl BerthProcess {
     }
 
     fn spawn_on(binary: &Path, mode: &str, data_dir: &Path, listen: &str, extra: &[&str]) -> BerthProcess {
+        // Tests run servers side by side: each gets its own DNS port unless one is asked for.
+        let dns_flags: &[&str] = if extra.contains(&"--dns-listen") { &[] } else { &["--dns-listen", "127.0.0.1:0"] };
         let mut child = Command::new(binary)
             .args([mode, "--listen", listen, "--data-dir"])
             .arg(data_dir)
+            .args(dns_flags)
             .args(extra)
             .env("BERTH_LOG", "warn")
             .stdout(Stdio::piped())
@@ -53,15 +58,33 @@ impl BerthProcess {
             .expect("spawn berth");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
+        let dns = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let dns_seen = dns.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(endpoint) = line.split("listening on ").nth(1) {
                     let _ = tx.send(endpoint.trim().to_string());
                 }
+                let printed = line.strip_prefix("DNS for Cloud Map namespaces at ").and_then(|r| r.split(' ').next());
+                if let Some(addr) = printed.and_then(|a| a.parse().ok()) {
+                    *dns_seen.lock().unwrap() = Some(addr);
+                }
             }
         });
         let endpoint = rx.recv_timeout(Duration::from_secs(30)).expect("berth printed its endpoint");
-        BerthProcess { child, endpoint, data_dir: data_dir.to_path_buf() }
+        BerthProcess { child, endpoint, data_dir: data_dir.to_path_buf(), dns }
+    }
+
+    /// Where the server's DNS server answers (UDP and TCP), as it printed at start.
+    pub fn dns_addr(&self) -> std::net::SocketAddr {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(addr) = *self.dns.lock().unwrap() {
+                return addr;
+            }
+            assert!(std::time::Instant::now() < deadline, "berth printed no DNS address");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The `[berth]` credential the server generated.
@@ -78,14 +101,23 @@ impl BerthProcess {
     /// Runs an aws CLI (`cli`) against this server in `region` with its generated
     /// credentials, JSON output and no pager or user configuration.
     pub fn aws(&self, cli: &Path, region: &str, args: &[&str]) -> std::process::Output {
+        self.aws_at(cli, &self.endpoint, region, args)
+    }
+
+    /// Like [`BerthProcess::aws`] with another endpoint URL for this server (for example
+    /// `http://localhost:PORT`).
+    pub fn aws_at(&self, cli: &Path, endpoint: &str, region: &str, args: &[&str]) -> std::process::Output {
         Command::new(cli)
-            .args(["--endpoint-url", &self.endpoint, "--output", "json"])
+            .args(["--endpoint-url", endpoint, "--output", "json"])
             .args(args)
             .env("AWS_SHARED_CREDENTIALS_FILE", self.data_dir.join("credentials"))
             .env("AWS_PROFILE", "berth")
             .env("AWS_DEFAULT_REGION", region)
             .env("AWS_CONFIG_FILE", "/nonexistent")
             .env("AWS_PAGER", "")
+            // Calls with a host prefix (Cloud Map's DiscoverInstances) stay on the endpoint
+            // (botocore of the v1 CLI reads this; the v2 CLI here does not).
+            .env("AWS_DISABLE_HOST_PREFIX_INJECTION", "true")
             .env_remove("AWS_ACCESS_KEY_ID")
             .env_remove("AWS_SECRET_ACCESS_KEY")
             .env_remove("AWS_SESSION_TOKEN")

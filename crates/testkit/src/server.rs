@@ -69,7 +69,10 @@ pub fn test_config(data_dir: &Path) -> ServerConfig {
     config.service_controller = berth_control::ServiceControllerConfig {
         settle: Duration::from_millis(200),
         interval: Duration::from_millis(100),
+        ..Default::default()
     };
+    // Each test server answers DNS on a free loopback port of its own.
+    config.dns_listen = Some(([127, 0, 0, 1], 0).into());
     config
 }
 
