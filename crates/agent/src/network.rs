@@ -37,6 +37,13 @@ impl TaskNetwork {
         *self.subnet.write().unwrap_or_else(|p| p.into_inner()) = subnet;
     }
 
+    /// The host's address on the task network (its gateway), once the server gave a subnet.
+    pub fn gateway(&self) -> Option<String> {
+        let subnet = self.subnet.read().unwrap_or_else(|p| p.into_inner()).clone()?;
+        let subnet: TaskSubnet = subnet.parse().ok()?;
+        Some(subnet.gateway().to_string())
+    }
+
     /// The engine network's name: one per instance.
     pub fn name(&self) -> String {
         let id = self.instance_arn.rsplit('/').next().unwrap_or_default();
@@ -50,6 +57,7 @@ impl TaskNetwork {
         runtime: &R,
         ctx: &TaskContext<'_>,
         eni: &Attachment,
+        resolver: Option<&crate::task_manager::Resolver>,
     ) -> Result<String, RuntimeError> {
         let ip = eni
             .detail("privateIPv4Address")
@@ -101,6 +109,11 @@ impl TaskNetwork {
             cpu_shares: Some(2),
             ..Default::default()
         };
+        // The task's containers share this one's resolver configuration.
+        let mut spec = spec;
+        if let Some(r) = resolver {
+            crate::spec::use_resolver(&mut spec, r);
+        }
         let id = match runtime.create(&spec).await {
             // Left over from an interrupted attempt: replace it.
             Err(RuntimeError::Conflict(_)) => {

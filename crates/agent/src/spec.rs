@@ -91,6 +91,22 @@ pub fn environment(
 }
 
 /// The engine spec of container `def` of task `td`.
+/// Points a container with a network of its own at berth's DNS (unless its definition
+/// names its own nameservers), with the namespaces after its own search domains.
+pub(crate) fn use_resolver(spec: &mut ContainerSpec, r: &crate::task_manager::Resolver) {
+    if spec.network_mode.starts_with("container:") || spec.network_mode == "none" {
+        return;
+    }
+    if spec.dns.is_empty() {
+        spec.dns = r.servers.clone();
+    }
+    for domain in &r.search {
+        if !spec.dns_search.contains(domain) {
+            spec.dns_search.push(domain.clone());
+        }
+    }
+}
+
 pub fn container_spec(
     ctx: &TaskContext<'_>,
     td: &TaskDefinition,

@@ -70,6 +70,17 @@ pub struct TaskManager<R: ContainerRuntime> {
     pause: Option<String>,
     eni_status: Option<AttachmentStatus>,
     network: Arc<TaskNetwork>,
+    /// berth's DNS for the task's containers (from the server), and once looked up, the
+    /// nameservers and search domains they get.
+    dns: Option<berth_model::agent::TaskDns>,
+    resolver: Option<Resolver>,
+}
+
+/// Nameservers and search domains for a task's containers.
+#[derive(Debug, Clone, Default)]
+pub struct Resolver {
+    pub servers: Vec<String>,
+    pub search: Vec<String>,
 }
 
 impl<R: ContainerRuntime> TaskManager<R> {
@@ -84,7 +95,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
         task: DesiredTask,
     ) -> Self {
         let cluster = task.cluster().to_string();
-        let DesiredTask { task_arn, task_definition: td, overrides, attachment: eni, .. } = task;
+        let DesiredTask { task_arn, task_definition: td, overrides, attachment: eni, dns, .. } = task;
         let pause_name = eni.as_ref().map(|_| {
             TaskContext { cluster: &cluster, instance_arn: &instance_arn, task_arn: &task_arn, pause: None }
                 .pause_name()
@@ -115,7 +126,37 @@ impl<R: ContainerRuntime> TaskManager<R> {
             pause: None,
             eni_status: None,
             network,
+            dns,
+            resolver: None,
         }
+    }
+
+    /// Where the task's containers find berth's DNS: the servers the server named, else
+    /// the host's address on the container's network (the server listens on every address
+    /// of this host).
+    async fn resolve_dns(&mut self) {
+        let Some(dns) = self.dns.clone() else { return };
+        if self.resolver.is_some() {
+            return;
+        }
+        let servers = if !dns.servers.is_empty() {
+            dns.servers.clone()
+        } else if self.eni.is_some() {
+            self.network.gateway().into_iter().collect()
+        } else {
+            match self.td.network_mode() {
+                "host" => vec!["127.0.0.1".to_string()],
+                "bridge" => match self.runtime.network_gateway("bridge").await {
+                    Ok(gateway) => gateway.into_iter().collect(),
+                    Err(e) => {
+                        tracing::warn!(task = %self.task_arn, error = %e, "finding the bridge network's gateway failed");
+                        Vec::new()
+                    }
+                },
+                _ => Vec::new(),
+            }
+        };
+        self.resolver = Some(Resolver { servers, search: dns.search.clone() });
     }
 
     fn ctx(&self) -> TaskContext<'_> {
@@ -133,11 +174,12 @@ impl<R: ContainerRuntime> TaskManager<R> {
         if self.pause.is_some() {
             return Ok(());
         }
+        self.resolve_dns().await;
         self.eni_status = Some(AttachmentStatus::Attaching);
         self.report();
         let network = self.network.clone();
         let id = network
-            .attach(self.runtime.as_ref(), &self.ctx(), &eni)
+            .attach(self.runtime.as_ref(), &self.ctx(), &eni, self.resolver.as_ref())
             .await
             .map_err(|e| format!("ResourceInitializationError: failed to set up the task's network interface: {e}"))?;
         self.pause = Some(id);
@@ -306,7 +348,13 @@ impl<R: ContainerRuntime> TaskManager<R> {
         let over = self.overrides.container_overrides.iter().find(|o| o.name == def.name);
         let env = spec::environment(&def, over, &|p| std::fs::read_to_string(p).map_err(|e| e.to_string()))
             .map_err(|e| format!("ResourceInitializationError: {e}"))?;
-        let spec = spec::container_spec(&self.ctx(), &self.td, &self.overrides, &def, env);
+        let mut spec = spec::container_spec(&self.ctx(), &self.td, &self.overrides, &def, env);
+        if self.eni.is_none() {
+            self.resolve_dns().await;
+            if let Some(r) = &self.resolver {
+                spec::use_resolver(&mut spec, r);
+            }
+        }
         let id = match self.runtime.create(&spec).await {
             // A container of this name left over from an interrupted attempt (a previous
             // agent died while the engine still worked on its calls).

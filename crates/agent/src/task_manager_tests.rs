@@ -16,6 +16,7 @@ fn task() -> DesiredTask {
         task_definition: Arc::new(TaskDefinition { container_definitions: vec![def], ..Default::default() }),
         overrides: TaskOverride::default(),
         attachment: None,
+        dns: None,
     }
 }
 

@@ -39,8 +39,13 @@ impl Heartbeats {
     }
 }
 
-fn desired_tasks(state: &State, id: &AgentIdentity) -> Result<DesiredTasks, EcsError> {
+fn desired_tasks(
+    state: &State,
+    id: &AgentIdentity,
+    dns: Option<&crate::discovery::ContainerDns>,
+) -> Result<DesiredTasks, EcsError> {
     let region = state.region(&id.region);
+    let mut cluster_dns: HashMap<String, Option<berth_model::agent::TaskDns>> = HashMap::new();
     let rec = region.instances.get(&id.instance_arn).ok_or_else(|| EcsError::client("Unknown container instance."))?;
     let mut tasks = Vec::new();
     for t in region.tasks_on(&id.instance_arn) {
@@ -62,6 +67,12 @@ fn desired_tasks(state: &State, id: &AgentIdentity) -> Result<DesiredTasks, EcsE
             task_definition: td,
             overrides: t.task.overrides.clone(),
             attachment: t.task.eni().cloned(),
+            dns: dns.and_then(|how| {
+                cluster_dns
+                    .entry(t.cluster.clone())
+                    .or_insert_with(|| crate::discovery::cluster_dns(region, &t.cluster, how))
+                    .clone()
+            }),
         });
     }
     let cluster_arn = berth_model::Arn::parse(&id.instance_arn)
@@ -147,17 +158,18 @@ impl Control {
         self.agent_heartbeat(id).await?;
         let deadline = Instant::now() + wait;
         let mut commits = self.inner.commits.clone();
+        let dns = self.container_dns();
         loop {
             commits.borrow_and_update();
             // Every commit wakes every poller: look at the version (cheap) before building
             // the task set (not cheap).
             let version = self.read(|s| s.region(&id.region).desired_version(&id.instance_arn, s.version_base()));
             if version > known_version {
-                return self.read(|s| desired_tasks(s, id));
+                return self.read(|s| desired_tasks(s, id, dns.as_ref()));
             }
             match tokio::time::timeout_at(deadline, commits.changed()).await {
                 Ok(Ok(())) => continue,
-                _ => return self.read(|s| desired_tasks(s, id)),
+                _ => return self.read(|s| desired_tasks(s, id, dns.as_ref())),
             }
         }
     }

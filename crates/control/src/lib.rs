@@ -82,6 +82,8 @@ struct Inner {
     /// Bumped when something outside the store changed (the data plane's observations),
     /// so controllers look again.
     nudges: tokio::sync::watch::Sender<u64>,
+    /// How containers reach berth's DNS server (`None`: they cannot).
+    container_dns: RwLock<Option<discovery::ContainerDns>>,
 }
 
 impl Control {
@@ -108,7 +110,8 @@ impl Control {
         let nudges = tokio::sync::watch::Sender::new(0);
         let task_pool = RwLock::new(berth_model::network::SubnetPool::default());
         let scaler = Default::default();
-        let inner = Inner { read, writer, commits, heartbeats, elb_settings, task_pool, scaler, nudges };
+        let container_dns = RwLock::new(None);
+        let inner = Inner { read, writer, commits, heartbeats, elb_settings, task_pool, scaler, nudges, container_dns };
         Ok(Control { inner: Arc::new(inner) })
     }
 
@@ -121,6 +124,15 @@ impl Control {
     /// subnet they were given).
     pub fn configure_task_pool(&self, pool: berth_model::network::SubnetPool) {
         *self.inner.task_pool.write().unwrap_or_else(|p| p.into_inner()) = pool;
+    }
+
+    /// How containers reach berth's DNS server (set once at start).
+    pub fn configure_container_dns(&self, dns: Option<discovery::ContainerDns>) {
+        *self.inner.container_dns.write().unwrap_or_else(|p| p.into_inner()) = dns;
+    }
+
+    pub(crate) fn container_dns(&self) -> Option<discovery::ContainerDns> {
+        self.inner.container_dns.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub(crate) fn task_pool(&self) -> berth_model::network::SubnetPool {

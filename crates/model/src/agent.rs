@@ -58,6 +58,23 @@ pub struct DesiredTask {
     /// An awsvpc task's network interface: its address and MAC are in the details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachment: Option<crate::network::Attachment>,
+    /// berth's DNS server for the task's containers, when its cluster uses service
+    /// discovery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<TaskDns>,
+}
+
+/// The resolver configuration a task's containers get.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskDns {
+    /// Nameservers (port 53); empty: the gateway of the container's network (the server
+    /// runs on the task's host and listens on every address).
+    #[serde(default)]
+    pub servers: Vec<String>,
+    /// Search domains: the namespaces the cluster's services are registered in.
+    #[serde(default)]
+    pub search: Vec<String>,
 }
 
 impl DesiredTask {

@@ -335,6 +335,24 @@ impl ContainerRuntime for DockerRuntime {
         self.networks(key, value).await
     }
 
+    async fn network_gateway(&self, name: &str) -> Result<Option<String>> {
+        bounded("inspecting a network", CALL, async {
+            let options = bollard::query_parameters::InspectNetworkOptions::default();
+            match self.docker.inspect_network(name, Some(options)).await.map_err(engine) {
+                Ok(n) => Ok(n
+                    .ipam
+                    .and_then(|i| i.config)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|c| c.gateway)
+                    .find(|g| g.parse::<std::net::Ipv4Addr>().is_ok())),
+                Err(RuntimeError::NotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+
     async fn import_image(&self, name: &str, rootfs_tar: Vec<u8>) -> Result<()> {
         let (repo, tag) = split_tag(name);
         let options = CreateImageOptionsBuilder::default().from_src("-").repo(repo).tag(tag).build();

@@ -187,6 +187,8 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     fn remove_network(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
     /// The names of the networks carrying label `key=value` (any value when `value` is empty).
     fn list_networks(&self, key: &str, value: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// The host's address on network `name` (its IPv4 gateway), if it has one.
+    fn network_gateway(&self, name: &str) -> impl Future<Output = Result<Option<String>>> + Send;
     /// Makes image `name` (`repo:tag`) from a tar archive of its root file system.
     fn import_image(&self, name: &str, rootfs_tar: Vec<u8>) -> impl Future<Output = Result<()>> + Send;
 }

@@ -235,6 +235,13 @@ impl ContainerRuntime for SimRuntime {
             .collect())
     }
 
+    async fn network_gateway(&self, name: &str) -> Result<Option<String>> {
+        let s = self.lock();
+        let found = s.networks.values().find(|n| n.name == name).map(|n| n.gateway.clone());
+        // The engine's default bridge is always there.
+        Ok(found.or_else(|| (name == "bridge").then(|| "172.17.0.1".to_string())))
+    }
+
     async fn import_image(&self, name: &str, _rootfs_tar: Vec<u8>) -> Result<()> {
         self.lock().images.insert(name.to_string());
         Ok(())

@@ -209,6 +209,16 @@ async fn start_dns(
         Err(source) => return Err(ServerError::Dns { addr: listen, source }),
     };
     let dns = Arc::new(dns);
+    let addr = dns.local_addr();
+    // Containers' resolvers speak to port 53 only.
+    control.configure_container_dns(match (addr.port(), addr.ip()) {
+        (53, ip) if ip.is_unspecified() => Some(berth_control::discovery::ContainerDns::Gateway),
+        (53, ip) if !ip.is_loopback() => Some(berth_control::discovery::ContainerDns::At(ip)),
+        _ => {
+            tracing::info!(%addr, "containers do not get berth's DNS: it does not answer on port 53 of an address they reach");
+            None
+        }
+    });
     let follower = {
         let (control, dns) = (control.clone(), dns.clone());
         tokio::spawn(async move {
