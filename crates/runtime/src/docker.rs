@@ -339,13 +339,16 @@ impl ContainerRuntime for DockerRuntime {
         bounded("inspecting a network", CALL, async {
             let options = bollard::query_parameters::InspectNetworkOptions::default();
             match self.docker.inspect_network(name, Some(options)).await.map_err(engine) {
-                Ok(n) => Ok(n
-                    .ipam
-                    .and_then(|i| i.config)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|c| c.gateway)
-                    .find(|g| g.parse::<std::net::Ipv4Addr>().is_ok())),
+                // The engine leaves the gateway out of the default bridge's configuration;
+                // it is then the subnet's first address.
+                Ok(n) => Ok(n.ipam.and_then(|i| i.config).unwrap_or_default().into_iter().find_map(|c| {
+                    let given = c.gateway.filter(|g| g.parse::<std::net::Ipv4Addr>().is_ok());
+                    given.or_else(|| {
+                        let (net, _) = c.subnet?.split_once('/').map(|(a, l)| (a.to_string(), l.to_string()))?;
+                        let net: std::net::Ipv4Addr = net.parse().ok()?;
+                        Some(std::net::Ipv4Addr::from(u32::from(net) + 1).to_string())
+                    })
+                })),
                 Err(RuntimeError::NotFound(_)) => Ok(None),
                 Err(e) => Err(e),
             }
