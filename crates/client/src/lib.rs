@@ -94,15 +94,23 @@ impl ServerClient {
     ) -> Result<(Vec<u8>, Option<String>), ClientError> {
         let headers =
             [("host", self.host.as_str()), ("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target)];
-        // ECR operations are signed for `ecr`; ECS and berth's own for `ecs`.
-        let service = if target.starts_with(ECR) { "ecr" } else { "ecs" };
+        // ECR operations are signed for `ecr`, Cloud Map's for `servicediscovery`; ECS and
+        // berth's own for `ecs`.
+        let service = if target.starts_with(ECR) {
+            "ecr"
+        } else if target.starts_with(berth_model::discovery::TARGET_PREFIX) {
+            "servicediscovery"
+        } else {
+            "ecs"
+        };
         let (status, bytes, token) = self.exchange(&headers, service, body, auth, timeout, target).await?;
         if status != 200 {
             let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
             return Err(ClientError::Api {
                 status,
                 code: v["__type"].as_str().unwrap_or("Unknown").to_string(),
-                message: v["message"].as_str().unwrap_or_default().to_string(),
+                // Cloud Map spells it `Message`.
+                message: v["message"].as_str().or(v["Message"].as_str()).unwrap_or_default().to_string(),
             });
         }
         Ok((bytes, token))
