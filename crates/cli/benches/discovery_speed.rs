@@ -99,7 +99,9 @@ async fn srv_ports(dns: SocketAddr, name: &str) -> Vec<u16> {
     q.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::SRV));
     socket.send_to(&q.to_vec().unwrap(), dns).await.unwrap();
     let mut buf = vec![0u8; 4096];
-    let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(1), socket.recv(&mut buf)).await else { return Vec::new() };
+    let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(1), socket.recv(&mut buf)).await else {
+        return Vec::new();
+    };
     let m = Message::from_vec(&buf[..n]).unwrap();
     m.answers
         .iter()
@@ -146,18 +148,28 @@ fn main() {
         .await;
 
         // 1. Queries per second.
-        let fixed = sd("CreateService", json!({"Name": "static", "NamespaceId": ns,
-            "DnsConfig": {"DnsRecords": [{"Type": "A", "TTL": 60}]}})).await;
+        let fixed = sd(
+            "CreateService",
+            json!({"Name": "static", "NamespaceId": ns,
+            "DnsConfig": {"DnsRecords": [{"Type": "A", "TTL": 60}]}}),
+        )
+        .await;
         for i in 1..=3 {
-            sd("RegisterInstance", json!({"ServiceId": fixed["Service"]["Id"], "InstanceId": format!("i{i}"),
-                "Attributes": {"AWS_INSTANCE_IPV4": format!("10.0.0.{i}")}})).await;
+            sd(
+                "RegisterInstance",
+                json!({"ServiceId": fixed["Service"]["Id"], "InstanceId": format!("i{i}"),
+                "Attributes": {"AWS_INSTANCE_IPV4": format!("10.0.0.{i}")}}),
+            )
+            .await;
         }
         let queries = dir.path().join("queries");
         std::fs::write(&queries, "static.shop.local A\n").unwrap();
         let floor = canned_responder().await;
         let (floor_qps, floor_p99, floor_lost) = dnsperf(floor, &queries, 10);
         let (qps, p99, lost) = dnsperf(dns, &queries, 10);
-        println!("DNS, A query of a 3-instance MULTIVALUE service, dnsperf 10 s (8 clients, 64 outstanding), same 2 cores:");
+        println!(
+            "DNS, A query of a 3-instance MULTIVALUE service, dnsperf 10 s (8 clients, 64 outstanding), same 2 cores:"
+        );
         println!("  berth-dns      {qps:>9.0} queries/s   p99 {p99:.2} ms   lost {lost}");
         println!("  floor (canned) {floor_qps:>9.0} queries/s   p99 {floor_p99:.2} ms   lost {floor_lost}");
         println!("  berth / floor: {:.0}%", 100.0 * qps / floor_qps);
@@ -187,8 +199,13 @@ fn main() {
         ecs.create_cluster().cluster_name("disc").send().await.unwrap();
         tokio::spawn(berth_agent::run(config, sim.clone()));
         wait_for("the agent", Duration::from_secs(30), async || {
-            let n = ecs.list_container_instances().cluster("disc").send().await.unwrap().container_instance_arns().len();
-            if n == 1 { Ok(()) } else { Err(format!("{n}")) }
+            let n =
+                ecs.list_container_instances().cluster("disc").send().await.unwrap().container_instance_arns().len();
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(format!("{n}"))
+            }
         })
         .await;
         let health = HealthCheck::builder().command("CMD-SHELL").command("true").interval(5).build().unwrap();
@@ -240,7 +257,11 @@ fn main() {
             until_dns(dns, |p| p.is_empty()).await;
             stop_ms.push(asked.elapsed().as_secs_f64() * 1000.0);
             wait_for("the task's container to go", Duration::from_secs(30), async || {
-                if sim.containers().is_empty() { Ok(()) } else { Err("still there".to_string()) }
+                if sim.containers().is_empty() {
+                    Ok(())
+                } else {
+                    Err("still there".to_string())
+                }
             })
             .await;
         }

@@ -183,8 +183,7 @@ impl Control {
         self.write(move |state, changes: &mut Vec<Change>| {
             let d = &state.region(&caller.region).discovery;
             let n = d.namespaces.get(&id).ok_or_else(|| DiscoveryError::namespace_not_found(&id))?;
-            let same_kind = n.kind == kind || (kind != NamespaceType::Http && n.is_dns() && n.kind == kind);
-            if !same_kind {
+            if n.kind != kind {
                 return Err(DiscoveryError::invalid_input(format!(
                     "Namespace {id} is a {} namespace, not {kind}",
                     n.kind

@@ -129,7 +129,8 @@ impl Harness {
     fn srv_ports(&self) -> Vec<u16> {
         let plan = self.control.dns_plan();
         let Some(entry) = plan.zones["shop.local"].names.get("api.shop.local") else { return Vec::new() };
-        let mut ports: Vec<u16> = entry.sets[0]
+        let Some(set) = entry.sets.first() else { return Vec::new() };
+        let mut ports: Vec<u16> = set
             .values
             .iter()
             .map(|v| match v {
@@ -218,4 +219,24 @@ async fn an_unhealthy_task_is_marked_unhealthy_and_leaves_the_answers() {
     let health: std::collections::BTreeMap<String, CmHealth> = h.registered().into_iter().collect();
     assert_eq!(health[tasks[1].id()], CmHealth::Unhealthy);
     assert_eq!(h.srv_ports(), vec![32000], "only the healthy task answers");
+}
+
+#[tokio::test]
+async fn tasks_on_a_draining_instance_leave_dns() {
+    let h = Harness::new(1).await;
+    h.pass(0.0).await;
+    let task = h.tasks().remove(0);
+    h.run(&task.task_arn, 32000, HealthStatus::Unknown).await;
+    h.pass(0.1).await;
+    assert_eq!(h.registered().len(), 1);
+    let instance = task.container_instance_arn.clone().unwrap();
+    let drain = berth_model::ecs::UpdateContainerInstancesStateRequest {
+        cluster: Some("c".into()),
+        container_instances: Some(vec![instance]),
+        status: Some("DRAINING".into()),
+    };
+    h.control.update_container_instances_state(&caller(), drain).await.unwrap();
+    h.pass(0.2).await;
+    assert!(h.registered().is_empty(), "a task on a DRAINING instance is deregistered");
+    assert!(h.srv_ports().is_empty());
 }
