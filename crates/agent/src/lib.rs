@@ -68,6 +68,31 @@ pub struct AgentConfig {
     pub task_routes: bool,
 }
 
+impl AgentConfig {
+    /// An agent of `cluster` talking to `server`, with berth's defaults for the rest:
+    /// region us-east-1, the host's resources, a heartbeat every 5 s, 20 s polls.
+    pub fn new(server: &str, cluster: &str, data_dir: PathBuf, credential: Credential) -> AgentConfig {
+        AgentConfig {
+            server: server.to_string(),
+            cluster: cluster.to_string(),
+            data_dir,
+            credential,
+            region: "us-east-1".into(),
+            attributes: Vec::new(),
+            availability_zone: None,
+            instance_type: None,
+            cpu: None,
+            memory: None,
+            heartbeat_interval: Duration::from_secs(5),
+            poll_wait: Duration::from_secs(20),
+            image_pull_behavior: ImagePullBehavior::Default,
+            fargate: false,
+            auto_scaling_group: None,
+            task_routes: false,
+        }
+    }
+}
+
 /// When the agent pulls a task's images, as the ECS agent's `ECS_IMAGE_PULL_BEHAVIOR`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ImagePullBehavior {

@@ -27,8 +27,22 @@ fn manager(sim: &Arc<SimRuntime>, network: &Arc<TaskNetwork>, t: &DesiredTask) -
         RegistryCredentials::default(),
         crate::ImagePullBehavior::Default,
         network.clone(),
-        "arn:aws:ecs:us-east-1:000000000000:container-instance/c/i1".into(),
+        INSTANCE.into(),
         t.clone(),
+    )
+}
+
+const INSTANCE: &str = "arn:aws:ecs:us-east-1:000000000000:container-instance/c/i1";
+
+/// The engine spec of `t`'s container on [`INSTANCE`], as a previous agent made it.
+fn app_spec(t: &DesiredTask) -> berth_runtime::ContainerSpec {
+    let ctx = TaskContext { cluster: "c", instance_arn: INSTANCE, task_arn: &t.task_arn, pause: None };
+    spec::container_spec(
+        &ctx,
+        &t.task_definition,
+        &t.overrides,
+        &t.task_definition.container_definitions[0],
+        Vec::new(),
     )
 }
 
@@ -52,13 +66,10 @@ async fn a_container_created_but_never_started_is_started_afresh_after_a_restart
     let sim = Arc::new(SimRuntime::new());
     sim.add_image("busybox");
     let t = task();
-    let instance = "arn:aws:ecs:us-east-1:000000000000:container-instance/c/i1";
-    let ctx = TaskContext { cluster: "c", instance_arn: instance, task_arn: &t.task_arn, pause: None };
-    let def = &t.task_definition.container_definitions[0];
-    let left = spec::container_spec(&ctx, &t.task_definition, &t.overrides, def, Vec::new());
+    let left = app_spec(&t);
     let stale = sim.create(&left).await.unwrap();
 
-    let network = Arc::new(TaskNetwork::new(instance));
+    let network = Arc::new(TaskNetwork::new(INSTANCE));
     let (_tx, rx) = watch::channel(Desired::Running);
     let run = tokio::spawn(manager(&sim, &network, &t).run(rx));
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -84,11 +95,8 @@ async fn a_running_container_found_at_create_is_adopted_and_a_never_recorded_one
     let sim = Arc::new(SimRuntime::new());
     sim.add_image("busybox");
     let t = task();
-    let instance = "arn:aws:ecs:us-east-1:000000000000:container-instance/c/i1";
-    let ctx = TaskContext { cluster: "c", instance_arn: instance, task_arn: &t.task_arn, pause: None };
-    let def = &t.task_definition.container_definitions[0];
-    let left = spec::container_spec(&ctx, &t.task_definition, &t.overrides, def, Vec::new());
-    let network = Arc::new(TaskNetwork::new(instance));
+    let left = app_spec(&t);
+    let network = Arc::new(TaskNetwork::new(INSTANCE));
     let mut m = manager(&sim, &network, &t);
     m.adopt().await;
     let late = sim.create(&left).await.unwrap();
@@ -123,7 +131,7 @@ async fn an_awsvpc_task_runs_in_its_pause_containers_namespace_and_cleans_up() {
         status: AttachmentStatus::Precreated,
         details: vec![kv("privateIPv4Address", "10.201.3.2")],
     });
-    let network = Arc::new(TaskNetwork::new("arn:aws:ecs:us-east-1:000000000000:container-instance/c/i1"));
+    let network = Arc::new(TaskNetwork::new(INSTANCE));
     network.set_subnet(Some("10.201.3.0/24".into()));
     let (tx, rx) = watch::channel(Desired::Running);
     let run = tokio::spawn(manager(&sim, &network, &t).run(rx));

@@ -178,22 +178,10 @@ fn main() {
         let sim = Arc::new(SimRuntime::new());
         sim.add_image("app");
         let config = AgentConfig {
-            server: endpoint.clone(),
-            cluster: "disc".into(),
-            data_dir: dir.path().join("agent"),
-            credential: credential.clone(),
-            region: "us-east-1".into(),
-            attributes: Vec::new(),
             availability_zone: Some("az-1".into()),
-            instance_type: None,
             cpu: Some(8192),
             memory: Some(16384),
-            heartbeat_interval: Duration::from_secs(5),
-            poll_wait: Duration::from_secs(20),
-            image_pull_behavior: berth_agent::ImagePullBehavior::Default,
-            fargate: false,
-            auto_scaling_group: None,
-            task_routes: false,
+            ..AgentConfig::new(&endpoint, "disc", dir.path().join("agent"), credential.clone())
         };
         let ecs = sdk_client(&endpoint, &credential, "us-east-1");
         ecs.create_cluster().cluster_name("disc").send().await.unwrap();

@@ -49,22 +49,10 @@ fn main() {
         for n in 0..2 {
             let data = dir.path().join(format!("agent{n}"));
             let config = AgentConfig {
-                server: endpoint.clone(),
-                cluster: "load".into(),
-                data_dir: data,
-                credential: credential.clone(),
-                region: "us-east-1".into(),
-                attributes: Vec::new(),
                 availability_zone: Some(format!("az-{n}")),
-                instance_type: None,
                 cpu: Some(4096),
                 memory: Some(8192),
-                heartbeat_interval: Duration::from_secs(5),
-                poll_wait: Duration::from_secs(20),
-                image_pull_behavior: berth_agent::ImagePullBehavior::Default,
-                fargate: false,
-                auto_scaling_group: None,
-                task_routes: false,
+                ..AgentConfig::new(&endpoint, "load", data, credential.clone())
             };
             agents.push(tokio::spawn(berth_agent::run(config, Arc::new(SimRuntime::new()))));
         }

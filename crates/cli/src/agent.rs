@@ -101,23 +101,11 @@ pub fn local_config(
     region: &str,
     fargate: bool,
 ) -> AgentConfig {
+    let dir = data_dir.join(if fargate { "fargate-agent" } else { "agent" });
     AgentConfig {
-        server: endpoint.to_string(),
-        cluster: berth_model::cluster::DEFAULT_CLUSTER.to_string(),
-        data_dir: data_dir.join(if fargate { "fargate-agent" } else { "agent" }),
-        credential,
         region: region.to_string(),
-        attributes: Vec::new(),
-        availability_zone: None,
-        instance_type: None,
-        cpu: None,
-        memory: None,
-        heartbeat_interval: Duration::from_secs(5),
-        poll_wait: Duration::from_secs(20),
-        image_pull_behavior: berth_agent::ImagePullBehavior::Default,
         fargate,
-        auto_scaling_group: None,
-        task_routes: false,
+        ..AgentConfig::new(endpoint, berth_model::cluster::DEFAULT_CLUSTER, dir, credential)
     }
 }
 

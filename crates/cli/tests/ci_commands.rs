@@ -34,22 +34,11 @@ impl World {
         let ecs = sdk_client(&server.endpoint, &credential, "us-east-1");
         ecs.create_cluster().cluster_name("ci").send().await.unwrap();
         let config = AgentConfig {
-            server: server.endpoint.clone(),
-            cluster: "ci".into(),
-            data_dir: dir.path().join("agent"),
-            credential: credential.clone(),
-            region: "us-east-1".into(),
-            attributes: Vec::new(),
-            availability_zone: None,
-            instance_type: None,
             cpu: Some(1024),
             memory: Some(128),
             heartbeat_interval: Duration::from_millis(500),
             poll_wait: Duration::from_secs(5),
-            image_pull_behavior: berth_agent::ImagePullBehavior::Default,
-            fargate: false,
-            auto_scaling_group: None,
-            task_routes: false,
+            ..AgentConfig::new(&server.endpoint, "ci", dir.path().join("agent"), credential.clone())
         };
         let sim = SimRuntime::new();
         let agent = tokio::spawn(berth_agent::run(config, Arc::new(sim.clone())));

@@ -172,15 +172,20 @@ fn default_dns_name(listen: std::net::IpAddr) -> String {
     }
 }
 
-/// Hands the data plane a new plan whenever a commit changed it.
-fn follow_plan(control: Control, lb: Arc<berth_lb::DataPlane>) -> JoinHandle<()> {
+/// Hands `apply` the plan `derive` reads from the state whenever a commit changed it (the
+/// load balancer's and the DNS server's desired state).
+fn follow_plan<P: PartialEq + Send + 'static>(
+    control: Control,
+    derive: impl Fn(&Control) -> P + Send + 'static,
+    apply: impl Fn(&P) + Send + 'static,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut commits = control.commits();
         let mut last = None;
         loop {
-            let plan = control.lb_plan();
+            let plan = derive(&control);
             if last.as_ref() != Some(&plan) {
-                lb.apply(&plan);
+                apply(&plan);
                 last = Some(plan);
             }
             if commits.changed().await.is_err() {
@@ -219,23 +224,8 @@ async fn start_dns(
             None
         }
     });
-    let follower = {
-        let (control, dns) = (control.clone(), dns.clone());
-        tokio::spawn(async move {
-            let mut commits = control.commits();
-            let mut last = None;
-            loop {
-                let plan = control.dns_plan();
-                if last.as_ref() != Some(&plan) {
-                    dns.apply(&plan);
-                    last = Some(plan);
-                }
-                if commits.changed().await.is_err() {
-                    return;
-                }
-            }
-        })
-    };
+    let server = dns.clone();
+    let follower = follow_plan(control.clone(), Control::dns_plan, move |plan| server.apply(plan));
     Ok(Some((dns, follower)))
 }
 
@@ -301,7 +291,10 @@ impl Server {
             control.spawn_capacity_controller(Arc::new(berth_control::controller::SystemClock)),
             control.spawn_managed_scaling(config.managed_scaling.clone()),
             tokio::spawn(follow_task_routes(control.clone(), config.task_routes)),
-            follow_plan(control.clone(), lb.clone()),
+            follow_plan(control.clone(), Control::lb_plan, {
+                let lb = lb.clone();
+                move |plan| lb.apply(plan)
+            }),
         ];
         let dns = dns.map(|(server, follower)| {
             background.push(follower);

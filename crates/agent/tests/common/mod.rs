@@ -33,11 +33,6 @@ pub async fn start_with(sim: SimRuntime, image_pull_behavior: berth_agent::Image
     ecs.create_cluster().cluster_name("sim").send().await.unwrap();
     let agent_dir = tempfile::tempdir().unwrap();
     let config = AgentConfig {
-        server: server.endpoint(),
-        cluster: "sim".into(),
-        data_dir: agent_dir.path().to_path_buf(),
-        credential: server.credential.clone(),
-        region: "us-east-1".into(),
         attributes: vec![("stack".into(), "blue".into())],
         availability_zone: Some("az-1".into()),
         instance_type: Some("sim.large".into()),
@@ -46,9 +41,7 @@ pub async fn start_with(sim: SimRuntime, image_pull_behavior: berth_agent::Image
         heartbeat_interval: Duration::from_millis(200),
         poll_wait: Duration::from_secs(5),
         image_pull_behavior,
-        fargate: false,
-        auto_scaling_group: None,
-        task_routes: false,
+        ..AgentConfig::new(&server.endpoint(), "sim", agent_dir.path().to_path_buf(), server.credential.clone())
     };
     let agent = tokio::spawn(berth_agent::run(config, Arc::new(sim.clone())));
     let instance = wait_for("the agent to register", DEADLINE, async || {

@@ -30,11 +30,13 @@ fn first(xml: &str, element: &str) -> anyhow::Result<String> {
 }
 
 /// Creates (or finds) the load balancer, target groups and listeners of `service`; the
-/// service's `loadBalancers`.
+/// service's `loadBalancers`. Tasks with addresses of their own (`own_address`, awsvpc)
+/// are `ip` targets, others `instance` targets.
 pub(super) async fn ensure(
     client: &ServerClient,
     service: &str,
     ports: &[PublishedPort],
+    own_address: bool,
 ) -> anyhow::Result<Vec<LoadBalancer>> {
     if ports.is_empty() {
         return Ok(Vec::new());
@@ -55,7 +57,7 @@ pub(super) async fn ensure(
                     ("Name", &tg_name),
                     ("Protocol", "TCP"),
                     ("Port", &port),
-                    ("TargetType", "instance"),
+                    ("TargetType", if own_address { "ip" } else { "instance" }),
                     ("HealthCheckIntervalSeconds", "5"),
                 ],
             )

@@ -65,6 +65,12 @@ pub(super) async fn down(args: DownArgs) -> anyhow::Result<()> {
         let name = service_name(plan, &args.service_name, several);
         super::balancer::remove(&client, &name, &plan.published).await?;
     }
+    if stopped {
+        // Once every task is gone, so are their registrations: the namespace can go too.
+        let project = read(&args.project)?.name;
+        super::discovery::remove(&client, &project, converted.services.iter().filter_map(|p| p.discovery.as_deref()))
+            .await?;
+    }
     let state = if stopped { "deleted" } else { "deleted, tasks still stopping" };
     if !stopped && args.timeout > 0 {
         eprintln!("the tasks did not all stop within {} s; they are still stopping", args.timeout);

@@ -2,6 +2,7 @@
 //! services on berth.
 
 mod balancer;
+mod discovery;
 mod manage;
 mod project;
 mod up;

@@ -20,6 +20,7 @@ use berth_model::{
         op, CreateServiceRequest, DescribeServicesRequest, DescribeTaskDefinitionRequest, RunTaskRequest,
         UpdateServiceRequest,
     },
+    service::ServiceRegistry,
     status::{DeploymentStatus, RolloutState, ServiceStatus},
     tag::Tag,
     task::TaskStatus,
@@ -171,7 +172,19 @@ async fn up_services(
         let td = registered.task_definition.task_definition_arn.clone();
         progress.line(&format!("registered {td}"));
         td_arns.push(td.clone());
-        let load_balancers = super::balancer::ensure(&client, &name, &plan.published).await?;
+        let load_balancers = super::balancer::ensure(&client, &name, &plan.published, plan.discovery.is_some()).await?;
+        let service_registries = match &plan.discovery {
+            Some(cm_name) => {
+                let namespace = super::discovery::ensure_namespace(&client, &project.name).await?;
+                let arn = super::discovery::ensure_service(&client, &namespace, cm_name).await?;
+                progress.line(&format!(
+                    "service {name} is found as {cm_name} ({cm_name}.{})",
+                    super::discovery::namespace_name(&project.name)
+                ));
+                vec![ServiceRegistry { registry_arn: Some(arn), ..Default::default() }]
+            }
+            None => Vec::new(),
+        };
         for p in &plan.published {
             progress.line(&format!("load balancer listener on port {} for service {name}", p.published));
         }
@@ -187,6 +200,8 @@ async fn up_services(
                 placement_strategy: (!s.placement_strategy.is_empty()).then(|| s.placement_strategy.clone()),
                 health_check_grace_period_seconds: s.health_check_grace_period_seconds,
                 load_balancers: (!load_balancers.is_empty()).then_some(load_balancers),
+                service_registries: (!service_registries.is_empty()).then_some(service_registries),
+                network_configuration: s.network_configuration.clone(),
                 ..Default::default()
             };
             request::<op::UpdateService>(&client, &update).await?.service
@@ -194,6 +209,7 @@ async fn up_services(
             let mut create =
                 CreateServiceRequest { cluster: Some(args.cluster.clone()), ..plan.create_request(&name, &td) };
             create.load_balancers = load_balancers;
+            create.service_registries = service_registries;
             request::<op::CreateService>(&client, &create).await?.service
         };
         let deployment = service

@@ -36,8 +36,12 @@ pub struct ServicePlan {
     /// CreateService members from `x-ecs` (launchType, placement, deploymentConfiguration, …);
     /// the cluster, name, task definition and count are left to the caller.
     pub settings: CreateServiceRequest,
-    /// Published ports a load balancer listener must serve (several replicas).
+    /// Published ports a load balancer listener must serve (several replicas, or tasks with
+    /// their own address).
     pub published: Vec<PublishedPort>,
+    /// The name the service is registered under in the project's Cloud Map namespace
+    /// (`--service-per-container`: its compose name).
+    pub discovery: Option<String>,
 }
 
 pub struct Converted {
@@ -201,9 +205,27 @@ pub fn convert(project: &Project, options: &Options) -> anyhow::Result<Converted
                 replicas.first().copied().unwrap_or(1)
             }
         };
-        // Several replicas cannot share a host port: a load balancer serves the published one.
-        let published =
-            if desired > 1 { published::behind_load_balancer(&mut ctx, &group, &mut td, desired) } else { Vec::new() };
+        // One ECS service per compose service: each runs with an address of its own and is
+        // registered in the project's namespace, so the others reach it by its name, as
+        // under docker compose (unless x-ecs chose a network mode).
+        let discovery =
+            (options.service_per_container && !td.contains_key("networkMode")).then(|| group[0].name.clone());
+        if discovery.is_some() {
+            td.insert("networkMode".into(), json!("awsvpc"));
+            settings.insert(
+                "networkConfiguration".into(),
+                json!({"awsvpcConfiguration": {"subnets": [published::COMPOSE_SUBNET]}}),
+            );
+        }
+        // Several replicas cannot share a host port, and a task with its own address holds
+        // none: a load balancer serves the published one.
+        let published = if discovery.is_some() {
+            published::behind_load_balancer(&mut ctx, &group, &mut td, published::Reason::OwnAddress)
+        } else if desired > 1 {
+            published::behind_load_balancer(&mut ctx, &group, &mut td, published::Reason::Replicas(desired))
+        } else {
+            Vec::new()
+        };
         // A published port is held by the running task: the next one can start only once the
         // old one stopped, or a redeploy would wait forever for the port.
         // (Read from the task definition: ports a load balancer serves are dynamic by now.)
@@ -235,6 +257,7 @@ pub fn convert(project: &Project, options: &Options) -> anyhow::Result<Converted
             desired_count: desired,
             settings,
             published,
+            discovery,
         });
         task_definitions.push(registration);
     }

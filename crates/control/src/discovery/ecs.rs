@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use berth_model::{
     container_instance::HOST_ADDRESS_ATTRIBUTE,
-    discovery::{Instance, RecordType, INIT_HEALTH_STATUS, INSTANCE_IPV4, INSTANCE_PORT},
+    discovery::{CustomHealthStatus, Instance, RecordType, INIT_HEALTH_STATUS, INSTANCE_IPV4, INSTANCE_PORT},
     service::{Service, ServiceRegistry},
     task::Task,
     task_definition::TaskDefinition,
@@ -131,7 +131,7 @@ pub fn task_instance(
         attributes.insert(INSTANCE_PORT.to_string(), task_port(task, registry)?.to_string());
     }
     if service.service.custom_health() {
-        attributes.insert(INIT_HEALTH_STATUS.to_string(), "HEALTHY".to_string());
+        attributes.insert(INIT_HEALTH_STATUS.to_string(), CustomHealthStatus::Healthy.as_str().to_string());
     }
     if let Some(zone) = &task.availability_zone {
         attributes.insert("AVAILABILITY_ZONE".to_string(), zone.clone());

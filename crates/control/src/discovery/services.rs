@@ -75,10 +75,11 @@ impl Control {
         let name = required(&req.name, "Name")?.clone();
         valid_name(&name)?;
         common::description(&req.description)?;
-        let kind = match req.kind.as_deref() {
+        // The only type a caller may ask for (ServiceTypeOption) is HTTP.
+        let kind = match req.kind.as_deref().map(|t| (t, ServiceType::parse(t))) {
             None => None,
-            Some("HTTP") => Some(ServiceType::Http),
-            Some(other) => return Err(DiscoveryError::invalid_input(format!("Type '{other}' must be HTTP"))),
+            Some((_, Some(ServiceType::Http))) => Some(ServiceType::Http),
+            Some((other, _)) => return Err(DiscoveryError::invalid_input(format!("Type '{other}' must be HTTP"))),
         };
         if req.health_check_config.is_some() && req.health_check_custom_config.is_some() {
             return Err(DiscoveryError::invalid_input(

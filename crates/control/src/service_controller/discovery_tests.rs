@@ -172,6 +172,18 @@ async fn running_tasks_are_registered_with_ecs_attributes_and_answer_srv() {
     ] {
         assert_eq!(attributes.get(k).map(String::as_str), Some(v), "{k} in {attributes:?}");
     }
+    // ECS lists the service under its namespace.
+    let listed = h
+        .control
+        .list_services_by_namespace(
+            &caller(),
+            berth_model::ecs::ListServicesByNamespaceRequest {
+                namespace: Some("shop.local".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(listed.service_arns, vec![h.arn.clone()]);
     // A second pass changes nothing.
     let before = h.control.read(|s| s.region("us-east-1").discovery.services[&h.cm_service].instances_revision);
     h.pass(0.2).await;
