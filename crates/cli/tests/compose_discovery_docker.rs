@@ -4,22 +4,12 @@
 //! compose name as under docker compose; its published port is served by a load balancer
 //! in front of the task's own address; `compose down` removes the namespace too.
 
-use std::{path::Path, process::Command, time::Duration};
+use std::{path::Path, process::Command};
 
-use berth_testkit::{installed_clis, wait_for, DockerEnv, DEADLINE};
+use berth_testkit::{http_get, installed_clis, wait_for, DockerEnv, DEADLINE};
 
 fn berth() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_berth"))
-}
-
-fn http_get(port: u16) -> Result<String, String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok();
-    s.write_all(b"GET / HTTP/1.0\r\n\r\n").map_err(|e| e.to_string())?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).map_err(|e| e.to_string())?;
-    Ok(body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,7 +60,7 @@ services:
 
     // web got worker's page by its compose name, and serves it on the published port.
     let page = wait_for("web serving what it fetched from worker", DEADLINE, async || {
-        let page = http_get(port)?;
+        let (_, page) = http_get(port, "/", "localhost").await?;
         if page.contains("from-worker") {
             Ok(page)
         } else {

@@ -101,6 +101,7 @@ impl RunningListener {
 struct Checker {
     target: Arc<TargetState>,
     plan: HealthCheckPlan,
+    registered_at_ms: u64,
     task: Option<JoinHandle<()>>,
 }
 
@@ -158,8 +159,12 @@ impl DataPlane {
                     .checkers
                     .remove(&t.key)
                     // A draining target registered again starts its checks afresh, as ELB's does.
+                    // So does one registered again whose draining this plane never saw.
                     .filter(|c| {
-                        c.target.addr == addr && c.plan == tg.health_check && (t.draining || !c.target.is_draining())
+                        c.target.addr == addr
+                            && c.plan == tg.health_check
+                            && c.registered_at_ms == t.registered_at_ms
+                            && (t.draining || !c.target.is_draining())
                     });
                 let checker = reuse.unwrap_or_else(|| {
                     let target = Arc::new(TargetState::new(t.key.clone(), addr, t.draining));
@@ -171,7 +176,7 @@ impl DataPlane {
                             self.shared.report.clone(),
                         ))
                     });
-                    Checker { target, plan: tg.health_check.clone(), task }
+                    Checker { target, plan: tg.health_check.clone(), registered_at_ms: t.registered_at_ms, task }
                 });
                 checker.target.set_draining(t.draining, &self.shared.report);
                 targets.push(checker.target.clone());

@@ -206,7 +206,10 @@ impl TargetGroupEdits {
         match tg.targets.iter_mut().find(|t| t.id == key.id && t.port == key.port) {
             Some(t) if t.draining_since.is_none() => false,
             Some(t) => {
+                // A new registration: the data plane checks it afresh (by its new time) and
+                // reports again what the book forgets now.
                 t.draining_since = None;
+                t.registered_at = now;
                 state.lb_health().forget(key);
                 true
             }

@@ -116,6 +116,7 @@ fn target_group_plan(hosts: &HashMap<&str, &str>, r: &TargetGroupRecord) -> Targ
                     _ => hosts.get(t.id.as_str()).map(|h| h.to_string()),
                 },
                 draining: t.draining_since.is_some(),
+                registered_at_ms: (t.registered_at * 1000.0) as u64,
             })
             .collect(),
     }

@@ -117,6 +117,10 @@ pub struct TargetPlan {
     pub host: Option<String>,
     /// Deregistered: takes no new requests, and is reported idle once its last one ends.
     pub draining: bool,
+    /// When this registration was made (milliseconds since the epoch): a target registered
+    /// again, even one whose draining the data plane never saw, is checked afresh.
+    #[serde(default)]
+    pub registered_at_ms: u64,
 }
 
 /// What the data plane saw.
