@@ -129,12 +129,17 @@ impl Harness {
     /// Plays the agent: the task runs with its container port bound to a fresh host port.
     async fn run(&self, task: &str) {
         let port = self.next_port.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.report(task, TaskStatus::Running, port).await;
+    }
+
+    /// Plays the agent: the task is in `status` with its container port bound to `port`.
+    async fn report(&self, task: &str, status: TaskStatus, port: u32) {
         let change = TaskStateChange {
             task: Some(task.to_string()),
-            status: Some(TaskStatus::Running),
+            status: Some(status),
             containers: vec![ContainerStateChange {
                 container_name: Some("app".into()),
-                status: Some(TaskStatus::Running),
+                status: Some(status),
                 network_bindings: vec![NetworkBinding {
                     container_port: Some(8080),
                     host_port: Some(port),
@@ -314,4 +319,25 @@ async fn a_task_failing_elb_health_checks_is_replaced_after_the_grace_period() {
     let event = format!("(service web) (task {}) failed ELB health checks in (target-group {}).", t.id(), h.tg);
     assert!(events(&svc).contains(&event), "{:?}", events(&svc));
     assert_eq!(h.tasks(1).len(), 2, "a replacement was started");
+}
+
+/// The engine hands a freed host port out again: a crashed task's replacement on the same
+/// instance gets its port, so both stand for the same target. The crashed one leaving must
+/// not drain its successor.
+#[tokio::test]
+async fn a_replacement_on_the_port_of_the_task_it_replaces_stays_registered() {
+    let h = Harness::new(1, 0).await;
+    h.pass(0.0).await;
+    let first = h.tasks(1).remove(0);
+    h.report(&first.task_arn, TaskStatus::Running, 32500).await;
+    h.pass(0.1).await;
+    assert_eq!(h.registered(), vec![(32500, false)]);
+    h.report(&first.task_arn, TaskStatus::Stopped, 32500).await;
+    h.pass(0.2).await;
+    let second = h.tasks(1).into_iter().find(|t| t.task_arn != first.task_arn).expect("a replacement");
+    h.report(&second.task_arn, TaskStatus::Running, 32500).await;
+    for at in [0.3, 0.4, 0.5] {
+        h.pass(at).await;
+        assert_eq!(h.registered(), vec![(32500, false)], "the replacement's target was drained");
+    }
 }

@@ -3,9 +3,13 @@
 //! targets have drained moves on to STOPPING so its agent stops it; and a task that
 //! fails its target group's health checks (after the grace period) is replaced.
 
-use std::sync::Arc;
+use std::{collections::HashSet, sync::Arc};
 
-use berth_model::{elb::TargetHealthState, service::Service, task::TaskStatus};
+use berth_model::{
+    elb::{plane::TargetKey, TargetHealthState},
+    service::Service,
+    task::TaskStatus,
+};
 
 use super::pass::{seconds, short_id, Pass, ELB_STOP_REASON};
 use crate::{
@@ -18,6 +22,14 @@ use crate::{
 
 pub(super) fn sync(pass: &mut Pass, svc: &mut Service, changes: &mut Vec<Change>) {
     let tasks: Vec<Arc<TaskRecord>> = pass.tasks.iter().map(|t| (*t).clone()).collect();
+    // What the running tasks stand for: a task that stopped may have held the same host
+    // port on the same instance (the engine hands freed ports out again), and its leaving
+    // must not take its successor out of the target group.
+    let live: HashSet<TargetKey> = tasks
+        .iter()
+        .filter(|t| pass.active(t) && t.task.last() == TaskStatus::Running)
+        .flat_map(|t| task_targets(pass.r, &pass.load_balancers, &t.task))
+        .collect();
     for t in &tasks {
         let last = t.task.last();
         if pass.active(t) && last == TaskStatus::Running {
@@ -41,7 +53,7 @@ pub(super) fn sync(pass: &mut Pass, svc: &mut Service, changes: &mut Vec<Change>
             }
         } else if !pass.active(t) {
             for (key, draining) in registered_targets_of(pass.r, &t.task) {
-                if !draining && pass.edits.deregister(pass.r, &key, pass.now) {
+                if !draining && !live.contains(&key) && pass.edits.deregister(pass.r, &key, pass.now) {
                     *pass.deregistered.entry(key.target_group_arn.clone()).or_default() += 1;
                 }
             }
