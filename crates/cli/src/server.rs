@@ -72,7 +72,9 @@ pub async fn run(args: ServerArgs, mode: &str) -> anyhow::Result<()> {
     );
     println!("  aws --endpoint-url {endpoint} ecs list-clusters");
     if let Some(dns) = server.dns_addr() {
-        println!("DNS for Cloud Map namespaces at {dns} (UDP and TCP); try: dig @{} -p {} NAME", dns.ip(), dns.port());
+        // Every address: this host's loopback answers too.
+        let ask = if dns.ip().is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { dns.ip() };
+        println!("DNS for Cloud Map namespaces at {dns} (UDP and TCP); try: dig @{ask} -p {} NAME", dns.port());
     }
     println!("Registry (ECR) at {registry_host}:");
     println!(
