@@ -3,7 +3,7 @@
 
 use berth_model::{
     task::{ContainerStateChange, HealthStatus, NetworkBinding, TaskStatus},
-    task_definition::ContainerDefinition,
+    task_definition::{ContainerDefinition, DependencyCondition},
 };
 use berth_runtime::Health;
 use std::time::Duration;
@@ -75,10 +75,13 @@ pub(crate) fn dependencies_met(containers: &[Managed], i: usize, waited: Duratio
         let Some(d) = containers.iter().find(|x| x.name() == dep.container_name) else {
             return Err(format!("dependsOn names an unknown container '{}'", dep.container_name));
         };
-        let met = match dep.condition.as_str() {
-            "START" => d.id.is_some() && d.status != TaskStatus::Pending,
-            "COMPLETE" => d.exited(),
-            "SUCCESS" => {
+        let Some(condition) = dep.condition() else {
+            return Err(format!("unknown dependsOn condition {}", dep.condition));
+        };
+        let met = match condition {
+            DependencyCondition::Start => d.id.is_some() && d.status != TaskStatus::Pending,
+            DependencyCondition::Complete => d.exited(),
+            DependencyCondition::Success => {
                 if d.exited() && d.exit_code != Some(0) {
                     return Err(format!(
                         "DependencyError: container {} exited with code {} but {} needs it to succeed",
@@ -89,7 +92,7 @@ pub(crate) fn dependencies_met(containers: &[Managed], i: usize, waited: Duratio
                 }
                 d.exited()
             }
-            "HEALTHY" => {
+            DependencyCondition::Healthy => {
                 if d.health == Health::Unhealthy || d.exited() {
                     return Err(format!(
                         "DependencyError: container {} is not healthy, which {} needs",
@@ -99,7 +102,6 @@ pub(crate) fn dependencies_met(containers: &[Managed], i: usize, waited: Duratio
                 }
                 d.health == Health::Healthy
             }
-            other => return Err(format!("unknown dependsOn condition {other}")),
         };
         if !met {
             let limit =

@@ -109,56 +109,80 @@ impl Shared {
         self.zones.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// The reply to one query's bytes; `None` to drop it (not even a header).
-    async fn reply(&self, bytes: &[u8], udp_limit: Option<usize>) -> Option<Vec<u8>> {
+    /// What to do with one query's bytes, deciding from a single parse: answer now
+    /// (berth's zones, or an error), forward it, or drop it (not even a header).
+    fn local(&self, bytes: &[u8], udp_limit: Option<usize>) -> Local {
         let request = match Message::from_vec(bytes) {
             Ok(m) => m,
             Err(_) => {
                 // Answer FORMERR when at least the id is there.
-                let id = u16::from_be_bytes([*bytes.first()?, *bytes.get(1)?]);
-                return Message::error_msg(id, OpCode::Query, ResponseCode::FormErr).to_vec().ok();
+                let (Some(a), Some(b)) = (bytes.first(), bytes.get(1)) else { return Local::Drop };
+                let id = u16::from_be_bytes([*a, *b]);
+                return Local::reply(Message::error_msg(id, OpCode::Query, ResponseCode::FormErr).to_vec().ok());
             }
         };
         if request.metadata.message_type != MessageType::Query {
-            return None;
+            return Local::Drop;
         }
         if request.metadata.op_code != OpCode::Query || request.queries.len() != 1 {
             let mut m = Message::error_msg(request.metadata.id, request.metadata.op_code, ResponseCode::NotImp);
             m.queries = request.queries.clone();
-            return m.to_vec().ok();
+            return Local::reply(m.to_vec().ok());
         }
-        let zones = self.zones();
-        if let Some(mut response) = zones.answer(&request) {
-            let limit = match (&request.edns, udp_limit) {
-                (_, None) => usize::MAX,
-                (Some(e), Some(_)) => e.max_payload().clamp(512, UDP_PAYLOAD) as usize,
-                (None, Some(l)) => l,
-            };
-            if request.edns.is_some() {
-                let mut edns = Edns::new();
-                edns.set_max_payload(UDP_PAYLOAD);
-                response.set_edns(edns);
-            }
-            let bytes = response.to_vec().ok()?;
-            if bytes.len() <= limit {
-                return Some(bytes);
-            }
-            // Too big for UDP: the client retries over TCP.
-            let mut truncated = response.truncate();
-            truncated.metadata.truncation = true;
-            return truncated.to_vec().ok();
+        let Some(mut response) = self.zones().answer(&request) else { return Local::Forward(request) };
+        let limit = match (&request.edns, udp_limit) {
+            (_, None) => usize::MAX,
+            (Some(e), Some(_)) => e.max_payload().clamp(512, UDP_PAYLOAD) as usize,
+            (None, Some(l)) => l,
+        };
+        if request.edns.is_some() {
+            let mut edns = Edns::new();
+            edns.set_max_payload(UDP_PAYLOAD);
+            response.set_edns(edns);
         }
-        drop(zones);
-        match forward::forward(&self.upstreams, bytes).await {
-            Some(answer) => Some(answer),
-            None => {
-                let code = if self.upstreams.is_empty() { ResponseCode::Refused } else { ResponseCode::ServFail };
-                let mut m = Message::error_msg(request.metadata.id, OpCode::Query, code);
-                m.metadata.recursion_desired = request.metadata.recursion_desired;
-                m.queries = request.queries.clone();
-                m.to_vec().ok()
-            }
+        let Ok(bytes) = response.to_vec() else { return Local::Drop };
+        if bytes.len() <= limit {
+            return Local::Reply(bytes);
         }
+        // Too big for UDP: the client retries over TCP.
+        let mut truncated = response.truncate();
+        truncated.metadata.truncation = true;
+        Local::reply(truncated.to_vec().ok())
+    }
+
+    /// The upstreams' answer to a query no zone of berth's holds, or the error saying
+    /// there is none.
+    async fn forwarded(&self, request: &Message, bytes: &[u8]) -> Option<Vec<u8>> {
+        if let Some(answer) = forward::forward(&self.upstreams, bytes).await {
+            return Some(answer);
+        }
+        let code = if self.upstreams.is_empty() { ResponseCode::Refused } else { ResponseCode::ServFail };
+        let mut m = Message::error_msg(request.metadata.id, OpCode::Query, code);
+        m.metadata.recursion_desired = request.metadata.recursion_desired;
+        m.queries = request.queries.clone();
+        m.to_vec().ok()
+    }
+
+    /// The reply to one query, forwarding it if need be (TCP answers in order).
+    async fn reply(&self, bytes: &[u8], udp_limit: Option<usize>) -> Option<Vec<u8>> {
+        match self.local(bytes, udp_limit) {
+            Local::Reply(reply) => Some(reply),
+            Local::Forward(request) => self.forwarded(&request, bytes).await,
+            Local::Drop => None,
+        }
+    }
+}
+
+/// [`Shared::local`]'s decision.
+enum Local {
+    Reply(Vec<u8>),
+    Forward(Message),
+    Drop,
+}
+
+impl Local {
+    fn reply(bytes: Option<Vec<u8>>) -> Local {
+        bytes.map_or(Local::Drop, Local::Reply)
     }
 }
 
@@ -172,23 +196,18 @@ async fn serve_udp(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
                 continue;
             }
         };
-        let bytes = &buf[..n];
-        // Answers from berth's zones inline; forwarded queries wait on their own task.
-        let ours = Message::from_vec(bytes)
-            .ok()
-            .and_then(|m| m.queries.first().map(|q| q.name.to_ascii().trim_end_matches('.').to_ascii_lowercase()))
-            .is_none_or(|name| shared.zones().owns(&name));
-        if ours {
-            if let Some(reply) = shared.reply(bytes, Some(512)).await {
-                let _ = socket.send_to(&reply, from).await;
+        // Answers from berth's zones go back inline; forwarded queries wait on their own task.
+        match shared.local(&buf[..n], Some(512)) {
+            Local::Reply(reply) => drop(socket.send_to(&reply, from).await),
+            Local::Forward(request) => {
+                let (socket, shared, bytes) = (socket.clone(), shared.clone(), buf[..n].to_vec());
+                tokio::spawn(async move {
+                    if let Some(reply) = shared.forwarded(&request, &bytes).await {
+                        let _ = socket.send_to(&reply, from).await;
+                    }
+                });
             }
-        } else {
-            let (socket, shared, bytes) = (socket.clone(), shared.clone(), bytes.to_vec());
-            tokio::spawn(async move {
-                if let Some(reply) = shared.reply(&bytes, Some(512)).await {
-                    let _ = socket.send_to(&reply, from).await;
-                }
-            });
+            Local::Drop => {}
         }
     }
 }

@@ -74,11 +74,6 @@ impl Zones {
         })
     }
 
-    /// Whether a name falls in one of berth's zones.
-    pub fn owns(&self, name: &str) -> bool {
-        self.zone_of(name).is_some()
-    }
-
     /// Answers `request` if its question is in one of berth's zones; `None` to forward.
     pub fn answer(&self, request: &Message) -> Option<Message> {
         let query = request.queries.first()?;

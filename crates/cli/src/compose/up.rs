@@ -132,6 +132,8 @@ async fn up_services(
     let several = converted.services.len() > 1;
     let mut results = Vec::new();
     let mut td_arns = Vec::new();
+    // The project's Cloud Map namespace, looked up (or made) once, when a service needs it.
+    let mut namespace: Option<String> = None;
     for (plan, td_request) in converted.services.iter().zip(&converted.task_definitions) {
         let name = service_name(plan, &args.service_name, several);
         let describe = DescribeServicesRequest {
@@ -175,8 +177,11 @@ async fn up_services(
         let load_balancers = super::balancer::ensure(&client, &name, &plan.published, plan.discovery.is_some()).await?;
         let service_registries = match &plan.discovery {
             Some(cm_name) => {
-                let namespace = super::discovery::ensure_namespace(&client, &project.name).await?;
-                let arn = super::discovery::ensure_service(&client, &namespace, cm_name).await?;
+                if namespace.is_none() {
+                    namespace = Some(super::discovery::ensure_namespace(&client, &project.name).await?);
+                }
+                let ns = namespace.as_deref().unwrap_or_default();
+                let arn = super::discovery::ensure_service(&client, ns, cm_name).await?;
                 progress.line(&format!(
                     "service {name} is found as {cm_name} ({cm_name}.{})",
                     super::discovery::namespace_name(&project.name)

@@ -245,7 +245,7 @@ async fn tasks_on_a_draining_instance_leave_dns() {
     let drain = berth_model::ecs::UpdateContainerInstancesStateRequest {
         cluster: Some("c".into()),
         container_instances: Some(vec![instance]),
-        status: Some("DRAINING".into()),
+        status: Some(berth_model::status::InstanceStatus::Draining.as_str().into()),
     };
     h.control.update_container_instances_state(&caller(), drain).await.unwrap();
     h.pass(0.2).await;

@@ -25,6 +25,10 @@ pub(super) fn sync(pass: &mut Pass, svc: &Service, cluster: &str, changes: &mut 
     let registry = svc.service_registries.first();
     let service = registry.and_then(|r| registry_service(pass.r, r));
     let d = &pass.r.discovery;
+    if service.is_none() && d.instances.is_empty() {
+        // Nothing to register, and no registration any task could hold.
+        return;
+    }
     for t in pass.tasks.clone() {
         let held = registrations_of(pass.r, &t.task);
         let wanted = pass.active(t) && t.task.last() == TaskStatus::Running && ready(pass, t) && !pass.draining(t);

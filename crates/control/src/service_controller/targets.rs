@@ -22,23 +22,28 @@ use crate::{
 
 pub(super) fn sync(pass: &mut Pass, svc: &mut Service, changes: &mut Vec<Change>) {
     let tasks: Vec<Arc<TaskRecord>> = pass.tasks.iter().map(|t| (*t).clone()).collect();
-    // What the running tasks stand for: a task that stopped may have held the same host
-    // port on the same instance (the engine hands freed ports out again), and its leaving
-    // must not take its successor out of the target group.
-    let live: HashSet<TargetKey> = tasks
-        .iter()
-        .filter(|t| pass.active(t) && t.task.last() == TaskStatus::Running)
-        .flat_map(|t| task_targets(pass.r, &pass.load_balancers, &t.task))
-        .collect();
+    // RUNNING tasks are registered. What they stand for stays registered: a task that
+    // stopped may have held the same host port on the same instance (the engine hands
+    // freed ports out again), and its leaving must not take its successor out.
+    let running = |pass: &Pass, t: &TaskRecord| pass.active(t) && t.task.last() == TaskStatus::Running;
+    let mut live: HashSet<TargetKey> = HashSet::new();
+    for t in &tasks {
+        if !running(pass, t) {
+            continue;
+        }
+        for key in task_targets(pass.r, &pass.load_balancers, &t.task) {
+            if pass.edits.register(pass.state, pass.r, &key, None, pass.now) {
+                *pass.registered.entry(key.target_group_arn.clone()).or_default() += 1;
+            }
+            live.insert(key);
+        }
+    }
     for t in &tasks {
         let last = t.task.last();
-        if pass.active(t) && last == TaskStatus::Running {
-            for key in task_targets(pass.r, &pass.load_balancers, &t.task) {
-                if pass.edits.register(pass.state, pass.r, &key, None, pass.now) {
-                    *pass.registered.entry(key.target_group_arn.clone()).or_default() += 1;
-                }
-            }
-        } else if last == TaskStatus::Deactivating {
+        if running(pass, t) {
+            continue;
+        }
+        if last == TaskStatus::Deactivating {
             // Drained once none of its registrations is left and DNS had its time.
             let dns_wait = super::registries::released(pass, t);
             if let Some(wait) = dns_wait {

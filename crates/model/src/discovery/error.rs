@@ -80,14 +80,6 @@ impl DiscoveryError {
         }
     }
 
-    pub fn duplicate_request(operation: &str) -> DiscoveryError {
-        DiscoveryError::new(
-            "DuplicateRequest",
-            format!("A request with this CreatorRequestId is already operation {operation}"),
-        )
-        .with("DuplicateOperationId", operation)
-    }
-
     pub fn too_many_tags(arn: &str) -> DiscoveryError {
         DiscoveryError::new("TooManyTagsException", "A resource can have at most 50 tags").with("ResourceName", arn)
     }

@@ -15,7 +15,6 @@ pub(super) fn one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), Ec
     }
 }
 
-const CONDITIONS: &[&str] = &["START", "COMPLETE", "SUCCESS", "HEALTHY"];
 const LOG_DRIVERS: &[&str] =
     &["json-file", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "awsfirelens"];
 const ULIMITS: &[&str] = &[
@@ -90,7 +89,8 @@ pub(super) fn validate_container(
         }
     }
     for dep in c.depends_on.as_deref().unwrap_or_default() {
-        one_of("dependsOn condition", &dep.condition, CONDITIONS)?;
+        let conditions: Vec<&str> = super::DependencyCondition::ALL.iter().map(|c| c.as_str()).collect();
+        one_of("dependsOn condition", &dep.condition, &conditions)?;
         if dep.container_name == name || !names.contains(dep.container_name.as_str()) {
             return Err(bad(&format!(
                 "dependsOn names '{}', which is not another container in this task definition.",

@@ -217,6 +217,20 @@ pub struct ContainerDependency {
     pub condition: String,
 }
 
+crate::status::status!(
+    /// What a `dependsOn` entry waits for in the container it names.
+    DependencyCondition (default Start) {
+        Start => "START", Complete => "COMPLETE", Success => "SUCCESS", Healthy => "HEALTHY",
+    }
+);
+
+impl ContainerDependency {
+    /// The condition, if it is one ECS knows (registration refuses any other).
+    pub fn condition(&self) -> Option<DependencyCondition> {
+        DependencyCondition::parse(&self.condition)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Ulimit {
