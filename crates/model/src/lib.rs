@@ -14,6 +14,7 @@ pub mod ecs;
 pub mod elb;
 pub mod error;
 pub mod json;
+pub mod logs;
 pub mod network;
 pub mod placement;
 pub mod service;
