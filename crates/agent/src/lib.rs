@@ -11,6 +11,7 @@
 //! ```
 
 use berth_client as client;
+pub mod logs;
 mod managed;
 pub mod network;
 pub mod pause;
@@ -203,6 +204,14 @@ pub async fn run<R: ContainerRuntime>(config: AgentConfig, runtime: Arc<R>) -> R
     let mut tasks: HashMap<String, Running> = HashMap::new();
     let credentials = RegistryCredentials::default();
     let network = Arc::new(network::TaskNetwork::new(&session.instance_arn()));
+    let shared = task_manager::Shared {
+        runtime: runtime.clone(),
+        reporter: reporter.clone(),
+        credentials: credentials.clone(),
+        pull_behavior: config.image_pull_behavior,
+        network: network.clone(),
+        logs: logs::LogShipping::new(runtime.clone(), Some((client.clone(), session.clone()))),
+    };
     let mut version = 0;
     let mut first = true;
     loop {
@@ -243,14 +252,7 @@ pub async fn run<R: ContainerRuntime>(config: AgentConfig, runtime: Arc<R>) -> R
                 server: a.registry,
             });
         }
-        let ctx = Converge {
-            config: &config,
-            runtime: &runtime,
-            reporter: &reporter,
-            session: &session,
-            credentials: &credentials,
-            network: &network,
-        };
+        let ctx = Converge { session: &session, shared: &shared };
         converge(&ctx, &mut tasks, desired.tasks, first).await;
         first = false;
     }
@@ -261,12 +263,8 @@ pub async fn run<R: ContainerRuntime>(config: AgentConfig, runtime: Arc<R>) -> R
 /// this instance that belong to no desired task (orphans from before a restart).
 /// What converging needs besides the tasks.
 struct Converge<'a, R> {
-    config: &'a AgentConfig,
-    runtime: &'a Arc<R>,
-    reporter: &'a Reporter,
     session: &'a Session,
-    credentials: &'a RegistryCredentials,
-    network: &'a Arc<network::TaskNetwork>,
+    shared: &'a task_manager::Shared<R>,
 }
 
 async fn converge<R: ContainerRuntime>(
@@ -283,10 +281,10 @@ async fn converge<R: ContainerRuntime>(
         }
     }
     if first {
-        remove_orphans(ctx.runtime.as_ref(), &ctx.session.instance_arn(), &wanted).await;
+        remove_orphans(ctx.shared.runtime.as_ref(), &ctx.session.instance_arn(), &wanted).await;
         if desired.iter().all(|t| t.attachment.is_none()) {
             // Left from before a restart with no awsvpc task to use it.
-            ctx.network.release(ctx.runtime.as_ref()).await;
+            ctx.shared.network.release(ctx.shared.runtime.as_ref()).await;
         }
     }
     for t in desired {
@@ -302,15 +300,7 @@ async fn converge<R: ContainerRuntime>(
             None => {
                 let (tx, rx) = watch::channel(want);
                 let arn = t.task_arn.clone();
-                let manager = TaskManager::new(
-                    ctx.runtime.clone(),
-                    ctx.reporter.clone(),
-                    ctx.credentials.clone(),
-                    ctx.config.image_pull_behavior,
-                    ctx.network.clone(),
-                    ctx.session.instance_arn(),
-                    t,
-                );
+                let manager = TaskManager::new(ctx.shared, ctx.session.instance_arn(), t);
                 let done = tokio::spawn(manager.run(rx));
                 tasks.insert(arn, Running { desired: tx, done });
             }

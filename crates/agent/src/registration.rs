@@ -25,6 +25,7 @@ const CAPABILITIES: &[&str] = &[
     "ecs.capability.env-files.s3",
     "ecs.capability.task-eni",
     "com.amazonaws.ecs.capability.logging-driver.json-file",
+    "com.amazonaws.ecs.capability.logging-driver.awslogs",
     "com.amazonaws.ecs.capability.docker-remote-api.1.17",
     "com.amazonaws.ecs.capability.docker-remote-api.1.18",
     "com.amazonaws.ecs.capability.docker-remote-api.1.19",

@@ -212,11 +212,13 @@ pub fn container_spec(
             retries: h.retries.unwrap_or(3) as u32,
             start_period: Duration::from_secs(h.start_period.unwrap_or(0) as u64),
         }),
-        log: def
-            .log_configuration
-            .as_ref()
-            .filter(|l| l.log_driver == "json-file")
-            .map(|l| (l.log_driver.clone(), l.options.clone().unwrap_or_default())),
+        // awslogs is the agent's work: the engine keeps the output in its json-file log,
+        // which the agent follows.
+        log: def.log_configuration.as_ref().and_then(|l| match l.log_driver.as_str() {
+            "json-file" => Some((l.log_driver.clone(), l.options.clone().unwrap_or_default())),
+            berth_model::logs::AWSLOGS => Some(("json-file".to_string(), Default::default())),
+            _ => None,
+        }),
         privileged: def.privileged == Some(true),
         readonly_rootfs: other("readonlyRootFilesystem").and_then(|v| v.as_bool()) == Some(true),
         init: linux.and_then(|l| l.get("initProcessEnabled")).and_then(|v| v.as_bool()) == Some(true),

@@ -13,6 +13,7 @@ use berth_runtime::{ContainerRuntime, RunState};
 use tokio::{sync::watch, time::Instant};
 
 use crate::{
+    logs::{self, LogShipping},
     managed::Managed,
     network::TaskNetwork,
     pause::PAUSE_CONTAINER,
@@ -42,8 +43,22 @@ const STEADY_AFTER: Duration = Duration::from_secs(5);
 /// agent walks these four).
 type Phase = TaskStatus;
 
+/// What every task manager of an agent shares.
+pub struct Shared<R> {
+    pub runtime: Arc<R>,
+    pub reporter: Reporter,
+    pub(crate) credentials: RegistryCredentials,
+    pub pull_behavior: crate::ImagePullBehavior,
+    pub network: Arc<TaskNetwork>,
+    pub logs: Arc<LogShipping<R>>,
+}
+
+/// How long removing a stopped task's containers waits for their output to be shipped.
+const SHIP_WAIT: Duration = Duration::from_secs(60);
+
 pub struct TaskManager<R: ContainerRuntime> {
     runtime: Arc<R>,
+    logs: Arc<LogShipping<R>>,
     reporter: Reporter,
     pull_behavior: crate::ImagePullBehavior,
     credentials: RegistryCredentials,
@@ -85,15 +100,7 @@ pub struct Resolver {
 
 impl<R: ContainerRuntime> TaskManager<R> {
     /// A manager for `task`, placed on `instance_arn` of `cluster`.
-    pub(crate) fn new(
-        runtime: Arc<R>,
-        reporter: Reporter,
-        credentials: RegistryCredentials,
-        pull_behavior: crate::ImagePullBehavior,
-        network: Arc<TaskNetwork>,
-        instance_arn: String,
-        task: DesiredTask,
-    ) -> Self {
+    pub(crate) fn new(shared: &Shared<R>, instance_arn: String, task: DesiredTask) -> Self {
         let cluster = task.cluster().to_string();
         let DesiredTask { task_arn, task_definition: td, overrides, attachment: eni, dns, .. } = task;
         let pause_name = eni.as_ref().map(|_| {
@@ -102,10 +109,11 @@ impl<R: ContainerRuntime> TaskManager<R> {
         });
         let containers = td.container_definitions.iter().map(|def| Managed::new(def.clone())).collect();
         TaskManager {
-            runtime,
-            reporter,
-            credentials,
-            pull_behavior,
+            runtime: shared.runtime.clone(),
+            logs: shared.logs.clone(),
+            reporter: shared.reporter.clone(),
+            credentials: shared.credentials.clone(),
+            pull_behavior: shared.pull_behavior,
             cluster,
             instance_arn,
             task_arn,
@@ -125,7 +133,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
             pause_name,
             pause: None,
             eni_status: None,
-            network,
+            network: shared.network.clone(),
             dns,
             resolver: None,
         }
@@ -273,6 +281,12 @@ impl<R: ContainerRuntime> TaskManager<R> {
                 self.pulled = true;
             }
         }
+        for i in 0..self.containers.len() {
+            // Output left unshipped by the previous agent (running or exited since).
+            if let Err(problem) = self.ship_logs(i).await {
+                tracing::warn!(task = %self.task_arn, %problem, "cannot ship an adopted container's output");
+            }
+        }
         if self.containers.iter().any(|c| c.id.is_some()) {
             self.refresh().await;
             if self.containers.iter().all(|c| c.id.is_some()) {
@@ -364,7 +378,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
                     tracing::info!(task = %self.task_arn, container = %self.containers[i].name(), "adopted a container started before a restart");
                     self.containers[i].id = Some(id);
                     self.containers[i].status = TaskStatus::Running;
-                    return Ok(());
+                    return self.ship_logs(i).await;
                 }
                 None => {
                     if let Err(e) = self.runtime.remove(&spec.name).await {
@@ -377,8 +391,32 @@ impl<R: ContainerRuntime> TaskManager<R> {
         }
         .map_err(|e| format!("CannotCreateContainerError: {e}"))?;
         self.containers[i].id = Some(id.clone());
+        let shipping = self.log_destination(i)?;
+        if let Some(to) = &shipping {
+            self.logs.prepare(to).await?;
+        }
         self.runtime.start(&id).await.map_err(|e| format!("CannotStartContainerError: {e}"))?;
         self.containers[i].status = TaskStatus::Running;
+        if let Some(to) = shipping {
+            self.logs.ship(&id, to).await;
+        }
+        Ok(())
+    }
+
+    /// Where container `i`'s output goes, if it uses the awslogs driver.
+    fn log_destination(&self, i: usize) -> Result<Option<logs::Destination>, String> {
+        let Some(id) = self.containers[i].id.as_deref() else { return Ok(None) };
+        let task_id = self.task_arn.rsplit('/').next().unwrap_or_default();
+        logs::destination(&self.containers[i].def, task_id, id)
+            .transpose()
+            .map_err(|e| format!("CannotStartContainerError: failed to initialize logging driver: {e}"))
+    }
+
+    /// Ships container `i`'s output (a container found running or exited).
+    async fn ship_logs(&mut self, i: usize) -> Result<(), String> {
+        if let (Some(to), Some(id)) = (self.log_destination(i)?, self.containers[i].id.clone()) {
+            self.logs.ship(&id, to).await;
+        }
         Ok(())
     }
 
@@ -501,6 +539,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
             }
             Err(e) => tracing::warn!(task = %self.task_arn, error = %e, "listing the task's containers failed"),
         }
+        self.logs.finish(&ids, SHIP_WAIT).await;
         for id in &ids {
             if let Err(e) = self.runtime.remove(id).await {
                 tracing::warn!(task = %self.task_arn, error = %e, "removing a container failed");

@@ -21,15 +21,15 @@ fn task() -> DesiredTask {
 }
 
 fn manager(sim: &Arc<SimRuntime>, network: &Arc<TaskNetwork>, t: &DesiredTask) -> TaskManager<SimRuntime> {
-    TaskManager::new(
-        sim.clone(),
-        Reporter::new(),
-        RegistryCredentials::default(),
-        crate::ImagePullBehavior::Default,
-        network.clone(),
-        INSTANCE.into(),
-        t.clone(),
-    )
+    let shared = Shared {
+        runtime: sim.clone(),
+        reporter: Reporter::new(),
+        credentials: RegistryCredentials::default(),
+        pull_behavior: crate::ImagePullBehavior::Default,
+        network: network.clone(),
+        logs: crate::logs::LogShipping::new(sim.clone(), None),
+    };
+    TaskManager::new(&shared, INSTANCE.into(), t.clone())
 }
 
 const INSTANCE: &str = "arn:aws:ecs:us-east-1:000000000000:container-instance/c/i1";

@@ -15,6 +15,8 @@ pub enum ApiError {
     Ecr(#[from] berth_registry::EcrError),
     #[error(transparent)]
     Discovery(#[from] berth_model::discovery::DiscoveryError),
+    #[error(transparent)]
+    Logs(#[from] berth_model::logs::LogsError),
     #[error("Operation '{0}' is not supported.")]
     UnknownOperation(String),
     #[error("The request body is larger than {0} bytes.")]
@@ -30,6 +32,7 @@ impl ApiError {
             ApiError::Auth(e) => e.code(),
             ApiError::Ecr(e) => e.code,
             ApiError::Discovery(e) => e.code,
+            ApiError::Logs(e) => e.code,
             ApiError::UnknownOperation(_) => "UnknownOperationException",
             ApiError::TooLarge(_) => "SerializationException",
             ApiError::BodyTimeout => "RequestTimeoutException",
@@ -42,6 +45,7 @@ impl ApiError {
             ApiError::Auth(e) => e.http_status(),
             ApiError::Ecr(e) => e.http_status(),
             ApiError::Discovery(e) => e.status,
+            ApiError::Logs(e) => e.status(),
             ApiError::UnknownOperation(_) => 400,
             ApiError::TooLarge(_) => 413,
             ApiError::BodyTimeout => 408,

@@ -11,6 +11,7 @@ pub mod ecs;
 pub mod elb;
 pub mod error;
 pub mod listener;
+pub mod logs;
 pub mod registry;
 pub mod server;
 

@@ -38,16 +38,18 @@ pub struct ApiConfig {
 pub struct Api {
     control: Control,
     registry: Registry,
+    logs: berth_logs::Logs,
     verifier: Verifier,
     account: String,
     request_ids: RequestIds,
 }
 
 impl Api {
-    pub fn new(control: Control, registry: Registry, config: ApiConfig) -> Arc<Api> {
+    pub fn new(control: Control, registry: Registry, logs: berth_logs::Logs, config: ApiConfig) -> Arc<Api> {
         Arc::new(Api {
             control,
             registry,
+            logs,
             verifier: Verifier::new(config.credentials, config.accept_any_credentials),
             account: config.account_id,
             request_ids: RequestIds::new(),
@@ -124,6 +126,12 @@ async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError> 
         let caller = Caller { region: scope.region, account: api.account.clone() };
         return Ok(Reply::from(crate::discovery::dispatch(&api.control, &caller, operation, &body).await?));
     }
+    if let Some(operation) = target.strip_prefix(berth_model::logs::TARGET_PREFIX) {
+        if scope.service != "logs" {
+            return Err(sigv4::AuthError::WrongService("logs".into()).into());
+        }
+        return Ok(Reply::from(crate::logs::dispatch(&api.logs, &scope.region, operation, &body).await?));
+    }
     let ecs = target.strip_prefix(ECS_PREFIX);
     let berth = target.strip_prefix(crate::berth::TARGET_PREFIX);
     if ecs.is_none() && berth.is_none() {
@@ -136,6 +144,7 @@ async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError> 
     let caller = Caller { region: scope.region, account: api.account.clone() };
     match (ecs, berth) {
         (Some(operation), _) => crate::ecs::dispatch(&api.control, &caller, None, operation, &body).await,
+        (_, Some("FollowLogEvents")) => Ok(Reply::from(crate::logs::follow(&api.logs, &caller.region, &body).await?)),
         (_, Some(operation)) => Ok(Reply::from(crate::berth::dispatch(&api.control, &caller, operation, &body)?)),
         (None, None) => unreachable!("checked above"),
     }
@@ -183,6 +192,12 @@ async fn agent_request(api: &Api, token: &str, target: &str, body: &[u8]) -> Res
     let agent = api.control.authenticate_agent(token).ok_or(sigv4::AuthError::UnknownAccessKey)?;
     if let Some(operation) = target.strip_prefix(crate::agent::TARGET_PREFIX) {
         return Ok(Reply::from(crate::agent::dispatch(&api.control, &api.registry, &agent, operation, body).await?));
+    }
+    if let Some(operation) = target.strip_prefix(berth_model::logs::TARGET_PREFIX) {
+        if !crate::logs::AGENT_OPERATIONS.contains(&operation) {
+            return Err(sigv4::AuthError::Missing.into());
+        }
+        return Ok(Reply::from(crate::logs::dispatch(&api.logs, &agent.region, operation, body).await?));
     }
     match target.strip_prefix(ECS_PREFIX) {
         Some(operation) if crate::ecs::AGENT_OPERATIONS.contains(&operation) => {

@@ -100,6 +100,8 @@ impl ServerClient {
             "ecr"
         } else if target.starts_with(berth_model::discovery::TARGET_PREFIX) {
             "servicediscovery"
+        } else if target.starts_with(berth_model::logs::TARGET_PREFIX) {
+            "logs"
         } else {
             "ecs"
         };
@@ -217,9 +219,35 @@ impl ServerClient {
         body: &impl Serialize,
         timeout: Duration,
     ) -> Result<T, ClientError> {
+        self.with_token(token, &format!("{AGENT}{operation}"), body, timeout).await
+    }
+
+    /// A CloudWatch Logs call with the agent's token (shipping container output).
+    pub async fn agent_logs<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        operation: &str,
+        body: &impl Serialize,
+        timeout: Duration,
+    ) -> Result<T, ClientError> {
+        self.with_token(token, &format!("{}{operation}", berth_model::logs::TARGET_PREFIX), body, timeout).await
+    }
+
+    async fn with_token<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        target: &str,
+        body: &impl Serialize,
+        timeout: Duration,
+    ) -> Result<T, ClientError> {
         let body = serde_json::to_vec(body).map_err(|e| ClientError::Decode(e.to_string()))?;
-        let (bytes, _) = self.send(&format!("{AGENT}{operation}"), body, Auth::Token(token), timeout).await?;
+        let (bytes, _) = self.send(target, body, Auth::Token(token), timeout).await?;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    /// A SigV4-signed CloudWatch Logs call (signed for the service `logs`).
+    pub async fn logs<T: DeserializeOwned>(&self, operation: &str, body: &impl Serialize) -> Result<T, ClientError> {
+        Ok(self.signed(&format!("{}{operation}", berth_model::logs::TARGET_PREFIX), body).await?.0)
     }
 
     /// SubmitTaskStateChange with the agent's token.

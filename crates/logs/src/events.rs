@@ -110,6 +110,10 @@ impl Logs {
                 let group = store::group(conn, &region, &req.log_group_name)?;
                 let stream =
                     store::find_stream(conn, group.id, &req.log_stream_name)?.ok_or_else(LogsError::stream_not_found)?;
+                if req.berth_cursor.is_some() && stream_cursor(conn, stream)? == req.berth_cursor {
+                    // A batch sent again after its answer was lost: it is stored already.
+                    return Ok(PutLogEventsResponse::default());
+                }
                 let now = now_ms();
                 let (info, first, end) = rejections(&req.log_events, now, group.retention_days);
                 let accepted = &req.log_events[first..end];
@@ -121,6 +125,11 @@ impl Logs {
                     }
                 }
                 insert_events(conn, group.id, stream, accepted, now)?;
+                if let Some(cursor) = &req.berth_cursor {
+                    conn.prepare_cached("UPDATE log_streams SET cursor = ?1 WHERE id = ?2")
+                        .and_then(|mut s| s.execute((cursor, stream)))
+                        .map_err(db)?;
+                }
                 Ok(PutLogEventsResponse {
                     next_sequence_token: Some(format!("{:056}", conn.last_insert_rowid())),
                     rejected_log_events_info: (!info.is_empty()).then_some(info),
@@ -295,6 +304,12 @@ impl Logs {
             }
         }
     }
+}
+
+fn stream_cursor(conn: &Connection, stream: i64) -> Result<Option<String>, LogsError> {
+    conn.prepare_cached("SELECT cursor FROM log_streams WHERE id = ?1")
+        .and_then(|mut s| s.query_row([stream], |r| r.get(0)))
+        .map_err(db)
 }
 
 /// Stores the accepted events and updates the stream's summary.

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS log_streams (
     last_ts INTEGER,
     last_ingest INTEGER,
     stored_bytes INTEGER NOT NULL DEFAULT 0,
+    cursor TEXT,
     UNIQUE (group_id, name)
 );
 CREATE TABLE IF NOT EXISTS log_events (

@@ -103,7 +103,7 @@ impl Logs {
                 };
                 let mut stmt = conn
                     .prepare(&format!(
-                        "SELECT name, created, first_ts, last_ts, last_ingest, stored_bytes FROM log_streams
+                        "SELECT name, created, first_ts, last_ts, last_ingest, stored_bytes, cursor FROM log_streams
                          WHERE group_id = ?1 AND substr(name, 1, length(?2)) = ?2
                          ORDER BY {order_sql} LIMIT ?3 OFFSET ?4"
                     ))
@@ -121,6 +121,7 @@ impl Logs {
                                 last_event_timestamp: r.get(3)?,
                                 last_ingestion_time: r.get(4)?,
                                 stored_bytes: r.get(5)?,
+                                berth_cursor: r.get(6)?,
                             })
                         },
                     )

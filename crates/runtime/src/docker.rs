@@ -10,7 +10,7 @@ use bollard::{
     },
     query_parameters::{
         CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-        ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+        ListNetworksOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
     },
     Docker,
 };
@@ -356,6 +356,10 @@ impl ContainerRuntime for DockerRuntime {
         .await
     }
 
+    fn logs(&self, id: &str, since_secs: i64) -> crate::LogStream {
+        self.follow_logs(id, since_secs)
+    }
+
     async fn import_image(&self, name: &str, rootfs_tar: Vec<u8>) -> Result<()> {
         let (repo, tag) = split_tag(name);
         let options = CreateImageOptionsBuilder::default().from_src("-").repo(repo).tag(tag).build();
@@ -379,6 +383,27 @@ async fn follow(
 }
 
 impl DockerRuntime {
+    fn follow_logs(&self, id: &str, since_secs: i64) -> crate::LogStream {
+        use bollard::container::LogOutput;
+        let options = LogsOptionsBuilder::default()
+            .follow(true)
+            .stdout(true)
+            .stderr(true)
+            .timestamps(true)
+            .since(since_secs.clamp(0, i32::MAX as i64) as i32)
+            .build();
+        self.docker
+            .logs(id, Some(options))
+            .map(|item| match item {
+                Ok(LogOutput::StdErr { message }) => Ok(crate::LogChunk { stderr: true, bytes: message }),
+                Ok(LogOutput::StdOut { message } | LogOutput::Console { message } | LogOutput::StdIn { message }) => {
+                    Ok(crate::LogChunk { stderr: false, bytes: message })
+                }
+                Err(e) => Err(engine(e)),
+            })
+            .boxed()
+    }
+
     async fn networks(&self, key: &str, value: &str) -> Result<Vec<String>> {
         let label = if value.is_empty() { key.to_string() } else { format!("{key}={value}") };
         let filters: HashMap<String, Vec<String>> = HashMap::from([("label".to_string(), vec![label])]);

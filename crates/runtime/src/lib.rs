@@ -191,6 +191,19 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     fn network_gateway(&self, name: &str) -> impl Future<Output = Result<Option<String>>> + Send;
     /// Makes image `name` (`repo:tag`) from a tar archive of its root file system.
     fn import_image(&self, name: &str, rootfs_tar: Vec<u8>) -> impl Future<Output = Result<()>> + Send;
+    /// A container's output (stdout and stderr) from `since_secs` (0: from the start),
+    /// following it while the container runs; the stream ends when it has stopped.
+    fn logs(&self, id: &str, since_secs: i64) -> LogStream;
+}
+
+/// Output chunks of a container, each one log entry of the engine as it stored it:
+/// `TIMESTAMP MESSAGE` with an RFC 3339 UTC timestamp of up to nanosecond precision.
+pub type LogStream = futures_util::stream::BoxStream<'static, Result<LogChunk>>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogChunk {
+    pub stderr: bool,
+    pub bytes: bytes::Bytes,
 }
 
 /// Runs `f` with a deadline, turning an expiry into [`RuntimeError::Timeout`].

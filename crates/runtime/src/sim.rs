@@ -93,6 +93,12 @@ impl SimRuntime {
 }
 
 impl ContainerRuntime for SimRuntime {
+    /// Simulated containers print nothing.
+    fn logs(&self, _id: &str, _since_secs: i64) -> crate::LogStream {
+        use futures_util::StreamExt;
+        futures_util::stream::empty().boxed()
+    }
+
     async fn info(&self) -> Result<RuntimeInfo> {
         Ok(RuntimeInfo { version: "sim".into(), cpus: 2, memory_mib: 4096 })
     }

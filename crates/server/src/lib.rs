@@ -7,6 +7,7 @@
 //!  data dir ─lock─► SqliteStore ─load─► Control (writer, service + instance-health controllers)
 //!                         │                 ▲
 //!                         └──────────► Registry (maintenance)
+//!  data dir/logs.db ─────────────────► Logs (writer thread, retention sweep)
 //!  TcpListener ───────────────────────► Api ─┘
 //! ```
 
@@ -56,6 +57,8 @@ pub struct ServerConfig {
     /// When `dns_listen` cannot be bound: run the DNS server on a free loopback port
     /// instead (the default address) or fail (an address the operator chose).
     pub dns_fallback: bool,
+    /// How often the log retention sweep deletes events older than their group's retention.
+    pub log_retention_sweep: Duration,
 }
 
 impl ServerConfig {
@@ -80,6 +83,7 @@ impl ServerConfig {
             task_routes: false,
             dns_listen: None,
             dns_fallback: false,
+            log_retention_sweep: Duration::from_secs(60),
         }
     }
 }
@@ -94,6 +98,8 @@ pub enum ServerError {
     Store(String),
     #[error("loading the state: {0}")]
     State(String),
+    #[error("opening the log database: {0}")]
+    Logs(String),
     #[error("loading the registry: {0}")]
     Registry(String),
     #[error("listening on {addr}: {source}")]
@@ -239,6 +245,7 @@ pub struct Server {
     stop: Option<oneshot::Sender<()>>,
     lb: Arc<berth_lb::DataPlane>,
     dns: Option<Arc<berth_dns::DnsServer>>,
+    logs: berth_logs::Logs,
     serving: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
     _lock: DataDirLock,
@@ -281,6 +288,7 @@ impl Server {
         )
         .map_err(ServerError::Registry)?;
         drop(records);
+        let logs = berth_logs::Logs::open(&data_dir, &config.account_id).map_err(ServerError::Logs)?;
         let lb = start_load_balancer(&control, &config);
         let dns = start_dns(&control, &config).await?;
         let mut background = vec![
@@ -291,6 +299,7 @@ impl Server {
             control.spawn_capacity_controller(Arc::new(berth_control::controller::SystemClock)),
             control.spawn_managed_scaling(config.managed_scaling.clone()),
             tokio::spawn(follow_task_routes(control.clone(), config.task_routes)),
+            logs.spawn_retention_sweep(config.log_retention_sweep),
             follow_plan(control.clone(), Control::lb_plan, {
                 let lb = lb.clone();
                 move |plan| lb.apply(plan)
@@ -306,6 +315,7 @@ impl Server {
         let api = Api::new(
             control.clone(),
             registry.clone(),
+            logs.clone(),
             ApiConfig {
                 account_id: config.account_id.clone(),
                 credentials: config.credentials.clone(),
@@ -327,6 +337,7 @@ impl Server {
             stop: Some(stop),
             lb,
             dns,
+            logs,
             serving,
             background,
             _lock: lock,
@@ -375,6 +386,11 @@ impl Server {
     /// Where the DNS server answers (UDP and TCP), if it runs.
     pub fn dns_addr(&self) -> Option<SocketAddr> {
         self.dns.as_ref().map(|d| d.local_addr())
+    }
+
+    /// CloudWatch Logs: the log database.
+    pub fn logs(&self) -> &berth_logs::Logs {
+        &self.logs
     }
 
     /// The load balancer data plane.

@@ -78,6 +78,9 @@ pub struct LogStream {
     pub last_ingestion_time: Option<i64>,
     pub arn: String,
     pub stored_bytes: i64,
+    /// berth's extension: the shipping agent's position (see `PutLogEventsRequest`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub berth_cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

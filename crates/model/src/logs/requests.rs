@@ -84,6 +84,10 @@ pub struct PutLogEventsRequest {
     pub log_stream_name: String,
     pub log_events: Vec<InputLogEvent>,
     pub sequence_token: Option<String>,
+    /// berth's extension for its agents: where in the container's output this batch ends,
+    /// stored with the events in one transaction so a restarted agent resumes exactly there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub berth_cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

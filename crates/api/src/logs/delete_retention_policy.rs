@@ -1,0 +1,10 @@
+//! DeleteRetentionPolicy.
+
+use berth_logs::Logs;
+use berth_model::logs::LogsError;
+
+use super::{decode, reply};
+
+pub async fn handle(logs: &Logs, region: &str, body: &[u8]) -> Result<Vec<u8>, LogsError> {
+    reply(&logs.delete_retention_policy(region, decode(body)?).await?)
+}

@@ -1,0 +1,10 @@
+//! GetLogEvents.
+
+use berth_logs::Logs;
+use berth_model::logs::LogsError;
+
+use super::{decode, reply};
+
+pub async fn handle(logs: &Logs, region: &str, body: &[u8]) -> Result<Vec<u8>, LogsError> {
+    reply(&logs.get_log_events(region, decode(body)?).await?)
+}

@@ -1,0 +1,10 @@
+//! ListTagsForResource.
+
+use berth_logs::Logs;
+use berth_model::logs::LogsError;
+
+use super::{decode, reply};
+
+pub async fn handle(logs: &Logs, region: &str, body: &[u8]) -> Result<Vec<u8>, LogsError> {
+    reply(&logs.list_tags_for_resource(region, decode(body)?).await?)
+}
