@@ -107,9 +107,15 @@ impl BerthProcess {
     /// Like [`BerthProcess::aws`] with another endpoint URL for this server (for example
     /// `http://localhost:PORT`).
     pub fn aws_at(&self, cli: &Path, endpoint: &str, region: &str, args: &[&str]) -> std::process::Output {
-        Command::new(cli)
+        self.aws_command(cli, endpoint, region).args(args).output().expect("run aws")
+    }
+
+    /// The aws CLI command [`BerthProcess::aws_at`] runs, for a caller that spawns it
+    /// (a `--follow` that runs until stopped).
+    pub fn aws_command(&self, cli: &Path, endpoint: &str, region: &str) -> Command {
+        let mut command = Command::new(cli);
+        command
             .args(["--endpoint-url", endpoint, "--output", "json"])
-            .args(args)
             .env("AWS_SHARED_CREDENTIALS_FILE", self.data_dir.join("credentials"))
             .env("AWS_PROFILE", "berth")
             .env("AWS_DEFAULT_REGION", region)
@@ -120,9 +126,8 @@ impl BerthProcess {
             .env("AWS_DISABLE_HOST_PREFIX_INJECTION", "true")
             .env_remove("AWS_ACCESS_KEY_ID")
             .env_remove("AWS_SECRET_ACCESS_KEY")
-            .env_remove("AWS_SESSION_TOKEN")
-            .output()
-            .expect("run aws")
+            .env_remove("AWS_SESSION_TOKEN");
+        command
     }
 
     pub fn pid(&self) -> u32 {
