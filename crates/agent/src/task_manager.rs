@@ -53,7 +53,7 @@ pub struct Shared<R> {
     pub logs: Arc<LogShipping<R>>,
 }
 
-/// How long removing a stopped task's containers waits for their output to be shipped.
+/// How long stopping a task waits for its containers' output to be shipped.
 const SHIP_WAIT: Duration = Duration::from_secs(60);
 
 pub struct TaskManager<R: ContainerRuntime> {
@@ -508,6 +508,9 @@ impl<R: ContainerRuntime> TaskManager<R> {
                 tracing::warn!(task = %self.task_arn, error = %e, "stopping a container failed");
             }
         }
+        // A task is reported STOPPED once its output has reached the server.
+        let ids: Vec<String> = self.containers.iter().filter_map(|c| c.id.clone()).collect();
+        self.logs.finish(&ids, SHIP_WAIT).await;
     }
 
     fn finish(&mut self, code: Option<&'static str>, reason: Option<String>) {
@@ -539,7 +542,6 @@ impl<R: ContainerRuntime> TaskManager<R> {
             }
             Err(e) => tracing::warn!(task = %self.task_arn, error = %e, "listing the task's containers failed"),
         }
-        self.logs.finish(&ids, SHIP_WAIT).await;
         for id in &ids {
             if let Err(e) = self.runtime.remove(id).await {
                 tracing::warn!(task = %self.task_arn, error = %e, "removing a container failed");

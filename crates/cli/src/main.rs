@@ -23,6 +23,7 @@ mod credentials;
 mod events;
 mod explain;
 mod follow;
+mod logs;
 mod ls;
 mod rollout;
 mod run_task;
@@ -73,6 +74,8 @@ enum Command {
     Ls(ls::LsArgs),
     /// Service events, oldest first (`--follow` for new ones).
     Events(events::EventsCommand),
+    /// Container output of a service's or some tasks' awslogs containers (`--follow` for new lines).
+    Logs(logs::LogsArgs),
 }
 
 #[derive(Args, Clone)]
@@ -194,6 +197,7 @@ fn run() -> anyhow::Result<i32> {
         Command::Compose(command) => runtime.block_on(compose::run(command)),
         Command::Ls(args) => runtime.block_on(ls::run(args)).map(|()| 0),
         Command::Events(command) => runtime.block_on(events::run(command)).map(|()| 0),
+        Command::Logs(args) => runtime.block_on(logs::run(args)).map(|()| 0),
         Command::Service(command) => runtime.block_on(service::run(command)).map(|outcome| outcome as i32),
     }
 }

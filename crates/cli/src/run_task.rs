@@ -39,8 +39,9 @@ pub struct RunArgs {
     /// Wait for the task to stop and exit with its essential container's exit code.
     #[arg(long)]
     wait: bool,
-    /// Show the container's output (read from the local Docker engine, so the task must run
-    /// on this host, as with `berth up`).
+    /// Show the containers' output: from berth's logs for containers that use the awslogs
+    /// driver, else from the local Docker engine (so the task must run on this host, as
+    /// with `berth up`).
     #[arg(long)]
     logs: bool,
     /// With --wait: give up after this many seconds (exit 124). The task keeps running
@@ -228,6 +229,7 @@ pub async fn wait_stopped(
     let mut last = None;
     let mut followed = Vec::new();
     let mut followed_children: Vec<std::process::Child> = Vec::new();
+    let mut follower = crate::logs::LogFollower::new(client.clone(), None, false);
     let describe =
         DescribeTasksRequest { cluster: Some(cluster.into()), tasks: Some(vec![arn.into()]), include: Vec::new() };
     let stopped = loop {
@@ -242,9 +244,12 @@ pub async fn wait_stopped(
             last = Some(t.last_status);
         }
         if logs {
-            for id in t.containers.iter().filter_map(|c| c.runtime_id.as_deref()) {
-                if !followed.iter().any(|f| f == id) {
-                    followed.push(id.to_string());
+            // awslogs containers' output comes from berth's logs; the others' from the
+            // local engine (the task must run on this host, as with `berth up`).
+            let elsewhere = follower.add_tasks(std::slice::from_ref(&t), None).await?;
+            for (_, id) in elsewhere.iter().filter(|(_, id)| !id.is_empty()) {
+                if !followed.contains(id) {
+                    followed.push(id.clone());
                     // `docker logs --follow` streams until the container exits.
                     if let Ok(child) = std::process::Command::new("docker").args(["logs", "--follow", id]).spawn() {
                         followed_children.push(child);
@@ -258,8 +263,16 @@ pub async fn wait_stopped(
         if Instant::now() > deadline {
             return Ok(Waited::TimedOut);
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        if logs {
+            follower.poll(Duration::from_millis(250)).await?;
+        } else {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     };
+    if logs {
+        // The agent reports STOPPED once the output has reached the server.
+        follower.drain().await?;
+    }
     // Each `docker logs --follow` ends once its container has stopped; let them finish
     // printing (within a few seconds) before reporting.
     let drained_by = Instant::now() + Duration::from_secs(5);

@@ -291,11 +291,8 @@ impl Logs {
             committed.borrow_and_update();
             let region = region.to_string();
             let refs = req.streams.clone();
-            let (after, start) = (req.after, req.start_time);
-            let answer = self
-                .store
-                .read(move |conn| follow_page(conn, &region, &refs, after, start, page))
-                .await?;
+            let window = Window { after: req.after, through: req.through, start: req.start_time };
+            let answer = self.store.read(move |conn| follow_page(conn, &region, &refs, window, page)).await?;
             if !answer.events.is_empty() || tokio::time::Instant::now() >= deadline {
                 return Ok(answer);
             }
@@ -354,12 +351,20 @@ fn select_streams(
         .map_err(db)
 }
 
+/// Which events a follow call wants: committed after `after` and at or before `through`;
+/// on a first call (no `after`), those at or after `start`.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    after: Option<i64>,
+    through: Option<i64>,
+    start: Option<i64>,
+}
+
 fn follow_page(
     conn: &Connection,
     region: &str,
     refs: &[StreamRef],
-    after: Option<i64>,
-    start: Option<i64>,
+    Window { after, through, start }: Window,
     page: usize,
 ) -> Result<FollowLogEventsResponse, LogsError> {
     let newest: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM log_events", [], |r| r.get(0)).map_err(db)?;
@@ -378,13 +383,13 @@ fn follow_page(
     }
     let ids: Vec<String> = streams.iter().map(|(id, _)| id.to_string()).collect();
     let sql = format!(
-        "SELECT id, ts, stream_id, ingest, message FROM log_events WHERE id > ?1 AND ts >= ?2 AND stream_id IN ({}) ORDER BY id LIMIT ?3",
+        "SELECT id, ts, stream_id, ingest, message FROM log_events WHERE id > ?1 AND id <= ?4 AND ts >= ?2 AND stream_id IN ({}) ORDER BY id LIMIT ?3",
         ids.join(",")
     );
     let mut stmt = conn.prepare(&sql).map_err(db)?;
     let ts_floor = if after.is_some() { i64::MIN } else { start.unwrap_or(i64::MIN) };
     let events: Vec<Stored> = stmt
-        .query_map((after_id, ts_floor, page as i64), stored)
+        .query_map((after_id, ts_floor, page as i64, through.unwrap_or(i64::MAX)), stored)
         .and_then(|rows| rows.collect())
         .map_err(db)?;
     let position = match events.last() {

@@ -1,8 +1,9 @@
-//! `berth compose convert|up|down|ps|build`: a Compose project as ECS task definitions and
+//! `berth compose convert|up|down|ps|build|logs`: a Compose project as ECS task definitions and
 //! services on berth.
 
 mod balancer;
 mod discovery;
+mod logs;
 mod manage;
 mod project;
 mod up;
@@ -26,6 +27,8 @@ pub enum ComposeCommand {
     Ps(DownArgs),
     /// Build images of services with a `build:` section and push them to berth's registry.
     Build(DownArgs),
+    /// The services' output from berth's logs (`-f` to follow).
+    Logs(logs::LogsArgs),
 }
 
 pub async fn run(command: ComposeCommand) -> anyhow::Result<i32> {
@@ -35,5 +38,6 @@ pub async fn run(command: ComposeCommand) -> anyhow::Result<i32> {
         ComposeCommand::Down(args) => manage::down(args).await.map(|_| 0),
         ComposeCommand::Ps(args) => manage::ps(args).await.map(|_| 0),
         ComposeCommand::Build(args) => manage::build(args).await.map(|_| 0),
+        ComposeCommand::Logs(args) => logs::logs(args).await.map(|_| 0),
     }
 }

@@ -35,6 +35,12 @@ pub struct ProjectArgs {
     strict: bool,
 }
 
+impl ProjectArgs {
+    pub fn new(files: Vec<PathBuf>, project_name: Option<String>, service_per_container: bool) -> ProjectArgs {
+        ProjectArgs { files, project_name, service_per_container, strict: false }
+    }
+}
+
 #[derive(Args)]
 pub struct ConvertArgs {
     #[command(flatten)]

@@ -416,6 +416,19 @@ pub(super) fn container(
     }
     // docker compose waits 10 s for a container to stop; ECS's default is 30 s.
     def.entry("stopTimeout").or_insert(json!(COMPOSE_STOP_GRACE_SECS));
+    // Without a `logging` section the output goes to berth's CloudWatch Logs, as the ECS
+    // compose integration sent it to CloudWatch: `berth compose logs` and `aws logs` read it
+    // (and `docker logs` on the host still does).
+    def.entry("logConfiguration").or_insert_with(|| {
+        json!({
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": format!("/berth/compose/{}", ctx.project.name),
+                "awslogs-stream-prefix": ctx.project.name,
+                "awslogs-create-group": "true",
+            }
+        })
+    });
     if let Some(c) = cpu {
         def.entry("cpu").or_insert(json!(c));
     }

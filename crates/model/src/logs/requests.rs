@@ -200,6 +200,9 @@ pub struct TagsResponse {
 pub struct FollowLogEventsRequest {
     pub streams: Vec<StreamRef>,
     pub after: Option<i64>,
+    /// Only events committed at or before this position (a backfill of streams added
+    /// while following).
+    pub through: Option<i64>,
     pub start_time: Option<i64>,
     pub wait_ms: Option<u64>,
     pub limit: Option<i64>,
