@@ -1,0 +1,213 @@
+//! The awslogs driver end to end, with real containers: every line a task prints reaches
+//! berth's logs in order under ECS's stream name (multi-line events grouped), an agent
+//! killed mid-stream resumes without losing or repeating a line, `berth logs -f` shows a
+//! service's lines as they are printed, and a missing group without
+//! `awslogs-create-group` fails the task as ECS does.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use aws_sdk_ecs::types::{LogConfiguration, LogDriver};
+use berth_client::ServerClient;
+use berth_model::logs::{GetLogEventsRequest, GetLogEventsResponse};
+use berth_testkit::{wait_for, DockerEnv, DEADLINE};
+
+fn berth() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_berth"))
+}
+
+fn awslogs(group: &str, extra: &[(&str, &str)]) -> LogConfiguration {
+    let mut config = LogConfiguration::builder()
+        .log_driver(LogDriver::Awslogs)
+        .options("awslogs-group", group)
+        .options("awslogs-region", "us-east-1")
+        .options("awslogs-stream-prefix", "ecs");
+    for (k, v) in extra {
+        config = config.options(*k, *v);
+    }
+    config.build().unwrap()
+}
+
+fn logs_client(env: &DockerEnv) -> ServerClient {
+    ServerClient::new(&env.server().endpoint, env.credential.clone(), "us-east-1").unwrap()
+}
+
+/// Every event of a stream, oldest first, paging with the forward token.
+async fn stream_events(client: &ServerClient, group: &str, stream: &str) -> Result<Vec<(i64, String)>, String> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let request = GetLogEventsRequest {
+            log_group_name: Some(group.into()),
+            log_stream_name: stream.into(),
+            start_from_head: Some(true),
+            next_token: token.clone(),
+            ..Default::default()
+        };
+        let page: GetLogEventsResponse = client.logs("GetLogEvents", &request).await.map_err(|e| e.to_string())?;
+        if page.events.is_empty() {
+            return Ok(out);
+        }
+        out.extend(page.events.into_iter().map(|e| (e.timestamp, e.message)));
+        token = Some(page.next_forward_token);
+    }
+}
+
+fn task_id(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap()
+}
+
+fn numbered(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("line {i}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_line_arrives_in_order_under_the_ecs_stream_name() {
+    let mut env = DockerEnv::start(berth(), "logs-lines").await;
+    env.agent(0, &[]).await;
+    let group = format!("/test/{}", env.cluster);
+    let printer = env
+        .container("app", "i=1; while [ $i -le 2000 ]; do echo line $i; i=$((i+1)); done")
+        .log_configuration(awslogs(&group, &[("awslogs-create-group", "true")]))
+        .build();
+    let traces = env
+        .container("trace", "printf 'ERR first\\n  at one\\n  at two\\nERR second\\n'; sleep 0.2")
+        .essential(false)
+        .log_configuration(awslogs(&group, &[("awslogs-multiline-pattern", "^ERR")]))
+        .build();
+    let td = env.register("logs-lines", vec![printer, traces]).await;
+    let arn = env.run(&td).await;
+    env.wait_task(&arn, "STOPPED", |t| t.last_status() == Some("STOPPED")).await;
+
+    // The agent reports STOPPED once the output is shipped: it is all there now.
+    let client = logs_client(&env);
+    let events = stream_events(&client, &group, &format!("ecs/app/{}", task_id(&arn))).await.unwrap();
+    let lines: Vec<String> = events.iter().map(|(_, m)| m.clone()).collect();
+    assert_eq!(lines, numbered(2000));
+    assert!(events.windows(2).all(|w| w[0].0 <= w[1].0), "timestamps go forward");
+    let traces = stream_events(&client, &group, &format!("ecs/trace/{}", task_id(&arn))).await.unwrap();
+    let traces: Vec<&str> = traces.iter().map(|(_, m)| m.as_str()).collect();
+    assert_eq!(traces, ["ERR first\n  at one\n  at two", "ERR second"]);
+
+    // `berth logs --task` reads the same events, each line with its container and task.
+    let out = Command::new(berth())
+        .args(["logs", "--cluster", &env.cluster, "--task", &arn, "--container", "app"])
+        .args(["--endpoint-url", &env.server().endpoint])
+        .env("AWS_ACCESS_KEY_ID", &env.credential.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &env.credential.secret_access_key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let short = &task_id(&arn)[..8];
+    let texts: Vec<&str> = printed.lines().map(|l| l.split_once(" | ").expect("a prefixed line").1).collect();
+    assert_eq!(texts, numbered(2000));
+    assert!(printed.lines().all(|l| l.starts_with(&format!("app {short}"))), "{}", &printed[..200]);
+    env.wait_containers_removed().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_killed_mid_stream_resumes_without_losing_or_repeating_a_line() {
+    let mut env = DockerEnv::start(berth(), "logs-resume").await;
+    env.agent(0, &[]).await;
+    let group = format!("/test/{}", env.cluster);
+    // 3,000 lines over about 6 s: 50 lines every 0.1 s.
+    let script = "i=1; while [ $i -le 3000 ]; do echo line $i; [ $((i % 50)) -eq 0 ] && sleep 0.1; i=$((i+1)); done";
+    let printer = env.container("app", script).log_configuration(awslogs(&group, &[("awslogs-create-group", "true")])).build();
+    let td = env.register("logs-resume", vec![printer]).await;
+    let arn = env.run(&td).await;
+    let stream = format!("ecs/app/{}", task_id(&arn));
+    let client = logs_client(&env);
+    wait_for("some lines to arrive", DEADLINE, async || match stream_events(&client, &group, &stream).await {
+        Ok(events) if events.len() >= 300 => Ok(()),
+        other => Err(format!("{:?}", other.map(|e| e.len()))),
+    })
+    .await;
+    env.agents[0].take().unwrap().kill9();
+    // The container keeps printing while no agent reads it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    env.agent(0, &[]).await;
+    env.wait_task(&arn, "STOPPED", |t| t.last_status() == Some("STOPPED")).await;
+    let lines: Vec<String> = stream_events(&client, &group, &stream).await.unwrap().into_iter().map(|(_, m)| m).collect();
+    assert_eq!(lines.len(), 3000, "every line once");
+    assert_eq!(lines, numbered(3000));
+    env.wait_containers_removed().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn berth_logs_follow_shows_a_services_lines_as_they_are_printed() {
+    let mut env = DockerEnv::start(berth(), "logs-follow").await;
+    env.agent(0, &[]).await;
+    let group = format!("/test/{}", env.cluster);
+    let ticker = env
+        .container("web", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done")
+        .log_configuration(awslogs(&group, &[("awslogs-create-group", "true")]))
+        .build();
+    let td = env.register("logs-follow", vec![ticker]).await;
+    env.ecs.create_service().cluster(&env.cluster).service_name("web").task_definition(&td).desired_count(2).send().await.unwrap();
+
+    let mut follow = Command::new(berth())
+        .args(["logs", "--cluster", &env.cluster, "--service", "web", "--follow", "--output", "json"])
+        .args(["--endpoint-url", &env.server().endpoint])
+        .env("AWS_ACCESS_KEY_ID", &env.credential.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &env.credential.secret_access_key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    // Read until both tasks have printed tick 10 (each prints one every 0.2 s).
+    let reader = std::thread::spawn(move || {
+        let mut seen: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let v: serde_json::Value = serde_json::from_str(&line).expect("one JSON object a line");
+            let n: u64 = v["message"].as_str().unwrap().trim_start_matches("tick ").parse().unwrap();
+            seen.entry(v["task"].as_str().unwrap().to_string()).or_default().push(n);
+            if seen.len() == 2 && seen.values().all(|ticks| ticks.contains(&10)) {
+                break;
+            }
+        }
+        seen
+    });
+    wait_for("berth logs -f to show both tasks' ticks", DEADLINE, async || {
+        if reader.is_finished() {
+            Ok(())
+        } else {
+            Err("still reading".to_string())
+        }
+    })
+    .await;
+    let _ = follow.kill();
+    let _ = follow.wait();
+    let seen = reader.join().unwrap();
+    assert_eq!(seen.len(), 2, "both tasks: {seen:?}");
+    for ticks in seen.values() {
+        let expected: Vec<u64> = (1..=ticks.len() as u64).collect();
+        assert_eq!(ticks, &expected, "each task's ticks in order, none missing");
+    }
+    env.ecs.delete_service().cluster(&env.cluster).service("web").force(true).send().await.unwrap();
+    env.wait_containers_removed().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_group_without_create_group_fails_the_task_as_ecs_does() {
+    let mut env = DockerEnv::start(berth(), "logs-nogroup").await;
+    env.agent(0, &[]).await;
+    let container = env.container("app", "echo hi").log_configuration(awslogs("/does/not/exist", &[])).build();
+    let td = env.register("logs-nogroup", vec![container]).await;
+    let arn = env.run(&td).await;
+    let task = env.wait_task(&arn, "STOPPED", |t| t.last_status() == Some("STOPPED")).await;
+    let reason = task.containers()[0].reason().unwrap_or_default().to_string();
+    assert!(
+        reason.starts_with("CannotStartContainerError: Error response from daemon: failed to initialize logging driver")
+            && reason.contains("ResourceNotFoundException: The specified log group does not exist."),
+        "{reason}"
+    );
+    assert_eq!(task.stop_code().map(|c| c.as_str()), Some("TaskFailedToStart"));
+    env.wait_containers_removed().await;
+}
