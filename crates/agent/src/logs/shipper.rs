@@ -21,6 +21,7 @@ const MULTILINE_FLUSH: Duration = Duration::from_secs(1);
 const RETRY: Duration = Duration::from_millis(500);
 
 /// What waits to be sent, and what was dropped (non-blocking mode).
+#[derive(Default)]
 struct Buffer {
     events: VecDeque<Event>,
     bytes: usize,
@@ -118,7 +119,7 @@ impl<R: ContainerRuntime> LogShipping<R> {
         let since = resume.map_or(0, |c| c.ts_ns.div_euclid(1_000_000_000));
         let mut output = self.runtime.logs(&container, since);
         let limit = to.options.non_blocking.then_some(to.options.max_buffer_size);
-        let mut buffer = Buffer { events: VecDeque::new(), bytes: 0, dropped: 0, dropped_at: None };
+        let mut buffer = Buffer::default();
         let mut sending: Option<Sending> = None;
         // The batch in flight, kept until the server takes it; a retry sends it unchanged,
         // so the server knows a repeat by its cursor.
@@ -210,5 +211,57 @@ impl<R: ContainerRuntime> LogShipping<R> {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(i: i64, ts: i64) -> Event {
+        Event { timestamp_ms: ts, message: format!("line {i}"), cursor: Cursor { ts_ns: ts * 1_000_000, seq: 0 } }
+    }
+
+    #[test]
+    fn non_blocking_drops_past_the_limit_counts_and_says_so() {
+        let mut buffer = Buffer::default();
+        let size = "line 0".len() + EVENT_OVERHEAD;
+        let limit = Some(size * 3);
+        for i in 0..5 {
+            buffer.push(event(i, i), limit);
+        }
+        assert_eq!(buffer.events.len(), 3);
+        assert_eq!(buffer.dropped, 2);
+        buffer.sent(3);
+        buffer.push(event(5, 5), limit);
+        let texts: Vec<&str> = buffer.events.iter().map(|e| e.message.as_str()).collect();
+        assert!(texts[0].starts_with("[berth] 2 log lines were dropped"), "{texts:?}");
+        assert_eq!(texts[1], "line 5");
+        assert_eq!(buffer.events[0].cursor, event(4, 4).cursor, "the note stands where the dropped lines were");
+        // Blocking mode (no limit) never drops.
+        let mut blocking = Buffer::default();
+        (0..100).for_each(|i| blocking.push(event(i, i), None));
+        assert_eq!((blocking.events.len(), blocking.dropped), (100, 0));
+    }
+
+    #[test]
+    fn batches_keep_cloudwatch_limits_and_never_go_back_in_time() {
+        let mut buffer = Buffer::default();
+        for (i, ts) in [(0, 100), (1, 99), (2, 101)] {
+            buffer.push(event(i, ts), None);
+        }
+        let (batch, cursor) = buffer.batch(i64::MIN);
+        let stamps: Vec<i64> = batch.iter().map(|e| e.timestamp).collect();
+        assert_eq!(stamps, [100, 100, 101], "stderr's clock behind stdout's is evened out");
+        assert_eq!(cursor, event(2, 101).cursor);
+        let (batch, _) = buffer.batch(200);
+        assert!(batch.iter().all(|e| e.timestamp == 200), "the floor is the last batch's end");
+        let mut many = Buffer::default();
+        (0..(MAX_BATCH_EVENTS as i64 + 5)).for_each(|i| many.push(event(i, i), None));
+        assert_eq!(many.batch(i64::MIN).0.len(), MAX_BATCH_EVENTS);
+        let mut wide = Buffer::default();
+        wide.push(event(0, 0), None);
+        wide.push(event(1, MAX_BATCH_SPAN_MS + 1), None);
+        assert_eq!(wide.batch(i64::MIN).0.len(), 1, "a batch spans at most 24 hours");
     }
 }
