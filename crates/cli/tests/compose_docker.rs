@@ -131,7 +131,7 @@ services:
     stop_grace_period: 2s
   worker:
     image: ${IMAGE}
-    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"]
+    command: ["sh", "-c", "echo worker ready; trap 'exit 0' TERM; sleep 600 & wait"]
     mem_limit: 16m
     stop_grace_period: 2s
     tmpfs: ["/scratch:size=8m"]
@@ -183,6 +183,19 @@ x-ecs:
     let worker_row = ps.lines().find(|l| l.starts_with("worker ")).unwrap_or_else(|| panic!("{ps}"));
     assert!(web_row.contains("RUNNING") && web_row.contains(&format!("{port}->80/tcp")), "{ps}");
     assert!(!worker_row.contains("->"), "{ps}");
+    // Output reaches berth's logs (compose gives containers the awslogs driver).
+    let logs = wait_for("the worker's line in compose logs", DEADLINE, async || {
+        let (code, out, err) = cli.run(&["compose", "logs", "--cluster", &cluster]);
+        if code == 0 && out.contains("worker ready") {
+            Ok(out)
+        } else {
+            Err(format!("{code}: {out}{err}"))
+        }
+    })
+    .await;
+    assert!(logs.lines().any(|l| l.starts_with("worker ") && l.ends_with("| worker ready")), "{logs}");
+    let (code, web_only, err) = cli.run(&["compose", "logs", "--cluster", &cluster, "web"]);
+    assert!(code == 0 && !web_only.contains("worker ready"), "{web_only}{err}");
     let (_, listed, _) = cli.run(&["ls", "services", "--cluster", &cluster, "--output", "json"]);
     let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
     assert_eq!(listed[0]["serviceName"], "shop");

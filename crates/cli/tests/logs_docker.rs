@@ -111,6 +111,23 @@ async fn every_line_arrives_in_order_under_the_ecs_stream_name() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_chatty_container_that_exits_at_once_loses_no_line() {
+    // 200,000 lines in well under a second, then the container exits: the engine ends a
+    // follow of an exited container's log early, and the agent must read on to the end.
+    let mut env = DockerEnv::start(berth(), "logs-chatty").await;
+    env.agent(0, &[]).await;
+    let group = format!("/test/{}", env.cluster);
+    let chatty = env.container("app", "seq 1 200000").log_configuration(awslogs(&group, &[("awslogs-create-group", "true")])).build();
+    let td = env.register("logs-chatty", vec![chatty]).await;
+    let arn = env.run(&td).await;
+    env.wait_task(&arn, "STOPPED", |t| t.last_status() == Some("STOPPED")).await;
+    let events = stream_events(&logs_client(&env), &group, &format!("ecs/app/{}", task_id(&arn))).await.unwrap();
+    assert_eq!(events.len(), 200_000);
+    assert!(events.iter().enumerate().all(|(i, (_, m))| m == &(i + 1).to_string()), "every number once, in order");
+    env.wait_containers_removed().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_agent_killed_mid_stream_resumes_without_losing_or_repeating_a_line() {
     let mut env = DockerEnv::start(berth(), "logs-resume").await;
     env.agent(0, &[]).await;

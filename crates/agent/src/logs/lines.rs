@@ -130,6 +130,22 @@ impl Assembler {
         }
     }
 
+    /// The position of the last whole line read, if any.
+    pub fn position(&self) -> Option<Cursor> {
+        (self.last_ts != i64::MIN).then_some(Cursor { ts_ns: self.last_ts, seq: self.seq })
+    }
+
+    /// Reading starts again from the engine (its follow ended early): lines up to the
+    /// last one read are skipped, a partly read line is read again whole.
+    pub fn reread_after(&mut self, last: Option<Cursor>) {
+        if let Some(last) = last {
+            self.skip_until = Some(self.skip_until.map_or(last, |s| s.max(last)));
+        }
+        self.partial = [None, None];
+        self.last_ts = i64::MIN;
+        self.seq = 0;
+    }
+
     /// Whether a multi-line event is waiting for more lines.
     pub fn has_open(&self) -> bool {
         self.open.is_some()
@@ -259,6 +275,23 @@ mod tests {
         again.push(false, &entry("1970-01-01T00:00:01Z", "two\n"), &mut resumed);
         assert_eq!(resumed.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), ["two"]);
         assert_eq!(Cursor::decode(&out[1].cursor.encode()), Some(out[1].cursor));
+    }
+
+    #[test]
+    fn reading_again_skips_what_was_read_and_rereads_a_split_line() {
+        let mut a = Assembler::new(None, None);
+        let mut out = Vec::new();
+        a.push(false, &entry("1970-01-01T00:00:01Z", "one\n"), &mut out);
+        a.push(false, &entry("1970-01-01T00:00:01Z", "two\n"), &mut out);
+        a.push(false, &entry("1970-01-01T00:00:02Z", "thr"), &mut out);
+        let at = a.position();
+        assert_eq!(at, Some(Cursor { ts_ns: 1_000_000_000, seq: 1 }));
+        a.reread_after(at);
+        for (ts, text) in [("01", "one\n"), ("01", "two\n"), ("02", "thr"), ("03", "ee\n"), ("04", "four\n")] {
+            a.push(false, &entry(&format!("1970-01-01T00:00:{ts}Z"), text), &mut out);
+        }
+        let texts: Vec<&str> = out.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(texts, ["one", "two", "three", "four"]);
     }
 
     #[test]

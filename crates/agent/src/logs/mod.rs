@@ -29,7 +29,7 @@ use tokio::{sync::Mutex, task::JoinHandle};
 
 use crate::Session;
 
-pub use lines::{Assembler, Cursor, Event};
+pub use lines::{parse_timestamp, Assembler, Cursor, Event};
 
 /// Where one container's output goes.
 #[derive(Debug, Clone, PartialEq)]

@@ -127,6 +127,8 @@ impl<R: ContainerRuntime> LogShipping<R> {
         let mut floor_ms = i64::MIN;
         let mut ended = false;
         let mut fresh = Vec::new();
+        // Where the previous reading of the engine's log ended.
+        let mut read_before = None;
         loop {
             let can_read = !ended && (limit.is_some() || buffer.bytes < BLOCKING_BUFFER);
             let multiline_wait = async {
@@ -139,14 +141,27 @@ impl<R: ContainerRuntime> LogShipping<R> {
             tokio::select! {
                 chunk = output.next(), if can_read => match chunk {
                     Some(Ok(chunk)) => assembler.push(chunk.stderr, &chunk.bytes, &mut fresh),
-                    Some(Err(e)) => {
-                        tracing::warn!(%container, error = %e, "reading the container's log failed");
-                        assembler.flush(true, &mut fresh);
-                        ended = true;
-                    }
-                    None => {
-                        assembler.flush(true, &mut fresh);
-                        ended = true;
+                    end => {
+                        if let Some(Err(e)) = end {
+                            tracing::warn!(%container, error = %e, "reading the container's log failed");
+                        }
+                        // The engine may end a follow before it has handed out all of an
+                        // exited container's log (or when it restarts): read again from
+                        // the last line read until a reading brings nothing new.
+                        let at = assembler.position();
+                        if at != read_before || self.runtime_running(&container).await {
+                            if at == read_before {
+                                // Running, but the engine ended the follow: not in a hot loop.
+                                tokio::time::sleep(RETRY).await;
+                            }
+                            read_before = at;
+                            assembler.reread_after(at);
+                            let since = at.map_or(0, |c| c.ts_ns.div_euclid(1_000_000_000));
+                            output = self.runtime.logs(&container, since);
+                        } else {
+                            assembler.flush(true, &mut fresh);
+                            ended = true;
+                        }
                     }
                 },
                 result = async { sending.as_mut().expect("guarded").await }, if sending.is_some() => {
@@ -185,6 +200,11 @@ impl<R: ContainerRuntime> LogShipping<R> {
                 return;
             }
         }
+    }
+
+    /// Whether the container still runs (its log may grow).
+    async fn runtime_running(&self, container: &str) -> bool {
+        matches!(self.runtime.inspect(container).await, Ok(Some(s)) if s.state == berth_runtime::RunState::Running)
     }
 
     /// A batch the server did not take: whether to send it again (after a pause, or once
