@@ -213,10 +213,10 @@ pub fn container_spec(
             start_period: Duration::from_secs(h.start_period.unwrap_or(0) as u64),
         }),
         // awslogs is the agent's work: the engine keeps the output in its json-file log,
-        // which the agent follows.
+        // which the agent follows; the file's size is what may wait unshipped.
         log: def.log_configuration.as_ref().and_then(|l| match l.log_driver.as_str() {
             "json-file" => Some((l.log_driver.clone(), l.options.clone().unwrap_or_default())),
-            berth_model::logs::AWSLOGS => Some(("json-file".to_string(), Default::default())),
+            berth_model::logs::AWSLOGS => Some(("json-file".to_string(), awslogs_file())),
             _ => None,
         }),
         privileged: def.privileged == Some(true),
@@ -290,6 +290,14 @@ fn volume_source(ctx: &TaskContext<'_>, td: &TaskDefinition, volume: &str) -> St
     } else {
         format!("berth-{}-{volume}", ctx.task_id())
     }
+}
+
+
+/// The engine's log file under an awslogs container: up to 5 × 100 MB of output may wait
+/// there for the agent (a server that is down, a container printing faster than it ships);
+/// the engine's own default (often 3 × 10 MB) would rotate unshipped lines away.
+fn awslogs_file() -> BTreeMap<String, String> {
+    BTreeMap::from([("max-size".to_string(), "100m".to_string()), ("max-file".to_string(), "5".to_string())])
 }
 
 #[cfg(test)]

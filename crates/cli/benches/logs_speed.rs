@@ -129,11 +129,8 @@ fn main() {
             .spawn()
             .unwrap();
         record(&mut docker, via_docker.clone(), docker_stamp);
-        let mut follow = Command::new(berth)
-            .args(["logs", "--cluster", &env.cluster, "--task", &arn, "--follow", "--output", "json"])
-            .args(["--endpoint-url", &env.server().endpoint])
-            .env("AWS_ACCESS_KEY_ID", &env.credential.access_key_id)
-            .env("AWS_SECRET_ACCESS_KEY", &env.credential.secret_access_key)
+        let mut follow = env
+            .berth_command(&["logs", "--cluster", &env.cluster, "--task", &arn, "--follow", "--output", "json"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -226,6 +223,8 @@ fn main() {
         let started = Instant::now();
         let status = Command::new("docker")
             .args(["run", "--name", &name, "--label", &format!("com.amazonaws.ecs.cluster={}", env.cluster)])
+            // The log file berth's agent gives awslogs containers (the engine's default may rotate sooner).
+            .args(["--log-opt", "max-size=100m", "--log-opt", "max-file=5"])
             .args([&env.image.reference, "sh", "-c", &format!("yes '{CHATTY}' | head -n {CHATTY_LINES}")])
             .stdout(Stdio::null())
             .status()

@@ -7,7 +7,7 @@
 use std::{
     io::{BufRead, BufReader},
     path::Path,
-    process::{Command, Stdio},
+    process::Stdio,
     time::Duration,
 };
 
@@ -94,13 +94,7 @@ async fn every_line_arrives_in_order_under_the_ecs_stream_name() {
     assert_eq!(traces, ["ERR first\n  at one\n  at two", "ERR second"]);
 
     // `berth logs --task` reads the same events, each line with its container and task.
-    let out = Command::new(berth())
-        .args(["logs", "--cluster", &env.cluster, "--task", &arn, "--container", "app"])
-        .args(["--endpoint-url", &env.server().endpoint])
-        .env("AWS_ACCESS_KEY_ID", &env.credential.access_key_id)
-        .env("AWS_SECRET_ACCESS_KEY", &env.credential.secret_access_key)
-        .output()
-        .unwrap();
+    let out = env.berth_command(&["logs", "--cluster", &env.cluster, "--task", &arn, "--container", "app"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let printed = String::from_utf8_lossy(&out.stdout);
     let short = &task_id(&arn)[..8];
@@ -167,11 +161,8 @@ async fn berth_logs_follow_shows_a_services_lines_as_they_are_printed() {
     let td = env.register("logs-follow", vec![ticker]).await;
     env.ecs.create_service().cluster(&env.cluster).service_name("web").task_definition(&td).desired_count(2).send().await.unwrap();
 
-    let mut follow = Command::new(berth())
-        .args(["logs", "--cluster", &env.cluster, "--service", "web", "--follow", "--output", "json"])
-        .args(["--endpoint-url", &env.server().endpoint])
-        .env("AWS_ACCESS_KEY_ID", &env.credential.access_key_id)
-        .env("AWS_SECRET_ACCESS_KEY", &env.credential.secret_access_key)
+    let mut follow = env
+        .berth_command(&["logs", "--cluster", &env.cluster, "--service", "web", "--follow", "--output", "json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -199,6 +190,13 @@ async fn berth_logs_follow_shows_a_services_lines_as_they_are_printed() {
         }
     })
     .await;
+    // The engine keeps the output in a json-file log large enough to wait for the agent.
+    let ids = berth_testkit::docker_cli(&["ps", "-q", "--filter", &format!("label=com.amazonaws.ecs.cluster={}", env.cluster)]);
+    let id = ids.lines().next().expect("a running container");
+    let log_config = berth_testkit::docker_cli(&["inspect", "--format", "{{json .HostConfig.LogConfig}}", id]);
+    let log_config: serde_json::Value = serde_json::from_str(&log_config).unwrap();
+    assert_eq!(log_config["Type"], "json-file");
+    assert_eq!(log_config["Config"]["max-size"], "100m", "{log_config}");
     let _ = follow.kill();
     let _ = follow.wait();
     let seen = reader.join().unwrap();

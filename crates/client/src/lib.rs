@@ -206,8 +206,19 @@ impl ServerClient {
         target: &str,
         body: &impl Serialize,
     ) -> Result<(T, Option<String>), ClientError> {
+        self.json(target, body, Auth::SigV4, Duration::from_secs(30)).await
+    }
+
+    /// Sends `body` as JSON and reads the JSON answer (and the next-token header).
+    async fn json<T: DeserializeOwned>(
+        &self,
+        target: &str,
+        body: &impl Serialize,
+        auth: Auth<'_>,
+        timeout: Duration,
+    ) -> Result<(T, Option<String>), ClientError> {
         let body = serde_json::to_vec(body).map_err(|e| ClientError::Decode(e.to_string()))?;
-        let (bytes, token) = self.send(target, body, Auth::SigV4, Duration::from_secs(30)).await?;
+        let (bytes, token) = self.send(target, body, auth, timeout).await?;
         Ok((serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))?, token))
     }
 
@@ -219,7 +230,7 @@ impl ServerClient {
         body: &impl Serialize,
         timeout: Duration,
     ) -> Result<T, ClientError> {
-        self.with_token(token, &format!("{AGENT}{operation}"), body, timeout).await
+        Ok(self.json(&format!("{AGENT}{operation}"), body, Auth::Token(token), timeout).await?.0)
     }
 
     /// A CloudWatch Logs call with the agent's token (shipping container output).
@@ -230,19 +241,8 @@ impl ServerClient {
         body: &impl Serialize,
         timeout: Duration,
     ) -> Result<T, ClientError> {
-        self.with_token(token, &format!("{}{operation}", berth_model::logs::TARGET_PREFIX), body, timeout).await
-    }
-
-    async fn with_token<T: DeserializeOwned>(
-        &self,
-        token: &str,
-        target: &str,
-        body: &impl Serialize,
-        timeout: Duration,
-    ) -> Result<T, ClientError> {
-        let body = serde_json::to_vec(body).map_err(|e| ClientError::Decode(e.to_string()))?;
-        let (bytes, _) = self.send(target, body, Auth::Token(token), timeout).await?;
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+        let target = format!("{}{operation}", berth_model::logs::TARGET_PREFIX);
+        Ok(self.json(&target, body, Auth::Token(token), timeout).await?.0)
     }
 
     /// A SigV4-signed CloudWatch Logs call (signed for the service `logs`).

@@ -388,10 +388,16 @@ fn follow_page(
     );
     let mut stmt = conn.prepare(&sql).map_err(db)?;
     let ts_floor = if after.is_some() { i64::MIN } else { start.unwrap_or(i64::MIN) };
-    let events: Vec<Stored> = stmt
-        .query_map((after_id, ts_floor, page as i64, through.unwrap_or(i64::MAX)), stored)
-        .and_then(|rows| rows.collect())
-        .map_err(db)?;
+    let mut rows = stmt.query((after_id, ts_floor, page as i64, through.unwrap_or(i64::MAX))).map_err(db)?;
+    let (mut events, mut bytes) = (Vec::new(), 0);
+    while let Some(row) = rows.next().map_err(db)? {
+        let e = stored(row).map_err(db)?;
+        bytes += event_size(&e.message);
+        if bytes > MAX_RESPONSE_BYTES && !events.is_empty() {
+            break;
+        }
+        events.push(e);
+    }
     let position = match events.last() {
         Some(e) => e.at.id,
         None => after.unwrap_or(newest).max(after_id),

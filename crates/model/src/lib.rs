@@ -25,6 +25,7 @@ pub mod tag;
 pub mod task;
 pub mod task_definition;
 pub mod time;
+pub mod wildcard;
 
 pub use arn::Arn;
 pub use error::EcsError;

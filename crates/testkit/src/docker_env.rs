@@ -55,6 +55,17 @@ impl DockerEnv {
         self.server.as_ref().unwrap()
     }
 
+    /// A `berth` user command (`args`) aimed at this server with its credential.
+    pub fn berth_command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(&self.binary);
+        command
+            .args(args)
+            .args(["--endpoint-url", &self.server().endpoint])
+            .env("AWS_ACCESS_KEY_ID", &self.credential.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &self.credential.secret_access_key);
+        command
+    }
+
     /// Starts agent `n` (its own data directory) and waits until it is registered.
     pub async fn agent(&mut self, n: usize, args: &[&str]) -> String {
         let endpoint = self.server().endpoint.clone();
