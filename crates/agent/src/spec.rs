@@ -292,7 +292,6 @@ fn volume_source(ctx: &TaskContext<'_>, td: &TaskDefinition, volume: &str) -> St
     }
 }
 
-
 /// The engine's log file under an awslogs container: up to 5 × 100 MB of output may wait
 /// there for the agent (a server that is down, a container printing faster than it ships);
 /// the engine's own default (often 3 × 10 MB) would rotate unshipped lines away.

@@ -21,7 +21,9 @@ use std::{
 
 use aws_sdk_ecs::types::{LogConfiguration, LogDriver};
 use berth_client::ServerClient;
-use berth_model::logs::{DescribeLogStreamsRequest, DescribeLogStreamsResponse, GetLogEventsRequest, GetLogEventsResponse};
+use berth_model::logs::{
+    DescribeLogStreamsRequest, DescribeLogStreamsResponse, GetLogEventsRequest, GetLogEventsResponse,
+};
 use berth_testkit::{wait_for, DockerEnv};
 
 const LINES: usize = 300;
@@ -86,7 +88,11 @@ fn summary(name: &str, delays: &Delays) -> (f64, f64) {
     let samples: Vec<f64> = delays.lock().unwrap().values().copied().collect();
     assert!(samples.len() >= LINES * 9 / 10, "{name}: only {} of {LINES} lines seen", samples.len());
     let (p50, p99) = (percentile(&samples, 50.0), percentile(&samples, 99.0));
-    println!("  {name:<34} {:>4} lines  p50 {p50:>7.1} ms  p99 {p99:>7.1} ms  max {:>7.1} ms", samples.len(), percentile(&samples, 100.0));
+    println!(
+        "  {name:<34} {:>4} lines  p50 {p50:>7.1} ms  p99 {p99:>7.1} ms  max {:>7.1} ms",
+        samples.len(),
+        percentile(&samples, 100.0)
+    );
     (p50, p99)
 }
 
@@ -96,7 +102,8 @@ fn process_usage(pid: u32) -> (f64, f64) {
     let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
     let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let hwm = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok());
+    let hwm =
+        status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok());
     (ticks / 100.0, hwm.unwrap_or(0.0) / 1024.0)
 }
 

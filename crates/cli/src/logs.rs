@@ -104,22 +104,40 @@ pub struct LogFollower {
 
 impl LogFollower {
     pub fn new(client: ServerClient, since: Option<i64>, json: bool) -> LogFollower {
-        LogFollower { client, streams: BTreeMap::new(), definitions: HashMap::new(), position: None, since, json, width: 0 }
+        LogFollower {
+            client,
+            streams: BTreeMap::new(),
+            definitions: HashMap::new(),
+            position: None,
+            since,
+            json,
+            width: 0,
+        }
     }
 
     /// Adds the streams of these tasks' awslogs containers (`container`: only that one);
     /// those new since the last call are read from their start (or `--since`) up to where
     /// the others are, so nothing of a task that started meanwhile is missed. Returns the
     /// containers that write elsewhere (not to CloudWatch Logs).
-    pub async fn add_tasks(&mut self, tasks: &[Task], container: Option<&str>) -> anyhow::Result<Vec<(String, String)>> {
+    pub async fn add_tasks(
+        &mut self,
+        tasks: &[Task],
+        container: Option<&str>,
+    ) -> anyhow::Result<Vec<(String, String)>> {
         let mut fresh = Vec::new();
         let mut elsewhere = Vec::new();
         for task in tasks {
             let td = self.definition(&task.task_definition_arn).await?;
-            for def in td.container_definitions.iter().filter(|d| container.is_none_or(|c| d.name.as_deref() == Some(c))) {
+            for def in
+                td.container_definitions.iter().filter(|d| container.is_none_or(|c| d.name.as_deref() == Some(c)))
+            {
                 let name = def.name.clone().unwrap_or_default();
-                let runtime_id =
-                    task.containers.iter().find(|c| c.name == name).and_then(|c| c.runtime_id.clone()).unwrap_or_default();
+                let runtime_id = task
+                    .containers
+                    .iter()
+                    .find(|c| c.name == name)
+                    .and_then(|c| c.runtime_id.clone())
+                    .unwrap_or_default();
                 match berth_agent::logs::destination(def, task.id(), &runtime_id) {
                     Some(Ok(to)) if !to.stream.is_empty() => {
                         let key = StreamRef { log_group_name: to.options.group, log_stream_name: to.stream };
@@ -197,7 +215,8 @@ impl LogFollower {
         events.sort_by_key(|e| e.timestamp);
         let mut out = std::io::stdout().lock();
         for e in events {
-            let key = StreamRef { log_group_name: e.log_group_name.clone(), log_stream_name: e.log_stream_name.clone() };
+            let key =
+                StreamRef { log_group_name: e.log_group_name.clone(), log_stream_name: e.log_stream_name.clone() };
             let Some(label) = self.streams.get(&key) else { continue };
             if self.json {
                 let line = json!({
@@ -240,17 +259,24 @@ pub async fn run(args: LogsArgs) -> anyhow::Result<()> {
         eprintln!("container {container} does not use the awslogs log driver: its output is not in berth's logs (docker logs has it on its host)");
     }
     follower.drain().await?;
-    while args.follow {
+    if !args.follow {
+        return Ok(());
+    }
+    loop {
         follower.poll(Duration::from_secs(2)).await?;
         // New tasks of the service (a deployment, a replacement) join as they appear.
         let found = tasks(client.clone()).await?;
         follower.add_tasks(&found, args.container.as_deref()).await?;
     }
-    Ok(())
 }
 
 /// The service's tasks, or the named ones.
-async fn find_tasks(client: &ServerClient, cluster: &str, service: Option<&str>, ids: &[String]) -> anyhow::Result<Vec<Task>> {
+async fn find_tasks(
+    client: &ServerClient,
+    cluster: &str,
+    service: Option<&str>,
+    ids: &[String],
+) -> anyhow::Result<Vec<Task>> {
     if let Some(service) = service {
         return crate::ls::tasks_of(client, cluster, Some(service), true).await;
     }

@@ -86,7 +86,8 @@ fn groups_and_streams(logs: &Logs) {
     logs.fails(&["create-log-group", "--log-group-name", "/app/web"], "ResourceAlreadyExistsException");
     logs.fails(&["create-log-group", "--log-group-name", "bad name!"], "InvalidParameterException");
     let found = logs.json(&["describe-log-groups", "--log-group-name-prefix", "/app/"]);
-    let names: Vec<&str> = found["logGroups"].as_array().unwrap().iter().map(|g| g["logGroupName"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        found["logGroups"].as_array().unwrap().iter().map(|g| g["logGroupName"].as_str().unwrap()).collect();
     assert_eq!(names, ["/app/web", "/app/worker"]);
     assert_eq!(found["logGroups"][0]["arn"], "arn:aws:logs:us-east-1:000000000000:log-group:/app/web:*");
     let found = logs.json(&["describe-log-groups", "--log-group-name-pattern", "WORK"]);
@@ -105,25 +106,51 @@ fn groups_and_streams(logs: &Logs) {
     for stream in ["b-stream", "a-stream", "c-stream"] {
         logs.json(&["create-log-stream", "--log-group-name", "/app/web", "--log-stream-name", stream]);
     }
-    logs.fails(&["create-log-stream", "--log-group-name", "/app/web", "--log-stream-name", "a-stream"], "ResourceAlreadyExistsException");
-    logs.fails(&["create-log-stream", "--log-group-name", "/nope", "--log-stream-name", "x"], "ResourceNotFoundException");
+    logs.fails(
+        &["create-log-stream", "--log-group-name", "/app/web", "--log-stream-name", "a-stream"],
+        "ResourceAlreadyExistsException",
+    );
+    logs.fails(
+        &["create-log-stream", "--log-group-name", "/nope", "--log-stream-name", "x"],
+        "ResourceNotFoundException",
+    );
     let t = now_ms();
     logs.put("/app/web", "c-stream", &json!([{ "timestamp": t - 2000, "message": "old" }]));
     logs.put("/app/web", "a-stream", &json!([{ "timestamp": t, "message": "new" }]));
     let by_name = logs.json(&["describe-log-streams", "--log-group-name", "/app/web"]);
-    let names: Vec<&str> = by_name["logStreams"].as_array().unwrap().iter().map(|s| s["logStreamName"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        by_name["logStreams"].as_array().unwrap().iter().map(|s| s["logStreamName"].as_str().unwrap()).collect();
     assert_eq!(names, ["a-stream", "b-stream", "c-stream"]);
-    let by_time = logs.json(&["describe-log-streams", "--log-group-name", "/app/web", "--order-by", "LastEventTime", "--descending"]);
+    let by_time = logs.json(&[
+        "describe-log-streams",
+        "--log-group-name",
+        "/app/web",
+        "--order-by",
+        "LastEventTime",
+        "--descending",
+    ]);
     assert_eq!(by_time["logStreams"][0]["logStreamName"], "a-stream");
     assert_eq!(by_time["logStreams"][0]["lastEventTimestamp"], t);
-    let prefixed = logs.json(&["describe-log-streams", "--log-group-name", "/app/web", "--log-stream-name-prefix", "b-"]);
+    let prefixed =
+        logs.json(&["describe-log-streams", "--log-group-name", "/app/web", "--log-stream-name-prefix", "b-"]);
     assert_eq!(prefixed["logStreams"].as_array().unwrap().len(), 1);
     logs.fails(
-        &["describe-log-streams", "--log-group-name", "/app/web", "--order-by", "LastEventTime", "--log-stream-name-prefix", "b"],
+        &[
+            "describe-log-streams",
+            "--log-group-name",
+            "/app/web",
+            "--order-by",
+            "LastEventTime",
+            "--log-stream-name-prefix",
+            "b",
+        ],
         "InvalidParameterException",
     );
     logs.json(&["delete-log-stream", "--log-group-name", "/app/web", "--log-stream-name", "b-stream"]);
-    logs.fails(&["delete-log-stream", "--log-group-name", "/app/web", "--log-stream-name", "b-stream"], "ResourceNotFoundException");
+    logs.fails(
+        &["delete-log-stream", "--log-group-name", "/app/web", "--log-stream-name", "b-stream"],
+        "ResourceNotFoundException",
+    );
     logs.json(&["delete-log-group", "--log-group-name", "other"]);
     logs.fails(&["delete-log-group", "--log-group-name", "other"], "ResourceNotFoundException");
 }
@@ -131,13 +158,15 @@ fn groups_and_streams(logs: &Logs) {
 fn events_and_tokens(logs: &Logs) {
     logs.json(&["create-log-stream", "--log-group-name", "/app/worker", "--log-stream-name", "s"]);
     let t = now_ms() - 60_000;
-    let events: Vec<Value> = (0..25).map(|i| json!({ "timestamp": t + i, "message": format!("line {i:02}") })).collect();
+    let events: Vec<Value> =
+        (0..25).map(|i| json!({ "timestamp": t + i, "message": format!("line {i:02}") })).collect();
     let answer = logs.put("/app/worker", "s", &Value::Array(events));
     assert!(answer["nextSequenceToken"].is_string() && answer.get("rejectedLogEventsInfo").is_none(), "{answer}");
 
     // Forward from the head, ten at a time; at the end the same token comes back.
     let get = |extra: &[&str]| {
-        let mut args = vec!["get-log-events", "--log-group-name", "/app/worker", "--log-stream-name", "s", "--limit", "10"];
+        let mut args =
+            vec!["get-log-events", "--log-group-name", "/app/worker", "--log-stream-name", "s", "--limit", "10"];
         args.extend_from_slice(extra);
         logs.json(&args)
     };
@@ -163,8 +192,16 @@ fn events_and_tokens(logs: &Logs) {
     assert_eq!(messages(&older["events"]), (5..15).map(|i| format!("line {i:02}")).collect::<Vec<_>>());
     // A time window: startTime included, endTime not.
     let window = logs.json(&[
-        "get-log-events", "--log-group-name", "/app/worker", "--log-stream-name", "s", "--start-from-head",
-        "--start-time", &(t + 3).to_string(), "--end-time", &(t + 6).to_string(),
+        "get-log-events",
+        "--log-group-name",
+        "/app/worker",
+        "--log-stream-name",
+        "s",
+        "--start-from-head",
+        "--start-time",
+        &(t + 3).to_string(),
+        "--end-time",
+        &(t + 6).to_string(),
     ]);
     assert_eq!(messages(&window["events"]), ["line 03", "line 04", "line 05"]);
 
@@ -179,14 +216,45 @@ fn events_and_tokens(logs: &Logs) {
     assert_eq!(answer["rejectedLogEventsInfo"]["tooOldLogEventEndIndex"], 0, "{answer}");
     assert_eq!(answer["rejectedLogEventsInfo"]["tooNewLogEventStartIndex"], 2, "{answer}");
     let unordered = json!([{ "timestamp": now, "message": "b" }, { "timestamp": now - 5, "message": "a" }]);
-    let args = ["put-log-events", "--log-group-name", "/app/worker", "--log-stream-name", "s", "--log-events", &unordered.to_string()];
+    let args = [
+        "put-log-events",
+        "--log-group-name",
+        "/app/worker",
+        "--log-stream-name",
+        "s",
+        "--log-events",
+        &unordered.to_string(),
+    ];
     assert!(logs.fails(&args, "InvalidParameterException").contains("chronological"));
     let wide = json!([{ "timestamp": now - 3 * 86_400_000i64, "message": "a" }, { "timestamp": now, "message": "b" }]);
-    let args = ["put-log-events", "--log-group-name", "/app/worker", "--log-stream-name", "s", "--log-events", &wide.to_string()];
+    let args = [
+        "put-log-events",
+        "--log-group-name",
+        "/app/worker",
+        "--log-stream-name",
+        "s",
+        "--log-events",
+        &wide.to_string(),
+    ];
     assert!(logs.fails(&args, "InvalidParameterException").contains("24 hours"));
-    let args = ["put-log-events", "--log-group-name", "/app/worker", "--log-stream-name", "missing", "--log-events", &mixed.to_string()];
+    let args = [
+        "put-log-events",
+        "--log-group-name",
+        "/app/worker",
+        "--log-stream-name",
+        "missing",
+        "--log-events",
+        &mixed.to_string(),
+    ];
     logs.fails(&args, "ResourceNotFoundException");
-    let all = logs.json(&["get-log-events", "--log-group-name", "/app/worker", "--log-stream-name", "s", "--start-from-head"]);
+    let all = logs.json(&[
+        "get-log-events",
+        "--log-group-name",
+        "/app/worker",
+        "--log-stream-name",
+        "s",
+        "--start-from-head",
+    ]);
     assert_eq!(all["events"].as_array().unwrap().len(), 26, "25 lines and 'fine'");
 }
 
@@ -220,9 +288,18 @@ fn filters(logs: &Logs) {
     assert_eq!(filter("{ $.latency > 100 || $.user.id = \"u-*\" }", &[]), [lines[3].1]);
     assert_eq!(filter("{ $.latency < 100 }", &[]), [lines[4].1]);
     assert_eq!(filter("", &["--log-stream-names", "one"]).len(), 3);
-    assert_eq!(filter("ERROR", &["--start-time", &(t + 1).to_string(), "--end-time", &(t + 5).to_string()]), ["ERROR retrying"]);
-    logs.fails(&["filter-log-events", "--log-group-name", "/app/api", "--filter-pattern", "{ $.level = }"], "InvalidParameterException");
-    logs.fails(&["filter-log-events", "--log-group-name", "/app/api", "--log-stream-names", "nope"], "ResourceNotFoundException");
+    assert_eq!(
+        filter("ERROR", &["--start-time", &(t + 1).to_string(), "--end-time", &(t + 5).to_string()]),
+        ["ERROR retrying"]
+    );
+    logs.fails(
+        &["filter-log-events", "--log-group-name", "/app/api", "--filter-pattern", "{ $.level = }"],
+        "InvalidParameterException",
+    );
+    logs.fails(
+        &["filter-log-events", "--log-group-name", "/app/api", "--log-stream-names", "nope"],
+        "ResourceNotFoundException",
+    );
     // Interleaved across streams by time, each with its stream and an event id.
     let all = logs.json(&["filter-log-events", "--log-group-name", "/app/api"]);
     assert_eq!(messages(&all["events"]), lines.iter().map(|(_, m)| m.to_string()).collect::<Vec<_>>());
@@ -232,7 +309,16 @@ fn filters(logs: &Logs) {
     let page = logs.json(&["filter-log-events", "--log-group-name", "/app/api", "--limit", "2", "--no-paginate"]);
     assert_eq!(messages(&page["events"]), [lines[0].1, lines[1].1]);
     let token = page["nextToken"].as_str().expect("a nextToken").to_string();
-    let page = logs.json(&["filter-log-events", "--log-group-name", "/app/api", "--limit", "2", "--no-paginate", "--next-token", &token]);
+    let page = logs.json(&[
+        "filter-log-events",
+        "--log-group-name",
+        "/app/api",
+        "--limit",
+        "2",
+        "--no-paginate",
+        "--next-token",
+        &token,
+    ]);
     assert_eq!(messages(&page["events"]), [lines[2].1, lines[3].1]);
     // The CLI's own paging gathers every page.
     let paged = logs.json(&["filter-log-events", "--log-group-name", "/app/api", "--page-size", "2"]);
@@ -245,11 +331,15 @@ fn retention_and_tags(logs: &Logs) {
     let now = now_ms();
     logs.put("/app/old", "s", &json!([{ "timestamp": now - 3 * 86_400_000i64, "message": "three days old" }]));
     logs.put("/app/old", "s", &json!([{ "timestamp": now, "message": "fresh" }]));
-    logs.fails(&["put-retention-policy", "--log-group-name", "/app/old", "--retention-in-days", "2"], "InvalidParameterException");
+    logs.fails(
+        &["put-retention-policy", "--log-group-name", "/app/old", "--retention-in-days", "2"],
+        "InvalidParameterException",
+    );
     logs.json(&["put-retention-policy", "--log-group-name", "/app/old", "--retention-in-days", "1"]);
     let group = &logs.json(&["describe-log-groups", "--log-group-name-prefix", "/app/old"])["logGroups"][0];
     assert_eq!(group["retentionInDays"], 1);
-    let left = logs.json(&["get-log-events", "--log-group-name", "/app/old", "--log-stream-name", "s", "--start-from-head"]);
+    let left =
+        logs.json(&["get-log-events", "--log-group-name", "/app/old", "--log-stream-name", "s", "--start-from-head"]);
     assert_eq!(messages(&left["events"]), ["fresh"], "retention removed the old event");
     // An event older than the retention is refused as expired.
     let answer = logs.put("/app/old", "s", &json!([{ "timestamp": now - 2 * 86_400_000i64, "message": "late" }]));
@@ -263,8 +353,14 @@ fn retention_and_tags(logs: &Logs) {
     logs.json(&["untag-resource", "--resource-arn", arn, "--tag-keys", "team"]);
     assert_eq!(logs.json(&["list-tags-for-resource", "--resource-arn", arn])["tags"], json!({ "env": "dev" }));
     logs.json(&["tag-log-group", "--log-group-name", "/app/old", "--tags", "tier=2"]);
-    assert_eq!(logs.json(&["list-tags-log-group", "--log-group-name", "/app/old"])["tags"], json!({ "env": "dev", "tier": "2" }));
-    logs.fails(&["list-tags-for-resource", "--resource-arn", "arn:aws:logs:us-east-1:000000000000:log-group:/none"], "ResourceNotFoundException");
+    assert_eq!(
+        logs.json(&["list-tags-log-group", "--log-group-name", "/app/old"])["tags"],
+        json!({ "env": "dev", "tier": "2" })
+    );
+    logs.fails(
+        &["list-tags-for-resource", "--resource-arn", "arn:aws:logs:us-east-1:000000000000:log-group:/none"],
+        "ResourceNotFoundException",
+    );
 }
 
 /// `aws logs tail` (CLI v2): what is there, then `--follow` shows a new event.

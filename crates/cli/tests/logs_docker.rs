@@ -94,7 +94,8 @@ async fn every_line_arrives_in_order_under_the_ecs_stream_name() {
     assert_eq!(traces, ["ERR first\n  at one\n  at two", "ERR second"]);
 
     // `berth logs --task` reads the same events, each line with its container and task.
-    let out = env.berth_command(&["logs", "--cluster", &env.cluster, "--task", &arn, "--container", "app"]).output().unwrap();
+    let out =
+        env.berth_command(&["logs", "--cluster", &env.cluster, "--task", &arn, "--container", "app"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let printed = String::from_utf8_lossy(&out.stdout);
     let short = &task_id(&arn)[..8];
@@ -111,7 +112,10 @@ async fn a_chatty_container_that_exits_at_once_loses_no_line() {
     let mut env = DockerEnv::start(berth(), "logs-chatty").await;
     env.agent(0, &[]).await;
     let group = format!("/test/{}", env.cluster);
-    let chatty = env.container("app", "seq 1 200000").log_configuration(awslogs(&group, &[("awslogs-create-group", "true")])).build();
+    let chatty = env
+        .container("app", "seq 1 200000")
+        .log_configuration(awslogs(&group, &[("awslogs-create-group", "true")]))
+        .build();
     let td = env.register("logs-chatty", vec![chatty]).await;
     let arn = env.run(&td).await;
     env.wait_task(&arn, "STOPPED", |t| t.last_status() == Some("STOPPED")).await;
@@ -128,7 +132,8 @@ async fn an_agent_killed_mid_stream_resumes_without_losing_or_repeating_a_line()
     let group = format!("/test/{}", env.cluster);
     // 3,000 lines over about 6 s: 50 lines every 0.1 s.
     let script = "i=1; while [ $i -le 3000 ]; do echo line $i; [ $((i % 50)) -eq 0 ] && sleep 0.1; i=$((i+1)); done";
-    let printer = env.container("app", script).log_configuration(awslogs(&group, &[("awslogs-create-group", "true")])).build();
+    let printer =
+        env.container("app", script).log_configuration(awslogs(&group, &[("awslogs-create-group", "true")])).build();
     let td = env.register("logs-resume", vec![printer]).await;
     let arn = env.run(&td).await;
     let stream = format!("ecs/app/{}", task_id(&arn));
@@ -143,7 +148,8 @@ async fn an_agent_killed_mid_stream_resumes_without_losing_or_repeating_a_line()
     tokio::time::sleep(Duration::from_millis(1500)).await;
     env.agent(0, &[]).await;
     env.wait_task(&arn, "STOPPED", |t| t.last_status() == Some("STOPPED")).await;
-    let lines: Vec<String> = stream_events(&client, &group, &stream).await.unwrap().into_iter().map(|(_, m)| m).collect();
+    let lines: Vec<String> =
+        stream_events(&client, &group, &stream).await.unwrap().into_iter().map(|(_, m)| m).collect();
     assert_eq!(lines.len(), 3000, "every line once");
     assert_eq!(lines, numbered(3000));
     env.wait_containers_removed().await;
@@ -159,7 +165,15 @@ async fn berth_logs_follow_shows_a_services_lines_as_they_are_printed() {
         .log_configuration(awslogs(&group, &[("awslogs-create-group", "true")]))
         .build();
     let td = env.register("logs-follow", vec![ticker]).await;
-    env.ecs.create_service().cluster(&env.cluster).service_name("web").task_definition(&td).desired_count(2).send().await.unwrap();
+    env.ecs
+        .create_service()
+        .cluster(&env.cluster)
+        .service_name("web")
+        .task_definition(&td)
+        .desired_count(2)
+        .send()
+        .await
+        .unwrap();
 
     let mut follow = env
         .berth_command(&["logs", "--cluster", &env.cluster, "--service", "web", "--follow", "--output", "json"])
@@ -191,7 +205,12 @@ async fn berth_logs_follow_shows_a_services_lines_as_they_are_printed() {
     })
     .await;
     // The engine keeps the output in a json-file log large enough to wait for the agent.
-    let ids = berth_testkit::docker_cli(&["ps", "-q", "--filter", &format!("label=com.amazonaws.ecs.cluster={}", env.cluster)]);
+    let ids = berth_testkit::docker_cli(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.amazonaws.ecs.cluster={}", env.cluster),
+    ]);
     let id = ids.lines().next().expect("a running container");
     let log_config = berth_testkit::docker_cli(&["inspect", "--format", "{{json .HostConfig.LogConfig}}", id]);
     let log_config: serde_json::Value = serde_json::from_str(&log_config).unwrap();
@@ -219,7 +238,8 @@ async fn a_missing_group_without_create_group_fails_the_task_as_ecs_does() {
     let task = env.wait_task(&arn, "STOPPED", |t| t.last_status() == Some("STOPPED")).await;
     let reason = task.containers()[0].reason().unwrap_or_default().to_string();
     assert!(
-        reason.starts_with("CannotStartContainerError: Error response from daemon: failed to initialize logging driver")
+        reason
+            .starts_with("CannotStartContainerError: Error response from daemon: failed to initialize logging driver")
             && reason.contains("ResourceNotFoundException: The specified log group does not exist."),
         "{reason}"
     );

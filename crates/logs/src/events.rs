@@ -62,13 +62,19 @@ fn check_batch(events: &[InputLogEvent]) -> Result<(), LogsError> {
         )));
     }
     if events.windows(2).any(|w| w[1].timestamp < w[0].timestamp) {
-        return Err(LogsError::invalid_parameter("Log events in a single PutLogEvents request must be in chronological order."));
+        return Err(LogsError::invalid_parameter(
+            "Log events in a single PutLogEvents request must be in chronological order.",
+        ));
     }
     Ok(())
 }
 
 /// Which events of a (checked, chronological) batch CloudWatch would refuse, and why.
-fn rejections(events: &[InputLogEvent], now: i64, retention_days: Option<i32>) -> (RejectedLogEventsInfo, usize, usize) {
+fn rejections(
+    events: &[InputLogEvent],
+    now: i64,
+    retention_days: Option<i32>,
+) -> (RejectedLogEventsInfo, usize, usize) {
     let too_old = |e: &InputLogEvent| e.timestamp < now - MAX_AGE_MS;
     let expired = |e: &InputLogEvent| retention_days.is_some_and(|d| e.timestamp < now - d as i64 * 86_400_000);
     let too_new = |e: &InputLogEvent| e.timestamp > now + MAX_FUTURE_MS;
@@ -98,18 +104,27 @@ struct Stored {
 }
 
 fn stored(r: &Row) -> rusqlite::Result<Stored> {
-    Ok(Stored { at: position(r)?, stream_id: r.get("stream_id")?, ingest: r.get("ingest")?, message: r.get("message")? })
+    Ok(Stored {
+        at: position(r)?,
+        stream_id: r.get("stream_id")?,
+        ingest: r.get("ingest")?,
+        message: r.get("message")?,
+    })
 }
 
 impl Logs {
-    pub async fn put_log_events(&self, region: Region<'_>, req: PutLogEventsRequest) -> Result<PutLogEventsResponse, LogsError> {
+    pub async fn put_log_events(
+        &self,
+        region: Region<'_>,
+        req: PutLogEventsRequest,
+    ) -> Result<PutLogEventsResponse, LogsError> {
         check_batch(&req.log_events)?;
         let region = region.to_string();
         self.store
             .write(move |conn| {
                 let group = store::group(conn, &region, &req.log_group_name)?;
-                let stream =
-                    store::find_stream(conn, group.id, &req.log_stream_name)?.ok_or_else(LogsError::stream_not_found)?;
+                let stream = store::find_stream(conn, group.id, &req.log_stream_name)?
+                    .ok_or_else(LogsError::stream_not_found)?;
                 if req.berth_cursor.is_some() && stream_cursor(conn, stream)? == req.berth_cursor {
                     // A batch sent again after its answer was lost: it is stored already.
                     return Ok(PutLogEventsResponse::default());
@@ -138,7 +153,11 @@ impl Logs {
             .await
     }
 
-    pub async fn get_log_events(&self, region: Region<'_>, req: GetLogEventsRequest) -> Result<GetLogEventsResponse, LogsError> {
+    pub async fn get_log_events(
+        &self,
+        region: Region<'_>,
+        req: GetLogEventsRequest,
+    ) -> Result<GetLogEventsResponse, LogsError> {
         let group_name = named_group(req.log_group_name, req.log_group_identifier)?;
         let page = limit(req.limit, 10_000, 10_000)?;
         let token = req.next_token.as_deref().map(tokens::parse_stream_token).transpose()?;
@@ -310,7 +329,13 @@ fn stream_cursor(conn: &Connection, stream: i64) -> Result<Option<String>, LogsE
 }
 
 /// Stores the accepted events and updates the stream's summary.
-fn insert_events(conn: &Connection, group: i64, stream: i64, events: &[InputLogEvent], now: i64) -> Result<(), LogsError> {
+fn insert_events(
+    conn: &Connection,
+    group: i64,
+    stream: i64,
+    events: &[InputLogEvent],
+    now: i64,
+) -> Result<(), LogsError> {
     let (Some(first), Some(last)) = (events.first(), events.last()) else { return Ok(()) };
     let mut insert = conn
         .prepare_cached("INSERT INTO log_events (group_id, stream_id, ts, ingest, message) VALUES (?1, ?2, ?3, ?4, ?5)")
@@ -344,7 +369,9 @@ fn select_streams(
             .collect();
     }
     let mut stmt = conn
-        .prepare_cached("SELECT id, name FROM log_streams WHERE group_id = ?1 AND substr(name, 1, length(?2)) = ?2 ORDER BY name")
+        .prepare_cached(
+            "SELECT id, name FROM log_streams WHERE group_id = ?1 AND substr(name, 1, length(?2)) = ?2 ORDER BY name",
+        )
         .map_err(db)?;
     stmt.query_map((group, prefix.unwrap_or_default()), |r| Ok((r.get(0)?, r.get(1)?)))
         .and_then(|rows| rows.collect())

@@ -17,8 +17,7 @@ const MAX_TAGS: usize = 50;
 
 /// CloudWatch's rule for group names.
 pub(crate) fn check_group_name(name: &str) -> Result<(), LogsError> {
-    let ok = (1..=512).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || ".-_/#".contains(c));
+    let ok = (1..=512).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || ".-_/#".contains(c));
     if ok {
         Ok(())
     } else {
@@ -134,9 +133,8 @@ impl Logs {
                 })
                 .await?
         };
-        let identifiers: Option<Vec<String>> = req
-            .log_group_identifiers
-            .map(|ids| ids.iter().map(|i| group_of_arn(i).unwrap_or(i).to_string()).collect());
+        let identifiers: Option<Vec<String>> =
+            req.log_group_identifiers.map(|ids| ids.iter().map(|i| group_of_arn(i).unwrap_or(i).to_string()).collect());
         let pattern = req.log_group_name_pattern.map(|p| p.to_lowercase());
         let matching: Vec<LogGroup> = rows
             .iter()
@@ -150,13 +148,14 @@ impl Logs {
             .collect();
         let more = matching.len() > page;
         let log_groups: Vec<LogGroup> = matching.into_iter().take(page).collect();
-        Ok(DescribeLogGroupsResponse {
-            next_token: more.then(|| tokens::offset_token(offset + page)),
-            log_groups,
-        })
+        Ok(DescribeLogGroupsResponse { next_token: more.then(|| tokens::offset_token(offset + page)), log_groups })
     }
 
-    pub async fn put_retention_policy(&self, region: Region<'_>, req: PutRetentionPolicyRequest) -> Result<Empty, LogsError> {
+    pub async fn put_retention_policy(
+        &self,
+        region: Region<'_>,
+        req: PutRetentionPolicyRequest,
+    ) -> Result<Empty, LogsError> {
         if !RETENTION_DAYS.contains(&req.retention_in_days) {
             return Err(LogsError::invalid_parameter(format!(
                 "1 validation error detected: Value '{}' at 'retentionInDays' failed to satisfy constraint: Member must satisfy enum value set: {:?}",
@@ -169,7 +168,11 @@ impl Logs {
         Ok(Empty {})
     }
 
-    pub async fn delete_retention_policy(&self, region: Region<'_>, req: LogGroupNameRequest) -> Result<Empty, LogsError> {
+    pub async fn delete_retention_policy(
+        &self,
+        region: Region<'_>,
+        req: LogGroupNameRequest,
+    ) -> Result<Empty, LogsError> {
         self.set_retention(region, req.log_group_name, None).await?;
         Ok(Empty {})
     }
@@ -206,8 +209,9 @@ impl Logs {
         let region = region.to_string();
         self.store
             .write(move |conn| {
-                let row = store::find_group(conn, &region, &group)?
-                    .ok_or_else(|| LogsError::resource_not_found(format!("The specified log group does not exist: {group}")))?;
+                let row = store::find_group(conn, &region, &group)?.ok_or_else(|| {
+                    LogsError::resource_not_found(format!("The specified log group does not exist: {group}"))
+                })?;
                 let mut tags = row.tags;
                 change(&mut tags);
                 check_tags(&tags)?;
@@ -248,7 +252,11 @@ impl Logs {
         self.group_tags(region, Self::tagged_group(&req.resource_arn)?).await
     }
 
-    pub async fn list_tags_log_group(&self, region: Region<'_>, req: LogGroupNameRequest) -> Result<TagsResponse, LogsError> {
+    pub async fn list_tags_log_group(
+        &self,
+        region: Region<'_>,
+        req: LogGroupNameRequest,
+    ) -> Result<TagsResponse, LogsError> {
         self.group_tags(region, req.log_group_name).await
     }
 

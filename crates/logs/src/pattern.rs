@@ -10,7 +10,11 @@ use serde_json::Value;
 pub enum Pattern {
     /// Matches every event.
     All,
-    Terms { required: Vec<String>, any: Vec<String>, excluded: Vec<String> },
+    Terms {
+        required: Vec<String>,
+        any: Vec<String>,
+        excluded: Vec<String>,
+    },
     Json(Expr),
 }
 
@@ -63,7 +67,10 @@ impl Pattern {
             return json_pattern(text).map(Pattern::Json);
         }
         if text.starts_with('[') {
-            return Err("space-delimited filter patterns ([field, …]) are not supported by berth; use terms or a JSON pattern".into());
+            return Err(
+                "space-delimited filter patterns ([field, …]) are not supported by berth; use terms or a JSON pattern"
+                    .into(),
+            );
         }
         let mut required = Vec::new();
         let mut any = Vec::new();

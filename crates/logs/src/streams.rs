@@ -23,12 +23,14 @@ pub(crate) fn check_stream_name(name: &str) -> Result<(), LogsError> {
 /// The group a request names by `logGroupName` or `logGroupIdentifier` (a name or an ARN).
 pub(crate) fn named_group(name: Option<String>, identifier: Option<String>) -> Result<String, LogsError> {
     match (name, identifier) {
-        (Some(_), Some(_)) => Err(LogsError::invalid_parameter(
-            "LogGroupName and LogGroupIdentifier are mutually exclusive parameters.",
-        )),
+        (Some(_), Some(_)) => {
+            Err(LogsError::invalid_parameter("LogGroupName and LogGroupIdentifier are mutually exclusive parameters."))
+        }
         (Some(name), None) => Ok(name),
         (None, Some(id)) => Ok(group_of_arn(&id).map(str::to_string).unwrap_or(id)),
-        (None, None) => Err(LogsError::invalid_parameter("Either LogGroupName or LogGroupIdentifier must be specified.")),
+        (None, None) => {
+            Err(LogsError::invalid_parameter("Either LogGroupName or LogGroupIdentifier must be specified."))
+        }
     }
 }
 
@@ -61,8 +63,8 @@ impl Logs {
         self.store
             .write(move |conn| {
                 let group = store::group(conn, &region, &req.log_group_name)?;
-                let stream =
-                    store::find_stream(conn, group.id, &req.log_stream_name)?.ok_or_else(LogsError::stream_not_found)?;
+                let stream = store::find_stream(conn, group.id, &req.log_stream_name)?
+                    .ok_or_else(LogsError::stream_not_found)?;
                 for sql in ["DELETE FROM log_events WHERE stream_id = ?1", "DELETE FROM log_streams WHERE id = ?1"] {
                     conn.prepare_cached(sql).and_then(|mut s| s.execute([stream])).map_err(db)?;
                 }
@@ -109,22 +111,19 @@ impl Logs {
                     ))
                     .map_err(db)?;
                 let streams = stmt
-                    .query_map(
-                        (group.id, prefix.as_deref().unwrap_or(""), (page + 1) as i64, offset as i64),
-                        |r| {
-                            let name: String = r.get(0)?;
-                            Ok(LogStream {
-                                arn: stream_arn(&region, &account, &group.name, &name),
-                                log_stream_name: name,
-                                creation_time: r.get(1)?,
-                                first_event_timestamp: r.get(2)?,
-                                last_event_timestamp: r.get(3)?,
-                                last_ingestion_time: r.get(4)?,
-                                stored_bytes: r.get(5)?,
-                                berth_cursor: r.get(6)?,
-                            })
-                        },
-                    )
+                    .query_map((group.id, prefix.as_deref().unwrap_or(""), (page + 1) as i64, offset as i64), |r| {
+                        let name: String = r.get(0)?;
+                        Ok(LogStream {
+                            arn: stream_arn(&region, &account, &group.name, &name),
+                            log_stream_name: name,
+                            creation_time: r.get(1)?,
+                            first_event_timestamp: r.get(2)?,
+                            last_event_timestamp: r.get(3)?,
+                            last_ingestion_time: r.get(4)?,
+                            stored_bytes: r.get(5)?,
+                            berth_cursor: r.get(6)?,
+                        })
+                    })
                     .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                     .map_err(db)?;
                 let more = streams.len() > page;

@@ -15,7 +15,9 @@ fn now_ms() -> i64 {
 }
 
 async fn stream(logs: &Logs, group: &str, stream: &str) {
-    let _ = logs.create_log_group(REGION, CreateLogGroupRequest { log_group_name: group.into(), ..Default::default() }).await;
+    let _ = logs
+        .create_log_group(REGION, CreateLogGroupRequest { log_group_name: group.into(), ..Default::default() })
+        .await;
     logs.create_log_stream(REGION, LogStreamRequest { log_group_name: group.into(), log_stream_name: stream.into() })
         .await
         .unwrap();
@@ -56,7 +58,10 @@ async fn acknowledged_events_survive_a_reopen_and_a_repeated_batch_is_stored_onc
     let logs = Logs::open(dir.path(), "000000000000").unwrap();
     assert_eq!(all(&logs, "g", "s").await, ["a", "b", "c"]);
     let described = logs
-        .describe_log_streams(REGION, DescribeLogStreamsRequest { log_group_name: Some("g".into()), ..Default::default() })
+        .describe_log_streams(
+            REGION,
+            DescribeLogStreamsRequest { log_group_name: Some("g".into()), ..Default::default() },
+        )
         .await
         .unwrap();
     assert_eq!(described.log_streams[0].berth_cursor.as_deref(), Some("11:0"), "where shipping got to");
@@ -78,8 +83,12 @@ async fn a_follower_wakes_on_the_commit_and_a_backfill_stops_where_told() {
 
     let waiting = {
         let logs = logs.clone();
-        let request =
-            FollowLogEventsRequest { streams: vec![one.clone()], after: Some(first.position), wait_ms: Some(10_000), ..Default::default() };
+        let request = FollowLogEventsRequest {
+            streams: vec![one.clone()],
+            after: Some(first.position),
+            wait_ms: Some(10_000),
+            ..Default::default()
+        };
         tokio::spawn(async move {
             let started = Instant::now();
             (logs.follow_log_events(REGION, request).await.unwrap(), started.elapsed())
@@ -95,12 +104,18 @@ async fn a_follower_wakes_on_the_commit_and_a_backfill_stops_where_told() {
     // Stream `two` joins late: its events up to where `one` got are read once.
     logs.put_log_events(REGION, put("g", "two", &["later"], None)).await.unwrap();
     let backfill = logs
-        .follow_log_events(REGION, FollowLogEventsRequest { streams: vec![two.clone()], through: Some(page.position), ..Default::default() })
+        .follow_log_events(
+            REGION,
+            FollowLogEventsRequest { streams: vec![two.clone()], through: Some(page.position), ..Default::default() },
+        )
         .await
         .unwrap();
     assert_eq!(backfill.events.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), ["not followed"]);
     let next = logs
-        .follow_log_events(REGION, FollowLogEventsRequest { streams: vec![one, two], after: Some(page.position), ..Default::default() })
+        .follow_log_events(
+            REGION,
+            FollowLogEventsRequest { streams: vec![one, two], after: Some(page.position), ..Default::default() },
+        )
         .await
         .unwrap();
     assert_eq!(next.events.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), ["later"]);

@@ -299,9 +299,10 @@ mod tests {
         let start = start_pattern(None, Some("%Y-%m-%d %H:%M:%S")).unwrap();
         let mut a = Assembler::new(start, None);
         let mut out = Vec::new();
-        for (i, text) in ["2026-01-02 03:04:05 boom\n", "  at frame 1\n", "  at frame 2\n", "2026-01-02 03:04:06 next\n"]
-            .iter()
-            .enumerate()
+        for (i, text) in
+            ["2026-01-02 03:04:05 boom\n", "  at frame 1\n", "  at frame 2\n", "2026-01-02 03:04:06 next\n"]
+                .iter()
+                .enumerate()
         {
             a.push(false, &entry(&format!("1970-01-01T00:00:0{i}Z"), text), &mut out);
         }

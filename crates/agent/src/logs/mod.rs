@@ -39,7 +39,11 @@ pub struct Destination {
 }
 
 /// The awslogs destination of a container definition, if it uses the driver.
-pub fn destination(def: &ContainerDefinition, task_id: &str, container_id: &str) -> Option<Result<Destination, String>> {
+pub fn destination(
+    def: &ContainerDefinition,
+    task_id: &str,
+    container_id: &str,
+) -> Option<Result<Destination, String>> {
     let config = def.log_configuration.as_ref().filter(|l| l.log_driver == AWSLOGS)?;
     Some(AwsLogsOptions::parse(&config.options.clone().unwrap_or_default()).map(|options| Destination {
         stream: options.stream_name(def.name.as_deref().unwrap_or_default(), task_id, container_id),
@@ -62,7 +66,11 @@ impl<R: ContainerRuntime> LogShipping<R> {
         Arc::new(LogShipping { runtime, server, running: Mutex::new(HashMap::new()) })
     }
 
-    async fn call<T: serde::de::DeserializeOwned>(&self, operation: &str, body: &impl serde::Serialize) -> Result<T, ClientError> {
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        operation: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T, ClientError> {
         let (client, session) =
             self.server.as_ref().ok_or_else(|| ClientError::Transport("this agent ships no logs".into()))?;
         client.agent_logs(&session.token(), operation, body, CALL_TIMEOUT).await
@@ -98,8 +106,7 @@ impl<R: ContainerRuntime> LogShipping<R> {
             let group = CreateLogGroupRequest { log_group_name: to.options.group.clone(), ..Default::default() };
             exists(self.call("CreateLogGroup", &group).await)?;
         }
-        let stream =
-            LogStreamRequest { log_group_name: to.options.group.clone(), log_stream_name: to.stream.clone() };
+        let stream = LogStreamRequest { log_group_name: to.options.group.clone(), log_stream_name: to.stream.clone() };
         exists(self.call("CreateLogStream", &stream).await)
     }
 

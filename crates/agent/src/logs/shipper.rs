@@ -107,7 +107,10 @@ impl<R: ContainerRuntime> LogShipping<R> {
     }
 
     pub(super) async fn run_shipper(self: Arc<Self>, container: String, to: Destination) {
-        let start = match lines::start_pattern(to.options.multiline_pattern.as_deref(), to.options.datetime_format.as_deref()) {
+        let start = match lines::start_pattern(
+            to.options.multiline_pattern.as_deref(),
+            to.options.datetime_format.as_deref(),
+        ) {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(%container, error = %e, "shipping lines one by one");
@@ -194,7 +197,8 @@ impl<R: ContainerRuntime> LogShipping<R> {
             if let (None, Some(request)) = (&sending, &batch) {
                 let shipping = self.clone();
                 let request = request.clone();
-                sending = Some(async move { shipping.call::<PutLogEventsResponse>("PutLogEvents", &request).await }.boxed());
+                sending =
+                    Some(async move { shipping.call::<PutLogEventsResponse>("PutLogEvents", &request).await }.boxed());
             }
             if ended && batch.is_none() && buffer.events.is_empty() {
                 return;

@@ -11,6 +11,7 @@ mod delete_retention_policy;
 mod describe_log_groups;
 mod describe_log_streams;
 mod filter_log_events;
+mod follow_log_events;
 mod get_log_events;
 mod list_tags_for_resource;
 mod list_tags_log_group;
@@ -20,7 +21,6 @@ mod tag_log_group;
 mod tag_resource;
 mod untag_log_group;
 mod untag_resource;
-mod follow_log_events;
 
 use berth_logs::Logs;
 use berth_model::logs::LogsError;

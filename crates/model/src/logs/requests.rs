@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{FilteredLogEvent, InputLogEvent, LogGroup, LogStream, OrderBy, OutputLogEvent, RejectedLogEventsInfo, SearchedLogStream};
+use super::{
+    FilteredLogEvent, InputLogEvent, LogGroup, LogStream, OrderBy, OutputLogEvent, RejectedLogEventsInfo,
+    SearchedLogStream,
+};
 
 /// Answers with no members.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
