@@ -156,6 +156,38 @@ async fn an_agent_killed_mid_stream_resumes_without_losing_or_repeating_a_line()
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_is_down_is_waited_for_and_no_line_is_lost() {
+    let mut env = DockerEnv::start_with(berth(), "logs-serverdown", &[]).await;
+    env.agent(0, &[]).await;
+    let group = format!("/test/{}", env.cluster);
+    let script = "i=1; while [ $i -le 3000 ]; do echo line $i; [ $((i % 50)) -eq 0 ] && sleep 0.1; i=$((i+1)); done";
+    let printer =
+        env.container("app", script).log_configuration(awslogs(&group, &[("awslogs-create-group", "true")])).build();
+    let td = env.register("logs-serverdown", vec![printer]).await;
+    let arn = env.run(&td).await;
+    let stream = format!("ecs/app/{}", task_id(&arn));
+    wait_for("some lines to arrive", DEADLINE, async || {
+        match stream_events(&logs_client(&env), &group, &stream).await {
+            Ok(events) if events.len() >= 300 => Ok(()),
+            other => Err(format!("{:?}", other.map(|e| e.len()))),
+        }
+    })
+    .await;
+    let server = env.server.take().unwrap();
+    let (port, data) = (server.port(), env.dir.path().join("server"));
+    server.kill9();
+    // The container goes on printing; the agent keeps what it read and tries again.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    env.server = Some(berth_testkit::BerthProcess::start(berth(), &data, port));
+    env.wait_task(&arn, "STOPPED", |t| t.last_status() == Some("STOPPED")).await;
+    let lines: Vec<String> =
+        stream_events(&logs_client(&env), &group, &stream).await.unwrap().into_iter().map(|(_, m)| m).collect();
+    assert_eq!(lines.len(), 3000, "every line once");
+    assert_eq!(lines, numbered(3000));
+    env.wait_containers_removed().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn berth_logs_follow_shows_a_services_lines_as_they_are_printed() {
     let mut env = DockerEnv::start(berth(), "logs-follow").await;
     env.agent(0, &[]).await;

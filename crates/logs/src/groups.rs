@@ -14,6 +14,8 @@ use crate::{
 
 const CLASSES: &[&str] = &["STANDARD", "INFREQUENT_ACCESS", "DELIVERY"];
 const MAX_TAGS: usize = 50;
+/// CloudWatch's quota of log groups a region.
+pub const MAX_GROUPS: i64 = 1_000_000;
 
 /// CloudWatch's rule for group names.
 pub(crate) fn check_group_name(name: &str) -> Result<(), LogsError> {
@@ -70,10 +72,20 @@ impl Logs {
         check_tags(&tags)?;
         let region = region.to_string();
         let tags = serde_json::to_string(&tags).unwrap_or_else(|_| "{}".into());
+        let max_groups = self.max_groups;
         self.store
             .write(move |conn| {
                 if store::find_group(conn, &region, &req.log_group_name)?.is_some() {
                     return Err(LogsError::group_exists());
+                }
+                let count: i64 = conn
+                    .prepare_cached("SELECT COUNT(*) FROM log_groups WHERE region = ?1")
+                    .and_then(|mut s| s.query_row([&region], |r| r.get(0)))
+                    .map_err(db)?;
+                if count >= max_groups {
+                    return Err(LogsError::limit_exceeded(format!(
+                        "Resource limit exceeded: a region holds at most {max_groups} log groups; delete some first."
+                    )));
                 }
                 conn.prepare_cached(
                     "INSERT INTO log_groups (region, name, created, class, kms_key_id, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -26,6 +26,7 @@ pub use store::LogStore;
 pub struct Logs {
     store: LogStore,
     account: String,
+    max_groups: i64,
 }
 
 /// The caller's region: every region is its own namespace of log groups.
@@ -34,7 +35,13 @@ pub type Region<'a> = &'a str;
 impl Logs {
     /// Opens the log database in `data_dir`.
     pub fn open(data_dir: &std::path::Path, account: &str) -> Result<Logs, String> {
-        Ok(Logs { store: LogStore::open(data_dir)?, account: account.to_string() })
+        Ok(Logs { store: LogStore::open(data_dir)?, account: account.to_string(), max_groups: groups::MAX_GROUPS })
+    }
+
+    /// How many log groups a region may hold (CloudWatch's quota, 1,000,000, by default).
+    pub fn with_group_limit(mut self, max_groups: i64) -> Logs {
+        self.max_groups = max_groups;
+        self
     }
 
     pub fn store(&self) -> &LogStore {

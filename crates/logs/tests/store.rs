@@ -148,3 +148,25 @@ async fn the_periodic_sweep_enforces_retention() {
     }
     sweeper.abort();
 }
+
+#[tokio::test]
+async fn past_the_group_quota_creating_a_group_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = Logs::open(dir.path(), "000000000000").unwrap().with_group_limit(2);
+    for name in ["a", "b"] {
+        logs.create_log_group(REGION, CreateLogGroupRequest { log_group_name: name.into(), ..Default::default() })
+            .await
+            .unwrap();
+    }
+    let refused = logs
+        .create_log_group(REGION, CreateLogGroupRequest { log_group_name: "c".into(), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, "LimitExceededException");
+    let groups = logs.describe_log_groups(REGION, DescribeLogGroupsRequest::default()).await.unwrap();
+    assert_eq!(groups.log_groups.len(), 2);
+    // Other regions have quotas of their own.
+    logs.create_log_group("eu-west-1", CreateLogGroupRequest { log_group_name: "c".into(), ..Default::default() })
+        .await
+        .unwrap();
+}
