@@ -16,9 +16,8 @@ use crate::{
     logs::{self, LogShipping},
     managed::Managed,
     network::TaskNetwork,
-    pause::PAUSE_CONTAINER,
     reporter::Reporter,
-    spec::{self, TaskContext, LABEL_CONTAINER_NAME, LABEL_INSTANCE, LABEL_TASK_ARN},
+    spec::{self, TaskContext},
     DesiredTask, RegistryCredentials,
 };
 
@@ -139,34 +138,6 @@ impl<R: ContainerRuntime> TaskManager<R> {
         }
     }
 
-    /// Where the task's containers find berth's DNS: the servers the server named, else
-    /// the host's address on the container's network (the server listens on every address
-    /// of this host).
-    async fn resolve_dns(&mut self) {
-        let Some(dns) = self.dns.clone() else { return };
-        if self.resolver.is_some() {
-            return;
-        }
-        let servers = if !dns.servers.is_empty() {
-            dns.servers.clone()
-        } else if self.eni.is_some() {
-            self.network.gateway().into_iter().collect()
-        } else {
-            match self.td.network_mode() {
-                "host" => vec!["127.0.0.1".to_string()],
-                "bridge" => match self.runtime.network_gateway("bridge").await {
-                    Ok(gateway) => gateway.into_iter().collect(),
-                    Err(e) => {
-                        tracing::warn!(task = %self.task_arn, error = %e, "finding the bridge network's gateway failed");
-                        Vec::new()
-                    }
-                },
-                _ => Vec::new(),
-            }
-        };
-        self.resolver = Some(Resolver { servers, search: dns.search.clone() });
-    }
-
     fn ctx(&self) -> TaskContext<'_> {
         TaskContext {
             cluster: &self.cluster,
@@ -174,26 +145,6 @@ impl<R: ContainerRuntime> TaskManager<R> {
             task_arn: &self.task_arn,
             pause: self.pause_name.as_deref(),
         }
-    }
-
-    /// Sets up an awsvpc task's network (its pause container); the failure is the task's.
-    async fn attach_network(&mut self) -> Result<(), String> {
-        let Some(eni) = self.eni.clone() else { return Ok(()) };
-        if self.pause.is_some() {
-            return Ok(());
-        }
-        self.resolve_dns().await;
-        self.eni_status = Some(AttachmentStatus::Attaching);
-        self.report();
-        let network = self.network.clone();
-        let id = network
-            .attach(self.runtime.as_ref(), &self.ctx(), &eni, self.resolver.as_ref())
-            .await
-            .map_err(|e| format!("ResourceInitializationError: failed to set up the task's network interface: {e}"))?;
-        self.pause = Some(id);
-        self.eni_status = Some(AttachmentStatus::Attached);
-        self.report();
-        Ok(())
     }
 
     /// Runs until the task has stopped and left the desired set.
@@ -247,51 +198,6 @@ impl<R: ContainerRuntime> TaskManager<R> {
         match self.running_since {
             Some(since) if self.phase == Phase::Running && since.elapsed() > STEADY_AFTER => STEADY_INTERVAL,
             _ => WATCH_INTERVAL,
-        }
-    }
-
-    /// Finds containers of this task that already exist (after an agent restart).
-    async fn adopt(&mut self) {
-        let existing = match self.runtime.list(LABEL_TASK_ARN, &self.task_arn).await {
-            Ok(list) => list,
-            Err(e) => {
-                tracing::warn!(task = %self.task_arn, error = %e, "listing existing containers failed");
-                return;
-            }
-        };
-        for status in existing.into_iter().filter(|s| s.labels.get(LABEL_INSTANCE) == Some(&self.instance_arn)) {
-            let name = status.labels.get(LABEL_CONTAINER_NAME).cloned().unwrap_or_default();
-            if name == PAUSE_CONTAINER && status.state == RunState::Running {
-                self.pause = Some(status.id.clone());
-                self.eni_status = Some(AttachmentStatus::Attached);
-                continue;
-            }
-            if status.state == RunState::Created || name == PAUSE_CONTAINER {
-                // The previous agent died between creating and starting it: nothing ran
-                // yet, so remove it and let the start create it afresh.
-                tracing::info!(task = %self.task_arn, container = %name, "removing a container that was never started");
-                if let Err(e) = self.runtime.remove(&status.id).await {
-                    tracing::warn!(task = %self.task_arn, container = %name, error = %e, "removing it failed");
-                }
-                continue;
-            }
-            if let Some(c) = self.containers.iter_mut().find(|c| c.name() == name) {
-                tracing::info!(task = %self.task_arn, container = %name, "adopted running container");
-                c.id = Some(status.id.clone());
-                self.pulled = true;
-            }
-        }
-        for i in 0..self.containers.len() {
-            // Output left unshipped by the previous agent (running or exited since).
-            if let Err(problem) = self.ship_logs(i).await {
-                tracing::warn!(task = %self.task_arn, %problem, "cannot ship an adopted container's output");
-            }
-        }
-        if self.containers.iter().any(|c| c.id.is_some()) {
-            self.refresh().await;
-            if self.containers.iter().all(|c| c.id.is_some()) {
-                self.enter_running();
-            }
         }
     }
 
@@ -420,14 +326,6 @@ impl<R: ContainerRuntime> TaskManager<R> {
         Ok(())
     }
 
-    /// The id of the running container named `name` if it is this task's on this instance.
-    async fn leftover(&self, name: &str) -> Option<String> {
-        let status = self.runtime.inspect(name).await.ok().flatten()?;
-        let ours = status.labels.get(LABEL_TASK_ARN) == Some(&self.task_arn)
-            && status.labels.get(LABEL_INSTANCE) == Some(&self.instance_arn);
-        (ours && status.state == RunState::Running).then_some(status.id)
-    }
-
     /// Reads every container's state from the engine.
     async fn refresh(&mut self) {
         for c in &mut self.containers {
@@ -526,42 +424,6 @@ impl<R: ContainerRuntime> TaskManager<R> {
         }
     }
 
-    async fn remove_all(&mut self) {
-        // Every container labelled with the task on this instance, recorded or not: one a
-        // previous agent created but never recorded goes too.
-        let mut ids: Vec<String> = self.containers.iter().filter_map(|c| c.id.clone()).collect();
-        match self.runtime.list(LABEL_TASK_ARN, &self.task_arn).await {
-            Ok(found) => {
-                for s in found {
-                    let ours = s.labels.get(LABEL_INSTANCE) == Some(&self.instance_arn)
-                        && s.labels.get(LABEL_CONTAINER_NAME).map(String::as_str) != Some(PAUSE_CONTAINER);
-                    if ours && !ids.contains(&s.id) {
-                        ids.push(s.id);
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(task = %self.task_arn, error = %e, "listing the task's containers failed"),
-        }
-        for id in &ids {
-            if let Err(e) = self.runtime.remove(id).await {
-                tracing::warn!(task = %self.task_arn, error = %e, "removing a container failed");
-            }
-        }
-        for volume in spec::task_volumes(&self.ctx(), &self.td) {
-            if let Err(e) = self.runtime.remove_volume(&volume).await {
-                tracing::warn!(task = %self.task_arn, %volume, error = %e, "removing a task volume failed");
-            }
-        }
-        if let Some(name) = &self.pause_name {
-            // By name: a pause container created but never recorded (the agent stopped
-            // between the two) goes too.
-            if let Err(e) = self.runtime.remove(name).await {
-                tracing::warn!(task = %self.task_arn, error = %e, "removing the pause container failed");
-            }
-            self.network.release(self.runtime.as_ref()).await;
-        }
-    }
-
     /// Sends the task's state if it changed since the last report.
     fn report(&mut self) {
         let stopped = self.phase == Phase::Stopped;
@@ -590,6 +452,9 @@ impl<R: ContainerRuntime> TaskManager<R> {
         }
     }
 }
+
+mod leftovers;
+mod networking;
 
 #[cfg(test)]
 #[path = "task_manager_tests.rs"]

@@ -2,6 +2,7 @@ use berth_model::task_definition::ContainerDefinition;
 use berth_runtime::{sim::SimRuntime, ContainerStatus};
 
 use super::*;
+use crate::spec::LABEL_TASK_ARN;
 
 fn task() -> DesiredTask {
     let def = ContainerDefinition {

@@ -287,44 +287,6 @@ x-ecs:
     assert!(out.contains("working on it"), "--logs shows the container's output: {out}");
     let outputs = std::fs::read_to_string(&env_file).unwrap();
     assert!(outputs.contains("BERTH_EXIT_CODE=7") && outputs.contains("BERTH_TASK_ARN=arn:aws:ecs:"), "{outputs}");
-    // With the awslogs driver, --logs reads berth's logs: every line, prefixed.
-    let logged = aws_sdk_ecs::types::LogConfiguration::builder()
-        .log_driver(aws_sdk_ecs::types::LogDriver::Awslogs)
-        .options("awslogs-group", format!("/{cluster}/job"))
-        .options("awslogs-stream-prefix", "job")
-        .options("awslogs-create-group", "true")
-        .build()
-        .unwrap();
-    let td = ecs
-        .register_task_definition()
-        .family(format!("{cluster}-logged"))
-        .container_definitions(
-            aws_sdk_ecs::types::ContainerDefinition::builder()
-                .name("job")
-                .image(&image.reference)
-                .memory(16)
-                .command("sh")
-                .command("-c")
-                .command("seq 1 500; exit 5")
-                .log_configuration(logged)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let td_arn = td.task_definition().unwrap().task_definition_arn().unwrap().to_string();
-    let (code, out, err) =
-        cli.run(&["task", "run", "--cluster", &cluster, "--task-definition", &td_arn, "--wait", "--logs"]);
-    assert_eq!(code, 5, "{out}\n{err}");
-    let printed: Vec<&str> = out
-        .lines()
-        .filter_map(|l| l.split_once(" | "))
-        .map(|(who, text)| {
-            assert!(who.starts_with("job "), "{who}");
-            text
-        })
-        .collect();
-    assert_eq!(printed, (1..=500).map(|i| i.to_string()).collect::<Vec<_>>(), "every line, in order: {out}");
 
     let (code, out, err) = cli.run(&["compose", "down", "--cluster", &cluster]);
     assert_eq!(code, 0, "{out}\n{err}");

@@ -106,6 +106,34 @@ async fn every_line_arrives_in_order_under_the_ecs_stream_name() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn task_run_logs_prints_every_line_of_an_awslogs_task() {
+    let mut env = DockerEnv::start(berth(), "logs-taskrun").await;
+    env.agent(0, &[]).await;
+    let group = format!("/test/{}", env.cluster);
+    let job = env
+        .container("job", "seq 1 500; exit 5")
+        .log_configuration(awslogs(&group, &[("awslogs-create-group", "true")]))
+        .build();
+    let td = env.register("logs-taskrun", vec![job]).await;
+    let out = env
+        .berth_command(&["task", "run", "--cluster", &env.cluster, "--task-definition", &td, "--wait", "--logs"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(5), "the container's exit code: {stdout}\n{stderr}");
+    let printed: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.split_once(" | "))
+        .map(|(who, text)| {
+            assert!(who.starts_with("job "), "{who}");
+            text
+        })
+        .collect();
+    assert_eq!(printed, (1..=500).map(|i| i.to_string()).collect::<Vec<_>>(), "every line, in order: {stdout}");
+    env.wait_containers_removed().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_chatty_container_that_exits_at_once_loses_no_line() {
     // 200,000 lines in well under a second, then the container exits: the engine ends a
     // follow of an exited container's log early, and the agent must read on to the end.
