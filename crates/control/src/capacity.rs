@@ -57,7 +57,8 @@ pub(crate) fn resolve(
                 Err(EcsError::invalid(format!("launchType {other} is not supported in berth; use EC2 or FARGATE.")))
             }
             None => Err(EcsError::invalid(format!(
-                "Invalid launchType '{lt}': use EC2, FARGATE, EXTERNAL or MANAGED_INSTANCES."
+                "launch type should be one of [{}]",
+                LaunchType::ALL.iter().map(|l| l.as_str()).collect::<Vec<_>>().join(",")
             ))),
         };
     }

@@ -294,11 +294,15 @@ impl Control {
         let references = json::required(&req.container_instances, "containerInstances")?;
         let with_tags = req.include.iter().any(|i| i == "TAGS");
         let cluster = req.cluster.as_deref();
-        if references.is_empty() || references.len() > 100 {
-            return Err(EcsError::invalid("containerInstances must list 1 to 100 instances."));
-        }
         self.read(|state| {
+            // ECS resolves the cluster before it looks at the list.
             let cluster = active_cluster(state, caller, cluster)?.cluster_name.clone();
+            if references.is_empty() {
+                return Err(EcsError::invalid("Container Instances cannot be empty."));
+            }
+            if references.len() > 100 {
+                return Err(EcsError::invalid("Container Instances cannot have more than 100 elements."));
+            }
             let region = state.region(&caller.region);
             let mut found = Vec::new();
             let mut failures = Vec::new();

@@ -104,6 +104,7 @@ fn new_task(spec: &NewTask<'_>, pool: &Pool) -> TaskRecord {
         memory: demand.memory,
         host_ports: demand.host_ports.clone(),
         fargate_host: None,
+        protected_until: None,
     }
 }
 

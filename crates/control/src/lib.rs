@@ -30,6 +30,7 @@ mod state;
 mod tags;
 mod task_definitions;
 mod task_network;
+mod task_protection;
 mod task_state;
 mod tasks;
 mod writer;

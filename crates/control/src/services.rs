@@ -402,7 +402,8 @@ impl Control {
                         if r.starts_with("arn:") {
                             r.clone()
                         } else {
-                            service_arn(&caller.region, &caller.account, &cluster, r)
+                            // ECS names an unknown service without its cluster.
+                            Arn::ecs(&caller.region, &caller.account, "service", r).to_string()
                         },
                         "MISSING",
                     )),

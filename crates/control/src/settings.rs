@@ -71,6 +71,9 @@ impl Control {
         if setting::builtin_default(&name).is_none() {
             setting::validate(&name, "")?;
         }
+        if setting::is_long_arn(&name) {
+            return Err(EcsError::invalid(setting::LONG_ARN_REFUSAL));
+        }
         let caller = caller.clone();
         let principal = principal.unwrap_or_else(|| caller.principal_arn());
         self.write(move |state, changes| {

@@ -69,6 +69,16 @@ pub struct TaskRecord {
     /// The host a Fargate task runs on (its `containerInstanceArn` stays empty, as on ECS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fargate_host: Option<String>,
+    /// Scale-in protection (UpdateTaskProtection): until when the service leaves it be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected_until: Option<berth_model::time::Timestamp>,
+}
+
+impl TaskRecord {
+    /// Whether scale-in protection holds at `now`.
+    pub fn protected_at(&self, now: berth_model::time::Timestamp) -> bool {
+        self.protected_until.is_some_and(|until| until > now)
+    }
 }
 
 impl TaskRecord {

@@ -30,6 +30,7 @@ fn usage_follows_a_task_until_it_stops() {
             memory: 512,
             host_ports: vec![(80, "tcp".into())],
             fargate_host: None,
+            protected_until: None,
         })
     };
     for (status, cpu, pending) in [("PROVISIONING", 256, 1), ("RUNNING", 256, 0), ("STOPPED", 0, 0)] {
@@ -55,6 +56,7 @@ fn tasks_are_indexed_by_cluster_and_group_until_forgotten() {
                 memory: 0,
                 host_ports: Vec::new(),
                 fargate_host: None,
+                protected_until: None,
             }),
         }
     };

@@ -63,8 +63,9 @@ impl Control {
     pub async fn register_task_definition(
         &self,
         caller: &Caller,
-        reg: Registration,
+        mut reg: Registration,
     ) -> Result<TaskDefinitionResponse, EcsError> {
+        reg.normalize();
         let derived = validate_registration(&reg)?;
         let caller = caller.clone();
         self.write(move |state, changes| {
@@ -202,12 +203,16 @@ impl Control {
         req: DeregisterTaskDefinitionRequest,
     ) -> Result<TaskDefinitionResponse, EcsError> {
         let reference = json::required(&req.task_definition, "taskDefinition")?;
-        let r = TaskDefinitionRef::parse(reference)?;
-        if r.revision.is_none() {
-            return Err(EcsError::client(format!(
-                "Invalid task definition '{reference}': a revision is required (family:revision)."
-            )));
+        // ECS's own words for a reference without a usable revision.
+        let named = reference.rsplit_once("task-definition/").map_or(reference.as_str(), |(_, n)| n);
+        match named.split_once(':') {
+            None => return Err(EcsError::client("Revision is missing.")),
+            Some((_, revision)) if revision.parse::<u32>().is_err() => {
+                return Err(EcsError::client(format!("Invalid revision number. Number: {revision}")))
+            }
+            Some(_) => {}
         }
+        let r = TaskDefinitionRef::parse(reference)?;
         let caller = caller.clone();
         self.write(move |state, changes| {
             let td = r.resolve(state.region(&caller.region)).ok_or_else(unable_to_describe)?;

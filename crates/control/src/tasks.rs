@@ -131,11 +131,15 @@ impl Control {
         let with_tags = include_tags(&req.include)?;
         let references = json::required(&req.tasks, "tasks")?;
         let cluster = req.cluster.as_deref();
-        if references.is_empty() || references.len() > 100 {
-            return Err(EcsError::invalid("tasks must list 1 to 100 tasks."));
-        }
         self.read(|state| {
+            // ECS resolves the cluster before it looks at the list.
             let cluster = active_cluster(state, caller, cluster)?.cluster_name.clone();
+            if references.is_empty() {
+                return Err(EcsError::invalid("Tasks cannot be empty."));
+            }
+            if references.len() > 100 {
+                return Err(EcsError::invalid("Tasks cannot have more than 100 elements."));
+            }
             let region = state.region(&caller.region);
             let (mut found, mut failures) = (Vec::new(), Vec::new());
             for reference in references {

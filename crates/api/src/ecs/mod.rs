@@ -17,6 +17,7 @@ mod describe_container_instances;
 mod describe_services;
 mod describe_task_definition;
 mod describe_tasks;
+mod get_task_protection;
 mod list_account_settings;
 mod list_attributes;
 mod list_clusters;
@@ -41,6 +42,7 @@ mod update_capacity_provider;
 mod update_cluster;
 mod update_container_instances_state;
 mod update_service;
+mod update_task_protection;
 
 use berth_control::{AgentIdentity, Caller, Control};
 
@@ -103,6 +105,8 @@ pub async fn dispatch(
         "DescribeServices" => describe_services::handle(control, caller, body),
         "ListServices" => list_services::handle(control, caller, body),
         "ListServicesByNamespace" => list_services_by_namespace::handle(control, caller, body),
+        "UpdateTaskProtection" => update_task_protection::handle(control, caller, body).await,
+        "GetTaskProtection" => get_task_protection::handle(control, caller, body),
         "CreateCapacityProvider" => create_capacity_provider::handle(control, caller, body).await,
         "UpdateCapacityProvider" => update_capacity_provider::handle(control, caller, body).await,
         "DeleteCapacityProvider" => delete_capacity_provider::handle(control, caller, body).await,

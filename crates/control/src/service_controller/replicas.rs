@@ -48,14 +48,26 @@ pub(super) fn step(pass: &mut Pass, step: &Step, svc: &mut Service, changes: &mu
         .filter(|t| pass.live(t) && (t.task.started_by.as_deref() != Some(primary.id.as_str()) || pass.draining(t)))
         .map(|t| t.as_ref())
         .collect();
+    // Tasks under scale-in protection stay while the service is active (a deployment waits
+    // for their protection to end); the pass looks again when it does.
+    let protecting = svc.status == ServiceStatus::Active;
     let primary_excess = primary_live.len() as i64 - desired;
     if primary_excess > 0 {
+        // Unprotected tasks go first, unhealthy before healthy.
         let mut extra: Vec<&TaskRecord> = primary_live.clone();
-        extra.sort_by_key(|t| pass.healthy(t));
+        extra.sort_by_key(|t| (protecting && t.protected_at(pass.now), pass.healthy(t)));
         excess.extend(extra.into_iter().take(primary_excess as usize));
     }
     excess.sort_by_key(|t| pass.healthy(t));
+    let mut protected = 0;
     for t in excess {
+        if protecting && t.protected_at(pass.now) {
+            protected += 1;
+            let left = t.protected_until.unwrap_or(pass.now) - pass.now;
+            let again = std::time::Duration::from_secs_f64(left.max(0.0) + 0.05);
+            pass.requeue = Some(pass.requeue.map_or(again, |r| r.min(again)));
+            continue;
+        }
         let is_healthy = pass.healthy(t);
         let scale_in = t.task.started_by.as_deref() == Some(primary.id.as_str()) && !pass.draining(t);
         if is_healthy && !scale_in && healthy_live - 1 < min_healthy {
@@ -65,6 +77,13 @@ pub(super) fn step(pass: &mut Pass, step: &Step, svc: &mut Service, changes: &mu
         if is_healthy {
             healthy_live -= 1;
         }
+    }
+    if protected > 0 {
+        let name = &svc.service_name;
+        push_event_once(
+            svc,
+            format!("(service {name}) was unable to scale in due to (reason: {protected} tasks under protection)."),
+        );
     }
 }
 

@@ -104,6 +104,8 @@ operations! {
     DescribeServices: DescribeServicesRequest => DescribeServicesResponse;
     ListServices: ListServicesRequest => ListServicesResponse;
     ListServicesByNamespace: ListServicesByNamespaceRequest => ListServicesResponse;
+    UpdateTaskProtection: UpdateTaskProtectionRequest => TaskProtectionResponse;
+    GetTaskProtection: GetTaskProtectionRequest => TaskProtectionResponse;
     CreateCapacityProvider: crate::capacity_provider::CreateCapacityProviderRequest => crate::capacity_provider::CapacityProviderResponse;
     UpdateCapacityProvider: crate::capacity_provider::UpdateCapacityProviderRequest => crate::capacity_provider::CapacityProviderResponse;
     DeleteCapacityProvider: crate::capacity_provider::DeleteCapacityProviderRequest => crate::capacity_provider::CapacityProviderResponse;

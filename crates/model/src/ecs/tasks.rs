@@ -129,3 +129,37 @@ pub struct SubmitContainerStateChangeRequest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub network_bindings: Vec<NetworkBinding>,
 }
+
+/// UpdateTaskProtection: scale-in protection for service tasks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateTaskProtectionRequest {
+    pub cluster: Option<String>,
+    pub tasks: Option<Vec<String>>,
+    pub protection_enabled: Option<bool>,
+    pub expires_in_minutes: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetTaskProtectionRequest {
+    pub cluster: Option<String>,
+    pub tasks: Option<Vec<String>>,
+}
+
+/// UpdateTaskProtection's and GetTaskProtection's answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskProtectionResponse {
+    pub protected_tasks: Vec<ProtectedTask>,
+    pub failures: Vec<Failure>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProtectedTask {
+    pub task_arn: String,
+    pub protection_enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_date: Option<crate::time::Timestamp>,
+}

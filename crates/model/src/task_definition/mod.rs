@@ -103,7 +103,8 @@ pub struct ContainerDefinition {
     pub command: Option<Vec<String>>,
     #[serde(default)]
     pub environment: Vec<KeyValuePair>,
-    #[serde(default)]
+    /// ECS leaves it out when there are none (unlike `environment`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub environment_files: Vec<EnvironmentFile>,
     #[serde(default)]
     pub mount_points: Vec<MountPoint>,

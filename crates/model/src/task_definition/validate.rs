@@ -54,6 +54,23 @@ pub struct Registration {
     pub enable_fault_injection: Option<bool>,
 }
 
+impl Registration {
+    /// What ECS makes of a definition copied from DescribeTaskDefinition's answer: an empty
+    /// role ARN is no role, and an EFS volume without a root directory gets `/`.
+    pub fn normalize(&mut self) {
+        for role in [&mut self.task_role_arn, &mut self.execution_role_arn] {
+            if role.as_deref().is_some_and(|r| r.trim().is_empty()) {
+                *role = None;
+            }
+        }
+        for volume in &mut self.volumes {
+            if let Some(efs) = volume.get_mut("efsVolumeConfiguration").and_then(|e| e.as_object_mut()) {
+                efs.entry("rootDirectory").or_insert_with(|| serde_json::Value::String("/".into()));
+            }
+        }
+    }
+}
+
 /// What ECS derives from a definition that passed validation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Derived {

@@ -1,0 +1,116 @@
+//! ECS's own validation order and wording where clients and tests match on it (issue 20):
+//! the cluster is resolved before a Describe list is looked at, empty lists, revisions,
+//! launch types, setting names, and the long-ARN settings ECS no longer lets anyone turn off.
+
+use aws_sdk_ecs::{error::ProvideErrorMetadata, types::SettingName};
+use berth_testkit::TestServer;
+
+#[tokio::test]
+async fn describe_calls_resolve_the_cluster_first_and_name_empty_lists_as_ecs_does() {
+    let server = TestServer::start().await;
+    let ecs = server.sdk("us-east-1");
+    let missing =
+        ecs.describe_tasks().cluster("nope").set_tasks(Some(vec![])).send().await.unwrap_err().into_service_error();
+    assert!(missing.is_cluster_not_found_exception(), "{missing:?}");
+    let missing = ecs
+        .describe_container_instances()
+        .cluster("nope")
+        .set_container_instances(Some(vec![]))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(missing.is_cluster_not_found_exception(), "{missing:?}");
+
+    ecs.create_cluster().cluster_name("c").send().await.unwrap();
+    let empty =
+        ecs.describe_tasks().cluster("c").set_tasks(Some(vec![])).send().await.unwrap_err().into_service_error();
+    assert!(empty.is_invalid_parameter_exception(), "{empty:?}");
+    assert_eq!(empty.message(), Some("Tasks cannot be empty."));
+    let empty = ecs
+        .describe_container_instances()
+        .cluster("c")
+        .set_container_instances(Some(vec![]))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(empty.message(), Some("Container Instances cannot be empty."));
+}
+
+#[tokio::test]
+async fn deregistering_without_a_usable_revision_and_an_unknown_launch_type_say_what_ecs_says() {
+    let server = TestServer::start().await;
+    let ecs = server.sdk("us-east-1");
+    let container = aws_sdk_ecs::types::ContainerDefinition::builder().name("a").image("x").memory(64).build();
+    ecs.register_task_definition().family("web").container_definitions(container).send().await.unwrap();
+    for (reference, message) in [
+        ("web", "Revision is missing.".to_string()),
+        ("web:abc", "Invalid revision number. Number: abc".to_string()),
+        ("arn:aws:ecs:us-east-1:000000000000:task-definition/web", "Revision is missing.".to_string()),
+    ] {
+        let err =
+            ecs.deregister_task_definition().task_definition(reference).send().await.unwrap_err().into_service_error();
+        assert!(err.is_client_exception(), "{reference}: {err:?}");
+        assert_eq!(err.message(), Some(message.as_str()), "{reference}");
+    }
+    ecs.create_cluster().cluster_name("c").send().await.unwrap();
+    let err = ecs
+        .run_task()
+        .cluster("c")
+        .task_definition("web:1")
+        .launch_type(aws_sdk_ecs::types::LaunchType::from("SPOT"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_invalid_parameter_exception(), "{err:?}");
+    assert_eq!(err.message(), Some("launch type should be one of [EC2,FARGATE,EXTERNAL,MANAGED_INSTANCES]"));
+}
+
+#[tokio::test]
+async fn setting_names_are_checked_and_long_arn_settings_stay_on() {
+    let server = TestServer::start().await;
+    let ecs = server.sdk("us-east-1");
+    let err = ecs
+        .put_account_setting()
+        .name(SettingName::from("noSuchSetting"))
+        .value("enabled")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_invalid_parameter_exception(), "{err:?}");
+    assert!(
+        err.message().unwrap_or_default().starts_with("noSuchSetting should be one of [serviceLongArnFormat,"),
+        "{err:?}"
+    );
+    for name in
+        [SettingName::ServiceLongArnFormat, SettingName::TaskLongArnFormat, SettingName::ContainerInstanceLongArnFormat]
+    {
+        let err = ecs
+            .put_account_setting()
+            .name(name.clone())
+            .value("disabled")
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(err.message(), Some("You can no longer disable Long Arn settings."), "{name:?}");
+        let err = ecs.delete_account_setting().name(name.clone()).send().await.unwrap_err().into_service_error();
+        assert_eq!(err.message(), Some("You can no longer disable Long Arn settings."), "{name:?}");
+    }
+    // Turning them on (what they are) is still accepted.
+    ecs.put_account_setting().name(SettingName::TaskLongArnFormat).value("enabled").send().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unknown_service_is_named_without_its_cluster() {
+    let server = TestServer::start().await;
+    let ecs = server.sdk("us-east-1");
+    ecs.create_cluster().cluster_name("c").send().await.unwrap();
+    let out = ecs.describe_services().cluster("c").services("ghost").send().await.unwrap();
+    let arn = out.failures()[0].arn().unwrap();
+    assert!(arn.starts_with("arn:aws:ecs:us-east-1:") && arn.ends_with(":service/ghost"), "{arn}");
+    assert_eq!(out.failures()[0].reason(), Some("MISSING"));
+}
