@@ -114,3 +114,58 @@ async fn an_unknown_service_is_named_without_its_cluster() {
     assert!(arn.starts_with("arn:aws:ecs:us-east-1:") && arn.ends_with(":service/ghost"), "{arn}");
     assert_eq!(out.failures()[0].reason(), Some("MISSING"));
 }
+
+#[tokio::test]
+async fn arns_are_checked_not_matched_by_their_last_segment() {
+    let server = TestServer::start().await;
+    let ecs = server.sdk("us-east-1");
+    let cluster_arn =
+        ecs.create_cluster().cluster_name("c").send().await.unwrap().cluster.unwrap().cluster_arn.unwrap();
+    let account = cluster_arn.split(':').nth(4).unwrap().to_string();
+    let container = aws_sdk_ecs::types::ContainerDefinition::builder().name("a").image("x").memory(64).build();
+    ecs.register_task_definition().family("web").container_definitions(container).send().await.unwrap();
+    let service_arn = ecs
+        .create_service()
+        .cluster("c")
+        .service_name("web")
+        .task_definition("web")
+        .desired_count(0)
+        .send()
+        .await
+        .unwrap()
+        .service
+        .unwrap()
+        .service_arn
+        .unwrap();
+
+    // Clusters: another region or account is refused, saying which.
+    let other_region = cluster_arn.replace("us-east-1", "eu-west-1");
+    let err = ecs.list_services().cluster(&other_region).send().await.unwrap_err().into_service_error();
+    assert!(err.is_invalid_parameter_exception(), "{err:?}");
+    assert_eq!(err.message(), Some("Invalid Region in ARN"));
+    let other_account = cluster_arn.replace(&account, "999999999999");
+    let err = ecs.list_services().cluster(&other_account).send().await.unwrap_err().into_service_error();
+    assert_eq!(err.message(), Some(format!("Identifier is for 999999999999. Your accountId is {account}").as_str()));
+    ecs.list_services().cluster(&cluster_arn).send().await.expect("its own ARN works");
+
+    // Services: a Lambda ARN ending in the service's name acts on nothing.
+    let lambda = service_arn.replace(":ecs:", ":lambda:");
+    let err =
+        ecs.delete_service().cluster("c").service(&lambda).force(true).send().await.unwrap_err().into_service_error();
+    assert!(err.is_invalid_parameter_exception(), "{err:?}");
+    let other_cluster = service_arn.replace("service/c/", "service/elsewhere/");
+    let err = ecs
+        .update_service()
+        .cluster("c")
+        .service(&other_cluster)
+        .desired_count(1)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(err.message(), Some("Identifier is for cluster elsewhere. Your cluster is c"));
+    let still = ecs.describe_services().cluster("c").services("web").send().await.unwrap();
+    assert_eq!(still.services()[0].status(), Some("ACTIVE"), "nothing was deleted");
+    assert_eq!(still.services()[0].desired_count(), 0, "nothing was updated");
+    ecs.delete_service().cluster("c").service(&service_arn).send().await.expect("its own ARN works");
+}

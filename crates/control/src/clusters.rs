@@ -62,7 +62,14 @@ pub fn active_cluster<'s>(
     caller: &Caller,
     reference: Option<&str>,
 ) -> Result<&'s Arc<Cluster>, EcsError> {
-    let name = berth_model::arn::cluster_name_from(reference.unwrap_or(DEFAULT_CLUSTER));
+    let reference = reference.unwrap_or(DEFAULT_CLUSTER);
+    let checked;
+    let name = if reference.starts_with("arn:") {
+        checked = berth_model::arn::checked(reference, "cluster", &caller.region, &caller.account)?;
+        checked.resource.as_str()
+    } else {
+        reference
+    };
     match state.region(&caller.region).clusters.get(name) {
         None => Err(EcsError::ClusterNotFound),
         Some(c) if c.status != ClusterStatus::Active => {

@@ -111,10 +111,38 @@ pub(crate) fn find_service<'s>(
     cluster: &str,
     reference: &str,
 ) -> Option<&'s Arc<ServiceRecord>> {
-    let name = reference.rsplit('/').next().unwrap_or(reference);
+    let name = if reference.starts_with("arn:") {
+        // Only an ECS service ARN of this region and cluster names one (never another
+        // service's resource that happens to end in the same name).
+        let arn = Arn::parse(reference).filter(|a| a.service == "ecs" && a.resource_type == "service")?;
+        match arn.resource.split_once('/') {
+            Some((of, name)) if of == cluster => name.to_string(),
+            Some(_) => return None,
+            None => arn.resource,
+        }
+    } else {
+        reference.to_string()
+    };
     region.services.values().filter(|s| s.cluster == cluster && s.service.service_name == name).max_by(|a, b| {
         (a.service.status != ServiceStatus::Inactive).cmp(&(b.service.status != ServiceStatus::Inactive))
     })
+}
+
+/// The service an UpdateService or DeleteService names; an ARN must be an ECS service ARN
+/// of the caller's region, account and the request's cluster, as ECS checks it.
+pub(crate) fn named_service<'s>(
+    caller: &Caller,
+    region: &'s RegionState,
+    cluster: &str,
+    reference: &str,
+) -> Result<&'s Arc<ServiceRecord>, EcsError> {
+    if reference.starts_with("arn:") {
+        let arn = berth_model::arn::checked(reference, "service", &caller.region, &caller.account)?;
+        if let Some((of, _)) = arn.resource.split_once('/').filter(|(of, _)| *of != cluster) {
+            return Err(EcsError::invalid(format!("Identifier is for cluster {of}. Your cluster is {cluster}")));
+        }
+    }
+    find_service(region, cluster, reference).ok_or(EcsError::ServiceNotFound)
 }
 
 fn service_view(state: &State, caller: &Caller, s: &Service, include: bool) -> Service {
@@ -248,7 +276,7 @@ impl Control {
             let cluster_rec = active_cluster(state, &caller, req.cluster.as_deref())?;
             let cluster = cluster_rec.cluster_name.clone();
             let region = state.region(&caller.region);
-            let rec = find_service(region, &cluster, &reference).ok_or(EcsError::ServiceNotFound)?;
+            let rec = named_service(&caller, region, &cluster, &reference)?;
             if rec.service.status != ServiceStatus::Active {
                 return Err(EcsError::ServiceNotActive);
             }
@@ -360,7 +388,7 @@ impl Control {
         self.write(move |state, changes| {
             let cluster = active_cluster(state, &caller, cluster.as_deref())?.cluster_name.clone();
             let region = state.region(&caller.region);
-            let rec = find_service(region, &cluster, &reference)
+            let rec = Some(named_service(&caller, region, &cluster, &reference)?)
                 .filter(|s| s.service.status == ServiceStatus::Active)
                 .ok_or(EcsError::ServiceNotFound)?;
             if rec.service.desired_count > 0 && !force {

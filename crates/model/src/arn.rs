@@ -67,6 +67,27 @@ pub fn valid_region(region: &str) -> bool {
         && parts.last().is_some_and(|n| (1..=2).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// The ARN `reference`, checked as ECS checks an ARN it is given: an ECS `kind` ARN of the
+/// caller's region and account, or an error that says which part is wrong.
+pub fn checked(reference: &str, kind: &str, region: &str, account: &str) -> Result<Arn, crate::EcsError> {
+    use crate::EcsError;
+    let arn = Arn::parse(reference).ok_or_else(|| {
+        EcsError::invalid(format!(
+            "Invalid identifier: '{reference}' is not an ARN like arn:aws:ecs:{region}:{account}:{kind}/…"
+        ))
+    })?;
+    if arn.service != "ecs" || arn.resource_type != kind {
+        return Err(EcsError::invalid(format!("Invalid identifier: '{reference}' is not an ECS {kind} ARN.")));
+    }
+    if arn.region != region {
+        return Err(EcsError::invalid("Invalid Region in ARN"));
+    }
+    if arn.account != account {
+        return Err(EcsError::invalid(format!("Identifier is for {}. Your accountId is {account}", arn.account)));
+    }
+    Ok(arn)
+}
+
 pub fn cluster_name_from(reference: &str) -> &str {
     match reference.strip_prefix("arn:") {
         Some(_) => reference.rsplit_once("cluster/").map(|(_, n)| n).unwrap_or(reference),
