@@ -169,3 +169,63 @@ async fn arns_are_checked_not_matched_by_their_last_segment() {
     assert_eq!(still.services()[0].desired_count(), 0, "nothing was updated");
     ecs.delete_service().cluster("c").service(&service_arn).send().await.expect("its own ARN works");
 }
+
+#[tokio::test]
+async fn create_service_honours_or_refuses_controller_role_and_exec_never_drops_them() {
+    use aws_sdk_ecs::types::{
+        AwsVpcConfiguration, DeploymentController, DeploymentControllerType, NetworkConfiguration,
+    };
+    let server = TestServer::start().await;
+    let ecs = server.sdk("us-east-1");
+    ecs.create_cluster().cluster_name("c").send().await.unwrap();
+    let container = aws_sdk_ecs::types::ContainerDefinition::builder().name("a").image("x").memory(64).build();
+    ecs.register_task_definition().family("web").container_definitions(container).send().await.unwrap();
+    for kind in [DeploymentControllerType::CodeDeploy, DeploymentControllerType::External] {
+        let err = ecs
+            .create_service()
+            .cluster("c")
+            .service_name("web")
+            .task_definition("web")
+            .deployment_controller(DeploymentController::builder().r#type(kind.clone()).build().unwrap())
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(err.is_invalid_parameter_exception(), "{kind:?}: {err:?}");
+        assert!(err.message().unwrap_or_default().contains(kind.as_str()), "{err:?}");
+    }
+    let network = NetworkConfiguration::builder()
+        .awsvpc_configuration(AwsVpcConfiguration::builder().subnets("subnet-1").build().unwrap())
+        .build();
+    let err = ecs
+        .create_service()
+        .cluster("c")
+        .service_name("web")
+        .task_definition("web")
+        .role("arn:aws:iam::000000000000:role/ecsServiceRole")
+        .network_configuration(network)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(err.message(), Some("You cannot specify an IAM role for services that require a service linked role."));
+    let listed = ecs.list_services().cluster("c").send().await.unwrap();
+    assert!(listed.service_arns().is_empty(), "refusals created nothing");
+
+    let created = ecs
+        .create_service()
+        .cluster("c")
+        .service_name("web")
+        .task_definition("web")
+        .role("arn:aws:iam::000000000000:role/ecsServiceRole")
+        .enable_execute_command(true)
+        .deployment_controller(DeploymentController::builder().r#type(DeploymentControllerType::Ecs).build().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .service
+        .unwrap();
+    assert_eq!(created.role_arn(), Some("arn:aws:iam::000000000000:role/ecsServiceRole"));
+    assert!(created.enable_execute_command());
+    assert_eq!(created.deployment_controller().map(|c| c.r#type().as_str()), Some("ECS"));
+}

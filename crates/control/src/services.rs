@@ -128,6 +128,32 @@ pub(crate) fn find_service<'s>(
     })
 }
 
+/// What berth can honour of `deploymentController` and `role`; the rest is refused in
+/// words, never dropped.
+fn check_controller_and_role(req: &CreateServiceRequest) -> Result<(), EcsError> {
+    use berth_model::service::DeploymentControllerType::*;
+    match req.deployment_controller.map(|c| c.kind).unwrap_or_default() {
+        Ecs => {}
+        CodeDeploy => {
+            return Err(EcsError::invalid(
+                "The CODE_DEPLOY deployment controller hands deployments to AWS CodeDeploy, which berth does not have: use the ECS controller (rolling updates with the circuit breaker).",
+            ))
+        }
+        External => {
+            return Err(EcsError::invalid(
+                "The EXTERNAL deployment controller (task sets) is not supported by berth yet: use the ECS controller.",
+            ))
+        }
+    }
+    let awsvpc = req.network_configuration.as_ref().is_some_and(|n| n.awsvpc_configuration.is_some());
+    if awsvpc && req.role.as_deref().is_some_and(|r| !r.is_empty()) {
+        return Err(EcsError::invalid(
+            "You cannot specify an IAM role for services that require a service linked role.",
+        ));
+    }
+    Ok(())
+}
+
 /// The service an UpdateService or DeleteService names; an ARN must be an ECS service ARN
 /// of the caller's region, account and the request's cluster, as ECS checks it.
 pub(crate) fn named_service<'s>(
@@ -182,6 +208,7 @@ impl Control {
         let desired = req.desired_count.unwrap_or(0);
         check_desired_count(desired)?;
         check_grace_period(req.health_check_grace_period_seconds)?;
+        check_controller_and_role(&req)?;
         let mut config = req.deployment_configuration.clone().unwrap_or_default();
         check_configuration(&config, daemon)?;
         config.maximum_percent.get_or_insert(if daemon { 100 } else { 200 });
@@ -232,7 +259,9 @@ impl Control {
                 load_balancers: req.load_balancers,
                 service_registries: req.service_registries,
                 scheduling_strategy: strategy,
-                deployment_controller: serde_json::json!({"type": "ECS"}),
+                deployment_controller: req.deployment_controller.unwrap_or_default(),
+                role_arn: req.role.clone().filter(|r| !r.is_empty()),
+                enable_execute_command: req.enable_execute_command.unwrap_or(false),
                 created_by: Some(caller.principal_arn()),
                 enable_ecs_managed_tags: req.enable_ecs_managed_tags,
                 propagate_tags: req.propagate_tags.unwrap_or_else(|| "NONE".into()),

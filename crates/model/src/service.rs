@@ -34,7 +34,10 @@ pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health_check_grace_period_seconds: Option<i64>,
     pub scheduling_strategy: String,
-    pub deployment_controller: serde_json::Value,
+    pub deployment_controller: DeploymentController,
+    /// The IAM role a service with a classic load balancer names (`role` on CreateService).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -201,4 +204,20 @@ mod tests {
         assert_eq!(maximum_tasks(-5, 200), 0);
         assert!(minimum_healthy(i64::MAX / 2, 50) > 0);
     }
+}
+
+crate::status::status! {
+    /// Who deploys a service's new revisions.
+    DeploymentControllerType (default Ecs) {
+        Ecs => "ECS",
+        CodeDeploy => "CODE_DEPLOY",
+        External => "EXTERNAL",
+    }
+}
+
+/// `deploymentController` of a service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentController {
+    #[serde(rename = "type")]
+    pub kind: DeploymentControllerType,
 }

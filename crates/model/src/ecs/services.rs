@@ -48,6 +48,12 @@ pub struct CreateServiceRequest {
     pub propagate_tags: Option<String>,
     #[serde(default, rename = "enableECSManagedTags", skip_serializing_if = "std::ops::Not::not")]
     pub enable_ecs_managed_tags: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment_controller: Option<crate::service::DeploymentController>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable_execute_command: Option<bool>,
 }
 
 /// The answer of CreateService, UpdateService and DeleteService.
