@@ -41,7 +41,26 @@ async fn create_describe_update_delete() {
     let c = &full.clusters()[0];
     assert_eq!(c.tags()[0].key(), Some("team"));
     assert_eq!(c.settings()[0].value(), Some("enabled"));
-    assert!(c.statistics().iter().any(|s| s.name() == Some("runningEC2TasksCount")));
+    let mut names: Vec<&str> = c.statistics().iter().filter_map(|s| s.name()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "activeEC2ServiceCount",
+            "activeExternalServiceCount",
+            "activeFargateServiceCount",
+            "drainingEC2ServiceCount",
+            "drainingExternalServiceCount",
+            "drainingFargateServiceCount",
+            "pendingEC2TasksCount",
+            "pendingExternalTasksCount",
+            "pendingFargateTasksCount",
+            "runningEC2TasksCount",
+            "runningExternalTasksCount",
+            "runningFargateTasksCount",
+        ],
+        "ECS's full set of counters"
+    );
     assert_eq!(full.failures()[0].reason(), Some("MISSING"));
     assert_eq!(full.failures()[0].arn(), Some("arn:aws:ecs:us-east-1:123456789012:cluster/ghost"));
 

@@ -229,3 +229,34 @@ async fn create_service_honours_or_refuses_controller_role_and_exec_never_drops_
     assert!(created.enable_execute_command());
     assert_eq!(created.deployment_controller().map(|c| c.r#type().as_str()), Some("ECS"));
 }
+
+#[tokio::test]
+async fn discover_poll_endpoint_names_this_server_and_agents_are_not_updated() {
+    use aws_sdk_ecs::types::{Resource, VersionInfo};
+    let server = TestServer::start().await;
+    let ecs = server.sdk("us-east-1");
+    ecs.create_cluster().cluster_name("c").send().await.unwrap();
+    let found = ecs.discover_poll_endpoint().cluster("c").send().await.unwrap();
+    assert_eq!(found.endpoint(), Some(server.endpoint().trim_end_matches('/')));
+    assert_eq!(found.telemetry_endpoint(), found.endpoint());
+    let err = ecs.discover_poll_endpoint().cluster("nope").send().await.unwrap_err().into_service_error();
+    assert_eq!(err.code(), Some("ClusterNotFoundException"));
+
+    let register = |version: Option<&str>| {
+        let mut call = ecs
+            .register_container_instance()
+            .cluster("c")
+            .total_resources(Resource::builder().name("CPU").r#type("INTEGER").integer_value(1024).build())
+            .total_resources(Resource::builder().name("MEMORY").r#type("INTEGER").integer_value(1024).build());
+        if let Some(v) = version {
+            call = call.version_info(VersionInfo::builder().agent_version(v).build());
+        }
+        call.send()
+    };
+    let versioned = register(Some("1.90.0")).await.unwrap().container_instance.unwrap().container_instance_arn.unwrap();
+    let bare = register(None).await.unwrap().container_instance.unwrap().container_instance_arn.unwrap();
+    let err = ecs.update_container_agent().cluster("c").container_instance(&versioned).send().await.unwrap_err();
+    assert_eq!(err.code(), Some("NoUpdateAvailableException"), "{err:?}");
+    let err = ecs.update_container_agent().cluster("c").container_instance(&bare).send().await.unwrap_err();
+    assert_eq!(err.code(), Some("MissingVersionException"), "{err:?}");
+}

@@ -131,10 +131,15 @@ pub(crate) fn view(state: &State, caller: &Caller, c: &Cluster, include: Cluster
             ("runningFargateTasksCount", counts[1][0]),
             ("pendingEC2TasksCount", counts[0][1]),
             ("pendingFargateTasksCount", counts[1][1]),
+            // berth runs no EXTERNAL launch type: ECS's External counters are zero.
+            ("runningExternalTasksCount", 0),
+            ("pendingExternalTasksCount", 0),
             ("activeEC2ServiceCount", services[0][0]),
             ("activeFargateServiceCount", services[1][0]),
+            ("activeExternalServiceCount", 0),
             ("drainingEC2ServiceCount", services[0][1]),
             ("drainingFargateServiceCount", services[1][1]),
+            ("drainingExternalServiceCount", 0),
         ]
         .iter()
         .map(|(n, v)| KeyValuePair { name: Some((*n).into()), value: Some(v.to_string()) })

@@ -8,6 +8,7 @@
 //! answer always means "durable", and readers never see a change that could be lost.
 
 mod agent_channel;
+mod agent_operations;
 mod attributes;
 mod capacity;
 mod capacity_controller;
@@ -85,6 +86,8 @@ struct Inner {
     nudges: tokio::sync::watch::Sender<u64>,
     /// How containers reach berth's DNS server (`None`: they cannot).
     container_dns: RwLock<Option<discovery::ContainerDns>>,
+    /// The URL agents reach this server at (DiscoverPollEndpoint's answer).
+    endpoint: RwLock<String>,
 }
 
 impl Control {
@@ -112,7 +115,19 @@ impl Control {
         let task_pool = RwLock::new(berth_model::network::SubnetPool::default());
         let scaler = Default::default();
         let container_dns = RwLock::new(None);
-        let inner = Inner { read, writer, commits, heartbeats, elb_settings, task_pool, scaler, nudges, container_dns };
+        let endpoint = RwLock::new(String::new());
+        let inner = Inner {
+            read,
+            writer,
+            commits,
+            heartbeats,
+            elb_settings,
+            task_pool,
+            scaler,
+            nudges,
+            container_dns,
+            endpoint,
+        };
         Ok(Control { inner: Arc::new(inner) })
     }
 
@@ -125,6 +140,15 @@ impl Control {
     /// subnet they were given).
     pub fn configure_task_pool(&self, pool: berth_model::network::SubnetPool) {
         *self.inner.task_pool.write().unwrap_or_else(|p| p.into_inner()) = pool;
+    }
+
+    /// The URL agents reach this server at (set once at start).
+    pub fn configure_endpoint(&self, url: &str) {
+        *self.inner.endpoint.write().unwrap_or_else(|p| p.into_inner()) = url.to_string();
+    }
+
+    pub(crate) fn endpoint(&self) -> String {
+        self.inner.endpoint.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// How containers reach berth's DNS server (set once at start).

@@ -19,11 +19,12 @@ pub struct Cluster {
     pub running_tasks_count: i64,
     pub pending_tasks_count: i64,
     pub active_services_count: i64,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// ECS shows these three as empty lists when they are not asked for.
+    #[serde(default)]
     pub statistics: Vec<KeyValuePair>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub tags: Vec<Tag>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub settings: Vec<ClusterSetting>,
     #[serde(default)]
     pub capacity_providers: Vec<String>,
@@ -110,5 +111,13 @@ mod tests {
         assert!(validate_settings(&[bad]).is_err());
         let off = ClusterSetting { name: Some("containerInsights".into()), value: Some("disabled".into()) };
         assert_eq!(merge_settings(&[good], std::slice::from_ref(&off)), vec![off]);
+    }
+
+    #[test]
+    fn statistics_tags_and_settings_are_always_lists_on_the_wire() {
+        let v = serde_json::to_value(Cluster::default()).unwrap();
+        for key in ["statistics", "tags", "settings"] {
+            assert_eq!(v[key], serde_json::json!([]), "{key}: {v}");
+        }
     }
 }

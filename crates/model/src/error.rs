@@ -32,6 +32,10 @@ pub enum EcsError {
     #[error("{0}")]
     NamespaceNotFound(String),
     #[error("{0}")]
+    NoUpdateAvailable(String),
+    #[error("{0}")]
+    MissingVersion(String),
+    #[error("{0}")]
     Server(String),
 }
 
@@ -52,6 +56,8 @@ impl EcsError {
             EcsError::ServiceNotFound => "ServiceNotFoundException",
             EcsError::ServiceNotActive => "ServiceNotActiveException",
             EcsError::NamespaceNotFound(_) => "NamespaceNotFoundException",
+            EcsError::NoUpdateAvailable(_) => "NoUpdateAvailableException",
+            EcsError::MissingVersion(_) => "MissingVersionException",
             EcsError::Server(_) => "ServerException",
         }
     }

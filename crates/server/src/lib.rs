@@ -271,10 +271,13 @@ impl Server {
             .await
             .map_err(|source| ServerError::Listen { addr: config.listen, source })?;
         let addr = listener.local_addr().map_err(|source| ServerError::Listen { addr: config.listen, source })?;
-        let registry_host = config.registry_host.clone().unwrap_or_else(|| {
+        // The listen address as a client names it (loopback for an unspecified address).
+        let reachable = {
             let ip = if addr.ip().is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { addr.ip() };
-            SocketAddr::new(ip, addr.port()).to_string()
-        });
+            SocketAddr::new(ip, addr.port())
+        };
+        control.configure_endpoint(&format!("http://{reachable}"));
+        let registry_host = config.registry_host.clone().unwrap_or_else(|| reachable.to_string());
         let registry = Registry::open_loaded(
             RegistryConfig {
                 data_dir: data_dir.clone(),

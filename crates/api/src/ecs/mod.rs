@@ -17,6 +17,7 @@ mod describe_container_instances;
 mod describe_services;
 mod describe_task_definition;
 mod describe_tasks;
+mod discover_poll_endpoint;
 mod get_task_protection;
 mod list_account_settings;
 mod list_attributes;
@@ -40,6 +41,7 @@ mod tag_resource;
 mod untag_resource;
 mod update_capacity_provider;
 mod update_cluster;
+mod update_container_agent;
 mod update_container_instances_state;
 mod update_service;
 mod update_task_protection;
@@ -107,6 +109,8 @@ pub async fn dispatch(
         "ListServicesByNamespace" => list_services_by_namespace::handle(control, caller, body),
         "UpdateTaskProtection" => update_task_protection::handle(control, caller, body).await,
         "GetTaskProtection" => get_task_protection::handle(control, caller, body),
+        "DiscoverPollEndpoint" => discover_poll_endpoint::handle(control, caller, body),
+        "UpdateContainerAgent" => update_container_agent::handle(control, caller, body),
         "CreateCapacityProvider" => create_capacity_provider::handle(control, caller, body).await,
         "UpdateCapacityProvider" => update_capacity_provider::handle(control, caller, body).await,
         "DeleteCapacityProvider" => delete_capacity_provider::handle(control, caller, body).await,

@@ -129,3 +129,27 @@ pub struct ListAttributesRequest {
 }
 
 page_response!(ListAttributesResponse, attributes: Attribute);
+
+/// DiscoverPollEndpoint: where an agent speaking ECS's own protocol finds the server.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoverPollEndpointRequest {
+    pub container_instance: Option<String>,
+    pub cluster: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoverPollEndpointResponse {
+    pub endpoint: String,
+    pub telemetry_endpoint: String,
+    pub service_connect_endpoint: String,
+}
+
+/// UpdateContainerAgent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateContainerAgentRequest {
+    pub cluster: Option<String>,
+    pub container_instance: Option<String>,
+}

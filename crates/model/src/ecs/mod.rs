@@ -105,6 +105,8 @@ operations! {
     ListServices: ListServicesRequest => ListServicesResponse;
     ListServicesByNamespace: ListServicesByNamespaceRequest => ListServicesResponse;
     UpdateTaskProtection: UpdateTaskProtectionRequest => TaskProtectionResponse;
+    DiscoverPollEndpoint: DiscoverPollEndpointRequest => DiscoverPollEndpointResponse;
+    UpdateContainerAgent: UpdateContainerAgentRequest => ContainerInstanceResponse;
     GetTaskProtection: GetTaskProtectionRequest => TaskProtectionResponse;
     CreateCapacityProvider: crate::capacity_provider::CreateCapacityProviderRequest => crate::capacity_provider::CapacityProviderResponse;
     UpdateCapacityProvider: crate::capacity_provider::UpdateCapacityProviderRequest => crate::capacity_provider::CapacityProviderResponse;
