@@ -80,10 +80,6 @@ pub fn parse_since(text: &str, now_ms: i64) -> anyhow::Result<i64> {
     Ok(now_ms - total * 1000)
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 /// Whose line it is.
 #[derive(Debug, Clone)]
 struct Label {
@@ -247,7 +243,7 @@ pub async fn run(args: LogsArgs) -> anyhow::Result<()> {
         anyhow::bail!("say whose output: --service NAME or --task ID");
     }
     let client = args.connection.client()?;
-    let since = args.since.as_deref().map(|s| parse_since(s, now_ms())).transpose()?;
+    let since = args.since.as_deref().map(|s| parse_since(s, berth_model::time::now_ms())).transpose()?;
     let mut follower = LogFollower::new(client.clone(), since, args.output == Format::Json);
     let tasks = |client: ServerClient| {
         let (cluster, service, ids) = (args.cluster.clone(), args.service.clone(), args.task.clone());

@@ -380,27 +380,30 @@ fn tail(logs: &Logs) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // Lines as the follower prints them, read on a thread of their own.
     let stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap_or_default();
-            let done = line.contains("after");
-            lines.push(line);
-            if done {
-                break;
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).try_for_each(|l| tx.send(l)));
+    let mut lines = Vec::new();
+    // Waits (up to 30 s) for a printed line containing `text`.
+    let mut wait_for_line = |text: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !lines.iter().any(|l: &String| l.contains(text)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => lines.push(line),
+                Err(_) => return Err(format!("tail --follow never showed '{text}': {lines:?}")),
             }
         }
-        lines
-    });
-    std::thread::sleep(Duration::from_millis(300));
-    logs.put("/app/tail", "t", &json!([{ "timestamp": now_ms(), "message": "after" }]));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !reader.is_finished() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
+        Ok(())
+    };
+    // It is following once it has shown what was there; then a new event must come.
+    let shown = wait_for_line("before");
+    if shown.is_ok() {
+        logs.put("/app/tail", "t", &json!([{ "timestamp": now_ms(), "message": "after" }]));
     }
+    let result = shown.and_then(|()| wait_for_line("after"));
     let _ = child.kill();
     let _ = child.wait();
-    let lines = reader.join().unwrap();
-    assert!(lines.iter().any(|l| l.contains("after")), "tail --follow showed: {lines:?}");
+    result.unwrap();
 }

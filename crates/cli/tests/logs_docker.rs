@@ -8,7 +8,6 @@ use std::{
     io::{BufRead, BufReader},
     path::Path,
     process::Stdio,
-    time::Duration,
 };
 
 use aws_sdk_ecs::types::{LogConfiguration, LogDriver};
@@ -153,33 +152,71 @@ async fn a_chatty_container_that_exits_at_once_loses_no_line() {
     env.wait_containers_removed().await;
 }
 
+/// A task printing 3,000 numbered lines over about 6 s (50 every 0.1 s), once at least 300
+/// of them have reached berth: the moment the tests take the agent or the server away.
+struct Printer {
+    arn: String,
+    group: String,
+    stream: String,
+    /// Lines stored by then, and the container's id in the engine.
+    stored: usize,
+    container: String,
+}
+
+const PRINTED: usize = 3000;
+
+async fn printing_task(env: &DockerEnv, family: &str) -> Printer {
+    let group = format!("/test/{}", env.cluster);
+    let script = "i=1; while [ $i -le 3000 ]; do echo line $i; [ $((i % 50)) -eq 0 ] && sleep 0.1; i=$((i+1)); done";
+    let printer =
+        env.container("app", script).log_configuration(awslogs(&group, &[("awslogs-create-group", "true")])).build();
+    let td = env.register(family, vec![printer]).await;
+    let arn = env.run(&td).await;
+    let stream = format!("ecs/app/{}", task_id(&arn));
+    let stored = wait_for("some lines to arrive", DEADLINE, async || {
+        match stream_events(&logs_client(env), &group, &stream).await {
+            Ok(events) if events.len() >= 300 => Ok(events.len()),
+            other => Err(format!("{:?}", other.map(|e| e.len()))),
+        }
+    })
+    .await;
+    let container = env.describe(&arn).await.containers()[0].runtime_id().unwrap().to_string();
+    Printer { arn, group, stream, stored, container }
+}
+
+/// Waits until the engine holds `lines` lines of the container's output (it goes on
+/// printing while nothing of berth reads it).
+async fn engine_holds(container: &str, lines: usize) {
+    wait_for("the container to print on", DEADLINE, async || {
+        let held = berth_testkit::docker_cli(&["logs", container]).lines().count();
+        if held >= lines {
+            Ok(())
+        } else {
+            Err(format!("{held} lines"))
+        }
+    })
+    .await;
+}
+
+/// Every line of the printer arrived, once, in order.
+async fn all_printed(env: &DockerEnv, p: &Printer) {
+    env.wait_task(&p.arn, "STOPPED", |t| t.last_status() == Some("STOPPED")).await;
+    let lines: Vec<String> =
+        stream_events(&logs_client(env), &p.group, &p.stream).await.unwrap().into_iter().map(|(_, m)| m).collect();
+    assert_eq!(lines.len(), PRINTED, "every line once");
+    assert_eq!(lines, numbered(PRINTED));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_agent_killed_mid_stream_resumes_without_losing_or_repeating_a_line() {
     let mut env = DockerEnv::start(berth(), "logs-resume").await;
     env.agent(0, &[]).await;
-    let group = format!("/test/{}", env.cluster);
-    // 3,000 lines over about 6 s: 50 lines every 0.1 s.
-    let script = "i=1; while [ $i -le 3000 ]; do echo line $i; [ $((i % 50)) -eq 0 ] && sleep 0.1; i=$((i+1)); done";
-    let printer =
-        env.container("app", script).log_configuration(awslogs(&group, &[("awslogs-create-group", "true")])).build();
-    let td = env.register("logs-resume", vec![printer]).await;
-    let arn = env.run(&td).await;
-    let stream = format!("ecs/app/{}", task_id(&arn));
-    let client = logs_client(&env);
-    wait_for("some lines to arrive", DEADLINE, async || match stream_events(&client, &group, &stream).await {
-        Ok(events) if events.len() >= 300 => Ok(()),
-        other => Err(format!("{:?}", other.map(|e| e.len()))),
-    })
-    .await;
+    let p = printing_task(&env, "logs-resume").await;
     env.agents[0].take().unwrap().kill9();
     // The container keeps printing while no agent reads it.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    engine_holds(&p.container, (p.stored + 300).min(PRINTED)).await;
     env.agent(0, &[]).await;
-    env.wait_task(&arn, "STOPPED", |t| t.last_status() == Some("STOPPED")).await;
-    let lines: Vec<String> =
-        stream_events(&client, &group, &stream).await.unwrap().into_iter().map(|(_, m)| m).collect();
-    assert_eq!(lines.len(), 3000, "every line once");
-    assert_eq!(lines, numbered(3000));
+    all_printed(&env, &p).await;
     env.wait_containers_removed().await;
 }
 
@@ -187,31 +224,14 @@ async fn an_agent_killed_mid_stream_resumes_without_losing_or_repeating_a_line()
 async fn a_server_that_is_down_is_waited_for_and_no_line_is_lost() {
     let mut env = DockerEnv::start_with(berth(), "logs-serverdown", &[]).await;
     env.agent(0, &[]).await;
-    let group = format!("/test/{}", env.cluster);
-    let script = "i=1; while [ $i -le 3000 ]; do echo line $i; [ $((i % 50)) -eq 0 ] && sleep 0.1; i=$((i+1)); done";
-    let printer =
-        env.container("app", script).log_configuration(awslogs(&group, &[("awslogs-create-group", "true")])).build();
-    let td = env.register("logs-serverdown", vec![printer]).await;
-    let arn = env.run(&td).await;
-    let stream = format!("ecs/app/{}", task_id(&arn));
-    wait_for("some lines to arrive", DEADLINE, async || {
-        match stream_events(&logs_client(&env), &group, &stream).await {
-            Ok(events) if events.len() >= 300 => Ok(()),
-            other => Err(format!("{:?}", other.map(|e| e.len()))),
-        }
-    })
-    .await;
+    let p = printing_task(&env, "logs-serverdown").await;
     let server = env.server.take().unwrap();
     let (port, data) = (server.port(), env.dir.path().join("server"));
     server.kill9();
     // The container goes on printing; the agent keeps what it read and tries again.
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    engine_holds(&p.container, (p.stored + 300).min(PRINTED)).await;
     env.server = Some(berth_testkit::BerthProcess::start(berth(), &data, port));
-    env.wait_task(&arn, "STOPPED", |t| t.last_status() == Some("STOPPED")).await;
-    let lines: Vec<String> =
-        stream_events(&logs_client(&env), &group, &stream).await.unwrap().into_iter().map(|(_, m)| m).collect();
-    assert_eq!(lines.len(), 3000, "every line once");
-    assert_eq!(lines, numbered(3000));
+    all_printed(&env, &p).await;
     env.wait_containers_removed().await;
 }
 

@@ -68,16 +68,22 @@ fn a_target_registered_again_is_checked_afresh() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     let report: Reporter = Arc::new(move |o| sink.lock().unwrap().extend(o));
-    let config = LbConfig { initial_check_interval: Duration::from_millis(50), ..LbConfig::default() };
+    let first_check = Duration::from_millis(50);
+    let config = LbConfig { initial_check_interval: first_check, ..LbConfig::default() };
     let plane = DataPlane::new(config, report);
 
     plane.apply(&plan(port, 1_000));
     let first = healthy_beyond(&seen, 0);
     // The same plan again: the target keeps its checker and says nothing new.
     plane.apply(&plan(port, 1_000));
-    std::thread::sleep(Duration::from_millis(300));
-    let steady = seen.lock().unwrap().iter().filter(|o| matches!(o, Observation::Health { .. })).count();
-    assert_eq!(steady, first, "an unchanged target was checked afresh");
+    // An absence has no state to poll for: watch for six first-check intervals (a checker
+    // started afresh would have reported within one) and fail as soon as a report comes.
+    let window = Instant::now() + first_check * 6;
+    while Instant::now() < window {
+        let reports = seen.lock().unwrap().iter().filter(|o| matches!(o, Observation::Health { .. })).count();
+        assert_eq!(reports, first, "an unchanged target was checked afresh");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     // Registered again (a new registration time): checked afresh, so it reports again.
     plane.apply(&plan(port, 2_000));
     healthy_beyond(&seen, first);

@@ -1,7 +1,7 @@
 //! Log events: PutLogEvents, GetLogEvents, FilterLogEvents, and berth's FollowLogEvents
 //! (new events of some streams in the order they were committed, long-polled).
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use berth_model::logs::*;
 use rusqlite::{Connection, Row};
@@ -252,6 +252,7 @@ impl Logs {
             .read(move |conn| {
                 let group = store::group(conn, &region, &group_name)?;
                 let streams = select_streams(conn, group.id, req.log_stream_names, req.log_stream_name_prefix)?;
+                let names: HashMap<i64, &String> = streams.iter().map(|(id, name)| (*id, name)).collect();
                 let mut stmt = conn
                     .prepare_cached(
                         "SELECT id, ts, stream_id, ingest, message FROM log_events
@@ -270,13 +271,13 @@ impl Logs {
                     scanned += 1;
                     let e = stored(row).map_err(db)?;
                     last = Some(e.at);
-                    let Some((_, name)) = streams.iter().find(|(id, _)| *id == e.stream_id) else { continue };
+                    let Some(name) = names.get(&e.stream_id) else { continue };
                     if !pattern.matches(&e.message) {
                         continue;
                     }
                     bytes += event_size(&e.message);
                     events.push(FilteredLogEvent {
-                        log_stream_name: name.clone(),
+                        log_stream_name: (*name).clone(),
                         timestamp: e.at.ts,
                         message: e.message,
                         ingestion_time: e.ingest,
@@ -394,28 +395,28 @@ fn follow_page(
     Window { after, through, start }: Window,
     page: usize,
 ) -> Result<FollowLogEventsResponse, LogsError> {
-    let newest: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM log_events", [], |r| r.get(0)).map_err(db)?;
-    let mut streams: Vec<(i64, &StreamRef)> = Vec::new();
+    // Where a call that finds nothing continues: where it started, or (a first call) at the
+    // newest event, so events of streams created later are seen.
+    let unchanged = || after.map_or_else(|| store::newest_event(conn).map_err(db), Ok);
+    let mut streams: HashMap<i64, &StreamRef> = HashMap::new();
     for r in refs {
         if let Some(group) = store::find_group(conn, region, &r.log_group_name)? {
             if let Some(id) = store::find_stream(conn, group.id, &r.log_stream_name)? {
-                streams.push((id, r));
+                streams.insert(id, r);
             }
         }
     }
-    let after_id = after.unwrap_or(0);
     if streams.is_empty() {
-        // Nothing to read yet: continue from now, so events of streams created later are seen.
-        return Ok(FollowLogEventsResponse { events: Vec::new(), position: after.unwrap_or(newest) });
+        return Ok(FollowLogEventsResponse { events: Vec::new(), position: unchanged()? });
     }
-    let ids: Vec<String> = streams.iter().map(|(id, _)| id.to_string()).collect();
+    let ids: Vec<String> = streams.keys().map(|id| id.to_string()).collect();
     let sql = format!(
         "SELECT id, ts, stream_id, ingest, message FROM log_events WHERE id > ?1 AND id <= ?4 AND ts >= ?2 AND stream_id IN ({}) ORDER BY id LIMIT ?3",
         ids.join(",")
     );
     let mut stmt = conn.prepare(&sql).map_err(db)?;
     let ts_floor = if after.is_some() { i64::MIN } else { start.unwrap_or(i64::MIN) };
-    let mut rows = stmt.query((after_id, ts_floor, page as i64, through.unwrap_or(i64::MAX))).map_err(db)?;
+    let mut rows = stmt.query((after.unwrap_or(0), ts_floor, page as i64, through.unwrap_or(i64::MAX))).map_err(db)?;
     let (mut events, mut bytes) = (Vec::new(), 0);
     while let Some(row) = rows.next().map_err(db)? {
         let e = stored(row).map_err(db)?;
@@ -427,14 +428,14 @@ fn follow_page(
     }
     let position = match events.last() {
         Some(e) => e.at.id,
-        None => after.unwrap_or(newest).max(after_id),
+        None => unchanged()?,
     };
     Ok(FollowLogEventsResponse {
         position,
         events: events
             .into_iter()
             .filter_map(|e| {
-                let (_, r) = streams.iter().find(|(id, _)| *id == e.stream_id)?;
+                let r = streams.get(&e.stream_id)?;
                 Some(FollowedLogEvent {
                     log_group_name: r.log_group_name.clone(),
                     log_stream_name: r.log_stream_name.clone(),

@@ -88,10 +88,7 @@ impl Logs {
     }
 }
 
-/// Milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
+pub use berth_model::time::now_ms;
 
 /// A `limit` within `1..=max`, or `default` when absent.
 fn limit(value: Option<i64>, default: usize, max: usize) -> Result<usize, LogsError> {

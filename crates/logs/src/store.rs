@@ -76,7 +76,8 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-fn newest_event(conn: &Connection) -> rusqlite::Result<i64> {
+/// The newest event's id (0 when there is none).
+pub(crate) fn newest_event(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COALESCE(MAX(id), 0) FROM log_events", [], |r| r.get(0))
 }
 

@@ -94,7 +94,7 @@ async fn a_follower_wakes_on_the_commit_and_a_backfill_stops_where_told() {
             (logs.follow_log_events(REGION, request).await.unwrap(), started.elapsed())
         })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A commit to a stream it does not follow wakes it only to wait on.
     logs.put_log_events(REGION, put("g", "two", &["not followed"], None)).await.unwrap();
     logs.put_log_events(REGION, put("g", "one", &["hello"], None)).await.unwrap();
     let (page, waited) = waiting.await.unwrap();

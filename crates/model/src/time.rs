@@ -9,11 +9,14 @@ pub fn from_millis(ms: i64) -> Timestamp {
     ms as f64 / 1000.0
 }
 
+/// Milliseconds since the Unix epoch (CloudWatch Logs' timestamps).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
 /// The current time as a wire timestamp.
 pub fn now() -> Timestamp {
-    let ms =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-    from_millis(ms)
+    from_millis(now_ms())
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).

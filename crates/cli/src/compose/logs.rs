@@ -43,7 +43,7 @@ pub(super) async fn logs(args: LogsArgs) -> anyhow::Result<()> {
     let several = converted.services.len() > 1;
     let names: Vec<String> = converted.services.iter().map(|p| service_name(p, &args.service_name, several)).collect();
     let client = args.connection.client()?;
-    let since = args.since.as_deref().map(|s| crate::logs::parse_since(s, now_ms())).transpose()?;
+    let since = args.since.as_deref().map(|s| crate::logs::parse_since(s, berth_model::time::now_ms())).transpose()?;
     let mut follower = LogFollower::new(client.clone(), since, args.output == Format::Json);
     loop {
         for name in &names {
@@ -60,8 +60,4 @@ pub(super) async fn logs(args: LogsArgs) -> anyhow::Result<()> {
         }
         follower.poll(std::time::Duration::from_secs(2)).await?;
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

@@ -9,9 +9,8 @@ use super::{
     SearchedLogStream,
 };
 
-/// Answers with no members.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Empty {}
+/// Answers with no members (`{}`), as ECS's.
+pub use crate::ecs::Empty;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
