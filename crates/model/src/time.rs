@@ -59,7 +59,18 @@ pub fn parse_date(s: &str) -> Option<f64> {
         return None;
     }
     let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let offset = match s.get(19..)? {
+    // An optional fraction of a second (`.123`, as botocore sends when there is one).
+    let mut rest = s.get(19..)?;
+    let mut fraction = 0.0;
+    if let Some(digits) = rest.strip_prefix('.') {
+        let end = digits.find(|c: char| !c.is_ascii_digit()).unwrap_or(digits.len());
+        if end == 0 {
+            return None;
+        }
+        fraction = format!("0.{}", &digits[..end]).parse::<f64>().ok()?;
+        rest = &digits[end..];
+    }
+    let offset = match rest {
         "" | "Z" => 0,
         zone if zone.len() == 6 && zone.get(3..4)? == ":" => {
             let sign = match zone.get(0..1)? {
@@ -71,7 +82,16 @@ pub fn parse_date(s: &str) -> Option<f64> {
         }
         _ => return None,
     };
-    Some((day + h * 3600 + mi * 60 + se - offset) as f64)
+    Some((day + h * 3600 + mi * 60 + se - offset) as f64 + fraction)
+}
+
+/// Formats epoch seconds as the query protocol's ISO 8601 timestamp.
+pub fn iso8601(t: f64) -> String {
+    let ms = (t * 1000.0).round() as i64;
+    let (secs, millis) = (ms.div_euclid(1000), ms.rem_euclid(1000));
+    let (y, m, d) = civil_from_days(secs.div_euclid(86400));
+    let s = secs.rem_euclid(86400);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", s / 3600, s % 3600 / 60, s % 60)
 }
 
 #[cfg(test)]
@@ -86,6 +106,8 @@ mod tests {
             parse_date("2018-06-18T22:28:28+01:00").unwrap() + 3600.0,
             parse_date("2018-06-18T22:28:28Z").unwrap()
         );
+        assert_eq!(parse_date("2018-06-18T22:28:28.250Z").unwrap() - 0.25, parse_date("2018-06-18T22:28:28Z").unwrap());
+        assert_eq!(parse_date("2018-06-18T22:28:28.Z"), None);
         assert_eq!(parse_date("2018-13-01"), None);
         assert_eq!(parse_date("yesterday"), None);
         assert_eq!(civil_from_days(days_from_civil(2026, 11, 22)), (2026, 11, 22));

@@ -3,10 +3,9 @@
 //! operation, its errors, and the plan the load balancer's data plane runs from.
 //!
 //! Numbers and booleans arrive as text in the query protocol; the members that hold them
-//! read either form (see [`lenient`]).
+//! read either form (see [`crate::lenient`]).
 
 pub mod error;
-pub mod lenient;
 pub mod plane;
 pub mod requests;
 pub mod validate;
@@ -189,16 +188,16 @@ pub struct TargetGroup {
 pub struct TargetGroupTuple {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_group_arn: Option<String>,
-    #[serde(default, deserialize_with = "lenient::int", skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "crate::lenient::int", skip_serializing_if = "Option::is_none")]
     pub weight: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct TargetGroupStickinessConfig {
-    #[serde(default, deserialize_with = "lenient::boolean", skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "crate::lenient::boolean", skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    #[serde(default, deserialize_with = "lenient::int", skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "crate::lenient::int", skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<i64>,
 }
 
@@ -246,7 +245,7 @@ pub struct Action {
     pub kind: Option<ActionType>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_group_arn: Option<String>,
-    #[serde(default, deserialize_with = "lenient::int", skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "crate::lenient::int", skip_serializing_if = "Option::is_none")]
     pub order: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_config: Option<RedirectActionConfig>,
@@ -327,7 +326,7 @@ pub struct Rule {
 pub struct TargetDescription {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::int", skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "crate::lenient::int", skip_serializing_if = "Option::is_none")]
     pub port: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub availability_zone: Option<String>,
@@ -413,14 +412,7 @@ impl HealthCheckDefaults {
     }
 }
 
-/// Formats epoch seconds as the query protocol's ISO 8601 timestamp.
-pub fn iso8601(t: f64) -> String {
-    let ms = (t * 1000.0).round() as i64;
-    let (secs, millis) = (ms.div_euclid(1000), ms.rem_euclid(1000));
-    let (y, m, d) = crate::time::civil_from_days(secs.div_euclid(86400));
-    let s = secs.rem_euclid(86400);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", s / 3600, s % 3600 / 60, s % 60)
-}
+pub use crate::time::iso8601;
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    lenient, Action, Attribute, Listener, LoadBalancer, Matcher, Rule, RuleCondition, Tag, TagDescription,
+    Action, Attribute, Listener, LoadBalancer, Matcher, Rule, RuleCondition, Tag, TagDescription,
     TargetDescription, TargetGroup, TargetHealthDescription,
 };
 
@@ -53,7 +53,7 @@ pub struct DescribeLoadBalancersRequest {
     #[serde(default)]
     pub names: Vec<String>,
     pub marker: Option<String>,
-    #[serde(default, deserialize_with = "lenient::int")]
+    #[serde(default, deserialize_with = "crate::lenient::int")]
     pub page_size: Option<i64>,
 }
 
@@ -84,7 +84,7 @@ pub struct CreateTargetGroupRequest {
     pub name: Option<String>,
     pub protocol: Option<String>,
     pub protocol_version: Option<String>,
-    #[serde(default, deserialize_with = "lenient::int")]
+    #[serde(default, deserialize_with = "crate::lenient::int")]
     pub port: Option<i64>,
     pub vpc_id: Option<String>,
     #[serde(flatten)]
@@ -101,16 +101,16 @@ pub struct CreateTargetGroupRequest {
 pub struct HealthCheckSettings {
     pub health_check_protocol: Option<String>,
     pub health_check_port: Option<String>,
-    #[serde(default, deserialize_with = "lenient::boolean")]
+    #[serde(default, deserialize_with = "crate::lenient::boolean")]
     pub health_check_enabled: Option<bool>,
     pub health_check_path: Option<String>,
-    #[serde(default, deserialize_with = "lenient::int")]
+    #[serde(default, deserialize_with = "crate::lenient::int")]
     pub health_check_interval_seconds: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::int")]
+    #[serde(default, deserialize_with = "crate::lenient::int")]
     pub health_check_timeout_seconds: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::int")]
+    #[serde(default, deserialize_with = "crate::lenient::int")]
     pub healthy_threshold_count: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::int")]
+    #[serde(default, deserialize_with = "crate::lenient::int")]
     pub unhealthy_threshold_count: Option<i64>,
     pub matcher: Option<Matcher>,
 }
@@ -140,7 +140,7 @@ pub struct DescribeTargetGroupsRequest {
     #[serde(default)]
     pub names: Vec<String>,
     pub marker: Option<String>,
-    #[serde(default, deserialize_with = "lenient::int")]
+    #[serde(default, deserialize_with = "crate::lenient::int")]
     pub page_size: Option<i64>,
 }
 
@@ -169,7 +169,7 @@ pub struct TargetHealthResult {
 pub struct CreateListenerRequest {
     pub load_balancer_arn: Option<String>,
     pub protocol: Option<String>,
-    #[serde(default, deserialize_with = "lenient::int")]
+    #[serde(default, deserialize_with = "crate::lenient::int")]
     pub port: Option<i64>,
     #[serde(default)]
     pub default_actions: Vec<Action>,
@@ -190,7 +190,7 @@ pub struct Certificate {
 pub struct ModifyListenerRequest {
     pub listener_arn: Option<String>,
     pub protocol: Option<String>,
-    #[serde(default, deserialize_with = "lenient::int")]
+    #[serde(default, deserialize_with = "crate::lenient::int")]
     pub port: Option<i64>,
     pub default_actions: Option<Vec<Action>>,
 }
@@ -210,7 +210,7 @@ pub struct DescribeListenersRequest {
     #[serde(default)]
     pub listener_arns: Vec<String>,
     pub marker: Option<String>,
-    #[serde(default, deserialize_with = "lenient::int")]
+    #[serde(default, deserialize_with = "crate::lenient::int")]
     pub page_size: Option<i64>,
 }
 
@@ -225,7 +225,7 @@ pub struct ListenerArnRequest {
 pub struct CreateRuleRequest {
     pub listener_arn: Option<String>,
     pub conditions: Option<Vec<RuleCondition>>,
-    #[serde(default, deserialize_with = "lenient::int")]
+    #[serde(default, deserialize_with = "crate::lenient::int")]
     pub priority: Option<i64>,
     pub actions: Option<Vec<Action>>,
     #[serde(default)]
@@ -255,7 +255,7 @@ pub struct DescribeRulesRequest {
     #[serde(default)]
     pub rule_arns: Vec<String>,
     pub marker: Option<String>,
-    #[serde(default, deserialize_with = "lenient::int")]
+    #[serde(default, deserialize_with = "crate::lenient::int")]
     pub page_size: Option<i64>,
 }
 
@@ -275,7 +275,7 @@ pub struct SetRulePrioritiesRequest {
 #[serde(rename_all = "PascalCase")]
 pub struct RulePriorityPair {
     pub rule_arn: Option<String>,
-    #[serde(default, deserialize_with = "lenient::int")]
+    #[serde(default, deserialize_with = "crate::lenient::int")]
     pub priority: Option<i64>,
 }
 
