@@ -69,6 +69,11 @@ pub enum Change {
         region: String,
         change: crate::discovery::DiscoveryChange,
     },
+    /// A CloudWatch alarm or an Application Auto Scaling resource.
+    Monitoring {
+        region: String,
+        change: crate::monitoring::MonitoringChange,
+    },
     /// An account setting; `None` deletes it.
     Setting {
         region: String,
@@ -143,6 +148,7 @@ impl Change {
             }
             Change::Elb { region, change } => change.to_mutation(region),
             Change::Discovery { region, change } => change.to_mutation(region),
+            Change::Monitoring { region, change } => change.to_mutation(region),
             Change::CapacityProvider { region, provider } => Mutation::Put {
                 kind: CAPACITY_PROVIDER,
                 key: format!("{region}/{}", provider.name),
@@ -167,6 +173,9 @@ impl Change {
         }
         if let Some(change) = crate::discovery::DiscoveryChange::decode(r) {
             return Ok(Change::Discovery { region, change: change.map_err(err)? });
+        }
+        if let Some(change) = crate::monitoring::MonitoringChange::decode(r) {
+            return Ok(Change::Monitoring { region, change: change.map_err(err)? });
         }
         Ok(match r.kind.as_str() {
             CLUSTER => Change::Cluster { region, cluster: Arc::new(serde_json::from_slice(&r.value).map_err(err)?) },

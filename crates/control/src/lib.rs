@@ -22,6 +22,7 @@ mod health;
 mod instances;
 mod launch;
 pub mod managed_scaling;
+pub mod monitoring;
 mod paginate;
 mod placement;
 mod service_controller;
@@ -88,6 +89,10 @@ struct Inner {
     container_dns: RwLock<Option<discovery::ContainerDns>>,
     /// The URL agents reach this server at (DiscoverPollEndpoint's answer).
     endpoint: RwLock<String>,
+    /// CloudWatch's metric store (set once at start).
+    metrics: RwLock<Option<berth_metrics::Metrics>>,
+    /// The latest CPU and memory measurement of each running task.
+    stats: monitoring::StatsBook,
 }
 
 impl Control {
@@ -127,6 +132,8 @@ impl Control {
             nudges,
             container_dns,
             endpoint,
+            metrics: RwLock::new(None),
+            stats: Default::default(),
         };
         Ok(Control { inner: Arc::new(inner) })
     }

@@ -68,6 +68,15 @@ pub(crate) fn push_event(service: &mut Service, message: String) {
 
 /// A desired count within 0 and ECS's per-service task quota: a count no cluster could
 /// hold would only make the controller work for nothing.
+/// Sets a service's desired count and its primary deployment's (UpdateService and
+/// Application Auto Scaling both change it this way).
+pub(crate) fn set_desired_count(service: &mut Service, desired: i64) {
+    service.desired_count = desired;
+    if let Some(primary) = service.deployments.first_mut() {
+        primary.desired_count = desired;
+    }
+}
+
 fn check_desired_count(desired: i64) -> Result<(), EcsError> {
     if !(0..=MAX_TASKS_PER_SERVICE).contains(&desired) {
         return Err(EcsError::invalid(format!(
@@ -317,7 +326,7 @@ impl Control {
             let mut next = (**rec).clone();
             let s = &mut next.service;
             if let Some(d) = req.desired_count {
-                s.desired_count = d;
+                set_desired_count(s, d);
             }
             if let Some(c) = &req.deployment_configuration {
                 let cfg = &mut s.deployment_configuration;

@@ -116,6 +116,8 @@ pub struct RegionState {
     pub elb: crate::elb::ElbState,
     /// Cloud Map namespaces, services, instances and operations.
     pub discovery: crate::discovery::DiscoveryState,
+    /// CloudWatch alarms and Application Auto Scaling's targets, policies and actions.
+    pub monitoring: crate::monitoring::MonitoringState,
     /// Tasks waiting for capacity: not STOPPED and on no host yet (derived from `tasks`).
     pub waiting: BTreeSet<String>,
     /// Capacity providers by name (FARGATE and FARGATE_SPOT are implicit).
@@ -338,6 +340,7 @@ impl State {
             }
             Change::Elb { region, change } => change.apply(&mut self.region_mut(region).elb),
             Change::Discovery { region, change } => change.apply(&mut self.region_mut(region).discovery),
+            Change::Monitoring { region, change } => change.apply(&mut self.region_mut(region).monitoring),
             Change::CapacityProvider { region, provider } => {
                 self.region_mut(region).capacity_providers.insert(provider.name.clone(), provider.clone());
             }

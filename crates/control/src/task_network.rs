@@ -117,7 +117,7 @@ pub(crate) fn advance(task: &mut Task, status: AttachmentStatus) -> bool {
 }
 
 /// An attachment id shaped as ECS's (a UUID).
-fn uuid_like() -> String {
+pub(crate) fn uuid_like() -> String {
     let h = format!("{:032x}", rand::random::<u128>());
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }

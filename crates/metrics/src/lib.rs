@@ -91,7 +91,8 @@ impl Metrics {
     }
 
     /// The statistic sets of one series in `[start, end)`, in buckets of `period` seconds
-    /// aligned to the epoch, oldest first; buckets without data are left out. `unit`
+    /// counted from `start` (align `start` to the period for epoch-aligned buckets), oldest
+    /// first; buckets without data are left out. `unit`
     /// filters on the unit the data was stored with.
     pub fn buckets(
         &self,

@@ -220,7 +220,7 @@ impl Db {
         }
         let period = period.max(1);
         let mut stmt = self.conn.prepare_cached(
-            "SELECT ts - (ts % ?4) AS b, SUM(n), SUM(sum), MIN(mn), MAX(mx) FROM points
+            "SELECT ts - ((ts - ?2) % ?4) AS b, SUM(n), SUM(sum), MIN(mn), MAX(mx) FROM points
              WHERE series = ?1 AND tier IN (0, 1, 2) AND ts >= ?2 AND ts < ?3 GROUP BY b ORDER BY b",
         )?;
         let rows = stmt.query_map(params![id, start, end, period], |r| {

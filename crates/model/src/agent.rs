@@ -103,3 +103,31 @@ pub struct RegistryAuth {
     pub password: String,
     pub registry: String,
 }
+
+/// ReportTaskStats: what the agent measured of its running tasks over its last interval
+/// (from the kernel's cgroup counters). CPU in CPU units (1,024 a core), memory in MiB
+/// (used, without the page cache, as `docker stats` shows it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskStatsReport {
+    /// How long the measurement covers.
+    pub interval_seconds: f64,
+    pub tasks: Vec<TaskStats>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskStats {
+    pub task_arn: String,
+    pub cpu_units: f64,
+    pub memory_mib: f64,
+    pub containers: Vec<ContainerStats>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerStats {
+    pub name: String,
+    pub cpu_units: f64,
+    pub memory_mib: f64,
+}

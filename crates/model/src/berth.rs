@@ -58,3 +58,34 @@ pub struct CapacityReservation {
     pub hosts_needed: usize,
     pub waiting_tasks: usize,
 }
+
+/// `BerthV1.DescribeServiceStats`: a service's running tasks with their latest measured
+/// CPU and memory (`berth service stats`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeServiceStatsRequest {
+    pub cluster: Option<String>,
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeServiceStatsResponse {
+    pub tasks: Vec<TaskStatsView>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskStatsView {
+    pub task_arn: String,
+    pub last_status: String,
+    /// What the task reserves: CPU units and MiB.
+    pub cpu_reserved: i64,
+    pub memory_reserved: i64,
+    /// The latest measurement, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<crate::agent::TaskStats>,
+    /// When it was received (epoch seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured_at: Option<f64>,
+}

@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod arn;
+pub mod autoscaling;
 pub mod berth;
 pub mod capacity_provider;
 pub mod cloudwatch;

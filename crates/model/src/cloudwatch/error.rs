@@ -2,6 +2,8 @@
 //! carries) and its query-protocol code (the `<Code>` of the XML error and the
 //! `x-amzn-query-error` header), as the model pairs them.
 
+use crate::EcsError;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct CloudWatchError {
@@ -81,6 +83,15 @@ impl CloudWatchError {
             "Receiver"
         } else {
             "Sender"
+        }
+    }
+}
+
+impl From<EcsError> for CloudWatchError {
+    fn from(e: EcsError) -> CloudWatchError {
+        match e {
+            EcsError::Server(m) => CloudWatchError::internal(m),
+            other => CloudWatchError::invalid_value(other.to_string()),
         }
     }
 }

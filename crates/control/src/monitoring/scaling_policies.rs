@@ -1,0 +1,512 @@
+//! PutScalingPolicy, DeleteScalingPolicy, DescribeScalingPolicies, and what a policy
+//! decides when its alarm fires. Target tracking creates its own two alarms, as AWS
+//! does (visible in DescribeAlarms): AlarmHigh (above the target for 2 periods of 10 s:
+//! scale out fast) and AlarmLow (below 90 % of it for 6 periods: scale in conservatively,
+//! not created with DisableScaleIn). Step scaling acts on alarms the user points at it.
+
+use std::sync::Arc;
+
+use berth_model::{
+    autoscaling::{
+        required, AdjustmentType, Alarm, AutoScalingError, DeleteScalingPolicyRequest, DescribeScalingPoliciesRequest,
+        DescribeScalingPoliciesResponse, Empty, PolicyType, PutScalingPolicyRequest,
+        PutScalingPolicyResponse, ScalingPolicy, StepScalingPolicyConfiguration,
+        TargetTrackingScalingPolicyConfiguration, ECS_DESIRED_COUNT, ECS_NAMESPACE, PREDEFINED_ALB_REQUESTS,
+        PREDEFINED_ECS_CPU, PREDEFINED_ECS_MEMORY,
+    },
+    cloudwatch::{ComparisonOperator, Dimension, MetricAlarm, Statistic, StateValue, TreatMissingData},
+    time,
+};
+
+use super::{
+    scaling::{check_namespace, not_registered, paginate, service_of, target_id},
+    MonitoringChange, PolicyRecord,
+};
+use crate::{state::Change, Caller, Control, RegionState};
+
+/// The default cooldown (seconds) of ECS targets, both ways.
+pub const DEFAULT_COOLDOWN: i64 = 300;
+/// Target tracking's alarms: their period, and how many periods each looks at.
+pub const TRACKING_PERIOD: i64 = 10;
+pub const HIGH_PERIODS: i64 = 2;
+pub const LOW_PERIODS: i64 = 6;
+/// AlarmLow's threshold as a fraction of the target.
+pub const LOW_FRACTION: f64 = 0.9;
+
+const HIGH: &str = "-AlarmHigh-";
+const LOW: &str = "-AlarmLow-";
+
+/// Which way a policy execution goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Out,
+    In,
+}
+
+/// The desired count target tracking wants at `value` (the metric's newest datapoint).
+pub fn tracking_capacity(current: i64, value: f64, target: f64, direction: Direction) -> i64 {
+    let proportional = (current as f64 * value / target).ceil() as i64;
+    match direction {
+        // Scale out at least one task; in, at most to what the load needs.
+        Direction::Out => proportional.max(current + 1),
+        Direction::In => proportional.min(current - 1).max(0),
+    }
+}
+
+/// The desired count a step policy wants when its alarm's metric is `value` against the
+/// alarm's `threshold`; `None` when no step covers the breach.
+pub fn step_capacity(current: i64, value: f64, threshold: f64, cfg: &StepScalingPolicyConfiguration) -> Option<i64> {
+    let breach = value - threshold;
+    let step = cfg.step_adjustments.iter().find(|s| {
+        s.metric_interval_lower_bound.is_none_or(|l| breach >= l) && s.metric_interval_upper_bound.is_none_or(|u| breach < u)
+    })?;
+    let adj = step.scaling_adjustment;
+    Some(match cfg.adjustment_type.unwrap_or_default() {
+        AdjustmentType::ExactCapacity => adj,
+        AdjustmentType::ChangeInCapacity => current + adj,
+        AdjustmentType::PercentChangeInCapacity => {
+            let raw = current as f64 * adj as f64 / 100.0;
+            // Between -1 and 1 rounds away from zero; beyond, toward zero (as AWS rounds).
+            let mut change = if raw.abs() < 1.0 { raw.signum() as i64 * (raw != 0.0) as i64 } else { raw.trunc() as i64 };
+            if let Some(min) = cfg.min_adjustment_magnitude {
+                if change.abs() < min {
+                    change = change.signum() * min;
+                }
+            }
+            current + change
+        }
+    })
+}
+
+/// Whether a cooldown lets a scaling to `wanted` run now.
+pub fn cooldown_allows(rec: &PolicyRecord, direction: Direction, wanted: i64, now: f64) -> bool {
+    let (out_cd, in_cd) = cooldowns(&rec.policy);
+    match direction {
+        // During the scale-out cooldown only a larger scale-out than the last one runs.
+        Direction::Out => rec.last_out.is_none_or(|(at, set)| now >= at + out_cd as f64 || wanted > set),
+        Direction::In => rec.last_in.is_none_or(|at| now >= at + in_cd as f64),
+    }
+}
+
+fn cooldowns(p: &ScalingPolicy) -> (i64, i64) {
+    if let Some(t) = &p.target_tracking_scaling_policy_configuration {
+        (t.scale_out_cooldown.unwrap_or(DEFAULT_COOLDOWN), t.scale_in_cooldown.unwrap_or(DEFAULT_COOLDOWN))
+    } else {
+        let c = p.step_scaling_policy_configuration.as_ref().and_then(|s| s.cooldown).unwrap_or(DEFAULT_COOLDOWN);
+        (c, c)
+    }
+}
+
+/// Which way a target tracking alarm scales.
+pub fn tracking_direction(alarm_name: &str) -> Option<Direction> {
+    if alarm_name.contains(HIGH) {
+        Some(Direction::Out)
+    } else if alarm_name.contains(LOW) {
+        Some(Direction::In)
+    } else {
+        None
+    }
+}
+
+fn check_step(cfg: &StepScalingPolicyConfiguration) -> Result<(), AutoScalingError> {
+    if cfg.adjustment_type.is_none() {
+        return Err(AutoScalingError::validation("StepScalingPolicyConfiguration.AdjustmentType is required."));
+    }
+    if cfg.step_adjustments.is_empty() {
+        return Err(AutoScalingError::validation("StepScalingPolicyConfiguration.StepAdjustments must have at least one step."));
+    }
+    let mut steps: Vec<(f64, f64)> = cfg
+        .step_adjustments
+        .iter()
+        .map(|s| (s.metric_interval_lower_bound.unwrap_or(f64::NEG_INFINITY), s.metric_interval_upper_bound.unwrap_or(f64::INFINITY)))
+        .collect();
+    if steps.iter().any(|(l, u)| l >= u) {
+        return Err(AutoScalingError::validation("Each step's MetricIntervalLowerBound must be below its MetricIntervalUpperBound."));
+    }
+    steps.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if steps.windows(2).any(|w| w[0].1 > w[1].0) {
+        return Err(AutoScalingError::validation("The step adjustments' intervals must not overlap."));
+    }
+    if cfg.min_adjustment_magnitude.is_some() && cfg.adjustment_type != Some(AdjustmentType::PercentChangeInCapacity) {
+        return Err(AutoScalingError::validation("MinAdjustmentMagnitude is only for the PercentChangeInCapacity adjustment type."));
+    }
+    Ok(())
+}
+
+/// The metric a target tracking policy tracks, as an alarm's metric members.
+fn tracked_alarm(resource_id: &str, cfg: &TargetTrackingScalingPolicyConfiguration) -> Result<MetricAlarm, AutoScalingError> {
+    let (cluster, service) = service_of(resource_id)?;
+    let mut alarm = MetricAlarm { period: Some(TRACKING_PERIOD), ..Default::default() };
+    match (&cfg.predefined_metric_specification, &cfg.customized_metric_specification) {
+        (Some(p), None) => {
+            let (namespace, name, dims, stat) = match p.predefined_metric_type.as_str() {
+                PREDEFINED_ECS_CPU | "ECSServiceAverageCPUUtilizationHighResolution" => (
+                    "AWS/ECS",
+                    "CPUUtilization",
+                    vec![Dimension::new("ClusterName", cluster), Dimension::new("ServiceName", service)],
+                    Statistic::Average,
+                ),
+                PREDEFINED_ECS_MEMORY | "ECSServiceAverageMemoryUtilizationHighResolution" => (
+                    "AWS/ECS",
+                    "MemoryUtilization",
+                    vec![Dimension::new("ClusterName", cluster), Dimension::new("ServiceName", service)],
+                    Statistic::Average,
+                ),
+                PREDEFINED_ALB_REQUESTS => {
+                    let label = p.resource_label.as_deref().ok_or_else(|| {
+                        AutoScalingError::validation("ResourceLabel is required for the ALBRequestCountPerTarget metric type.")
+                    })?;
+                    let group = label.split_once("/targetgroup/").map(|(_, g)| format!("targetgroup/{g}")).ok_or_else(|| {
+                        AutoScalingError::validation(format!(
+                            "ResourceLabel {label} must be app/LB-NAME/LB-ID/targetgroup/TG-NAME/TG-ID."
+                        ))
+                    })?;
+                    ("AWS/ApplicationELB", "RequestCountPerTarget", vec![Dimension::new("TargetGroup", group)], Statistic::Sum)
+                }
+                other => {
+                    return Err(AutoScalingError::validation(format!(
+                        "Unsupported metric type {other} for service namespace ecs: use {PREDEFINED_ECS_CPU}, {PREDEFINED_ECS_MEMORY} or {PREDEFINED_ALB_REQUESTS}."
+                    )))
+                }
+            };
+            alarm.namespace = Some(namespace.into());
+            alarm.metric_name = Some(name.into());
+            alarm.dimensions = dims;
+            alarm.statistic = Some(stat);
+        }
+        (None, Some(c)) if c.metrics.is_empty() => {
+            alarm.namespace = Some(required(&c.namespace, "CustomizedMetricSpecification.Namespace")?.clone());
+            alarm.metric_name = Some(required(&c.metric_name, "CustomizedMetricSpecification.MetricName")?.clone());
+            alarm.dimensions = c.dimensions.clone();
+            alarm.statistic = Some(*required(&c.statistic, "CustomizedMetricSpecification.Statistic")?);
+            alarm.unit = c.unit.clone();
+        }
+        (None, Some(c)) => {
+            if c.namespace.is_some() || c.metric_name.is_some() || c.statistic.is_some() {
+                return Err(AutoScalingError::validation(
+                    "CustomizedMetricSpecification takes either Metrics or MetricName, Namespace and Statistic, not both.",
+                ));
+            }
+            alarm.period = None;
+            alarm.metrics = c
+                .metrics
+                .iter()
+                .cloned()
+                .map(|mut q| {
+                    if let Some(s) = q.metric_stat.as_mut() {
+                        s.period = Some(TRACKING_PERIOD);
+                    }
+                    q
+                })
+                .collect();
+            super::metric_data::check_queries(&alarm.metrics, "CustomizedMetricSpecification.Metrics")
+                .map_err(|e| AutoScalingError::validation(e.message))?;
+        }
+        _ => {
+            return Err(AutoScalingError::validation(
+                "A target tracking policy needs exactly one of PredefinedMetricSpecification and CustomizedMetricSpecification.",
+            ))
+        }
+    }
+    Ok(alarm)
+}
+
+/// Target tracking's two alarms (one when scale-in is disabled).
+fn tracking_alarms(caller: &Caller, policy: &ScalingPolicy, id: &str, now: f64) -> Result<Vec<MetricAlarm>, AutoScalingError> {
+    let cfg = policy.target_tracking_scaling_policy_configuration.as_ref().expect("a target tracking policy");
+    let base = tracked_alarm(&policy.resource_id, cfg)?;
+    let mut out = Vec::new();
+    let mut kinds = vec![(HIGH, ComparisonOperator::GreaterThanThreshold, cfg.target_value, HIGH_PERIODS)];
+    if !cfg.disable_scale_in.unwrap_or(false) {
+        kinds.push((LOW, ComparisonOperator::LessThanThreshold, cfg.target_value * LOW_FRACTION, LOW_PERIODS));
+    }
+    for (kind, op, threshold, periods) in kinds {
+        let name = format!("TargetTracking-{}{kind}{id}", policy.resource_id);
+        out.push(MetricAlarm {
+            alarm_arn: super::alarms::alarm_arn(caller, &name),
+            alarm_name: name,
+            alarm_description: Some(format!("DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {}.", policy.policy_arn)),
+            alarm_configuration_updated_timestamp: now,
+            actions_enabled: true,
+            alarm_actions: vec![policy.policy_arn.clone()],
+            state_value: StateValue::InsufficientData,
+            state_reason: "Unchecked: Initial alarm creation".into(),
+            state_updated_timestamp: now,
+            state_transitioned_timestamp: now,
+            evaluation_periods: periods,
+            datapoints_to_alarm: Some(periods),
+            threshold,
+            comparison_operator: op,
+            treat_missing_data: Some(TreatMissingData::Missing),
+            ..base.clone()
+        });
+    }
+    Ok(out)
+}
+
+/// Removes a policy and the alarms target tracking made for it.
+pub(crate) fn remove_policy(region: &str, rec: &PolicyRecord, changes: &mut Vec<Change>) {
+    if rec.policy.policy_type == PolicyType::TargetTrackingScaling {
+        for a in &rec.policy.alarms {
+            let change = MonitoringChange::DeleteAlarm(a.alarm_name.clone());
+            changes.push(Change::Monitoring { region: region.to_string(), change });
+        }
+    }
+    let change = MonitoringChange::DeletePolicy {
+        resource_id: rec.policy.resource_id.clone(),
+        name: rec.policy.policy_name.clone(),
+    };
+    changes.push(Change::Monitoring { region: region.to_string(), change });
+}
+
+/// The policy as described: a step policy lists the alarms that point at it.
+fn view(region: &RegionState, rec: &PolicyRecord) -> ScalingPolicy {
+    let mut p = rec.policy.clone();
+    if p.policy_type == PolicyType::StepScaling {
+        p.alarms = region
+            .monitoring
+            .alarms
+            .values()
+            .filter(|a| a.alarm.alarm_actions.iter().chain(&a.alarm.ok_actions).chain(&a.alarm.insufficient_data_actions).any(|x| x == &p.policy_arn))
+            .map(|a| Alarm { alarm_name: a.alarm.alarm_name.clone(), alarm_arn: a.alarm.alarm_arn.clone() })
+            .collect();
+    }
+    p
+}
+
+impl Control {
+    pub async fn put_scaling_policy(
+        &self,
+        caller: &Caller,
+        req: PutScalingPolicyRequest,
+    ) -> Result<PutScalingPolicyResponse, AutoScalingError> {
+        let name = required(&req.policy_name, "PolicyName")?.clone();
+        if name.is_empty() || name.len() > 256 || name.contains(':') || name.contains('/') {
+            return Err(AutoScalingError::validation("PolicyName must be 1 to 256 characters without ':' or '/'."));
+        }
+        let resource_id = target_id(&req.target)?;
+        let policy_type = match req.policy_type.as_deref() {
+            None => PolicyType::StepScaling,
+            Some(t) => PolicyType::parse(t).ok_or_else(|| {
+                AutoScalingError::validation(format!("PolicyType {t} must be StepScaling or TargetTrackingScaling."))
+            })?,
+        };
+        match policy_type {
+            PolicyType::PredictiveScaling => {
+                return Err(AutoScalingError::validation(
+                    "berth does not forecast load: PredictiveScaling policies are not supported; use TargetTrackingScaling or StepScaling.",
+                ))
+            }
+            PolicyType::StepScaling => {
+                let cfg = req.step_scaling_policy_configuration.as_ref().ok_or_else(|| {
+                    AutoScalingError::validation("StepScalingPolicyConfiguration is required for a StepScaling policy.")
+                })?;
+                check_step(cfg)?;
+            }
+            PolicyType::TargetTrackingScaling => {
+                let cfg = req.target_tracking_scaling_policy_configuration.as_ref().ok_or_else(|| {
+                    AutoScalingError::validation("TargetTrackingScalingPolicyConfiguration is required for a TargetTrackingScaling policy.")
+                })?;
+                if !(cfg.target_value > 0.0 && cfg.target_value.is_finite()) {
+                    return Err(AutoScalingError::validation("TargetValue must be a positive number."));
+                }
+                for (v, n) in [(cfg.scale_in_cooldown, "ScaleInCooldown"), (cfg.scale_out_cooldown, "ScaleOutCooldown")] {
+                    if v.is_some_and(|v| v < 0) {
+                        return Err(AutoScalingError::validation(format!("{n} must not be negative.")));
+                    }
+                }
+                tracked_alarm(&resource_id, cfg)?;
+            }
+        }
+        let caller = caller.clone();
+        self.write(move |state, changes| {
+            let region = state.region(&caller.region);
+            if !region.monitoring.targets.contains_key(&resource_id) {
+                return Err(not_registered(&resource_id));
+            }
+            let now = time::now();
+            let existing = region.monitoring.policies.get(&(resource_id.clone(), name.clone()));
+            let id = match existing {
+                Some(old) => old.policy.policy_arn.split(':').nth(6).unwrap_or_default().to_string(),
+                None => {
+                    if region.monitoring.policies_of(&resource_id).count() >= 50 {
+                        return Err(AutoScalingError::limit_exceeded("A scalable target can have at most 50 scaling policies."));
+                    }
+                    crate::task_network::uuid_like()
+                }
+            };
+            let mut policy = ScalingPolicy {
+                policy_arn: format!(
+                    "arn:aws:autoscaling:{}:{}:scalingPolicy:{id}:resource/{ECS_NAMESPACE}/{resource_id}:policyName/{name}",
+                    caller.region, caller.account
+                ),
+                policy_name: name.clone(),
+                service_namespace: ECS_NAMESPACE.into(),
+                resource_id: resource_id.clone(),
+                scalable_dimension: ECS_DESIRED_COUNT.into(),
+                policy_type,
+                step_scaling_policy_configuration: req.step_scaling_policy_configuration.clone().filter(|_| policy_type == PolicyType::StepScaling),
+                target_tracking_scaling_policy_configuration: req
+                    .target_tracking_scaling_policy_configuration
+                    .clone()
+                    .filter(|_| policy_type == PolicyType::TargetTrackingScaling),
+                alarms: Vec::new(),
+                creation_time: existing.map(|o| o.policy.creation_time).unwrap_or(now),
+            };
+            if let Some(old) = existing {
+                // A replaced target tracking policy gets fresh alarms.
+                if old.policy.policy_type == PolicyType::TargetTrackingScaling {
+                    for a in &old.policy.alarms {
+                        changes.push(Change::Monitoring { region: caller.region.clone(), change: MonitoringChange::DeleteAlarm(a.alarm_name.clone()) });
+                    }
+                }
+            }
+            if policy_type == PolicyType::TargetTrackingScaling {
+                for alarm in tracking_alarms(&caller, &policy, &crate::task_network::uuid_like(), now)? {
+                    policy.alarms.push(Alarm { alarm_name: alarm.alarm_name.clone(), alarm_arn: alarm.alarm_arn.clone() });
+                    let record = super::AlarmRecord { alarm, history: Vec::new(), actions_at: None };
+                    changes.push(Change::Monitoring { region: caller.region.clone(), change: MonitoringChange::Alarm(Arc::new(record)) });
+                }
+            }
+            let out = PutScalingPolicyResponse { policy_arn: policy.policy_arn.clone(), alarms: policy.alarms.clone() };
+            let rec = PolicyRecord { policy, last_out: existing.and_then(|o| o.last_out), last_in: existing.and_then(|o| o.last_in) };
+            changes.push(Change::Monitoring { region: caller.region.clone(), change: MonitoringChange::Policy(Arc::new(rec)) });
+            Ok(out)
+        })
+        .await
+    }
+
+    pub async fn delete_scaling_policy(&self, caller: &Caller, req: DeleteScalingPolicyRequest) -> Result<Empty, AutoScalingError> {
+        let name = required(&req.policy_name, "PolicyName")?.clone();
+        let resource_id = target_id(&req.target)?;
+        let caller = caller.clone();
+        self.write(move |state, changes| {
+            let region = state.region(&caller.region);
+            let rec = region.monitoring.policies.get(&(resource_id.clone(), name.clone())).ok_or_else(|| {
+                AutoScalingError::not_found(format!(
+                    "No scaling policy found for service namespace: ecs, resource ID: {resource_id}, scalable dimension: ecs:service:DesiredCount, policy name: {name}"
+                ))
+            })?;
+            remove_policy(&caller.region, rec, changes);
+            Ok(Empty {})
+        })
+        .await
+    }
+
+    pub fn describe_scaling_policies(
+        &self,
+        caller: &Caller,
+        req: &DescribeScalingPoliciesRequest,
+    ) -> Result<DescribeScalingPoliciesResponse, AutoScalingError> {
+        check_namespace(&req.service_namespace)?;
+        let policies: Vec<ScalingPolicy> = self.read(|state| {
+            let region = state.region(&caller.region);
+            region
+                .monitoring
+                .policies
+                .values()
+                .filter(|p| req.resource_id.as_ref().is_none_or(|r| r == &p.policy.resource_id))
+                .filter(|p| req.policy_names.is_empty() || req.policy_names.contains(&p.policy.policy_name))
+                .filter(|p| req.scalable_dimension.as_ref().is_none_or(|d| d == &p.policy.scalable_dimension))
+                .map(|p| view(region, p))
+                .collect()
+        });
+        let (scaling_policies, next_token) = paginate(policies, req.max_results, req.next_token.as_deref(), 50)?;
+        Ok(DescribeScalingPoliciesResponse { scaling_policies, next_token })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use berth_model::autoscaling::StepAdjustment;
+
+    use super::*;
+
+    #[test]
+    fn target_tracking_scales_out_in_proportion_and_in_by_at_most_what_the_load_allows() {
+        // 2 tasks at 150 % of a 50 % target need 6.
+        assert_eq!(tracking_capacity(2, 150.0, 50.0, Direction::Out), 6);
+        // Just above the target still adds one.
+        assert_eq!(tracking_capacity(4, 50.1, 50.0, Direction::Out), 5);
+        // 6 tasks at 10 % of a 50 % target need 2; scale in by at least one.
+        assert_eq!(tracking_capacity(6, 10.0, 50.0, Direction::In), 2);
+        assert_eq!(tracking_capacity(3, 44.0, 50.0, Direction::In), 2);
+        assert_eq!(tracking_capacity(1, 0.0, 50.0, Direction::In), 0);
+    }
+
+    fn step(lower: Option<f64>, upper: Option<f64>, adj: i64) -> StepAdjustment {
+        StepAdjustment { metric_interval_lower_bound: lower, metric_interval_upper_bound: upper, scaling_adjustment: adj }
+    }
+
+    #[test]
+    fn step_scaling_picks_the_step_the_breach_falls_in() {
+        let cfg = StepScalingPolicyConfiguration {
+            adjustment_type: Some(AdjustmentType::ChangeInCapacity),
+            step_adjustments: vec![step(Some(0.0), Some(10.0), 1), step(Some(10.0), None, 3)],
+            ..Default::default()
+        };
+        assert_eq!(step_capacity(2, 105.0, 100.0, &cfg), Some(3));
+        assert_eq!(step_capacity(2, 110.0, 100.0, &cfg), Some(5));
+        assert_eq!(step_capacity(2, 90.0, 100.0, &cfg), None);
+        let exact = StepScalingPolicyConfiguration { adjustment_type: Some(AdjustmentType::ExactCapacity), ..cfg.clone() };
+        assert_eq!(step_capacity(2, 120.0, 100.0, &exact), Some(3));
+        let percent = StepScalingPolicyConfiguration {
+            adjustment_type: Some(AdjustmentType::PercentChangeInCapacity),
+            step_adjustments: vec![step(None, Some(0.0), -50), step(Some(0.0), None, 25)],
+            min_adjustment_magnitude: Some(2),
+            ..Default::default()
+        };
+        // 25 % of 2 is 0.5: rounds away from zero to 1, then MinAdjustmentMagnitude makes it 2.
+        assert_eq!(step_capacity(2, 101.0, 100.0, &percent), Some(4));
+        // -50 % of 9 is -4.5: toward zero, -4.
+        assert_eq!(step_capacity(9, 99.0, 100.0, &percent), Some(5));
+    }
+
+    #[test]
+    fn steps_that_overlap_or_lack_a_type_are_refused() {
+        let overlapping = StepScalingPolicyConfiguration {
+            adjustment_type: Some(AdjustmentType::ChangeInCapacity),
+            step_adjustments: vec![step(Some(0.0), Some(10.0), 1), step(Some(5.0), None, 3)],
+            ..Default::default()
+        };
+        assert!(check_step(&overlapping).is_err());
+        let untyped = StepScalingPolicyConfiguration { step_adjustments: vec![step(Some(0.0), None, 1)], ..Default::default() };
+        assert!(check_step(&untyped).is_err());
+    }
+
+    fn record(out: Option<(f64, i64)>, r#in: Option<f64>) -> PolicyRecord {
+        let cfg = TargetTrackingScalingPolicyConfiguration {
+            target_value: 50.0,
+            scale_out_cooldown: Some(60),
+            scale_in_cooldown: Some(120),
+            ..Default::default()
+        };
+        PolicyRecord {
+            policy: ScalingPolicy {
+                policy_arn: "p".into(),
+                policy_name: "p".into(),
+                service_namespace: "ecs".into(),
+                resource_id: "service/c/web".into(),
+                scalable_dimension: ECS_DESIRED_COUNT.into(),
+                policy_type: PolicyType::TargetTrackingScaling,
+                step_scaling_policy_configuration: None,
+                target_tracking_scaling_policy_configuration: Some(cfg),
+                alarms: Vec::new(),
+                creation_time: 0.0,
+            },
+            last_out: out,
+            last_in: r#in,
+        }
+    }
+
+    #[test]
+    fn cooldowns_hold_back_repeats_but_not_a_larger_scale_out() {
+        let rec = record(Some((1000.0, 4)), Some(1000.0));
+        assert!(!cooldown_allows(&rec, Direction::Out, 4, 1030.0));
+        assert!(cooldown_allows(&rec, Direction::Out, 5, 1030.0));
+        assert!(cooldown_allows(&rec, Direction::Out, 4, 1060.0));
+        assert!(!cooldown_allows(&rec, Direction::In, 3, 1100.0));
+        assert!(cooldown_allows(&rec, Direction::In, 3, 1120.0));
+        assert!(cooldown_allows(&record(None, None), Direction::In, 1, 0.0));
+    }
+}
