@@ -18,6 +18,7 @@ pub mod pause;
 mod registration;
 pub mod reporter;
 pub mod spec;
+pub mod stats;
 pub mod task_manager;
 
 use std::{
@@ -67,6 +68,8 @@ pub struct AgentConfig {
     /// Route to the other hosts' task subnets and accept forwarded traffic to this one's
     /// (needs root; see [`berth_runtime::routes`]).
     pub task_routes: bool,
+    /// How often running tasks' CPU and memory are measured and reported (`None`: never).
+    pub stats_interval: Option<Duration>,
 }
 
 impl AgentConfig {
@@ -85,6 +88,7 @@ impl AgentConfig {
             cpu: None,
             memory: None,
             heartbeat_interval: Duration::from_secs(5),
+            stats_interval: Some(DEFAULT_STATS_INTERVAL),
             poll_wait: Duration::from_secs(20),
             image_pull_behavior: ImagePullBehavior::Default,
             fargate: false,
@@ -127,6 +131,9 @@ impl std::str::FromStr for ImagePullBehavior {
 
 /// Memory kept back for the host and the agent when `--memory` is not given.
 pub const RESERVED_MEMORY_MIB: i64 = 256;
+
+/// How often running tasks are measured by default.
+pub const DEFAULT_STATS_INTERVAL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -199,6 +206,11 @@ pub async fn run<R: ContainerRuntime>(config: AgentConfig, runtime: Arc<R>) -> R
 
     let reporter = Reporter::new();
     tokio::spawn(reporter.clone().run(client.clone(), session.clone()));
+    let running_tasks = stats::RunningTasks::default();
+    if let Some(every) = config.stats_interval {
+        let (r, c, s) = (runtime.clone(), client.clone(), session.clone());
+        tokio::spawn(stats::run(r, running_tasks.clone(), c, s, every));
+    }
     tokio::spawn(heartbeats(client.clone(), session.clone(), config.heartbeat_interval));
 
     let mut tasks: HashMap<String, Running> = HashMap::new();
@@ -211,6 +223,7 @@ pub async fn run<R: ContainerRuntime>(config: AgentConfig, runtime: Arc<R>) -> R
         pull_behavior: config.image_pull_behavior,
         network: network.clone(),
         logs: logs::LogShipping::new(runtime.clone(), Some((client.clone(), session.clone()))),
+        running: running_tasks,
     };
     let mut version = 0;
     let mut first = true;

@@ -50,6 +50,8 @@ pub struct Shared<R> {
     pub pull_behavior: crate::ImagePullBehavior,
     pub network: Arc<TaskNetwork>,
     pub logs: Arc<LogShipping<R>>,
+    /// The running tasks' containers, for the stats loop.
+    pub running: crate::stats::RunningTasks,
 }
 
 /// How long stopping a task waits for its containers' output to be shipped.
@@ -57,6 +59,7 @@ const SHIP_WAIT: Duration = Duration::from_secs(60);
 
 pub struct TaskManager<R: ContainerRuntime> {
     runtime: Arc<R>,
+    running: crate::stats::RunningTasks,
     logs: Arc<LogShipping<R>>,
     reporter: Reporter,
     pull_behavior: crate::ImagePullBehavior,
@@ -109,6 +112,7 @@ impl<R: ContainerRuntime> TaskManager<R> {
         let containers = td.container_definitions.iter().map(|def| Managed::new(def.clone())).collect();
         TaskManager {
             runtime: shared.runtime.clone(),
+            running: shared.running.clone(),
             logs: shared.logs.clone(),
             reporter: shared.reporter.clone(),
             credentials: shared.credentials.clone(),
@@ -424,8 +428,11 @@ impl<R: ContainerRuntime> TaskManager<R> {
         }
     }
 
-    /// Sends the task's state if it changed since the last report.
+    /// Sends the task's state if it changed since the last report (and keeps the stats
+    /// loop's view of the running containers).
     fn report(&mut self) {
+        let ids = self.containers.iter().filter_map(|c| Some((c.name().to_string(), c.id.clone()?))).collect();
+        self.running.update(&self.task_arn, self.phase == Phase::Running, ids);
         let stopped = self.phase == Phase::Stopped;
         let change = TaskStateChange {
             cluster: Some(self.cluster.clone()),

@@ -29,6 +29,7 @@ fn manager(sim: &Arc<SimRuntime>, network: &Arc<TaskNetwork>, t: &DesiredTask) -
         pull_behavior: crate::ImagePullBehavior::Default,
         network: network.clone(),
         logs: crate::logs::LogShipping::new(sim.clone(), None),
+        running: Default::default(),
     };
     TaskManager::new(&shared, INSTANCE.into(), t.clone())
 }

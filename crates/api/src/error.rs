@@ -17,6 +17,8 @@ pub enum ApiError {
     Discovery(#[from] berth_model::discovery::DiscoveryError),
     #[error(transparent)]
     Logs(#[from] berth_model::logs::LogsError),
+    #[error(transparent)]
+    AutoScaling(#[from] berth_model::autoscaling::AutoScalingError),
     #[error("Operation '{0}' is not supported.")]
     UnknownOperation(String),
     #[error("The request body is larger than {0} bytes.")]
@@ -33,6 +35,7 @@ impl ApiError {
             ApiError::Ecr(e) => e.code,
             ApiError::Discovery(e) => e.code,
             ApiError::Logs(e) => e.code,
+            ApiError::AutoScaling(e) => e.code,
             ApiError::UnknownOperation(_) => "UnknownOperationException",
             ApiError::TooLarge(_) => "SerializationException",
             ApiError::BodyTimeout => "RequestTimeoutException",
@@ -46,6 +49,7 @@ impl ApiError {
             ApiError::Ecr(e) => e.http_status(),
             ApiError::Discovery(e) => e.status,
             ApiError::Logs(e) => e.status(),
+            ApiError::AutoScaling(e) => e.status(),
             ApiError::UnknownOperation(_) => 400,
             ApiError::TooLarge(_) => 413,
             ApiError::BodyTimeout => 408,
@@ -55,6 +59,9 @@ impl ApiError {
     /// The JSON error document.
     pub fn body(&self) -> Vec<u8> {
         if let ApiError::Discovery(e) = self {
+            return e.body();
+        }
+        if let ApiError::AutoScaling(e) = self {
             return e.body();
         }
         serde_json::to_vec(&serde_json::json!({ "__type": self.code(), "message": self.to_string() }))

@@ -4,14 +4,18 @@
 //! response. Errors map to AWS error types in [`error`].
 
 pub mod agent;
+pub mod autoscaling;
 pub mod berth;
 pub mod body;
+pub mod cbor;
+pub mod cloudwatch;
 pub mod discovery;
 pub mod ecs;
 pub mod elb;
 pub mod error;
 pub mod listener;
 pub mod logs;
+pub mod query;
 pub mod registry;
 pub mod server;
 

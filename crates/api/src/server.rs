@@ -72,7 +72,15 @@ pub(crate) async fn handle(api: Arc<Api>, req: Request<Incoming>) -> Result<Resp
         (&Method::GET, "/healthz") => {
             return Ok(Response::new(body::full(&b"ok\n"[..])));
         }
-        (&Method::POST, "/") if is_form(&req) => return Ok(crate::elb::handle(&api, req, &request_id).await),
+        (&Method::POST, "/") if is_form(&req) => return Ok(crate::query::handle(&api, req, &request_id).await),
+        (&Method::POST, p) if p.starts_with(crate::cloudwatch::RPC_PATH) => {
+            let operation = p[crate::cloudwatch::RPC_PATH.len()..].to_string();
+            return Ok(cloudwatch(&api, req, crate::cloudwatch::Wire::Cbor, &operation, &request_id).await);
+        }
+        (&Method::POST, "/") if target_of(&req).starts_with(crate::cloudwatch::TARGET_PREFIX) => {
+            let operation = target_of(&req)[crate::cloudwatch::TARGET_PREFIX.len()..].to_string();
+            return Ok(cloudwatch(&api, req, crate::cloudwatch::Wire::Json, &operation, &request_id).await);
+        }
         (&Method::POST, "/") => aws_json(&api, req).await,
         _ => Err(ApiError::UnknownOperation(format!("{} {}", req.method(), req.uri().path()))),
     };
@@ -125,6 +133,13 @@ async fn aws_json(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError> 
         }
         let caller = Caller { region: scope.region, account: api.account.clone() };
         return Ok(Reply::from(crate::discovery::dispatch(&api.control, &caller, operation, &body).await?));
+    }
+    if let Some(operation) = target.strip_prefix(berth_model::autoscaling::TARGET_PREFIX) {
+        if scope.service != "application-autoscaling" {
+            return Err(sigv4::AuthError::WrongService("application-autoscaling".into()).into());
+        }
+        let caller = Caller { region: scope.region, account: api.account.clone() };
+        return Ok(Reply::from(crate::autoscaling::dispatch(&api.control, &caller, operation, &body).await?));
     }
     if let Some(operation) = target.strip_prefix(berth_model::logs::TARGET_PREFIX) {
         if scope.service != "logs" {
@@ -208,10 +223,38 @@ async fn agent_request(api: &Api, token: &str, target: &str, body: &[u8]) -> Res
     }
 }
 
-/// Whether the body is form-encoded: the query protocol (ELB), not AWS JSON.
+/// Whether the body is form-encoded: the query protocol (ELB, CloudWatch), not AWS JSON.
 fn is_form(req: &Request<Incoming>) -> bool {
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    content_type.starts_with(crate::elb::FORM_CONTENT_TYPE)
+    content_type.starts_with(crate::query::FORM_CONTENT_TYPE)
+}
+
+fn target_of(req: &Request<Incoming>) -> &str {
+    req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+/// A CloudWatch request in CBOR (rpc-v2) or AWS JSON 1.0.
+async fn cloudwatch(
+    api: &Api,
+    req: Request<Incoming>,
+    wire: crate::cloudwatch::Wire,
+    operation: &str,
+    request_id: &str,
+) -> Response<Body> {
+    let result = async {
+        let (scope, body) = api.verified(req).await.map_err(|e| match e {
+            ApiError::Auth(a) => crate::cloudwatch::auth_error(&a),
+            other => berth_model::cloudwatch::CloudWatchError::invalid_value(other.to_string()),
+        })?;
+        if scope.service != "monitoring" {
+            return Err(crate::cloudwatch::auth_error(&sigv4::AuthError::WrongService("monitoring".into())));
+        }
+        let params = wire.decode(&body)?;
+        let caller = Caller { region: scope.region, account: api.account.clone() };
+        crate::cloudwatch::dispatch(&api.control, &caller, operation, &params).await
+    }
+    .await;
+    wire.respond(result, request_id)
 }
 
 /// A request whose Transfer-Encoding is anything but plain `chunked` gets 501, as AWS

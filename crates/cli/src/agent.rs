@@ -41,6 +41,10 @@ pub struct AgentArgs {
     /// Seconds between heartbeats.
     #[arg(long, default_value_t = 5)]
     heartbeat_interval: u64,
+    /// Seconds between measurements of the running tasks' CPU and memory (the AWS/ECS
+    /// metrics service auto scaling reacts to); 0 turns measuring off.
+    #[arg(long, default_value_t = 2.0)]
+    stats_interval: f64,
     /// When images are pulled, as the ECS agent's setting: `default` (pull every time, run
     /// the cached image if the pull fails), `always`, `once`, `prefer-cached`.
     #[arg(long, env = "ECS_IMAGE_PULL_BEHAVIOR", default_value = "default")]
@@ -86,6 +90,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         fargate: args.fargate,
         auto_scaling_group: args.auto_scaling_group.clone(),
         task_routes: args.task_routes,
+        stats_interval: (args.stats_interval > 0.0).then(|| Duration::from_secs_f64(args.stats_interval.max(0.1))),
     };
     let docker = DockerRuntime::connect().await.context("connecting to the Docker engine")?;
     berth_agent::run(config, Arc::new(docker)).await?;

@@ -29,6 +29,8 @@ const PULL: Duration = Duration::from_secs(600);
 #[derive(Clone)]
 pub struct DockerRuntime {
     docker: Docker,
+    /// Where each container's cgroup counters are, once found.
+    cgroups: std::sync::Arc<std::sync::Mutex<HashMap<String, crate::cgroup::Paths>>>,
 }
 
 fn engine(e: BollardError) -> RuntimeError {
@@ -48,7 +50,7 @@ impl DockerRuntime {
             docker.negotiate_version().await.map_err(engine)
         })
         .await?;
-        Ok(DockerRuntime { docker })
+        Ok(DockerRuntime { docker, cgroups: Default::default() })
     }
 }
 
@@ -178,6 +180,33 @@ fn status_from_inspect(r: bollard::models::ContainerInspectResponse) -> Containe
 }
 
 impl ContainerRuntime for DockerRuntime {
+    async fn usage(&self, id: &str) -> Option<crate::cgroup::Usage> {
+        let known = self.cgroups.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned();
+        let paths = match known {
+            Some(p) => p,
+            None => {
+                // By id first (no engine call); else through the main process's cgroup.
+                let found = match crate::cgroup::locate(id, None) {
+                    Some(p) => Some(p),
+                    None => {
+                        let pid = self.docker.inspect_container(id, None).await.ok().and_then(|r| r.state?.pid);
+                        crate::cgroup::locate(id, pid.and_then(|p| u32::try_from(p).ok()).filter(|p| *p > 0))
+                    }
+                };
+                let p = found?;
+                self.cgroups.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), p.clone());
+                p
+            }
+        };
+        match paths.read() {
+            Some(u) => Some(u),
+            None => {
+                self.cgroups.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+                None
+            }
+        }
+    }
+
     async fn info(&self) -> Result<RuntimeInfo> {
         bounded("docker info", CALL, async {
             let info = self.docker.info().await.map_err(engine)?;

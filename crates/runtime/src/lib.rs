@@ -3,6 +3,7 @@
 //! API (every call with a timeout) and [`sim::SimRuntime`] keeps containers in memory,
 //! for tests and scale runs that need no Docker.
 
+pub mod cgroup;
 pub mod docker;
 pub mod routes;
 pub mod sim;
@@ -194,6 +195,12 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// A container's output (stdout and stderr) from `since_secs` (0: from the start),
     /// following it while the container runs; the stream ends when it has stopped.
     fn logs(&self, id: &str, since_secs: i64) -> LogStream;
+    /// A running container's CPU time and memory from its cgroup; `None` when they cannot
+    /// be read (the container is gone, or the runtime has no cgroups to read).
+    fn usage(&self, id: &str) -> impl Future<Output = Option<cgroup::Usage>> + Send {
+        let _ = id;
+        async { None }
+    }
 }
 
 /// Output chunks of a container, each one log entry of the engine as it stored it:

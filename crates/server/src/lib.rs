@@ -59,6 +59,9 @@ pub struct ServerConfig {
     pub dns_fallback: bool,
     /// How often the log retention sweep deletes events older than their group's retention.
     pub log_retention_sweep: Duration,
+    /// How often the monitoring engine runs: writes the AWS/ECS metrics, evaluates alarms,
+    /// runs scaling policies and scheduled actions.
+    pub monitoring_interval: Duration,
 }
 
 impl ServerConfig {
@@ -84,6 +87,7 @@ impl ServerConfig {
             dns_listen: None,
             dns_fallback: false,
             log_retention_sweep: Duration::from_secs(60),
+            monitoring_interval: Duration::from_secs(1),
         }
     }
 }
@@ -100,6 +104,8 @@ pub enum ServerError {
     State(String),
     #[error("opening the log database: {0}")]
     Logs(String),
+    #[error("opening the metric database: {0}")]
+    Metrics(String),
     #[error("loading the registry: {0}")]
     Registry(String),
     #[error("listening on {addr}: {source}")]
@@ -292,6 +298,8 @@ impl Server {
         .map_err(ServerError::Registry)?;
         drop(records);
         let logs = berth_logs::Logs::open(&data_dir, &config.account_id).map_err(ServerError::Logs)?;
+        let metrics = berth_metrics::Metrics::open(&data_dir).map_err(|e| ServerError::Metrics(e.to_string()))?;
+        control.configure_metrics(metrics.clone());
         let lb = start_load_balancer(&control, &config);
         let dns = start_dns(&control, &config).await?;
         let mut background = vec![
@@ -303,6 +311,8 @@ impl Server {
             control.spawn_managed_scaling(config.managed_scaling.clone()),
             tokio::spawn(follow_task_routes(control.clone(), config.task_routes)),
             logs.spawn_retention_sweep(config.log_retention_sweep),
+            metrics.spawn_sweep(Duration::from_secs(60)),
+            control.spawn_monitoring(Arc::new(berth_control::controller::SystemClock), config.monitoring_interval),
             follow_plan(control.clone(), Control::lb_plan, {
                 let lb = lb.clone();
                 move |plan| lb.apply(plan)

@@ -1,5 +1,6 @@
 //! berth's own agent operations (`BerthAgentV1.<Operation>`), authenticated with the
-//! per-instance token: the long-poll for desired tasks and the heartbeat.
+//! per-instance token: the long-poll for desired tasks, the heartbeat, and the tasks'
+//! CPU and memory measurements.
 
 use std::time::Duration;
 
@@ -38,6 +39,11 @@ pub async fn dispatch(
                 registry: registry.host().to_string(),
             });
             Ok(serde_json::to_vec(&desired).map_err(|e| berth_model::EcsError::Server(e.to_string()))?)
+        }
+        "ReportTaskStats" => {
+            let report: berth_model::agent::TaskStatsReport = berth_model::json::decode(body)?;
+            control.report_task_stats(agent, report);
+            Ok(b"{}".to_vec())
         }
         "Heartbeat" => {
             control.agent_heartbeat(agent).await?;

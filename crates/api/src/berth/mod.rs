@@ -29,6 +29,11 @@ pub const TARGET_PREFIX: &str = "BerthV1.";
 pub fn dispatch(control: &Control, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     match operation {
         "PlanTask" => plan_task(control, caller, body),
+        "DescribeServiceStats" => {
+            let req: berth_model::berth::DescribeServiceStatsRequest = berth_model::json::decode(body)?;
+            let response = control.describe_service_stats(caller, &req)?;
+            serde_json::to_vec(&response).map_err(|e| ApiError::Ecs(EcsError::Server(e.to_string())))
+        }
         "DescribeCapacityReservations" => {
             let reservations = control.capacity_reservations(&caller.region);
             let response = berth_model::berth::CapacityReservationsResponse { reservations };

@@ -1,23 +1,16 @@
-//! Elastic Load Balancing v2 over the query protocol: a form-encoded POST signed for the
-//! service `elasticloadbalancing`, answered in XML. Each operation is decode → control →
-//! encode; errors, authentication's included, answer in ELB's XML error shape.
-
-pub mod codec;
+//! Elastic Load Balancing v2 over the query protocol (see [`crate::query`]): a
+//! form-encoded POST signed for the service `elasticloadbalancing`, answered in XML. Each
+//! operation is decode → control → encode.
 
 use berth_control::{Caller, Control};
 use berth_model::elb::ElbError;
-use hyper::{body::Incoming, header, Request, Response, StatusCode};
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 
-use crate::{
-    body::{self, Body},
-    server::Api,
-    sigv4::AuthError,
-};
+use crate::query::Dialect;
 
-/// The content type query-protocol requests carry.
-pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+pub const DIALECT: Dialect =
+    Dialect { namespace: "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/", timestamps: &[] };
 
 fn decode<T: DeserializeOwned>(params: &Value) -> Result<T, ElbError> {
     serde_path_to_error::deserialize(params).map_err(|e| {
@@ -62,49 +55,4 @@ pub async fn dispatch(control: &Control, caller: &Caller, action: &str, p: &Valu
         "DescribeTags" => encode(control.elb_describe_tags(c, decode(p)?)?),
         other => return Err(ElbError::unknown_operation(other)),
     })
-}
-
-/// Authentication failures in the query protocol's words.
-fn auth_error(e: &AuthError) -> ElbError {
-    let code = match e {
-        AuthError::Missing => "MissingAuthenticationToken",
-        AuthError::UnknownAccessKey => "InvalidClientTokenId",
-        AuthError::Incomplete(_) => "IncompleteSignature",
-        _ => "SignatureDoesNotMatch",
-    };
-    ElbError { code, message: e.to_string(), status: if matches!(e, AuthError::Incomplete(_)) { 400 } else { 403 } }
-}
-
-/// Serves one query-protocol request.
-pub async fn handle(api: &Api, req: Request<Incoming>, request_id: &str) -> Response<Body> {
-    let (status, body) = match run(api, req).await {
-        Ok((action, result)) => (StatusCode::OK, codec::response(&action, &result, request_id)),
-        Err(e) => {
-            tracing::debug!(code = e.code, message = %e.message, "ELB request refused");
-            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-            (status, codec::error(e.code, e.fault(), &e.message, request_id))
-        }
-    };
-    let mut response = Response::new(body::full(body));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/xml"));
-    if let Ok(v) = header::HeaderValue::from_str(request_id) {
-        headers.insert("x-amzn-requestid", v);
-    }
-    response
-}
-
-async fn run(api: &Api, req: Request<Incoming>) -> Result<(String, Value), ElbError> {
-    let (scope, body) = api.verified(req).await.map_err(|e| match e {
-        crate::error::ApiError::Auth(a) => auth_error(&a),
-        other => ElbError::validation(other.to_string()),
-    })?;
-    if scope.service != "elasticloadbalancing" {
-        return Err(auth_error(&AuthError::WrongService("elasticloadbalancing".into())));
-    }
-    let q = codec::parse(&body)?;
-    let caller = Caller { region: scope.region, account: api.account().to_string() };
-    let result = dispatch(api.control(), &caller, &q.action, &q.params).await?;
-    Ok((q.action, result))
 }
