@@ -30,6 +30,7 @@ mod run_task;
 mod server;
 mod service;
 mod service_manage;
+mod service_stats;
 mod task;
 mod ui;
 

@@ -41,6 +41,9 @@ pub enum ServiceCommand {
     Scale(crate::service_manage::ScaleArgs),
     /// Delete a service (scaled to 0 first with `--force`).
     Delete(crate::service_manage::DeleteArgs),
+    /// Live CPU and memory of the service's tasks, as `docker stats` shows containers
+    /// (`--no-stream` prints once).
+    Stats(crate::service_stats::StatsArgs),
 }
 
 #[derive(Args)]
@@ -101,6 +104,7 @@ pub async fn run(command: ServiceCommand) -> anyhow::Result<Outcome> {
         ServiceCommand::Create(args) => crate::service_manage::create(args).await,
         ServiceCommand::Scale(args) => crate::service_manage::scale(args).await,
         ServiceCommand::Delete(args) => crate::service_manage::delete(args).await,
+        ServiceCommand::Stats(args) => crate::service_stats::run(args).await.map(|()| Outcome::Completed),
     }
 }
 

@@ -17,7 +17,7 @@ use super::{
     evaluate::{decide, Decision},
     metric_data::run_queries,
     scaling::{activity, push_activity, scale_to, Scaled},
-    scaling_policies::{cooldown_allows, step_capacity, tracking_capacity, tracking_direction, Direction},
+    scaling_policies::{cooldown_allows, out_cooldown, step_capacity, tracking_capacity, tracking_direction, Direction},
     schedule, store_error, AlarmRecord, MonitoringChange,
 };
 use crate::{controller::Clock, state::Change, Control, RegionState};
@@ -209,7 +209,9 @@ impl Control {
                     }
                     PolicyType::StepScaling => {
                         let cfg = p.step_scaling_policy_configuration.as_ref().expect("step");
-                        let Some(wanted) = step_capacity(current, value, inv.threshold, cfg) else { return Ok(()) };
+                        // During a scale-out cooldown, steps count from the capacity before it.
+                        let base = out_cooldown(rec, now).map(|(from, _)| from).unwrap_or(current);
+                        let Some(wanted) = step_capacity(base, value, inv.threshold, cfg) else { return Ok(()) };
                         (wanted, if wanted >= current { Direction::Out } else { Direction::In })
                     }
                     PolicyType::PredictiveScaling => return Ok(()),
@@ -223,10 +225,13 @@ impl Control {
                     return Ok(());
                 }
                 let cause = format!("monitor alarm {} in state {} triggered policy {}", inv.alarm_name, inv.state, p.policy_name);
-                if let Scaled::Changed(_, new) = scale_to(region, &inv.region, &target.target, wanted, &cause, now, changes) {
+                if let Scaled::Changed(old, new) = scale_to(region, &inv.region, &target.target, wanted, &cause, now, changes) {
                     let mut next = rec.as_ref().clone();
                     match direction {
-                        Direction::Out => next.last_out = Some((now, new)),
+                        Direction::Out => {
+                            let from = out_cooldown(rec, now).map(|(from, _)| from).unwrap_or(old);
+                            next.last_out = Some((now, from, new));
+                        }
                         Direction::In => next.last_in = Some(now),
                     }
                     changes.push(Change::Monitoring { region: inv.region.clone(), change: MonitoringChange::Policy(Arc::new(next)) });

@@ -78,12 +78,19 @@ pub fn step_capacity(current: i64, value: f64, threshold: f64, cfg: &StepScaling
     })
 }
 
-/// Whether a cooldown lets a scaling to `wanted` run now.
+/// The last scale-out while its cooldown lasts: (capacity before it, capacity it set).
+pub fn out_cooldown(rec: &PolicyRecord, now: f64) -> Option<(i64, i64)> {
+    let (out_cd, _) = cooldowns(&rec.policy);
+    rec.last_out.filter(|(at, _, _)| now < at + out_cd as f64).map(|(_, from, to)| (from, to))
+}
+
+/// Whether a cooldown lets a scaling to `wanted` run now. During the scale-out cooldown
+/// only a larger scale-out than the one that started it runs (the capacity it added
+/// counts toward the next one); no scale-in runs during the scale-in cooldown.
 pub fn cooldown_allows(rec: &PolicyRecord, direction: Direction, wanted: i64, now: f64) -> bool {
-    let (out_cd, in_cd) = cooldowns(&rec.policy);
+    let (_, in_cd) = cooldowns(&rec.policy);
     match direction {
-        // During the scale-out cooldown only a larger scale-out than the last one runs.
-        Direction::Out => rec.last_out.is_none_or(|(at, set)| now >= at + out_cd as f64 || wanted > set),
+        Direction::Out => out_cooldown(rec, now).is_none_or(|(_, set)| wanted > set),
         Direction::In => rec.last_in.is_none_or(|at| now >= at + in_cd as f64),
     }
 }
@@ -474,7 +481,7 @@ mod tests {
         assert!(check_step(&untyped).is_err());
     }
 
-    fn record(out: Option<(f64, i64)>, r#in: Option<f64>) -> PolicyRecord {
+    fn record(out: Option<(f64, i64, i64)>, r#in: Option<f64>) -> PolicyRecord {
         let cfg = TargetTrackingScalingPolicyConfiguration {
             target_value: 50.0,
             scale_out_cooldown: Some(60),
@@ -501,7 +508,9 @@ mod tests {
 
     #[test]
     fn cooldowns_hold_back_repeats_but_not_a_larger_scale_out() {
-        let rec = record(Some((1000.0, 4)), Some(1000.0));
+        let rec = record(Some((1000.0, 2, 4)), Some(1000.0));
+        assert_eq!(out_cooldown(&rec, 1030.0), Some((2, 4)));
+        assert_eq!(out_cooldown(&rec, 1060.0), None);
         assert!(!cooldown_allows(&rec, Direction::Out, 4, 1030.0));
         assert!(cooldown_allows(&rec, Direction::Out, 5, 1030.0));
         assert!(cooldown_allows(&rec, Direction::Out, 4, 1060.0));

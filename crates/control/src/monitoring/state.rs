@@ -47,9 +47,9 @@ pub struct TargetRecord {
 #[serde(rename_all = "camelCase")]
 pub struct PolicyRecord {
     pub policy: ScalingPolicy,
-    /// The last scale-out: when, and the desired count it set.
+    /// The last scale-out: when, the desired count before it, and the one it set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_out: Option<(f64, i64)>,
+    pub last_out: Option<(f64, i64, i64)>,
     /// When the last scale-in happened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_in: Option<f64>,
