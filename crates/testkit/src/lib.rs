@@ -3,6 +3,7 @@
 //! client for the cases an SDK refuses to produce, and a handle on a `berth` process for
 //! tests that kill it.
 
+mod aws_cli;
 mod docker;
 mod docker_env;
 mod http;
@@ -12,6 +13,7 @@ mod process;
 mod registry;
 mod server;
 
+pub use aws_cli::AwsCli;
 pub use docker::{docker_cli, docker_run_times, TestImage};
 pub use docker_env::{DockerEnv, DEADLINE};
 pub use http::{RawClient, RawResponse, Signing};
