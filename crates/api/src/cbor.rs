@@ -118,7 +118,10 @@ mod tests {
         let back: Cbor = ciborium::de::from_reader(&bytes[..]).unwrap();
         let Cbor::Map(m) = back else { panic!("a map") };
         let get = |k: &str| m.iter().find(|(key, _)| key == &Cbor::Text(k.into())).map(|(_, v)| v.clone()).unwrap();
-        assert_eq!(get("Timestamps"), Cbor::Array(vec![Cbor::Tag(1, Box::new(Cbor::Float(60.0))), Cbor::Tag(1, Box::new(Cbor::Float(120.0)))]));
+        assert_eq!(
+            get("Timestamps"),
+            Cbor::Array(vec![Cbor::Tag(1, Box::new(Cbor::Float(60.0))), Cbor::Tag(1, Box::new(Cbor::Float(120.0)))])
+        );
         assert_eq!(get("Values"), Cbor::Array(vec![Cbor::Float(1.5)]));
         assert_eq!(get("Count"), Cbor::Integer(2.into()));
     }

@@ -206,14 +206,23 @@ pub fn auth_fault(e: &AuthError) -> Fault {
         AuthError::Incomplete(_) => "IncompleteSignature",
         _ => "SignatureDoesNotMatch",
     };
-    Fault { code: code.into(), message: e.to_string(), status: if matches!(e, AuthError::Incomplete(_)) { 400 } else { 403 } }
+    Fault {
+        code: code.into(),
+        message: e.to_string(),
+        status: if matches!(e, AuthError::Incomplete(_)) { 400 } else { 403 },
+    }
 }
 
 /// The service a request's credential scope names, read before the signature is checked
 /// (only to pick the dialect an authentication failure is written in).
 fn claimed_service(req: &Request<Incoming>) -> String {
     let auth = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
-    auth.split("Credential=").nth(1).and_then(|c| c.split([',', ' ']).next()).and_then(|c| c.split('/').nth(3)).unwrap_or("").to_string()
+    auth.split("Credential=")
+        .nth(1)
+        .and_then(|c| c.split([',', ' ']).next())
+        .and_then(|c| c.split('/').nth(3))
+        .unwrap_or("")
+        .to_string()
 }
 
 fn dialect_of(service: &str) -> Dialect {
@@ -228,7 +237,10 @@ pub async fn handle(api: &Api, req: Request<Incoming>, request_id: &str) -> Resp
     let claimed = claimed_service(&req);
     let (dialect, result) = match api.verified(req).await {
         Err(crate::error::ApiError::Auth(a)) => (dialect_of(&claimed), Err(auth_fault(&a))),
-        Err(other) => (dialect_of(&claimed), Err(Fault { code: "ValidationError".into(), message: other.to_string(), status: 400 })),
+        Err(other) => (
+            dialect_of(&claimed),
+            Err(Fault { code: "ValidationError".into(), message: other.to_string(), status: 400 }),
+        ),
         Ok((scope, body)) => (dialect_of(&scope.service), run(api, scope, &body).await),
     };
     let (status, body) = match result {
@@ -260,7 +272,11 @@ async fn run(api: &Api, scope: crate::sigv4::Scope, body: &[u8]) -> Result<(Stri
     let result = match scope.service.as_str() {
         "elasticloadbalancing" => crate::elb::dispatch(api.control(), &caller, &q.action, &q.params).await?,
         "monitoring" => crate::cloudwatch::dispatch(api.control(), &caller, &q.action, &q.params).await?,
-        other => return Err(auth_fault(&AuthError::WrongService(format!("elasticloadbalancing or monitoring, not {other}")))),
+        other => {
+            return Err(auth_fault(&AuthError::WrongService(format!(
+                "elasticloadbalancing or monitoring, not {other}"
+            ))))
+        }
     };
     Ok((q.action, result))
 }
@@ -269,7 +285,8 @@ async fn run(api: &Api, scope: crate::sigv4::Scope, body: &[u8]) -> Result<(Stri
 mod tests {
     use super::*;
 
-    const ELB: Dialect = Dialect { namespace: "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/", timestamps: &[] };
+    const ELB: Dialect =
+        Dialect { namespace: "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/", timestamps: &[] };
 
     #[test]
     fn lists_and_structures_become_a_tree() {
@@ -327,7 +344,8 @@ mod tests {
     #[test]
     fn timestamp_members_are_written_in_iso_8601() {
         let d = Dialect { namespace: "ns", timestamps: &["Timestamp", "Timestamps"] };
-        let result = serde_json::json!({"Datapoints": [{"Timestamp": 0.0, "Sum": 2.5}], "Timestamps": [60], "Count": 3});
+        let result =
+            serde_json::json!({"Datapoints": [{"Timestamp": 0.0, "Sum": 2.5}], "Timestamps": [60], "Count": 3});
         let xml = String::from_utf8(response(d, "Get", &result, "r")).unwrap();
         assert!(xml.contains("<Timestamp>1970-01-01T00:00:00.000Z</Timestamp><Sum>2.5</Sum>"), "{xml}");
         assert!(xml.contains("<Timestamps><member>1970-01-01T00:01:00.000Z</member></Timestamps>"), "{xml}");

@@ -24,10 +24,17 @@ async fn counts(env: &DockerEnv, service: &str) -> (i32, i32) {
 }
 
 fn target(env: &DockerEnv, service: &str) -> Vec<String> {
-    ["--service-namespace", "ecs", "--resource-id", &format!("service/{}/{service}", env.cluster), "--scalable-dimension", "ecs:service:DesiredCount"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        "--service-namespace",
+        "ecs",
+        "--resource-id",
+        &format!("service/{}/{service}", env.cluster),
+        "--scalable-dimension",
+        "ecs:service:DesiredCount",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 fn args<'a>(head: &[&'a str], tail: &'a [String]) -> Vec<&'a str> {
@@ -35,7 +42,15 @@ fn args<'a>(head: &[&'a str], tail: &'a [String]) -> Vec<&'a str> {
 }
 
 async fn create_service(env: &DockerEnv, name: &str, td: &str, desired: i32) {
-    env.ecs.create_service().cluster(&env.cluster).service_name(name).task_definition(td).desired_count(desired).send().await.unwrap();
+    env.ecs
+        .create_service()
+        .cluster(&env.cluster)
+        .service_name(name)
+        .task_definition(td)
+        .desired_count(desired)
+        .send()
+        .await
+        .unwrap();
 }
 
 /// Takes the service away (its target first, or the minimum would bring it back).
@@ -63,15 +78,24 @@ async fn a_burning_service_scales_out_under_target_tracking_and_back_in_when_it_
                        "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"}}"#;
     // The policy needs a target: register it (min 1 starts the first task), then the policy.
     aas.json(&args(&["register-scalable-target", "--min-capacity", "1", "--max-capacity", "3"], &t));
-    aas.json(&args(&["put-scaling-policy", "--policy-name", "cpu50", "--policy-type", "TargetTrackingScaling",
-                     "--target-tracking-scaling-policy-configuration", tracking], &t));
-    let first = wait_for("the minimum to start one task", Duration::from_secs(60), async || {
-        match counts(&env, "burn").await {
+    aas.json(&args(
+        &[
+            "put-scaling-policy",
+            "--policy-name",
+            "cpu50",
+            "--policy-type",
+            "TargetTrackingScaling",
+            "--target-tracking-scaling-policy-configuration",
+            tracking,
+        ],
+        &t,
+    ));
+    let first =
+        wait_for("the minimum to start one task", Duration::from_secs(60), async || match counts(&env, "burn").await {
             (1, 1) => Ok(Instant::now()),
             other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+        })
+        .await;
 
     // The task burns: the service scales out to its maximum, and never past it.
     let raised = wait_for("the desired count to be raised", Duration::from_secs(60), async || {
@@ -90,26 +114,47 @@ async fn a_burning_service_scales_out_under_target_tracking_and_back_in_when_it_
     eprintln!("desired raised after {:?}, three tasks running after {running:?}", raised.1);
 
     // What the agent measured: the metric, and `berth service stats`.
-    let stats = env.berth_command(&["service", "stats", "--cluster", &env.cluster, "--service", "burn", "--no-stream"]).output().unwrap();
+    let stats = env
+        .berth_command(&["service", "stats", "--cluster", &env.cluster, "--service", "burn", "--no-stream"])
+        .output()
+        .unwrap();
     let table = String::from_utf8_lossy(&stats.stdout);
     assert!(stats.status.success() && table.contains("(task)") && table.contains("/ 256"), "{table}");
     let dims = format!("Name=ClusterName,Value={} Name=ServiceName,Value=burn", env.cluster);
     let now = berth_model::time::now();
     let (start, end) = (berth_model::time::iso8601(now - 300.0), berth_model::time::iso8601(now + 60.0));
-    let mut metric_args = vec!["get-metric-statistics", "--namespace", "AWS/ECS", "--metric-name", "CPUUtilization", "--start-time", &start, "--end-time", &end, "--period", "60", "--statistics", "Maximum", "--dimensions"];
+    let mut metric_args = vec![
+        "get-metric-statistics",
+        "--namespace",
+        "AWS/ECS",
+        "--metric-name",
+        "CPUUtilization",
+        "--start-time",
+        &start,
+        "--end-time",
+        &end,
+        "--period",
+        "60",
+        "--statistics",
+        "Maximum",
+        "--dimensions",
+    ];
     metric_args.extend(dims.split(' '));
     let cpu = cw.json(&metric_args);
     let peak = cpu["Datapoints"].as_array().unwrap().iter().filter_map(|d| d["Maximum"].as_f64()).fold(0.0, f64::max);
     assert!(peak > 50.0, "a task burning a core uses more than 50 % of 256 CPU units: {cpu}");
 
     let activities = aas.json(&["describe-scaling-activities", "--service-namespace", "ecs"]);
-    let causes: Vec<&str> = activities["ScalingActivities"].as_array().unwrap().iter().filter_map(|a| a["Cause"].as_str()).collect();
+    let causes: Vec<&str> =
+        activities["ScalingActivities"].as_array().unwrap().iter().filter_map(|a| a["Cause"].as_str()).collect();
     assert!(causes.iter().any(|c| c.contains("-AlarmHigh-") && c.ends_with("triggered policy cpu50")), "{causes:?}");
 
     // The burning stops after 20 s: the low alarm brings the service back to its minimum.
-    wait_for("the service to scale back in to 1", Duration::from_secs(180), async || match counts(&env, "burn").await {
-        (1, 1) => Ok(()),
-        other => Err(format!("{other:?}")),
+    wait_for("the service to scale back in to 1", Duration::from_secs(180), async || {
+        match counts(&env, "burn").await {
+            (1, 1) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
     })
     .await;
     let activities = aas.json(&["describe-scaling-activities", "--service-namespace", "ecs"]);
@@ -131,16 +176,54 @@ async fn a_custom_metric_scales_out_by_step_and_a_scheduled_action_raises_the_mi
     aas.json(&args(&["register-scalable-target", "--min-capacity", "1", "--max-capacity", "4"], &t));
     let step = r#"{"AdjustmentType": "ChangeInCapacity", "Cooldown": 300,
                    "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 2}]}"#;
-    let policy = aas.json(&args(&["put-scaling-policy", "--policy-name", "backlog", "--policy-type", "StepScaling",
-                                  "--step-scaling-policy-configuration", step], &t));
+    let policy = aas.json(&args(
+        &[
+            "put-scaling-policy",
+            "--policy-name",
+            "backlog",
+            "--policy-type",
+            "StepScaling",
+            "--step-scaling-policy-configuration",
+            step,
+        ],
+        &t,
+    ));
     let arn = policy["PolicyARN"].as_str().unwrap().to_string();
-    cw.json(&["put-metric-alarm", "--alarm-name", "backlog-high", "--namespace", "Shop", "--metric-name", "Backlog",
-              "--statistic", "Maximum", "--period", "10", "--evaluation-periods", "1", "--threshold", "100",
-              "--comparison-operator", "GreaterThanThreshold", "--alarm-actions", &arn]);
+    cw.json(&[
+        "put-metric-alarm",
+        "--alarm-name",
+        "backlog-high",
+        "--namespace",
+        "Shop",
+        "--metric-name",
+        "Backlog",
+        "--statistic",
+        "Maximum",
+        "--period",
+        "10",
+        "--evaluation-periods",
+        "1",
+        "--threshold",
+        "100",
+        "--comparison-operator",
+        "GreaterThanThreshold",
+        "--alarm-actions",
+        &arn,
+    ]);
 
     // The backlog grows: +2 tasks, running for real.
     wait_for("the step policy to add two tasks", Duration::from_secs(60), async || {
-        cw.json(&["put-metric-data", "--namespace", "Shop", "--metric-name", "Backlog", "--value", "400", "--storage-resolution", "1"]);
+        cw.json(&[
+            "put-metric-data",
+            "--namespace",
+            "Shop",
+            "--metric-name",
+            "Backlog",
+            "--value",
+            "400",
+            "--storage-resolution",
+            "1",
+        ]);
         match counts(&env, "queue").await {
             (3, 3) => Ok(()),
             other => Err(format!("{other:?}")),
@@ -152,18 +235,33 @@ async fn a_custom_metric_scales_out_by_step_and_a_scheduled_action_raises_the_mi
     // At the time it names, the scheduled action makes 4 the minimum: a fourth task runs.
     let at = berth_model::time::iso8601(berth_model::time::now() + 6.0);
     let schedule = format!("at({})", &at[..19]);
-    aas.json(&args(&["put-scheduled-action", "--scheduled-action-name", "rush", "--schedule", &schedule,
-                     "--timezone", "Etc/UTC", "--scalable-target-action", "MinCapacity=4,MaxCapacity=4"], &t));
+    aas.json(&args(
+        &[
+            "put-scheduled-action",
+            "--scheduled-action-name",
+            "rush",
+            "--schedule",
+            &schedule,
+            "--timezone",
+            "Etc/UTC",
+            "--scalable-target-action",
+            "MinCapacity=4,MaxCapacity=4",
+        ],
+        &t,
+    ));
     assert_eq!(counts(&env, "queue").await.0, 3, "nothing happens before the time");
-    wait_for("the scheduled minimum to run four tasks", Duration::from_secs(60), async || match counts(&env, "queue").await {
-        (4, 4) => Ok(()),
-        other => Err(format!("{other:?}")),
+    wait_for("the scheduled minimum to run four tasks", Duration::from_secs(60), async || {
+        match counts(&env, "queue").await {
+            (4, 4) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
     })
     .await;
     let targets = aas.json(&["describe-scalable-targets", "--service-namespace", "ecs"]);
     assert_eq!(targets["ScalableTargets"][0]["MinCapacity"], 4, "{targets}");
     let activities = aas.json(&["describe-scaling-activities", "--service-namespace", "ecs"]);
-    let causes: Vec<&str> = activities["ScalingActivities"].as_array().unwrap().iter().filter_map(|a| a["Cause"].as_str()).collect();
+    let causes: Vec<&str> =
+        activities["ScalingActivities"].as_array().unwrap().iter().filter_map(|a| a["Cause"].as_str()).collect();
     assert!(causes.contains(&"scheduled action name rush was triggered"), "{causes:?}");
     assert!(causes.contains(&"monitor alarm backlog-high in state ALARM triggered policy backlog"), "{causes:?}");
     remove(&env, &aas, "queue").await;

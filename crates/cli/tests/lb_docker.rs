@@ -137,6 +137,40 @@ async fn a_service_behind_a_load_balancer_answers_round_robin_and_deploys_withou
 
     // Round robin over the three tasks: each answers its own id, 10 times in 30.
     assert_round_robin(port, 3, 10).await;
+    // The load balancer's request metrics count them: 30 requests, 10 a healthy target.
+    let cw = berth_testkit::AwsCli { cli: &cli, server: env.server(), service: "cloudwatch" };
+    let group = format!("Name=TargetGroup,Value={}", &tg[tg.find("targetgroup/").unwrap()..]);
+    let now = berth_model::time::now();
+    let (start, end) = (berth_model::time::iso8601(now - 600.0), berth_model::time::iso8601(now + 600.0));
+    let sum = |metric: &str| {
+        let out = cw.json(&[
+            "get-metric-statistics",
+            "--namespace",
+            "AWS/ApplicationELB",
+            "--metric-name",
+            metric,
+            "--dimensions",
+            &group,
+            "--start-time",
+            &start,
+            "--end-time",
+            &end,
+            "--period",
+            "3600",
+            "--statistics",
+            "Sum",
+        ]);
+        out["Datapoints"].as_array().unwrap().iter().filter_map(|d| d["Sum"].as_f64()).sum::<f64>()
+    };
+    wait_for("the load balancer's request metrics", DEADLINE, async || {
+        let (count, per_target) = (sum("RequestCount"), sum("RequestCountPerTarget"));
+        if count >= 30.0 && per_target >= 10.0 {
+            Ok(())
+        } else {
+            Err(format!("{count} requests, {per_target} a target"))
+        }
+    })
+    .await;
 
     // A rolling deploy under continuous load: not one request fails.
     let load = Load::start(port);

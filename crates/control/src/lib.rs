@@ -93,6 +93,8 @@ struct Inner {
     metrics: RwLock<Option<berth_metrics::Metrics>>,
     /// The latest CPU and memory measurement of each running task.
     stats: monitoring::StatsBook,
+    /// The load balancer's request counts.
+    traffic: monitoring::TrafficBook,
 }
 
 impl Control {
@@ -134,6 +136,7 @@ impl Control {
             endpoint,
             metrics: RwLock::new(None),
             stats: Default::default(),
+            traffic: Default::default(),
         };
         Ok(Control { inner: Arc::new(inner) })
     }

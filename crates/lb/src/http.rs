@@ -201,6 +201,7 @@ async fn forward(
     arn: &str,
 ) -> Response<ProxyBody> {
     let Some(group) = shared.group(arn) else { return elb_error(StatusCode::SERVICE_UNAVAILABLE) };
+    shared.count_request(arn);
     if !group.has_candidates() {
         return elb_error(StatusCode::SERVICE_UNAVAILABLE);
     }

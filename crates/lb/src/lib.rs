@@ -65,12 +65,37 @@ pub(crate) struct Shared {
     pub(crate) groups: RwLock<Arc<HashMap<String, Arc<Group>>>>,
     pub(crate) report: Reporter,
     pub(crate) pool: pool::Pool,
+    /// Requests routed to each target group since the data plane started.
+    requests: RwLock<HashMap<String, Arc<std::sync::atomic::AtomicU64>>>,
 }
 
 impl Shared {
     pub(crate) fn group(&self, arn: &str) -> Option<Arc<Group>> {
         self.groups.read().unwrap_or_else(|p| p.into_inner()).get(arn).cloned()
     }
+
+    /// Counts one request routed to target group `arn`.
+    pub(crate) fn count_request(&self, arn: &str) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if let Some(n) = self.requests.read().unwrap_or_else(|p| p.into_inner()).get(arn) {
+            n.fetch_add(1, Relaxed);
+            return;
+        }
+        self.requests
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(arn.to_string())
+            .or_default()
+            .fetch_add(1, Relaxed);
+    }
+}
+
+/// One target group's traffic: the requests routed to it so far, and its healthy targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupTraffic {
+    pub target_group_arn: String,
+    pub requests: u64,
+    pub healthy_targets: usize,
 }
 
 #[derive(Default)]
@@ -133,8 +158,12 @@ fn resolve(host: &Option<String>, port: u16) -> Option<SocketAddr> {
 
 impl DataPlane {
     pub fn new(config: LbConfig, report: Reporter) -> DataPlane {
-        let shared =
-            Arc::new(Shared { groups: RwLock::new(Arc::new(HashMap::new())), report, pool: pool::Pool::default() });
+        let shared = Arc::new(Shared {
+            groups: RwLock::new(Arc::new(HashMap::new())),
+            report,
+            pool: pool::Pool::default(),
+            requests: Default::default(),
+        });
         let workers = workers::Workers::start(config.threads.max(1));
         DataPlane { config, shared, running: Mutex::new(Running::default()), workers }
     }
@@ -146,6 +175,21 @@ impl DataPlane {
 
     /// Serves `plan` from now on: keeps what did not change (a target's health and its
     /// requests in flight, a listener's socket), starts and stops the rest.
+    /// Every target group's requests so far and healthy targets now (the
+    /// `AWS/ApplicationELB` request metrics come from this).
+    pub fn traffic(&self) -> Vec<GroupTraffic> {
+        let groups = self.shared.groups.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let requests = self.shared.requests.read().unwrap_or_else(|p| p.into_inner());
+        groups
+            .iter()
+            .map(|(arn, g)| GroupTraffic {
+                target_group_arn: arn.clone(),
+                requests: requests.get(arn).map(|n| n.load(std::sync::atomic::Ordering::Relaxed)).unwrap_or(0),
+                healthy_targets: g.targets.iter().filter(|t| t.is_healthy() && !t.is_draining()).count(),
+            })
+            .collect()
+    }
+
     pub fn apply(&self, plan: &LbPlan) {
         let config = self.config.clone();
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());

@@ -128,7 +128,13 @@ impl Db {
         {
             let mut stmt = conn.prepare("SELECT id, region, namespace, name, dims FROM series")?;
             let rows = stmt.query_map([], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get::<_, String>(4)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get(3)?,
+                    r.get::<_, String>(4)?,
+                ))
             })?;
             for row in rows {
                 let (id, region, namespace, name, dims) = row?;
@@ -240,7 +246,11 @@ impl Db {
         )?;
         let rows = stmt.query_map(params![region, f.namespace, f.name, f.active_since.unwrap_or(i64::MIN)], |r| {
             Ok(SeriesInfo {
-                key: SeriesKey { namespace: r.get(0)?, name: r.get(1)?, dimensions: parse_dims(&r.get::<_, String>(2)?) },
+                key: SeriesKey {
+                    namespace: r.get(0)?,
+                    name: r.get(1)?,
+                    dimensions: parse_dims(&r.get::<_, String>(2)?),
+                },
                 unit: r.get(3)?,
                 last_ts: r.get(4)?,
             })

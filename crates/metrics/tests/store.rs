@@ -16,7 +16,8 @@ fn points_land_in_epoch_aligned_buckets_with_all_five_statistics() {
     let dir = tempfile::tempdir().unwrap();
     let m = Metrics::open(dir.path()).unwrap();
     let k = key("CPUUtilization", "web");
-    let points: Vec<Point> = [(1020, 10.0), (1021, 30.0), (1079, 20.0), (1080, 90.0)].iter().map(|(t, v)| point(&k, *t, *v)).collect();
+    let points: Vec<Point> =
+        [(1020, 10.0), (1021, 30.0), (1079, 20.0), (1080, 90.0)].iter().map(|(t, v)| point(&k, *t, *v)).collect();
     m.put("r", &points).unwrap();
     let b = m.buckets("r", &k, None, 960, 1200, 60).unwrap();
     assert_eq!(b.len(), 2, "{b:?}");
@@ -30,8 +31,11 @@ fn points_land_in_epoch_aligned_buckets_with_all_five_statistics() {
     assert!(m.buckets("r", &k, Some("Count"), 960, 1200, 60).unwrap().is_empty());
     assert!(m.buckets("other", &k, None, 960, 1200, 60).unwrap().is_empty());
     // Dimensions are one identity in any order.
-    let reordered =
-        SeriesKey::new("AWS/ECS", "CPUUtilization", vec![Dimension::new("ClusterName", "c"), Dimension::new("ServiceName", "web")]);
+    let reordered = SeriesKey::new(
+        "AWS/ECS",
+        "CPUUtilization",
+        vec![Dimension::new("ClusterName", "c"), Dimension::new("ServiceName", "web")],
+    );
     assert_eq!(m.buckets("r", &reordered, Some("Percent"), 960, 1200, 60).unwrap().len(), 2);
 }
 
@@ -62,7 +66,8 @@ fn data_survives_a_reopen_and_rolls_up_without_changing_totals() {
 fn list_filters_by_namespace_name_dimensions_and_activity() {
     let dir = tempfile::tempdir().unwrap();
     let m = Metrics::open(dir.path()).unwrap();
-    m.put("r", &[point(&key("CPUUtilization", "web"), 100, 1.0), point(&key("CPUUtilization", "api"), 5000, 1.0)]).unwrap();
+    m.put("r", &[point(&key("CPUUtilization", "web"), 100, 1.0), point(&key("CPUUtilization", "api"), 5000, 1.0)])
+        .unwrap();
     m.put("r", &[point(&SeriesKey::new("Shop", "Orders", vec![]), 5000, 3.0)]).unwrap();
     let all = m.list("r", &ListFilter::default()).unwrap();
     assert_eq!(all.len(), 3);

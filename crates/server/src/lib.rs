@@ -169,6 +169,12 @@ fn start_load_balancer(control: &Control, config: &ServerConfig) -> Arc<berth_lb
         dns_suffix: Some(config.lb_dns_name.clone().unwrap_or_else(|| default_dns_name(listen))),
         port_check: Some(Arc::new(move |port| berth_lb::DataPlane::check_port(listen, port))),
     });
+    // A weak handle: the traffic source must not keep the data plane alive.
+    let weak = Arc::downgrade(&lb);
+    control.configure_traffic(Arc::new(move || {
+        let Some(lb) = weak.upgrade() else { return Vec::new() };
+        lb.traffic().into_iter().map(|t| (t.target_group_arn, t.requests, t.healthy_targets)).collect()
+    }));
     lb
 }
 

@@ -28,7 +28,10 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, AutoScalingError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        AutoScalingError::validation(format!("1 validation error detected: Value at '{path}' is not valid: {}", e.into_inner()))
+        AutoScalingError::validation(format!(
+            "1 validation error detected: Value at '{path}' is not valid: {}",
+            e.into_inner()
+        ))
     })
 }
 
@@ -37,7 +40,12 @@ fn reply<T: Serialize>(value: T) -> Result<Vec<u8>, AutoScalingError> {
 }
 
 /// Runs one operation.
-pub async fn dispatch(control: &Control, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, AutoScalingError> {
+pub async fn dispatch(
+    control: &Control,
+    caller: &Caller,
+    operation: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, AutoScalingError> {
     let c = caller;
     match operation {
         "RegisterScalableTarget" => reply(control.register_scalable_target(c, decode(body)?).await?),

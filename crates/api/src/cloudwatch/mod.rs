@@ -55,7 +55,12 @@ fn empty(_: ()) -> Value {
 }
 
 /// Runs one operation on its parameters.
-pub async fn dispatch(control: &Control, caller: &Caller, operation: &str, p: &Value) -> Result<Value, CloudWatchError> {
+pub async fn dispatch(
+    control: &Control,
+    caller: &Caller,
+    operation: &str,
+    p: &Value,
+) -> Result<Value, CloudWatchError> {
     let c = caller;
     Ok(match operation {
         "PutMetricData" => empty(control.put_metric_data(c, decode(p)?).await?),

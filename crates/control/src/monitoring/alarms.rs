@@ -77,9 +77,11 @@ pub(crate) fn alarm_from(caller: &Caller, req: &PutMetricAlarmInput, now: f64) -
             ))
         })?),
     };
-    for (list, what) in
-        [(&req.ok_actions, "OKActions"), (&req.alarm_actions, "AlarmActions"), (&req.insufficient_data_actions, "InsufficientDataActions")]
-    {
+    for (list, what) in [
+        (&req.ok_actions, "OKActions"),
+        (&req.alarm_actions, "AlarmActions"),
+        (&req.insufficient_data_actions, "InsufficientDataActions"),
+    ] {
         if list.len() > MAX_ACTIONS {
             return Err(CloudWatchError::invalid_value(format!(
                 "The collection {what} must not have a size greater than {MAX_ACTIONS}."
@@ -88,7 +90,8 @@ pub(crate) fn alarm_from(caller: &Caller, req: &PutMetricAlarmInput, now: f64) -
     }
     check_unit(req.unit.as_deref())?;
     check_dimensions(&req.dimensions, "Dimensions")?;
-    let single = req.metric_name.is_some() || req.namespace.is_some() || req.statistic.is_some() || req.period.is_some();
+    let single =
+        req.metric_name.is_some() || req.namespace.is_some() || req.statistic.is_some() || req.period.is_some();
     let (statistic, period) = if req.metrics.is_empty() {
         required(&req.metric_name, "MetricName")?;
         required(&req.namespace, "Namespace")?;
@@ -155,7 +158,13 @@ pub(crate) fn alarm_from(caller: &Caller, req: &PutMetricAlarmInput, now: f64) -
     Ok(alarm)
 }
 
-fn history(alarm: &MetricAlarm, kind: HistoryItemType, summary: String, data: serde_json::Value, now: f64) -> AlarmHistoryItem {
+fn history(
+    alarm: &MetricAlarm,
+    kind: HistoryItemType,
+    summary: String,
+    data: serde_json::Value,
+    now: f64,
+) -> AlarmHistoryItem {
     AlarmHistoryItem {
         alarm_name: alarm.alarm_name.clone(),
         alarm_type: "MetricAlarm".into(),
@@ -184,7 +193,13 @@ pub(crate) fn put_alarm(
             alarm.state_updated_timestamp = o.state_updated_timestamp;
             alarm.state_transitioned_timestamp = o.state_transitioned_timestamp;
             let mut rec = AlarmRecord { alarm, history: old.history.clone(), actions_at: old.actions_at };
-            let item = history(&rec.alarm, HistoryItemType::ConfigurationUpdate, format!("Alarm \"{}\" updated", rec.alarm.alarm_name), serde_json::json!({"type": "Update", "version": "1.0"}), now);
+            let item = history(
+                &rec.alarm,
+                HistoryItemType::ConfigurationUpdate,
+                format!("Alarm \"{}\" updated", rec.alarm.alarm_name),
+                serde_json::json!({"type": "Update", "version": "1.0"}),
+                now,
+            );
             rec.push_history(item);
             rec
         }
@@ -195,18 +210,33 @@ pub(crate) fn put_alarm(
                 )));
             }
             let mut rec = AlarmRecord { alarm, history: Vec::new(), actions_at: None };
-            let item = history(&rec.alarm, HistoryItemType::ConfigurationUpdate, format!("Alarm \"{}\" created", rec.alarm.alarm_name), serde_json::json!({"type": "Create", "version": "1.0"}), now);
+            let item = history(
+                &rec.alarm,
+                HistoryItemType::ConfigurationUpdate,
+                format!("Alarm \"{}\" created", rec.alarm.alarm_name),
+                serde_json::json!({"type": "Create", "version": "1.0"}),
+                now,
+            );
             rec.push_history(item);
             rec
         }
     };
-    changes.push(Change::Monitoring { region: region_name.to_string(), change: MonitoringChange::Alarm(Arc::new(record)) });
+    changes.push(Change::Monitoring {
+        region: region_name.to_string(),
+        change: MonitoringChange::Alarm(Arc::new(record)),
+    });
     Ok(())
 }
 
 /// Moves an alarm to `state` with a history item; its actions run on the engine's next
 /// round.
-pub(crate) fn set_state(rec: &AlarmRecord, state: StateValue, reason: String, reason_data: Option<String>, now: f64) -> AlarmRecord {
+pub(crate) fn set_state(
+    rec: &AlarmRecord,
+    state: StateValue,
+    reason: String,
+    reason_data: Option<String>,
+    now: f64,
+) -> AlarmRecord {
     let mut next = rec.clone();
     let old = rec.alarm.state_value;
     let a = &mut next.alarm;
@@ -223,7 +253,8 @@ pub(crate) fn set_state(rec: &AlarmRecord, state: StateValue, reason: String, re
         "oldState": {"stateValue": old.as_str()},
         "newState": {"stateValue": state.as_str(), "stateReason": reason},
     });
-    let item = history(&next.alarm, HistoryItemType::StateUpdate, format!("Alarm updated from {old} to {state}"), data, now);
+    let item =
+        history(&next.alarm, HistoryItemType::StateUpdate, format!("Alarm updated from {old} to {state}"), data, now);
     next.push_history(item);
     next
 }
@@ -275,17 +306,25 @@ impl Control {
         .await
     }
 
-    pub fn describe_alarms(&self, caller: &Caller, req: &DescribeAlarmsInput) -> Result<DescribeAlarmsOutput, CloudWatchError> {
+    pub fn describe_alarms(
+        &self,
+        caller: &Caller,
+        req: &DescribeAlarmsInput,
+    ) -> Result<DescribeAlarmsOutput, CloudWatchError> {
         if !req.alarm_names.is_empty() && req.alarm_name_prefix.is_some() {
             return Err(CloudWatchError::combination("AlarmNames and AlarmNamePrefix cannot be given together."));
         }
         if req.alarm_names.len() > 100 {
-            return Err(CloudWatchError::invalid_value("The collection AlarmNames must not have a size greater than 100."));
+            return Err(CloudWatchError::invalid_value(
+                "The collection AlarmNames must not have a size greater than 100.",
+            ));
         }
         let state_filter = match req.state_value.as_deref() {
             None => None,
             Some(s) => Some(StateValue::parse(s).ok_or_else(|| {
-                CloudWatchError::invalid_value(format!("The parameter StateValue '{s}' must be OK, ALARM or INSUFFICIENT_DATA."))
+                CloudWatchError::invalid_value(format!(
+                    "The parameter StateValue '{s}' must be OK, ALARM or INSUFFICIENT_DATA."
+                ))
             })?),
         };
         let max = req.max_records.unwrap_or(50);
@@ -307,7 +346,11 @@ impl Control {
                 .filter(|a| state_filter.is_none_or(|s| a.state_value == s))
                 .filter(|a| {
                     req.action_prefix.as_ref().is_none_or(|p| {
-                        a.alarm_actions.iter().chain(&a.ok_actions).chain(&a.insufficient_data_actions).any(|x| x.starts_with(p.as_str()))
+                        a.alarm_actions
+                            .iter()
+                            .chain(&a.ok_actions)
+                            .chain(&a.insufficient_data_actions)
+                            .any(|x| x.starts_with(p.as_str()))
                     })
                 })
                 .cloned()
@@ -361,7 +404,9 @@ impl Control {
     pub async fn delete_alarms(&self, caller: &Caller, req: AlarmNamesInput) -> Result<(), CloudWatchError> {
         let names = required(&req.alarm_names, "AlarmNames")?.clone();
         if names.len() > 100 {
-            return Err(CloudWatchError::invalid_value("The collection AlarmNames must not have a size greater than 100."));
+            return Err(CloudWatchError::invalid_value(
+                "The collection AlarmNames must not have a size greater than 100.",
+            ));
         }
         let caller = caller.clone();
         self.write(move |state, changes| {
@@ -376,7 +421,10 @@ impl Control {
             }
             for name in names {
                 let arn = alarm_arn(&caller, &name);
-                changes.push(Change::Monitoring { region: caller.region.clone(), change: MonitoringChange::DeleteAlarm(name) });
+                changes.push(Change::Monitoring {
+                    region: caller.region.clone(),
+                    change: MonitoringChange::DeleteAlarm(name),
+                });
                 changes.push(Change::Tags { region: caller.region.clone(), arn, tags: Arc::new(Vec::new()) });
             }
             Ok(())
@@ -389,11 +437,15 @@ impl Control {
         let name = required(&req.alarm_name, "AlarmName")?.clone();
         let value = required(&req.state_value, "StateValue")?;
         let state_value = StateValue::parse(value).ok_or_else(|| {
-            CloudWatchError::invalid_value(format!("The parameter StateValue '{value}' must be OK, ALARM or INSUFFICIENT_DATA."))
+            CloudWatchError::invalid_value(format!(
+                "The parameter StateValue '{value}' must be OK, ALARM or INSUFFICIENT_DATA."
+            ))
         })?;
         let reason = required(&req.state_reason, "StateReason")?.clone();
         if reason.len() > 1023 {
-            return Err(CloudWatchError::invalid_value("The parameter StateReason must be at most 1023 characters long."));
+            return Err(CloudWatchError::invalid_value(
+                "The parameter StateReason must be at most 1023 characters long.",
+            ));
         }
         if let Some(data) = &req.state_reason_data {
             serde_json::from_str::<serde_json::Value>(data)
@@ -404,7 +456,10 @@ impl Control {
         self.write(move |state, changes| {
             let rec = alarm_named(state, &caller, &name)?;
             let next = set_state(rec, state_value, reason, data, time::now());
-            changes.push(Change::Monitoring { region: caller.region.clone(), change: MonitoringChange::Alarm(Arc::new(next)) });
+            changes.push(Change::Monitoring {
+                region: caller.region.clone(),
+                change: MonitoringChange::Alarm(Arc::new(next)),
+            });
             Ok(())
         })
         .await
@@ -447,7 +502,9 @@ impl Control {
                 .filter(|r| metric_alarms_wanted && req.alarm_name.as_ref().is_none_or(|n| &r.alarm.alarm_name == n))
                 .flat_map(|r| r.history.iter().cloned())
                 .filter(|h| kind.is_none_or(|k| h.history_item_type == k))
-                .filter(|h| req.start_date.is_none_or(|s| h.timestamp >= s) && req.end_date.is_none_or(|e| h.timestamp <= e))
+                .filter(|h| {
+                    req.start_date.is_none_or(|s| h.timestamp >= s) && req.end_date.is_none_or(|e| h.timestamp <= e)
+                })
                 .collect()
         });
         items.sort_by(|a, b| a.timestamp.total_cmp(&b.timestamp));
@@ -459,15 +516,25 @@ impl Control {
         }
         let page: Vec<AlarmHistoryItem> = items.iter().skip(offset).take(max as usize).cloned().collect();
         let next = offset + page.len();
-        Ok(DescribeAlarmHistoryOutput { alarm_history_items: page, next_token: (next < items.len()).then(|| next.to_string()) })
+        Ok(DescribeAlarmHistoryOutput {
+            alarm_history_items: page,
+            next_token: (next < items.len()).then(|| next.to_string()),
+        })
     }
 
     /// EnableAlarmActions / DisableAlarmActions; names that do not exist are skipped, as
     /// CloudWatch skips them.
-    pub async fn set_alarm_actions(&self, caller: &Caller, req: AlarmNamesInput, enabled: bool) -> Result<(), CloudWatchError> {
+    pub async fn set_alarm_actions(
+        &self,
+        caller: &Caller,
+        req: AlarmNamesInput,
+        enabled: bool,
+    ) -> Result<(), CloudWatchError> {
         let names = required(&req.alarm_names, "AlarmNames")?.clone();
         if names.len() > 100 {
-            return Err(CloudWatchError::invalid_value("The collection AlarmNames must not have a size greater than 100."));
+            return Err(CloudWatchError::invalid_value(
+                "The collection AlarmNames must not have a size greater than 100.",
+            ));
         }
         let caller = caller.clone();
         self.write(move |state, changes| {
@@ -477,7 +544,10 @@ impl Control {
                     let mut next = rec.as_ref().clone();
                     next.alarm.actions_enabled = enabled;
                     next.actions_at = None;
-                    changes.push(Change::Monitoring { region: caller.region.clone(), change: MonitoringChange::Alarm(Arc::new(next)) });
+                    changes.push(Change::Monitoring {
+                        region: caller.region.clone(),
+                        change: MonitoringChange::Alarm(Arc::new(next)),
+                    });
                 }
             }
             Ok(())
@@ -503,7 +573,11 @@ impl Control {
         .await
     }
 
-    pub async fn cloudwatch_untag_resource(&self, caller: &Caller, req: UntagResourceInput) -> Result<(), CloudWatchError> {
+    pub async fn cloudwatch_untag_resource(
+        &self,
+        caller: &Caller,
+        req: UntagResourceInput,
+    ) -> Result<(), CloudWatchError> {
         let arn = required(&req.resource_arn, "ResourceARN")?.clone();
         let keys = req.tag_keys.clone();
         let caller = caller.clone();
@@ -517,7 +591,11 @@ impl Control {
         .await
     }
 
-    pub fn cloudwatch_list_tags(&self, caller: &Caller, req: &ListTagsForResourceInput) -> Result<ListTagsForResourceOutput, CloudWatchError> {
+    pub fn cloudwatch_list_tags(
+        &self,
+        caller: &Caller,
+        req: &ListTagsForResourceInput,
+    ) -> Result<ListTagsForResourceOutput, CloudWatchError> {
         let arn = required(&req.resource_arn, "ResourceARN")?;
         self.read(|state| {
             alarm_by_arn(state, caller, arn)?;

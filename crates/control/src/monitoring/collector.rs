@@ -11,8 +11,8 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-pub use berth_model::agent::{TaskStats, TaskStatsReport};
 use berth_metrics::{Point, Sample};
+pub use berth_model::agent::{TaskStats, TaskStatsReport};
 use berth_model::{
     berth::{DescribeServiceStatsRequest, DescribeServiceStatsResponse, TaskStatsView},
     cloudwatch::{Dimension, SeriesKey, ECS_NAMESPACE},
@@ -52,7 +52,12 @@ impl StatsBook {
 }
 
 fn registered(region: &RegionState, arn: &str, name: &str) -> i64 {
-    region.instances.get(arn).and_then(|i| i.instance.registered_resources.iter().find(|r| r.name == name)).map(|r| r.integer_value).unwrap_or(0)
+    region
+        .instances
+        .get(arn)
+        .and_then(|i| i.instance.registered_resources.iter().find(|r| r.name == name))
+        .map(|r| r.integer_value)
+        .unwrap_or(0)
 }
 
 fn point(cluster: &str, service: Option<&str>, name: &str, value: f64, ts: i64) -> Point {
@@ -69,7 +74,12 @@ fn point(cluster: &str, service: Option<&str>, name: &str, value: f64, ts: i64) 
 }
 
 /// The `AWS/ECS` points of one region for second `ts`, from the fresh reports.
-pub(crate) fn ecs_points(region: &RegionState, region_name: &str, stats: &HashMap<String, Arc<Received>>, ts: i64) -> Vec<Point> {
+pub(crate) fn ecs_points(
+    region: &RegionState,
+    region_name: &str,
+    stats: &HashMap<String, Arc<Received>>,
+    ts: i64,
+) -> Vec<Point> {
     let mut out = Vec::new();
     let used = |arn: &str| stats.get(arn).filter(|r| r.region == region_name).map(|r| &r.stats);
     for svc in region.services.values().filter(|s| s.service.status == ServiceStatus::Active) {
@@ -127,7 +137,56 @@ pub(crate) fn ecs_points(region: &RegionState, region_name: &str, stats: &HashMa
     out
 }
 
+/// Where the load balancer's traffic comes from: each target group's requests so far
+/// and its healthy targets now.
+pub type TrafficSource = Arc<dyn Fn() -> Vec<(String, u64, usize)> + Send + Sync>;
+
+/// The load balancer's traffic source and the request counts last seen.
+#[derive(Default)]
+pub(crate) struct TrafficBook {
+    source: Mutex<Option<TrafficSource>>,
+    seen: Mutex<HashMap<String, u64>>,
+}
+
+/// `targetgroup/NAME/ID` of a target group ARN (the metric's TargetGroup dimension).
+fn group_dimension(arn: &str) -> Option<&str> {
+    arn.find("targetgroup/").map(|i| &arn[i..])
+}
+
+impl TrafficBook {
+    /// `AWS/ApplicationELB` RequestCount and RequestCountPerTarget (requests ÷ healthy
+    /// targets) by TargetGroup, for the requests since the last call (0 when there were
+    /// none, so a quiet service can scale in).
+    fn points(&self, ts: i64) -> Vec<(String, Point)> {
+        let Some(source) = self.source.lock().unwrap_or_else(|p| p.into_inner()).clone() else { return Vec::new() };
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = Vec::new();
+        for (arn, total, healthy) in source() {
+            let before = seen.insert(arn.clone(), total).unwrap_or(total);
+            let (Some(region), Some(group)) = (arn.split(':').nth(3), group_dimension(&arn)) else { continue };
+            let delta = total.saturating_sub(before) as f64;
+            let dims = vec![Dimension::new("TargetGroup", group)];
+            let point = |name: &str, v: f64| Point {
+                series: SeriesKey::new("AWS/ApplicationELB", name, dims.clone()),
+                unit: Some("Count".into()),
+                ts,
+                sample: Sample::value(v, 1.0),
+            };
+            out.push((region.to_string(), point("RequestCount", delta)));
+            if healthy > 0 {
+                out.push((region.to_string(), point("RequestCountPerTarget", delta / healthy as f64)));
+            }
+        }
+        out
+    }
+}
+
 impl Control {
+    /// Where the load balancer's request counts come from (set once at start).
+    pub fn configure_traffic(&self, source: TrafficSource) {
+        *self.inner.traffic.source.lock().unwrap_or_else(|p| p.into_inner()) = Some(source);
+    }
+
     /// ReportTaskStats: keeps the latest measurement of each of the agent's own tasks.
     pub fn report_task_stats(&self, agent: &AgentIdentity, report: TaskStatsReport) {
         let now = berth_model::time::now();
@@ -146,16 +205,20 @@ impl Control {
         }
     }
 
-    /// Every region's `AWS/ECS` points for second `ts`.
-    pub(crate) fn collect_ecs_points(&self, now: f64) -> Vec<(String, Point)> {
+    /// Every region's `AWS/ECS` and `AWS/ApplicationELB` points for second `ts`.
+    pub(crate) fn collect_points(&self, now: f64) -> Vec<(String, Point)> {
         let stats = self.inner.stats.fresh(now);
         let ts = now.floor() as i64;
-        self.read(|state| {
+        let mut points: Vec<(String, Point)> = self.read(|state| {
             state
                 .regions()
-                .flat_map(|(name, region)| ecs_points(region, name, &stats, ts).into_iter().map(move |p| (name.clone(), p)))
+                .flat_map(|(name, region)| {
+                    ecs_points(region, name, &stats, ts).into_iter().map(move |p| (name.clone(), p))
+                })
                 .collect()
-        })
+        });
+        points.extend(self.inner.traffic.points(ts));
+        points
     }
 
     /// `BerthV1.DescribeServiceStats`: the service's tasks that are not yet stopped, each
@@ -191,5 +254,38 @@ impl Control {
             tasks.sort_by(|a, b| a.task_arn.cmp(&b.task_arn));
             Ok(DescribeServiceStatsResponse { tasks })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_metrics_count_what_came_since_the_last_round_per_healthy_target() {
+        let book = TrafficBook::default();
+        let arn = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/web/0123456789abcdef";
+        let totals = Arc::new(Mutex::new((10u64, 2usize)));
+        let t = totals.clone();
+        *book.source.lock().unwrap() = Some(Arc::new(move || {
+            let (n, healthy) = *t.lock().unwrap();
+            vec![(arn.to_string(), n, healthy)]
+        }));
+        // The first round only sets where counting starts.
+        let first = book.points(100);
+        assert!(first.iter().all(|(_, p)| p.sample.sum == 0.0), "{first:?}");
+        *totals.lock().unwrap() = (40, 2);
+        let points = book.points(101);
+        let get = |name: &str| {
+            points.iter().find(|(_, p)| p.series.name == name).map(|(r, p)| (r.clone(), p.clone())).unwrap()
+        };
+        let (region, count) = get("RequestCount");
+        assert_eq!(region, "us-east-1");
+        assert_eq!(count.sample.sum, 30.0);
+        assert_eq!(count.series.dimensions, vec![Dimension::new("TargetGroup", "targetgroup/web/0123456789abcdef")]);
+        assert_eq!(get("RequestCountPerTarget").1.sample.sum, 15.0);
+        // No healthy target: no per-target figure.
+        *totals.lock().unwrap() = (41, 0);
+        assert!(book.points(102).iter().all(|(_, p)| p.series.name == "RequestCount"));
     }
 }

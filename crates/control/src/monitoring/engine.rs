@@ -17,7 +17,9 @@ use super::{
     evaluate::{decide, Decision},
     metric_data::run_queries,
     scaling::{activity, push_activity, scale_to, Scaled},
-    scaling_policies::{cooldown_allows, out_cooldown, step_capacity, tracking_capacity, tracking_direction, Direction},
+    scaling_policies::{
+        cooldown_allows, out_cooldown, step_capacity, tracking_capacity, tracking_direction, Direction,
+    },
     schedule, store_error, AlarmRecord, MonitoringChange,
 };
 use crate::{controller::Clock, state::Change, Control, RegionState};
@@ -81,7 +83,7 @@ impl Control {
     pub async fn monitoring_round(&self, now: f64) {
         let Ok(store) = self.metric_store() else { return };
         // The metrics of this second.
-        let points = self.collect_ecs_points(now);
+        let points = self.collect_points(now);
         if !points.is_empty() {
             let s = store.clone();
             let put = blocking(move || {
@@ -97,7 +99,10 @@ impl Control {
         }
         // Every alarm's decision, read off the async threads.
         let alarms: Vec<(String, Arc<AlarmRecord>)> = self.read(|state| {
-            state.regions().flat_map(|(r, region)| region.monitoring.alarms.values().map(move |a| (r.clone(), a.clone()))).collect()
+            state
+                .regions()
+                .flat_map(|(r, region)| region.monitoring.alarms.values().map(move |a| (r.clone(), a.clone())))
+                .collect()
         });
         let end = now.floor() as i64 + 1;
         let decisions = blocking(move || {
@@ -120,7 +125,11 @@ impl Control {
     }
 
     /// Moves alarms whose state changed and collects the actions due.
-    async fn apply_decisions(&self, decisions: Vec<(String, Arc<AlarmRecord>, Option<Decision>)>, now: f64) -> Vec<Invocation> {
+    async fn apply_decisions(
+        &self,
+        decisions: Vec<(String, Arc<AlarmRecord>, Option<Decision>)>,
+        now: f64,
+    ) -> Vec<Invocation> {
         let result = self
             .write(move |state, changes| {
                 let mut due = Vec::new();
@@ -192,14 +201,18 @@ impl Control {
                 let region = state.region(&inv.region);
                 let Some(rec) = region.monitoring.policy_by_arn(&inv.policy_arn) else { return Ok(()) };
                 let Some(target) = region.monitoring.targets.get(&rec.policy.resource_id) else { return Ok(()) };
-                let Some(svc) = super::scaling::active_service(region, &target.target.resource_id) else { return Ok(()) };
+                let Some(svc) = super::scaling::active_service(region, &target.target.resource_id) else {
+                    return Ok(());
+                };
                 let current = svc.service.desired_count;
                 let Some(value) = inv.latest else { return Ok(()) };
                 let p = &rec.policy;
                 let (wanted, direction) = match p.policy_type {
                     PolicyType::TargetTrackingScaling => {
                         let cfg = p.target_tracking_scaling_policy_configuration.as_ref().expect("tracking");
-                        let Some(direction) = tracking_direction(&inv.alarm_name).filter(|_| inv.state == StateValue::Alarm) else {
+                        let Some(direction) =
+                            tracking_direction(&inv.alarm_name).filter(|_| inv.state == StateValue::Alarm)
+                        else {
                             return Ok(());
                         };
                         if direction == Direction::In && cfg.disable_scale_in.unwrap_or(false) {
@@ -224,8 +237,13 @@ impl Control {
                 if blocked || !cooldown_allows(rec, direction, wanted, now) {
                     return Ok(());
                 }
-                let cause = format!("monitor alarm {} in state {} triggered policy {}", inv.alarm_name, inv.state, p.policy_name);
-                if let Scaled::Changed(old, new) = scale_to(region, &inv.region, &target.target, wanted, &cause, now, changes) {
+                let cause = format!(
+                    "monitor alarm {} in state {} triggered policy {}",
+                    inv.alarm_name, inv.state, p.policy_name
+                );
+                if let Scaled::Changed(old, new) =
+                    scale_to(region, &inv.region, &target.target, wanted, &cause, now, changes)
+                {
                     let mut next = rec.as_ref().clone();
                     match direction {
                         Direction::Out => {
@@ -234,7 +252,10 @@ impl Control {
                         }
                         Direction::In => next.last_in = Some(now),
                     }
-                    changes.push(Change::Monitoring { region: inv.region.clone(), change: MonitoringChange::Policy(Arc::new(next)) });
+                    changes.push(Change::Monitoring {
+                        region: inv.region.clone(),
+                        change: MonitoringChange::Policy(Arc::new(next)),
+                    });
                 }
                 Ok::<_, berth_model::EcsError>(())
             })
@@ -293,7 +314,12 @@ fn run_region_schedules(region: &RegionState, region_name: &str, now: f64, chang
             .filter_map(|(k, v)| v.map(|v| format!("{k} capacity to {v}")))
             .collect();
         let cause = format!("scheduled action name {} was triggered", a.scheduled_action_name);
-        push_activity(region, region_name, activity(&a.resource_id, format!("Setting {}.", parts.join(" and ")), cause.clone(), now), changes);
+        push_activity(
+            region,
+            region_name,
+            activity(&a.resource_id, format!("Setting {}.", parts.join(" and ")), cause.clone(), now),
+            changes,
+        );
         if let Some(svc) = super::scaling::active_service(region, &a.resource_id) {
             let d = svc.service.desired_count;
             if d < t.min_capacity || d > t.max_capacity {
@@ -302,7 +328,10 @@ fn run_region_schedules(region: &RegionState, region_name: &str, now: f64, chang
         }
         let mut done = rec.as_ref().clone();
         done.last_run = Some(now);
-        changes.push(Change::Monitoring { region: region_name.to_string(), change: MonitoringChange::Scheduled(Arc::new(done)) });
+        changes.push(Change::Monitoring {
+            region: region_name.to_string(),
+            change: MonitoringChange::Scheduled(Arc::new(done)),
+        });
         changes.push(Change::Monitoring {
             region: region_name.to_string(),
             change: MonitoringChange::Target(Arc::new(super::TargetRecord { target: t })),
@@ -324,3 +353,7 @@ fn run_region_schedules(region: &RegionState, region_name: &str, now: f64, chang
         scale_to(region, region_name, t, d, &cause, now, changes);
     }
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -67,10 +67,8 @@ pub fn decide(alarm: &MetricAlarm, datapoints: &[(i64, Option<f64>)], now: f64) 
     }
     let latest = datapoints.iter().find_map(|(_, v)| *v);
     let recent: Vec<String> = datapoints.iter().filter_map(|(_, v)| v.map(number)).collect();
-    let listed: Vec<String> = datapoints
-        .iter()
-        .filter_map(|(t, v)| v.map(|v| format!("{} ({})", number(v), iso8601(*t as f64))))
-        .collect();
+    let listed: Vec<String> =
+        datapoints.iter().filter_map(|(t, v)| v.map(|v| format!("{} ({})", number(v), iso8601(*t as f64)))).collect();
     let threshold = number(alarm.threshold);
     let (state, reason) = if counted == 0 {
         if treat == TreatMissingData::Ignore {
@@ -171,7 +169,12 @@ mod tests {
     fn the_reason_names_the_datapoints_and_the_newest_value_is_kept() {
         let d = decide(&alarm(2, None, None), &points(&[Some(84.5), Some(70.0)]), 1000.0).unwrap();
         assert!(d.reason.starts_with("Threshold Crossed: 2 out of the last 2 datapoints [84.5 ("), "{}", d.reason);
-        assert!(d.reason.ends_with("were greater than the threshold (50.0) (minimum 2 datapoints for OK -> ALARM transition)."), "{}", d.reason);
+        assert!(
+            d.reason
+                .ends_with("were greater than the threshold (50.0) (minimum 2 datapoints for OK -> ALARM transition)."),
+            "{}",
+            d.reason
+        );
         assert_eq!(d.latest, Some(84.5));
         let data: serde_json::Value = serde_json::from_str(&d.reason_data).unwrap();
         assert_eq!(data["recentDatapoints"], serde_json::json!([84.5, 70.0]));

@@ -57,7 +57,10 @@ pub(crate) fn check_queries(queries: &[MetricDataQuery], what: &str) -> Result<(
                 required(&m.namespace, &format!("{what}.MetricStat.Metric.Namespace"))?;
                 required(&m.metric_name, &format!("{what}.MetricStat.Metric.MetricName"))?;
                 parse_statistic(&stat.stat, &format!("{what}.MetricStat.Stat"))?;
-                let period = q.period.or(stat.period).ok_or_else(|| CloudWatchError::missing(&format!("{what}.MetricStat.Period")))?;
+                let period = q
+                    .period
+                    .or(stat.period)
+                    .ok_or_else(|| CloudWatchError::missing(&format!("{what}.MetricStat.Period")))?;
                 check_period(period, &format!("{what}.MetricStat.Period"))?;
                 super::check_unit(stat.unit.as_deref())?;
             }
@@ -216,7 +219,9 @@ impl Control {
         let start = *required(&req.start_time, "StartTime")?;
         let end = *required(&req.end_time, "EndTime")?;
         if start >= end {
-            return Err(CloudWatchError::combination("The parameter StartTime must be less than the parameter EndTime."));
+            return Err(CloudWatchError::combination(
+                "The parameter StartTime must be less than the parameter EndTime.",
+            ));
         }
         let ascending = match req.scan_by.as_deref() {
             None | Some("TimestampDescending") => false,

@@ -9,7 +9,7 @@ use berth_model::{
     time,
 };
 
-use super::{blocking, check_period, store_error, check_unit, offset_token, parse_statistic, required};
+use super::{blocking, check_period, check_unit, offset_token, parse_statistic, required, store_error};
 use crate::{Caller, Control};
 
 const MAX_DATA: usize = 1000;
@@ -87,8 +87,7 @@ fn datum_points(namespace: &str, i: usize, d: &MetricDatum, now: f64) -> Result<
     if kinds.iter().filter(|k| **k).count() != 1 {
         return Err(CloudWatchError::combination(format!(
             "{} must have exactly one of Value, StatisticValues or Values.",
-            at("")
-                .trim_end_matches('.')
+            at("").trim_end_matches('.')
         )));
     }
     let samples: Vec<Sample> = if let Some(v) = d.value {
@@ -195,7 +194,9 @@ impl Control {
         }
         let stats = req.statistics.iter().map(|s| parse_statistic(s, "Statistics")).collect::<Result<Vec<_>, _>>()?;
         if start >= end {
-            return Err(CloudWatchError::combination("The parameter StartTime must be less than the parameter EndTime."));
+            return Err(CloudWatchError::combination(
+                "The parameter StartTime must be less than the parameter EndTime.",
+            ));
         }
         let start = (start.floor() as i64).div_euclid(period) * period;
         let end = end.ceil() as i64;
@@ -210,7 +211,8 @@ impl Control {
         let (region, unit) = (caller.region.clone(), req.unit.clone());
         let (buckets, stored_unit) = blocking(move || {
             let buckets = store.buckets(&region, &series, unit.as_deref(), start, end, period).map_err(store_error)?;
-            let filter = ListFilter { namespace: Some(&series.namespace), name: Some(&series.name), ..Default::default() };
+            let filter =
+                ListFilter { namespace: Some(&series.namespace), name: Some(&series.name), ..Default::default() };
             let found = store.list(&region, &filter).map_err(store_error)?;
             let unit = found.into_iter().find(|s| s.key == series).and_then(|s| s.unit);
             Ok((buckets, unit))
@@ -239,7 +241,11 @@ impl Control {
     }
 
     /// ListMetrics: the series that match, 500 a page.
-    pub async fn list_metrics(&self, caller: &Caller, req: ListMetricsInput) -> Result<ListMetricsOutput, CloudWatchError> {
+    pub async fn list_metrics(
+        &self,
+        caller: &Caller,
+        req: ListMetricsInput,
+    ) -> Result<ListMetricsOutput, CloudWatchError> {
         let active_since = match req.recently_active.as_deref() {
             None => None,
             Some("PT3H") => Some(time::now() as i64 - 3 * 3600),
@@ -250,7 +256,9 @@ impl Control {
             }
         };
         if req.dimensions.len() > 10 {
-            return Err(CloudWatchError::invalid_value("The collection Dimensions must not have a size greater than 10."));
+            return Err(CloudWatchError::invalid_value(
+                "The collection Dimensions must not have a size greater than 10.",
+            ));
         }
         let offset = offset_token(req.next_token.as_deref())?;
         let store = self.metric_store()?;

@@ -10,14 +10,14 @@ pub mod evaluate;
 pub mod math;
 mod metric_data;
 mod metrics;
-pub mod schedule;
 mod scaling;
 mod scaling_policies;
 mod scaling_scheduled;
+pub mod schedule;
 mod state;
 
-pub use collector::{TaskStats, TaskStatsReport};
-pub(crate) use collector::StatsBook;
+pub(crate) use collector::{StatsBook, TrafficBook};
+pub use collector::{TaskStats, TaskStatsReport, TrafficSource};
 pub use state::{AlarmRecord, MonitoringChange, MonitoringState, PolicyRecord, ScheduledRecord, TargetRecord};
 
 use berth_model::cloudwatch::CloudWatchError;

@@ -74,7 +74,12 @@ fn default_role(account: &str) -> String {
 /// Records an activity, newest first, keeping the last [`ACTIVITIES`].
 /// (Several activities of one write build on each other: the newest list pushed so far
 /// is the base.)
-pub(crate) fn push_activity(region: &RegionState, region_name: &str, activity: ScalingActivity, changes: &mut Vec<Change>) {
+pub(crate) fn push_activity(
+    region: &RegionState,
+    region_name: &str,
+    activity: ScalingActivity,
+    changes: &mut Vec<Change>,
+) {
     let pending = changes.iter().rev().find_map(|c| match c {
         Change::Monitoring { region: r, change: MonitoringChange::Activities { resource_id, activities } }
             if r == region_name && resource_id == &activity.resource_id =>
@@ -154,9 +159,15 @@ pub(crate) fn scale_to(
             .and_then(|a| a.not_scaled_reasons.first())
             .map(|r| r.code.clone());
         if last_code.as_deref() != Some(code) {
-            let mut a = activity(&target.resource_id, format!("Attempting to set desired count to {wanted}."), cause.to_string(), now);
+            let mut a = activity(
+                &target.resource_id,
+                format!("Attempting to set desired count to {wanted}."),
+                cause.to_string(),
+                now,
+            );
             a.status_code = ActivityStatus::Unfulfilled;
-            a.status_message = Some(format!("Failed to set desired count to {wanted}: the capacity is already at its bound."));
+            a.status_message =
+                Some(format!("Failed to set desired count to {wanted}: the capacity is already at its bound."));
             a.not_scaled_reasons = vec![NotScaledReason {
                 code: code.into(),
                 max_capacity: Some(target.max_capacity),
@@ -176,7 +187,8 @@ pub(crate) fn scale_to(
     crate::services::push_event(&mut next.service, event);
     changes.push(Change::Service { region: region_name.to_string(), record: Arc::new(next) });
     let mut a = activity(&target.resource_id, format!("Setting desired count to {bounded}."), cause.to_string(), now);
-    a.status_message = Some(format!("Successfully set desired count to {bounded}. Change successfully fulfilled by ecs."));
+    a.status_message =
+        Some(format!("Successfully set desired count to {bounded}. Change successfully fulfilled by ecs."));
     push_activity(region, region_name, a, changes);
     Scaled::Changed(current, bounded)
 }
@@ -196,7 +208,12 @@ fn check_tags(tags: &std::collections::BTreeMap<String, String>) -> Result<Vec<t
     Ok(list)
 }
 
-pub(crate) fn paginate<T: Clone>(items: Vec<T>, max: Option<i64>, token: Option<&str>, limit: i64) -> Result<(Vec<T>, Option<String>), AutoScalingError> {
+pub(crate) fn paginate<T: Clone>(
+    items: Vec<T>,
+    max: Option<i64>,
+    token: Option<&str>,
+    limit: i64,
+) -> Result<(Vec<T>, Option<String>), AutoScalingError> {
     let max = max.unwrap_or(limit);
     if !(1..=limit).contains(&max) {
         return Err(AutoScalingError::validation(format!("MaxResults must be between 1 and {limit}.")));
@@ -239,7 +256,9 @@ impl Control {
         }
         let tags = req.tags.as_ref().map(check_tags).transpose()?.unwrap_or_default();
         if tags.len() > MAX_TAGS {
-            return Err(AutoScalingError::too_many_tags(format!("A scalable target can have at most {MAX_TAGS} tags.")));
+            return Err(AutoScalingError::too_many_tags(format!(
+                "A scalable target can have at most {MAX_TAGS} tags."
+            )));
         }
         let caller = caller.clone();
         self.write(move |state, changes| {
@@ -323,7 +342,11 @@ impl Control {
                 let change = MonitoringChange::DeleteScheduled { resource_id: resource_id.clone(), name };
                 changes.push(Change::Monitoring { region: r.clone(), change });
             }
-            changes.push(Change::Tags { region: r.clone(), arn: t.target.scalable_target_arn.clone(), tags: Arc::new(Vec::new()) });
+            changes.push(Change::Tags {
+                region: r.clone(),
+                arn: t.target.scalable_target_arn.clone(),
+                tags: Arc::new(Vec::new()),
+            });
             changes.push(Change::Monitoring { region: r, change: MonitoringChange::DeleteTarget(resource_id) });
             Ok(Empty {})
         })
@@ -374,15 +397,22 @@ impl Control {
         Ok(DescribeScalingActivitiesResponse { scaling_activities, next_token })
     }
 
-    pub async fn autoscaling_tag_resource(&self, caller: &Caller, req: TagResourceRequest) -> Result<Empty, AutoScalingError> {
+    pub async fn autoscaling_tag_resource(
+        &self,
+        caller: &Caller,
+        req: TagResourceRequest,
+    ) -> Result<Empty, AutoScalingError> {
         let arn = required(&req.resource_arn, "ResourceARN")?.clone();
         let tags = check_tags(required(&req.tags, "Tags")?)?;
         let caller = caller.clone();
         self.write(move |state, changes| {
             target_by_arn(state.region(&caller.region), &arn)?;
-            let merged = tag::merge(&state.tags_of(&caller.region, &arn), &tags).map_err(|e| AutoScalingError::validation(e.to_string()))?;
+            let merged = tag::merge(&state.tags_of(&caller.region, &arn), &tags)
+                .map_err(|e| AutoScalingError::validation(e.to_string()))?;
             if merged.len() > MAX_TAGS {
-                return Err(AutoScalingError::too_many_tags(format!("A scalable target can have at most {MAX_TAGS} tags.")));
+                return Err(AutoScalingError::too_many_tags(format!(
+                    "A scalable target can have at most {MAX_TAGS} tags."
+                )));
             }
             changes.push(Change::Tags { region: caller.region.clone(), arn, tags: Arc::new(merged) });
             Ok(Empty {})
@@ -390,7 +420,11 @@ impl Control {
         .await
     }
 
-    pub async fn autoscaling_untag_resource(&self, caller: &Caller, req: UntagResourceRequest) -> Result<Empty, AutoScalingError> {
+    pub async fn autoscaling_untag_resource(
+        &self,
+        caller: &Caller,
+        req: UntagResourceRequest,
+    ) -> Result<Empty, AutoScalingError> {
         let arn = required(&req.resource_arn, "ResourceARN")?.clone();
         let keys = required(&req.tag_keys, "TagKeys")?.clone();
         let caller = caller.clone();
@@ -412,7 +446,11 @@ impl Control {
         let arn = required(&req.resource_arn, "ResourceARN")?;
         self.read(|state| {
             target_by_arn(state.region(&caller.region), arn)?;
-            let tags = state.tags_of(&caller.region, arn).into_iter().map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default())).collect();
+            let tags = state
+                .tags_of(&caller.region, arn)
+                .into_iter()
+                .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
+                .collect();
             Ok(ListTagsForResourceResponse { tags })
         })
     }

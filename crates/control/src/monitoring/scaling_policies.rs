@@ -9,12 +9,11 @@ use std::sync::Arc;
 use berth_model::{
     autoscaling::{
         required, AdjustmentType, Alarm, AutoScalingError, DeleteScalingPolicyRequest, DescribeScalingPoliciesRequest,
-        DescribeScalingPoliciesResponse, Empty, PolicyType, PutScalingPolicyRequest,
-        PutScalingPolicyResponse, ScalingPolicy, StepScalingPolicyConfiguration,
-        TargetTrackingScalingPolicyConfiguration, ECS_DESIRED_COUNT, ECS_NAMESPACE, PREDEFINED_ALB_REQUESTS,
-        PREDEFINED_ECS_CPU, PREDEFINED_ECS_MEMORY,
+        DescribeScalingPoliciesResponse, Empty, PolicyType, PutScalingPolicyRequest, PutScalingPolicyResponse,
+        ScalingPolicy, StepScalingPolicyConfiguration, TargetTrackingScalingPolicyConfiguration, ECS_DESIRED_COUNT,
+        ECS_NAMESPACE, PREDEFINED_ALB_REQUESTS, PREDEFINED_ECS_CPU, PREDEFINED_ECS_MEMORY,
     },
-    cloudwatch::{ComparisonOperator, Dimension, MetricAlarm, Statistic, StateValue, TreatMissingData},
+    cloudwatch::{ComparisonOperator, Dimension, MetricAlarm, StateValue, Statistic, TreatMissingData},
     time,
 };
 
@@ -58,7 +57,8 @@ pub fn tracking_capacity(current: i64, value: f64, target: f64, direction: Direc
 pub fn step_capacity(current: i64, value: f64, threshold: f64, cfg: &StepScalingPolicyConfiguration) -> Option<i64> {
     let breach = value - threshold;
     let step = cfg.step_adjustments.iter().find(|s| {
-        s.metric_interval_lower_bound.is_none_or(|l| breach >= l) && s.metric_interval_upper_bound.is_none_or(|u| breach < u)
+        s.metric_interval_lower_bound.is_none_or(|l| breach >= l)
+            && s.metric_interval_upper_bound.is_none_or(|u| breach < u)
     })?;
     let adj = step.scaling_adjustment;
     Some(match cfg.adjustment_type.unwrap_or_default() {
@@ -67,7 +67,8 @@ pub fn step_capacity(current: i64, value: f64, threshold: f64, cfg: &StepScaling
         AdjustmentType::PercentChangeInCapacity => {
             let raw = current as f64 * adj as f64 / 100.0;
             // Between -1 and 1 rounds away from zero; beyond, toward zero (as AWS rounds).
-            let mut change = if raw.abs() < 1.0 { raw.signum() as i64 * (raw != 0.0) as i64 } else { raw.trunc() as i64 };
+            let mut change =
+                if raw.abs() < 1.0 { raw.signum() as i64 * (raw != 0.0) as i64 } else { raw.trunc() as i64 };
             if let Some(min) = cfg.min_adjustment_magnitude {
                 if change.abs() < min {
                     change = change.signum() * min;
@@ -120,28 +121,42 @@ fn check_step(cfg: &StepScalingPolicyConfiguration) -> Result<(), AutoScalingErr
         return Err(AutoScalingError::validation("StepScalingPolicyConfiguration.AdjustmentType is required."));
     }
     if cfg.step_adjustments.is_empty() {
-        return Err(AutoScalingError::validation("StepScalingPolicyConfiguration.StepAdjustments must have at least one step."));
+        return Err(AutoScalingError::validation(
+            "StepScalingPolicyConfiguration.StepAdjustments must have at least one step.",
+        ));
     }
     let mut steps: Vec<(f64, f64)> = cfg
         .step_adjustments
         .iter()
-        .map(|s| (s.metric_interval_lower_bound.unwrap_or(f64::NEG_INFINITY), s.metric_interval_upper_bound.unwrap_or(f64::INFINITY)))
+        .map(|s| {
+            (
+                s.metric_interval_lower_bound.unwrap_or(f64::NEG_INFINITY),
+                s.metric_interval_upper_bound.unwrap_or(f64::INFINITY),
+            )
+        })
         .collect();
     if steps.iter().any(|(l, u)| l >= u) {
-        return Err(AutoScalingError::validation("Each step's MetricIntervalLowerBound must be below its MetricIntervalUpperBound."));
+        return Err(AutoScalingError::validation(
+            "Each step's MetricIntervalLowerBound must be below its MetricIntervalUpperBound.",
+        ));
     }
     steps.sort_by(|a, b| a.0.total_cmp(&b.0));
     if steps.windows(2).any(|w| w[0].1 > w[1].0) {
         return Err(AutoScalingError::validation("The step adjustments' intervals must not overlap."));
     }
     if cfg.min_adjustment_magnitude.is_some() && cfg.adjustment_type != Some(AdjustmentType::PercentChangeInCapacity) {
-        return Err(AutoScalingError::validation("MinAdjustmentMagnitude is only for the PercentChangeInCapacity adjustment type."));
+        return Err(AutoScalingError::validation(
+            "MinAdjustmentMagnitude is only for the PercentChangeInCapacity adjustment type.",
+        ));
     }
     Ok(())
 }
 
 /// The metric a target tracking policy tracks, as an alarm's metric members.
-fn tracked_alarm(resource_id: &str, cfg: &TargetTrackingScalingPolicyConfiguration) -> Result<MetricAlarm, AutoScalingError> {
+fn tracked_alarm(
+    resource_id: &str,
+    cfg: &TargetTrackingScalingPolicyConfiguration,
+) -> Result<MetricAlarm, AutoScalingError> {
     let (cluster, service) = service_of(resource_id)?;
     let mut alarm = MetricAlarm { period: Some(TRACKING_PERIOD), ..Default::default() };
     match (&cfg.predefined_metric_specification, &cfg.customized_metric_specification) {
@@ -219,7 +234,12 @@ fn tracked_alarm(resource_id: &str, cfg: &TargetTrackingScalingPolicyConfigurati
 }
 
 /// Target tracking's two alarms (one when scale-in is disabled).
-fn tracking_alarms(caller: &Caller, policy: &ScalingPolicy, id: &str, now: f64) -> Result<Vec<MetricAlarm>, AutoScalingError> {
+fn tracking_alarms(
+    caller: &Caller,
+    policy: &ScalingPolicy,
+    id: &str,
+    now: f64,
+) -> Result<Vec<MetricAlarm>, AutoScalingError> {
     let cfg = policy.target_tracking_scaling_policy_configuration.as_ref().expect("a target tracking policy");
     let base = tracked_alarm(&policy.resource_id, cfg)?;
     let mut out = Vec::new();
@@ -232,7 +252,10 @@ fn tracking_alarms(caller: &Caller, policy: &ScalingPolicy, id: &str, now: f64) 
         out.push(MetricAlarm {
             alarm_arn: super::alarms::alarm_arn(caller, &name),
             alarm_name: name,
-            alarm_description: Some(format!("DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {}.", policy.policy_arn)),
+            alarm_description: Some(format!(
+                "DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {}.",
+                policy.policy_arn
+            )),
             alarm_configuration_updated_timestamp: now,
             actions_enabled: true,
             alarm_actions: vec![policy.policy_arn.clone()],
@@ -274,7 +297,14 @@ fn view(region: &RegionState, rec: &PolicyRecord) -> ScalingPolicy {
             .monitoring
             .alarms
             .values()
-            .filter(|a| a.alarm.alarm_actions.iter().chain(&a.alarm.ok_actions).chain(&a.alarm.insufficient_data_actions).any(|x| x == &p.policy_arn))
+            .filter(|a| {
+                a.alarm
+                    .alarm_actions
+                    .iter()
+                    .chain(&a.alarm.ok_actions)
+                    .chain(&a.alarm.insufficient_data_actions)
+                    .any(|x| x == &p.policy_arn)
+            })
             .map(|a| Alarm { alarm_name: a.alarm.alarm_name.clone(), alarm_arn: a.alarm.alarm_arn.clone() })
             .collect();
     }
@@ -383,7 +413,11 @@ impl Control {
         .await
     }
 
-    pub async fn delete_scaling_policy(&self, caller: &Caller, req: DeleteScalingPolicyRequest) -> Result<Empty, AutoScalingError> {
+    pub async fn delete_scaling_policy(
+        &self,
+        caller: &Caller,
+        req: DeleteScalingPolicyRequest,
+    ) -> Result<Empty, AutoScalingError> {
         let name = required(&req.policy_name, "PolicyName")?.clone();
         let resource_id = target_id(&req.target)?;
         let caller = caller.clone();
@@ -442,7 +476,11 @@ mod tests {
     }
 
     fn step(lower: Option<f64>, upper: Option<f64>, adj: i64) -> StepAdjustment {
-        StepAdjustment { metric_interval_lower_bound: lower, metric_interval_upper_bound: upper, scaling_adjustment: adj }
+        StepAdjustment {
+            metric_interval_lower_bound: lower,
+            metric_interval_upper_bound: upper,
+            scaling_adjustment: adj,
+        }
     }
 
     #[test]
@@ -455,7 +493,8 @@ mod tests {
         assert_eq!(step_capacity(2, 105.0, 100.0, &cfg), Some(3));
         assert_eq!(step_capacity(2, 110.0, 100.0, &cfg), Some(5));
         assert_eq!(step_capacity(2, 90.0, 100.0, &cfg), None);
-        let exact = StepScalingPolicyConfiguration { adjustment_type: Some(AdjustmentType::ExactCapacity), ..cfg.clone() };
+        let exact =
+            StepScalingPolicyConfiguration { adjustment_type: Some(AdjustmentType::ExactCapacity), ..cfg.clone() };
         assert_eq!(step_capacity(2, 120.0, 100.0, &exact), Some(3));
         let percent = StepScalingPolicyConfiguration {
             adjustment_type: Some(AdjustmentType::PercentChangeInCapacity),
@@ -477,7 +516,8 @@ mod tests {
             ..Default::default()
         };
         assert!(check_step(&overlapping).is_err());
-        let untyped = StepScalingPolicyConfiguration { step_adjustments: vec![step(Some(0.0), None, 1)], ..Default::default() };
+        let untyped =
+            StepScalingPolicyConfiguration { step_adjustments: vec![step(Some(0.0), None, 1)], ..Default::default() };
         assert!(check_step(&untyped).is_err());
     }
 

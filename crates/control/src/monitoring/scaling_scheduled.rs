@@ -19,10 +19,16 @@ use crate::{state::Change, Caller, Control};
 
 impl Control {
     /// PutScheduledAction: creates the action, or changes the members given.
-    pub async fn put_scheduled_action(&self, caller: &Caller, req: PutScheduledActionRequest) -> Result<Empty, AutoScalingError> {
+    pub async fn put_scheduled_action(
+        &self,
+        caller: &Caller,
+        req: PutScheduledActionRequest,
+    ) -> Result<Empty, AutoScalingError> {
         let name = required(&req.scheduled_action_name, "ScheduledActionName")?.clone();
         if name.is_empty() || name.len() > 256 || name.contains(':') || name.contains('/') {
-            return Err(AutoScalingError::validation("ScheduledActionName must be 1 to 256 characters without ':' or '/'."));
+            return Err(AutoScalingError::validation(
+                "ScheduledActionName must be 1 to 256 characters without ':' or '/'.",
+            ));
         }
         let resource_id = target_id(&req.target)?;
         if let (Some(s), Some(e)) = (req.start_time, req.end_time) {
@@ -108,7 +114,11 @@ impl Control {
         .await
     }
 
-    pub async fn delete_scheduled_action(&self, caller: &Caller, req: DeleteScheduledActionRequest) -> Result<Empty, AutoScalingError> {
+    pub async fn delete_scheduled_action(
+        &self,
+        caller: &Caller,
+        req: DeleteScheduledActionRequest,
+    ) -> Result<Empty, AutoScalingError> {
         let name = required(&req.scheduled_action_name, "ScheduledActionName")?.clone();
         let resource_id = target_id(&req.target)?;
         let caller = caller.clone();
@@ -141,7 +151,10 @@ impl Control {
                 .scheduled
                 .values()
                 .filter(|s| req.resource_id.as_ref().is_none_or(|r| r == &s.action.resource_id))
-                .filter(|s| req.scheduled_action_names.is_empty() || req.scheduled_action_names.contains(&s.action.scheduled_action_name))
+                .filter(|s| {
+                    req.scheduled_action_names.is_empty()
+                        || req.scheduled_action_names.contains(&s.action.scheduled_action_name)
+                })
                 .filter(|s| req.scalable_dimension.as_ref().is_none_or(|d| d == &s.action.scalable_dimension))
                 .map(|s| s.action.clone())
                 .collect()

@@ -29,7 +29,9 @@ pub struct Zoned {
 pub fn parse_zone(zone: Option<&str>) -> Result<Tz, String> {
     match zone {
         None => Ok(Tz::UTC),
-        Some(z) => Tz::from_str(z).map_err(|_| format!("'{z}' is not an IANA time zone (e.g. Europe/Paris, America/New_York)")),
+        Some(z) => {
+            Tz::from_str(z).map_err(|_| format!("'{z}' is not an IANA time zone (e.g. Europe/Paris, America/New_York)"))
+        }
     }
 }
 
@@ -47,7 +49,12 @@ pub fn parse(text: &str, zone: Option<&str>) -> Result<Zoned, String> {
         )
     } else if let Some(rate) = inner(text, "rate") {
         let (n, unit) = rate.split_once(' ').ok_or_else(|| format!("rate({rate}) must be rate(value unit)"))?;
-        let n: i64 = n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| format!("rate({rate}): the value must be a positive whole number"))?;
+        let n: i64 = n
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("rate({rate}): the value must be a positive whole number"))?;
         let seconds = match (unit.trim(), n) {
             ("minute", 1) | ("minutes", 2..) => 60,
             ("hour", 1) | ("hours", 2..) => 3600,

@@ -81,11 +81,17 @@ pub struct MonitoringState {
 
 impl MonitoringState {
     pub fn policies_of<'a>(&'a self, resource_id: &'a str) -> impl Iterator<Item = &'a Arc<PolicyRecord>> + 'a {
-        self.policies.range((resource_id.to_string(), String::new())..).take_while(move |((r, _), _)| r == resource_id).map(|(_, p)| p)
+        self.policies
+            .range((resource_id.to_string(), String::new())..)
+            .take_while(move |((r, _), _)| r == resource_id)
+            .map(|(_, p)| p)
     }
 
     pub fn scheduled_of<'a>(&'a self, resource_id: &'a str) -> impl Iterator<Item = &'a Arc<ScheduledRecord>> + 'a {
-        self.scheduled.range((resource_id.to_string(), String::new())..).take_while(move |((r, _), _)| r == resource_id).map(|(_, s)| s)
+        self.scheduled
+            .range((resource_id.to_string(), String::new())..)
+            .take_while(move |((r, _), _)| r == resource_id)
+            .map(|(_, s)| s)
     }
 
     pub fn policy_by_arn(&self, arn: &str) -> Option<&Arc<PolicyRecord>> {
@@ -100,11 +106,20 @@ pub enum MonitoringChange {
     Target(Arc<TargetRecord>),
     DeleteTarget(String),
     Policy(Arc<PolicyRecord>),
-    DeletePolicy { resource_id: String, name: String },
+    DeletePolicy {
+        resource_id: String,
+        name: String,
+    },
     Scheduled(Arc<ScheduledRecord>),
-    DeleteScheduled { resource_id: String, name: String },
+    DeleteScheduled {
+        resource_id: String,
+        name: String,
+    },
     /// A target's whole activity list; empty removes it.
-    Activities { resource_id: String, activities: Arc<Vec<ScalingActivity>> },
+    Activities {
+        resource_id: String,
+        activities: Arc<Vec<ScalingActivity>>,
+    },
 }
 
 const ALARM: &str = "cw-alarm";
@@ -158,11 +173,9 @@ impl MonitoringChange {
                 put(POLICY, format!("{}\0{}", p.policy.resource_id, p.policy.policy_name), json(p))
             }
             MonitoringChange::DeletePolicy { resource_id, name } => delete(POLICY, format!("{resource_id}\0{name}")),
-            MonitoringChange::Scheduled(s) => put(
-                SCHEDULED,
-                format!("{}\0{}", s.action.resource_id, s.action.scheduled_action_name),
-                json(s),
-            ),
+            MonitoringChange::Scheduled(s) => {
+                put(SCHEDULED, format!("{}\0{}", s.action.resource_id, s.action.scheduled_action_name), json(s))
+            }
             MonitoringChange::DeleteScheduled { resource_id, name } => {
                 delete(SCHEDULED, format!("{resource_id}\0{name}"))
             }

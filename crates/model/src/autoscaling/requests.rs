@@ -43,7 +43,9 @@ pub struct PartialSuspendedState {
 impl PartialSuspendedState {
     pub fn over(self, base: SuspendedState) -> SuspendedState {
         SuspendedState {
-            dynamic_scaling_in_suspended: self.dynamic_scaling_in_suspended.unwrap_or(base.dynamic_scaling_in_suspended),
+            dynamic_scaling_in_suspended: self
+                .dynamic_scaling_in_suspended
+                .unwrap_or(base.dynamic_scaling_in_suspended),
             dynamic_scaling_out_suspended: self
                 .dynamic_scaling_out_suspended
                 .unwrap_or(base.dynamic_scaling_out_suspended),

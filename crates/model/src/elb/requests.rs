@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Action, Attribute, Listener, LoadBalancer, Matcher, Rule, RuleCondition, Tag, TagDescription,
-    TargetDescription, TargetGroup, TargetHealthDescription,
+    Action, Attribute, Listener, LoadBalancer, Matcher, Rule, RuleCondition, Tag, TagDescription, TargetDescription,
+    TargetGroup, TargetHealthDescription,
 };
 
 /// A request with no members of interest (and answers with an empty result).
