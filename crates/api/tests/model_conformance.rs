@@ -231,3 +231,142 @@ async fn ecr_responses_use_only_model_fields() {
     let r = raw.call(&call("DescribeRepositories"), b"{}", &ecs_signed).await.unwrap();
     assert_ne!(r.status, 200);
 }
+
+/// Every call in order through AWS JSON (the target prefix, the signing service), each
+/// answered 200 with only members of the operation's output shape.
+async fn conforms(service: &str, target_prefix: &str, calls: &[(&str, &str)]) {
+    let model = model_of(service);
+    let server = TestServer::start().await;
+    let mut raw = RawClient::connect(server.addr).await.unwrap();
+    let signing_service = match service {
+        "cloudwatch" => "monitoring",
+        other => other,
+    };
+    let signing = Signing::With {
+        credential: server.credential.clone(),
+        region: "us-east-1".into(),
+        service: signing_service.into(),
+        skew_secs: 0,
+    };
+    let ecs = Signing::With {
+        credential: server.credential.clone(),
+        region: "us-east-1".into(),
+        service: "ecs".into(),
+        skew_secs: 0,
+    };
+    for (op, body) in [
+        ("CreateCluster", r#"{"clusterName":"c"}"#),
+        ("RegisterTaskDefinition", r#"{"family":"web","containerDefinitions":[{"name":"a","image":"x","memory":64}]}"#),
+        ("CreateService", r#"{"cluster":"c","serviceName":"web","taskDefinition":"web","desiredCount":1}"#),
+    ] {
+        let r = raw.call(&format!("AmazonEC2ContainerServiceV20141113.{op}"), body.as_bytes(), &ecs).await.unwrap();
+        assert_eq!(r.status, 200, "{op}: {:?}", r.body);
+    }
+    let (mut policy, mut alarm) = (String::new(), String::new());
+    for (op, body) in calls {
+        let body = body.replace("{policy}", &policy).replace("{alarm}", &alarm);
+        let r = raw.call(&format!("{target_prefix}{op}"), body.as_bytes(), &signing).await.unwrap();
+        assert_eq!(r.status, 200, "{op}: {:?}", r.body);
+        let output = model["operations"][op]["output"]["shape"].as_str();
+        if let Some(output) = output {
+            check(&model, output, &r.body, op);
+        }
+        if let Some(arn) = r.body["PolicyARN"].as_str() {
+            policy = arn.to_string();
+        }
+        if let Some(arn) = r.body["MetricAlarms"][0]["AlarmArn"].as_str() {
+            alarm = arn.to_string();
+        }
+    }
+}
+
+#[test]
+fn every_cloudwatch_and_autoscaling_operation_is_in_the_model() {
+    for (service, operations) in [
+        ("cloudwatch", berth_api::cloudwatch::OPERATIONS),
+        ("application-autoscaling", berth_api::autoscaling::OPERATIONS),
+    ] {
+        let model = model_of(service);
+        for op in operations {
+            assert!(model["operations"][op].is_object(), "{op} is not a {service} operation");
+        }
+    }
+    // Every Application Auto Scaling operation the model lists is answered.
+    let model = model_of("application-autoscaling");
+    for op in model["operations"].as_object().unwrap().keys() {
+        assert!(berth_api::autoscaling::OPERATIONS.contains(&op.as_str()), "{op} is not answered");
+    }
+}
+
+#[tokio::test]
+async fn cloudwatch_responses_use_only_model_fields() {
+    let now = berth_model::time::now();
+    let (start, end) = (now - 600.0, now + 60.0);
+    let queries = r#"[{"Id":"m","MetricStat":{"Metric":{"Namespace":"Shop","MetricName":"Orders"},"Period":60,"Stat":"Sum"}},
+                      {"Id":"e","Expression":"m * 2"}]"#;
+    let calls = vec![
+        ("PutMetricData", r#"{"Namespace":"Shop","MetricData":[{"MetricName":"Orders","Value":3,"Unit":"Count","StorageResolution":1}]}"#.to_string()),
+        (
+            "GetMetricStatistics",
+            format!(r#"{{"Namespace":"Shop","MetricName":"Orders","StartTime":{start},"EndTime":{end},"Period":60,"Statistics":["Sum","SampleCount"]}}"#),
+        ),
+        ("GetMetricData", format!(r#"{{"MetricDataQueries":{queries},"StartTime":{start},"EndTime":{end}}}"#)),
+        ("ListMetrics", r#"{"Namespace":"Shop"}"#.into()),
+        (
+            "PutMetricAlarm",
+            r#"{"AlarmName":"a","Namespace":"Shop","MetricName":"Orders","Statistic":"Sum","Period":10,"EvaluationPeriods":1,
+               "Threshold":1,"ComparisonOperator":"GreaterThanThreshold","OKActions":["arn:aws:sns:us-east-1:000000000000:t"],
+               "Tags":[{"Key":"k","Value":"v"}]}"#.into(),
+        ),
+        ("DescribeAlarms", r#"{"AlarmNames":["a"]}"#.into()),
+        ("DescribeAlarmsForMetric", r#"{"Namespace":"Shop","MetricName":"Orders"}"#.into()),
+        ("SetAlarmState", r#"{"AlarmName":"a","StateValue":"ALARM","StateReason":"test","StateReasonData":"{}"}"#.into()),
+        ("DescribeAlarmHistory", r#"{"AlarmName":"a"}"#.into()),
+        ("DisableAlarmActions", r#"{"AlarmNames":["a"]}"#.into()),
+        ("EnableAlarmActions", r#"{"AlarmNames":["a"]}"#.into()),
+        ("TagResource", r#"{"ResourceARN":"{alarm}","Tags":[{"Key":"x","Value":"y"}]}"#.into()),
+        ("ListTagsForResource", r#"{"ResourceARN":"{alarm}"}"#.into()),
+        ("UntagResource", r#"{"ResourceARN":"{alarm}","TagKeys":["x"]}"#.into()),
+        ("DeleteAlarms", r#"{"AlarmNames":["a"]}"#.into()),
+    ];
+    let calls: Vec<(&str, &str)> = calls.iter().map(|(op, body)| (*op, body.as_str())).collect();
+    conforms("cloudwatch", "GraniteServiceVersion20100801.", &calls).await;
+}
+
+#[tokio::test]
+async fn autoscaling_responses_use_only_model_fields() {
+    const T: &str =
+        r#""ServiceNamespace":"ecs","ResourceId":"service/c/web","ScalableDimension":"ecs:service:DesiredCount""#;
+    let calls = vec![
+        ("RegisterScalableTarget", format!(r#"{{{T},"MinCapacity":1,"MaxCapacity":3,"Tags":{{"a":"b"}}}}"#)),
+        ("DescribeScalableTargets", r#"{"ServiceNamespace":"ecs"}"#.into()),
+        (
+            "PutScalingPolicy",
+            format!(
+                r#"{{{T},"PolicyName":"cpu","PolicyType":"TargetTrackingScaling","TargetTrackingScalingPolicyConfiguration":
+                   {{"TargetValue":50,"PredefinedMetricSpecification":{{"PredefinedMetricType":"ECSServiceAverageCPUUtilization"}}}}}}"#
+            ),
+        ),
+        (
+            "PutScalingPolicy",
+            format!(
+                r#"{{{T},"PolicyName":"step","PolicyType":"StepScaling","StepScalingPolicyConfiguration":
+                   {{"AdjustmentType":"ChangeInCapacity","StepAdjustments":[{{"MetricIntervalLowerBound":0,"ScalingAdjustment":1}}]}}}}"#
+            ),
+        ),
+        ("DescribeScalingPolicies", r#"{"ServiceNamespace":"ecs"}"#.into()),
+        (
+            "PutScheduledAction",
+            format!(
+                r#"{{{T},"ScheduledActionName":"s","Schedule":"rate(1 hour)","ScalableTargetAction":{{"MinCapacity":2}}}}"#
+            ),
+        ),
+        ("DescribeScheduledActions", r#"{"ServiceNamespace":"ecs"}"#.into()),
+        ("DescribeScalingActivities", r#"{"ServiceNamespace":"ecs","IncludeNotScaledActivities":true}"#.into()),
+        ("DeleteScheduledAction", format!(r#"{{{T},"ScheduledActionName":"s"}}"#)),
+        ("DeleteScalingPolicy", format!(r#"{{{T},"PolicyName":"step"}}"#)),
+        ("DeregisterScalableTarget", format!("{{{T}}}")),
+    ];
+    let calls: Vec<(&str, &str)> = calls.iter().map(|(op, body)| (*op, body.as_str())).collect();
+    conforms("application-autoscaling", "AnyScaleFrontendService.", &calls).await;
+}

@@ -182,6 +182,14 @@ fn main() {
         let secs = window.elapsed().as_secs_f64();
         let used: Vec<f64> = pids.iter().zip(&before).map(|(p, b)| 100.0 * (cpu_seconds(*p) - b) / secs).collect();
         let extra = used[0] - used[1];
+        // The measuring agent did measure: its tasks have measurements.
+        let client = berth_client::ServerClient::new(&env.server().endpoint, env.credential.clone(), "us-east-1").unwrap();
+        let req = berth_model::berth::DescribeServiceStatsRequest { cluster: Some(env.cluster.clone()), service: Some("measured".into()) };
+        let (answer, _): (berth_model::berth::DescribeServiceStatsResponse, _) =
+            client.signed("BerthV1.DescribeServiceStats", &req).await.unwrap();
+        let measured = answer.tasks.iter().filter(|t| t.stats.is_some()).count();
+        assert!(measured >= TASKS as usize * 9 / 10, "only {measured} of {TASKS} tasks measured");
+        println!("  {measured} of {TASKS} tasks carried a measurement at the end of the window");
         println!("  agent measuring {TASKS} tasks every 2 s: {:.2} % of one core", used[0]);
         println!("  agent with measuring off, {TASKS} tasks:   {:.2} % of one core", used[1]);
         println!(

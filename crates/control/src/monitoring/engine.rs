@@ -1,8 +1,8 @@
 //! The monitoring engine: once a second it writes the `AWS/ECS` metrics of the moment,
 //! evaluates every alarm over its newest periods, moves the alarms whose state changed,
 //! runs their actions (Application Auto Scaling policies; for as long as the state lasts,
-//! once a period, as CloudWatch invokes Auto Scaling actions), runs the scheduled actions
-//! that are due, and keeps each service's desired count within its target's capacity.
+//! once a period, as CloudWatch invokes Auto Scaling actions), and runs the scheduled
+//! actions that are due.
 
 use std::{sync::Arc, time::Duration};
 
@@ -265,7 +265,7 @@ impl Control {
         }
     }
 
-    /// Runs the scheduled actions that are due and keeps desired counts within bounds.
+    /// Runs the scheduled actions that are due.
     async fn run_schedules(&self, now: f64) {
         let result = self
             .write(move |state, changes| {
@@ -336,21 +336,6 @@ fn run_region_schedules(region: &RegionState, region_name: &str, now: f64, chang
             region: region_name.to_string(),
             change: MonitoringChange::Target(Arc::new(super::TargetRecord { target: t })),
         });
-    }
-    // Capacity changed by RegisterScalableTarget: bring the desired count within it.
-    for target in m.targets.values() {
-        let touched = changes.iter().any(|c| matches!(c, Change::Monitoring { change: MonitoringChange::Target(t), .. } if t.target.resource_id == target.target.resource_id));
-        let Some(svc) = super::scaling::active_service(region, &target.target.resource_id) else { continue };
-        let (t, d) = (&target.target, svc.service.desired_count);
-        if touched || (t.min_capacity <= d && d <= t.max_capacity) {
-            continue;
-        }
-        let cause = if d < t.min_capacity {
-            format!("minimum capacity was set to {}", t.min_capacity)
-        } else {
-            format!("maximum capacity was set to {}", t.max_capacity)
-        };
-        scale_to(region, region_name, t, d, &cause, now, changes);
     }
 }
 

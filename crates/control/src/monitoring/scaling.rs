@@ -241,8 +241,9 @@ pub(crate) fn check_namespace(namespace: &Option<String>) -> Result<(), AutoScal
 
 impl Control {
     /// RegisterScalableTarget: creates the target, or updates the capacity and suspended
-    /// state given. The service's desired count is brought within the new bounds on the
-    /// engine's next round.
+    /// state given. A desired count outside the new bounds is brought within them at once
+    /// (a desired count set outside them later by UpdateService is left for the next
+    /// scaling activity, as on AWS).
     pub async fn register_scalable_target(
         &self,
         caller: &Caller,
@@ -307,6 +308,20 @@ impl Control {
                     "Minimum capacity ({}) cannot be greater than maximum capacity ({}).",
                     target.min_capacity, target.max_capacity
                 )));
+            }
+            // New bounds that leave the desired count outside bring it within them at once.
+            if let Some(svc) = active_service(region, &resource_id) {
+                let d = svc.service.desired_count;
+                let cause = if d < target.min_capacity {
+                    Some(format!("minimum capacity was set to {}", target.min_capacity))
+                } else if d > target.max_capacity {
+                    Some(format!("maximum capacity was set to {}", target.max_capacity))
+                } else {
+                    None
+                };
+                if let Some(cause) = cause {
+                    scale_to(region, &caller.region, &target, d, &cause, now, changes);
+                }
             }
             let arn = target.scalable_target_arn.clone();
             if existing.is_none() && !tags.is_empty() {
