@@ -16,18 +16,21 @@ use berth_runtime::{cgroup::Usage, ContainerRuntime};
 
 use crate::Session;
 
-/// The containers of the agent's RUNNING tasks, as their task managers record them:
-/// (container name, engine id) by task ARN.
+/// A task's containers: (container name, engine id).
+type Containers = Vec<(String, String)>;
+
+/// The containers of the agent's RUNNING tasks by task ARN, as their task managers
+/// record them.
 #[derive(Clone, Default)]
-pub struct RunningTasks(Arc<Mutex<HashMap<String, Vec<(String, String)>>>>);
+pub struct RunningTasks(Arc<Mutex<HashMap<String, Containers>>>);
 
 impl RunningTasks {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(String, String)>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Containers>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Records the task's containers while it runs, forgets them once it does not.
-    pub(crate) fn update(&self, task_arn: &str, running: bool, containers: Vec<(String, String)>) {
+    pub(crate) fn update(&self, task_arn: &str, running: bool, containers: Containers) {
         let mut map = self.lock();
         if running && !containers.is_empty() {
             if map.get(task_arn) != Some(&containers) {
@@ -38,7 +41,7 @@ impl RunningTasks {
         }
     }
 
-    fn snapshot(&self) -> Vec<(String, Vec<(String, String)>)> {
+    fn snapshot(&self) -> Vec<(String, Containers)> {
         self.lock().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 }
