@@ -1,23 +1,19 @@
-//! PutMetricAlarm, DescribeAlarms, DescribeAlarmsForMetric, DeleteAlarms, SetAlarmState,
-//! DescribeAlarmHistory, Enable/DisableAlarmActions, and CloudWatch's tagging (alarms
-//! are its taggable resource).
+//! PutMetricAlarm, DeleteAlarms, SetAlarmState, Enable/DisableAlarmActions, and how an
+//! alarm's state changes (the engine moves alarms through [`set_state`] too).
 
 use std::sync::Arc;
 
 use berth_model::{
     cloudwatch::{
-        AlarmHistoryItem, AlarmNamesInput, CloudWatchError, ComparisonOperator, DescribeAlarmHistoryInput,
-        DescribeAlarmHistoryOutput, DescribeAlarmsForMetricInput, DescribeAlarmsForMetricOutput, DescribeAlarmsInput,
-        DescribeAlarmsOutput, HistoryItemType, ListTagsForResourceInput, ListTagsForResourceOutput, MetricAlarm,
-        PutMetricAlarmInput, SetAlarmStateInput, StateValue, Tag, TagResourceInput, TreatMissingData,
-        UntagResourceInput,
+        AlarmHistoryItem, AlarmNamesInput, CloudWatchError, ComparisonOperator, HistoryItemType, MetricAlarm,
+        PutMetricAlarmInput, SetAlarmStateInput, StateValue, Tag, TreatMissingData,
     },
     tag, time,
 };
 
 use super::{
-    check_unit, metric_data::check_queries, metrics::check_dimensions, offset_token, parse_statistic, required,
-    AlarmRecord, MonitoringChange,
+    check_unit, metric_data::check_queries, metrics::check_dimensions, parse_statistic, required, AlarmRecord,
+    MonitoringChange,
 };
 use crate::{state::Change, Caller, Control, RegionState, State};
 
@@ -259,6 +255,15 @@ pub(crate) fn set_state(
     next
 }
 
+/// The names a DeleteAlarms or Enable/DisableAlarmActions call gives (1 to 100).
+fn alarm_names(req: &AlarmNamesInput) -> Result<Vec<String>, CloudWatchError> {
+    let names = required(&req.alarm_names, "AlarmNames")?;
+    if names.len() > 100 {
+        return Err(CloudWatchError::invalid_value("The collection AlarmNames must not have a size greater than 100."));
+    }
+    Ok(names.clone())
+}
+
 fn alarm_named<'a>(state: &'a State, caller: &Caller, name: &str) -> Result<&'a Arc<AlarmRecord>, CloudWatchError> {
     state
         .region(&caller.region)
@@ -268,20 +273,8 @@ fn alarm_named<'a>(state: &'a State, caller: &Caller, name: &str) -> Result<&'a 
         .ok_or_else(|| CloudWatchError::alarm_not_found(format!("Alarm {name} does not exist.")))
 }
 
-/// The alarm an ARN names, or CloudWatch's not-found error.
-fn alarm_by_arn<'a>(state: &'a State, caller: &Caller, arn: &str) -> Result<&'a Arc<AlarmRecord>, CloudWatchError> {
-    let prefix = format!("arn:aws:cloudwatch:{}:{}:alarm:", caller.region, caller.account);
-    arn.strip_prefix(&prefix)
-        .and_then(|name| state.region(&caller.region).monitoring.alarms.get(name))
-        .ok_or_else(|| CloudWatchError::resource_not_found(format!("The resource {arn} does not exist.")))
-}
-
-fn to_ecs_tags(tags: &[Tag]) -> Vec<tag::Tag> {
+pub(crate) fn to_ecs_tags(tags: &[Tag]) -> Vec<tag::Tag> {
     tags.iter().map(|t| tag::Tag::new(&t.key, &t.value)).collect()
-}
-
-fn from_ecs_tags(tags: Vec<tag::Tag>) -> Vec<Tag> {
-    tags.into_iter().map(|t| Tag { key: t.key.unwrap_or_default(), value: t.value.unwrap_or_default() }).collect()
 }
 
 impl Control {
@@ -306,108 +299,9 @@ impl Control {
         .await
     }
 
-    pub fn describe_alarms(
-        &self,
-        caller: &Caller,
-        req: &DescribeAlarmsInput,
-    ) -> Result<DescribeAlarmsOutput, CloudWatchError> {
-        if !req.alarm_names.is_empty() && req.alarm_name_prefix.is_some() {
-            return Err(CloudWatchError::combination("AlarmNames and AlarmNamePrefix cannot be given together."));
-        }
-        if req.alarm_names.len() > 100 {
-            return Err(CloudWatchError::invalid_value(
-                "The collection AlarmNames must not have a size greater than 100.",
-            ));
-        }
-        let state_filter = match req.state_value.as_deref() {
-            None => None,
-            Some(s) => Some(StateValue::parse(s).ok_or_else(|| {
-                CloudWatchError::invalid_value(format!(
-                    "The parameter StateValue '{s}' must be OK, ALARM or INSUFFICIENT_DATA."
-                ))
-            })?),
-        };
-        let max = req.max_records.unwrap_or(50);
-        if !(1..=100).contains(&max) {
-            return Err(CloudWatchError::invalid_value("The parameter MaxRecords must be between 1 and 100."));
-        }
-        let offset = offset_token(req.next_token.as_deref())?;
-        let metric_alarms_wanted = req.alarm_types.is_empty() || req.alarm_types.iter().any(|t| t == "MetricAlarm");
-        let matching: Vec<MetricAlarm> = self.read(|state| {
-            state
-                .region(&caller.region)
-                .monitoring
-                .alarms
-                .values()
-                .map(|r| &r.alarm)
-                .filter(|_| metric_alarms_wanted)
-                .filter(|a| req.alarm_names.is_empty() || req.alarm_names.contains(&a.alarm_name))
-                .filter(|a| req.alarm_name_prefix.as_ref().is_none_or(|p| a.alarm_name.starts_with(p.as_str())))
-                .filter(|a| state_filter.is_none_or(|s| a.state_value == s))
-                .filter(|a| {
-                    req.action_prefix.as_ref().is_none_or(|p| {
-                        a.alarm_actions
-                            .iter()
-                            .chain(&a.ok_actions)
-                            .chain(&a.insufficient_data_actions)
-                            .any(|x| x.starts_with(p.as_str()))
-                    })
-                })
-                .cloned()
-                .collect()
-        });
-        if offset > matching.len() {
-            return Err(CloudWatchError::invalid_next_token());
-        }
-        let page: Vec<MetricAlarm> = matching.iter().skip(offset).take(max as usize).cloned().collect();
-        let next = offset + page.len();
-        Ok(DescribeAlarmsOutput {
-            composite_alarms: Vec::new(),
-            metric_alarms: page,
-            next_token: (next < matching.len()).then(|| next.to_string()),
-        })
-    }
-
-    pub fn describe_alarms_for_metric(
-        &self,
-        caller: &Caller,
-        req: &DescribeAlarmsForMetricInput,
-    ) -> Result<DescribeAlarmsForMetricOutput, CloudWatchError> {
-        let name = required(&req.metric_name, "MetricName")?;
-        let namespace = required(&req.namespace, "Namespace")?;
-        let statistic = req.statistic.as_deref().map(|s| parse_statistic(s, "Statistic")).transpose()?;
-        let mut dims = req.dimensions.clone();
-        dims.sort();
-        let metric_alarms = self.read(|state| {
-            state
-                .region(&caller.region)
-                .monitoring
-                .alarms
-                .values()
-                .map(|r| &r.alarm)
-                .filter(|a| a.metric_name.as_ref() == Some(name) && a.namespace.as_ref() == Some(namespace))
-                .filter(|a| {
-                    let mut own = a.dimensions.clone();
-                    own.sort();
-                    own == dims
-                })
-                .filter(|a| statistic.is_none_or(|s| a.statistic == Some(s)))
-                .filter(|a| req.period.is_none_or(|p| a.period == Some(p)))
-                .filter(|a| req.unit.is_none() || a.unit == req.unit)
-                .cloned()
-                .collect()
-        });
-        Ok(DescribeAlarmsForMetricOutput { metric_alarms })
-    }
-
     /// DeleteAlarms: all of them, or none when one does not exist.
     pub async fn delete_alarms(&self, caller: &Caller, req: AlarmNamesInput) -> Result<(), CloudWatchError> {
-        let names = required(&req.alarm_names, "AlarmNames")?.clone();
-        if names.len() > 100 {
-            return Err(CloudWatchError::invalid_value(
-                "The collection AlarmNames must not have a size greater than 100.",
-            ));
-        }
+        let names = alarm_names(&req)?;
         let caller = caller.clone();
         self.write(move |state, changes| {
             let alarms = &state.region(&caller.region).monitoring.alarms;
@@ -465,63 +359,6 @@ impl Control {
         .await
     }
 
-    pub fn describe_alarm_history(
-        &self,
-        caller: &Caller,
-        req: &DescribeAlarmHistoryInput,
-    ) -> Result<DescribeAlarmHistoryOutput, CloudWatchError> {
-        let kind = match req.history_item_type.as_deref() {
-            None => None,
-            Some(k) => Some(HistoryItemType::parse(k).ok_or_else(|| {
-                CloudWatchError::invalid_value(format!(
-                    "The parameter HistoryItemType '{k}' must be ConfigurationUpdate, StateUpdate or Action."
-                ))
-            })?),
-        };
-        let max = req.max_records.unwrap_or(100);
-        if !(1..=100).contains(&max) {
-            return Err(CloudWatchError::invalid_value("The parameter MaxRecords must be between 1 and 100."));
-        }
-        let ascending = match req.scan_by.as_deref() {
-            None | Some("TimestampDescending") => false,
-            Some("TimestampAscending") => true,
-            Some(other) => {
-                return Err(CloudWatchError::invalid_value(format!(
-                    "The parameter ScanBy must be TimestampDescending or TimestampAscending; it was '{other}'."
-                )))
-            }
-        };
-        let offset = offset_token(req.next_token.as_deref())?;
-        let metric_alarms_wanted = req.alarm_types.is_empty() || req.alarm_types.iter().any(|t| t == "MetricAlarm");
-        let mut items: Vec<AlarmHistoryItem> = self.read(|state| {
-            state
-                .region(&caller.region)
-                .monitoring
-                .alarms
-                .values()
-                .filter(|r| metric_alarms_wanted && req.alarm_name.as_ref().is_none_or(|n| &r.alarm.alarm_name == n))
-                .flat_map(|r| r.history.iter().cloned())
-                .filter(|h| kind.is_none_or(|k| h.history_item_type == k))
-                .filter(|h| {
-                    req.start_date.is_none_or(|s| h.timestamp >= s) && req.end_date.is_none_or(|e| h.timestamp <= e)
-                })
-                .collect()
-        });
-        items.sort_by(|a, b| a.timestamp.total_cmp(&b.timestamp));
-        if !ascending {
-            items.reverse();
-        }
-        if offset > items.len() {
-            return Err(CloudWatchError::invalid_next_token());
-        }
-        let page: Vec<AlarmHistoryItem> = items.iter().skip(offset).take(max as usize).cloned().collect();
-        let next = offset + page.len();
-        Ok(DescribeAlarmHistoryOutput {
-            alarm_history_items: page,
-            next_token: (next < items.len()).then(|| next.to_string()),
-        })
-    }
-
     /// EnableAlarmActions / DisableAlarmActions; names that do not exist are skipped, as
     /// CloudWatch skips them.
     pub async fn set_alarm_actions(
@@ -530,12 +367,7 @@ impl Control {
         req: AlarmNamesInput,
         enabled: bool,
     ) -> Result<(), CloudWatchError> {
-        let names = required(&req.alarm_names, "AlarmNames")?.clone();
-        if names.len() > 100 {
-            return Err(CloudWatchError::invalid_value(
-                "The collection AlarmNames must not have a size greater than 100.",
-            ));
-        }
+        let names = alarm_names(&req)?;
         let caller = caller.clone();
         self.write(move |state, changes| {
             let alarms = &state.region(&caller.region).monitoring.alarms;
@@ -553,53 +385,5 @@ impl Control {
             Ok(())
         })
         .await
-    }
-
-    pub async fn cloudwatch_tag_resource(&self, caller: &Caller, req: TagResourceInput) -> Result<(), CloudWatchError> {
-        let arn = required(&req.resource_arn, "ResourceARN")?.clone();
-        if req.tags.is_empty() {
-            return Err(CloudWatchError::missing("Tags"));
-        }
-        let tags = to_ecs_tags(&req.tags);
-        tag::validate(&tags).map_err(|e| CloudWatchError::invalid_value(e.to_string()))?;
-        let caller = caller.clone();
-        self.write(move |state, changes| {
-            alarm_by_arn(state, &caller, &arn)?;
-            let merged = tag::merge(&state.tags_of(&caller.region, &arn), &tags)
-                .map_err(|e| CloudWatchError::invalid_value(e.to_string()))?;
-            changes.push(Change::Tags { region: caller.region.clone(), arn, tags: Arc::new(merged) });
-            Ok(())
-        })
-        .await
-    }
-
-    pub async fn cloudwatch_untag_resource(
-        &self,
-        caller: &Caller,
-        req: UntagResourceInput,
-    ) -> Result<(), CloudWatchError> {
-        let arn = required(&req.resource_arn, "ResourceARN")?.clone();
-        let keys = req.tag_keys.clone();
-        let caller = caller.clone();
-        self.write(move |state, changes| {
-            alarm_by_arn(state, &caller, &arn)?;
-            let mut tags = state.tags_of(&caller.region, &arn);
-            tags.retain(|t| !keys.iter().any(|k| Some(k) == t.key.as_ref()));
-            changes.push(Change::Tags { region: caller.region.clone(), arn, tags: Arc::new(tags) });
-            Ok(())
-        })
-        .await
-    }
-
-    pub fn cloudwatch_list_tags(
-        &self,
-        caller: &Caller,
-        req: &ListTagsForResourceInput,
-    ) -> Result<ListTagsForResourceOutput, CloudWatchError> {
-        let arn = required(&req.resource_arn, "ResourceARN")?;
-        self.read(|state| {
-            alarm_by_arn(state, caller, arn)?;
-            Ok(ListTagsForResourceOutput { tags: from_ecs_tags(state.tags_of(&caller.region, arn)) })
-        })
     }
 }

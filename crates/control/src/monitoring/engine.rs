@@ -17,9 +17,7 @@ use super::{
     evaluate::{decide, Decision},
     metric_data::run_queries,
     scaling::{activity, push_activity, scale_to, Scaled},
-    scaling_policies::{
-        cooldown_allows, out_cooldown, step_capacity, tracking_capacity, tracking_direction, Direction,
-    },
+    scaling_math::{cooldown_allows, out_cooldown, step_capacity, tracking_capacity, tracking_direction, Direction},
     schedule, store_error, AlarmRecord, MonitoringChange,
 };
 use crate::{controller::Clock, state::Change, Control, RegionState};

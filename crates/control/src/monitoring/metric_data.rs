@@ -223,15 +223,7 @@ impl Control {
                 "The parameter StartTime must be less than the parameter EndTime.",
             ));
         }
-        let ascending = match req.scan_by.as_deref() {
-            None | Some("TimestampDescending") => false,
-            Some("TimestampAscending") => true,
-            Some(other) => {
-                return Err(CloudWatchError::invalid_value(format!(
-                    "The parameter ScanBy must be TimestampDescending or TimestampAscending; it was '{other}'."
-                )))
-            }
-        };
+        let ascending = super::ascending(req.scan_by.as_deref())?;
         let (start, end) = (start.floor() as i64, end.ceil() as i64);
         for q in &req.metric_data_queries {
             let period = q.period.or(q.metric_stat.as_ref().and_then(|s| s.period)).unwrap_or(60);

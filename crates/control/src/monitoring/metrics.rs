@@ -9,14 +9,14 @@ use berth_model::{
     time,
 };
 
-use super::{blocking, check_period, check_unit, offset_token, parse_statistic, required, store_error};
+use super::{blocking, check_period, check_unit, page, parse_statistic, required, store_error};
 use crate::{Caller, Control};
 
 const MAX_DATA: usize = 1000;
 const MAX_VALUES: usize = 150;
 const MAX_DIMENSIONS: usize = 30;
 const MAX_DATAPOINTS: i64 = 1440;
-const LIST_PAGE: usize = 500;
+const LIST_PAGE: i64 = 500;
 /// How far back and ahead a datum's timestamp may be (two weeks, two hours).
 const PAST_LIMIT: f64 = 14.0 * 86400.0;
 const FUTURE_LIMIT: f64 = 2.0 * 3600.0;
@@ -260,7 +260,6 @@ impl Control {
                 "The collection Dimensions must not have a size greater than 10.",
             ));
         }
-        let offset = offset_token(req.next_token.as_deref())?;
         let store = self.metric_store()?;
         let region = caller.region.clone();
         let series = blocking(move || {
@@ -275,11 +274,10 @@ impl Control {
             store.list(&region, &filter).map_err(store_error)
         })
         .await?;
-        if offset > series.len() {
-            return Err(CloudWatchError::invalid_next_token());
-        }
-        let page: Vec<_> = series.iter().skip(offset).take(LIST_PAGE).map(|s| s.key.to_metric()).collect();
-        let next = offset + page.len();
-        Ok(ListMetricsOutput { metrics: page, next_token: (next < series.len()).then(|| next.to_string()) })
+        let keyed = series
+            .iter()
+            .map(|s| (format!("{}\n{}\n{}", s.key.namespace, s.key.name, s.key.dimensions_text()), s.key.to_metric()));
+        let (metrics, next_token) = page(keyed, true, None, LIST_PAGE, req.next_token.as_deref())?;
+        Ok(ListMetricsOutput { metrics, next_token })
     }
 }

@@ -3,6 +3,7 @@
 //! and scheduled actions live in the state like every other resource; the engine
 //! ([`engine`]) evaluates alarms every second and runs what they and the schedules ask.
 
+mod alarm_queries;
 mod alarms;
 mod collector;
 pub mod engine;
@@ -11,6 +12,7 @@ pub mod math;
 mod metric_data;
 mod metrics;
 mod scaling;
+pub mod scaling_math;
 mod scaling_policies;
 mod scaling_scheduled;
 pub mod schedule;
@@ -88,10 +90,33 @@ pub(crate) fn parse_statistic(s: &str, name: &str) -> Result<berth_model::cloudw
     })
 }
 
-/// A `NextToken` that is an offset into a listing.
-pub(crate) fn offset_token(token: Option<&str>) -> Result<usize, CloudWatchError> {
-    match token {
-        None => Ok(0),
-        Some(t) => t.parse().map_err(|_| CloudWatchError::invalid_next_token()),
+/// One page of a key-ordered listing as CloudWatch pages (MaxRecords up to `limit`, the
+/// `limit` when absent; the token names the last key returned, so a page boundary
+/// survives changes between calls).
+pub(crate) fn page<T>(
+    items: impl Iterator<Item = (String, T)>,
+    ascending: bool,
+    max: Option<i64>,
+    limit: i64,
+    token: Option<&str>,
+) -> Result<(Vec<T>, Option<String>), CloudWatchError> {
+    if let Some(m) = max.filter(|m| !(1..=limit).contains(m)) {
+        return Err(CloudWatchError::invalid_value(format!(
+            "The parameter MaxRecords must be between 1 and {limit}; it was {m}."
+        )));
+    }
+    let request = crate::PageRequest { next_token: token.map(str::to_string), max_results: max };
+    let page = request.page(limit, ascending, items).map_err(|_| CloudWatchError::invalid_next_token())?;
+    Ok((page.items, page.next_token))
+}
+
+/// `ScanBy`: whether the newest come last.
+pub(crate) fn ascending(scan_by: Option<&str>) -> Result<bool, CloudWatchError> {
+    match scan_by {
+        None | Some("TimestampDescending") => Ok(false),
+        Some("TimestampAscending") => Ok(true),
+        Some(other) => Err(CloudWatchError::invalid_value(format!(
+            "The parameter ScanBy must be TimestampDescending or TimestampAscending; it was '{other}'."
+        ))),
     }
 }

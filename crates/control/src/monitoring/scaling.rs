@@ -208,26 +208,21 @@ fn check_tags(tags: &std::collections::BTreeMap<String, String>) -> Result<Vec<t
     Ok(list)
 }
 
-pub(crate) fn paginate<T: Clone>(
-    items: Vec<T>,
+/// One page of a key-ordered listing (MaxResults up to `limit`, the token naming the last
+/// key returned).
+pub(crate) fn paginate<T>(
+    items: impl Iterator<Item = (String, T)>,
+    ascending: bool,
     max: Option<i64>,
     token: Option<&str>,
     limit: i64,
 ) -> Result<(Vec<T>, Option<String>), AutoScalingError> {
-    let max = max.unwrap_or(limit);
-    if !(1..=limit).contains(&max) {
-        return Err(AutoScalingError::validation(format!("MaxResults must be between 1 and {limit}.")));
+    if let Some(m) = max.filter(|m| !(1..=limit).contains(m)) {
+        return Err(AutoScalingError::validation(format!("MaxResults must be between 1 and {limit}; it was {m}.")));
     }
-    let offset = match token {
-        None => 0,
-        Some(t) => t.parse::<usize>().map_err(|_| AutoScalingError::invalid_next_token())?,
-    };
-    if offset > items.len() {
-        return Err(AutoScalingError::invalid_next_token());
-    }
-    let out: Vec<T> = items.iter().skip(offset).take(max as usize).cloned().collect();
-    let next = offset + out.len();
-    Ok((out, (next < items.len()).then(|| next.to_string())))
+    let request = crate::PageRequest { next_token: token.map(str::to_string), max_results: max };
+    let page = request.page(limit, ascending, items).map_err(|_| AutoScalingError::invalid_next_token())?;
+    Ok((page.items, page.next_token))
 }
 
 pub(crate) fn check_namespace(namespace: &Option<String>) -> Result<(), AutoScalingError> {
@@ -374,7 +369,7 @@ impl Control {
         req: &DescribeScalableTargetsRequest,
     ) -> Result<DescribeScalableTargetsResponse, AutoScalingError> {
         check_namespace(&req.service_namespace)?;
-        let targets: Vec<ScalableTarget> = self.read(|state| {
+        let targets: Vec<(String, ScalableTarget)> = self.read(|state| {
             state
                 .region(&caller.region)
                 .monitoring
@@ -382,10 +377,11 @@ impl Control {
                 .values()
                 .filter(|t| req.resource_ids.is_empty() || req.resource_ids.contains(&t.target.resource_id))
                 .filter(|t| req.scalable_dimension.as_ref().is_none_or(|d| d == &t.target.scalable_dimension))
-                .map(|t| t.target.clone())
+                .map(|t| (t.target.resource_id.clone(), t.target.clone()))
                 .collect()
         });
-        let (scalable_targets, next_token) = paginate(targets, req.max_results, req.next_token.as_deref(), 50)?;
+        let (scalable_targets, next_token) =
+            paginate(targets.into_iter(), true, req.max_results, req.next_token.as_deref(), 50)?;
         Ok(DescribeScalableTargetsResponse { scalable_targets, next_token })
     }
 
@@ -407,8 +403,11 @@ impl Control {
                 .filter(|a| include_not_scaled || a.not_scaled_reasons.is_empty())
                 .collect()
         });
-        activities.sort_by(|a, b| b.start_time.total_cmp(&a.start_time));
-        let (scaling_activities, next_token) = paginate(activities, req.max_results, req.next_token.as_deref(), 50)?;
+        // Newest first, keyed by start time (fixed width) and id.
+        activities
+            .sort_by(|a, b| b.start_time.total_cmp(&a.start_time).then_with(|| b.activity_id.cmp(&a.activity_id)));
+        let keyed = activities.into_iter().map(|a| (format!("{:020.3}\u{0}{}", a.start_time, a.activity_id), a));
+        let (scaling_activities, next_token) = paginate(keyed, false, req.max_results, req.next_token.as_deref(), 50)?;
         Ok(DescribeScalingActivitiesResponse { scaling_activities, next_token })
     }
 

@@ -144,7 +144,7 @@ impl Control {
         req: &DescribeScheduledActionsRequest,
     ) -> Result<DescribeScheduledActionsResponse, AutoScalingError> {
         check_namespace(&req.service_namespace)?;
-        let actions: Vec<ScheduledAction> = self.read(|state| {
+        let actions: Vec<(String, ScheduledAction)> = self.read(|state| {
             state
                 .region(&caller.region)
                 .monitoring
@@ -156,10 +156,11 @@ impl Control {
                         || req.scheduled_action_names.contains(&s.action.scheduled_action_name)
                 })
                 .filter(|s| req.scalable_dimension.as_ref().is_none_or(|d| d == &s.action.scalable_dimension))
-                .map(|s| s.action.clone())
+                .map(|s| (format!("{}\u{0}{}", s.action.resource_id, s.action.scheduled_action_name), s.action.clone()))
                 .collect()
         });
-        let (scheduled_actions, next_token) = paginate(actions, req.max_results, req.next_token.as_deref(), 50)?;
+        let (scheduled_actions, next_token) =
+            paginate(actions.into_iter(), true, req.max_results, req.next_token.as_deref(), 50)?;
         Ok(DescribeScheduledActionsResponse { scheduled_actions, next_token })
     }
 }
