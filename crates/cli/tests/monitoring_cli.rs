@@ -120,58 +120,19 @@ fn metrics(cw: &AwsCli) {
         &["put-metric-data", "--namespace", "AWS/ECS", "--metric-name", "X", "--value", "1"],
         "InvalidParameterValue",
     );
-    cw.fails(
-        &[
-            "get-metric-statistics",
-            "--namespace",
-            "Shop",
-            "--metric-name",
-            "Latency",
-            "--start-time",
-            &start,
-            "--end-time",
-            &end,
-            "--period",
-            "60",
-        ],
-        "InvalidParameterCombination",
-    );
-    cw.fails(
-        &[
-            "get-metric-statistics",
-            "--namespace",
-            "Shop",
-            "--metric-name",
-            "Latency",
-            "--start-time",
-            &end,
-            "--end-time",
-            &start,
-            "--period",
-            "60",
-            "--statistics",
-            "Sum",
-        ],
-        "InvalidParameterCombination",
-    );
-    cw.fails(
-        &[
-            "get-metric-statistics",
-            "--namespace",
-            "Shop",
-            "--metric-name",
-            "Latency",
-            "--start-time",
-            &start,
-            "--end-time",
-            &end,
-            "--period",
-            "7",
-            "--statistics",
-            "Sum",
-        ],
-        "InvalidParameterValue",
-    );
+    // GetMetricStatistics with: no statistic, the times swapped, a period CloudWatch has not.
+    let statistics = |from: &str, to: &str, period: &str, stats: &[&str], code: &str| {
+        let mut args = vec!["get-metric-statistics", "--namespace", "Shop", "--metric-name", "Latency"];
+        args.extend(["--start-time", from, "--end-time", to, "--period", period]);
+        if !stats.is_empty() {
+            args.push("--statistics");
+            args.extend(stats);
+        }
+        cw.fails(&args, code);
+    };
+    statistics(&start, &end, "60", &[], "InvalidParameterCombination");
+    statistics(&end, &start, "60", &["Sum"], "InvalidParameterCombination");
+    statistics(&start, &end, "7", &["Sum"], "InvalidParameterValue");
     let bad_math = r#"[{"Id": "x", "Expression": "SUM(METRICS()"}]"#;
     cw.fails(
         &["get-metric-data", "--metric-data-queries", bad_math, "--start-time", &start, "--end-time", &end],
