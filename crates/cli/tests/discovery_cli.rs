@@ -29,9 +29,10 @@ impl Sd<'_> {
         serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
     }
 
-    fn fails(&self, args: &[&str], code: &str) {
+    fn fails(&self, args: &[&str], code: &str) -> String {
         let (ok, _, stderr) = self.run(args);
         assert!(!ok && stderr.contains(code), "{args:?}: expected {code}, got: {stderr}");
+        stderr
     }
 
     /// Runs an asynchronous call and checks its operation succeeded; returns the operation.
@@ -51,6 +52,10 @@ impl Sd<'_> {
         assert!(out.status.success(), "discover-instances {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap()
     }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }
 
 /// `dig +short` against berth's DNS server, sorted.
@@ -99,6 +104,14 @@ fn exercise(sd: &Sd, server: &BerthProcess) {
     sd.fails(&["create-private-dns-namespace", "--name", "shop.local", "--vpc", "vpc-1"], "NamespaceAlreadyExists");
     sd.fails(&["create-private-dns-namespace", "--name", "bad..name", "--vpc", "vpc-1"], "InvalidInput");
     sd.operation(&["create-http-namespace", "--name", "apps"]);
+    // A CreatorRequestId names one request: a retry gets its operation, another request
+    // with it is a DuplicateRequest naming that operation.
+    let first = sd.json(&["create-http-namespace", "--name", "jobs", "--creator-request-id", "req-1"]);
+    let again = sd.json(&["create-http-namespace", "--name", "jobs", "--creator-request-id", "req-1"]);
+    assert_eq!(first["OperationId"], again["OperationId"]);
+    let dup =
+        sd.fails(&["create-http-namespace", "--name", "other", "--creator-request-id", "req-1"], "DuplicateRequest");
+    assert!(dup.contains("namespace jobs"), "{dup}");
     let dns_only = sd.json(&["list-namespaces", "--filters", "Name=TYPE,Values=DNS_PRIVATE,Condition=EQ"]);
     assert_eq!(dns_only["Namespaces"].as_array().unwrap().len(), 1, "{dns_only}");
     sd.operation(&[
@@ -157,6 +170,23 @@ fn exercise(sd: &Sd, server: &BerthProcess) {
         &["register-instance", "--service-id", &sid, "--instance-id", "t4", "--attributes", "zone=a"],
         "InvalidInput",
     );
+    let register = |id: &str, creator: &str| {
+        vec![
+            "register-instance".to_string(),
+            "--service-id".into(),
+            sid.clone(),
+            "--instance-id".into(),
+            id.into(),
+            "--creator-request-id".into(),
+            creator.into(),
+            "--attributes".into(),
+            "AWS_INSTANCE_IPV4=10.0.0.9,AWS_INSTANCE_PORT=8080,zone=c".into(),
+        ]
+    };
+    let first = sd.json(&strs(&register("t9", "reg-9")));
+    assert_eq!(sd.json(&strs(&register("t9", "reg-9")))["OperationId"], first["OperationId"]);
+    sd.fails(&strs(&register("t10", "reg-9")), "DuplicateRequest");
+    sd.operation(&["deregister-instance", "--service-id", &sid, "--instance-id", "t9"]);
     sd.fails(
         &["register-instance", "--service-id", "srv-nope", "--instance-id", "t4", "--attributes", "a=b"],
         "ServiceNotFound",
@@ -226,7 +256,8 @@ fn exercise(sd: &Sd, server: &BerthProcess) {
 
     // Operations.
     let registrations = sd.json(&["list-operations", "--filters", "Name=TYPE,Values=REGISTER_INSTANCE,Condition=EQ"]);
-    assert_eq!(registrations["Operations"].as_array().unwrap().len(), 3, "{registrations}");
+    // t1, t2, t3 and t9 (its retry made no operation of its own).
+    assert_eq!(registrations["Operations"].as_array().unwrap().len(), 4, "{registrations}");
 
     // ECS sees the namespace.
     let ecs = |args: &[&str]| {

@@ -185,6 +185,37 @@ impl Control {
                     "Instance {instance_id} is registered by an ECS service; ECS manages it"
                 )));
             }
+            if let Some(creator) = &req.creator_request_id {
+                let registered_by = |id: &str| {
+                    d.operations
+                        .values()
+                        .filter(|o| o.kind == OperationType::RegisterInstance)
+                        .filter(|o| o.targets.get(&Target::Service) == Some(&service_id))
+                        .filter(|o| o.targets.get(&Target::Instance).map(String::as_str) == Some(id))
+                        .max_by(|a, b| a.create_date.total_cmp(&b.create_date))
+                        .map(|o| o.id.clone())
+                };
+                let same = d.instances_of(&service_id).find(|r| r.instance.creator_request_id.as_ref() == Some(creator));
+                match same {
+                    // A retry of the request that registered this instance: its operation.
+                    Some(r) if r.instance.id == instance_id && r.instance.attributes == attributes => {
+                        if let Some(op) = registered_by(&instance_id) {
+                            return Ok(OperationIdResponse { operation_id: op });
+                        }
+                    }
+                    // The id already registered another instance.
+                    Some(r) if r.instance.id != instance_id => {
+                        return Err(DiscoveryError::duplicate_request(
+                            format!(
+                                "CreatorRequestId {creator} already registered instance {}: use a new CreatorRequestId for another instance",
+                                r.instance.id
+                            ),
+                            &registered_by(&r.instance.id).unwrap_or_default(),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
             let instance = Instance {
                 id: instance_id,
                 creator_request_id: req.creator_request_id.clone(),

@@ -77,15 +77,31 @@ impl Control {
         let caller = caller.clone();
         self.write(move |state, changes: &mut Vec<Change>| {
             let d = &state.region(&caller.region).discovery;
+            let created_by = |id: &str| {
+                d.operations
+                    .values()
+                    .find(|o| o.kind == OperationType::CreateNamespace && o.targets.get(&Target::Namespace).map(String::as_str) == Some(id))
+                    .map(|o| o.id.clone())
+            };
+            if let Some(creator) = &req.creator_request_id {
+                let other = d.namespaces.values().find(|n| {
+                    n.creator_request_id.as_ref() == Some(creator) && !n.name.eq_ignore_ascii_case(name.trim_end_matches('.'))
+                });
+                if let Some(other) = other {
+                    return Err(DiscoveryError::duplicate_request(
+                        format!(
+                            "CreatorRequestId {creator} already created namespace {}: use a new CreatorRequestId for another namespace",
+                            other.name
+                        ),
+                        &created_by(&other.id).unwrap_or_default(),
+                    ));
+                }
+            }
             if let Some(existing) = d.namespace_named(&name) {
                 if req.creator_request_id.is_some() && existing.creator_request_id == req.creator_request_id {
                     // A retry of the request that created it.
-                    let op = d.operations.values().find(|o| {
-                        o.kind == OperationType::CreateNamespace
-                            && o.targets.get(&Target::Namespace) == Some(&existing.id)
-                    });
-                    if let Some(op) = op {
-                        return Ok(OperationIdResponse { operation_id: op.id.clone() });
+                    if let Some(operation_id) = created_by(&existing.id) {
+                        return Ok(OperationIdResponse { operation_id });
                     }
                 }
                 return Err(DiscoveryError::namespace_already_exists(

@@ -203,3 +203,64 @@ async fn a_scheduled_action_runs_at_its_time_and_not_before() {
     control.monitoring_round(now + 7200.0).await;
     assert_eq!(desired(&control), 5);
 }
+
+#[tokio::test]
+async fn a_suspended_direction_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (control, metrics) = setup(dir.path(), 1, 6).await;
+    let suspend = RegisterScalableTargetRequest {
+        target: target(),
+        suspended_state: Some(berth_model::autoscaling::PartialSuspendedState {
+            dynamic_scaling_out_suspended: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    control.register_scalable_target(&caller(), suspend).await.unwrap();
+    let step = StepScalingPolicyConfiguration {
+        adjustment_type: Some(berth_model::autoscaling::AdjustmentType::ExactCapacity),
+        step_adjustments: vec![StepAdjustment {
+            metric_interval_lower_bound: Some(0.0),
+            metric_interval_upper_bound: None,
+            scaling_adjustment: 4,
+        }],
+        cooldown: Some(0),
+        ..Default::default()
+    };
+    let policy = PutScalingPolicyRequest {
+        policy_name: Some("exact".into()),
+        target: target(),
+        policy_type: Some("StepScaling".into()),
+        step_scaling_policy_configuration: Some(step),
+        ..Default::default()
+    };
+    let arn = control.put_scaling_policy(&caller(), policy).await.unwrap().policy_arn;
+    let alarm = PutMetricAlarmInput {
+        alarm_name: Some("busy".into()),
+        namespace: Some("Shop".into()),
+        metric_name: Some("Busy".into()),
+        statistic: Some("Maximum".into()),
+        period: Some(10),
+        evaluation_periods: Some(1),
+        threshold: Some(1.0),
+        comparison_operator: Some("GreaterThanThreshold".into()),
+        alarm_actions: vec![arn],
+        ..Default::default()
+    };
+    control.put_metric_alarm(&caller(), alarm).await.unwrap();
+    put(&metrics, &SeriesKey::new("Shop", "Busy", vec![]), T0, T0 + 30.0, 5.0);
+    control.monitoring_round(T0 + 10.0).await;
+    assert_eq!((alarm_state(&control, "busy"), desired(&control)), (StateValue::Alarm, 1), "scale-out is suspended");
+    // Resumed: the alarm's next action (one period later) scales out.
+    let resume = RegisterScalableTargetRequest {
+        target: target(),
+        suspended_state: Some(berth_model::autoscaling::PartialSuspendedState {
+            dynamic_scaling_out_suspended: Some(false),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    control.register_scalable_target(&caller(), resume).await.unwrap();
+    control.monitoring_round(T0 + 20.0).await;
+    assert_eq!(desired(&control), 4);
+}

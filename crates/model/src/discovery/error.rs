@@ -80,6 +80,12 @@ impl DiscoveryError {
         }
     }
 
+    /// A CreatorRequestId already used for another request: Cloud Map's DuplicateRequest,
+    /// naming the operation that used it.
+    pub fn duplicate_request(message: impl Into<String>, operation_id: &str) -> DiscoveryError {
+        DiscoveryError::new("DuplicateRequest", message).with("DuplicateOperationId", operation_id)
+    }
+
     pub fn too_many_tags(arn: &str) -> DiscoveryError {
         DiscoveryError::new("TooManyTagsException", "A resource can have at most 50 tags").with("ResourceName", arn)
     }
