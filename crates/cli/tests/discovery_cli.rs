@@ -4,37 +4,21 @@
 
 use std::{path::Path, process::Command};
 
-use berth_testkit::{installed_clis, BerthProcess};
+use berth_testkit::{installed_clis, AwsCli, BerthProcess};
 use serde_json::Value;
 
-struct Sd<'a> {
-    cli: &'a Path,
-    server: &'a BerthProcess,
+/// `aws servicediscovery` against the server, with the helpers these tests share.
+struct Sd<'a>(AwsCli<'a>);
+
+impl<'a> std::ops::Deref for Sd<'a> {
+    type Target = AwsCli<'a>;
+
+    fn deref(&self) -> &AwsCli<'a> {
+        &self.0
+    }
 }
 
 impl Sd<'_> {
-    fn run(&self, args: &[&str]) -> (bool, String, String) {
-        let mut full = vec!["servicediscovery"];
-        full.extend_from_slice(args);
-        let out = self.server.aws(self.cli, "us-east-1", &full);
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let (ok, stdout, stderr) = self.run(args);
-        assert!(ok, "{} {args:?} failed: {stderr}", self.cli.display());
-        if stdout.trim().is_empty() {
-            return Value::Null;
-        }
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
-    }
-
-    fn fails(&self, args: &[&str], code: &str) -> String {
-        let (ok, _, stderr) = self.run(args);
-        assert!(!ok && stderr.contains(code), "{args:?}: expected {code}, got: {stderr}");
-        stderr
-    }
-
     /// Runs an asynchronous call and checks its operation succeeded; returns the operation.
     fn operation(&self, args: &[&str]) -> Value {
         let id = self.json(args)["OperationId"].as_str().expect("an OperationId").to_string();
@@ -93,7 +77,7 @@ fn every_servicediscovery_command_works_with_both_aws_clis_and_dns_answers_from_
     for cli in &clis {
         let dir = tempfile::tempdir().unwrap();
         let server = BerthProcess::start(Path::new(env!("CARGO_BIN_EXE_berth")), dir.path(), 0);
-        exercise(&Sd { cli, server: &server }, &server);
+        exercise(&Sd(AwsCli { cli, server: &server, service: "servicediscovery" }), &server);
     }
 }
 

@@ -9,37 +9,21 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use berth_testkit::{installed_clis, BerthProcess};
+use berth_testkit::{installed_clis, AwsCli, BerthProcess};
 use serde_json::{json, Value};
 
-struct Logs<'a> {
-    cli: &'a Path,
-    server: &'a BerthProcess,
+/// `aws logs` against the server, with the helpers these tests share.
+struct Logs<'a>(AwsCli<'a>);
+
+impl<'a> std::ops::Deref for Logs<'a> {
+    type Target = AwsCli<'a>;
+
+    fn deref(&self) -> &AwsCli<'a> {
+        &self.0
+    }
 }
 
 impl Logs<'_> {
-    fn run(&self, args: &[&str]) -> (bool, String, String) {
-        let mut full = vec!["logs"];
-        full.extend_from_slice(args);
-        let out = self.server.aws(self.cli, "us-east-1", &full);
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let (ok, stdout, stderr) = self.run(args);
-        assert!(ok, "{} logs {args:?} failed: {stderr}", self.cli.display());
-        if stdout.trim().is_empty() {
-            return Value::Null;
-        }
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
-    }
-
-    fn fails(&self, args: &[&str], code: &str) -> String {
-        let (ok, _, stderr) = self.run(args);
-        assert!(!ok && stderr.contains(code), "{args:?}: expected {code}, got: {stderr}");
-        stderr
-    }
-
     fn put(&self, group: &str, stream: &str, events: &Value) -> Value {
         self.json(&[
             "put-log-events",
@@ -68,7 +52,7 @@ fn every_logs_command_works_with_both_aws_clis() {
     for cli in &clis {
         let dir = tempfile::tempdir().unwrap();
         let server = BerthProcess::start(Path::new(env!("CARGO_BIN_EXE_berth")), dir.path(), 0);
-        let logs = Logs { cli, server: &server };
+        let logs = Logs(AwsCli { cli, server: &server, service: "logs" });
         groups_and_streams(&logs);
         events_and_tokens(&logs);
         filters(&logs);

@@ -43,7 +43,8 @@ fn points_land_in_epoch_aligned_buckets_with_all_five_statistics() {
 fn data_survives_a_reopen_and_rolls_up_without_changing_totals() {
     let dir = tempfile::tempdir().unwrap();
     let k = key("MemoryUtilization", "api");
-    let start = 1_000_000;
+    // Hour-aligned, so hour buckets hold the same seconds before and after the roll-up.
+    let start = 1_000_800;
     {
         let m = Metrics::open(dir.path()).unwrap();
         let points: Vec<Point> = (0..600).map(|i| point(&k, start + i, (i % 7) as f64)).collect();
