@@ -57,22 +57,27 @@ fn alarm_state(control: &Control, name: &str) -> StateValue {
     control.describe_alarms(&caller(), &req).unwrap().metric_alarms[0].state_value
 }
 
-#[tokio::test]
-async fn a_step_policy_scales_out_once_per_cooldown_and_within_the_maximum() {
-    let dir = tempfile::tempdir().unwrap();
-    let (control, metrics) = setup(dir.path(), 1, 6).await;
+/// A step policy with one step (from 0 up) and an alarm on `Shop/METRIC` pointing at it.
+async fn step_policy_and_alarm(
+    control: &Control,
+    adjustment: (berth_model::autoscaling::AdjustmentType, i64),
+    cooldown: i64,
+    alarm: (&str, &str, &str, i64, f64),
+) {
+    let (kind, adj) = adjustment;
     let step = StepScalingPolicyConfiguration {
-        adjustment_type: Some(berth_model::autoscaling::AdjustmentType::ChangeInCapacity),
+        adjustment_type: Some(kind),
         step_adjustments: vec![StepAdjustment {
             metric_interval_lower_bound: Some(0.0),
             metric_interval_upper_bound: None,
-            scaling_adjustment: 2,
+            scaling_adjustment: adj,
         }],
-        cooldown: Some(60),
+        cooldown: Some(cooldown),
         ..Default::default()
     };
+    let (name, metric, statistic, periods, threshold) = alarm;
     let policy = PutScalingPolicyRequest {
-        policy_name: Some("backlog".into()),
+        policy_name: Some(format!("{name}-policy")),
         target: target(),
         policy_type: Some("StepScaling".into()),
         step_scaling_policy_configuration: Some(step),
@@ -80,18 +85,26 @@ async fn a_step_policy_scales_out_once_per_cooldown_and_within_the_maximum() {
     };
     let arn = control.put_scaling_policy(&caller(), policy).await.unwrap().policy_arn;
     let alarm = PutMetricAlarmInput {
-        alarm_name: Some("backlog-high".into()),
+        alarm_name: Some(name.into()),
         namespace: Some("Shop".into()),
-        metric_name: Some("Backlog".into()),
-        statistic: Some("Average".into()),
+        metric_name: Some(metric.into()),
+        statistic: Some(statistic.into()),
         period: Some(10),
-        evaluation_periods: Some(2),
-        threshold: Some(100.0),
+        evaluation_periods: Some(periods),
+        threshold: Some(threshold),
         comparison_operator: Some("GreaterThanThreshold".into()),
         alarm_actions: vec![arn],
         ..Default::default()
     };
     control.put_metric_alarm(&caller(), alarm).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_step_policy_scales_out_once_per_cooldown_and_within_the_maximum() {
+    let dir = tempfile::tempdir().unwrap();
+    let (control, metrics) = setup(dir.path(), 1, 6).await;
+    let change = (berth_model::autoscaling::AdjustmentType::ChangeInCapacity, 2);
+    step_policy_and_alarm(&control, change, 60, ("backlog-high", "Backlog", "Average", 2, 100.0)).await;
     let backlog = SeriesKey::new("Shop", "Backlog", vec![]);
 
     // Quiet: OK, nothing moves.
@@ -217,37 +230,8 @@ async fn a_suspended_direction_is_left_alone() {
         ..Default::default()
     };
     control.register_scalable_target(&caller(), suspend).await.unwrap();
-    let step = StepScalingPolicyConfiguration {
-        adjustment_type: Some(berth_model::autoscaling::AdjustmentType::ExactCapacity),
-        step_adjustments: vec![StepAdjustment {
-            metric_interval_lower_bound: Some(0.0),
-            metric_interval_upper_bound: None,
-            scaling_adjustment: 4,
-        }],
-        cooldown: Some(0),
-        ..Default::default()
-    };
-    let policy = PutScalingPolicyRequest {
-        policy_name: Some("exact".into()),
-        target: target(),
-        policy_type: Some("StepScaling".into()),
-        step_scaling_policy_configuration: Some(step),
-        ..Default::default()
-    };
-    let arn = control.put_scaling_policy(&caller(), policy).await.unwrap().policy_arn;
-    let alarm = PutMetricAlarmInput {
-        alarm_name: Some("busy".into()),
-        namespace: Some("Shop".into()),
-        metric_name: Some("Busy".into()),
-        statistic: Some("Maximum".into()),
-        period: Some(10),
-        evaluation_periods: Some(1),
-        threshold: Some(1.0),
-        comparison_operator: Some("GreaterThanThreshold".into()),
-        alarm_actions: vec![arn],
-        ..Default::default()
-    };
-    control.put_metric_alarm(&caller(), alarm).await.unwrap();
+    let exact = (berth_model::autoscaling::AdjustmentType::ExactCapacity, 4);
+    step_policy_and_alarm(&control, exact, 0, ("busy", "Busy", "Maximum", 1, 1.0)).await;
     put(&metrics, &SeriesKey::new("Shop", "Busy", vec![]), T0, T0 + 30.0, 5.0);
     control.monitoring_round(T0 + 10.0).await;
     assert_eq!((alarm_state(&control, "busy"), desired(&control)), (StateValue::Alarm, 1), "scale-out is suspended");
