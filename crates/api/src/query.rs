@@ -171,7 +171,7 @@ pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 /// A refusal in the query protocol's terms.
 #[derive(Debug, Clone)]
 pub struct Fault {
-    pub code: String,
+    pub code: &'static str,
     pub message: String,
     pub status: u16,
 }
@@ -188,13 +188,13 @@ impl Fault {
 
 impl From<berth_model::elb::ElbError> for Fault {
     fn from(e: berth_model::elb::ElbError) -> Fault {
-        Fault { code: e.code.to_string(), message: e.message, status: e.status }
+        Fault { code: e.code, message: e.message, status: e.status }
     }
 }
 
 impl From<berth_model::cloudwatch::CloudWatchError> for Fault {
     fn from(e: berth_model::cloudwatch::CloudWatchError) -> Fault {
-        Fault { code: e.code.to_string(), message: e.message, status: e.status }
+        Fault { code: e.code, message: e.message, status: e.status }
     }
 }
 
@@ -206,11 +206,7 @@ pub fn auth_fault(e: &AuthError) -> Fault {
         AuthError::Incomplete(_) => "IncompleteSignature",
         _ => "SignatureDoesNotMatch",
     };
-    Fault {
-        code: code.into(),
-        message: e.to_string(),
-        status: if matches!(e, AuthError::Incomplete(_)) { 400 } else { 403 },
-    }
+    Fault { code, message: e.to_string(), status: if matches!(e, AuthError::Incomplete(_)) { 400 } else { 403 } }
 }
 
 /// The service a request's credential scope names, read before the signature is checked
@@ -237,10 +233,9 @@ pub async fn handle(api: &Api, req: Request<Incoming>, request_id: &str) -> Resp
     let claimed = claimed_service(&req);
     let (dialect, result) = match api.verified(req).await {
         Err(crate::error::ApiError::Auth(a)) => (dialect_of(&claimed), Err(auth_fault(&a))),
-        Err(other) => (
-            dialect_of(&claimed),
-            Err(Fault { code: "ValidationError".into(), message: other.to_string(), status: 400 }),
-        ),
+        Err(other) => {
+            (dialect_of(&claimed), Err(Fault { code: "ValidationError", message: other.to_string(), status: 400 }))
+        }
         Ok((scope, body)) => (dialect_of(&scope.service), run(api, scope, &body).await),
     };
     let (status, body) = match result {
@@ -248,7 +243,7 @@ pub async fn handle(api: &Api, req: Request<Incoming>, request_id: &str) -> Resp
         Err(e) => {
             tracing::debug!(code = %e.code, message = %e.message, "query request refused");
             let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-            (status, error(dialect, &e.code, e.fault(), &e.message, request_id))
+            (status, error(dialect, e.code, e.fault(), &e.message, request_id))
         }
     };
     let mut response = Response::new(body::full(body));

@@ -19,6 +19,7 @@ use std::{
 };
 
 use aws_sdk_ecs::types::{PlacementConstraint, PlacementConstraintType};
+use berth_model::task::TaskStatus;
 use berth_testkit::{installed_clis, wait_for, AwsCli, DockerEnv};
 
 const ROUNDS: usize = 3;
@@ -84,7 +85,7 @@ async fn reaction_round(env: &DockerEnv, aas: &AwsCli<'_>, round: usize, td: &st
         let arn = tasks.task_arns().first().cloned().ok_or("no task yet")?;
         let task = env.describe(&arn).await;
         match (task.last_status(), task.containers()[0].runtime_id()) {
-            (Some("RUNNING"), Some(id)) => Ok(id.to_string()),
+            (Some(s), Some(id)) if s == TaskStatus::Running.as_str() => Ok(id.to_string()),
             other => Err(format!("{other:?}")),
         }
     })

@@ -51,12 +51,14 @@ pub fn render(answer: &DescribeServiceStatsResponse) -> String {
     for t in &answer.tasks {
         let id = short(&t.task_arn).to_string();
         match &t.stats {
-            None => rows.push([id, "-".into(), t.last_status.clone(), "-".into(), "-".into(), "-".into(), "-".into()]),
+            None => {
+                rows.push([id, "-".into(), t.last_status.to_string(), "-".into(), "-".into(), "-".into(), "-".into()])
+            }
             Some(s) => {
                 rows.push([
                     id.clone(),
                     "(task)".into(),
-                    t.last_status.clone(),
+                    t.last_status.to_string(),
                     percent(s.cpu_units, t.cpu_reserved),
                     format!("{:.0} / {}", s.cpu_units, t.cpu_reserved),
                     format!("{:.1}MiB / {}MiB", s.memory_mib, t.memory_reserved),
@@ -117,6 +119,7 @@ mod tests {
     use berth_model::{
         agent::{ContainerStats, TaskStats},
         berth::TaskStatsView,
+        task::TaskStatus,
     };
 
     use super::*;
@@ -127,7 +130,7 @@ mod tests {
             tasks: vec![
                 TaskStatsView {
                     task_arn: "arn:aws:ecs:r:1:task/c/abc".into(),
-                    last_status: "RUNNING".into(),
+                    last_status: TaskStatus::Running,
                     cpu_reserved: 256,
                     memory_reserved: 128,
                     stats: Some(TaskStats {
@@ -140,7 +143,7 @@ mod tests {
                 },
                 TaskStatsView {
                     task_arn: "arn:aws:ecs:r:1:task/c/def".into(),
-                    last_status: "PENDING".into(),
+                    last_status: TaskStatus::Pending,
                     ..Default::default()
                 },
             ],
@@ -151,6 +154,6 @@ mod tests {
         assert!(lines[1].contains("abc") && lines[1].contains("50.0%") && lines[1].contains("128 / 256"), "{table}");
         assert!(lines[1].contains("32.0MiB / 128MiB") && lines[1].ends_with("25.0%"), "{table}");
         assert!(lines[2].contains("app"), "{table}");
-        assert!(lines[3].contains("def") && lines[3].contains("PENDING"), "{table}");
+        assert!(lines[3].contains("def") && lines[3].contains(TaskStatus::Pending.as_str()), "{table}");
     }
 }

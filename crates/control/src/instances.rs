@@ -37,7 +37,7 @@ pub(crate) fn usage<'r>(region: &'r RegionState, arn: &str) -> std::borrow::Cow<
     }
 }
 
-fn registered(instance: &ContainerInstance, name: &str) -> Option<Resource> {
+pub(crate) fn registered(instance: &ContainerInstance, name: &str) -> Option<Resource> {
     instance.registered_resources.iter().find(|r| r.name == name).cloned()
 }
 

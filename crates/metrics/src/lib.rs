@@ -106,6 +106,15 @@ impl Metrics {
         self.db().buckets(region, series, unit, start, end, period)
     }
 
+    /// The unit a series' data was stored with, if it was given one.
+    pub fn unit(
+        &self,
+        region: &str,
+        series: &berth_model::cloudwatch::SeriesKey,
+    ) -> Result<Option<String>, MetricsError> {
+        self.db().unit(region, series)
+    }
+
     /// Every series of the region matching the filters, in a stable order.
     pub fn list(&self, region: &str, filter: &store::ListFilter<'_>) -> Result<Vec<SeriesInfo>, MetricsError> {
         self.db().list(region, filter)

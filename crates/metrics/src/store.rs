@@ -145,14 +145,14 @@ impl Db {
         Ok(Db { conn, ids, counts, series_limit })
     }
 
-    fn series_id(&mut self, region: &str, key: &SeriesKey, unit: Option<&str>, ts: i64) -> Result<i64, MetricsError> {
-        if let Some(id) = self.ids.get(&(region.to_string(), key.clone())) {
-            self.conn.execute(
-                "UPDATE series SET last_ts = MAX(last_ts, ?2), unit = COALESCE(?3, unit) WHERE id = ?1",
-                params![id, ts, unit],
-            )?;
-            return Ok(*id);
-        }
+    /// A new series' row, within the region's limit.
+    fn insert_series(
+        &mut self,
+        region: &str,
+        key: &SeriesKey,
+        unit: Option<&str>,
+        ts: i64,
+    ) -> Result<i64, MetricsError> {
         let count = self.counts.get(region).copied().unwrap_or(0);
         if count >= self.series_limit {
             return Err(MetricsError::Limit(format!(
@@ -163,21 +163,32 @@ impl Db {
             "INSERT INTO series (region, namespace, name, dims, unit, last_ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![region, key.namespace, key.name, key.dimensions_text(), unit, ts],
         )?;
-        Ok(self.conn.last_insert_rowid())
+        let id = self.conn.last_insert_rowid();
+        self.ids.insert((region.to_string(), key.clone()), id);
+        *self.counts.entry(region.to_string()).or_default() += 1;
+        Ok(id)
     }
 
     pub(crate) fn put(&mut self, region: &str, points: &[Point]) -> Result<(), MetricsError> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         let mut added = Vec::new();
+        // Each known series' row is touched once a put: its newest second and unit.
+        let mut touched: HashMap<i64, (i64, Option<&str>)> = HashMap::new();
         let result = (|| {
             for p in points {
-                let known = self.ids.contains_key(&(region.to_string(), p.series.clone()));
-                let id = self.series_id(region, &p.series, p.unit.as_deref(), p.ts)?;
-                if !known {
-                    self.ids.insert((region.to_string(), p.series.clone()), id);
-                    *self.counts.entry(region.to_string()).or_default() += 1;
-                    added.push(p.series.clone());
-                }
+                let id = match self.ids.get(&(region.to_string(), p.series.clone())) {
+                    Some(id) => {
+                        let t = touched.entry(*id).or_insert((p.ts, None));
+                        t.0 = t.0.max(p.ts);
+                        t.1 = p.unit.as_deref().or(t.1);
+                        *id
+                    }
+                    None => {
+                        let id = self.insert_series(region, &p.series, p.unit.as_deref(), p.ts)?;
+                        added.push(p.series.clone());
+                        id
+                    }
+                };
                 let s = p.sample;
                 self.conn
                     .prepare_cached(
@@ -186,6 +197,13 @@ impl Db {
                          mn = MIN(mn, excluded.mn), mx = MAX(mx, excluded.mx)",
                     )?
                     .execute(params![id, p.ts, s.count, s.sum, s.min, s.max])?;
+            }
+            for (id, (ts, unit)) in &touched {
+                self.conn
+                    .prepare_cached(
+                        "UPDATE series SET last_ts = MAX(last_ts, ?2), unit = COALESCE(?3, unit) WHERE id = ?1",
+                    )?
+                    .execute(params![id, ts, unit])?;
             }
             Ok::<_, MetricsError>(())
         })();
@@ -205,6 +223,17 @@ impl Db {
         }
     }
 
+    /// The unit a series' data was stored with (`None` for an unknown series or one sent
+    /// without a unit).
+    pub(crate) fn unit(&mut self, region: &str, key: &SeriesKey) -> Result<Option<String>, MetricsError> {
+        let Some(id) = self.ids.get(&(region.to_string(), key.clone())).copied() else {
+            return Ok(None);
+        };
+        let stored: Option<Option<String>> =
+            self.conn.query_row("SELECT unit FROM series WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+        Ok(stored.flatten())
+    }
+
     pub(crate) fn buckets(
         &mut self,
         region: &str,
@@ -218,9 +247,7 @@ impl Db {
             return Ok(Vec::new());
         };
         if let Some(unit) = unit {
-            let stored: Option<Option<String>> =
-                self.conn.query_row("SELECT unit FROM series WHERE id = ?1", [id], |r| r.get(0)).optional()?;
-            if stored.flatten().as_deref().unwrap_or("None") != unit {
+            if self.unit(region, key)?.as_deref().unwrap_or("None") != unit {
                 return Ok(Vec::new());
             }
         }

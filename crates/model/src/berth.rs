@@ -78,7 +78,7 @@ pub struct DescribeServiceStatsResponse {
 #[serde(rename_all = "camelCase")]
 pub struct TaskStatsView {
     pub task_arn: String,
-    pub last_status: String,
+    pub last_status: crate::task::TaskStatus,
     /// What the task reserves: CPU units and MiB.
     pub cpu_reserved: i64,
     pub memory_reserved: i64,

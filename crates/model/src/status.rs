@@ -16,6 +16,9 @@ macro_rules! status {
             /// Every value, in lifecycle order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// Every value's spelling, in lifecycle order.
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+
             pub fn as_str(self) -> &'static str {
                 match self {
                     $($name::$variant => $text),+

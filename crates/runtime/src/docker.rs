@@ -271,6 +271,8 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn remove(&self, id: &str) -> Result<()> {
+        // Its cgroup goes with it.
+        self.cgroups.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
         let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
         bounded("removing a container", CALL, async {
             match self.docker.remove_container(id, Some(options)).await.map_err(engine) {

@@ -137,14 +137,5 @@ impl Wire {
 /// Authentication failures in CloudWatch's words.
 pub fn auth_error(e: &crate::sigv4::AuthError) -> CloudWatchError {
     let fault = crate::query::auth_fault(e);
-    let mut err = CloudWatchError::invalid_value(fault.message);
-    err.status = fault.status;
-    err.shape = match fault.code.as_str() {
-        "MissingAuthenticationToken" => "MissingAuthenticationToken",
-        "InvalidClientTokenId" => "InvalidClientTokenId",
-        "IncompleteSignature" => "IncompleteSignature",
-        _ => "SignatureDoesNotMatch",
-    };
-    err.code = err.shape;
-    err
+    CloudWatchError { shape: fault.code, code: fault.code, message: fault.message, status: fault.status }
 }

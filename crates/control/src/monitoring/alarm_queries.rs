@@ -13,7 +13,10 @@ use berth_model::{
     tag,
 };
 
-use super::{alarms::to_ecs_tags, page, parse_statistic, required, AlarmRecord};
+use super::{
+    alarms::{check_alarm_names, to_ecs_tags},
+    member, page, parse_statistic, required, AlarmRecord,
+};
 use crate::{state::Change, Caller, Control, State};
 
 /// The alarm an ARN names, or CloudWatch's not-found error.
@@ -37,19 +40,12 @@ impl Control {
         if !req.alarm_names.is_empty() && req.alarm_name_prefix.is_some() {
             return Err(CloudWatchError::combination("AlarmNames and AlarmNamePrefix cannot be given together."));
         }
-        if req.alarm_names.len() > 100 {
-            return Err(CloudWatchError::invalid_value(
-                "The collection AlarmNames must not have a size greater than 100.",
-            ));
-        }
-        let state_filter = match req.state_value.as_deref() {
-            None => None,
-            Some(s) => Some(StateValue::parse(s).ok_or_else(|| {
-                CloudWatchError::invalid_value(format!(
-                    "The parameter StateValue '{s}' must be OK, ALARM or INSUFFICIENT_DATA."
-                ))
-            })?),
-        };
+        check_alarm_names(&req.alarm_names)?;
+        let state_filter = req
+            .state_value
+            .as_deref()
+            .map(|s| member(s, "StateValue", StateValue::parse, StateValue::NAMES))
+            .transpose()?;
         let metric_alarms_wanted = req.alarm_types.is_empty() || req.alarm_types.iter().any(|t| t == "MetricAlarm");
         let matching: Vec<MetricAlarm> = self.read(|state| {
             state
@@ -118,14 +114,11 @@ impl Control {
         caller: &Caller,
         req: &DescribeAlarmHistoryInput,
     ) -> Result<DescribeAlarmHistoryOutput, CloudWatchError> {
-        let kind = match req.history_item_type.as_deref() {
-            None => None,
-            Some(k) => Some(HistoryItemType::parse(k).ok_or_else(|| {
-                CloudWatchError::invalid_value(format!(
-                    "The parameter HistoryItemType '{k}' must be ConfigurationUpdate, StateUpdate or Action."
-                ))
-            })?),
-        };
+        let kind = req
+            .history_item_type
+            .as_deref()
+            .map(|k| member(k, "HistoryItemType", HistoryItemType::parse, HistoryItemType::NAMES))
+            .transpose()?;
         let ascending = super::ascending(req.scan_by.as_deref())?;
         let metric_alarms_wanted = req.alarm_types.is_empty() || req.alarm_types.iter().any(|t| t == "MetricAlarm");
         let mut items: Vec<AlarmHistoryItem> = self.read(|state| {

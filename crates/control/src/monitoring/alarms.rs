@@ -12,7 +12,7 @@ use berth_model::{
 };
 
 use super::{
-    check_unit, metric_data::check_queries, metrics::check_dimensions, parse_statistic, required, AlarmRecord,
+    check_unit, member, metric_data::check_queries, metrics::check_dimensions, parse_statistic, required, AlarmRecord,
     MonitoringChange,
 };
 use crate::{state::Change, Caller, Control, RegionState, State};
@@ -65,14 +65,11 @@ pub(crate) fn alarm_from(caller: &Caller, req: &PutMetricAlarmInput, now: f64) -
             )));
         }
     }
-    let treat_missing_data = match req.treat_missing_data.as_deref() {
-        None => None,
-        Some(t) => Some(TreatMissingData::parse(t).ok_or_else(|| {
-            CloudWatchError::invalid_value(format!(
-                "The parameter TreatMissingData '{t}' must be breaching, notBreaching, ignore or missing."
-            ))
-        })?),
-    };
+    let treat_missing_data = req
+        .treat_missing_data
+        .as_deref()
+        .map(|t| member(t, "TreatMissingData", TreatMissingData::parse, TreatMissingData::NAMES))
+        .transpose()?;
     for (list, what) in [
         (&req.ok_actions, "OKActions"),
         (&req.alarm_actions, "AlarmActions"),
@@ -154,7 +151,7 @@ pub(crate) fn alarm_from(caller: &Caller, req: &PutMetricAlarmInput, now: f64) -
     Ok(alarm)
 }
 
-fn history(
+pub(crate) fn history(
     alarm: &MetricAlarm,
     kind: HistoryItemType,
     summary: String,
@@ -258,10 +255,16 @@ pub(crate) fn set_state(
 /// The names a DeleteAlarms or Enable/DisableAlarmActions call gives (1 to 100).
 fn alarm_names(req: &AlarmNamesInput) -> Result<Vec<String>, CloudWatchError> {
     let names = required(&req.alarm_names, "AlarmNames")?;
+    check_alarm_names(names)?;
+    Ok(names.clone())
+}
+
+/// At most 100 alarm names a call.
+pub(crate) fn check_alarm_names(names: &[String]) -> Result<(), CloudWatchError> {
     if names.len() > 100 {
         return Err(CloudWatchError::invalid_value("The collection AlarmNames must not have a size greater than 100."));
     }
-    Ok(names.clone())
+    Ok(())
 }
 
 fn alarm_named<'a>(state: &'a State, caller: &Caller, name: &str) -> Result<&'a Arc<AlarmRecord>, CloudWatchError> {
@@ -330,11 +333,7 @@ impl Control {
     pub async fn set_alarm_state(&self, caller: &Caller, req: SetAlarmStateInput) -> Result<(), CloudWatchError> {
         let name = required(&req.alarm_name, "AlarmName")?.clone();
         let value = required(&req.state_value, "StateValue")?;
-        let state_value = StateValue::parse(value).ok_or_else(|| {
-            CloudWatchError::invalid_value(format!(
-                "The parameter StateValue '{value}' must be OK, ALARM or INSUFFICIENT_DATA."
-            ))
-        })?;
+        let state_value = member(value, "StateValue", StateValue::parse, StateValue::NAMES)?;
         let reason = required(&req.state_reason, "StateReason")?.clone();
         if reason.len() > 1023 {
             return Err(CloudWatchError::invalid_value(

@@ -51,15 +51,6 @@ impl StatsBook {
     }
 }
 
-fn registered(region: &RegionState, arn: &str, name: &str) -> i64 {
-    region
-        .instances
-        .get(arn)
-        .and_then(|i| i.instance.registered_resources.iter().find(|r| r.name == name))
-        .map(|r| r.integer_value)
-        .unwrap_or(0)
-}
-
 fn point(cluster: &str, service: Option<&str>, name: &str, value: f64, ts: i64) -> Point {
     let mut dims = vec![Dimension::new("ClusterName", cluster)];
     if let Some(s) = service {
@@ -111,8 +102,10 @@ pub(crate) fn ecs_points(
             continue;
         }
         let c = clusters.entry(rec.cluster.as_str()).or_default();
-        c[0] += registered(region, arn, "CPU") as f64;
-        c[1] += registered(region, arn, "MEMORY") as f64;
+        let registered =
+            |name| crate::instances::registered(&rec.instance, name).map_or(0.0, |r| r.integer_value as f64);
+        c[0] += registered("CPU");
+        c[1] += registered("MEMORY");
         if let Some(usage) = region.usage.get(arn) {
             c[2] += usage.cpu as f64;
             c[3] += usage.memory as f64;
@@ -243,7 +236,7 @@ impl Control {
                     let got = stats.get(&t.task.task_arn).filter(|r| r.region == caller.region);
                     TaskStatsView {
                         task_arn: t.task.task_arn.clone(),
-                        last_status: t.task.last().to_string(),
+                        last_status: t.task.last(),
                         cpu_reserved: t.cpu,
                         memory_reserved: t.memory,
                         stats: got.map(|r| r.stats.clone()),

@@ -12,7 +12,7 @@ use berth_model::{
 };
 
 use super::{
-    alarms::set_state,
+    alarms::{history, set_state},
     blocking,
     evaluate::{decide, Decision},
     metric_data::run_queries,
@@ -111,15 +111,22 @@ impl Control {
                     let decision = decide(&rec.alarm, &points, now);
                     (region, rec, decision)
                 })
+                // Only alarms that move or whose actions are due go to the writer.
+                .filter(|(_, rec, d)| {
+                    d.as_ref().is_some_and(|d| d.state != rec.alarm.state_value) || rec.actions_due(now)
+                })
                 .collect::<Vec<_>>())
         })
         .await
         .unwrap_or_default();
-        let invocations = self.apply_decisions(decisions, now).await;
-        for inv in invocations {
-            self.execute_policy(inv, now).await;
+        if !decisions.is_empty() {
+            for inv in self.apply_decisions(decisions, now).await {
+                self.execute_policy(inv, now).await;
+            }
         }
-        self.run_schedules(now).await;
+        if self.read(|s| s.regions().any(|(_, r)| !r.monitoring.scheduled.is_empty())) {
+            self.run_schedules(now).await;
+        }
     }
 
     /// Moves alarms whose state changed and collects the actions due.
@@ -145,35 +152,22 @@ impl Control {
                             next = set_state(&next, d.state, d.reason, Some(d.reason_data), now);
                         }
                     }
-                    let a = next.alarm.clone();
-                    let actions = match a.state_value {
-                        StateValue::Alarm => &a.alarm_actions,
-                        StateValue::Ok => &a.ok_actions,
-                        StateValue::InsufficientData => &a.insufficient_data_actions,
-                    };
-                    let period = a.evaluation_period() as f64;
-                    let is_due = a.actions_enabled && !actions.is_empty() && next.actions_at.is_none_or(|at| now >= at + period);
-                    if is_due {
+                    if next.actions_due(now) {
                         let first = next.actions_at.is_none();
-                        for arn in actions.clone() {
+                        for arn in next.current_actions().to_vec() {
                             if is_policy(&arn) {
                                 due.push(Invocation {
                                     region: region.clone(),
                                     policy_arn: arn,
-                                    alarm_name: a.alarm_name.clone(),
-                                    state: a.state_value,
+                                    alarm_name: next.alarm.alarm_name.clone(),
+                                    state: next.alarm.state_value,
                                     latest,
-                                    threshold: a.threshold,
+                                    threshold: next.alarm.threshold,
                                 });
                             } else if first {
-                                let item = berth_model::cloudwatch::AlarmHistoryItem {
-                                    alarm_name: a.alarm_name.clone(),
-                                    alarm_type: "MetricAlarm".into(),
-                                    timestamp: now,
-                                    history_item_type: HistoryItemType::Action,
-                                    history_summary: format!("Failed to execute action {arn}"),
-                                    history_data: serde_json::json!({"actionState": "Failed", "notificationResource": arn, "error": "berth runs only Application Auto Scaling policies as alarm actions"}).to_string(),
-                                };
+                                let data = serde_json::json!({"actionState": "Failed", "notificationResource": arn, "error": "berth runs only Application Auto Scaling policies as alarm actions"});
+                                let summary = format!("Failed to execute action {arn}");
+                                let item = history(&next.alarm, HistoryItemType::Action, summary, data, now);
                                 next.push_history(item);
                             }
                         }

@@ -211,10 +211,7 @@ impl Control {
         let (region, unit) = (caller.region.clone(), req.unit.clone());
         let (buckets, stored_unit) = blocking(move || {
             let buckets = store.buckets(&region, &series, unit.as_deref(), start, end, period).map_err(store_error)?;
-            let filter =
-                ListFilter { namespace: Some(&series.namespace), name: Some(&series.name), ..Default::default() };
-            let found = store.list(&region, &filter).map_err(store_error)?;
-            let unit = found.into_iter().find(|s| s.key == series).and_then(|s| s.unit);
+            let unit = store.unit(&region, &series).map_err(store_error)?;
             Ok((buckets, unit))
         })
         .await?;

@@ -72,6 +72,19 @@ pub(crate) fn required<'a, T>(value: &'a Option<T>, name: &str) -> Result<&'a T,
     value.as_ref().ok_or_else(|| CloudWatchError::missing(name))
 }
 
+/// An enum member's value, or CloudWatch's refusal listing the values it takes.
+pub(crate) fn member<T>(
+    value: &str,
+    name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    names: &[&str],
+) -> Result<T, CloudWatchError> {
+    parse(value).ok_or_else(|| {
+        let (last, rest) = names.split_last().expect("an enum has values");
+        CloudWatchError::invalid_value(format!("The parameter {name} '{value}' must be {} or {last}.", rest.join(", ")))
+    })
+}
+
 pub(crate) fn check_unit(unit: Option<&str>) -> Result<(), CloudWatchError> {
     match unit {
         Some(u) if !berth_model::cloudwatch::UNITS.contains(&u) => Err(CloudWatchError::invalid_value(format!(

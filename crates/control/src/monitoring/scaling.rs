@@ -23,14 +23,9 @@ const MAX_TAGS: usize = 50;
 
 /// A target's identity, checked: berth scales `ecs:service:DesiredCount` of `service/C/S`.
 pub(crate) fn target_id(t: &TargetRef) -> Result<String, AutoScalingError> {
-    let namespace = required(&t.service_namespace, "ServiceNamespace")?;
+    check_namespace(&t.service_namespace)?;
     let resource = required(&t.resource_id, "ResourceId")?;
     let dimension = required(&t.scalable_dimension, "ScalableDimension")?;
-    if namespace != ECS_NAMESPACE {
-        return Err(AutoScalingError::validation(format!(
-            "berth scales ECS services only: ServiceNamespace must be ecs, not {namespace}."
-        )));
-    }
     if dimension != ECS_DESIRED_COUNT {
         return Err(AutoScalingError::validation(format!(
             "Unsupported scalable dimension {dimension} for service namespace ecs: use ecs:service:DesiredCount."

@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use berth_model::{
     autoscaling::{ScalableTarget, ScalingActivity, ScalingPolicy, ScheduledAction},
-    cloudwatch::{AlarmHistoryItem, MetricAlarm},
+    cloudwatch::{AlarmHistoryItem, MetricAlarm, StateValue},
 };
 use berth_store::{Mutation, Record};
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,25 @@ pub struct AlarmRecord {
 }
 
 impl AlarmRecord {
+    /// The actions of the alarm's current state.
+    pub fn current_actions(&self) -> &[String] {
+        let a = &self.alarm;
+        match a.state_value {
+            StateValue::Alarm => &a.alarm_actions,
+            StateValue::Ok => &a.ok_actions,
+            StateValue::InsufficientData => &a.insufficient_data_actions,
+        }
+    }
+
+    /// Whether the current state's actions are due at `now`: never run in this state, or
+    /// a period has passed since they last ran.
+    pub fn actions_due(&self, now: f64) -> bool {
+        let period = self.alarm.evaluation_period() as f64;
+        self.alarm.actions_enabled
+            && !self.current_actions().is_empty()
+            && self.actions_at.is_none_or(|at| now >= at + period)
+    }
+
     pub fn push_history(&mut self, item: AlarmHistoryItem) {
         self.history.insert(0, item);
         self.history.truncate(ALARM_HISTORY);
